@@ -1,0 +1,34 @@
+# hubkey — top-level entry points. CMake does the work; build dirs:
+#   build/       host build (clang, ASan + UBSan, libFuzzer harnesses)
+#   build-size/  Cortex-M4 cross build for make size
+.PHONY: all deps test size fuzz clean
+
+BUILD      ?= build
+SIZE_BUILD ?= build-size
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+FUZZ_SMOKE_SECONDS ?= 20
+FUZZ_SECONDS ?= 600
+
+all: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DHK_SANITIZE=ON -DHK_FUZZ=ON -DHK_FUZZ_SMOKE_SECONDS=$(FUZZ_SMOKE_SECONDS) \
+	  -DHK_FUZZ_LONG_SECONDS=$(FUZZ_SECONDS) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+deps:
+	@scripts/install-deps
+
+test: all
+	@ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+size: deps
+	@cmake -S . -B $(SIZE_BUILD) -DCMAKE_TOOLCHAIN_FILE=cmake/arm-none-eabi.cmake \
+	  -DHK_SIZE_BUILD=ON -DCMAKE_BUILD_TYPE=MinSizeRel >/dev/null
+	@cmake --build $(SIZE_BUILD) -j $(JOBS)
+	@python3 scripts/size-report $(SIZE_BUILD)
+
+fuzz: all
+	@cmake --build $(BUILD) --target fuzz-long
+
+clean:
+	rm -rf $(BUILD) $(SIZE_BUILD)

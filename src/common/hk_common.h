@@ -1,0 +1,44 @@
+/*
+ * Private helpers shared by the modules in src/. Not installed.
+ *
+ * HK_REQUIRE checks a caller precondition (NULL pointers, impossible sizes).
+ * Those are programming errors, not hostile input, so the check can be
+ * compiled out with -DHK_CHECK_PRECONDITIONS=0 for the smallest builds.
+ * Anything that comes from the wire, the chip, a file or a command line must
+ * be validated with ordinary code that returns an error, never with this.
+ */
+#ifndef HK_COMMON_H
+#define HK_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hubkey/result.h"
+
+#ifndef HK_CHECK_PRECONDITIONS
+#define HK_CHECK_PRECONDITIONS 1
+#endif
+
+#if HK_CHECK_PRECONDITIONS
+#define HK_REQUIRE(cond)                   \
+    do {                                   \
+        if (!(cond))                       \
+            return HK_ERR_INVALID_ARG;     \
+    } while (0)
+#else
+#define HK_REQUIRE(cond) \
+    do {                 \
+    } while (0)
+#endif
+
+/* Propagate an error: evaluates expr once. */
+#define HK_TRY(expr)                   \
+    do {                               \
+        hk_result hk_try_r_ = (expr);  \
+        if (hk_try_r_ != HK_OK)        \
+            return hk_try_r_;          \
+    } while (0)
+
+#define HK_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif /* HK_COMMON_H */

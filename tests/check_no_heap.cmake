@@ -1,0 +1,18 @@
+# Fails when any of LIBS (a ;-list of static libraries) has an undefined
+# reference to a heap function. Run by CTest as no_heap_in_device_code.
+set(bad "")
+foreach(lib ${LIBS})
+  execute_process(COMMAND ${NM} -u ${lib} OUTPUT_VARIABLE out RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "nm failed on ${lib}")
+  endif()
+  string(REGEX MATCHALL "[ \t](malloc|calloc|realloc|free|aligned_alloc|posix_memalign)\n" hits "${out}")
+  if(hits)
+    string(APPEND bad "${lib}: ${hits}\n")
+  endif()
+endforeach()
+list(LENGTH LIBS n)
+if(bad)
+  message(FATAL_ERROR "heap functions referenced by device code:\n${bad}")
+endif()
+message(STATUS "checked ${n} device libraries: no heap references")

@@ -1,0 +1,136 @@
+/*
+ * A very small test harness for hubkey's unit tests (header only).
+ *
+ *   static void test_something(void) { HK_CHECK(x == 1); HK_CHECK_EQ(r, HK_OK); }
+ *   int main(void) { HK_RUN(test_something); return hk_test_finish("mqtt"); }
+ *
+ * Every failed check prints file:line and the expression; the run ends with
+ * "<suite>: N passed, N failed" and a non-zero exit status when anything failed.
+ * Guard helpers fill the bytes after an output buffer with 0xCC and check
+ * they were not touched.
+ */
+#ifndef HK_TEST_H
+#define HK_TEST_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "hubkey/result.h"
+
+static int hk_test_checks_failed_;
+static int hk_test_cases_passed_;
+static int hk_test_cases_failed_;
+static const char *hk_test_current_;
+
+#define HK_GUARD_BYTE 0xCC
+
+#define HK_CHECK(cond)                                                                  \
+    do {                                                                                \
+        if (!(cond)) {                                                                  \
+            hk_test_checks_failed_++;                                                   \
+            fprintf(stderr, "%s:%d: %s: check failed: %s\n", __FILE__, __LINE__,        \
+                    hk_test_current_, #cond);                                           \
+        }                                                                               \
+    } while (0)
+
+/* Compare two integers (any integer type, printed as long long). */
+#define HK_CHECK_EQ(a, b)                                                               \
+    do {                                                                                \
+        long long hk_a_ = (long long)(a), hk_b_ = (long long)(b);                       \
+        if (hk_a_ != hk_b_) {                                                           \
+            hk_test_checks_failed_++;                                                   \
+            fprintf(stderr, "%s:%d: %s: %s == %s failed: %lld != %lld\n", __FILE__,      \
+                    __LINE__, hk_test_current_, #a, #b, hk_a_, hk_b_);                  \
+        }                                                                               \
+    } while (0)
+
+/* Compare results and print their names. */
+#define HK_CHECK_RESULT(a, b)                                                           \
+    do {                                                                                \
+        hk_result hk_ra_ = (a), hk_rb_ = (b);                                           \
+        if (hk_ra_ != hk_rb_) {                                                         \
+            hk_test_checks_failed_++;                                                   \
+            fprintf(stderr, "%s:%d: %s: %s gave %s (%d), expected %s (%d)\n", __FILE__,  \
+                    __LINE__, hk_test_current_, #a, hk_result_name(hk_ra_), (int)hk_ra_, \
+                    hk_result_name(hk_rb_), (int)hk_rb_);                               \
+        }                                                                               \
+    } while (0)
+
+/* Compare len bytes at p with the bytes of expected (len_e). */
+#define HK_CHECK_MEM(p, len, expected, len_e)                                           \
+    hk_test_check_mem_(__FILE__, __LINE__, #p, (const void *)(p), (size_t)(len),        \
+                       (const void *)(expected), (size_t)(len_e))
+
+/* Compare len bytes at p with a NUL-terminated string (the NUL is not compared). */
+#define HK_CHECK_STRN(p, len, str) HK_CHECK_MEM(p, len, str, strlen(str))
+
+#define HK_RUN(fn)                                                                      \
+    do {                                                                                \
+        int hk_before_ = hk_test_checks_failed_;                                        \
+        hk_test_current_ = #fn;                                                         \
+        fn();                                                                           \
+        if (hk_test_checks_failed_ == hk_before_)                                       \
+            hk_test_cases_passed_++;                                                    \
+        else                                                                            \
+            hk_test_cases_failed_++;                                                    \
+    } while (0)
+
+static inline void hk_test_hex_(FILE *f, const void *p, size_t len)
+{
+    const uint8_t *b = (const uint8_t *)p;
+    for (size_t i = 0; i < len; i++)
+        fprintf(f, "%02x", b[i]);
+}
+
+static inline void hk_test_check_mem_(const char *file, int line, const char *what, const void *p,
+                                      size_t len, const void *e, size_t len_e)
+{
+    if (len == len_e && (len == 0 || memcmp(p, e, len) == 0))
+        return;
+    hk_test_checks_failed_++;
+    fprintf(stderr, "%s:%d: %s: %s differs (len %zu vs expected %zu)\n  got:      ", file, line,
+            hk_test_current_, what, len, len_e);
+    hk_test_hex_(stderr, p, len);
+    fprintf(stderr, "\n  expected: ");
+    hk_test_hex_(stderr, e, len_e);
+    fprintf(stderr, "\n");
+}
+
+/* Fill buf[used..cap) with guard bytes. */
+static inline void hk_guard_fill(void *buf, size_t used, size_t cap)
+{
+    if (used < cap)
+        memset((uint8_t *)buf + used, HK_GUARD_BYTE, cap - used);
+}
+
+/* True when buf[from..cap) still holds guard bytes. */
+static inline int hk_guard_intact(const void *buf, size_t from, size_t cap)
+{
+    const uint8_t *b = (const uint8_t *)buf;
+    for (size_t i = from; i < cap; i++)
+        if (b[i] != HK_GUARD_BYTE)
+            return 0;
+    return 1;
+}
+
+/* Decode a hex string (no separators) into out; returns the byte count. */
+static inline size_t hk_test_unhex(const char *hex, uint8_t *out, size_t cap)
+{
+    size_t n = 0;
+    for (; hex[0] && hex[1] && n < cap; hex += 2) {
+        unsigned v;
+        if (sscanf(hex, "%2x", &v) != 1)
+            break;
+        out[n++] = (uint8_t)v;
+    }
+    return n;
+}
+
+static inline int hk_test_finish(const char *suite)
+{
+    printf("%s: %d passed, %d failed\n", suite, hk_test_cases_passed_, hk_test_cases_failed_);
+    return hk_test_cases_failed_ == 0 ? 0 : 1;
+}
+
+#endif /* HK_TEST_H */
