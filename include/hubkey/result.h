@@ -60,7 +60,14 @@ extern "C" {
     X(HK_ERR_JSON_DEPTH, 201, "JSON nesting deeper than the limit")                           \
     X(HK_ERR_JSON_TOO_MANY_TOKENS, 202, "JSON has more tokens than the buffer holds")         \
     X(HK_ERR_JSON_TYPE, 203, "JSON value has an unexpected type")                             \
-    X(HK_ERR_JSON_STRING, 204, "JSON string has an invalid escape or surrogate")              \
+    X(HK_ERR_JSON_STRING, 204, "JSON string: bad escape, lone surrogate or control byte")     \
+    X(HK_ERR_JSON_TRUNCATED, 205, "JSON input ends before the value is complete")             \
+    X(HK_ERR_JSON_TRAILING, 206, "JSON input has bytes after the top-level value")            \
+    X(HK_ERR_JSON_NUMBER, 207, "JSON number is malformed (e.g. leading zero)")                \
+    X(HK_ERR_JSON_UTF8, 208, "JSON text is not valid UTF-8")                                  \
+    X(HK_ERR_JSON_DUPLICATE_KEY, 209, "JSON object has the same key more than once")          \
+    X(HK_ERR_JSON_NOT_INTEGER, 210, "JSON number has a fraction or exponent")                 \
+    X(HK_ERR_JSON_RANGE, 211, "JSON number is out of range for the type")                     \
     /* DPS 300..399 */                                                                        \
     X(HK_ERR_DPS_TOPIC, 300, "topic is not a DPS response")                                   \
     X(HK_ERR_DPS_PAYLOAD, 301, "DPS response body is malformed")                              \
