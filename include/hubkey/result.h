@@ -101,6 +101,7 @@ extern "C" {
     X(HK_ERR_RECORD_EMPTY, 700, "no provisioning record")                                     \
     X(HK_ERR_RECORD_CORRUPT, 701, "provisioning record is corrupt")                           \
     X(HK_ERR_RECORD_VERSION, 702, "provisioning record version is not supported")             \
+    X(HK_ERR_RECORD_TOO_LONG, 703, "assignment too long for the provisioning record")         \
     /* TLS 800..899 */                                                                        \
     X(HK_ERR_TLS_HANDSHAKE, 800, "TLS handshake failed")                                      \
     X(HK_ERR_TLS_UNTRUSTED, 801, "TLS server certificate is not trusted")                     \
