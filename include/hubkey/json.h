@@ -63,13 +63,14 @@
  * valid UTF-8 (else HK_ERR_JSON_UTF8), so the writer only ever produces JSON
  * the reader accepts. The writer checks the call sequence (a key only inside
  * an object and before each member value, ends matching begins, one
- * top-level value, nesting up to HK_JSON_WRITER_MAX_DEPTH): a wrong sequence
- * is HK_ERR_STATE. It never writes at or past buf + cap.
+ * top-level value): a wrong sequence is HK_ERR_STATE; nesting deeper than
+ * HK_JSON_WRITER_MAX_DEPTH is HK_ERR_LIMIT. It never writes at or past
+ * buf + cap.
  *
  * Sticky error: the first failure (HK_ERR_BUFFER_TOO_SMALL, HK_ERR_STATE,
- * HK_ERR_JSON_UTF8, HK_ERR_INVALID_ARG) is kept; every later call returns it
- * and writes nothing. After an error the buffer holds a truncated, unusable
- * prefix that is not NUL-terminated.
+ * HK_ERR_LIMIT, HK_ERR_JSON_UTF8, or HK_ERR_INVALID_ARG for a NULL text) is
+ * kept; every later call returns it and writes nothing. After an error the
+ * buffer holds a truncated, unusable prefix that is not NUL-terminated.
  */
 #ifndef HUBKEY_JSON_H
 #define HUBKEY_JSON_H
