@@ -110,6 +110,8 @@ extern "C" {
     X(HK_ERR_TLS_CLIENT_REJECTED, 804, "TLS server rejected the client certificate")          \
     X(HK_ERR_TLS_ALERT, 805, "TLS alert received from the server")                            \
     X(HK_ERR_TLS_SETUP, 806, "TLS configuration error")                                       \
+    X(HK_ERR_TLS_TRUST_STORE, 807, "TLS trust store could not be parsed")                     \
+    X(HK_ERR_TLS_OWN_CERT, 808, "device certificate chain is not usable for TLS")            \
     /* device boot flow 900..999 */                                                           \
     X(HK_ERR_DEVICE_NOT_ASSIGNED, 900, "device is not assigned to a hub")                     \
     X(HK_ERR_DEVICE_HUB_REFUSED, 901, "IoT Hub refused the device identity")
