@@ -209,7 +209,7 @@ hk_result hk_mqtt_ack_decode(const hk_mqtt_packet *packet, uint16_t *out_packet_
  * The buffer belongs to the caller and must outlive the stream. After an error
  * the stream keeps returning it; start again with hk_mqtt_stream_init(). */
 typedef struct hk_mqtt_stream {
-    struct {
+    struct hk_mqtt_stream_internal {
         uint8_t *buf;
         size_t cap;
         size_t len;   /* bytes held */
@@ -243,8 +243,8 @@ typedef enum hk_mqtt_event_type {
     /* UNSUBACK arrived for packet_id. */
     HK_MQTT_EVENT_UNSUBACK,
     /* A PUBLISH arrived (publish; its topic and payload are valid only during
-     * the callback). A QoS 1 PUBLISH is acknowledged by the engine after the
-     * callback returns. */
+     * the callback). For a QoS 1 PUBLISH the engine has already queued the
+     * PUBACK (sent on the next write): delivery is at least once. */
     HK_MQTT_EVENT_PUBLISH,
     /* One of our QoS 1 PUBLISHes is finished: result HK_OK when the PUBACK for
      * packet_id arrived; HK_ERR_CLOSED when it was dropped unacknowledged
@@ -300,7 +300,7 @@ typedef struct hk_mqtt_inflight {
 
 /* All state lives here; the caller owns the struct and the buffers. */
 typedef struct hk_mqtt_client {
-    struct {
+    struct hk_mqtt_client_internal {
         hk_transport transport;
         hk_mqtt_stream rx;
         uint8_t *tx;
@@ -324,7 +324,8 @@ typedef struct hk_mqtt_client {
 } hk_mqtt_client;
 
 /* Prepare a client: state IDLE, no in-flight messages. The buffers must
- * outlive the client. Requires tx_cap >= 4, rx_cap >= 4, on_event != NULL. */
+ * outlive the client. Requires tx_cap >= 4, rx_cap >= 4, max_packet <= rx_cap,
+ * on_event != NULL (HK_ERR_INVALID_ARG otherwise). */
 hk_result hk_mqtt_client_init(hk_mqtt_client *client, const hk_mqtt_client_config *config);
 
 /* Start a session on a freshly opened transport (copied; its ctx must stay
@@ -377,7 +378,10 @@ hk_result hk_mqtt_client_disconnect(hk_mqtt_client *client);
  * since the last bytes were written, check the CONNACK and PINGRESP timers,
  * and write pending bytes.
  * *out_next_deadline_ms: when process() must be called again at the latest if
- * the transport shows no activity (equal to now_ms when work is left over).
+ * the transport shows no activity: the CONNACK, keep-alive or PINGRESP time;
+ * now_ms when work is left over (more to read, or no tx room for a PUBACK);
+ * now_ms + 2^30 when nothing is scheduled. Also call process() as soon as the
+ * transport can take bytes again when an earlier write was partial.
  * Returns HK_OK, or a fatal error that ends the connection (state FAILED; later
  * calls return HK_ERR_MQTT_NOT_CONNECTED until the next connect):
  * HK_ERR_MQTT_CONNACK_TIMEOUT, HK_ERR_MQTT_PING_TIMEOUT, a CONNACK refusal,
