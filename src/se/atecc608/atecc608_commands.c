@@ -1,0 +1,354 @@
+/*
+ * ATECC608A commands: one builder plus one transaction each, and the
+ * multi-command sequences (sign, verify, SHA, slot and config helpers).
+ *
+ * Every command idles the chip afterwards: idle keeps TempKey and the
+ * message-digest buffer, which the sequences (Nonce -> Sign, Nonce ->
+ * Verify, SHA start/update/end) depend on.
+ *
+ * A command the transaction had to send again after its first copy may
+ * already have run (dev->_internal.reruns grows) is harmless for most
+ * commands; the sequences below note where it is not and what they do.
+ */
+#include <string.h>
+
+#include "common/hk_common.h"
+#include "hubkey/atecc608.h"
+#include "se/atecc608/atecc608_crc.h"
+
+/* Execute and insist on exactly `expected` payload bytes. */
+static hk_result run(hk_atecc608 *dev, const hk_atecc608_cmd *cmd, uint8_t *out, size_t expected,
+                     uint8_t *out_status)
+{
+    size_t n = 0;
+    HK_TRY(hk_atecc608_execute(dev, cmd, HK_ATECC608_AFTER_IDLE, out, expected, &n, out_status));
+    return n == expected ? HK_OK : HK_ERR_SE_RESPONSE;
+}
+
+hk_result hk_atecc608_info(hk_atecc608 *dev, uint8_t mode, uint16_t param2, uint8_t out[4],
+                           uint8_t *out_status)
+{
+    HK_REQUIRE(out != NULL);
+    hk_atecc608_cmd cmd;
+    HK_TRY(hk_atecc608_cmd_info(&cmd, mode, param2));
+    return run(dev, &cmd, out, 4, out_status);
+}
+
+hk_result hk_atecc608_read(hk_atecc608 *dev, hk_atecc608_zone zone, uint16_t param2,
+                           uint8_t *out, size_t len, uint8_t *out_status)
+{
+    HK_REQUIRE(out != NULL && (len == 4 || len == 32));
+    hk_atecc608_cmd cmd;
+    HK_TRY(hk_atecc608_cmd_read(&cmd, zone, len == 32, param2));
+    return run(dev, &cmd, out, len, out_status);
+}
+
+hk_result hk_atecc608_write(hk_atecc608 *dev, hk_atecc608_zone zone, uint16_t param2,
+                            const uint8_t *data, size_t len, uint8_t *out_status)
+{
+    HK_REQUIRE(data != NULL);
+    hk_atecc608_cmd cmd;
+    HK_TRY(hk_atecc608_cmd_write(&cmd, zone, param2, data, len));
+    return run(dev, &cmd, NULL, 0, out_status);
+}
+
+/* Config bytes 84..91 as one 8-byte view: LockValue at [2], LockConfig at
+ * [3], SlotLocked at [4..5]. */
+static hk_result read_lock_bytes(hk_atecc608 *dev, uint8_t out[8])
+{
+    HK_TRY(hk_atecc608_read(dev, HK_ATECC608_ZONE_CONFIG, 0x15, out, 4, NULL));
+    return hk_atecc608_read(dev, HK_ATECC608_ZONE_CONFIG, 0x16, out + 4, 4, NULL);
+}
+
+hk_result hk_atecc608_lock(hk_atecc608 *dev, uint8_t param1, uint16_t summary_crc,
+                           uint8_t *out_status)
+{
+    HK_REQUIRE(dev != NULL);
+    hk_atecc608_cmd cmd;
+    HK_TRY(hk_atecc608_cmd_lock(&cmd, param1, summary_crc));
+    uint32_t reruns = dev->_internal.reruns;
+    uint8_t status = 0;
+    hk_result r = run(dev, &cmd, NULL, 0, &status);
+    if (out_status != NULL)
+        *out_status = status;
+    if (r != HK_ERR_SE_STATUS || status != HK_ATECC608_STATUS_EXECUTION ||
+        reruns == dev->_internal.reruns)
+        return r;
+    /* "Already locked" after sending Lock twice: the first copy probably ran.
+     * Believe it only if the chip shows the lock. */
+    uint8_t lock[8];
+    if (read_lock_bytes(dev, lock) != HK_OK)
+        return r;
+    bool done;
+    switch (param1 & 0x03u) {
+    case 0:
+        done = lock[3] != 0x55;
+        break;
+    case 1:
+        done = lock[2] != 0x55;
+        break;
+    default: {
+        unsigned slot = (param1 >> 2) & 0x0Fu;
+        uint16_t slot_locked = (uint16_t)(lock[4] | lock[5] << 8);
+        done = (slot_locked & (1u << slot)) == 0;
+        break;
+    }
+    }
+    if (!done)
+        return r;
+    if (out_status != NULL)
+        *out_status = 0;
+    return HK_OK;
+}
+
+hk_result hk_atecc608_lock_config(hk_atecc608 *dev, const uint8_t config[HK_ATECC608_CONFIG_SIZE],
+                                  uint8_t *out_status)
+{
+    HK_REQUIRE(config != NULL);
+    return hk_atecc608_lock(dev, 0x00, hk_atecc608_crc16(config, HK_ATECC608_CONFIG_SIZE),
+                            out_status);
+}
+
+hk_result hk_atecc608_lock_data(hk_atecc608 *dev, uint8_t *out_status)
+{
+    return hk_atecc608_lock(dev, 0x81, 0, out_status);
+}
+
+hk_result hk_atecc608_lock_slot(hk_atecc608 *dev, uint8_t slot, uint8_t *out_status)
+{
+    HK_REQUIRE(slot < HK_ATECC608_SLOTS);
+    return hk_atecc608_lock(dev, (uint8_t)(0x02u | (unsigned)slot << 2), 0, out_status);
+}
+
+hk_result hk_atecc608_random(hk_atecc608 *dev, uint8_t out[32], uint8_t *out_status)
+{
+    HK_REQUIRE(out != NULL);
+    hk_atecc608_cmd cmd;
+    HK_TRY(hk_atecc608_cmd_random(&cmd));
+    return run(dev, &cmd, out, 32, out_status);
+}
+
+hk_result hk_atecc608_nonce_random(hk_atecc608 *dev, const uint8_t num_in[20], uint8_t out[32],
+                                   uint8_t *out_status)
+{
+    HK_REQUIRE(out != NULL);
+    hk_atecc608_cmd cmd;
+    HK_TRY(hk_atecc608_cmd_nonce_random(&cmd, num_in));
+    return run(dev, &cmd, out, 32, out_status);
+}
+
+hk_result hk_atecc608_nonce_load(hk_atecc608 *dev, hk_atecc608_nonce_target target,
+                                 const uint8_t *data, size_t len, uint8_t *out_status)
+{
+    HK_REQUIRE(data != NULL);
+    hk_atecc608_cmd cmd;
+    HK_TRY(hk_atecc608_cmd_nonce_load(&cmd, target, data, len));
+    return run(dev, &cmd, NULL, 0, out_status);
+}
+
+hk_result hk_atecc608_genkey(hk_atecc608 *dev, bool create, uint8_t slot,
+                             uint8_t out_pubkey[HK_ATECC608_PUBKEY_SIZE], uint8_t *out_status)
+{
+    HK_REQUIRE(out_pubkey != NULL && slot < HK_ATECC608_SLOTS);
+    hk_atecc608_cmd cmd;
+    HK_TRY(hk_atecc608_cmd_genkey(&cmd, create, slot));
+    return run(dev, &cmd, out_pubkey, HK_ATECC608_PUBKEY_SIZE, out_status);
+}
+
+static bool transient(hk_result r)
+{
+    return r == HK_ERR_SE_CRC || r == HK_ERR_SE_RESPONSE || r == HK_ERR_SE_NO_RESPONSE ||
+           r == HK_ERR_SE_WAKE;
+}
+
+/* Microchip's library signs external digests on a 608 this way: Random
+ * (mode 0, so the RNG seed is fresh), Nonce pass-through of the digest into
+ * the message-digest buffer (param1 0x43), Sign param1 0xA0. If the bus
+ * garbled a step badly enough that a command had to be re-run, the sequence
+ * is started once more from the top (a re-run Sign may find the digest
+ * buffer consumed). */
+hk_result hk_atecc608_sign_digest(hk_atecc608 *dev, uint8_t slot, const uint8_t digest[32],
+                                  uint8_t out_rs[HK_ATECC608_SIGNATURE_SIZE],
+                                  uint8_t *out_status)
+{
+    HK_REQUIRE(dev != NULL && digest != NULL && out_rs != NULL && slot < HK_ATECC608_SLOTS);
+    hk_atecc608_cmd cmd;
+    HK_TRY(hk_atecc608_cmd_sign_external(&cmd, slot));
+    hk_result r = HK_ERR_SE_NO_RESPONSE;
+    for (int round = 0; round < 2; round++) {
+        uint32_t reruns = dev->_internal.reruns;
+        uint8_t rnd[32];
+        r = hk_atecc608_random(dev, rnd, out_status);
+        memset(rnd, 0, sizeof rnd);
+        if (r == HK_OK)
+            r = hk_atecc608_nonce_load(dev, HK_ATECC608_NONCE_MSG_DIGEST, digest, 32, out_status);
+        if (r == HK_OK)
+            r = run(dev, &cmd, out_rs, HK_ATECC608_SIGNATURE_SIZE, out_status);
+        if (r == HK_OK || (!transient(r) && reruns == dev->_internal.reruns))
+            return r;
+    }
+    return r;
+}
+
+hk_result hk_atecc608_verify_digest(hk_atecc608 *dev, const uint8_t digest[32],
+                                    const uint8_t signature[HK_ATECC608_SIGNATURE_SIZE],
+                                    const uint8_t pubkey[HK_ATECC608_PUBKEY_SIZE],
+                                    uint8_t *out_status)
+{
+    HK_REQUIRE(digest != NULL);
+    hk_atecc608_cmd cmd;
+    HK_TRY(hk_atecc608_cmd_verify_external(&cmd, signature, pubkey));
+    HK_TRY(hk_atecc608_nonce_load(dev, HK_ATECC608_NONCE_MSG_DIGEST, digest, 32, out_status));
+    uint8_t status = 0;
+    hk_result r = run(dev, &cmd, NULL, 0, &status);
+    if (out_status != NULL)
+        *out_status = status;
+    if (r == HK_ERR_SE_STATUS && status == HK_ATECC608_STATUS_MISCOMPARE)
+        return HK_ERR_SE_VERIFY;
+    return r;
+}
+
+hk_result hk_atecc608_ecdh(hk_atecc608 *dev, uint8_t slot,
+                           const uint8_t pubkey[HK_ATECC608_PUBKEY_SIZE], uint8_t out_secret[32],
+                           uint8_t *out_status)
+{
+    HK_REQUIRE(out_secret != NULL && slot < HK_ATECC608_SLOTS);
+    hk_atecc608_cmd cmd;
+    HK_TRY(hk_atecc608_cmd_ecdh(&cmd, slot, pubkey));
+    return run(dev, &cmd, out_secret, 32, out_status);
+}
+
+hk_result hk_atecc608_sha_start(hk_atecc608 *dev, uint8_t *out_status)
+{
+    hk_atecc608_cmd cmd;
+    HK_TRY(hk_atecc608_cmd_sha_start(&cmd));
+    return run(dev, &cmd, NULL, 0, out_status);
+}
+
+hk_result hk_atecc608_sha_update(hk_atecc608 *dev, const uint8_t block[64], uint8_t *out_status)
+{
+    hk_atecc608_cmd cmd;
+    HK_TRY(hk_atecc608_cmd_sha_update(&cmd, block));
+    return run(dev, &cmd, NULL, 0, out_status);
+}
+
+hk_result hk_atecc608_sha_end(hk_atecc608 *dev, const uint8_t *data, size_t len,
+                              uint8_t out_digest[32], uint8_t *out_status)
+{
+    HK_REQUIRE(out_digest != NULL && (data != NULL || len == 0));
+    hk_atecc608_cmd cmd;
+    HK_TRY(hk_atecc608_cmd_sha_end(&cmd, data, len));
+    return run(dev, &cmd, out_digest, 32, out_status);
+}
+
+/* An update that ran twice would hash its block twice and give a wrong
+ * digest with a good CRC, so a sequence during which any command was re-run
+ * is started again; if that happens on the second try too, the digest is
+ * not trusted. */
+hk_result hk_atecc608_sha256(hk_atecc608 *dev, const uint8_t *data, size_t len,
+                             uint8_t out_digest[32], uint8_t *out_status)
+{
+    HK_REQUIRE(dev != NULL && out_digest != NULL && (data != NULL || len == 0));
+    for (int round = 0; round < 2; round++) {
+        uint32_t reruns = dev->_internal.reruns;
+        HK_TRY(hk_atecc608_sha_start(dev, out_status));
+        size_t off = 0;
+        for (; len - off >= 64; off += 64)
+            HK_TRY(hk_atecc608_sha_update(dev, data + off, out_status));
+        HK_TRY(hk_atecc608_sha_end(dev, data == NULL ? NULL : data + off, len - off, out_digest,
+                                   out_status));
+        if (reruns == dev->_internal.reruns)
+            return HK_OK;
+    }
+    memset(out_digest, 0, 32);
+    return HK_ERR_SE_CRC;
+}
+
+hk_result hk_atecc608_selftest(hk_atecc608 *dev, uint8_t tests, uint8_t *out_status)
+{
+    hk_atecc608_cmd cmd;
+    HK_TRY(hk_atecc608_cmd_selftest(&cmd, tests));
+    return run(dev, &cmd, NULL, 0, out_status);
+}
+
+hk_result hk_atecc608_counter(hk_atecc608 *dev, uint8_t counter_id, bool increment,
+                              uint32_t *out_value, uint8_t *out_status)
+{
+    HK_REQUIRE(out_value != NULL);
+    hk_atecc608_cmd cmd;
+    HK_TRY(hk_atecc608_cmd_counter(&cmd, increment, counter_id));
+    uint8_t v[4];
+    HK_TRY(run(dev, &cmd, v, 4, out_status));
+    *out_value = (uint32_t)v[0] | (uint32_t)v[1] << 8 | (uint32_t)v[2] << 16 |
+                 (uint32_t)v[3] << 24;
+    return HK_OK;
+}
+
+hk_result hk_atecc608_read_config(hk_atecc608 *dev, uint8_t out[HK_ATECC608_CONFIG_SIZE],
+                                  uint8_t *out_status)
+{
+    HK_REQUIRE(out != NULL);
+    for (uint16_t block = 0; block < 4; block++)
+        HK_TRY(hk_atecc608_read(dev, HK_ATECC608_ZONE_CONFIG, (uint16_t)(block << 3),
+                                out + block * 32u, 32, out_status));
+    return HK_OK;
+}
+
+/* Whole 32-byte blocks with one Read each; the short last block of a slot
+ * (4 bytes in slots 0-7, 8 in slots 9-15) with 4-byte Reads. */
+hk_result hk_atecc608_read_slot(hk_atecc608 *dev, uint8_t slot, size_t offset, uint8_t *out,
+                                size_t len, uint8_t *out_status)
+{
+    size_t size = hk_atecc608_slot_size(slot);
+    HK_REQUIRE(size > 0 && offset <= size && len <= size - offset);
+    HK_REQUIRE(out != NULL || len == 0);
+    while (len > 0) {
+        size_t block_start = offset & ~(size_t)31;
+        size_t block_len = size - block_start < 32 ? size - block_start : 32;
+        uint8_t tmp[32];
+        size_t at, got;
+        if (block_len == 32) {
+            at = block_start;
+            got = 32;
+        } else {
+            at = offset & ~(size_t)3;
+            got = 4;
+        }
+        uint16_t p2;
+        HK_TRY(hk_atecc608_addr(HK_ATECC608_ZONE_DATA, slot, (uint16_t)at, &p2));
+        HK_TRY(hk_atecc608_read(dev, HK_ATECC608_ZONE_DATA, p2, tmp, got, out_status));
+        size_t skip = offset - at;
+        size_t n = got - skip < len ? got - skip : len;
+        memcpy(out, tmp + skip, n);
+        out += n;
+        offset += n;
+        len -= n;
+    }
+    return HK_OK;
+}
+
+hk_result hk_atecc608_write_slot(hk_atecc608 *dev, uint8_t slot, size_t offset,
+                                 const uint8_t *data, size_t len, uint8_t *out_status)
+{
+    size_t size = hk_atecc608_slot_size(slot);
+    HK_REQUIRE(size > 0 && offset <= size && len <= size - offset);
+    HK_REQUIRE(data != NULL || len == 0);
+    while (len > 0) {
+        size_t block_start = offset & ~(size_t)31;
+        size_t block_len = size - block_start < 32 ? size - block_start : 32;
+        size_t skip = offset - block_start;
+        size_t n = block_len - skip < len ? block_len - skip : len;
+        uint8_t tmp[32];
+        memset(tmp, 0, sizeof tmp);
+        if (skip != 0 || n != block_len)
+            HK_TRY(hk_atecc608_read_slot(dev, slot, block_start, tmp, block_len, out_status));
+        memcpy(tmp + skip, data, n);
+        uint16_t p2;
+        HK_TRY(hk_atecc608_addr(HK_ATECC608_ZONE_DATA, slot, (uint16_t)block_start, &p2));
+        HK_TRY(hk_atecc608_write(dev, HK_ATECC608_ZONE_DATA, p2, tmp, 32, out_status));
+        data += n;
+        offset += n;
+        len -= n;
+    }
+    return HK_OK;
+}

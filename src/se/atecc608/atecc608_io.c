@@ -1,0 +1,300 @@
+/*
+ * ATECC608A transaction: wake, send, poll, receive, check, idle/sleep.
+ *
+ * Why the retries look the way they do:
+ *  - A response that fails its CRC was most likely garbled on the bus; the
+ *    chip keeps its output buffer and word address 0x00 rewinds it, so the
+ *    first remedy is to read it again. That never runs a command twice
+ *    (important for Counter increment, GenKey create, Sign). Only when the
+ *    second read fails too is the command sent again.
+ *  - Status 0xFF means the chip saw our group corrupted, 0x11 that it never
+ *    got it: both are safe to send again. 0xEE (watchdog about to expire)
+ *    needs a fresh watchdog period first: idle, then wake.
+ *  - A chip that NACKs for longer than the budget may have fallen asleep
+ *    (watchdog) or be stuck mid-I/O; sleep (word 0x01) followed by a wake
+ *    puts it into a known state.
+ *  - Elapsed time is the sum of the delays asked of the port, so the emulator
+ *    (whose clock moves with delay_us) and a real bus agree, and no clock is
+ *    needed. Real I2C transfers add to that, so on hardware the driver only
+ *    ever waits longer than the budget, never shorter.
+ */
+#include <string.h>
+
+#include "common/hk_common.h"
+#include "hubkey/atecc608.h"
+#include "se/atecc608/atecc608_crc.h"
+
+#define WORD_RESET 0x00u
+#define WORD_SLEEP 0x01u
+#define WORD_IDLE 0x02u
+#define WORD_COMMAND 0x03u
+
+hk_result hk_atecc608_init(hk_atecc608 *dev, const hk_i2c *i2c, uint8_t addr7)
+{
+    HK_REQUIRE(dev != NULL && i2c != NULL);
+    HK_REQUIRE(i2c->write != NULL && i2c->read != NULL && i2c->wake != NULL &&
+               i2c->delay_us != NULL);
+    HK_REQUIRE(addr7 < 0x80u);
+    memset(dev, 0, sizeof *dev);
+    dev->policy.attempts = 4;
+    dev->policy.wake_tries = 3;
+    dev->policy.send_nack_tries = 20;
+    dev->policy.wake_delay_us = 1500;
+    dev->policy.poll_first_us = 1000;
+    dev->policy.poll_every_us = 2000;
+    dev->policy.poll_extra_ms = 50;
+    dev->_internal.i2c = *i2c;
+    dev->_internal.addr7 = addr7;
+    return HK_OK;
+}
+
+hk_result hk_atecc608_set_clock_mode(hk_atecc608 *dev, unsigned clock_mode)
+{
+    HK_REQUIRE(dev != NULL && clock_mode <= 2);
+    dev->_internal.clock_mode = (uint8_t)clock_mode;
+    return HK_OK;
+}
+
+/* Accepts, for example, 04 0F 43 C2... as a status group (0x0F), or
+ * 07 00 00 60 02 80 38 as a data group (Info revision 00 00 60 02). */
+hk_result hk_atecc608_response_decode(const uint8_t *rsp, size_t len, size_t expected_len,
+                                      const uint8_t **out_data, size_t *out_data_len,
+                                      uint8_t *out_status)
+{
+    HK_REQUIRE(rsp != NULL || len == 0);
+    HK_REQUIRE(out_data != NULL && out_data_len != NULL);
+    *out_data = NULL;
+    *out_data_len = 0;
+    if (out_status != NULL)
+        *out_status = 0;
+    if (len < 4 || rsp[0] != len)
+        return HK_ERR_SE_RESPONSE;
+    uint16_t crc = hk_atecc608_crc16(rsp, len - 2);
+    if (rsp[len - 2] != (uint8_t)(crc & 0xFFu) || rsp[len - 1] != (uint8_t)(crc >> 8))
+        return HK_ERR_SE_CRC;
+    if (len == 4) {
+        if (out_status != NULL)
+            *out_status = rsp[1];
+        if (rsp[1] != HK_ATECC608_STATUS_OK)
+            return HK_ERR_SE_STATUS;
+        return expected_len == 4 ? HK_OK : HK_ERR_SE_RESPONSE;
+    }
+    if (len != expected_len)
+        return HK_ERR_SE_RESPONSE;
+    *out_data = rsp + 1;
+    *out_data_len = len - 3;
+    return HK_OK;
+}
+
+static hk_result send_word(hk_atecc608 *dev, uint8_t word)
+{
+    hk_i2c *i2c = &dev->_internal.i2c;
+    return i2c->write(i2c->ctx, dev->_internal.addr7, &word, 1);
+}
+
+static void delay_us(hk_atecc608 *dev, uint32_t us)
+{
+    dev->_internal.i2c.delay_us(dev->_internal.i2c.ctx, us);
+}
+
+/* Best effort: a chip in an unknown state goes to sleep so that the next
+ * wake pulse really wakes it (an awake chip ignores the pulse). */
+static void force_sleep(hk_atecc608 *dev)
+{
+    (void)send_word(dev, WORD_SLEEP);
+    dev->_internal.awake = false;
+}
+
+static hk_result wake(hk_atecc608 *dev)
+{
+    static const uint8_t wake_ok[4] = {0x04, 0x11, 0x33, 0x43};
+    hk_i2c *i2c = &dev->_internal.i2c;
+    for (unsigned t = 0; t < dev->policy.wake_tries; t++) {
+        dev->stats.wakes++;
+        hk_result r = i2c->wake(i2c->ctx);
+        if (r == HK_ERR_IO)
+            return r;
+        delay_us(dev, dev->policy.wake_delay_us);
+        uint8_t rsp[4];
+        r = i2c->read(i2c->ctx, dev->_internal.addr7, rsp, sizeof rsp);
+        if (r == HK_OK && memcmp(rsp, wake_ok, sizeof wake_ok) == 0) {
+            dev->_internal.awake = true;
+            return HK_OK;
+        }
+        if (r == HK_ERR_IO)
+            return r;
+        if (r == HK_ERR_SE_NO_RESPONSE)
+            dev->stats.nacks++;
+        force_sleep(dev);
+    }
+    return HK_ERR_SE_WAKE;
+}
+
+static hk_result send_group(hk_atecc608 *dev, const hk_atecc608_cmd *cmd)
+{
+    hk_i2c *i2c = &dev->_internal.i2c;
+    uint8_t buf[1 + HK_ATECC608_CMD_MAX];
+    buf[0] = WORD_COMMAND;
+    memcpy(buf + 1, cmd->group, cmd->len);
+    for (unsigned t = 0; t < dev->policy.send_nack_tries; t++) {
+        hk_result r = i2c->write(i2c->ctx, dev->_internal.addr7, buf, (size_t)cmd->len + 1);
+        if (r != HK_ERR_SE_NO_RESPONSE)
+            return r;
+        dev->stats.nacks++;
+        delay_us(dev, dev->policy.poll_every_us);
+    }
+    return HK_ERR_SE_NO_RESPONSE;
+}
+
+/* Rewind the output buffer, read the count, then the rest. A count that is
+ * neither 4 nor the expected size is refused before reading on. */
+static hk_result read_group(hk_atecc608 *dev, size_t expected, uint8_t rsp[HK_ATECC608_RSP_MAX],
+                            size_t *out_len)
+{
+    hk_i2c *i2c = &dev->_internal.i2c;
+    HK_TRY(send_word(dev, WORD_RESET));
+    HK_TRY(i2c->read(i2c->ctx, dev->_internal.addr7, rsp, 1));
+    size_t n = rsp[0];
+    if (n != 4 && n != expected)
+        return HK_ERR_SE_RESPONSE;
+    HK_TRY(i2c->read(i2c->ctx, dev->_internal.addr7, rsp + 1, n - 1));
+    *out_len = n;
+    return HK_OK;
+}
+
+static hk_result receive(hk_atecc608 *dev, size_t expected, uint32_t exec_ms,
+                         uint8_t rsp[HK_ATECC608_RSP_MAX], size_t *out_len)
+{
+    uint32_t limit_us = (exec_ms + dev->policy.poll_extra_ms) * 1000u;
+    uint32_t waited_us = dev->policy.poll_first_us;
+    delay_us(dev, dev->policy.poll_first_us);
+    for (;;) {
+        hk_result r = read_group(dev, expected, rsp, out_len);
+        if (r != HK_ERR_SE_NO_RESPONSE)
+            return r;
+        dev->stats.nacks++;
+        if (waited_us >= limit_us)
+            return HK_ERR_SE_NO_RESPONSE;
+        delay_us(dev, dev->policy.poll_every_us);
+        waited_us += dev->policy.poll_every_us;
+    }
+}
+
+/* Read and decode; on a garbled group read the same output buffer once more. */
+static hk_result receive_checked(hk_atecc608 *dev, const hk_atecc608_cmd *cmd, uint32_t exec_ms,
+                                 uint8_t rsp[HK_ATECC608_RSP_MAX], const uint8_t **out_data,
+                                 size_t *out_data_len, uint8_t *out_status)
+{
+    size_t len = 0;
+    hk_result r = receive(dev, cmd->resp_len, exec_ms, rsp, &len);
+    if (r == HK_OK)
+        r = hk_atecc608_response_decode(rsp, len, cmd->resp_len, out_data, out_data_len,
+                                        out_status);
+    if (r != HK_ERR_SE_CRC && r != HK_ERR_SE_RESPONSE)
+        return r;
+    if (r == HK_ERR_SE_CRC)
+        dev->stats.crc_errors++;
+    hk_result again = read_group(dev, cmd->resp_len, rsp, &len);
+    if (again == HK_OK) {
+        again = hk_atecc608_response_decode(rsp, len, cmd->resp_len, out_data, out_data_len,
+                                            out_status);
+        if (again == HK_ERR_SE_CRC)
+            dev->stats.crc_errors++;
+    }
+    if (again == HK_OK || again == HK_ERR_SE_STATUS || again == HK_ERR_IO)
+        return again;
+    return r;
+}
+
+hk_result hk_atecc608_execute(hk_atecc608 *dev, const hk_atecc608_cmd *cmd,
+                              hk_atecc608_after after, uint8_t *out, size_t cap,
+                              size_t *out_len, uint8_t *out_status)
+{
+    HK_REQUIRE(dev != NULL && cmd != NULL && out_len != NULL);
+    HK_REQUIRE(cmd->len >= 7 && cmd->len <= HK_ATECC608_CMD_MAX && cmd->group[0] == cmd->len);
+    HK_REQUIRE(cmd->resp_len >= 4 && cmd->resp_len <= HK_ATECC608_RSP_MAX);
+    HK_REQUIRE(out != NULL || cap == 0);
+    HK_REQUIRE(after == HK_ATECC608_AFTER_IDLE || after == HK_ATECC608_AFTER_SLEEP);
+    *out_len = 0;
+    if (out_status != NULL)
+        *out_status = 0;
+    dev->stats.transactions++;
+
+    uint32_t exec_ms = hk_atecc608_exec_ms(cmd->group[1], dev->_internal.clock_mode);
+    if (cmd->exec_ms > exec_ms)
+        exec_ms = cmd->exec_ms;
+
+    uint8_t rsp[HK_ATECC608_RSP_MAX];
+    const uint8_t *data = NULL;
+    size_t data_len = 0;
+    uint8_t status = 0;
+    hk_result r = HK_ERR_SE_NO_RESPONSE;
+    bool may_have_run = false;
+    for (unsigned attempt = 0; attempt < dev->policy.attempts; attempt++) {
+        if (attempt > 0)
+            dev->stats.resends++;
+        if (may_have_run)
+            dev->_internal.reruns++;
+        may_have_run = false;
+        if (!dev->_internal.awake) {
+            r = wake(dev);
+            if (r == HK_ERR_IO)
+                break;
+            if (r != HK_OK)
+                continue;
+        }
+        r = send_group(dev, cmd);
+        if (r == HK_ERR_IO)
+            break;
+        if (r != HK_OK) {
+            force_sleep(dev);
+            continue;
+        }
+        r = receive_checked(dev, cmd, exec_ms, rsp, &data, &data_len, &status);
+        if (r == HK_ERR_IO)
+            break;
+        /* The chip took the group; unless it says it did not run it, it may have. */
+        may_have_run = r == HK_ERR_SE_NO_RESPONSE || r == HK_ERR_SE_CRC ||
+                       r == HK_ERR_SE_RESPONSE;
+        if (r == HK_ERR_SE_NO_RESPONSE) {
+            force_sleep(dev);
+            continue;
+        }
+        if (r == HK_ERR_SE_STATUS &&
+            (status == HK_ATECC608_STATUS_CRC || status == HK_ATECC608_STATUS_WAKE))
+            continue;
+        if (r == HK_ERR_SE_STATUS && status == HK_ATECC608_STATUS_WATCHDOG) {
+            (void)send_word(dev, WORD_IDLE);
+            dev->_internal.awake = false;
+            continue;
+        }
+        if (r == HK_ERR_SE_CRC || r == HK_ERR_SE_RESPONSE)
+            continue;
+        break;
+    }
+
+    if (dev->_internal.awake) {
+        (void)send_word(dev, after == HK_ATECC608_AFTER_SLEEP ? WORD_SLEEP : WORD_IDLE);
+        dev->_internal.awake = false;
+    }
+    if (r == HK_ERR_SE_STATUS && out_status != NULL)
+        *out_status = status;
+    if (r != HK_OK)
+        return r;
+    if (data_len > cap)
+        return HK_ERR_BUFFER_TOO_SMALL;
+    if (data_len > 0)
+        memcpy(out, data, data_len);
+    *out_len = data_len;
+    return HK_OK;
+}
+
+hk_result hk_atecc608_sleep(hk_atecc608 *dev)
+{
+    HK_REQUIRE(dev != NULL);
+    /* An idle chip only listens after a wake, so wake it first. */
+    if (!dev->_internal.awake)
+        HK_TRY(wake(dev));
+    dev->_internal.awake = false;
+    return send_word(dev, WORD_SLEEP);
+}
