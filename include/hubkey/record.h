@@ -83,7 +83,9 @@ hk_result hk_record_read(const hk_se *se, hk_record *out);
 /* Store a new assignment (generation = newest + 1, wrapping at 2^32).
  * hostname/device_id: 1.. characters, 0x21..0x7E; user_flags: bits 0..6.
  * HK_ERR_RECORD_TOO_LONG when the text does not fit (see Capacity);
- * HK_ERR_INVALID_ARG for empty strings, bad characters or flag bit 7;
+ * HK_ERR_MALFORMED for an empty string or a character outside 0x21..0x7E
+ * (the text usually comes from the network); HK_ERR_INVALID_ARG for NULL
+ * pointers or flag bit 7;
  * HK_ERR_RECORD_VERSION when the slot holds a newer-version record (left
  * untouched). On success the record reads back as exactly this assignment. */
 hk_result hk_record_write(const hk_se *se, const char *hub_hostname, size_t hub_hostname_len,

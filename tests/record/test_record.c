@@ -1,0 +1,598 @@
+/*
+ * Provisioning record tests: known bytes, round trips, generations, damaged
+ * copies, versions, legacy chips and power loss at every byte of a write.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "hk_test.h"
+#include "hubkey/record.h"
+#include "hubkey/se.h"
+
+/* ---- a fake secure element: a 416-byte area in RAM ----------------------- */
+
+typedef struct fake_se {
+    uint8_t area[HK_RECORD_AREA_SIZE + 16]; /* 16 guard bytes after the area */
+    long write_budget; /* bytes written before "power loss"; -1 = unlimited */
+    int torn_garbage;  /* on power loss, also spoil the 4-byte word being written */
+    hk_result read_error;
+    int writes;
+    size_t last_offset, last_len;
+} fake_se;
+
+static hk_result fake_read(void *ctx, size_t offset, uint8_t *out, size_t len)
+{
+    fake_se *f = ctx;
+    if (f->read_error != HK_OK)
+        return f->read_error;
+    if (offset > HK_RECORD_AREA_SIZE || len > HK_RECORD_AREA_SIZE - offset)
+        return HK_ERR_INVALID_ARG;
+    memcpy(out, f->area + offset, len);
+    return HK_OK;
+}
+
+static hk_result fake_write(void *ctx, size_t offset, const uint8_t *data, size_t len)
+{
+    fake_se *f = ctx;
+    if (offset > HK_RECORD_AREA_SIZE || len > HK_RECORD_AREA_SIZE - offset)
+        return HK_ERR_INVALID_ARG;
+    f->writes++;
+    f->last_offset = offset;
+    f->last_len = len;
+    for (size_t i = 0; i < len; i++) {
+        if (f->write_budget >= 0 && (long)i >= f->write_budget) {
+            if (f->torn_garbage) {
+                size_t w = (offset + i) & ~(size_t)3;
+                for (size_t k = 0; k < 4 && w + k < offset + len; k++)
+                    f->area[w + k] ^= 0x5A;
+            }
+            return HK_ERR_SE_NO_RESPONSE;
+        }
+        f->area[offset + i] = data[i];
+    }
+    return HK_OK;
+}
+
+static hk_se fake_make(fake_se *f, uint8_t fill)
+{
+    memset(f, 0, sizeof(*f));
+    memset(f->area, fill, HK_RECORD_AREA_SIZE);
+    hk_guard_fill(f->area, HK_RECORD_AREA_SIZE, sizeof(f->area));
+    f->write_budget = -1;
+    hk_se se = {0};
+    se.ctx = f;
+    se.read_data = fake_read;
+    se.write_data = fake_write;
+    se.data_size = HK_RECORD_AREA_SIZE;
+    return se;
+}
+
+static void make_legacy(fake_se *f, const char *host)
+{
+    memset(f->area, 0, HK_RECORD_AREA_SIZE);
+    memcpy(f->area, "0123a1b2c3d4e5f6ee", 18);
+    memcpy(f->area + 20, host, strlen(host));
+    /* bytes after 67: whatever the seed firmware left (here 0xFF) */
+    memset(f->area + 68, 0xFF, HK_RECORD_AREA_SIZE - 68);
+}
+
+static bool record_is(const hk_record *r, const char *host, const char *dev)
+{
+    return r->hub_hostname_len == strlen(host) && strcmp(r->hub_hostname, host) == 0 &&
+           r->device_id_len == strlen(dev) && strcmp(r->device_id, dev) == 0;
+}
+
+static hk_result write_str(const hk_se *se, const char *host, const char *dev, uint8_t flags)
+{
+    return hk_record_write(se, host, strlen(host), dev, strlen(dev), flags);
+}
+
+/* ---- tests ---------------------------------------------------------------- */
+
+static void test_empty_chip(void)
+{
+    fake_se f;
+    hk_record r;
+    hk_se se = fake_make(&f, 0xFF);
+    HK_CHECK_RESULT(hk_record_read(&se, &r), HK_ERR_RECORD_EMPTY);
+    HK_CHECK(!r.legacy_chip);
+    se = fake_make(&f, 0x00);
+    HK_CHECK_RESULT(hk_record_read(&se, &r), HK_ERR_RECORD_EMPTY);
+    HK_CHECK_EQ(r.hub_hostname[0], 0);
+}
+
+/* Known answer: the first write on an erased chip goes to copy A with
+ * generation 1; the CRC-32 value was computed independently (zlib). */
+static void test_known_bytes(void)
+{
+    fake_se f;
+    hk_se se = fake_make(&f, 0xFF);
+    HK_CHECK_RESULT(write_str(&se, "hub.example.net", "dev-0001", 0x05), HK_OK);
+    uint8_t expect[208];
+    memset(expect, 0, sizeof(expect));
+    const uint8_t head[10] = {0x48, 0x4B, 0x01, 0x05, 0x01, 0x00, 0x00, 0x00, 0x0F, 0x08};
+    memcpy(expect, head, 10);
+    memcpy(expect + 10, "hub.example.netdev-0001", 23);
+    const uint8_t crc[4] = {0x6F, 0x74, 0x98, 0x04}; /* 0x0498746F */
+    memcpy(expect + 204, crc, 4);
+    HK_CHECK_MEM(f.area, 208, expect, 208);
+    HK_CHECK_EQ(f.writes, 1);
+    HK_CHECK_EQ(f.last_offset, 0);
+    HK_CHECK_EQ(f.last_len, 208);
+    for (size_t i = 208; i < HK_RECORD_AREA_SIZE; i++)
+        HK_CHECK(f.area[i] == 0xFF); /* copy B untouched */
+    HK_CHECK(hk_guard_intact(f.area, HK_RECORD_AREA_SIZE, sizeof(f.area)));
+}
+
+static void test_round_trip_and_generations(void)
+{
+    fake_se f;
+    hk_record r;
+    hk_se se = fake_make(&f, 0xFF);
+    char host[16], dev[16];
+    for (int i = 1; i <= 5; i++) {
+        snprintf(host, sizeof(host), "hub%d.example", i);
+        snprintf(dev, sizeof(dev), "device-%d", i);
+        HK_CHECK_RESULT(write_str(&se, host, dev, (uint8_t)i), HK_OK);
+        HK_CHECK_EQ(f.last_offset, (i % 2) ? 0 : 208); /* alternating copies */
+        HK_CHECK_RESULT(hk_record_read(&se, &r), HK_OK);
+        HK_CHECK(record_is(&r, host, dev));
+        HK_CHECK_EQ(r.generation, (uint32_t)i);
+        HK_CHECK_EQ(r.flags, i);
+        HK_CHECK(!r.legacy_chip && !r.from_legacy);
+    }
+}
+
+static void test_capacity(void)
+{
+    fake_se f;
+    hk_record r;
+    hk_se se = fake_make(&f, 0x00);
+    char a[200], b[200];
+    memset(a, 'h', sizeof(a));
+    memset(b, 'd', sizeof(b));
+    /* 96 + 96 always fits */
+    HK_CHECK_RESULT(hk_record_write(&se, a, 96, b, 96, 0), HK_OK);
+    HK_CHECK_RESULT(hk_record_read(&se, &r), HK_OK);
+    HK_CHECK_EQ(r.hub_hostname_len, 96);
+    HK_CHECK_EQ(r.device_id_len, 96);
+    /* 66 + 128 (an Azure host name and the longest Azure device ID) fits */
+    HK_CHECK_RESULT(hk_record_write(&se, a, 66, b, 128, 0), HK_OK);
+    HK_CHECK_RESULT(hk_record_read(&se, &r), HK_OK);
+    HK_CHECK_EQ(r.device_id_len, 128);
+    HK_CHECK_EQ(r.generation, 2);
+    /* one more character is refused before anything is written */
+    uint8_t before[HK_RECORD_AREA_SIZE];
+    memcpy(before, f.area, sizeof(before));
+    HK_CHECK_RESULT(hk_record_write(&se, a, 67, b, 128, 0), HK_ERR_RECORD_TOO_LONG);
+    HK_CHECK_RESULT(hk_record_write(&se, a, 195, b, 1, 0), HK_ERR_RECORD_TOO_LONG);
+    HK_CHECK_MEM(f.area, HK_RECORD_AREA_SIZE, before, sizeof(before));
+    HK_CHECK_EQ(f.writes, 2);
+}
+
+static void test_bad_input(void)
+{
+    fake_se f;
+    hk_se se = fake_make(&f, 0x00);
+    HK_CHECK_RESULT(hk_record_write(&se, "hub", 0, "dev", 3, 0), HK_ERR_MALFORMED);
+    HK_CHECK_RESULT(hk_record_write(&se, "hub", 3, "dev", 0, 0), HK_ERR_MALFORMED);
+    HK_CHECK_RESULT(hk_record_write(&se, "h b", 3, "dev", 3, 0), HK_ERR_MALFORMED);
+    HK_CHECK_RESULT(hk_record_write(&se, "hub", 3, "d\0v", 3, 0), HK_ERR_MALFORMED);
+    HK_CHECK_RESULT(hk_record_write(&se, "hub", 3, "d\x7f", 2, 0), HK_ERR_MALFORMED);
+    HK_CHECK_RESULT(hk_record_write(&se, "hub", 3, "dev", 3, 0x80), HK_ERR_INVALID_ARG);
+    HK_CHECK_RESULT(hk_record_write(&se, NULL, 3, "dev", 3, 0), HK_ERR_INVALID_ARG);
+    HK_CHECK_RESULT(hk_record_write(NULL, "hub", 3, "dev", 3, 0), HK_ERR_INVALID_ARG);
+    HK_CHECK_EQ(f.writes, 0);
+    hk_record r;
+    uint8_t img[HK_RECORD_AREA_SIZE] = {0};
+    HK_CHECK_RESULT(hk_record_parse(img, sizeof(img) - 1, &r), HK_ERR_INVALID_ARG);
+    HK_CHECK_RESULT(hk_record_parse(NULL, sizeof(img), &r), HK_ERR_INVALID_ARG);
+    HK_CHECK_RESULT(hk_record_read(NULL, &r), HK_ERR_INVALID_ARG);
+}
+
+static void test_se_errors(void)
+{
+    fake_se f;
+    hk_record r;
+    hk_se se = fake_make(&f, 0x00);
+    f.read_error = HK_ERR_SE_CRC;
+    HK_CHECK_RESULT(hk_record_read(&se, &r), HK_ERR_SE_CRC);
+    HK_CHECK_RESULT(write_str(&se, "h", "d", 0), HK_ERR_SE_CRC);
+    HK_CHECK_RESULT(hk_record_forget(&se), HK_ERR_SE_CRC);
+    HK_CHECK_EQ(f.writes, 0);
+    f.read_error = HK_OK;
+    se.data_size = 400;
+    HK_CHECK_RESULT(hk_record_read(&se, &r), HK_ERR_SE_CONFIG);
+    HK_CHECK_RESULT(write_str(&se, "h", "d", 0), HK_ERR_SE_CONFIG);
+    se.data_size = HK_RECORD_AREA_SIZE;
+    f.write_budget = 3;
+    HK_CHECK_RESULT(write_str(&se, "h", "d", 0), HK_ERR_SE_NO_RESPONSE);
+}
+
+/* Craft a copy directly (independent of the implementation's writer). */
+static uint32_t crc32_ref(const uint8_t *p, size_t n)
+{
+    uint32_t table[256];
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++)
+            c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        table[i] = c;
+    }
+    uint32_t crc = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++)
+        crc = table[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
+    return crc ^ 0xFFFFFFFFu;
+}
+
+static void craft_copy(uint8_t *c, size_t size, uint8_t version, uint8_t flags, uint32_t gen,
+                       const char *host, const char *dev)
+{
+    memset(c, 0, size);
+    c[0] = 'H';
+    c[1] = 'K';
+    c[2] = version;
+    c[3] = flags;
+    c[4] = (uint8_t)gen;
+    c[5] = (uint8_t)(gen >> 8);
+    c[6] = (uint8_t)(gen >> 16);
+    c[7] = (uint8_t)(gen >> 24);
+    c[8] = (uint8_t)strlen(host);
+    c[9] = (uint8_t)strlen(dev);
+    memcpy(c + 10, host, strlen(host));
+    memcpy(c + 10 + strlen(host), dev, strlen(dev));
+    uint32_t crc = crc32_ref(c, size - 4);
+    c[size - 4] = (uint8_t)crc;
+    c[size - 3] = (uint8_t)(crc >> 8);
+    c[size - 2] = (uint8_t)(crc >> 16);
+    c[size - 1] = (uint8_t)(crc >> 24);
+}
+
+static void test_generation_wrap_crafted(void)
+{
+    fake_se f;
+    hk_record r;
+    hk_se se = fake_make(&f, 0x00);
+    craft_copy(f.area, 208, 1, 0, 0xFFFFFFFEu, "a-hub", "a-dev");
+    craft_copy(f.area + 208, 208, 1, 0, 0xFFFFFFFFu, "b-hub", "b-dev");
+    HK_CHECK_RESULT(hk_record_read(&se, &r), HK_OK);
+    HK_CHECK(record_is(&r, "b-hub", "b-dev"));
+    /* next write replaces A with generation 0, which is newer than 0xFFFFFFFF */
+    HK_CHECK_RESULT(write_str(&se, "c-hub", "c-dev", 0), HK_OK);
+    HK_CHECK_EQ(f.last_offset, 0);
+    HK_CHECK_RESULT(hk_record_read(&se, &r), HK_OK);
+    HK_CHECK(record_is(&r, "c-hub", "c-dev"));
+    HK_CHECK_EQ(r.generation, 0);
+    HK_CHECK_RESULT(write_str(&se, "d-hub", "d-dev", 0), HK_OK);
+    HK_CHECK_EQ(f.last_offset, 208);
+    HK_CHECK_RESULT(hk_record_read(&se, &r), HK_OK);
+    HK_CHECK(record_is(&r, "d-hub", "d-dev"));
+    HK_CHECK_EQ(r.generation, 1);
+    /* the crafted copies are accepted byte for byte: the format is the doc's */
+    craft_copy(f.area, 208, 1, 0x03, 7, "hub.example.net", "dev-0001");
+    craft_copy(f.area + 208, 208, 1, 0, 6, "x", "y");
+    HK_CHECK_RESULT(hk_record_read(&se, &r), HK_OK);
+    HK_CHECK(record_is(&r, "hub.example.net", "dev-0001"));
+    HK_CHECK_EQ(r.flags, 3);
+    HK_CHECK_EQ(r.generation, 7);
+}
+
+static void test_damaged_copies(void)
+{
+    fake_se f;
+    hk_record r;
+    hk_se se = fake_make(&f, 0x00);
+    craft_copy(f.area, 208, 1, 0, 10, "new-hub", "new-dev");
+    craft_copy(f.area + 208, 208, 1, 0, 9, "old-hub", "old-dev");
+    /* CRC broken in the newer copy: the older one is read */
+    f.area[50] ^= 1;
+    HK_CHECK_RESULT(hk_record_read(&se, &r), HK_OK);
+    HK_CHECK(record_is(&r, "old-hub", "old-dev"));
+    /* and the next write replaces the damaged copy, not the good one */
+    HK_CHECK_RESULT(write_str(&se, "next-hub", "next-dev", 0), HK_OK);
+    HK_CHECK_EQ(f.last_offset, 0);
+    HK_CHECK_RESULT(hk_record_read(&se, &r), HK_OK);
+    HK_CHECK_EQ(r.generation, 10);
+    /* both broken: corrupt */
+    f.area[50] ^= 1;
+    f.area[208 + 50] ^= 1;
+    HK_CHECK_RESULT(hk_record_read(&se, &r), HK_ERR_RECORD_CORRUPT);
+    HK_CHECK_EQ(r.hub_hostname_len, 0);
+    /* a write still recovers the device */
+    HK_CHECK_RESULT(write_str(&se, "fresh", "dev", 0), HK_OK);
+    HK_CHECK_RESULT(hk_record_read(&se, &r), HK_OK);
+    HK_CHECK(record_is(&r, "fresh", "dev"));
+    /* one broken copy and one erased copy: a torn first write = empty */
+    memset(f.area, 0xFF, HK_RECORD_AREA_SIZE);
+    craft_copy(f.area, 208, 1, 0, 1, "hub", "dev");
+    f.area[200] = 0x01;
+    HK_CHECK_RESULT(hk_record_read(&se, &r), HK_ERR_RECORD_EMPTY);
+}
+
+static void test_invalid_fields_with_good_crc(void)
+{
+    fake_se f;
+    hk_record r;
+    hk_se se = fake_make(&f, 0x00);
+    const struct {
+        const char *host, *dev;
+        uint8_t flags;
+    } bad[] = {{"", "dev", 0}, {"hub", "", 0}, {"h b", "dev", 0}, {"hub", "dev", 0x81},
+               {"hub", "dev", 0x80}};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        craft_copy(f.area, 208, 1, bad[i].flags, 5, bad[i].host, bad[i].dev);
+        craft_copy(f.area + 208, 208, 1, 0, 4, "old", "dev");
+        HK_CHECK_RESULT(hk_record_read(&se, &r), HK_OK);
+        HK_CHECK(record_is(&r, "old", "dev"));
+    }
+    /* lengths past the copy */
+    craft_copy(f.area, 208, 1, 0, 5, "hub", "dev");
+    f.area[8] = 200;
+    uint32_t crc = crc32_ref(f.area, 204);
+    f.area[204] = (uint8_t)crc;
+    f.area[205] = (uint8_t)(crc >> 8);
+    f.area[206] = (uint8_t)(crc >> 16);
+    f.area[207] = (uint8_t)(crc >> 24);
+    HK_CHECK_RESULT(hk_record_read(&se, &r), HK_OK);
+    HK_CHECK(record_is(&r, "old", "dev"));
+    /* non-zero padding */
+    craft_copy(f.area, 208, 1, 0, 5, "hub", "dev");
+    f.area[100] = 1;
+    crc = crc32_ref(f.area, 204);
+    f.area[204] = (uint8_t)crc;
+    f.area[205] = (uint8_t)(crc >> 8);
+    f.area[206] = (uint8_t)(crc >> 16);
+    f.area[207] = (uint8_t)(crc >> 24);
+    HK_CHECK_RESULT(hk_record_read(&se, &r), HK_OK);
+    HK_CHECK(record_is(&r, "old", "dev"));
+}
+
+static void test_versions(void)
+{
+    fake_se f;
+    hk_record r;
+    hk_se se = fake_make(&f, 0x00);
+    craft_copy(f.area, 208, 2, 0, 11, "v2-hub", "v2-dev");
+    craft_copy(f.area + 208, 208, 1, 0, 10, "v1-hub", "v1-dev");
+    HK_CHECK_RESULT(hk_record_read(&se, &r), HK_ERR_RECORD_VERSION);
+    HK_CHECK_RESULT(write_str(&se, "x", "y", 0), HK_ERR_RECORD_VERSION);
+    HK_CHECK_EQ(f.writes, 0);
+    /* an older unknown-version copy does not hide a newer valid one */
+    craft_copy(f.area, 208, 2, 0, 9, "v2-hub", "v2-dev");
+    HK_CHECK_RESULT(hk_record_read(&se, &r), HK_OK);
+    HK_CHECK(record_is(&r, "v1-hub", "v1-dev"));
+    /* only an unknown version */
+    memset(f.area + 208, 0xFF, 208);
+    HK_CHECK_RESULT(hk_record_read(&se, &r), HK_ERR_RECORD_VERSION);
+}
+
+static void test_forget(void)
+{
+    fake_se f;
+    hk_record r;
+    hk_se se = fake_make(&f, 0xFF);
+    HK_CHECK_RESULT(write_str(&se, "hub", "dev", 1), HK_OK);
+    HK_CHECK_RESULT(hk_record_forget(&se), HK_OK);
+    HK_CHECK_RESULT(hk_record_read(&se, &r), HK_ERR_RECORD_EMPTY);
+    HK_CHECK_EQ(r.hub_hostname_len, 0);
+    HK_CHECK_RESULT(hk_record_forget(&se), HK_OK);
+    HK_CHECK_RESULT(hk_record_read(&se, &r), HK_ERR_RECORD_EMPTY);
+    HK_CHECK_RESULT(write_str(&se, "hub2", "dev2", 0), HK_OK);
+    HK_CHECK_RESULT(hk_record_read(&se, &r), HK_OK);
+    HK_CHECK(record_is(&r, "hub2", "dev2"));
+    HK_CHECK_EQ(r.generation, 4);
+}
+
+static void test_legacy(void)
+{
+    fake_se f;
+    hk_record r;
+    hk_se se = fake_make(&f, 0x00);
+    make_legacy(&f, "seedhub.azure-devices.net");
+    uint8_t legacy[68];
+    memcpy(legacy, f.area, 68);
+    HK_CHECK_RESULT(hk_record_read(&se, &r), HK_OK);
+    HK_CHECK(record_is(&r, "seedhub.azure-devices.net", "0123a1b2c3d4e5f6ee"));
+    HK_CHECK(r.legacy_chip && r.from_legacy);
+    HK_CHECK_EQ(r.generation, 0);
+    /* a new assignment goes after byte 67 */
+    HK_CHECK_RESULT(write_str(&se, "newhub.example", "new-device", 2), HK_OK);
+    HK_CHECK_EQ(f.last_offset, 68);
+    HK_CHECK_EQ(f.last_len, 172);
+    HK_CHECK_MEM(f.area, 68, legacy, 68);
+    HK_CHECK_RESULT(hk_record_read(&se, &r), HK_OK);
+    HK_CHECK(record_is(&r, "newhub.example", "new-device"));
+    HK_CHECK(r.legacy_chip && !r.from_legacy);
+    HK_CHECK_EQ(r.generation, 1);
+    HK_CHECK_RESULT(write_str(&se, "hub3", "dev3", 0), HK_OK);
+    HK_CHECK_EQ(f.last_offset, 240);
+    HK_CHECK(f.last_offset + f.last_len <= HK_RECORD_AREA_SIZE);
+    HK_CHECK_RESULT(hk_record_forget(&se), HK_OK);
+    HK_CHECK_RESULT(hk_record_read(&se, &r), HK_ERR_RECORD_EMPTY);
+    HK_CHECK(r.legacy_chip);
+    HK_CHECK_MEM(f.area, 68, legacy, 68);
+    /* capacity on a legacy chip: 158 characters together */
+    char a[160], b[160];
+    memset(a, 'h', sizeof(a));
+    memset(b, 'd', sizeof(b));
+    HK_CHECK_RESULT(hk_record_write(&se, a, 96, b, 62, 0), HK_OK);
+    HK_CHECK_RESULT(hk_record_write(&se, a, 96, b, 63, 0), HK_ERR_RECORD_TOO_LONG);
+    HK_CHECK_RESULT(hk_record_read(&se, &r), HK_OK);
+    HK_CHECK_EQ(r.device_id_len, 62);
+    HK_CHECK_MEM(f.area, 68, legacy, 68);
+    /* the last 4 bytes are never used */
+    for (size_t i = 412; i < HK_RECORD_AREA_SIZE; i++)
+        HK_CHECK(f.area[i] == 0xFF);
+}
+
+static void test_legacy_variants(void)
+{
+    fake_se f;
+    hk_record r;
+    hk_se se = fake_make(&f, 0x00);
+    /* 48-character host name: no NUL at all */
+    char host48[49];
+    memset(host48, 'a', 48);
+    host48[48] = 0;
+    make_legacy(&f, host48);
+    HK_CHECK_RESULT(hk_record_read(&se, &r), HK_OK);
+    HK_CHECK_EQ(r.hub_hostname_len, 48);
+    /* legacy serial without a host name: a legacy chip, nothing assigned */
+    make_legacy(&f, "");
+    HK_CHECK_RESULT(hk_record_read(&se, &r), HK_ERR_RECORD_EMPTY);
+    HK_CHECK(r.legacy_chip);
+    HK_CHECK_RESULT(write_str(&se, "hub", "dev", 0), HK_OK);
+    HK_CHECK_EQ(f.last_offset, 68);
+    /* garbage after the host name's NUL, or a control character: corrupt */
+    make_legacy(&f, "hub");
+    f.area[40] = 'x';
+    HK_CHECK_RESULT(hk_record_read(&se, &r), HK_ERR_RECORD_CORRUPT);
+    make_legacy(&f, "hu\tb");
+    HK_CHECK_RESULT(hk_record_read(&se, &r), HK_ERR_RECORD_CORRUPT);
+    /* upper-case hex is not the seed layout */
+    make_legacy(&f, "hub");
+    f.area[3] = 'A';
+    HK_CHECK_RESULT(hk_record_read(&se, &r), HK_ERR_RECORD_EMPTY);
+    HK_CHECK(!r.legacy_chip);
+    /* bytes 18..19 not NUL: not legacy */
+    make_legacy(&f, "hub");
+    f.area[19] = '0';
+    HK_CHECK_RESULT(hk_record_read(&se, &r), HK_ERR_RECORD_EMPTY);
+    HK_CHECK(!r.legacy_chip);
+}
+
+/* Power loss after every number of bytes of a write: the record read back
+ * is the old one or the new one, never anything else; then a full write
+ * still works. */
+static void power_loss_scenario(void (*setup)(fake_se *), const char *old_host,
+                                const char *old_dev, hk_result old_result, int garbage)
+{
+    fake_se f;
+    hk_record r;
+    hk_se se = fake_make(&f, 0xFF);
+    setup(&f);
+    uint8_t start[HK_RECORD_AREA_SIZE];
+    memcpy(start, f.area, sizeof(start));
+    size_t full = 0;
+    int saw_old = 0, saw_new = 0;
+    for (long n = 0;; n++) {
+        memcpy(f.area, start, sizeof(start));
+        f.write_budget = n;
+        f.torn_garbage = garbage;
+        hk_result w = write_str(&se, "new-hub.example.net", "new-device-id", 0);
+        bool finished = w == HK_OK;
+        f.write_budget = -1;
+        hk_result rr = hk_record_read(&se, &r);
+        if (rr == HK_OK && record_is(&r, "new-hub.example.net", "new-device-id")) {
+            saw_new++;
+        } else if (rr == old_result &&
+                   (old_result != HK_OK || record_is(&r, old_host, old_dev))) {
+            saw_old++;
+            HK_CHECK(!finished);
+        } else {
+            HK_CHECK(!"record after power loss is neither old nor new");
+            fprintf(stderr, "  at byte %ld: %s\n", n, hk_result_name(rr));
+        }
+        if (start[0] >= '0' && start[0] <= 'f' && start[18] == 0)
+            HK_CHECK(memcmp(f.area, start, 68) == 0);
+        /* after the power comes back, a full write works */
+        HK_CHECK_RESULT(write_str(&se, "after.example", "after-dev", 0), HK_OK);
+        HK_CHECK_RESULT(hk_record_read(&se, &r), HK_OK);
+        if (!record_is(&r, "after.example", "after-dev")) {
+            HK_CHECK(!"a full write after power loss does not read back");
+            fprintf(stderr, "  at byte %ld (garbage %d): %s gen %u\n", n, garbage, r.hub_hostname,
+                    (unsigned)r.generation);
+        }
+        if (finished) {
+            full = (size_t)n;
+            break;
+        }
+    }
+    HK_CHECK(full == 208 || full == 172);
+    HK_CHECK(saw_old > 0 && saw_new > 0);
+}
+
+static void setup_erased(fake_se *f)
+{
+    memset(f->area, 0xFF, HK_RECORD_AREA_SIZE);
+}
+
+static void setup_one_copy(fake_se *f)
+{
+    memset(f->area, 0xFF, HK_RECORD_AREA_SIZE);
+    craft_copy(f->area, 208, 1, 0, 1, "old-hub", "old-dev");
+}
+
+static void setup_two_copies(fake_se *f)
+{
+    craft_copy(f->area, 208, 1, 0, 41, "old-hub", "old-dev");
+    craft_copy(f->area + 208, 208, 1, 0, 40, "older-hub-with-a-longer-name", "older-dev");
+}
+
+static void setup_legacy(fake_se *f)
+{
+    make_legacy(f, "seedhub.azure-devices.net");
+}
+
+static void setup_legacy_two(fake_se *f)
+{
+    make_legacy(f, "seedhub.azure-devices.net");
+    craft_copy(f->area + 68, 172, 1, 0, 3, "old-hub", "old-dev");
+    craft_copy(f->area + 240, 172, 1, 0, 2, "older-hub", "older-dev");
+}
+
+static void test_power_loss_every_byte(void)
+{
+    for (int g = 0; g < 2; g++) {
+        power_loss_scenario(setup_erased, NULL, NULL, HK_ERR_RECORD_EMPTY, g);
+        power_loss_scenario(setup_one_copy, "old-hub", "old-dev", HK_OK, g);
+        power_loss_scenario(setup_two_copies, "old-hub", "old-dev", HK_OK, g);
+        power_loss_scenario(setup_legacy, "seedhub.azure-devices.net", "0123a1b2c3d4e5f6ee",
+                            HK_OK, g);
+        power_loss_scenario(setup_legacy_two, "old-hub", "old-dev", HK_OK, g);
+    }
+}
+
+/* Forget interrupted at every byte: still assigned (old) or forgotten. */
+static void test_power_loss_forget(void)
+{
+    fake_se f;
+    hk_record r;
+    hk_se se = fake_make(&f, 0xFF);
+    setup_two_copies(&f);
+    uint8_t start[HK_RECORD_AREA_SIZE];
+    memcpy(start, f.area, sizeof(start));
+    for (long n = 0; n <= 208; n++) {
+        memcpy(f.area, start, sizeof(start));
+        f.write_budget = n;
+        hk_result w = hk_record_forget(&se);
+        f.write_budget = -1;
+        hk_result rr = hk_record_read(&se, &r);
+        if (w == HK_OK)
+            HK_CHECK_RESULT(rr, HK_ERR_RECORD_EMPTY);
+        else
+            HK_CHECK(rr == HK_ERR_RECORD_EMPTY ||
+                     (rr == HK_OK && record_is(&r, "old-hub", "old-dev")));
+    }
+}
+
+int main(void)
+{
+    HK_RUN(test_empty_chip);
+    HK_RUN(test_known_bytes);
+    HK_RUN(test_round_trip_and_generations);
+    HK_RUN(test_capacity);
+    HK_RUN(test_bad_input);
+    HK_RUN(test_se_errors);
+    HK_RUN(test_generation_wrap_crafted);
+    HK_RUN(test_damaged_copies);
+    HK_RUN(test_invalid_fields_with_good_crc);
+    HK_RUN(test_versions);
+    HK_RUN(test_forget);
+    HK_RUN(test_legacy);
+    HK_RUN(test_legacy_variants);
+    HK_RUN(test_power_loss_every_byte);
+    HK_RUN(test_power_loss_forget);
+    return hk_test_finish("record");
+}
