@@ -85,11 +85,12 @@ static hk_result str_char(const char *s, size_t end, size_t *io, uint32_t *out_c
             if (cp >= 0xD800 && cp <= 0xDBFF) {
                 /* A high surrogate must be followed at once by \u + low. */
                 uint32_t lo;
-                if (i + 1 >= end)
-                    return HK_ERR_JSON_TRUNCATED;
-                if (s[i] != '\\' || s[i + 1] != 'u')
-                    return HK_ERR_JSON_STRING;
-                i += 2;
+                for (unsigned k = 0; k < 2; k++, i++) {
+                    if (i >= end)
+                        return HK_ERR_JSON_TRUNCATED;
+                    if (s[i] != "\\u"[k])
+                        return HK_ERR_JSON_STRING;
+                }
                 HK_TRY(hex4(s, end, &i, &lo));
                 if (lo < 0xDC00 || lo > 0xDFFF)
                     return HK_ERR_JSON_STRING;
