@@ -82,7 +82,7 @@ static hk_result put_string(hk_json_writer *w, const char *s, size_t len)
             i = j;
             continue;
         }
-        char e[6] = {'\\', (char)c, 'u', '0', '0', 0};
+        char e[6] = {'\\', (char)c, '0', '0', 0, 0};
         size_t k = 2;
         const char *sh = memchr(short_in, c, sizeof short_in);
         if (sh != NULL) {
