@@ -380,9 +380,9 @@ static hk_result drain(cl *s, int *again)
 static hk_result step(cl *s, uint32_t now, uint32_t *deadline)
 {
     int again = 0;
-    if (active(s))
-        queue_inflight(s);
     HK_TRY(flush(s, now));
+    if (active(s))
+        queue_inflight(s); /* resends that did not fit before the flush */
     for (int reads = 0;; reads++) {
         HK_TRY(drain(s, &again));
         if (again || !active(s))
