@@ -1,0 +1,1704 @@
+/*
+ * hubkey-cloud: start, stop and manage the local DPS + IoT Hub.
+ *
+ * The CLI owns the state directory: it creates the PKI, the SQLite database
+ * and the mosquitto configuration, starts the broker with the plugin, and
+ * edits the database the plugin reads. Exit codes (also in
+ * docs/hubkey-cloud.md):
+ *   0 success
+ *   1 usage: unknown command or option, missing argument
+ *   2 bad input: unreadable file, bad certificate, bad JSON, bad value
+ *   3 state: cloud not running / already running / not initialised, or the
+ *     named enrollment, device or hub does not exist
+ *   4 the broker could not be started or stopped
+ *   5 direct method: device offline, timed out or answered outside 200..299
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <dirent.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "hkc_db.h"
+#include "hkc_pki.h"
+#include "hkc_util.h"
+
+enum { EX_OK = 0, EX_USAGE = 1, EX_INPUT = 2, EX_STATE = 3, EX_BROKER = 4, EX_METHOD = 5 };
+
+#define DEFAULT_PORT 8883
+#define DEFAULT_HUBS 2
+#define DPS_HOST "dps.hubkey.test"
+
+struct cli {
+    char *dir;
+    char *db_path;
+    sqlite3 *db;
+    int argc;
+    char **argv; /* positional arguments and options after the global ones */
+};
+
+static void msleep(unsigned ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+static int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("hubkey-cloud: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return code;
+}
+
+/* ------------------------------------------------------------------ argument helpers */
+
+/* Removes `--name VALUE` from the argument list and returns VALUE (or NULL). */
+static const char *take_opt(struct cli *c, const char *name, bool *missing)
+{
+    for (int i = 0; i < c->argc; i++) {
+        if (strcmp(c->argv[i], name) == 0) {
+            if (i + 1 >= c->argc) {
+                if (missing)
+                    *missing = true;
+                return NULL;
+            }
+            const char *v = c->argv[i + 1];
+            memmove(&c->argv[i], &c->argv[i + 2], (size_t)(c->argc - i - 2) * sizeof(char *));
+            c->argc -= 2;
+            return v;
+        }
+    }
+    return NULL;
+}
+
+static bool take_flag(struct cli *c, const char *name)
+{
+    for (int i = 0; i < c->argc; i++) {
+        if (strcmp(c->argv[i], name) == 0) {
+            memmove(&c->argv[i], &c->argv[i + 1], (size_t)(c->argc - i - 1) * sizeof(char *));
+            c->argc--;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Any argument left that starts with "--" is an unknown option. */
+static int check_leftovers(struct cli *c, int positional)
+{
+    for (int i = 0; i < c->argc; i++)
+        if (strncmp(c->argv[i], "--", 2) == 0)
+            return fail(EX_USAGE, "unknown option %s (see hubkey-cloud help)", c->argv[i]);
+    if (c->argc > positional)
+        return fail(EX_USAGE, "unexpected argument '%s' (see hubkey-cloud help)",
+                    c->argv[positional]);
+    return EX_OK;
+}
+
+static bool parse_int(const char *s, long lo, long hi, long *out)
+{
+    if (!s || !*s)
+        return false;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* ------------------------------------------------------------------ state directory */
+
+static char *path_in(struct cli *c, const char *name)
+{
+    return hkc_printf("%s/%s", c->dir, name);
+}
+
+static bool open_db(struct cli *c, bool must_exist)
+{
+    if (c->db)
+        return true;
+    struct stat st;
+    if (must_exist && stat(c->db_path, &st) != 0) {
+        fail(EX_STATE, "no cloud state in %s: run `hubkey-cloud start` first", c->dir);
+        return false;
+    }
+    c->db = hkc_db_open(c->db_path);
+    return c->db != NULL;
+}
+
+static long read_pid(struct cli *c)
+{
+    char *path = path_in(c, "mosquitto.pid");
+    FILE *f = fopen(path, "r");
+    free(path);
+    if (!f)
+        return 0;
+    long pid = 0;
+    if (fscanf(f, "%ld", &pid) != 1)
+        pid = 0;
+    fclose(f);
+    return pid;
+}
+
+/* True when pid is a live (not zombie) mosquitto process. */
+static bool broker_alive(long pid)
+{
+    if (pid <= 0)
+        return false;
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    char buf[512];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *rp = strrchr(buf, ')');
+    if (!rp || rp[1] != ' ' || rp[2] == 'Z' || rp[2] == 'X')
+        return false;
+    return strstr(buf, "(mosquitto)") != NULL;
+}
+
+static bool running(struct cli *c, long *out_pid)
+{
+    long pid = read_pid(c);
+    if (out_pid)
+        *out_pid = pid;
+    return broker_alive(pid);
+}
+
+/* ------------------------------------------------------------------ PKI and trust */
+
+static char *hub_name(int i)
+{
+    return hkc_printf("hub-%d.hubkey.test", i);
+}
+
+static bool make_pki(struct cli *c)
+{
+    char *pki = path_in(c, "pki");
+    mkdir(pki, 0755);
+    char *ca_pem = hkc_printf("%s/server-ca.pem", pki);
+    struct stat st;
+    bool ok = true;
+    if (stat(ca_pem, &st) != 0) {
+        /* RSA, as today's Azure endpoints present RSA chains. */
+        EVP_PKEY *ca_key = hkc_pki_key_rsa(2048);
+        EVP_PKEY *srv_key = hkc_pki_key_rsa(2048);
+        struct hkc_cert_spec ca_spec = {.cn = "hubkey-cloud Server Root CA", .key = ca_key,
+                                        .ca = true, .pathlen = 0, .days = 3650};
+        X509 *ca = ca_key ? hkc_pki_cert(&ca_spec) : NULL;
+        json_t *hubs = hkc_db_query(c->db, "SELECT name FROM hubs ORDER BY name", NULL);
+        size_t nh = json_array_size(hubs);
+        const char **dns = calloc(nh + 3, sizeof(*dns));
+        size_t k = 0;
+        dns[k++] = DPS_HOST;
+        for (size_t i = 0; i < nh; i++)
+            dns[k++] = hkc_row_str(json_array_get(hubs, i), "name");
+        dns[k++] = "localhost";
+        const char *ips[] = {"127.0.0.1", NULL};
+        struct hkc_cert_spec srv_spec = {.cn = DPS_HOST, .key = srv_key, .issuer = ca,
+                                         .issuer_key = ca_key, .dns = dns, .ips = ips,
+                                         .days = 825, .server = true};
+        X509 *srv = ca && srv_key ? hkc_pki_cert(&srv_spec) : NULL;
+        EVP_PKEY *iss_key = hkc_pki_key_ec(NID_secp384r1);
+        struct hkc_cert_spec iss_spec = {.cn = "hubkey-cloud Device Issuing CA", .key = iss_key,
+                                         .ca = true, .pathlen = 0, .days = 3650};
+        X509 *iss = iss_key ? hkc_pki_cert(&iss_spec) : NULL;
+        char *p_srv = hkc_printf("%s/server.pem", pki), *p_srvk = hkc_printf("%s/server.key", pki);
+        char *p_cak = hkc_printf("%s/server-ca.key", pki);
+        char *p_iss = hkc_printf("%s/issuing-ca.pem", pki), *p_issk = hkc_printf("%s/issuing-ca.key", pki);
+        X509 *chain[2] = {srv, ca};
+        ok = ca && srv && iss && hkc_pki_write_cert(p_srv, chain, 2) &&
+             hkc_pki_write_key(p_srvk, srv_key) && hkc_pki_write_key(p_cak, ca_key) &&
+             hkc_pki_write_cert(p_iss, &iss, 1) && hkc_pki_write_key(p_issk, iss_key) &&
+             hkc_pki_write_cert(ca_pem, &ca, 1);
+        free(p_srv), free(p_srvk), free(p_cak), free(p_iss), free(p_issk);
+        X509_free(ca), X509_free(srv), X509_free(iss);
+        EVP_PKEY_free(ca_key), EVP_PKEY_free(srv_key), EVP_PKEY_free(iss_key);
+        free(dns);
+        json_decref(hubs);
+        if (!ok)
+            fail(EX_INPUT, "could not create the server PKI in %s", pki);
+    }
+    free(ca_pem);
+    free(pki);
+    return ok;
+}
+
+static bool trust_add_pem(struct cli *c, const char *pem)
+{
+    X509 *x = pem ? hkc_pki_from_pem(pem) : NULL;
+    if (!x)
+        return false;
+    char *trust = path_in(c, "trust");
+    mkdir(trust, 0755);
+    bool ok = hkc_pki_capath_add(trust, x);
+    free(trust);
+    X509_free(x);
+    return ok;
+}
+
+/* Rebuilds the hashed CA directory mosquitto's TLS layer trusts for client
+ * certificates: uploaded CAs, group CAs, individual enrollment certificates,
+ * hub identities registered with a certificate, and the issuing CA. */
+static bool rebuild_trust(struct cli *c)
+{
+    char *trust = path_in(c, "trust");
+    mkdir(trust, 0755);
+    DIR *d = opendir(trust);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (e->d_name[0] == '.')
+                continue;
+            char *p = hkc_printf("%s/%s", trust, e->d_name);
+            unlink(p);
+            free(p);
+        }
+        closedir(d);
+    }
+    free(trust);
+    json_t *rows = hkc_db_query(c->db,
+                                "SELECT pem FROM cas UNION ALL SELECT cert_pem FROM enrollments "
+                                "UNION ALL SELECT cert_pem FROM devices WHERE cert_pem IS NOT NULL",
+                                NULL);
+    size_t i;
+    json_t *r;
+    bool ok = rows != NULL;
+    json_array_foreach(rows, i, r) {
+        json_t *v = json_object_iter_value(json_object_iter(r));
+        if (json_is_string(v))
+            trust_add_pem(c, json_string_value(v));
+    }
+    json_decref(rows);
+    char *iss = path_in(c, "pki/issuing-ca.pem");
+    X509 *x = hkc_pki_read_cert(iss);
+    char *pem = x ? hkc_pki_to_pem(x) : NULL;
+    ok = ok && pem && trust_add_pem(c, pem);
+    free(pem);
+    X509_free(x);
+    free(iss);
+    return ok;
+}
+
+/* ------------------------------------------------------------------ start / stop / status */
+
+static bool ensure_initialised(struct cli *c, long hubs_wanted)
+{
+    if (!open_db(c, false))
+        return false;
+    char *scope = hkc_db_setting(c->db, "id_scope");
+    if (!scope) {
+        unsigned char r[4];
+        FILE *f = fopen("/dev/urandom", "r");
+        if (!f || fread(r, 1, 4, f) != 4) {
+            if (f)
+                fclose(f);
+            fail(EX_INPUT, "no randomness for the ID scope");
+            return false;
+        }
+        fclose(f);
+        scope = hkc_printf("0ne%02X%02X%02X%02X", r[0], r[1], r[2], r[3]);
+        hkc_db_set(c->db, "id_scope", scope);
+        for (long i = 1; i <= hubs_wanted; i++) {
+            char *h = hub_name((int)i);
+            hkc_db_exec(c->db, "INSERT OR IGNORE INTO hubs(name) VALUES(?)", "s", h);
+            free(h);
+        }
+    }
+    free(scope);
+    return make_pki(c);
+}
+
+static char *plugin_path(void)
+{
+    const char *env = getenv("HUBKEY_CLOUD_PLUGIN");
+    if (env && *env)
+        return hkc_strdup(env);
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0)
+        return NULL;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return NULL;
+    *slash = '\0';
+    const char *rel[] = {"../lib/hubkey-cloud-plugin.so", "../lib/hubkey/hubkey-cloud-plugin.so"};
+    for (size_t i = 0; i < 2; i++) {
+        char *p = hkc_printf("%s/%s", exe, rel[i]);
+        char *real = realpath(p, NULL);
+        free(p);
+        if (real)
+            return real;
+    }
+    return NULL;
+}
+
+static char *find_mosquitto(void)
+{
+    const char *env = getenv("HUBKEY_CLOUD_MOSQUITTO");
+    if (env && *env)
+        return hkc_strdup(env);
+    const char *cands[] = {"/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto",
+                           "/usr/bin/mosquitto"};
+    for (size_t i = 0; i < 3; i++)
+        if (access(cands[i], X_OK) == 0)
+            return hkc_strdup(cands[i]);
+    return NULL;
+}
+
+/* As root, mosquitto drops to user `mosquitto`: that works only when that
+ * user can reach the state directory. Otherwise the broker keeps root. */
+static const char *broker_user(struct cli *c, uid_t *uid, gid_t *gid)
+{
+    if (geteuid() != 0)
+        return NULL;
+    struct passwd *pw = getpwnam("mosquitto");
+    if (!pw)
+        return "root";
+    char *real = realpath(c->dir, NULL);
+    bool reachable = real != NULL;
+    for (char *p = real; reachable && p; p = strchr(p + 1, '/')) {
+        char saved = p[1];
+        p[1] = '\0';
+        struct stat st;
+        reachable = stat(real, &st) == 0 && (st.st_mode & S_IXOTH);
+        p[1] = saved;
+        if (!saved)
+            break;
+    }
+    free(real);
+    if (!reachable)
+        return "root";
+    *uid = pw->pw_uid;
+    *gid = pw->pw_gid;
+    return "mosquitto";
+}
+
+static void chown_tree(const char *path, uid_t uid, gid_t gid)
+{
+    if (lchown(path, uid, gid) != 0)
+        return;
+    DIR *d = opendir(path);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char *p = hkc_printf("%s/%s", path, e->d_name);
+        chown_tree(p, uid, gid);
+        free(p);
+    }
+    closedir(d);
+}
+
+static bool port_free(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+    close(fd);
+    return ok;
+}
+
+static bool port_open(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+    close(fd);
+    return ok;
+}
+
+static void print_log_tail(struct cli *c)
+{
+    const char *names[] = {"mosquitto.log", "mosquitto.out"};
+    for (int i = 0; i < 2; i++) {
+        char *p = path_in(c, names[i]);
+        FILE *f = fopen(p, "r");
+        free(p);
+        if (!f)
+            continue;
+        char line[512];
+        char last[8][512];
+        int n = 0;
+        while (fgets(line, sizeof(line), f)) {
+            memcpy(last[n % 8], line, sizeof(line));
+            n++;
+        }
+        fclose(f);
+        for (int k = n > 8 ? n - 8 : 0; k < n; k++)
+            fprintf(stderr, "  %s", last[k % 8]);
+    }
+}
+
+static void print_endpoints(struct cli *c, int port)
+{
+    char *scope = hkc_db_setting(c->db, "id_scope");
+    char *ca = path_in(c, "pki/server-ca.pem");
+    printf("DPS          mqtts://%s:%d  (connect to 127.0.0.1:%d)\n", DPS_HOST, port, port);
+    json_t *hubs = hkc_db_query(c->db, "SELECT name FROM hubs ORDER BY name", NULL);
+    size_t i;
+    json_t *h;
+    json_array_foreach(hubs, i, h)
+        printf("IoT Hub      mqtts://%s:%d\n", hkc_row_str(h, "name"), port);
+    printf("ID scope     %s\n", scope ? scope : "?");
+    printf("Server CA    %s\n", ca);
+    printf("State        %s\n", c->dir);
+    printf("Trust the server CA on the device (or with mosquitto_sub --cafile %s);\n"
+           "all host names above resolve to 127.0.0.1 (add them to /etc/hosts or connect by IP).\n",
+           ca);
+    json_decref(hubs);
+    free(scope);
+    free(ca);
+}
+
+static bool write_conf(struct cli *c, int port, const char *plugin, const char *user)
+{
+    char *conf = path_in(c, "mosquitto.conf");
+    FILE *f = fopen(conf, "w");
+    free(conf);
+    if (!f)
+        return false;
+    fprintf(f,
+            "# Written by hubkey-cloud start; rewritten at every start.\n"
+            "per_listener_settings false\n"
+            "allow_anonymous false\n"
+            "persistence false\n"
+            "set_tcp_nodelay true\n"
+            "max_queued_messages 100000\n"
+            "max_inflight_messages 100\n"
+            "log_dest file %s/mosquitto.log\n"
+            "log_type error\nlog_type warning\nlog_type notice\nlog_type information\n"
+            "log_timestamp_format %%Y-%%m-%%dT%%H:%%M:%%S\n",
+            c->dir);
+    if (user)
+        fprintf(f, "user %s\n", user);
+    fprintf(f,
+            "listener %d 127.0.0.1\n"
+            "max_qos 1\n"
+            "certfile %s/pki/server.pem\n"
+            "keyfile %s/pki/server.key\n"
+            "capath %s/trust\n"
+            "require_certificate true\n"
+            "tls_version tlsv1.2\n"
+            "plugin %s\n"
+            "plugin_opt_database %s\n"
+            "plugin_opt_state_dir %s\n",
+            port, c->dir, c->dir, c->dir, plugin, c->db_path, c->dir);
+    return fclose(f) == 0;
+}
+
+static int cmd_start(struct cli *c)
+{
+    bool missing = false;
+    const char *port_s = take_opt(c, "--port", &missing);
+    const char *hubs_s = take_opt(c, "--hubs", &missing);
+    if (missing)
+        return fail(EX_USAGE, "option needs a value");
+    int rc = check_leftovers(c, 0);
+    if (rc)
+        return rc;
+    long port = 0, hubs = DEFAULT_HUBS;
+    if (port_s && !parse_int(port_s, 1, 65535, &port))
+        return fail(EX_INPUT, "--port must be 1..65535");
+    if (hubs_s && !parse_int(hubs_s, 1, 16, &hubs))
+        return fail(EX_INPUT, "--hubs must be 1..16");
+    if (mkdir(c->dir, 0755) != 0 && errno != EEXIST)
+        return fail(EX_INPUT, "cannot create %s: %s", c->dir, strerror(errno));
+    long pid;
+    if (!open_db(c, false))
+        return EX_INPUT;
+    if (running(c, &pid)) {
+        printf("hubkey-cloud is already running (pid %ld)\n",  pid);
+        print_endpoints(c, (int)hkc_db_setting_int(c->db, "port", DEFAULT_PORT));
+        return EX_OK;
+    }
+    if (!ensure_initialised(c, hubs))
+        return EX_INPUT;
+    if (!port)
+        port = hkc_db_setting_int(c->db, "port", DEFAULT_PORT);
+    char ps[16];
+    snprintf(ps, sizeof(ps), "%ld", port);
+    hkc_db_set(c->db, "port", ps);
+    if (!rebuild_trust(c))
+        return fail(EX_INPUT, "could not write the trusted CA directory");
+    char *plugin = plugin_path();
+    if (!plugin)
+        return fail(EX_BROKER, "cannot find hubkey-cloud-plugin.so next to this program "
+                               "(set HUBKEY_CLOUD_PLUGIN)");
+    char *mosq = find_mosquitto();
+    if (!mosq) {
+        free(plugin);
+        return fail(EX_BROKER, "mosquitto not found (apt-get install mosquitto)");
+    }
+    if (!port_free((int)port)) {
+        free(plugin);
+        free(mosq);
+        return fail(EX_BROKER, "port %ld on 127.0.0.1 is in use (choose another with --port)",
+                    port);
+    }
+    uid_t uid = 0;
+    gid_t gid = 0;
+    const char *user = broker_user(c, &uid, &gid);
+    if (!write_conf(c, (int)port, plugin, user)) {
+        free(plugin);
+        free(mosq);
+        return fail(EX_INPUT, "cannot write %s/mosquitto.conf", c->dir);
+    }
+    free(plugin);
+    char *log = path_in(c, "mosquitto.log");
+    unlink(log);
+    free(log);
+    hkc_db_close(c->db);
+    c->db = NULL;
+    if (user && strcmp(user, "mosquitto") == 0)
+        chown_tree(c->dir, uid, gid);
+
+    char *conf = path_in(c, "mosquitto.conf");
+    char *out = path_in(c, "mosquitto.out");
+    fflush(NULL);
+    pid_t child = fork();
+    if (child < 0) {
+        free(conf), free(out), free(mosq);
+        return fail(EX_BROKER, "fork: %s", strerror(errno));
+    }
+    if (child == 0) {
+        setsid();
+        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int nul = open("/dev/null", O_RDONLY);
+        if (nul >= 0)
+            dup2(nul, 0);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execl(mosq, "mosquitto", "-c", conf, (char *)NULL);
+        _exit(127);
+    }
+    free(out);
+    free(mosq);
+    free(conf);
+    /* Readiness: the listener accepts connections only after the plugin loaded. */
+    bool ready = false;
+    for (int i = 0; i < 1500 && !ready; i++) {
+        int st;
+        if (waitpid(child, &st, WNOHANG) == child)
+            break;
+        ready = port_open((int)port);
+        if (!ready)
+            msleep(10);
+    }
+    if (!ready) {
+        kill(child, SIGTERM);
+        waitpid(child, NULL, 0);
+        fail(EX_BROKER, "mosquitto did not start; its log says:");
+        print_log_tail(c);
+        return EX_BROKER;
+    }
+    char *pidf = path_in(c, "mosquitto.pid");
+    FILE *f = fopen(pidf, "w");
+    if (f) {
+        fprintf(f, "%ld\n", (long)child);
+        fclose(f);
+    }
+    free(pidf);
+    if (!open_db(c, true))
+        return EX_INPUT;
+    printf("hubkey-cloud started (pid %ld%s%s)\n", (long)child, user ? ", broker user " : "",
+           user ? user : "");
+    print_endpoints(c, (int)port);
+    return EX_OK;
+}
+
+static int cmd_stop(struct cli *c)
+{
+    int rc = check_leftovers(c, 0);
+    if (rc)
+        return rc;
+    long pid;
+    if (!running(c, &pid)) {
+        printf("hubkey-cloud is not running\n");
+        return EX_OK;
+    }
+    kill((pid_t)pid, SIGTERM);
+    for (int i = 0; i < 1000; i++) {
+        if (!broker_alive(pid))
+            break;
+        msleep(10);
+    }
+    if (broker_alive(pid)) {
+        kill((pid_t)pid, SIGKILL);
+        msleep(100);
+    }
+    if (broker_alive(pid))
+        return fail(EX_BROKER, "mosquitto (pid %ld) did not stop", pid);
+    char *pidf = path_in(c, "mosquitto.pid");
+    unlink(pidf);
+    free(pidf);
+    printf("hubkey-cloud stopped\n");
+    return EX_OK;
+}
+
+static int count_of(struct cli *c, const char *sql)
+{
+    json_t *row = hkc_db_row(c->db, sql, NULL);
+    int n = (int)hkc_row_int(row, "n");
+    json_decref(row);
+    return n;
+}
+
+static int cmd_status(struct cli *c)
+{
+    bool as_json = take_flag(c, "--json");
+    int rc = check_leftovers(c, 0);
+    if (rc)
+        return rc;
+    long pid;
+    bool up = running(c, &pid);
+    struct stat st;
+    if (stat(c->db_path, &st) != 0) {
+        if (as_json)
+            printf("{\"running\":false,\"initialised\":false}\n");
+        else
+            printf("hubkey-cloud is not initialised in %s\n", c->dir);
+        return EX_STATE;
+    }
+    if (!open_db(c, true))
+        return EX_INPUT;
+    int port = (int)hkc_db_setting_int(c->db, "port", DEFAULT_PORT);
+    char *scope = hkc_db_setting(c->db, "id_scope");
+    if (as_json) {
+        json_t *o = json_pack("{s:b,s:i,s:i,s:s,s:s,s:i,s:i,s:i}", "running", up, "pid",
+                              up ? (int)pid : 0, "port", port, "idScope", scope ? scope : "",
+                              "dir", c->dir, "enrollments",
+                              count_of(c, "SELECT count(*) AS n FROM enrollments"), "devices",
+                              count_of(c, "SELECT count(*) AS n FROM devices"), "registrations",
+                              count_of(c, "SELECT count(*) AS n FROM registrations"));
+        char *s = json_dumps(o, JSON_COMPACT);
+        printf("%s\n", s);
+        free(s);
+        json_decref(o);
+    } else {
+        printf("hubkey-cloud is %s", up ? "running" : "stopped");
+        if (up)
+            printf(" (pid %ld)", pid);
+        printf("\n");
+        print_endpoints(c, port);
+        printf("enrollments %d, devices %d, registrations %d\n",
+               count_of(c, "SELECT count(*) AS n FROM enrollments"),
+               count_of(c, "SELECT count(*) AS n FROM devices"),
+               count_of(c, "SELECT count(*) AS n FROM registrations"));
+    }
+    free(scope);
+    return up ? EX_OK : EX_STATE;
+}
+
+/* ------------------------------------------------------------------ listings */
+
+/* Prints rows as JSON, or as an aligned table of the given columns. */
+static void print_rows(json_t *rows, bool as_json, const char *const *cols)
+{
+    if (as_json) {
+        char *s = json_dumps(rows, JSON_COMPACT);
+        printf("%s\n", s ? s : "[]");
+        free(s);
+        return;
+    }
+    size_t ncol = 0;
+    while (cols[ncol])
+        ncol++;
+    size_t *w = calloc(ncol, sizeof(*w));
+    for (size_t k = 0; k < ncol; k++)
+        w[k] = strlen(cols[k]);
+    size_t i;
+    json_t *r;
+    json_array_foreach(rows, i, r) {
+        for (size_t k = 0; k < ncol; k++) {
+            json_t *v = json_object_get(r, cols[k]);
+            char *s = json_is_string(v) ? hkc_strdup(json_string_value(v))
+                                        : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+            size_t l = s ? strlen(s) : 0;
+            if (l > w[k])
+                w[k] = l > 60 ? 60 : l;
+            free(s);
+        }
+    }
+    for (size_t k = 0; k < ncol; k++)
+        printf("%-*s%s", (int)w[k], cols[k], k + 1 < ncol ? "  " : "\n");
+    json_array_foreach(rows, i, r) {
+        for (size_t k = 0; k < ncol; k++) {
+            json_t *v = json_object_get(r, cols[k]);
+            char *s = json_is_null(v) || !v ? hkc_strdup("-")
+                      : json_is_string(v)   ? hkc_strdup(json_string_value(v))
+                                            : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+            printf("%-*.*s%s", (int)w[k], 60, s ? s : "", k + 1 < ncol ? "  " : "\n");
+            free(s);
+        }
+    }
+    free(w);
+}
+
+static int list_query(struct cli *c, const char *sql, const char *const *cols, const char *types,
+                      const char *arg)
+{
+    bool as_json = take_flag(c, "--json");
+    int rc = check_leftovers(c, 0);
+    if (rc)
+        return rc;
+    if (!open_db(c, true))
+        return EX_STATE;
+    json_t *rows = types ? hkc_db_query(c->db, sql, types, arg) : hkc_db_query(c->db, sql, NULL);
+    if (!rows)
+        return EX_INPUT;
+    print_rows(rows, as_json, cols);
+    json_decref(rows);
+    return EX_OK;
+}
+
+/* ------------------------------------------------------------------ enrollments and CAs */
+
+static X509 *load_cert_arg(const char *path)
+{
+    X509 *x = hkc_pki_read_cert(path);
+    if (!x)
+        fail(EX_INPUT, "%s: not a readable PEM certificate", path);
+    return x;
+}
+
+static bool valid_json_object_arg(const char *s, const char *what)
+{
+    if (!s)
+        return true;
+    json_error_t e;
+    json_t *j = json_loads(s, 0, &e);
+    bool ok = json_is_object(j);
+    json_decref(j);
+    if (!ok)
+        fail(EX_INPUT, "%s must be a JSON object: %s", what, j ? "not an object" : e.text);
+    return ok;
+}
+
+static int enroll_add(struct cli *c, const char *kind)
+{
+    bool missing = false;
+    const char *cert_path = take_opt(c, "--cert", &missing);
+    const char *device_id = take_opt(c, "--device-id", &missing);
+    const char *hubs = take_opt(c, "--hubs", &missing);
+    const char *alloc = take_opt(c, "--allocation", &missing);
+    const char *repro = take_opt(c, "--reprovision", &missing);
+    const char *twin = take_opt(c, "--initial-twin", &missing);
+    const char *payload = take_opt(c, "--payload", &missing);
+    bool disabled = take_flag(c, "--disabled");
+    if (missing)
+        return fail(EX_USAGE, "option needs a value");
+    int rc = check_leftovers(c, 1);
+    if (rc)
+        return rc;
+    if (c->argc < 1 || !cert_path)
+        return fail(EX_USAGE, "usage: enroll %s add NAME --cert FILE.pem [options]", kind);
+    const char *name = c->argv[0];
+    bool individual = strcmp(kind, "individual") == 0;
+    if (individual ? !hkc_reg_id_valid(name) : !hkc_reg_id_valid(name))
+        return fail(EX_INPUT, "'%s' is not a valid %s", name,
+                    individual ? "registration ID" : "enrollment group ID");
+    if (device_id && (!individual || !hkc_device_id_valid(device_id)))
+        return fail(EX_INPUT, "--device-id is for individual enrollments and must be a valid "
+                              "device ID");
+    if (!alloc)
+        alloc = "hashed";
+    if (strcmp(alloc, "hashed") != 0 && strcmp(alloc, "static") != 0)
+        return fail(EX_INPUT, "--allocation must be hashed or static");
+    if (!repro)
+        repro = "migrate";
+    if (strcmp(repro, "migrate") != 0 && strcmp(repro, "reset") != 0 &&
+        strcmp(repro, "never") != 0)
+        return fail(EX_INPUT, "--reprovision must be migrate, reset or never");
+    if (!valid_json_object_arg(twin, "--initial-twin") ||
+        !valid_json_object_arg(payload, "--payload"))
+        return EX_INPUT;
+    X509 *x = load_cert_arg(cert_path);
+    if (!x)
+        return EX_INPUT;
+    if (!open_db(c, true)) {
+        X509_free(x);
+        return EX_STATE;
+    }
+    if (strcmp(alloc, "static") == 0) {
+        if (!hubs || strchr(hubs, ','))
+            rc = fail(EX_INPUT, "static allocation needs exactly one hub in --hubs");
+    }
+    if (!rc && hubs) {
+        char *copy = hkc_strdup(hubs), *save = NULL;
+        for (char *t = strtok_r(copy, ",", &save); t && !rc; t = strtok_r(NULL, ",", &save)) {
+            json_t *h = hkc_db_row(c->db, "SELECT name FROM hubs WHERE name=? COLLATE NOCASE",
+                                   "s", t);
+            if (!h)
+                rc = fail(EX_STATE, "no hub named %s (see hubkey-cloud hubs)", t);
+            json_decref(h);
+        }
+        free(copy);
+    }
+    if (individual && !rc) {
+        char *cn = hkc_pki_cn(x);
+        if (!hkc_streq_nocase(cn, name))
+            fprintf(stderr, "hubkey-cloud: note: certificate CN '%s' differs from '%s'; "
+                            "DPS will refuse that device\n", cn ? cn : "", name);
+        free(cn);
+    }
+    if (!individual && !rc && X509_check_ca(x) == 0)
+        rc = fail(EX_INPUT, "%s is not a CA certificate", cert_path);
+    if (rc) {
+        X509_free(x);
+        return rc;
+    }
+    char sha1[41], sha256[65], now[40];
+    hkc_pki_thumbprints(x, sha1, sha256);
+    hkc_time_utc(now, sizeof(now));
+    char *pem = hkc_pki_to_pem(x);
+    X509_free(x);
+    int n = hkc_db_exec(c->db,
+                        "INSERT INTO enrollments(kind,name,cert_pem,sha1,sha256,device_id,enabled,"
+                        "allocation,hubs,reprovision,initial_twin,payload,created) "
+                        "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(kind,name) DO UPDATE SET "
+                        "cert_pem=excluded.cert_pem,sha1=excluded.sha1,sha256=excluded.sha256,"
+                        "device_id=excluded.device_id,enabled=excluded.enabled,"
+                        "allocation=excluded.allocation,hubs=excluded.hubs,"
+                        "reprovision=excluded.reprovision,initial_twin=excluded.initial_twin,"
+                        "payload=excluded.payload",
+                        "ssssssisssss" "s", kind, name, pem, sha1, sha256, device_id,
+                        (int64_t)(disabled ? 0 : 1), alloc, hubs, repro, twin, payload, now);
+    bool ok = n > 0 && trust_add_pem(c, pem);
+    free(pem);
+    if (!ok)
+        return fail(EX_INPUT, "could not store the enrollment");
+    printf("enrollment %s %s added (%s, %s, reprovision %s%s)\n", kind, name, alloc,
+           hubs ? hubs : "all hubs", repro, disabled ? ", disabled" : "");
+    return EX_OK;
+}
+
+static int cmd_enroll(struct cli *c)
+{
+    if (c->argc < 2)
+        return fail(EX_USAGE, "usage: enroll group|individual add|list|enable|disable|remove ...");
+    const char *kind = c->argv[0], *verb = c->argv[1];
+    if (strcmp(kind, "group") != 0 && strcmp(kind, "individual") != 0)
+        return fail(EX_USAGE, "enroll: '%s' is not group or individual", kind);
+    c->argc -= 2;
+    c->argv += 2;
+    if (strcmp(verb, "add") == 0)
+        return enroll_add(c, kind);
+    if (strcmp(verb, "list") == 0) {
+        static const char *const cols[] = {"name", "enabled", "allocation", "hubs",
+                                           "reprovision", "device_id", "sha256", NULL};
+        return list_query(c,
+                          "SELECT name, enabled, allocation, hubs, reprovision, device_id, sha1, "
+                          "sha256, initial_twin, payload, created FROM enrollments WHERE kind=? "
+                          "ORDER BY name",
+                          cols, "s", kind);
+    }
+    if (strcmp(verb, "enable") == 0 || strcmp(verb, "disable") == 0 ||
+        strcmp(verb, "remove") == 0) {
+        int rc = check_leftovers(c, 1);
+        if (rc)
+            return rc;
+        if (c->argc < 1)
+            return fail(EX_USAGE, "usage: enroll %s %s NAME", kind, verb);
+        if (!open_db(c, true))
+            return EX_STATE;
+        int n = strcmp(verb, "remove") == 0
+                    ? hkc_db_exec(c->db, "DELETE FROM enrollments WHERE kind=? AND name=?", "ss",
+                                  kind, c->argv[0])
+                    : hkc_db_exec(c->db, "UPDATE enrollments SET enabled=? WHERE kind=? AND name=?",
+                                  "iss", (int64_t)(strcmp(verb, "enable") == 0), kind,
+                                  c->argv[0]);
+        if (n <= 0)
+            return fail(EX_STATE, "no %s enrollment named %s", kind, c->argv[0]);
+        printf("enrollment %s %s: %s\n", kind, c->argv[0],
+               strcmp(verb, "remove") == 0 ? "removed" : strcmp(verb, "enable") == 0 ? "enabled"
+                                                                                     : "disabled");
+        return EX_OK;
+    }
+    return fail(EX_USAGE, "enroll: unknown action '%s'", verb);
+}
+
+static int cmd_ca(struct cli *c)
+{
+    if (c->argc < 1)
+        return fail(EX_USAGE, "usage: ca add FILE.pem | ca list [--json]");
+    const char *verb = c->argv[0];
+    c->argc--;
+    c->argv++;
+    if (strcmp(verb, "list") == 0) {
+        static const char *const cols[] = {"subject", "sha256", "created", NULL};
+        return list_query(c, "SELECT subject, sha256, created FROM cas ORDER BY created", cols,
+                          NULL, NULL);
+    }
+    if (strcmp(verb, "add") != 0)
+        return fail(EX_USAGE, "ca: unknown action '%s'", verb);
+    int rc = check_leftovers(c, 1);
+    if (rc)
+        return rc;
+    if (c->argc < 1)
+        return fail(EX_USAGE, "usage: ca add FILE.pem");
+    size_t n = 0;
+    X509 **certs = hkc_pki_read_certs(c->argv[0], &n);
+    if (n == 0) {
+        hkc_pki_free_certs(certs, n);
+        return fail(EX_INPUT, "%s: no PEM certificate found", c->argv[0]);
+    }
+    if (!open_db(c, true)) {
+        hkc_pki_free_certs(certs, n);
+        return EX_STATE;
+    }
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (X509_check_ca(certs[i]) == 0) {
+            rc = fail(EX_INPUT, "%s: certificate %zu is not a CA", c->argv[0], i + 1);
+            break;
+        }
+        char sha1[41], sha256[65], now[40];
+        hkc_pki_thumbprints(certs[i], sha1, sha256);
+        hkc_time_utc(now, sizeof(now));
+        char *pem = hkc_pki_to_pem(certs[i]);
+        char *subject = hkc_pki_subject(certs[i]);
+        hkc_db_exec(c->db, "INSERT OR IGNORE INTO cas(sha256,subject,pem,created) VALUES(?,?,?,?)",
+                    "ssss", sha256, subject, pem, now);
+        trust_add_pem(c, pem);
+        printf("CA %s added (verified on upload), SHA-256 %s\n", subject, sha256);
+        free(pem);
+        free(subject);
+    }
+    hkc_pki_free_certs(certs, n);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ hubs and devices */
+
+/* Finds the hub of a device: the --hub given, or the only hub that has it. */
+static char *resolve_hub(struct cli *c, const char *device_id, const char *hub, int *rc)
+{
+    json_t *rows = hub ? hkc_db_query(c->db,
+                                      "SELECT hub FROM devices WHERE device_id=? AND hub=? "
+                                      "COLLATE NOCASE",
+                                      "ss", device_id, hub)
+                       : hkc_db_query(c->db, "SELECT hub FROM devices WHERE device_id=?", "s",
+                                      device_id);
+    size_t n = json_array_size(rows);
+    char *out = NULL;
+    if (n == 1)
+        out = hkc_strdup(hkc_row_str(json_array_get(rows, 0), "hub"));
+    else if (n == 0)
+        *rc = fail(EX_STATE, "no device %s%s%s", device_id, hub ? " in hub " : "", hub ? hub : "");
+    else
+        *rc = fail(EX_USAGE, "device %s exists in several hubs: name one with --hub", device_id);
+    json_decref(rows);
+    return out;
+}
+
+static int cmd_device(struct cli *c)
+{
+    if (c->argc < 2)
+        return fail(EX_USAGE, "usage: device add|enable|disable|remove DEVICE_ID [options]");
+    const char *verb = c->argv[0];
+    c->argc--;
+    c->argv++;
+    bool missing = false;
+    const char *hub = take_opt(c, "--hub", &missing);
+    const char *cert_path = take_opt(c, "--cert", &missing);
+    const char *thumb = take_opt(c, "--thumbprint", &missing);
+    if (missing)
+        return fail(EX_USAGE, "option needs a value");
+    int rc = check_leftovers(c, 1);
+    if (rc)
+        return rc;
+    const char *id = c->argv[0];
+    if (!hkc_device_id_valid(id))
+        return fail(EX_INPUT, "'%s' is not a valid device ID", id);
+    if (!open_db(c, true))
+        return EX_STATE;
+    if (strcmp(verb, "add") == 0) {
+        if (!hub || (!cert_path == !thumb))
+            return fail(EX_USAGE, "usage: device add DEVICE_ID --hub HUB (--cert FILE | "
+                                  "--thumbprint SHA1_OR_SHA256_HEX)");
+        json_t *h = hkc_db_row(c->db, "SELECT name FROM hubs WHERE name=? COLLATE NOCASE", "s", hub);
+        if (!h)
+            return fail(EX_STATE, "no hub named %s (see hubkey-cloud hubs)", hub);
+        char *hub_name_s = hkc_strdup(hkc_row_str(h, "name"));
+        json_decref(h);
+        char sha1[41] = "", sha256[65] = "", now[40];
+        char *pem = NULL;
+        if (cert_path) {
+            X509 *x = load_cert_arg(cert_path);
+            if (!x) {
+                free(hub_name_s);
+                return EX_INPUT;
+            }
+            hkc_pki_thumbprints(x, sha1, sha256);
+            pem = hkc_pki_to_pem(x);
+            X509_free(x);
+        } else {
+            size_t l = strlen(thumb);
+            bool hex = l == 40 || l == 64;
+            for (size_t i = 0; hex && i < l; i++)
+                hex = strchr("0123456789abcdefABCDEF", thumb[i]) != NULL;
+            if (!hex) {
+                free(hub_name_s);
+                return fail(EX_INPUT, "--thumbprint must be 40 (SHA-1) or 64 (SHA-256) hex digits");
+            }
+            for (size_t i = 0; i < l; i++)
+                (l == 40 ? sha1 : sha256)[i] = (char)((thumb[i] >= 'a' && thumb[i] <= 'f') ? thumb[i] - 32 : thumb[i]);
+            (l == 40 ? sha1 : sha256)[l] = '\0';
+        }
+        hkc_time_utc(now, sizeof(now));
+        int n = hkc_db_exec(c->db,
+                            "INSERT INTO devices(hub,device_id,enabled,sha1,sha256,cert_pem,source,"
+                            "created) VALUES(?,?,1,?,?,?,'cli',?)",
+                            "ssssss", hub_name_s, id, sha1[0] ? sha1 : NULL,
+                            sha256[0] ? sha256 : NULL, pem, now);
+        if (n > 0 && pem)
+            trust_add_pem(c, pem);
+        free(pem);
+        if (n <= 0) {
+            free(hub_name_s);
+            return fail(EX_STATE, "device %s already exists in %s", id, hub);
+        }
+        printf("device %s added to %s\n", id, hub_name_s);
+        free(hub_name_s);
+        return EX_OK;
+    }
+    if (strcmp(verb, "enable") != 0 && strcmp(verb, "disable") != 0 && strcmp(verb, "remove") != 0)
+        return fail(EX_USAGE, "device: unknown action '%s'", verb);
+    char *h = resolve_hub(c, id, hub, &rc);
+    if (!h)
+        return rc;
+    if (strcmp(verb, "remove") == 0)
+        hkc_db_exec(c->db, "DELETE FROM devices WHERE hub=? AND device_id=?", "ss", h, id);
+    else
+        hkc_db_exec(c->db, "UPDATE devices SET enabled=? WHERE hub=? AND device_id=?", "iss",
+                    (int64_t)(strcmp(verb, "enable") == 0), h, id);
+    printf("device %s in %s: %sd\n", id, h, verb);
+    free(h);
+    return EX_OK;
+}
+
+/* ------------------------------------------------------------------ telemetry */
+
+static void print_telemetry_row(json_t *r, bool as_json)
+{
+    size_t blen = 0;
+    const char *b64 = hkc_row_str(r, "body");
+    uint8_t *body = b64 && *b64 ? hkc_base64_decode(b64, &blen) : NULL;
+    json_t *text = body ? json_stringn((const char *)body, blen) : json_string("");
+    if (as_json) {
+        json_t *props = json_loads(hkc_row_str(r, "props") ? hkc_row_str(r, "props") : "{}", 0,
+                                   NULL);
+        json_t *o = json_pack("{s:I,s:s,s:s,s:s,s:o,s:s}", "id", (json_int_t)hkc_row_int(r, "id"),
+                              "time", hkc_row_str(r, "time"), "hub", hkc_row_str(r, "hub"),
+                              "deviceId", hkc_row_str(r, "device_id"), "properties",
+                              props ? props : json_object(), "bodyBase64", b64 ? b64 : "");
+        if (text)
+            json_object_set(o, "body", text);
+        char *s = json_dumps(o, JSON_COMPACT);
+        printf("%s\n", s);
+        free(s);
+        json_decref(o);
+    } else {
+        printf("%s  %s/%s  %s  %s\n", hkc_row_str(r, "time"), hkc_row_str(r, "hub"),
+               hkc_row_str(r, "device_id"), hkc_row_str(r, "props"),
+               text ? json_string_value(text) : "(binary)");
+    }
+    json_decref(text);
+    free(body);
+    fflush(stdout);
+}
+
+static volatile sig_atomic_t stop_follow;
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_follow = 1;
+}
+
+static int cmd_telemetry(struct cli *c)
+{
+    bool missing = false;
+    bool as_json = take_flag(c, "--json");
+    bool follow = take_flag(c, "--follow");
+    const char *device = take_opt(c, "--device", &missing);
+    const char *limit_s = take_opt(c, "--limit", &missing);
+    if (missing)
+        return fail(EX_USAGE, "option needs a value");
+    int rc = check_leftovers(c, 0);
+    if (rc)
+        return rc;
+    long limit = 100;
+    if (limit_s && !parse_int(limit_s, 1, 1000000, &limit))
+        return fail(EX_INPUT, "--limit must be a positive number");
+    if (!open_db(c, true))
+        return EX_STATE;
+    json_t *rows = hkc_db_query(c->db,
+                                "SELECT * FROM (SELECT * FROM telemetry WHERE (?1 IS NULL OR "
+                                "device_id=?1) ORDER BY id DESC LIMIT ?2) ORDER BY id",
+                                "si", device, (int64_t)limit);
+    int64_t last = 0;
+    if (as_json && !follow) {
+        json_t *arr = json_array();
+        size_t i;
+        json_t *r;
+        json_array_foreach(rows, i, r) {
+            size_t blen = 0;
+            const char *b64 = hkc_row_str(r, "body");
+            uint8_t *body = b64 && *b64 ? hkc_base64_decode(b64, &blen) : NULL;
+            json_t *props = json_loads(hkc_row_str(r, "props") ? hkc_row_str(r, "props") : "{}",
+                                       0, NULL);
+            json_t *o = json_pack("{s:I,s:s,s:s,s:s,s:o,s:s}", "id",
+                                  (json_int_t)hkc_row_int(r, "id"), "time", hkc_row_str(r, "time"),
+                                  "hub", hkc_row_str(r, "hub"), "deviceId",
+                                  hkc_row_str(r, "device_id"), "properties",
+                                  props ? props : json_object(), "bodyBase64", b64 ? b64 : "");
+            json_t *text = body ? json_stringn((const char *)body, blen) : json_string("");
+            if (text)
+                json_object_set_new(o, "body", text);
+            free(body);
+            json_array_append_new(arr, o);
+        }
+        char *s = json_dumps(arr, JSON_COMPACT);
+        printf("%s\n", s);
+        free(s);
+        json_decref(arr);
+        json_decref(rows);
+        return EX_OK;
+    }
+    size_t i;
+    json_t *r;
+    json_array_foreach(rows, i, r) {
+        print_telemetry_row(r, as_json);
+        last = hkc_row_int(r, "id");
+    }
+    json_decref(rows);
+    if (!follow)
+        return EX_OK;
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    while (!stop_follow) {
+        rows = hkc_db_query(c->db,
+                            "SELECT * FROM telemetry WHERE id>?1 AND (?2 IS NULL OR device_id=?2) "
+                            "ORDER BY id",
+                            "is", last, device);
+        json_array_foreach(rows, i, r) {
+            print_telemetry_row(r, as_json);
+            last = hkc_row_int(r, "id");
+        }
+        json_decref(rows);
+        msleep(200);
+    }
+    return EX_OK;
+}
+
+/* ------------------------------------------------------------------ commands to devices */
+
+static int64_t queue_command(struct cli *c, const char *kind, const char *hub, const char *dev,
+                             const char *name, const char *payload, const char *props,
+                             int64_t timeout_ms)
+{
+    char now[40];
+    hkc_time_utc(now, sizeof(now));
+    if (hkc_db_exec(c->db,
+                    "INSERT INTO commands(kind,hub,device_id,name,payload,props,timeout_ms,"
+                    "created) VALUES(?,?,?,?,?,?,?,?)",
+                    "ssssssis", kind, hub, dev, name, payload, props, timeout_ms, now) <= 0)
+        return -1;
+    return sqlite3_last_insert_rowid(c->db);
+}
+
+static int cmd_c2d(struct cli *c)
+{
+    if (c->argc < 1 || strcmp(c->argv[0], "send") != 0)
+        return fail(EX_USAGE, "usage: c2d send DEVICE_ID BODY [--hub HUB] [--prop NAME=VALUE]...");
+    c->argc--;
+    c->argv++;
+    bool missing = false;
+    const char *hub = take_opt(c, "--hub", &missing);
+    json_t *props = json_object();
+    const char *p;
+    while ((p = take_opt(c, "--prop", &missing)) != NULL) {
+        const char *eq = strchr(p, '=');
+        if (!eq || eq == p) {
+            json_decref(props);
+            return fail(EX_INPUT, "--prop needs NAME=VALUE");
+        }
+        char *k = hkc_printf("%.*s", (int)(eq - p), p);
+        json_object_set_new(props, k, json_string(eq + 1));
+        free(k);
+    }
+    int rc = missing ? fail(EX_USAGE, "option needs a value") : check_leftovers(c, 2);
+    if (!rc && c->argc < 2)
+        rc = fail(EX_USAGE, "usage: c2d send DEVICE_ID BODY [--hub HUB] [--prop NAME=VALUE]...");
+    if (!rc && strlen(c->argv[1]) > 65536)
+        rc = fail(EX_INPUT, "C2D messages are limited to 64 KB");
+    if (!rc && !open_db(c, true))
+        rc = EX_STATE;
+    char *h = rc ? NULL : resolve_hub(c, c->argv[0], hub, &rc);
+    if (h) {
+        json_t *pending = hkc_db_row(c->db,
+                                     "SELECT count(*) AS n FROM commands WHERE kind='c2d' AND "
+                                     "state='queued' AND hub=? AND device_id=?",
+                                     "ss", h, c->argv[0]);
+        if (hkc_row_int(pending, "n") >= 50) {
+            rc = fail(EX_STATE, "device %s already has 50 pending C2D messages", c->argv[0]);
+        } else {
+            char *ps = json_dumps(props, JSON_COMPACT);
+            int64_t id = queue_command(c, "c2d", h, c->argv[0], NULL, c->argv[1], ps, 0);
+            free(ps);
+            if (id < 0)
+                rc = fail(EX_INPUT, "could not queue the message");
+            else
+                printf("C2D message %lld queued for %s in %s\n", (long long)id, c->argv[0], h);
+        }
+        json_decref(pending);
+    }
+    free(h);
+    json_decref(props);
+    return rc;
+}
+
+static int cmd_twin(struct cli *c)
+{
+    if (c->argc < 2)
+        return fail(EX_USAGE, "usage: twin show DEVICE_ID | twin set DEVICE_ID JSON [--hub HUB]");
+    const char *verb = c->argv[0];
+    c->argc--;
+    c->argv++;
+    bool missing = false;
+    const char *hub = take_opt(c, "--hub", &missing);
+    if (missing)
+        return fail(EX_USAGE, "option needs a value");
+    bool set = strcmp(verb, "set") == 0;
+    if (!set && strcmp(verb, "show") != 0)
+        return fail(EX_USAGE, "twin: unknown action '%s'", verb);
+    int rc = check_leftovers(c, set ? 2 : 1);
+    if (rc)
+        return rc;
+    if (set && c->argc < 2)
+        return fail(EX_USAGE, "usage: twin set DEVICE_ID JSON");
+    json_t *patch = NULL;
+    if (set) {
+        json_error_t e;
+        patch = json_loads(c->argv[1], JSON_REJECT_DUPLICATES, &e);
+        if (!json_is_object(patch)) {
+            json_decref(patch);
+            return fail(EX_INPUT, "twin set: the desired patch must be a JSON object (%s)",
+                        patch ? "got another JSON type" : e.text);
+        }
+        json_t *d = json_object_get(patch, "desired");
+        if (json_is_object(d) && json_object_size(patch) == 1) {
+            json_incref(d);
+            json_decref(patch);
+            patch = d;
+        }
+    }
+    if (!open_db(c, true)) {
+        json_decref(patch);
+        return EX_STATE;
+    }
+    char *h = resolve_hub(c, c->argv[0], hub, &rc);
+    if (!h) {
+        json_decref(patch);
+        return rc;
+    }
+    if (set) {
+        hkc_db_begin(c->db);
+        json_t *dev = hkc_db_row(c->db, "SELECT desired, desired_version FROM devices WHERE "
+                                        "hub=? AND device_id=?",
+                                 "ss", h, c->argv[0]);
+        json_t *desired = json_loads(hkc_row_str(dev, "desired"), 0, NULL);
+        if (!json_is_object(desired)) {
+            json_decref(desired);
+            desired = json_object();
+        }
+        hkc_json_merge(desired, patch);
+        int64_t version = hkc_row_int(dev, "desired_version") + 1;
+        char *text = json_dumps(desired, JSON_COMPACT);
+        hkc_db_exec(c->db, "UPDATE devices SET desired=?, desired_version=? WHERE hub=? AND "
+                           "device_id=?",
+                    "siss", text, version, h, c->argv[0]);
+        json_object_set_new(patch, "$version", json_integer(version));
+        char *ptext = json_dumps(patch, JSON_COMPACT);
+        char vs[24];
+        snprintf(vs, sizeof(vs), "%lld", (long long)version);
+        queue_command(c, "twin", h, c->argv[0], vs, ptext, NULL, 0);
+        hkc_db_commit(c->db);
+        printf("desired properties of %s set, $version %lld\n", c->argv[0], (long long)version);
+        free(text);
+        free(ptext);
+        json_decref(desired);
+        json_decref(dev);
+    } else {
+        json_t *dev = hkc_db_row(c->db, "SELECT * FROM devices WHERE hub=? AND device_id=?", "ss",
+                                 h, c->argv[0]);
+        json_t *desired = json_loads(hkc_row_str(dev, "desired"), 0, NULL);
+        json_t *reported = json_loads(hkc_row_str(dev, "reported"), 0, NULL);
+        if (!desired)
+            desired = json_object();
+        if (!reported)
+            reported = json_object();
+        json_object_set_new(desired, "$version", json_integer(hkc_row_int(dev, "desired_version")));
+        json_object_set_new(reported, "$version",
+                            json_integer(hkc_row_int(dev, "reported_version")));
+        json_t *twin = json_pack("{s:s,s:s,s:{s:o,s:o}}", "deviceId", c->argv[0], "hub", h,
+                                 "properties", "desired", desired, "reported", reported);
+        char *s = json_dumps(twin, JSON_INDENT(2));
+        printf("%s\n", s);
+        free(s);
+        json_decref(twin);
+        json_decref(dev);
+    }
+    free(h);
+    json_decref(patch);
+    return EX_OK;
+}
+
+static int cmd_method(struct cli *c)
+{
+    if (c->argc < 1 || strcmp(c->argv[0], "invoke") != 0)
+        return fail(EX_USAGE, "usage: method invoke DEVICE_ID METHOD [JSON] [--timeout S] [--hub HUB]");
+    c->argc--;
+    c->argv++;
+    bool missing = false;
+    const char *hub = take_opt(c, "--hub", &missing);
+    const char *timeout_s = take_opt(c, "--timeout", &missing);
+    if (missing)
+        return fail(EX_USAGE, "option needs a value");
+    int rc = check_leftovers(c, 3);
+    if (rc)
+        return rc;
+    if (c->argc < 2)
+        return fail(EX_USAGE, "usage: method invoke DEVICE_ID METHOD [JSON] [--timeout S]");
+    long timeout = 30;
+    if (timeout_s && !parse_int(timeout_s, 1, 300, &timeout))
+        return fail(EX_INPUT, "--timeout must be 1..300 seconds");
+    const char *payload = c->argc > 2 ? c->argv[2] : "null";
+    json_error_t e;
+    json_t *pj = json_loads(payload, JSON_DECODE_ANY, &e);
+    if (!pj)
+        return fail(EX_INPUT, "method payload is not JSON: %s", e.text);
+    json_decref(pj);
+    if (!*c->argv[1] || strpbrk(c->argv[1], "/+#?") || strlen(c->argv[1]) > 128)
+        return fail(EX_INPUT, "'%s' is not a valid method name", c->argv[1]);
+    if (!open_db(c, true))
+        return EX_STATE;
+    long pid;
+    if (!running(c, &pid))
+        return fail(EX_STATE, "hubkey-cloud is not running");
+    char *h = resolve_hub(c, c->argv[0], hub, &rc);
+    if (!h)
+        return rc;
+    int64_t id = queue_command(c, "method", h, c->argv[0], c->argv[1], payload, NULL,
+                               (int64_t)timeout * 1000);
+    free(h);
+    if (id < 0)
+        return fail(EX_INPUT, "could not queue the method call");
+    /* The plugin answers within timeout (504 at the deadline); allow it a margin. */
+    uint64_t deadline = hkc_now_ms() + (uint64_t)timeout * 1000u + 5000u;
+    json_t *row = NULL;
+    while (hkc_now_ms() < deadline) {
+        row = hkc_db_row(c->db, "SELECT state, status, response FROM commands WHERE id=?", "i", id);
+        if (row && strcmp(hkc_row_str(row, "state"), "done") == 0)
+            break;
+        json_decref(row);
+        row = NULL;
+        msleep(20);
+    }
+    if (!row)
+        return fail(EX_METHOD, "no answer from the cloud (is it running?)");
+    int status = (int)hkc_row_int(row, "status");
+    const char *resp = hkc_row_str(row, "response");
+    json_t *rj = resp && *resp ? json_loads(resp, JSON_DECODE_ANY, NULL) : json_null();
+    json_t *out = json_pack("{s:i,s:o}", "status", status, "payload",
+                            rj ? rj : json_string(resp ? resp : ""));
+    char *s = json_dumps(out, JSON_COMPACT);
+    printf("%s\n", s);
+    free(s);
+    json_decref(out);
+    json_decref(row);
+    return status >= 200 && status < 300 ? EX_OK : EX_METHOD;
+}
+
+/* ------------------------------------------------------------------ settings */
+
+struct knob {
+    const char *name;
+    const char *key;
+    bool real;
+    long lo, hi;
+    const char *help;
+};
+
+static const struct knob knobs[] = {
+    {"retry-after", "retry_after", false, 0, 300, "seconds in the 202 answer's retry-after (default 1)"},
+    {"registration-rate", "registration_rate", false, 0, 1000000,
+     "registrations per minute before 429 (default 1000, 0 = unlimited)"},
+    {"poll-limit", "poll_limit", false, 1, 64, "status polls per window per device (default 5)"},
+    {"poll-window-ms", "poll_window_ms", false, 1, 3600000, "poll limit window (default 10000)"},
+    {"issued-cert-days", "issued_cert_days", false, 1, 3650, "validity of CSR-issued certificates"},
+    {"error-rate", "fault_error_rate", true, 0, 1, "share 0..1 of DPS/twin requests answered 500"},
+    {"delay-ms", "fault_delay_ms", false, 0, 600000, "extra delay before DPS and twin answers"},
+    {"drop", "fault_drop", false, 0, 0,
+     "drop the connection at: dps-connect dps-register dps-poll hub-connect hub-twin "
+     "hub-telemetry, or none"},
+};
+
+static const struct knob *find_knob(const char *name, bool fault)
+{
+    for (size_t i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++) {
+        bool is_fault = strncmp(knobs[i].key, "fault_", 6) == 0;
+        if (is_fault == fault && strcmp(knobs[i].name, name) == 0)
+            return &knobs[i];
+    }
+    return NULL;
+}
+
+static int cmd_settings(struct cli *c, bool fault)
+{
+    const char *group = fault ? "fault" : "config";
+    if (c->argc < 1)
+        return fail(EX_USAGE, "usage: %s set NAME VALUE | %s show [--json]%s", group, group,
+                    fault ? " | fault clear" : "");
+    const char *verb = c->argv[0];
+    c->argc--;
+    c->argv++;
+    bool as_json = take_flag(c, "--json");
+    int rc = check_leftovers(c, strcmp(verb, "set") == 0 ? 2 : 0);
+    if (rc)
+        return rc;
+    if (!open_db(c, true))
+        return EX_STATE;
+    if (strcmp(verb, "set") == 0) {
+        if (c->argc < 2)
+            return fail(EX_USAGE, "usage: %s set NAME VALUE", group);
+        const struct knob *k = find_knob(c->argv[0], fault);
+        if (!k)
+            return fail(EX_USAGE, "unknown %s setting '%s' (see %s show)", group, c->argv[0], group);
+        const char *v = c->argv[1];
+        if (strcmp(k->name, "drop") == 0) {
+            static const char *const steps[] = {"dps-connect", "dps-register", "dps-poll",
+                                                "hub-connect", "hub-twin", "hub-telemetry", "none"};
+            bool ok = false;
+            for (size_t i = 0; i < 7; i++)
+                ok = ok || strcmp(steps[i], v) == 0;
+            if (!ok)
+                return fail(EX_INPUT, "drop step must be one of dps-connect dps-register dps-poll "
+                                      "hub-connect hub-twin hub-telemetry none");
+            hkc_db_set(c->db, k->key, strcmp(v, "none") == 0 ? NULL : v);
+        } else if (k->real) {
+            char *end;
+            double d = strtod(v, &end);
+            if (!*v || *end || d < (double)k->lo || d > (double)k->hi)
+                return fail(EX_INPUT, "%s must be a number %ld..%ld", k->name, k->lo, k->hi);
+            hkc_db_set(c->db, k->key, v);
+        } else {
+            long n;
+            if (!parse_int(v, k->lo, k->hi, &n))
+                return fail(EX_INPUT, "%s must be an integer %ld..%ld", k->name, k->lo, k->hi);
+            hkc_db_set(c->db, k->key, v);
+        }
+        printf("%s %s = %s\n", group, k->name, v);
+        return EX_OK;
+    }
+    if (fault && strcmp(verb, "clear") == 0) {
+        hkc_db_exec(c->db, "DELETE FROM settings WHERE key LIKE 'fault\\_%' ESCAPE '\\'", NULL);
+        printf("faults cleared\n");
+        return EX_OK;
+    }
+    if (strcmp(verb, "show") != 0)
+        return fail(EX_USAGE, "%s: unknown action '%s'", group, verb);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++) {
+        bool is_fault = strncmp(knobs[i].key, "fault_", 6) == 0;
+        if (is_fault != fault)
+            continue;
+        char *v = hkc_db_setting(c->db, knobs[i].key);
+        json_array_append_new(arr, json_pack("{s:s,s:s,s:s}", "name", knobs[i].name, "value",
+                                             v ? v : "default", "help", knobs[i].help));
+        free(v);
+    }
+    static const char *const cols[] = {"name", "value", "help", NULL};
+    print_rows(arr, as_json, cols);
+    json_decref(arr);
+    return EX_OK;
+}
+
+/* ------------------------------------------------------------------ main */
+
+static void usage(FILE *f)
+{
+    fputs("usage: hubkey-cloud [--dir STATE] COMMAND ...\n"
+          "\n"
+          "  start [--port N] [--hubs N]     create state on first use, start the broker\n"
+          "  stop | status [--json]\n"
+          "  enroll group add NAME --cert CA.pem [--hubs H1,H2] [--allocation hashed|static]\n"
+          "        [--reprovision migrate|reset|never] [--initial-twin JSON] [--payload JSON]\n"
+          "        [--disabled]\n"
+          "  enroll individual add REG_ID --cert DEVICE.pem [--device-id ID] [same options]\n"
+          "  enroll group|individual list [--json] | enable|disable|remove NAME\n"
+          "  ca add FILE.pem | ca list [--json]     upload (verified) CA certificates\n"
+          "  hubs [--json]\n"
+          "  devices [--hub H] [--json]\n"
+          "  device add ID --hub H (--cert FILE | --thumbprint HEX)\n"
+          "  device enable|disable|remove ID [--hub H]\n"
+          "  registrations [--json]\n"
+          "  telemetry [--follow] [--device D] [--limit N] [--json]\n"
+          "  c2d send DEVICE BODY [--hub H] [--prop NAME=VALUE]...\n"
+          "  twin show DEVICE | twin set DEVICE JSON [--hub H]\n"
+          "  method invoke DEVICE NAME [JSON] [--timeout S] [--hub H]\n"
+          "  config show | config set NAME VALUE   (retry-after, registration-rate, ...)\n"
+          "  fault show | fault set NAME VALUE | fault clear   (error-rate, delay-ms, drop)\n"
+          "\n"
+          "STATE defaults to $HUBKEY_CLOUD_DIR, else ~/.hubkey-cloud.\n",
+          f);
+}
+
+int main(int argc, char **argv)
+{
+    struct cli c = {0};
+    c.argv = calloc((size_t)argc + 1, sizeof(char *));
+    if (!c.argv)
+        return EX_INPUT;
+    const char *dir = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--dir") == 0) {
+            if (i + 1 >= argc)
+                return fail(EX_USAGE, "--dir needs a directory");
+            dir = argv[++i];
+        } else {
+            c.argv[c.argc++] = argv[i];
+        }
+    }
+    if (c.argc == 0 || strcmp(c.argv[0], "help") == 0 || strcmp(c.argv[0], "--help") == 0 ||
+        strcmp(c.argv[0], "-h") == 0) {
+        usage(c.argc == 0 ? stderr : stdout);
+        free(c.argv);
+        return c.argc == 0 ? EX_USAGE : EX_OK;
+    }
+    if (!dir)
+        dir = getenv("HUBKEY_CLOUD_DIR");
+    char *home_dir = NULL;
+    if (!dir || !*dir) {
+        const char *home = getenv("HOME");
+        home_dir = hkc_printf("%s/.hubkey-cloud", home && *home ? home : ".");
+        dir = home_dir;
+    }
+    char *real = realpath(dir, NULL);
+    c.dir = real ? real : hkc_strdup(dir);
+    if (c.dir[0] != '/') {
+        char cwd[PATH_MAX];
+        if (getcwd(cwd, sizeof(cwd))) {
+            char *abs = hkc_printf("%s/%s", cwd, c.dir);
+            free(c.dir);
+            c.dir = abs;
+        }
+    }
+    c.db_path = path_in(&c, "cloud.db");
+    const char *cmd = c.argv[0];
+    char **base = c.argv;
+    c.argc--;
+    c.argv++;
+    int rc;
+    if (strcmp(cmd, "start") == 0)
+        rc = cmd_start(&c);
+    else if (strcmp(cmd, "stop") == 0)
+        rc = cmd_stop(&c);
+    else if (strcmp(cmd, "status") == 0)
+        rc = cmd_status(&c);
+    else if (strcmp(cmd, "enroll") == 0)
+        rc = cmd_enroll(&c);
+    else if (strcmp(cmd, "ca") == 0)
+        rc = cmd_ca(&c);
+    else if (strcmp(cmd, "hubs") == 0) {
+        static const char *const cols[] = {"name", "weight", "apply_allocation", NULL};
+        rc = list_query(&c, "SELECT name, weight, apply_allocation FROM hubs ORDER BY name", cols,
+                        NULL, NULL);
+    } else if (strcmp(cmd, "devices") == 0) {
+        bool missing = false;
+        const char *hub = take_opt(&c, "--hub", &missing);
+        static const char *const cols[] = {"hub", "device_id", "enabled", "source", "sha256",
+                                           "created", NULL};
+        rc = missing ? fail(EX_USAGE, "--hub needs a value")
+                     : list_query(&c,
+                                  "SELECT hub, device_id, enabled, source, sha1, sha256, "
+                                  "desired_version, reported_version, created FROM devices "
+                                  "WHERE (?1 IS NULL OR hub=?1 COLLATE NOCASE) ORDER BY hub, "
+                                  "device_id",
+                                  cols, "s", hub);
+    } else if (strcmp(cmd, "device") == 0)
+        rc = cmd_device(&c);
+    else if (strcmp(cmd, "registrations") == 0) {
+        static const char *const cols[] = {"reg_id", "status", "hub", "device_id", "substatus",
+                                           "count", "enrollment_name", "updated", NULL};
+        rc = list_query(&c,
+                        "SELECT reg_id, status, substatus, hub, initial_hub, device_id, "
+                        "enrollment_kind, enrollment_name, count, created, updated, etag, "
+                        "error_code, error_message FROM registrations ORDER BY reg_id",
+                        cols, NULL, NULL);
+    } else if (strcmp(cmd, "telemetry") == 0)
+        rc = cmd_telemetry(&c);
+    else if (strcmp(cmd, "c2d") == 0)
+        rc = cmd_c2d(&c);
+    else if (strcmp(cmd, "twin") == 0)
+        rc = cmd_twin(&c);
+    else if (strcmp(cmd, "method") == 0)
+        rc = cmd_method(&c);
+    else if (strcmp(cmd, "config") == 0)
+        rc = cmd_settings(&c, false);
+    else if (strcmp(cmd, "fault") == 0)
+        rc = cmd_settings(&c, true);
+    else {
+        rc = fail(EX_USAGE, "unknown command '%s'", cmd);
+        usage(stderr);
+    }
+    if (c.db)
+        hkc_db_close(c.db);
+    free(c.db_path);
+    free(c.dir);
+    free(home_dir);
+    free(base);
+    return rc;
+}
