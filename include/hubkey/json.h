@@ -171,7 +171,7 @@ hk_result hk_json_raw_get(const hk_json_doc *doc, size_t tok, const char **out_t
 #define HK_JSON_WRITER_MAX_DEPTH 32u
 
 typedef struct hk_json_writer {
-    struct {
+    struct hk_json_writer_internal {
         char *buf;
         size_t cap;
         size_t len;
@@ -197,7 +197,8 @@ hk_result hk_json_write_array_end(hk_json_writer *w);
 hk_result hk_json_write_key(hk_json_writer *w, const char *key);
 
 /* String value, escaped: NUL-terminated, or s[0..len) (may hold NUL bytes,
- * written as \u0000). */
+ * written as \u0000). s is never NULL, not even with len 0 (else
+ * HK_ERR_INVALID_ARG, kept as the sticky error). */
 hk_result hk_json_write_string(hk_json_writer *w, const char *s);
 hk_result hk_json_write_string_n(hk_json_writer *w, const char *s, size_t len);
 

@@ -395,10 +395,10 @@ hk_result hk_json_object_find(const hk_json_doc *doc, size_t obj, const char *ke
     return HK_OK;
 }
 
-/* Sign and magnitude of an integer number token ("-42" -> true, 42). */
-static hk_result int_parse(const hk_json_doc *doc, size_t tok, bool *out_neg, uint64_t *out_mag)
+/* Integer value of a number token: "-42" -> -42; "1.5", "1e3" refused. */
+hk_result hk_json_int64_get(const hk_json_doc *doc, size_t tok, int64_t *out_value)
 {
-    HK_REQUIRE(doc != NULL && tok < doc->count);
+    HK_REQUIRE(doc != NULL && tok < doc->count && out_value != NULL);
     const hk_json_token *t = &doc->tokens[tok];
     if (t->type != HK_JSON_NUMBER)
         return HK_ERR_JSON_TYPE;
@@ -408,30 +408,18 @@ static hk_result int_parse(const hk_json_doc *doc, size_t tok, bool *out_neg, ui
     for (size_t i = neg; i < t->len; i++) {
         if (!is_digit(s[i]))
             return HK_ERR_JSON_NOT_INTEGER; /* '.', 'e' or 'E' */
-        unsigned d = (unsigned)(s[i] - '0');
-        /* Keep scanning after an overflow: a later '.' or 'e' still makes
-         * the answer "not an integer" rather than "out of range". */
-        if (m > UINT64_MAX / 10 || (m == UINT64_MAX / 10 && d > UINT64_MAX % 10))
+        /* The parser allows no leading zeros, so a 20th digit means at
+         * least 10^19, beyond int64, and 19 digits never overflow uint64.
+         * Scanning goes on so that a later '.' or 'e' still answers "not an
+         * integer" rather than "out of range". */
+        if (i - neg >= 19)
             over = true;
         else
-            m = m * 10 + d;
+            m = m * 10 + (unsigned)(s[i] - '0');
     }
-    if (over)
+    if (over || m > (uint64_t)INT64_MAX + neg)
         return HK_ERR_JSON_RANGE;
-    *out_neg = neg;
-    *out_mag = m;
-    return HK_OK;
-}
-
-hk_result hk_json_int64_get(const hk_json_doc *doc, size_t tok, int64_t *out_value)
-{
-    HK_REQUIRE(out_value != NULL);
-    bool neg;
-    uint64_t m;
-    HK_TRY(int_parse(doc, tok, &neg, &m));
-    if (m > (uint64_t)INT64_MAX + neg)
-        return HK_ERR_JSON_RANGE;
-    /* -(m - 1) - 1 reaches INT64_MIN without overflowing. */
+    /* -(m - 1) - 1 reaches INT64_MIN without a signed overflow. */
     *out_value = neg && m != 0 ? -(int64_t)(m - 1) - 1 : (int64_t)m;
     return HK_OK;
 }
@@ -439,12 +427,11 @@ hk_result hk_json_int64_get(const hk_json_doc *doc, size_t tok, int64_t *out_val
 hk_result hk_json_uint32_get(const hk_json_doc *doc, size_t tok, uint32_t *out_value)
 {
     HK_REQUIRE(out_value != NULL);
-    bool neg;
-    uint64_t m;
-    HK_TRY(int_parse(doc, tok, &neg, &m));
-    if (m > UINT32_MAX || (neg && m != 0))
+    int64_t v;
+    HK_TRY(hk_json_int64_get(doc, tok, &v));
+    if (v < 0 || v > (int64_t)UINT32_MAX)
         return HK_ERR_JSON_RANGE;
-    *out_value = (uint32_t)m;
+    *out_value = (uint32_t)v;
     return HK_OK;
 }
 

@@ -12,9 +12,12 @@
 #include "hubkey/json.h"
 #include "json/json_internal.h"
 
-#define F_COMMA 0x01u   /* an item was written at this level: ',' before the next */
-#define F_KEY 0x02u     /* a key was written: its value is due */
-#define F_DONE 0x04u    /* the top-level value is complete */
+#define F_COMMA 0x01u /* an item was written at this level: ',' before the next */
+#define F_KEY 0x02u   /* a key was written: its value is due */
+#define F_DONE 0x04u  /* the top-level value is complete */
+
+/* What a call adds; every public call is one emit(). */
+enum { K_VERBATIM, K_STRING, K_KEY, K_OPEN, K_CLOSE };
 
 /* Record the first error only: later ones are consequences of it. */
 static hk_result fail(hk_json_writer *w, hk_result r)
@@ -35,71 +38,85 @@ static hk_result put(hk_json_writer *w, const char *s, size_t n)
     return HK_OK;
 }
 
-static bool in_object(const hk_json_writer *w)
-{
-    return w->_internal.depth > 0 &&
-           ((w->_internal.is_object >> (w->_internal.depth - 1)) & 1u) != 0;
-}
-
-/* Before any value: check it is allowed here, then write a separating comma. */
-static hk_result value_begin(hk_json_writer *w)
-{
-    uint8_t *flags = &w->_internal.flags;
-    if (w->_internal.err != HK_OK)
-        return w->_internal.err;
-    if ((*flags & F_DONE) || (in_object(w) && !(*flags & F_KEY)))
-        return fail(w, HK_ERR_STATE);
-    if (!(*flags & F_KEY) && (*flags & F_COMMA))
-        HK_TRY(put(w, ",", 1));
-    *flags &= (uint8_t)~F_KEY;
-    return HK_OK;
-}
-
-/* After any value: the next item at this level needs a comma. */
-static hk_result value_end(hk_json_writer *w)
-{
-    w->_internal.flags |= w->_internal.depth == 0 ? F_DONE : F_COMMA;
-    return HK_OK;
-}
-
 /* "text" with JSON escapes: "a\"b\\c\n\u0001" for a"b\c<LF><SOH>. */
 static hk_result put_string(hk_json_writer *w, const char *s, size_t len)
 {
     static const char hex[16] = "0123456789abcdef";
-    static const char short_in[5] = {'\b', '\f', '\n', '\r', '\t'};
-    static const char short_out[5] = {'b', 'f', 'n', 'r', 't'};
+    /* Short escapes for 0x08..0x0D; 0x0B has none. */
+    static const char short_esc[6] = {'b', 't', 'n', 0, 'f', 'r'};
     HK_TRY(put(w, "\"", 1));
     size_t i = 0;
     while (i < len) {
         uint8_t c = (uint8_t)s[i];
+        size_t k = 1, used = 1;
+        char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+        const char *src = e;
         if (c >= 0x80) {
             /* Multi-byte UTF-8: copied as is once it is known to be valid. */
             size_t j = i;
             uint32_t cp;
             if (hk_json_utf8_next(s, len, &j, &cp) != HK_OK)
                 return fail(w, HK_ERR_JSON_UTF8);
-            HK_TRY(put(w, s + i, j - i));
-            i = j;
-            continue;
-        }
-        char e[6] = {'\\', (char)c, '0', '0', 0, 0};
-        size_t k = 2;
-        const char *sh = memchr(short_in, c, sizeof short_in);
-        if (sh != NULL) {
-            e[1] = short_out[sh - short_in];
+            src = s + i;
+            k = used = j - i;
         } else if (c < 0x20) {
-            e[1] = 'u';
-            e[4] = hex[c >> 4];
-            e[5] = hex[c & 15];
             k = 6;
-        } else if (c != '"' && c != '\\') {
+            if (c >= 0x08 && c <= 0x0D && short_esc[c - 8] != 0) {
+                e[1] = short_esc[c - 8];
+                k = 2;
+            }
+        } else if (c == '"' || c == '\\') {
+            e[1] = (char)c;
+            k = 2;
+        } else {
             e[0] = (char)c;
-            k = 1;
         }
-        HK_TRY(put(w, e, k));
-        i++;
+        HK_TRY(put(w, src, k));
+        i += used;
     }
     return put(w, "\"", 1);
+}
+
+/* Check that `kind` may come next, write the separating comma, the text
+ * (escaped for strings and keys) and move the state on. */
+static hk_result emit(hk_json_writer *w, unsigned kind, const char *s, size_t len)
+{
+    HK_REQUIRE(w != NULL);
+    struct hk_json_writer_internal *x = &w->_internal;
+    if (x->err != HK_OK)
+        return x->err;
+    if (s == NULL || (len == 0 && kind == K_VERBATIM))
+        return fail(w, HK_ERR_INVALID_ARG);
+    bool obj = x->depth > 0 && ((x->is_object >> (x->depth - 1)) & 1u) != 0;
+    bool ok;
+    if (kind == K_KEY)
+        ok = obj && !(x->flags & F_KEY);
+    else if (kind == K_CLOSE)
+        ok = x->depth > 0 && obj == (s[0] == '}') && !(x->flags & F_KEY);
+    else
+        ok = !(x->flags & F_DONE) && (!obj || (x->flags & F_KEY));
+    if (!ok)
+        return fail(w, HK_ERR_STATE);
+    if (kind == K_OPEN && x->depth >= HK_JSON_WRITER_MAX_DEPTH)
+        return fail(w, HK_ERR_LIMIT);
+    if ((x->flags & (F_COMMA | F_KEY)) == F_COMMA && kind != K_CLOSE)
+        HK_TRY(put(w, ",", 1));
+    HK_TRY(kind == K_STRING || kind == K_KEY ? put_string(w, s, len) : put(w, s, len));
+    if (kind == K_KEY) {
+        x->flags = F_KEY;
+        return put(w, ":", 1);
+    }
+    if (kind == K_OPEN) {
+        uint32_t bit = 1u << x->depth;
+        x->is_object = s[0] == '{' ? (x->is_object | bit) : (x->is_object & ~bit);
+        x->depth++;
+        x->flags = 0;
+        return HK_OK;
+    }
+    if (kind == K_CLOSE)
+        x->depth--;
+    x->flags = x->depth > 0 ? F_COMMA : F_DONE;
+    return HK_OK;
 }
 
 hk_result hk_json_writer_init(hk_json_writer *w, char *buf, size_t cap)
@@ -111,132 +128,82 @@ hk_result hk_json_writer_init(hk_json_writer *w, char *buf, size_t cap)
     return HK_OK;
 }
 
-static hk_result container_begin(hk_json_writer *w, bool object)
-{
-    HK_REQUIRE(w != NULL);
-    HK_TRY(value_begin(w));
-    if (w->_internal.depth >= HK_JSON_WRITER_MAX_DEPTH)
-        return fail(w, HK_ERR_LIMIT);
-    HK_TRY(put(w, object ? "{" : "[", 1));
-    uint32_t bit = 1u << w->_internal.depth;
-    w->_internal.is_object = object ? (w->_internal.is_object | bit) : (w->_internal.is_object & ~bit);
-    w->_internal.depth++;
-    w->_internal.flags = 0;
-    return HK_OK;
-}
-
-static hk_result container_end(hk_json_writer *w, bool object)
-{
-    HK_REQUIRE(w != NULL);
-    if (w->_internal.err != HK_OK)
-        return w->_internal.err;
-    if (w->_internal.depth == 0 || in_object(w) != object || (w->_internal.flags & F_KEY))
-        return fail(w, HK_ERR_STATE);
-    HK_TRY(put(w, object ? "}" : "]", 1));
-    w->_internal.depth--;
-    return value_end(w);
-}
-
 hk_result hk_json_write_object_begin(hk_json_writer *w)
 {
-    return container_begin(w, true);
+    return emit(w, K_OPEN, "{", 1);
 }
 
 hk_result hk_json_write_object_end(hk_json_writer *w)
 {
-    return container_end(w, true);
+    return emit(w, K_CLOSE, "}", 1);
 }
 
 hk_result hk_json_write_array_begin(hk_json_writer *w)
 {
-    return container_begin(w, false);
+    return emit(w, K_OPEN, "[", 1);
 }
 
 hk_result hk_json_write_array_end(hk_json_writer *w)
 {
-    return container_end(w, false);
+    return emit(w, K_CLOSE, "]", 1);
 }
 
 hk_result hk_json_write_key(hk_json_writer *w, const char *key)
 {
-    HK_REQUIRE(w != NULL);
-    if (w->_internal.err != HK_OK)
-        return w->_internal.err;
-    if (key == NULL)
-        return fail(w, HK_ERR_INVALID_ARG);
-    if (!in_object(w) || (w->_internal.flags & F_KEY))
-        return fail(w, HK_ERR_STATE);
-    if (w->_internal.flags & F_COMMA)
-        HK_TRY(put(w, ",", 1));
-    HK_TRY(put_string(w, key, strlen(key)));
-    HK_TRY(put(w, ":", 1));
-    w->_internal.flags = F_KEY;
-    return HK_OK;
+    return emit(w, K_KEY, key, key != NULL ? strlen(key) : 0);
 }
 
 hk_result hk_json_write_string_n(hk_json_writer *w, const char *s, size_t len)
 {
-    HK_REQUIRE(w != NULL);
-    if (s == NULL && len != 0)
-        return fail(w, HK_ERR_INVALID_ARG);
-    HK_TRY(value_begin(w));
-    HK_TRY(put_string(w, s, len));
-    return value_end(w);
+    return emit(w, K_STRING, s, len);
 }
 
 hk_result hk_json_write_string(hk_json_writer *w, const char *s)
 {
-    HK_REQUIRE(w != NULL);
-    if (s == NULL)
-        return fail(w, HK_ERR_INVALID_ARG);
-    return hk_json_write_string_n(w, s, strlen(s));
+    return emit(w, K_STRING, s, s != NULL ? strlen(s) : 0);
 }
 
-/* Decimal, e.g. -9223372036854775808. */
+/* Decimal, e.g. -9223372036854775808. The magnitude is divided by 10 in
+ * four 16-bit limbs so that only 32-bit division is used: a 64-bit division
+ * would pull a large helper routine into a Cortex-M image. */
 hk_result hk_json_write_int(hk_json_writer *w, int64_t v)
 {
-    HK_REQUIRE(w != NULL);
     char d[20];
     size_t i = sizeof d;
     /* Magnitude in unsigned arithmetic: INT64_MIN has no positive twin. */
     uint64_t m = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    uint16_t limb[4] = {(uint16_t)(m >> 48), (uint16_t)(m >> 32), (uint16_t)(m >> 16),
+                        (uint16_t)m};
+    bool more;
     do {
-        d[--i] = (char)('0' + m % 10);
-        m /= 10;
-    } while (m != 0);
+        uint32_t r = 0;
+        more = false;
+        for (unsigned k = 0; k < 4; k++) {
+            uint32_t cur = (r << 16) | limb[k];
+            limb[k] = (uint16_t)(cur / 10);
+            r = cur % 10;
+            more |= limb[k] != 0;
+        }
+        d[--i] = (char)('0' + r);
+    } while (more);
     if (v < 0)
         d[--i] = '-';
-    HK_TRY(value_begin(w));
-    HK_TRY(put(w, d + i, sizeof d - i));
-    return value_end(w);
-}
-
-/* A literal or verbatim JSON text as one value. */
-static hk_result put_value(hk_json_writer *w, const char *text, size_t len)
-{
-    HK_TRY(value_begin(w));
-    HK_TRY(put(w, text, len));
-    return value_end(w);
+    return emit(w, K_VERBATIM, d + i, sizeof d - i);
 }
 
 hk_result hk_json_write_bool(hk_json_writer *w, bool v)
 {
-    HK_REQUIRE(w != NULL);
-    return v ? put_value(w, "true", 4) : put_value(w, "false", 5);
+    return v ? emit(w, K_VERBATIM, "true", 4) : emit(w, K_VERBATIM, "false", 5);
 }
 
 hk_result hk_json_write_null(hk_json_writer *w)
 {
-    HK_REQUIRE(w != NULL);
-    return put_value(w, "null", 4);
+    return emit(w, K_VERBATIM, "null", 4);
 }
 
 hk_result hk_json_write_raw(hk_json_writer *w, const char *json, size_t len)
 {
-    HK_REQUIRE(w != NULL);
-    if (json == NULL || len == 0)
-        return fail(w, HK_ERR_INVALID_ARG);
-    return put_value(w, json, len);
+    return emit(w, K_VERBATIM, json, len);
 }
 
 hk_result hk_json_writer_finish(hk_json_writer *w, size_t *out_len)

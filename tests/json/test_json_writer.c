@@ -345,9 +345,13 @@ static void test_invalid_arguments(void)
     hk_json_write_object_begin(&w);
     HK_CHECK_RESULT(hk_json_write_key(&w, NULL), HK_ERR_INVALID_ARG);
     HK_CHECK_RESULT(hk_json_writer_finish(&w, &n), HK_ERR_INVALID_ARG);
-    /* An empty string with a NULL pointer is fine. */
+    /* Not even an empty string may be NULL. */
     hk_json_writer_init(&w, buf, sizeof buf);
-    HK_CHECK_RESULT(hk_json_write_string_n(&w, NULL, 0), HK_OK);
+    HK_CHECK_RESULT(hk_json_write_string_n(&w, NULL, 0), HK_ERR_INVALID_ARG);
+    HK_CHECK_RESULT(hk_json_writer_finish(&w, &n), HK_ERR_INVALID_ARG);
+    /* An empty string or key is fine. */
+    hk_json_writer_init(&w, buf, sizeof buf);
+    HK_CHECK_RESULT(hk_json_write_string_n(&w, "", 0), HK_OK);
     HK_CHECK_RESULT(hk_json_writer_finish(&w, &n), HK_OK);
     HK_CHECK_STRN(buf, n, "\"\"");
 }
