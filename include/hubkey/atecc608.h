@@ -421,6 +421,49 @@ hk_result hk_atecc608_config_check(const hk_atecc608_config *cfg, uint8_t key_sl
 /* A one-line English description of a problem (static string, never NULL). */
 const char *hk_atecc608_problem_str(hk_atecc608_problem problem);
 
+/* ---- the secure-element interface over the chip ------------------------ */
+
+/* Slot map (Microchip TrustFLEX compatible). */
+#define HK_ATECC608_SLOT_DEVICE_KEY 0u   /* P-256 private key, secret */
+#define HK_ATECC608_SLOT_RECORD 8u       /* provisioning record, 416 bytes */
+#define HK_ATECC608_SLOT_DEVICE_CERT 10u /* compressed device certificate */
+#define HK_ATECC608_SLOT_SIGNER_KEY 11u  /* signer public key, 72-byte padded form */
+#define HK_ATECC608_SLOT_SIGNER_CERT 12u /* compressed signer certificate */
+
+struct hk_cert_def; /* include/hubkey/cert.h */
+
+typedef struct hk_se_atecc608 {
+    struct {
+        hk_atecc608 *dev;
+        const struct hk_cert_def *device_def;
+        const struct hk_cert_def *signer_def;
+        uint8_t serial[HK_ATECC608_SERIAL_SIZE];
+        uint8_t device_pubkey[HK_ATECC608_PUBKEY_SIZE];
+        bool have_pubkey;
+    } _internal;
+} hk_se_atecc608;
+
+/* Opens the chip behind dev as an hk_se: reads and decodes its config zone,
+ * refuses it with hk_atecc608_config_check's result and *out_problem (may be
+ * NULL) when it is not safe for the device key in slot 0, selects the
+ * execution-time table of its clock divider, and fills *out_se:
+ *  - serial: the 9-byte serial number;
+ *  - cert 0: the device certificate rebuilt with device_def from slot 10,
+ *    the public key of slot 0 (GenKey public mode) and the serial number,
+ *    with the AuthorityKeyID taken from the signer key in slot 11;
+ *    cert 1: the signer certificate rebuilt with signer_def from slot 12 and
+ *    the key in slot 11 (HK_ERR_NOT_FOUND when signer_def is NULL);
+ *  - sign_digest: Random, Nonce to the message-digest buffer, Sign (slot 0);
+ *  - random: Random, 32 bytes per command;
+ *  - read_data / write_data: slot 8, data_size 416; write_data writes 32-byte
+ *    blocks in ascending order (see hk_atecc608_write_slot).
+ * dev, the definitions (and what they point into) and ctx must outlive the
+ * hk_se. device_def may not be NULL. */
+hk_result hk_se_atecc608_open(hk_se_atecc608 *ctx, hk_atecc608 *dev,
+                              const struct hk_cert_def *device_def,
+                              const struct hk_cert_def *signer_def, hk_se *out_se,
+                              hk_atecc608_problem *out_problem);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,154 @@
+/*
+ * The secure-element interface (hubkey/se.h) over an ATECC608A.
+ *
+ * The chip is checked once, when it is opened: a chip whose zones are
+ * unlocked or whose key slot could leak is refused before anything uses it.
+ * Certificates are rebuilt from the chip on every request (nothing large is
+ * cached); only the device public key, which costs a GenKey computation, is
+ * kept after the first use.
+ */
+#include <string.h>
+
+#include "common/hk_common.h"
+#include "hubkey/atecc608.h"
+#include "hubkey/cert.h"
+
+static hk_result se_serial(void *vctx, uint8_t *out, size_t cap, size_t *out_len)
+{
+    hk_se_atecc608 *ctx = (hk_se_atecc608 *)vctx;
+    HK_REQUIRE(ctx != NULL && out_len != NULL && (out != NULL || cap == 0));
+    *out_len = HK_ATECC608_SERIAL_SIZE;
+    if (cap < HK_ATECC608_SERIAL_SIZE)
+        return HK_ERR_BUFFER_TOO_SMALL;
+    memcpy(out, ctx->_internal.serial, HK_ATECC608_SERIAL_SIZE);
+    return HK_OK;
+}
+
+static hk_result device_pubkey(hk_se_atecc608 *ctx, uint8_t out[HK_ATECC608_PUBKEY_SIZE])
+{
+    if (!ctx->_internal.have_pubkey) {
+        HK_TRY(hk_atecc608_genkey(ctx->_internal.dev, false, HK_ATECC608_SLOT_DEVICE_KEY,
+                                  ctx->_internal.device_pubkey, NULL));
+        ctx->_internal.have_pubkey = true;
+    }
+    memcpy(out, ctx->_internal.device_pubkey, HK_ATECC608_PUBKEY_SIZE);
+    return HK_OK;
+}
+
+/* The signer public key as stored: 00000000 || X || 00000000 || Y. */
+static hk_result signer_pubkey(hk_se_atecc608 *ctx, uint8_t out[HK_ATECC608_PUBKEY_SIZE])
+{
+    uint8_t padded[HK_CERT_PADDED_PUBLIC_KEY_SIZE];
+    HK_TRY(hk_atecc608_read_slot(ctx->_internal.dev, HK_ATECC608_SLOT_SIGNER_KEY, 0, padded,
+                                 sizeof padded, NULL));
+    return hk_cert_public_key_unpad(padded, out);
+}
+
+static hk_result se_cert(void *vctx, unsigned index, uint8_t *out, size_t cap, size_t *out_len)
+{
+    hk_se_atecc608 *ctx = (hk_se_atecc608 *)vctx;
+    HK_REQUIRE(ctx != NULL && out_len != NULL && (out != NULL || cap == 0));
+    *out_len = 0;
+    const hk_cert_def *def;
+    uint8_t slot;
+    if (index == 0) {
+        def = ctx->_internal.device_def;
+        slot = HK_ATECC608_SLOT_DEVICE_CERT;
+    } else if (index == 1 && ctx->_internal.signer_def != NULL) {
+        def = ctx->_internal.signer_def;
+        slot = HK_ATECC608_SLOT_SIGNER_CERT;
+    } else {
+        return HK_ERR_NOT_FOUND;
+    }
+    uint8_t compressed[HK_CERT_COMPRESSED_SIZE];
+    uint8_t subject_key[HK_ATECC608_PUBKEY_SIZE];
+    uint8_t signer_key[HK_ATECC608_PUBKEY_SIZE];
+    HK_TRY(hk_atecc608_read_slot(ctx->_internal.dev, slot, 0, compressed, sizeof compressed,
+                                 NULL));
+    HK_TRY(signer_pubkey(ctx, signer_key));
+    hk_cert_inputs in;
+    memset(&in, 0, sizeof in);
+    in.device_sn = ctx->_internal.serial;
+    if (index == 0) {
+        HK_TRY(device_pubkey(ctx, subject_key));
+        in.public_key = subject_key;
+        in.ca_public_key = signer_key;
+    } else {
+        /* The root's key is not on the chip: the template keeps its bytes. */
+        in.public_key = signer_key;
+    }
+    return hk_cert_rebuild(def, compressed, &in, out, cap, out_len);
+}
+
+static hk_result se_sign(void *vctx, const uint8_t digest[HK_SE_DIGEST_SIZE],
+                         uint8_t out_rs[HK_SE_SIGNATURE_SIZE])
+{
+    hk_se_atecc608 *ctx = (hk_se_atecc608 *)vctx;
+    HK_REQUIRE(ctx != NULL);
+    return hk_atecc608_sign_digest(ctx->_internal.dev, HK_ATECC608_SLOT_DEVICE_KEY, digest,
+                                   out_rs, NULL);
+}
+
+static hk_result se_random(void *vctx, uint8_t *out, size_t len)
+{
+    hk_se_atecc608 *ctx = (hk_se_atecc608 *)vctx;
+    HK_REQUIRE(ctx != NULL && (out != NULL || len == 0));
+    while (len > 0) {
+        uint8_t block[32];
+        HK_TRY(hk_atecc608_random(ctx->_internal.dev, block, NULL));
+        size_t n = len < sizeof block ? len : sizeof block;
+        memcpy(out, block, n);
+        memset(block, 0, sizeof block);
+        out += n;
+        len -= n;
+    }
+    return HK_OK;
+}
+
+static hk_result se_read_data(void *vctx, size_t offset, uint8_t *out, size_t len)
+{
+    hk_se_atecc608 *ctx = (hk_se_atecc608 *)vctx;
+    HK_REQUIRE(ctx != NULL);
+    return hk_atecc608_read_slot(ctx->_internal.dev, HK_ATECC608_SLOT_RECORD, offset, out, len,
+                                 NULL);
+}
+
+static hk_result se_write_data(void *vctx, size_t offset, const uint8_t *data, size_t len)
+{
+    hk_se_atecc608 *ctx = (hk_se_atecc608 *)vctx;
+    HK_REQUIRE(ctx != NULL);
+    return hk_atecc608_write_slot(ctx->_internal.dev, HK_ATECC608_SLOT_RECORD, offset, data, len,
+                                  NULL);
+}
+
+hk_result hk_se_atecc608_open(hk_se_atecc608 *ctx, hk_atecc608 *dev,
+                              const struct hk_cert_def *device_def,
+                              const struct hk_cert_def *signer_def, hk_se *out_se,
+                              hk_atecc608_problem *out_problem)
+{
+    HK_REQUIRE(ctx != NULL && dev != NULL && device_def != NULL && out_se != NULL);
+    if (out_problem != NULL)
+        *out_problem = HK_ATECC608_PROBLEM_NONE;
+    memset(ctx, 0, sizeof *ctx);
+    memset(out_se, 0, sizeof *out_se);
+    uint8_t raw[HK_ATECC608_CONFIG_SIZE];
+    hk_atecc608_config cfg;
+    HK_TRY(hk_atecc608_read_config(dev, raw, NULL));
+    HK_TRY(hk_atecc608_config_decode(raw, &cfg));
+    HK_TRY(hk_atecc608_config_check(&cfg, HK_ATECC608_SLOT_DEVICE_KEY, out_problem));
+    /* An unknown clock divider gets the slowest table: polling only waits longer. */
+    HK_TRY(hk_atecc608_set_clock_mode(dev, cfg.clock_mode <= 2 ? cfg.clock_mode : 2));
+    ctx->_internal.dev = dev;
+    ctx->_internal.device_def = device_def;
+    ctx->_internal.signer_def = signer_def;
+    memcpy(ctx->_internal.serial, cfg.serial, HK_ATECC608_SERIAL_SIZE);
+    out_se->ctx = ctx;
+    out_se->serial = se_serial;
+    out_se->cert = se_cert;
+    out_se->sign_digest = se_sign;
+    out_se->random = se_random;
+    out_se->read_data = se_read_data;
+    out_se->write_data = se_write_data;
+    out_se->data_size = hk_atecc608_slot_size(HK_ATECC608_SLOT_RECORD);
+    return HK_OK;
+}
