@@ -1,0 +1,367 @@
+/*
+ * Rebuilding a DER certificate from its definition and the 72 compressed
+ * bytes, and the reverse for the factory.
+ *
+ * The rebuild follows the atcacert algorithm (docs/certificates.md):
+ * template, then public key and key IDs, dates, signer ID, extra elements,
+ * serial number, and last the signature, whose DER length varies (each
+ * INTEGER is 32 or 33 bytes, or shorter with leading zeros), which is why
+ * it must be the last element of the template and why the outer SEQUENCE
+ * length is fixed afterwards. The definition was checked when it was
+ * parsed; the rebuild re-checks it anyway (a few comparisons) because a
+ * definition built in code may not have been.
+ *
+ * Compression does not try to be clever: it extracts the fields, encodes
+ * the 72 bytes and rebuilds, and only a byte-identical rebuild counts.
+ */
+#include <string.h>
+
+#include "common/hk_common.h"
+#include "se/cert/cert_internal.h"
+
+static const char hex_upper[] = "0123456789ABCDEF";
+static const char hex_lower[] = "0123456789abcdef";
+
+static void to_hex(const uint8_t *in, size_t n, const char *digits, uint8_t *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = (uint8_t)digits[in[i] >> 4];
+        out[2 * i + 1] = (uint8_t)digits[in[i] & 0x0F];
+    }
+}
+
+/* The unsigned-INTEGER form of a 32-byte big-endian value: leading zero
+ * bytes dropped (one byte kept), 0x00 added when the top bit is set. */
+static size_t int_len(const uint8_t v[32], size_t *skip)
+{
+    size_t i = 0;
+    while (i < 31 && v[i] == 0)
+        i++;
+    *skip = i;
+    return (32 - i) + ((v[i] & 0x80) ? 1u : 0u);
+}
+
+static size_t sig_der_len(const uint8_t rs[64])
+{
+    size_t skip;
+    size_t rl = int_len(rs, &skip), sl = int_len(rs + 32, &skip);
+    return 2 + 1 + 2 + (2 + rl) + (2 + sl); /* 03 L 00 30 L 02 rl R 02 sl S */
+}
+
+/* Builder: 03 L 00 30 L 02 rl R' 02 sl S' */
+static void sig_der_write(const uint8_t rs[64], uint8_t *out)
+{
+    size_t rskip, sskip;
+    size_t rl = int_len(rs, &rskip), sl = int_len(rs + 32, &sskip);
+    size_t seq = (2 + rl) + (2 + sl);
+    uint8_t *p = out;
+    *p++ = 0x03;
+    *p++ = (uint8_t)(seq + 3);
+    *p++ = 0x00;
+    *p++ = 0x30;
+    *p++ = (uint8_t)seq;
+    for (int k = 0; k < 2; k++) {
+        const uint8_t *v = rs + 32 * k;
+        size_t skip = k == 0 ? rskip : sskip, l = k == 0 ? rl : sl;
+        *p++ = 0x02;
+        *p++ = (uint8_t)l;
+        if (l > 32 - skip)
+            *p++ = 0x00;
+        memcpy(p, v + skip, 32 - skip);
+        p += 32 - skip;
+    }
+}
+
+/* Parse "03 L 00 30 L 02 rl R 02 sl S" exactly filling len bytes, with
+ * minimal INTEGER encodings of non-negative values of at most 32 bytes.
+ * Example: 03 47 00 30 44 02 21 00 80 .. 02 1F 7F .. */
+static hk_result sig_der_parse(const uint8_t *p, size_t len, uint8_t rs[64])
+{
+    if (len < 5 || p[0] != 0x03 || p[1] != len - 2 || p[2] != 0x00 || p[3] != 0x30 ||
+        p[4] != len - 5)
+        return HK_ERR_CERT_WRONG_DEF;
+    size_t pos = 5;
+    memset(rs, 0, 64);
+    for (int k = 0; k < 2; k++) {
+        if (pos + 2 > len || p[pos] != 0x02)
+            return HK_ERR_CERT_WRONG_DEF;
+        size_t l = p[pos + 1];
+        pos += 2;
+        if (l == 0 || l > 33 || l > len - pos)
+            return HK_ERR_CERT_WRONG_DEF;
+        const uint8_t *v = p + pos;
+        if (l > 1 && v[0] == 0 && !(v[1] & 0x80))
+            return HK_ERR_CERT_WRONG_DEF; /* not minimal */
+        if (v[0] & 0x80)
+            return HK_ERR_CERT_WRONG_DEF; /* negative */
+        if (l == 33 && v[0] != 0)
+            return HK_ERR_CERT_WRONG_DEF; /* more than 256 bits */
+        if (l == 33) {
+            v++;
+            l--;
+        }
+        memcpy(rs + 32 * k + (32 - l), v, l);
+        pos += p[pos - 1];
+    }
+    return pos == len ? HK_OK : HK_ERR_CERT_WRONG_DEF;
+}
+
+static bool sn_uses_device_sn(uint8_t src)
+{
+    return src == HK_CERT_SN_DEVICE_SN || src == HK_CERT_SN_DEVICE_SN_HASH ||
+           src == HK_CERT_SN_DEVICE_SN_HASH_POS || src == HK_CERT_SN_DEVICE_SN_HASH_RAW;
+}
+
+hk_result hk_cert_sn_generate(uint8_t sn_source, const uint8_t compressed[HK_CERT_COMPRESSED_SIZE],
+                              const uint8_t *public_key, const uint8_t *device_sn, uint8_t *out,
+                              size_t n)
+{
+    HK_REQUIRE(compressed != NULL && out != NULL);
+    switch (sn_source) {
+    case HK_CERT_SN_DEVICE_SN:
+        HK_REQUIRE(device_sn != NULL && n == 10);
+        out[0] = 0x40;
+        memcpy(out + 1, device_sn, HK_CERT_DEVICE_SN_SIZE);
+        return HK_OK;
+    case HK_CERT_SN_SIGNER_ID:
+        HK_REQUIRE(n == 3);
+        out[0] = 0x40;
+        out[1] = compressed[67];
+        out[2] = compressed[68];
+        return HK_OK;
+    case HK_CERT_SN_PUB_KEY_HASH:
+    case HK_CERT_SN_DEVICE_SN_HASH:
+    case HK_CERT_SN_PUB_KEY_HASH_POS:
+    case HK_CERT_SN_DEVICE_SN_HASH_POS:
+    case HK_CERT_SN_PUB_KEY_HASH_RAW:
+    case HK_CERT_SN_DEVICE_SN_HASH_RAW:
+        break;
+    default:
+        return HK_ERR_CERT_TEMPLATE;
+    }
+    HK_REQUIRE(n >= 1 && n <= 32);
+    const uint8_t *first;
+    size_t first_len;
+    if (sn_uses_device_sn(sn_source)) {
+        HK_REQUIRE(device_sn != NULL);
+        first = device_sn;
+        first_len = HK_CERT_DEVICE_SN_SIZE;
+    } else {
+        HK_REQUIRE(public_key != NULL);
+        first = public_key;
+        first_len = HK_CERT_PUBLIC_KEY_SIZE;
+    }
+    /* Hashed: key or device SN || encoded dates (64..66) [|| byte71 & F0] */
+    uint8_t ext = compressed[71] & 0xF0;
+    size_t ext_len = (compressed[70] & 0x0F) >= 1 ? 1u : 0u;
+    uint8_t digest[32];
+    HK_TRY(hk_cert_sha256_3(first, first_len, compressed + 64, 3, &ext, ext_len, digest));
+    memcpy(out, digest, n);
+    if (sn_source == HK_CERT_SN_PUB_KEY_HASH || sn_source == HK_CERT_SN_DEVICE_SN_HASH) {
+        out[0] &= 0x7F;
+        out[0] |= 0x40;
+    } else if (sn_source == HK_CERT_SN_PUB_KEY_HASH_POS ||
+               sn_source == HK_CERT_SN_DEVICE_SN_HASH_POS) {
+        out[0] &= 0x7F;
+    }
+    return HK_OK;
+}
+
+static bool def_needs_device_sn(const hk_cert_def *def)
+{
+    return sn_uses_device_sn(def->sn_source) || def->extra_count > 0;
+}
+
+/* Write the issue and expire dates of c into cert. */
+static hk_result write_dates(const hk_cert_def *def, const hk_cert_compressed *c, uint8_t *cert)
+{
+    const hk_cert_date *t = &c->issue;
+    HK_TRY(hk_cert_date_format(def->issue_date_format, t->year, t->month, t->day, t->hour, 0, 0,
+                               cert + def->std[HK_CERT_EL_ISSUE_DATE].offset));
+    uint8_t *exp = cert + def->std[HK_CERT_EL_EXPIRE_DATE].offset;
+    if (c->expire_years == 0) {
+        /* no expiry: the largest date of the format */
+        uint16_t y = def->expire_date_format == HK_CERT_DATE_UTC ? 2049 : 9999;
+        return hk_cert_date_format(def->expire_date_format, y, 12, 31, 23, 59, 59, exp);
+    }
+    return hk_cert_date_format(def->expire_date_format, (uint16_t)(t->year + c->expire_years),
+                               t->month, t->day, t->hour, 0, 0, exp);
+}
+
+hk_result hk_cert_rebuild(const hk_cert_def *def, const uint8_t compressed[HK_CERT_COMPRESSED_SIZE],
+                          const hk_cert_inputs *in, uint8_t *out, size_t cap, size_t *out_len)
+{
+    HK_REQUIRE(def != NULL && compressed != NULL && in != NULL && out_len != NULL);
+    HK_REQUIRE(out != NULL || cap == 0);
+    HK_REQUIRE(in->public_key != NULL);
+    *out_len = 0;
+    HK_TRY(hk_cert_def_check(def));
+    HK_REQUIRE(in->device_sn != NULL || !def_needs_device_sn(def));
+    hk_cert_compressed c;
+    HK_TRY(hk_cert_compressed_decode(compressed, HK_CERT_COMPRESSED_SIZE, &c));
+    if (c.template_id != def->template_id || c.chain_id != def->chain_id ||
+        c.sn_source != def->sn_source)
+        return HK_ERR_CERT_WRONG_DEF;
+
+    size_t sig_off = def->std[HK_CERT_EL_SIGNATURE].offset;
+    size_t need = sig_off + sig_der_len(c.signature);
+    size_t content = need - 4;
+    if (content < 256 || content > 0xFFFF)
+        return HK_ERR_CERT_TEMPLATE; /* the 0x82 length form would not be DER */
+    *out_len = need;
+    if (cap < need)
+        return HK_ERR_BUFFER_TOO_SMALL;
+
+    /* Everything below writes only inside [0, need). */
+    memcpy(out, def->template_der, sig_off);
+    out[2] = (uint8_t)(content >> 8);
+    out[3] = (uint8_t)content;
+
+    hk_cert_loc pk = def->std[HK_CERT_EL_PUBLIC_KEY];
+    memcpy(out + pk.offset, in->public_key, HK_CERT_PUBLIC_KEY_SIZE);
+    hk_cert_loc ski = def->std[HK_CERT_EL_SUBJ_KEY_ID];
+    if (ski.count == HK_CERT_KEY_ID_SIZE)
+        HK_TRY(hk_cert_key_id(in->public_key, out + ski.offset));
+    hk_cert_loc aki = def->std[HK_CERT_EL_AUTH_KEY_ID];
+    if (aki.count == HK_CERT_KEY_ID_SIZE && in->ca_public_key != NULL)
+        HK_TRY(hk_cert_key_id(in->ca_public_key, out + aki.offset));
+
+    hk_result r = write_dates(def, &c, out);
+    if (r != HK_OK) {
+        *out_len = 0;
+        return r;
+    }
+    hk_cert_loc sid = def->std[HK_CERT_EL_SIGNER_ID];
+    if (sid.count == 4)
+        to_hex(c.signer_id, 2, hex_upper, out + sid.offset);
+
+    for (unsigned i = 0; i < def->extra_count; i++) {
+        const hk_cert_extra *x = &def->extras[i];
+        const uint8_t *src = in->device_sn + x->src_offset;
+        uint8_t *dst = out + x->cert.offset;
+        if (x->transform == HK_CERT_TF_NONE)
+            memcpy(dst, src, x->src_count);
+        else
+            to_hex(src, x->src_count,
+                   x->transform == HK_CERT_TF_HEX_UPPER ? hex_upper : hex_lower, dst);
+    }
+
+    hk_cert_loc sn = def->std[HK_CERT_EL_CERT_SN];
+    HK_TRY(hk_cert_sn_generate(def->sn_source, compressed, in->public_key, in->device_sn,
+                               out + sn.offset, sn.count));
+
+    sig_der_write(c.signature, out + sig_off);
+    return HK_OK;
+}
+
+hk_result hk_cert_public_key(const hk_cert_def *def, const uint8_t *der, size_t der_len,
+                             uint8_t out[HK_CERT_PUBLIC_KEY_SIZE])
+{
+    HK_REQUIRE(def != NULL && der != NULL && out != NULL);
+    HK_TRY(hk_cert_def_check(def));
+    hk_cert_loc pk = def->std[HK_CERT_EL_PUBLIC_KEY];
+    if (der_len < def->std[HK_CERT_EL_SIGNATURE].offset)
+        return HK_ERR_CERT_WRONG_DEF;
+    memcpy(out, der + pk.offset, HK_CERT_PUBLIC_KEY_SIZE);
+    return HK_OK;
+}
+
+static int hex_val(uint8_t ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+/* The date fields of an issued certificate as the 72 bytes can carry them:
+ * whole hours, expiry a whole number of years later or "never". */
+static hk_result compress_dates(const hk_cert_def *def, const uint8_t *der, hk_cert_compressed *c)
+{
+    uint16_t y, ey;
+    uint8_t mo, d, h, mi, s, emo, ed, eh, emi, es;
+    if (hk_cert_date_parse(def->issue_date_format, der + def->std[HK_CERT_EL_ISSUE_DATE].offset,
+                           &y, &mo, &d, &h, &mi, &s) != HK_OK ||
+        hk_cert_date_parse(def->expire_date_format, der + def->std[HK_CERT_EL_EXPIRE_DATE].offset,
+                           &ey, &emo, &ed, &eh, &emi, &es) != HK_OK)
+        return HK_ERR_CERT_WRONG_DEF;
+    if (mi != 0 || s != 0 || y < 2000 || y > 2127)
+        return HK_ERR_CERT_WRONG_DEF;
+    c->issue.year = y;
+    c->issue.month = mo;
+    c->issue.day = d;
+    c->issue.hour = h;
+    uint16_t max_y = def->expire_date_format == HK_CERT_DATE_UTC ? 2049 : 9999;
+    if (ey == max_y && emo == 12 && ed == 31 && eh == 23 && emi == 59 && es == 59) {
+        c->expire_years = 0;
+    } else {
+        if (ey <= y || ey - y > 127 || emo != mo || ed != d || eh != h || emi != 0 || es != 0)
+            return HK_ERR_CERT_WRONG_DEF;
+        c->expire_years = (uint8_t)(ey - y);
+    }
+    if (def->expire_years != 0 && c->expire_years != def->expire_years)
+        return HK_ERR_CERT_WRONG_DEF;
+    return HK_OK;
+}
+
+hk_result hk_cert_compress(const hk_cert_def *def, const uint8_t *der, size_t der_len,
+                           const hk_cert_inputs *in, uint8_t *scratch, size_t scratch_cap,
+                           uint8_t out[HK_CERT_COMPRESSED_SIZE])
+{
+    HK_REQUIRE(def != NULL && der != NULL && in != NULL && scratch != NULL && out != NULL);
+    HK_TRY(hk_cert_def_check(def));
+    HK_REQUIRE(in->device_sn != NULL || !def_needs_device_sn(def));
+    size_t sig_off = def->std[HK_CERT_EL_SIGNATURE].offset;
+    if (der_len <= sig_off || der_len > sig_off + 75u)
+        return HK_ERR_CERT_WRONG_DEF;
+    HK_REQUIRE(scratch_cap >= der_len);
+
+    hk_cert_compressed c;
+    memset(&c, 0, sizeof(c));
+    HK_TRY(sig_der_parse(der + sig_off, der_len - sig_off, c.signature));
+    HK_TRY(compress_dates(def, der, &c));
+    hk_cert_loc sid = def->std[HK_CERT_EL_SIGNER_ID];
+    if (sid.count == 4) {
+        int v[4];
+        for (int i = 0; i < 4; i++) {
+            v[i] = hex_val(der[sid.offset + i]);
+            if (v[i] < 0)
+                return HK_ERR_CERT_WRONG_DEF;
+        }
+        c.signer_id[0] = (uint8_t)(v[0] << 4 | v[1]);
+        c.signer_id[1] = (uint8_t)(v[2] << 4 | v[3]);
+    }
+    c.template_id = def->template_id;
+    c.chain_id = def->chain_id;
+    c.sn_source = def->sn_source;
+    c.format_version = 0;
+    HK_TRY(hk_cert_compressed_encode(&c, out));
+
+    uint8_t key[HK_CERT_PUBLIC_KEY_SIZE];
+    hk_cert_inputs inputs = *in;
+    if (inputs.public_key == NULL) {
+        memcpy(key, der + def->std[HK_CERT_EL_PUBLIC_KEY].offset, sizeof(key));
+        inputs.public_key = key;
+    }
+    size_t got = 0;
+    hk_result r = hk_cert_rebuild(def, out, &inputs, scratch, scratch_cap, &got);
+    if (r == HK_ERR_BUFFER_TOO_SMALL || (r == HK_OK && (got != der_len ||
+                                                        memcmp(scratch, der, der_len) != 0)))
+        r = HK_ERR_CERT_WRONG_DEF;
+    if (r != HK_OK)
+        memset(out, 0, HK_CERT_COMPRESSED_SIZE);
+    return r;
+}
+
+hk_result hk_cert_public_key_unpad(const uint8_t padded[HK_CERT_PADDED_PUBLIC_KEY_SIZE],
+                                   uint8_t out[HK_CERT_PUBLIC_KEY_SIZE])
+{
+    HK_REQUIRE(padded != NULL && out != NULL);
+    for (int i = 0; i < 4; i++)
+        if (padded[i] != 0 || padded[36 + i] != 0)
+            return HK_ERR_CERT_COMPRESSED;
+    memcpy(out, padded + 4, 32);
+    memcpy(out + 32, padded + 40, 32);
+    return HK_OK;
+}

@@ -1,0 +1,242 @@
+/*
+ * Certificate definitions ("certdef"): checking and the binary form.
+ *
+ * The serialized form (docs/certificates.md) is read from files and
+ * firmware images, so the parser treats it as hostile: every offset is
+ * checked against the template, every count against what its element
+ * needs, and the rebuild can then write without further bounds checks.
+ */
+#include <string.h>
+
+#include "common/hk_common.h"
+#include "se/cert/cert_internal.h"
+
+#define DEF_MAGIC "HKCD"
+#define DEF_VERSION 1u
+#define DEF_HEADER 50u
+#define DEF_EXTRA_SIZE 8u
+
+static uint16_t get_be16(const uint8_t *p)
+{
+    return (uint16_t)((p[0] << 8) | p[1]);
+}
+
+static void put_be16(uint8_t *p, size_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static bool loc_inside(hk_cert_loc loc, size_t start, size_t end)
+{
+    return loc.offset >= start && loc.offset <= end && loc.count <= end - loc.offset;
+}
+
+/* The length a serial-number source needs, or 0 for a source this module
+ * does not support (stored serial numbers live outside the 72 bytes). */
+static bool sn_count_ok(uint8_t sn_source, size_t count)
+{
+    switch (sn_source) {
+    case HK_CERT_SN_DEVICE_SN:
+        return count == 10;
+    case HK_CERT_SN_SIGNER_ID:
+        return count == 3;
+    case HK_CERT_SN_PUB_KEY_HASH:
+    case HK_CERT_SN_DEVICE_SN_HASH:
+    case HK_CERT_SN_PUB_KEY_HASH_POS:
+    case HK_CERT_SN_DEVICE_SN_HASH_POS:
+    case HK_CERT_SN_PUB_KEY_HASH_RAW:
+    case HK_CERT_SN_DEVICE_SN_HASH_RAW:
+        return count >= 1 && count <= 32;
+    default:
+        return false;
+    }
+}
+
+/* Length of the DER SEQUENCE header + content at p (room bytes available),
+ * or 0 when it is not a SEQUENCE with a definite length that fits. */
+static size_t der_seq_total(const uint8_t *p, size_t room)
+{
+    if (room < 2 || p[0] != 0x30)
+        return 0;
+    size_t hdr, len;
+    if (p[1] < 0x80) {
+        hdr = 2;
+        len = p[1];
+    } else if (p[1] == 0x81 && room >= 3) {
+        hdr = 3;
+        len = p[2];
+    } else if (p[1] == 0x82 && room >= 4) {
+        hdr = 4;
+        len = ((size_t)p[2] << 8) | p[3];
+    } else {
+        return 0;
+    }
+    if (len > room - hdr)
+        return 0;
+    return hdr + len;
+}
+
+hk_result hk_cert_def_check(const hk_cert_def *def)
+{
+    HK_REQUIRE(def != NULL);
+    const uint8_t *t = def->template_der;
+    size_t n = def->template_len;
+    if (t == NULL || n < 64 || n > HK_CERT_MAX_TEMPLATE)
+        return HK_ERR_CERT_TEMPLATE;
+    /* The outer SEQUENCE uses the 2-byte long form so its length can be
+     * fixed in place after the signature is written. */
+    if (t[0] != 0x30 || t[1] != 0x82)
+        return HK_ERR_CERT_TEMPLATE;
+    if (def->template_id > 15 || def->chain_id > 15 || def->expire_years > 127)
+        return HK_ERR_CERT_TEMPLATE;
+    if (hk_cert_date_text_len(def->issue_date_format) == 0 ||
+        hk_cert_date_text_len(def->expire_date_format) == 0)
+        return HK_ERR_CERT_TEMPLATE;
+
+    hk_cert_loc sig = def->std[HK_CERT_EL_SIGNATURE];
+    if (sig.count < 8 || sig.count > 75 || !loc_inside(sig, 0, n) || sig.offset + sig.count != n ||
+        t[sig.offset] != 0x03)
+        return HK_ERR_CERT_TEMPLATE;
+    hk_cert_loc tbs = def->tbs;
+    if (tbs.offset != 4 || !loc_inside(tbs, 4, sig.offset) ||
+        der_seq_total(t + 4, sig.offset - 4u) != tbs.count)
+        return HK_ERR_CERT_TEMPLATE;
+    size_t tbs_end = (size_t)tbs.offset + tbs.count;
+
+    static const uint16_t fixed[HK_CERT_EL_COUNT] = {64, 0, 0, 0, 4, 0, 20, 20};
+    for (unsigned i = 0; i < HK_CERT_EL_COUNT; i++) {
+        hk_cert_loc loc = def->std[i];
+        if (i == HK_CERT_EL_SIGNATURE)
+            continue;
+        if (loc.count == 0 && (i == HK_CERT_EL_SIGNER_ID || i == HK_CERT_EL_AUTH_KEY_ID ||
+                               i == HK_CERT_EL_SUBJ_KEY_ID))
+            continue; /* absent optional element: its offset means nothing */
+        if (!loc_inside(loc, tbs.offset, tbs_end))
+            return HK_ERR_CERT_TEMPLATE;
+        bool ok;
+        switch (i) {
+        case HK_CERT_EL_PUBLIC_KEY:
+            ok = loc.count == 64;
+            break;
+        case HK_CERT_EL_ISSUE_DATE:
+            ok = loc.count == hk_cert_date_text_len(def->issue_date_format);
+            break;
+        case HK_CERT_EL_EXPIRE_DATE:
+            ok = loc.count == hk_cert_date_text_len(def->expire_date_format);
+            break;
+        case HK_CERT_EL_CERT_SN:
+            ok = sn_count_ok(def->sn_source, loc.count);
+            break;
+        default: /* optional elements: absent or exactly their size */
+            ok = loc.count == 0 || loc.count == fixed[i];
+            break;
+        }
+        if (!ok)
+            return HK_ERR_CERT_TEMPLATE;
+    }
+
+    if (def->extra_count > HK_CERT_MAX_EXTRAS)
+        return HK_ERR_CERT_TEMPLATE;
+    for (unsigned i = 0; i < def->extra_count; i++) {
+        const hk_cert_extra *x = &def->extras[i];
+        if (x->source != HK_CERT_SRC_DEVICE_SN || x->src_count == 0 ||
+            x->src_offset + x->src_count > HK_CERT_DEVICE_SN_SIZE)
+            return HK_ERR_CERT_TEMPLATE;
+        size_t want = x->transform == HK_CERT_TF_NONE ? x->src_count
+                      : (x->transform == HK_CERT_TF_HEX_UPPER ||
+                         x->transform == HK_CERT_TF_HEX_LOWER)
+                          ? 2u * x->src_count
+                          : 0u;
+        if (want == 0 || x->cert.count != want || !loc_inside(x->cert, tbs.offset, tbs_end))
+            return HK_ERR_CERT_TEMPLATE;
+    }
+    return HK_OK;
+}
+
+/* Accepts "HKCD" 01 tpl chain sn exp fmt_i fmt_e n_extra | len16 | tbs |
+ * 8 x (off16 cnt16) | n_extra x 8 | template. Example head of a device
+ * definition (template ID 3, SN from the key hash, UTCTime dates, one
+ * extra element, 455-byte template, TBS at 4 for 362 bytes):
+ *   48 4B 43 44 01 03 00 0A 00 01 01 01 01 C7 00 04 01 6A ... */
+hk_result hk_cert_def_parse(const uint8_t *buf, size_t len, hk_cert_def *out)
+{
+    HK_REQUIRE(buf != NULL && out != NULL);
+    memset(out, 0, sizeof(*out));
+    if (len < DEF_HEADER || memcmp(buf, DEF_MAGIC, 4) != 0)
+        return HK_ERR_CERT_TEMPLATE;
+    if (buf[4] != DEF_VERSION)
+        return HK_ERR_CERT_TEMPLATE;
+    size_t n_extra = buf[11];
+    size_t tlen = get_be16(buf + 12);
+    if (n_extra > HK_CERT_MAX_EXTRAS || len != DEF_HEADER + n_extra * DEF_EXTRA_SIZE + tlen)
+        return HK_ERR_CERT_TEMPLATE;
+    out->template_id = buf[5];
+    out->chain_id = buf[6];
+    out->sn_source = buf[7];
+    out->expire_years = buf[8];
+    out->issue_date_format = buf[9];
+    out->expire_date_format = buf[10];
+    out->extra_count = (uint8_t)n_extra;
+    out->template_len = tlen;
+    out->tbs.offset = get_be16(buf + 14);
+    out->tbs.count = get_be16(buf + 16);
+    for (unsigned i = 0; i < HK_CERT_EL_COUNT; i++) {
+        out->std[i].offset = get_be16(buf + 18 + 4 * i);
+        out->std[i].count = get_be16(buf + 20 + 4 * i);
+    }
+    const uint8_t *x = buf + DEF_HEADER;
+    for (size_t i = 0; i < n_extra; i++, x += DEF_EXTRA_SIZE) {
+        out->extras[i].source = x[0];
+        out->extras[i].transform = x[1];
+        out->extras[i].src_offset = x[2];
+        out->extras[i].src_count = x[3];
+        out->extras[i].cert.offset = get_be16(x + 4);
+        out->extras[i].cert.count = get_be16(x + 6);
+    }
+    out->template_der = x;
+    hk_result r = hk_cert_def_check(out);
+    if (r != HK_OK)
+        memset(out, 0, sizeof(*out));
+    return r;
+}
+
+/* Builder: "HKCD" 01 | ids, formats, counts | offsets (BE16) | extras | template */
+hk_result hk_cert_def_serialize(const hk_cert_def *def, uint8_t *out, size_t cap,
+                                size_t *out_len)
+{
+    HK_REQUIRE(def != NULL && out_len != NULL && (out != NULL || cap == 0));
+    HK_TRY(hk_cert_def_check(def));
+    size_t need = DEF_HEADER + (size_t)def->extra_count * DEF_EXTRA_SIZE + def->template_len;
+    *out_len = need;
+    if (cap < need)
+        return out == NULL ? HK_OK : HK_ERR_BUFFER_TOO_SMALL;
+    memcpy(out, DEF_MAGIC, 4);
+    out[4] = DEF_VERSION;
+    out[5] = def->template_id;
+    out[6] = def->chain_id;
+    out[7] = def->sn_source;
+    out[8] = def->expire_years;
+    out[9] = def->issue_date_format;
+    out[10] = def->expire_date_format;
+    out[11] = def->extra_count;
+    put_be16(out + 12, def->template_len);
+    put_be16(out + 14, def->tbs.offset);
+    put_be16(out + 16, def->tbs.count);
+    for (unsigned i = 0; i < HK_CERT_EL_COUNT; i++) {
+        put_be16(out + 18 + 4 * i, def->std[i].offset);
+        put_be16(out + 20 + 4 * i, def->std[i].count);
+    }
+    uint8_t *x = out + DEF_HEADER;
+    for (unsigned i = 0; i < def->extra_count; i++, x += DEF_EXTRA_SIZE) {
+        const hk_cert_extra *e = &def->extras[i];
+        x[0] = e->source;
+        x[1] = e->transform;
+        x[2] = e->src_offset;
+        x[3] = e->src_count;
+        put_be16(x + 4, e->cert.offset);
+        put_be16(x + 6, e->cert.count);
+    }
+    memcpy(x, def->template_der, def->template_len);
+    return HK_OK;
+}

@@ -1,0 +1,33 @@
+/*
+ * Private helpers of the certificate module (src/se/cert). Not installed.
+ */
+#ifndef HK_CERT_INTERNAL_H
+#define HK_CERT_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hubkey/cert.h"
+
+/* SHA-256 over the concatenation of up to three parts (NULL parts with
+ * length 0 are skipped). HK_ERR_CRYPTO if the hash library fails. */
+hk_result hk_cert_sha256_3(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
+                           const uint8_t *c, size_t clen, uint8_t out[32]);
+
+/* Date text of a format: 13 characters for UTCTime, 15 for GeneralizedTime. */
+size_t hk_cert_date_text_len(uint8_t format);
+
+/* Format "YYMMDDhhmmssZ" / "YYYYMMDDhhmmssZ". HK_ERR_CERT_COMPRESSED when
+ * the year does not fit the format (UTCTime: 1950..2049). */
+hk_result hk_cert_date_format(uint8_t format, uint16_t year, uint8_t month, uint8_t day,
+                              uint8_t hour, uint8_t minute, uint8_t second, uint8_t *out);
+
+/* Parse the text of a date in the given format. Strict: digits only,
+ * valid ranges, trailing 'Z'. */
+hk_result hk_cert_date_parse(uint8_t format, const uint8_t *text, uint16_t *year, uint8_t *month,
+                             uint8_t *day, uint8_t *hour, uint8_t *minute, uint8_t *second);
+
+/* true when (year, month, day) is a real calendar date. */
+int hk_cert_date_valid(unsigned year, unsigned month, unsigned day);
+
+#endif /* HK_CERT_INTERNAL_H */
