@@ -130,7 +130,9 @@ hk_result hk_json_object_find(const hk_json_doc *doc, size_t obj, const char *ke
  * *io_child = 0; each HK_OK call moves *io_child to the next element (for an
  * object: the next member's key; its value is *io_child + 1). Returns
  * HK_ERR_NOT_FOUND after the last child (and for an empty container),
- * HK_ERR_JSON_TYPE when container is not an array or object.
+ * HK_ERR_JSON_TYPE when container is not an array or object. A non-zero
+ * *io_child must be one this function returned for the same container
+ * (else HK_ERR_INVALID_ARG where detectable; never a read outside it).
  *
  *   size_t i = 0;
  *   while (hk_json_next(doc, arr, &i) == HK_OK) { use token i }

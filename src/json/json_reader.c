@@ -310,9 +310,11 @@ hk_result hk_json_next(const hk_json_doc *doc, size_t container, size_t *io_chil
     if (i == 0) {
         i = container + 1;
     } else {
+        /* An object child is a key: step to its value, then past it. */
+        if (t->type == HK_JSON_OBJECT)
+            i++;
         HK_REQUIRE(i > container && i < t->next);
-        /* An object child is a key; skip it and its value. */
-        i = doc->tokens[t->type == HK_JSON_OBJECT ? i + 1 : i].next;
+        i = doc->tokens[i].next;
     }
     if (i >= t->next)
         return HK_ERR_NOT_FOUND;

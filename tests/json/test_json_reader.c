@@ -474,6 +474,14 @@ static void test_iteration(void)
     HK_CHECK_EQ(seen[1], 5);
     HK_CHECK_EQ(seen[2], 8);
     HK_CHECK(hk_json_string_equals(&doc, 5, "c", 1));
+    /* A cursor on the last member's value is not a key: refused, and
+     * nothing is read past the container. */
+    i = 9;
+    HK_CHECK_RESULT(hk_json_next(&doc, 0, &i), HK_ERR_INVALID_ARG);
+    i = 0;
+    HK_CHECK_RESULT(hk_json_next(&doc, 2, &i), HK_OK);
+    HK_CHECK_EQ(i, 3);
+    HK_CHECK_RESULT(hk_json_next(&doc, 2, &i), HK_ERR_NOT_FOUND);
     HK_CHECK_EQ(doc.tokens[9].type, HK_JSON_NUMBER);
 }
 
