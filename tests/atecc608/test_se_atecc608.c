@@ -1,0 +1,288 @@
+/* The hk_se interface over the software ATECC608A: a chip provisioned the
+ * factory way (key made inside it, certificates issued for that key and
+ * stored compressed), opened through hk_se_atecc608_open; the certificate
+ * chain rebuilt from the chip must be the issued one byte for byte and pass
+ * openssl verify; signatures verify with mbedTLS; chips that are unlocked or
+ * expose the key are refused. */
+#define _DEFAULT_SOURCE /* mkdtemp */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <mbedtls/pk.h>
+
+#include "../cert/test_issue.h"
+#include "emu_util.h"
+
+static emu_rig rig;
+
+typedef struct issued {
+    ti_ctx t;
+    mbedtls_pk_context root, signer;
+    uint8_t root_pub[64], signer_pub[64], device_pub[64], serial[9];
+    uint8_t root_der[1024], signer_der[1024], device_der[1024];
+    int root_len, signer_len, device_len;
+    hk_cert_def ddef, sdef;
+} issued;
+
+static issued is;
+
+/* An mbedTLS public-key context holding only X || Y. */
+static int pk_from_pub(mbedtls_pk_context *pk, const uint8_t pub[64])
+{
+    mbedtls_pk_init(pk);
+    if (mbedtls_pk_setup(pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY)) != 0)
+        return -1;
+    mbedtls_ecp_keypair *ec = mbedtls_pk_ec(*pk);
+    uint8_t pt[65] = {0x04};
+    memcpy(pt + 1, pub, 64);
+    if (mbedtls_ecp_group_load(&ec->grp, MBEDTLS_ECP_DP_SECP256R1) != 0)
+        return -1;
+    return mbedtls_ecp_point_read_binary(&ec->grp, &ec->Q, pt, sizeof pt);
+}
+
+/* Root and signer CAs, a device certificate for the chip's key, the two
+ * definitions, and the chip's slots 10, 11, 12 written. */
+static int factory_issue(void)
+{
+    memset(&is, 0, sizeof is);
+    uint8_t cfg[128];
+    if (hk_atecc608_read_config(&rig.dev, cfg, NULL) != HK_OK)
+        return -1;
+    memcpy(is.serial, cfg, 4);
+    memcpy(is.serial + 4, cfg + 8, 5);
+    if (hk_atecc608_genkey(&rig.dev, false, 0, is.device_pub, NULL) != HK_OK)
+        return -2;
+    if (ti_init(&is.t) || ti_genkey(&is.t, &is.root) || ti_genkey(&is.t, &is.signer) ||
+        ti_pubkey(&is.root, is.root_pub) || ti_pubkey(&is.signer, is.signer_pub))
+        return -3;
+    const uint8_t one = 1;
+    ti_cert_req r = {"CN=hubkey Test Root,O=hubkey", "CN=hubkey Test Root,O=hubkey", &is.root,
+                     &is.root, "20190101000000", "20491231235959", &one, 1, 1, 1};
+    is.root_len = ti_issue(&is.t, &r, is.root_der, sizeof is.root_der);
+    const hk_cert_date sissue = {2020, 6, 1, 8};
+    uint8_t sn[16];
+    if (ti_serial(HK_CERT_SN_PUB_KEY_HASH, is.signer_pub, NULL, &sissue, 31, sn, 16))
+        return -4;
+    ti_cert_req s = {"CN=hubkey Test Signer 00C1,O=hubkey", r.subject, &is.signer, &is.root,
+                     "20200601080000", "20510601080000", sn, 16, 1, 1};
+    is.signer_len = ti_issue(&is.t, &s, is.signer_der, sizeof is.signer_der);
+
+    mbedtls_pk_context dkey;
+    if (pk_from_pub(&dkey, is.device_pub) != 0)
+        return -5;
+    const hk_cert_date dissue = {2024, 11, 5, 10};
+    if (ti_serial(HK_CERT_SN_PUB_KEY_HASH, is.device_pub, is.serial, &dissue, 28, sn, 16))
+        return -6;
+    char subject[96];
+    snprintf(subject, sizeof subject, "O=hubkey,CN=sn%02x%02x%02x%02x%02x%02x%02x%02x%02x",
+             is.serial[0], is.serial[1], is.serial[2], is.serial[3], is.serial[4], is.serial[5],
+             is.serial[6], is.serial[7], is.serial[8]);
+    ti_cert_req d = {subject, s.subject, &dkey, &is.signer, "20241105100000", "20521105100000",
+                     sn, 16, 0, 1};
+    is.device_len = ti_issue(&is.t, &d, is.device_der, sizeof is.device_der);
+    mbedtls_pk_free(&dkey);
+    if (is.root_len <= 0 || is.signer_len <= 0 || is.device_len <= 0)
+        return -7;
+
+    hk_cert_derive_opts dopt = {3, 0, HK_CERT_SN_PUB_KEY_HASH, HK_CERT_SIGNER_ID_ISSUER_CN,
+                                is.serial, false};
+    hk_cert_derive_opts sopt = {1, 0, HK_CERT_SN_PUB_KEY_HASH, HK_CERT_SIGNER_ID_SUBJECT_CN, NULL,
+                                true};
+    if (hk_cert_def_derive(is.device_der, (size_t)is.device_len, &dopt, &is.ddef) != HK_OK ||
+        hk_cert_def_derive(is.signer_der, (size_t)is.signer_len, &sopt, &is.sdef) != HK_OK)
+        return -8;
+    uint8_t dcomp[72], scomp[72], scratch[1100];
+    hk_cert_inputs din = {is.device_pub, is.serial, is.signer_pub};
+    hk_cert_inputs sin = {is.signer_pub, NULL, is.root_pub};
+    if (hk_cert_compress(&is.ddef, is.device_der, (size_t)is.device_len, &din, scratch,
+                         sizeof scratch, dcomp) != HK_OK ||
+        hk_cert_compress(&is.sdef, is.signer_der, (size_t)is.signer_len, &sin, scratch,
+                         sizeof scratch, scomp) != HK_OK)
+        return -9;
+    uint8_t padded[72] = {0};
+    memcpy(padded + 4, is.signer_pub, 32);
+    memcpy(padded + 40, is.signer_pub + 32, 32);
+    if (hk_atecc608_write_slot(&rig.dev, 10, 0, dcomp, 72, NULL) != HK_OK ||
+        hk_atecc608_write_slot(&rig.dev, 11, 0, padded, 72, NULL) != HK_OK ||
+        hk_atecc608_write_slot(&rig.dev, 12, 0, scomp, 72, NULL) != HK_OK)
+        return -10;
+    return 0;
+}
+
+static void issued_free(void)
+{
+    mbedtls_pk_free(&is.root);
+    mbedtls_pk_free(&is.signer);
+    ti_free(&is.t);
+}
+
+static void test_chain_and_identity(void)
+{
+    HK_CHECK_RESULT(rig_open(&rig, 21), HK_OK);
+    HK_CHECK_RESULT(rig_provision(&rig, NULL), HK_OK);
+    int rc = factory_issue();
+    HK_CHECK_EQ(rc, 0);
+    if (rc != 0) {
+        rig_close(&rig);
+        return;
+    }
+    hk_se_atecc608 ctx;
+    hk_se se;
+    hk_atecc608_problem p = (hk_atecc608_problem)77;
+    HK_CHECK_RESULT(hk_se_atecc608_open(&ctx, &rig.dev, &is.ddef, &is.sdef, &se, &p), HK_OK);
+    HK_CHECK_EQ(p, HK_ATECC608_PROBLEM_NONE);
+    HK_CHECK_EQ(se.data_size, 416);
+
+    uint8_t sn[12];
+    size_t n = 0;
+    hk_guard_fill(sn, 9, sizeof sn);
+    HK_CHECK_RESULT(se.serial(se.ctx, sn, sizeof sn, &n), HK_OK);
+    HK_CHECK_MEM(sn, n, is.serial, 9);
+    HK_CHECK(hk_guard_intact(sn, 9, sizeof sn));
+    HK_CHECK_RESULT(se.serial(se.ctx, sn, 8, &n), HK_ERR_BUFFER_TOO_SMALL);
+    HK_CHECK_EQ(n, 9);
+
+    /* The chain, byte for byte. */
+    uint8_t der[1100];
+    size_t len = 0;
+    hk_guard_fill(der, 0, sizeof der);
+    HK_CHECK_RESULT(se.cert(se.ctx, 0, der, sizeof der, &len), HK_OK);
+    HK_CHECK_MEM(der, len, is.device_der, (size_t)is.device_len);
+    HK_CHECK(hk_guard_intact(der, len, sizeof der));
+    uint8_t sder[1100];
+    size_t slen = 0;
+    HK_CHECK_RESULT(se.cert(se.ctx, 1, sder, sizeof sder, &slen), HK_OK);
+    HK_CHECK_MEM(sder, slen, is.signer_der, (size_t)is.signer_len);
+    HK_CHECK_RESULT(se.cert(se.ctx, 2, der, sizeof der, &len), HK_ERR_NOT_FOUND);
+    hk_guard_fill(der, 0, sizeof der);
+    HK_CHECK_RESULT(se.cert(se.ctx, 0, der, 100, &len), HK_ERR_BUFFER_TOO_SMALL);
+    HK_CHECK(hk_guard_intact(der, 100, sizeof der));
+    HK_CHECK_RESULT(se.cert(se.ctx, 0, der, sizeof der, &len), HK_OK);
+
+    /* openssl verify on the chain as the chip gives it. */
+    char dir[] = "/tmp/hk-se608-XXXXXX";
+    HK_CHECK(mkdtemp(dir) != NULL);
+    char p_root[64], p_signer[64], p_dev[64], cmd[400];
+    snprintf(p_root, sizeof p_root, "%s/root.pem", dir);
+    snprintf(p_signer, sizeof p_signer, "%s/signer.pem", dir);
+    snprintf(p_dev, sizeof p_dev, "%s/device.pem", dir);
+    HK_CHECK(ti_write_pem(p_root, "CERTIFICATE", is.root_der, (size_t)is.root_len) == 0);
+    HK_CHECK(ti_write_pem(p_signer, "CERTIFICATE", sder, slen) == 0);
+    HK_CHECK(ti_write_pem(p_dev, "CERTIFICATE", der, len) == 0);
+    snprintf(cmd, sizeof cmd,
+             "openssl verify -attime 1735689600 -CAfile %s -untrusted %s %s >/dev/null 2>&1",
+             p_root, p_signer, p_dev);
+    HK_CHECK_EQ(system(cmd), 0);
+    /* The check can fail: the device certificate under the wrong root. */
+    snprintf(cmd, sizeof cmd, "openssl verify -attime 1735689600 -CAfile %s %s >/dev/null 2>&1",
+             p_signer, p_root);
+    HK_CHECK(system(cmd) != 0);
+    unlink(p_root);
+    unlink(p_signer);
+    unlink(p_dev);
+    rmdir(dir);
+
+    /* A signature from the chip verifies under the certificate's key; one
+     * sign_digest is exactly one Sign command. */
+    uint8_t digest[32], rs[72];
+    sha256((const uint8_t *)"hubkey", 6, digest);
+    hk_emu_atecc608_counters c0, c1;
+    hk_emu_atecc608_counters_get(rig.emu, &c0);
+    hk_guard_fill(rs, 64, sizeof rs);
+    HK_CHECK_RESULT(se.sign_digest(se.ctx, digest, rs), HK_OK);
+    HK_CHECK(hk_guard_intact(rs, 64, sizeof rs));
+    hk_emu_atecc608_counters_get(rig.emu, &c1);
+    HK_CHECK_EQ(c1.signs - c0.signs, 1);
+    HK_CHECK_EQ(c1.by_opcode[HK_ATECC608_OP_SIGN] - c0.by_opcode[HK_ATECC608_OP_SIGN], 1);
+    uint8_t cert_pub[64];
+    HK_CHECK_RESULT(hk_cert_public_key(&is.ddef, der, len, cert_pub), HK_OK);
+    HK_CHECK(mbed_verify(cert_pub, digest, rs));
+
+    /* Random: any length, in 32-byte commands. */
+    uint8_t rnd[80];
+    hk_guard_fill(rnd, 70, sizeof rnd);
+    hk_emu_atecc608_counters_get(rig.emu, &c0);
+    HK_CHECK_RESULT(se.random(se.ctx, rnd, 70), HK_OK);
+    hk_emu_atecc608_counters_get(rig.emu, &c1);
+    HK_CHECK(hk_guard_intact(rnd, 70, sizeof rnd));
+    HK_CHECK_EQ(c1.randoms - c0.randoms, 3);
+    HK_CHECK_RESULT(se.random(se.ctx, rnd, 0), HK_OK);
+
+    /* The data area is slot 8. */
+    uint8_t data[416], back[420];
+    for (int i = 0; i < 416; i++)
+        data[i] = (uint8_t)(i * 13);
+    HK_CHECK_RESULT(se.write_data(se.ctx, 0, data, 416), HK_OK);
+    HK_CHECK_RESULT(se.write_data(se.ctx, 100, data, 17), HK_OK);
+    memcpy(data + 100, data, 17);
+    hk_guard_fill(back, 416, sizeof back);
+    HK_CHECK_RESULT(se.read_data(se.ctx, 0, back, 416), HK_OK);
+    HK_CHECK_MEM(back, 416, data, 416);
+    HK_CHECK(hk_guard_intact(back, 416, sizeof back));
+    uint8_t peek[416];
+    HK_CHECK_RESULT(hk_emu_atecc608_slot_peek(rig.emu, 8, 0, peek, 416), HK_OK);
+    HK_CHECK_MEM(peek, 416, data, 416);
+    HK_CHECK_RESULT(se.read_data(se.ctx, 400, back, 17), HK_ERR_INVALID_ARG);
+    HK_CHECK_RESULT(se.write_data(se.ctx, 416, back, 1), HK_ERR_INVALID_ARG);
+
+    /* A chip whose signer key slot is not in the padded form: cert fails
+     * with the cert module's error, never a crash. */
+    uint8_t bad[72];
+    memset(bad, 0x5A, sizeof bad);
+    HK_CHECK_RESULT(hk_atecc608_write_slot(&rig.dev, 11, 0, bad, 72, NULL), HK_OK);
+    HK_CHECK_RESULT(se.cert(se.ctx, 0, der, sizeof der, &len), HK_ERR_CERT_COMPRESSED);
+    /* No signer definition: the chain is one certificate long. */
+    HK_CHECK_RESULT(hk_se_atecc608_open(&ctx, &rig.dev, &is.ddef, NULL, &se, NULL), HK_OK);
+    HK_CHECK_RESULT(se.cert(se.ctx, 1, der, sizeof der, &len), HK_ERR_NOT_FOUND);
+    issued_free();
+    rig_close(&rig);
+}
+
+static void test_refused_chips(void)
+{
+    hk_cert_def def;
+    memset(&def, 0, sizeof def);
+    hk_se_atecc608 ctx;
+    hk_se se;
+    hk_atecc608_problem p;
+    /* Factory-new: unlocked. */
+    HK_CHECK_RESULT(rig_open(&rig, 22), HK_OK);
+    HK_CHECK_RESULT(hk_se_atecc608_open(&ctx, &rig.dev, &def, NULL, &se, &p), HK_ERR_SE_UNLOCKED);
+    HK_CHECK_EQ(p, HK_ATECC608_PROBLEM_CONFIG_UNLOCKED);
+    HK_CHECK(se.sign_digest == NULL);
+    rig_close(&rig);
+
+    /* Config locked, data not. */
+    HK_CHECK_RESULT(rig_open(&rig, 23), HK_OK);
+    uint8_t cfg[128];
+    HK_CHECK_RESULT(hk_atecc608_read_config(&rig.dev, cfg, NULL), HK_OK);
+    tflx_config_fill(cfg);
+    HK_CHECK_RESULT(rig_write_config(&rig, cfg), HK_OK);
+    HK_CHECK_RESULT(hk_atecc608_read_config(&rig.dev, cfg, NULL), HK_OK);
+    HK_CHECK_RESULT(hk_atecc608_lock_config(&rig.dev, cfg, NULL), HK_OK);
+    HK_CHECK_RESULT(hk_se_atecc608_open(&ctx, &rig.dev, &def, NULL, &se, &p), HK_ERR_SE_UNLOCKED);
+    HK_CHECK_EQ(p, HK_ATECC608_PROBLEM_DATA_UNLOCKED);
+    rig_close(&rig);
+
+    /* Slot 0 readable, everything locked. */
+    HK_CHECK_RESULT(rig_open(&rig, 24), HK_OK);
+    HK_CHECK_RESULT(hk_atecc608_read_config(&rig.dev, cfg, NULL), HK_OK);
+    tflx_config_fill(cfg);
+    cfg[20] = 0x05;
+    cfg[21] = 0x0F; /* SlotConfig 0x0F05: not secret, clear writes */
+    HK_CHECK_RESULT(rig_write_config(&rig, cfg), HK_OK);
+    HK_CHECK_RESULT(hk_atecc608_read_config(&rig.dev, cfg, NULL), HK_OK);
+    HK_CHECK_RESULT(hk_atecc608_lock_config(&rig.dev, cfg, NULL), HK_OK);
+    HK_CHECK_RESULT(hk_atecc608_lock_data(&rig.dev, NULL), HK_OK);
+    HK_CHECK_RESULT(hk_se_atecc608_open(&ctx, &rig.dev, &def, NULL, &se, &p),
+                    HK_ERR_SE_KEY_EXPOSED);
+    HK_CHECK_EQ(p, HK_ATECC608_PROBLEM_KEY_READABLE);
+    rig_close(&rig);
+}
+
+int main(void)
+{
+    HK_RUN(test_chain_and_identity);
+    HK_RUN(test_refused_chips);
+    return hk_test_finish("se_atecc608");
+}
