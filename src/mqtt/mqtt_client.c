@@ -48,12 +48,6 @@ static int due(uint32_t now, uint32_t t)
     return (int32_t)(now - t) >= 0;
 }
 
-static void earliest(uint32_t now, uint32_t *deadline, uint32_t t)
-{
-    if ((int32_t)(t - now) < (int32_t)(*deadline - now))
-        *deadline = t;
-}
-
 /* Free space at the end of tx after moving unsent bytes to the front. */
 static size_t tx_room(cl *s)
 {
@@ -321,7 +315,6 @@ static hk_result handle(cl *s, const hk_mqtt_packet *p)
         if (ev.packet_id) {
             /* drain() made sure the tx buffer has room for these 4 bytes. */
             size_t n = 0;
-            tx_room(s);
             HK_TRY(hk_mqtt_puback_encode(ev.packet_id, s->tx + s->tx_len, s->tx_cap - s->tx_len,
                                          &n));
             s->tx_len += n;
@@ -358,25 +351,31 @@ static hk_result handle(cl *s, const hk_mqtt_packet *p)
     return HK_OK;
 }
 
-/* Handle every complete packet in the rx buffer. Stops early (with *again)
- * when the tx buffer cannot take a PUBACK, so none is ever lost. */
+/* Handle every complete packet in the rx buffer. A QoS 1 PUBLISH that finds
+ * no tx room for its PUBACK is put back (the stream keeps it) and the loop
+ * stops with *again, so no acknowledgement is ever lost. */
 static hk_result drain(cl *s, int *again)
 {
     while (active(s)) {
         hk_mqtt_packet p;
         bool ready;
-        if (tx_room(s) < 4) {
-            *again = 1;
-            return HK_OK;
-        }
+        size_t mark = s->rx._internal.start;
         HK_TRY(hk_mqtt_stream_next(&s->rx, &p, &ready));
         if (!ready)
             return HK_OK;
+        if (p.type == HK_MQTT_PUBLISH && (p.flags & 0x06) == 0x02 && tx_room(s) < 4) {
+            s->rx._internal.start = mark;
+            *again = 1;
+            return HK_OK;
+        }
         HK_TRY(handle(s, &p));
     }
     return HK_OK;
 }
 
+/* At most one timer runs in each state (CONNACK while connecting; then
+ * either the keep-alive or the PINGRESP timer), so the deadline is simply the
+ * one that applies, or now when work is left over. */
 static hk_result step(cl *s, uint32_t now, uint32_t *deadline)
 {
     int again = 0;
@@ -405,7 +404,7 @@ static hk_result step(cl *s, uint32_t now, uint32_t *deadline)
         uint32_t t = s->connect_ms + s->connack_timeout_ms;
         if (due(now, t))
             return HK_ERR_MQTT_CONNACK_TIMEOUT;
-        earliest(now, deadline, t);
+        *deadline = t;
     } else if (s->state == HK_MQTT_STATE_CONNECTED && s->keep_alive_s) {
         if (!s->ping_pending && due(now, s->last_tx_ms + s->keep_alive_s * 1000u)) {
             size_t n = 0;
@@ -422,12 +421,12 @@ static hk_result step(cl *s, uint32_t now, uint32_t *deadline)
             uint32_t t = s->ping_ms + s->ping_timeout_ms;
             if (due(now, t))
                 return HK_ERR_MQTT_PING_TIMEOUT;
-            earliest(now, deadline, t);
+            *deadline = t;
         }
     }
     HK_TRY(flush(s, now));
     if (s->state == HK_MQTT_STATE_CONNECTED && s->keep_alive_s && !s->ping_pending)
-        earliest(now, deadline, s->last_tx_ms + s->keep_alive_s * 1000u);
+        *deadline = s->last_tx_ms + s->keep_alive_s * 1000u;
     if (s->state == HK_MQTT_STATE_DISCONNECTING && s->tx_len == 0)
         s->state = HK_MQTT_STATE_IDLE;
     if (again)

@@ -467,6 +467,36 @@ static void test_keep_alive(void)
     guards_intact();
 }
 
+/* Keep-alive falls due while the socket is blocked and tx is full: the
+ * PINGREQ waits (deadline now), and the delayed write itself then counts as
+ * traffic, so no PINGREQ is needed after all. */
+static void test_keep_alive_tx_full(void)
+{
+    setup_caps(16, 64, 0, 0, 0);
+    connected(1, true, 0);
+    fx.f.send_budget = 0;
+    hk_mqtt_publish m = {0};
+    uint16_t id;
+    m.topic = "t";
+    m.topic_len = 1;
+    m.payload = (const uint8_t *)"0123456789a";
+    m.payload_len = 11; /* 16 bytes: tx full */
+    HK_CHECK_RESULT(hk_mqtt_client_publish(&fx.c, &m, &id), HK_OK);
+    uint32_t d = 0;
+    HK_CHECK_RESULT(process(999, &d), HK_OK);
+    HK_CHECK_EQ(d, 1000);
+    HK_CHECK_RESULT(process(1000, &d), HK_OK);
+    HK_CHECK_EQ(d, 1000);
+    HK_CHECK_EQ(fx.f.out_len, 0);
+    fx.f.send_budget = 100;
+    HK_CHECK_RESULT(process(1500, &d), HK_OK);
+    HK_CHECK_EQ(d, 2500);
+    out_is("300e000174" "3031323334353637383961");
+    HK_CHECK_RESULT(process(2500, &d), HK_OK);
+    out_is("300e000174" "3031323334353637383961" "c000");
+    guards_intact();
+}
+
 /* Default ping timeout, and a clock that wraps around 2^32. */
 static void test_keep_alive_wrap(void)
 {
@@ -1015,6 +1045,7 @@ int main(void)
     HK_RUN(test_split_reads);
     HK_RUN(test_split_writes);
     HK_RUN(test_keep_alive);
+    HK_RUN(test_keep_alive_tx_full);
     HK_RUN(test_keep_alive_wrap);
     HK_RUN(test_connack_timeout);
     HK_RUN(test_connack_refusals);
