@@ -53,6 +53,23 @@
 #define HK_TLS_CT_CHANGE_CIPHER_SPEC 20u
 #define HK_TLS_CT_ALERT 21u
 
+/* The max_fragment_length we ask for: the largest RFC 6066 size (512, 1024,
+ * 2048 or 4096) that fits both record buffers this mbedTLS was built with.
+ * A server that agrees never sends a record our IN buffer cannot hold; one
+ * that ignores the extension is still fine as long as its records fit. */
+#define HK_TLS_MIN_CONTENT_LEN                                                                   \
+    (MBEDTLS_SSL_IN_CONTENT_LEN < MBEDTLS_SSL_OUT_CONTENT_LEN ? MBEDTLS_SSL_IN_CONTENT_LEN      \
+                                                              : MBEDTLS_SSL_OUT_CONTENT_LEN)
+#if HK_TLS_MIN_CONTENT_LEN >= 4096
+#define HK_TLS_MFL_CODE MBEDTLS_SSL_MAX_FRAG_LEN_4096
+#elif HK_TLS_MIN_CONTENT_LEN >= 2048
+#define HK_TLS_MFL_CODE MBEDTLS_SSL_MAX_FRAG_LEN_2048
+#elif HK_TLS_MIN_CONTENT_LEN >= 1024
+#define HK_TLS_MFL_CODE MBEDTLS_SSL_MAX_FRAG_LEN_1024
+#else
+#define HK_TLS_MFL_CODE MBEDTLS_SSL_MAX_FRAG_LEN_512
+#endif
+
 /* Azure IoT Hub and DPS: ECDHE with AES-GCM, ECDSA or RSA server keys. */
 static const int hk_tls_suites[] = {
     MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
@@ -349,7 +366,10 @@ static hk_result hk_tls_fail(hk_tls *tls, int ret)
             r = HK_ERR_TLS_UNTRUSTED;
     } else if (ret == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE) {
         in->fail_kind = HK_TLS_FAIL_ALERT;
-        r = (in->alert_level != 0 && hk_tls_alert_is_about_our_cert(in->alert_desc))
+        /* Only after we presented our certificate (and signed with it)
+         * can a certificate alert be about it. */
+        r = (in->alert_level != 0 && in->sign_count > 0 &&
+             hk_tls_alert_is_about_our_cert(in->alert_desc))
                 ? HK_ERR_TLS_CLIENT_REJECTED
                 : HK_ERR_TLS_ALERT;
     } else if (ret == MBEDTLS_ERR_SSL_CONN_EOF || ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {
@@ -439,7 +459,7 @@ static hk_result hk_tls_configure(hk_tls *tls, const hk_tls_config *cfg)
     if (mbedtls_ssl_conf_own_cert(conf, &in->own_chain, &in->key) != 0)
         return HK_ERR_TLS_SETUP;
 #if defined(MBEDTLS_SSL_MAX_FRAGMENT_LENGTH)
-    if (mbedtls_ssl_conf_max_frag_len(conf, MBEDTLS_SSL_MAX_FRAG_LEN_4096) != 0)
+    if (mbedtls_ssl_conf_max_frag_len(conf, HK_TLS_MFL_CODE) != 0)
         return HK_ERR_TLS_SETUP;
 #endif
 #if defined(MBEDTLS_SSL_SESSION_TICKETS)

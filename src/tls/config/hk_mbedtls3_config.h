@@ -49,13 +49,16 @@
     MBEDTLS_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,       \
     MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
 
-/* Record buffers. IN must hold the largest handshake message (Azure's RSA
- * server Certificate message: leaf + intermediate, about 4-5 KB) and any
- * record the server sends: hubkey asks for the max_fragment_length
- * extension with 4096-byte fragments, so an agreeing server never sends
- * larger records, and DPS/MQTT traffic after the handshake is small.
- * OUT holds our largest record: the client Certificate message (device +
- * signer, about 1.2 KB) or one MQTT packet. */
+/* Record buffers. IN must hold the largest handshake message once
+ * reassembled (Azure's RSA server Certificate message, leaf + intermediate,
+ * about 4-5 KB) and any record the server sends. OUT holds our largest
+ * record: the client Certificate message (device + signer, about 1.2 KB) or
+ * one MQTT packet. hubkey asks for the max_fragment_length extension with
+ * the smaller of the two (2048): a server that agrees (OpenSSL, Mosquitto)
+ * never sends a record above 2 KB and fragments its handshake messages,
+ * which mbedTLS 3.6 reassembles into IN; one that does not agree still fits
+ * as long as its records stay below 6 KB, which holds for the handshake and
+ * for DPS/MQTT traffic. */
 #define MBEDTLS_SSL_IN_CONTENT_LEN 6144
 #define MBEDTLS_SSL_OUT_CONTENT_LEN 2048
 /* The server chain is freed as soon as it is verified. */
