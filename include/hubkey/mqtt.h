@@ -372,18 +372,20 @@ hk_result hk_mqtt_client_publish(hk_mqtt_client *client, const hk_mqtt_publish *
  * buffer has no room right now. */
 hk_result hk_mqtt_client_disconnect(hk_mqtt_client *client);
 
-/* One non-blocking step at now_ms: queue pending resends, read what the
- * transport has (a bounded number of reads), handle every complete packet
- * (events, PUBACK for incoming QoS 1), send PINGREQ when keep_alive_s passed
- * since the last bytes were written, check the CONNACK and PINGRESP timers,
- * and write pending bytes.
+/* One non-blocking step at now_ms: write pending bytes, queue resends, read
+ * what the transport has (a bounded number of reads), handle every complete
+ * packet (events, PUBACK for incoming QoS 1), queue PINGREQ when keep_alive_s
+ * passed since bytes were last written, check the CONNACK and PINGRESP
+ * timers, and write again. In DISCONNECTING it only writes, then goes IDLE.
  * *out_next_deadline_ms: when process() must be called again at the latest if
  * the transport shows no activity: the CONNACK, keep-alive or PINGRESP time;
- * now_ms when work is left over (more to read, or no tx room for a PUBACK);
- * now_ms + 2^30 when nothing is scheduled. Also call process() as soon as the
- * transport can take bytes again when an earlier write was partial.
+ * now_ms when work is left over (more to read, or no tx room for a PUBACK or
+ * PINGREQ while the transport does not take bytes); now_ms + 2^30 when nothing
+ * is scheduled. Also call process() as soon as the transport can take bytes
+ * again when an earlier write was partial.
  * Returns HK_OK, or a fatal error that ends the connection (state FAILED; later
- * calls return HK_ERR_MQTT_NOT_CONNECTED until the next connect):
+ * calls return HK_ERR_MQTT_NOT_CONNECTED until the next connect). Connection
+ * failures are reported here only, never as events:
  * HK_ERR_MQTT_CONNACK_TIMEOUT, HK_ERR_MQTT_PING_TIMEOUT, a CONNACK refusal,
  * HK_ERR_MQTT_PROTOCOL / _BAD_LENGTH / _PACKET_TOO_LARGE / _QOS2 for bad
  * input, HK_ERR_CLOSED when the peer closed, or the transport's error. In

@@ -127,6 +127,7 @@ typedef struct recorder {
     bool publish_on_publish; /* answer each PUBLISH with a QoS 0 PUBLISH */
     bool disconnect_on_connack;
     bool publish_on_connack;
+    bool publish_on_drop; /* publish QoS 1 "q" when a message is dropped */
 } recorder;
 
 static void on_event(void *ctx, const hk_mqtt_event *e)
@@ -162,6 +163,14 @@ static void on_event(void *ctx, const hk_mqtt_event *e)
             m.topic_len = 1;
             HK_CHECK_RESULT(hk_mqtt_client_publish(r->client, &m, &id), HK_OK);
         }
+    }
+    if (e->type == HK_MQTT_EVENT_PUBACK && e->result != HK_OK && r->publish_on_drop) {
+        hk_mqtt_publish m = {0};
+        uint16_t id;
+        m.topic = "q";
+        m.topic_len = 1;
+        m.qos = 1;
+        HK_CHECK_RESULT(hk_mqtt_client_publish(r->client, &m, &id), HK_OK);
     }
     if (e->type == HK_MQTT_EVENT_CONNACK && r->disconnect_on_connack)
         HK_CHECK_RESULT(hk_mqtt_client_disconnect(r->client), HK_OK);
@@ -969,10 +978,15 @@ static void test_callback_reentry(void)
     fx.f.closed = true;
     HK_CHECK_RESULT(process(1, NULL), HK_ERR_CLOSED);
     fake_init(&fx.f);
-    fx.rec.publish_on_connack = true; /* not used here; CONNACK comes later */
+    fx.rec.publish_on_drop = true;
+    fx.rec.count = 0;
     hk_mqtt_connect_options clean = small_options(0, true);
     connect_at(&clean, 2);
-    HK_CHECK_EQ(fx.c._internal.inflight_count, 0);
+    HK_CHECK_EQ(fx.rec.count, 1);
+    HK_CHECK_RESULT(fx.rec.ev[0].result, HK_ERR_CLOSED);
+    HK_CHECK_EQ(fx.c._internal.inflight_count, 1); /* only the new one */
+    HK_CHECK_RESULT(process(2, NULL), HK_OK);
+    out_is2("100d00044d51545404020000000163", "3205000171" "0002");
 }
 
 /* A peer that never stops sending cannot keep process() busy forever. */
