@@ -23,7 +23,7 @@ typedef struct ti_ctx {
     mbedtls_ctr_drbg_context drbg;
 } ti_ctx;
 
-static int ti_init(ti_ctx *t)
+static inline int ti_init(ti_ctx *t)
 {
     mbedtls_entropy_init(&t->entropy);
     mbedtls_ctr_drbg_init(&t->drbg);
@@ -31,14 +31,14 @@ static int ti_init(ti_ctx *t)
                                  (const unsigned char *)"hk-test", 7);
 }
 
-static void ti_free(ti_ctx *t)
+static inline void ti_free(ti_ctx *t)
 {
     mbedtls_ctr_drbg_free(&t->drbg);
     mbedtls_entropy_free(&t->entropy);
 }
 
 /* A new P-256 key in pk (caller frees with mbedtls_pk_free). */
-static int ti_genkey(ti_ctx *t, mbedtls_pk_context *pk)
+static inline int ti_genkey(ti_ctx *t, mbedtls_pk_context *pk)
 {
     mbedtls_pk_init(pk);
     int rc = mbedtls_pk_setup(pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY));
@@ -49,7 +49,7 @@ static int ti_genkey(ti_ctx *t, mbedtls_pk_context *pk)
 }
 
 /* X || Y of a P-256 key. */
-static int ti_pubkey(const mbedtls_pk_context *pk, uint8_t out[64])
+static inline int ti_pubkey(const mbedtls_pk_context *pk, uint8_t out[64])
 {
     uint8_t buf[65];
     size_t n = 0;
@@ -75,7 +75,7 @@ typedef struct ti_cert_req {
 } ti_cert_req;
 
 /* Issue a certificate; DER into out (moved to the start). Returns its length or -1. */
-static int ti_issue(ti_ctx *t, const ti_cert_req *r, uint8_t *out, size_t cap)
+static inline int ti_issue(ti_ctx *t, const ti_cert_req *r, uint8_t *out, size_t cap)
 {
     mbedtls_x509write_cert crt;
     mbedtls_mpi serial;
@@ -119,7 +119,7 @@ static int ti_issue(ti_ctx *t, const ti_cert_req *r, uint8_t *out, size_t cap)
 
 /* The serial number a SN source gives for a subject key and issue date,
  * the way the factory computes it before issuing. */
-static int ti_serial(uint8_t sn_source, const uint8_t pub[64], const uint8_t *device_sn,
+static inline int ti_serial(uint8_t sn_source, const uint8_t pub[64], const uint8_t *device_sn,
                      const hk_cert_date *issue, uint8_t expire_years, uint8_t *out, size_t n)
 {
     hk_cert_compressed c;
@@ -134,7 +134,7 @@ static int ti_serial(uint8_t sn_source, const uint8_t pub[64], const uint8_t *de
 }
 
 /* Write DER as PEM (64-character base64 lines). */
-static int ti_write_pem(const char *path, const char *label, const uint8_t *der, size_t len)
+static inline int ti_write_pem(const char *path, const char *label, const uint8_t *der, size_t len)
 {
     static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     FILE *f = fopen(path, "w");
