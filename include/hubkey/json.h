@@ -24,7 +24,8 @@
  *     a low one, a lone low surrogate: HK_ERR_JSON_STRING;
  *   - the input must be valid UTF-8: overlong forms, encoded surrogates,
  *     code points above U+10FFFF and stray continuation bytes are
- *     HK_ERR_JSON_UTF8 (outside strings any non-ASCII byte is a syntax error);
+ *     HK_ERR_JSON_UTF8 (outside strings a non-ASCII byte is simply not
+ *     JSON: HK_ERR_JSON_SYNTAX, or HK_ERR_JSON_TRAILING after the value);
  *   - nesting: a top-level object/array has depth 1, each container inside
  *     another one more; a container deeper than max_depth is HK_ERR_JSON_DEPTH
  *     (max_depth 0 allows only a scalar document);
@@ -61,14 +62,16 @@
  * '\\' get a backslash, control characters below 0x20 become \b \f \n \r \t
  * or \u00XX (lowercase hex); every other byte is copied, and the text must be
  * valid UTF-8 (else HK_ERR_JSON_UTF8), so the writer only ever produces JSON
- * the reader accepts. The writer checks the call sequence (a key only inside
+ * the reader accepts (text given to hk_json_write_raw is the caller's
+ * responsibility). The writer checks the call sequence (a key only inside
  * an object and before each member value, ends matching begins, one
  * top-level value): a wrong sequence is HK_ERR_STATE; nesting deeper than
  * HK_JSON_WRITER_MAX_DEPTH is HK_ERR_LIMIT. It never writes at or past
  * buf + cap.
  *
  * Sticky error: the first failure (HK_ERR_BUFFER_TOO_SMALL, HK_ERR_STATE,
- * HK_ERR_LIMIT, HK_ERR_JSON_UTF8, or HK_ERR_INVALID_ARG for a NULL text) is
+ * HK_ERR_LIMIT, HK_ERR_JSON_UTF8, or HK_ERR_INVALID_ARG for a NULL text or an
+ * empty raw value) is
  * kept; every later call returns it and writes nothing. After an error the
  * buffer holds a truncated, unusable prefix that is not NUL-terminated.
  */
