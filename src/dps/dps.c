@@ -259,65 +259,30 @@ hk_result hk_dps_topic_parse(const char *topic, size_t topic_len, hk_dps_topic *
 
 /* ---- response body -------------------------------------------------------- */
 
-/* Decode string member `key` of object obj into out[cap]; absent is fine
- * (out stays ""), any other failure is a malformed body. */
-static hk_result dps_get_string(const hk_json_doc *doc, size_t obj, const char *key, char *out,
-                                size_t cap, bool *out_present)
-{
-    size_t v, len;
-    hk_result r = hk_json_object_find(doc, obj, key, &v);
-    *out_present = false;
-    if (r == HK_ERR_NOT_FOUND)
-        return HK_OK;
-    if (r != HK_OK || hk_json_string_get(doc, v, out, cap, &len) != HK_OK)
-        return HK_ERR_DPS_PAYLOAD;
-    *out_present = true;
-    return HK_OK;
-}
+/* Member names the parser reads. The top-level object uses the first five,
+ * registrationState the range from errorCode on (both carry an errorCode). */
+enum {
+    DPS_K_OPERATION_ID,
+    DPS_K_STATUS,
+    DPS_K_REGISTRATION_STATE,
+    DPS_K_MESSAGE,
+    DPS_K_ERROR_CODE,
+    DPS_K_ASSIGNED_HUB,
+    DPS_K_DEVICE_ID,
+    DPS_K_SUBSTATUS,
+    DPS_K_ERROR_MESSAGE,
+    DPS_K_PAYLOAD,
+    DPS_K_CHAIN,
+    DPS_K_TRUST_BUNDLE,
+    DPS_K_COUNT,
+    DPS_K_TOP_END = DPS_K_ERROR_CODE + 1,
+};
 
-/* Token of member key when it is a string; 0 when absent. */
-static hk_result dps_find_typed(const hk_json_doc *doc, size_t obj, const char *key,
-                                hk_json_type type, size_t *out_tok)
-{
-    size_t v;
-    hk_result r = hk_json_object_find(doc, obj, key, &v);
-    *out_tok = 0;
-    if (r == HK_ERR_NOT_FOUND)
-        return HK_OK;
-    if (r != HK_OK || doc->tokens[v].type != type)
-        return HK_ERR_DPS_PAYLOAD;
-    *out_tok = v;
-    return HK_OK;
-}
-
-/* Token of member key when it is an object; 0 when absent or null. */
-static hk_result dps_find_object_or_null(const hk_json_doc *doc, size_t obj, const char *key,
-                                         size_t *out_tok)
-{
-    size_t v;
-    hk_result r = hk_json_object_find(doc, obj, key, &v);
-    *out_tok = 0;
-    if (r == HK_ERR_NOT_FOUND)
-        return HK_OK;
-    if (r != HK_OK)
-        return HK_ERR_DPS_PAYLOAD;
-    if (doc->tokens[v].type == HK_JSON_OBJECT)
-        *out_tok = v;
-    else if (doc->tokens[v].type != HK_JSON_NULL)
-        return HK_ERR_DPS_PAYLOAD;
-    return HK_OK;
-}
-
-static hk_result dps_get_error_code(const hk_json_doc *doc, size_t obj, uint32_t *out,
-                                    bool *out_present)
-{
-    size_t v;
-    HK_TRY(dps_find_typed(doc, obj, "errorCode", HK_JSON_NUMBER, &v));
-    *out_present = v != 0;
-    if (v != 0 && hk_json_uint32_get(doc, v, out) != HK_OK)
-        return HK_ERR_DPS_PAYLOAD;
-    return HK_OK;
-}
+static const char *const dps_keys[DPS_K_COUNT] = {
+    "operationId", "status",   "registrationState", "message",   "errorCode",
+    "assignedHub", "deviceId", "substatus",         "errorMessage", "payload",
+    "issuedCertificateChain",  "trustBundle",
+};
 
 /* Index in names[] of the string token's value; count when unknown. */
 static size_t dps_match(const hk_json_doc *doc, size_t tok, const char *const *names,
@@ -329,6 +294,49 @@ static size_t dps_match(const hk_json_doc *doc, size_t tok, const char *const *n
             break;
     }
     return i;
+}
+
+/* One pass over object obj: out[k] = value token of member dps_keys[k] for k
+ * in [first, end), 0 when absent. Unknown members are skipped; a known one
+ * twice is malformed (which of the two would count is anyone's guess). */
+static hk_result dps_members(const hk_json_doc *doc, size_t obj, size_t first, size_t end,
+                             size_t *out)
+{
+    size_t i = 0;
+    hk_result r;
+    memset(out, 0, DPS_K_COUNT * sizeof *out);
+    while ((r = hk_json_next(doc, obj, &i)) == HK_OK) {
+        size_t k = first + dps_match(doc, i, dps_keys + first, end - first);
+        if (k < end) {
+            if (out[k] != 0)
+                return HK_ERR_DPS_PAYLOAD;
+            out[k] = i + 1;
+        }
+    }
+    return r == HK_ERR_NOT_FOUND ? HK_OK : HK_ERR_DPS_PAYLOAD;
+}
+
+/* Absent (token 0) or of the given type. */
+static bool dps_is(const hk_json_doc *doc, size_t tok, hk_json_type type)
+{
+    return tok == 0 || doc->tokens[tok].type == type;
+}
+
+/* Decode an optional string member into out[cap] (stays "" when absent). */
+static hk_result dps_string(const hk_json_doc *doc, size_t tok, char *out, size_t cap)
+{
+    size_t len;
+    if (tok != 0 && hk_json_string_get(doc, tok, out, cap, &len) != HK_OK)
+        return HK_ERR_DPS_PAYLOAD;
+    return HK_OK;
+}
+
+/* An optional errorCode member: a number in 0..2^32-1. */
+static hk_result dps_code(const hk_json_doc *doc, size_t tok, uint32_t *out)
+{
+    if (tok != 0 && hk_json_uint32_get(doc, tok, out) != HK_OK)
+        return HK_ERR_DPS_PAYLOAD;
+    return HK_OK;
 }
 
 static const char *const dps_status_names[] = {"unassigned", "assigning", "assigned", "failed",
@@ -344,7 +352,6 @@ static hk_result dps_get_certs(const hk_json_doc *doc, size_t arr, const char *m
 {
     size_t i = 0;
     hk_result r;
-    *out_count = 0;
     while ((r = hk_json_next(doc, arr, &i)) == HK_OK) {
         size_t tok = i;
         if (*out_count == HK_DPS_CERTS_MAX)
@@ -361,80 +368,96 @@ static hk_result dps_get_certs(const hk_json_doc *doc, size_t arr, const char *m
     return r == HK_ERR_NOT_FOUND ? HK_OK : HK_ERR_DPS_PAYLOAD;
 }
 
+/* registrationState, e.g.
+ *   {"registrationId":"dev1","assignedHub":"contoso.azure-devices.net",
+ *    "deviceId":"dev1","status":"assigned","substatus":"initialAssignment",
+ *    "payload":{"a":1},"issuedCertificateChain":["MIIB..."]} */
 static hk_result dps_parse_state(const hk_json_doc *doc, size_t st, hk_dps_response *out,
                                  bool have_code)
 {
-    bool has_hub, has_dev, present;
-    size_t v;
-    uint32_t code;
-    HK_TRY(dps_get_string(doc, st, "assignedHub", out->assigned_hub, sizeof out->assigned_hub,
-                          &has_hub));
-    HK_TRY(dps_get_string(doc, st, "deviceId", out->device_id, sizeof out->device_id, &has_dev));
-    if (has_hub != has_dev || (has_hub && (out->assigned_hub[0] == '\0' ||
-                                           out->device_id[0] == '\0')))
+    size_t m[DPS_K_COUNT];
+    uint32_t code = 0;
+    HK_TRY(dps_members(doc, st, DPS_K_ERROR_CODE, DPS_K_COUNT, m));
+    HK_TRY(dps_string(doc, m[DPS_K_ASSIGNED_HUB], out->assigned_hub, sizeof out->assigned_hub));
+    HK_TRY(dps_string(doc, m[DPS_K_DEVICE_ID], out->device_id, sizeof out->device_id));
+    HK_TRY(dps_code(doc, m[DPS_K_ERROR_CODE], &code));
+    /* Both or neither: a hub without a device id (or the reverse) cannot be
+     * used, and an empty one is the same as none. */
+    if ((out->assigned_hub[0] == '\0') != (m[DPS_K_ASSIGNED_HUB] == 0) ||
+        (out->device_id[0] == '\0') != (m[DPS_K_DEVICE_ID] == 0) ||
+        (m[DPS_K_ASSIGNED_HUB] == 0) != (m[DPS_K_DEVICE_ID] == 0) ||
+        !dps_is(doc, m[DPS_K_SUBSTATUS], HK_JSON_STRING) ||
+        !dps_is(doc, m[DPS_K_ERROR_MESSAGE], HK_JSON_STRING) ||
+        !dps_is(doc, m[DPS_K_CHAIN], HK_JSON_ARRAY) ||
+        !dps_is(doc, m[DPS_K_TRUST_BUNDLE], HK_JSON_OBJECT))
         return HK_ERR_DPS_PAYLOAD;
-
-    HK_TRY(dps_find_typed(doc, st, "substatus", HK_JSON_STRING, &v));
-    if (v != 0)
-        out->substatus = (hk_dps_substatus)(
-            dps_match(doc, v, dps_substatus_names, HK_ARRAY_LEN(dps_substatus_names)) + 1);
-
-    HK_TRY(dps_get_error_code(doc, st, &code, &present));
-    if (present && !have_code)
+    if (m[DPS_K_SUBSTATUS] != 0)
+        out->substatus = (hk_dps_substatus)(dps_match(doc, m[DPS_K_SUBSTATUS], dps_substatus_names,
+                                                      HK_ARRAY_LEN(dps_substatus_names)) + 1);
+    if (!have_code)
         out->error_code = code;
-    HK_TRY(dps_find_typed(doc, st, "errorMessage", HK_JSON_STRING, &v));
     if (out->message == 0)
-        out->message = v;
+        out->message = m[DPS_K_ERROR_MESSAGE];
 
-    HK_TRY(dps_find_object_or_null(doc, st, "payload", &v));
-    if (v != 0)
+    size_t v = m[DPS_K_PAYLOAD];
+    if (!dps_is(doc, v, HK_JSON_OBJECT) && !dps_is(doc, v, HK_JSON_NULL))
+        return HK_ERR_DPS_PAYLOAD;
+    if (v != 0 && doc->tokens[v].type == HK_JSON_OBJECT)
         HK_TRY(hk_json_raw_get(doc, v, &out->payload, &out->payload_len));
 
-    HK_TRY(dps_find_typed(doc, st, "issuedCertificateChain", HK_JSON_ARRAY, &v));
-    if (v != 0)
-        HK_TRY(dps_get_certs(doc, v, NULL, out->issued_chain, &out->issued_chain_count));
-    HK_TRY(dps_find_typed(doc, st, "trustBundle", HK_JSON_OBJECT, &v));
+    if (m[DPS_K_CHAIN] != 0)
+        HK_TRY(dps_get_certs(doc, m[DPS_K_CHAIN], NULL, out->issued_chain,
+                             &out->issued_chain_count));
+    v = m[DPS_K_TRUST_BUNDLE];
     if (v != 0) {
         size_t certs;
-        HK_TRY(dps_find_typed(doc, v, "certificates", HK_JSON_ARRAY, &certs));
-        if (certs != 0)
-            HK_TRY(dps_get_certs(doc, certs, "certificate", out->trust_bundle,
-                                 &out->trust_bundle_count));
+        hk_result r = hk_json_object_find(doc, v, "certificates", &certs);
+        if (r == HK_OK && doc->tokens[certs].type == HK_JSON_ARRAY)
+            return dps_get_certs(doc, certs, "certificate", out->trust_bundle,
+                                 &out->trust_bundle_count);
+        if (r != HK_ERR_NOT_FOUND)
+            return HK_ERR_DPS_PAYLOAD;
     }
     return HK_OK;
 }
 
+/* The whole body, e.g. {"operationId":"4.d0a6...","status":"assigning"} or
+ * {"errorCode":401002,"trackingId":"8ad0...","message":"Invalid certificate."}. */
 static hk_result dps_parse_body(const hk_json_doc *doc, hk_dps_response *out)
 {
-    bool present, have_code;
-    size_t v;
+    size_t m[DPS_K_COUNT];
     if (doc->tokens[0].type != HK_JSON_OBJECT)
         return HK_ERR_DPS_PAYLOAD;
-    HK_TRY(dps_get_string(doc, 0, "operationId", out->operation_id, sizeof out->operation_id,
-                          &present));
+    HK_TRY(dps_members(doc, 0, 0, DPS_K_TOP_END, m));
+    HK_TRY(dps_string(doc, m[DPS_K_OPERATION_ID], out->operation_id, sizeof out->operation_id));
+    HK_TRY(dps_code(doc, m[DPS_K_ERROR_CODE], &out->error_code));
     /* The id goes into the poll topic: hold it to the alphabet seen in
      * practice ("4.d0a671905ea5b2c8.e7173b7b-...", "<regid>.<uuid>"). */
-    if (out->operation_id[0] != '\0' &&
-        !dps_id_ok(out->operation_id, strlen(out->operation_id), HK_DPS_OPERATION_ID_MAX))
+    if ((out->operation_id[0] != '\0' &&
+         !dps_id_ok(out->operation_id, strlen(out->operation_id), HK_DPS_OPERATION_ID_MAX)) ||
+        !dps_is(doc, m[DPS_K_MESSAGE], HK_JSON_STRING) ||
+        !dps_is(doc, m[DPS_K_STATUS], HK_JSON_STRING))
         return HK_ERR_DPS_PAYLOAD;
-    HK_TRY(dps_get_error_code(doc, 0, &out->error_code, &have_code));
-    HK_TRY(dps_find_typed(doc, 0, "message", HK_JSON_STRING, &out->message));
+    out->message = m[DPS_K_MESSAGE];
 
-    HK_TRY(dps_find_typed(doc, 0, "status", HK_JSON_STRING, &v));
+    size_t v = m[DPS_K_STATUS];
     if (v != 0) {
         size_t i = dps_match(doc, v, dps_status_names, HK_ARRAY_LEN(dps_status_names));
         if (i == HK_ARRAY_LEN(dps_status_names))
             return HK_ERR_DPS_PAYLOAD;
         out->operation_status = (hk_dps_operation_status)(i + 1);
-    } else if (have_code) {
+    } else if (m[DPS_K_ERROR_CODE] != 0) {
+        /* An error body: no operation, no status, a top-level errorCode. */
         out->operation_status = HK_DPS_OPERATION_FAILED;
     } else {
         return HK_ERR_DPS_PAYLOAD;
     }
 
-    HK_TRY(dps_find_object_or_null(doc, 0, "registrationState", &v));
-    if (v != 0)
-        HK_TRY(dps_parse_state(doc, v, out, have_code));
+    v = m[DPS_K_REGISTRATION_STATE];
+    if (!dps_is(doc, v, HK_JSON_OBJECT) && !dps_is(doc, v, HK_JSON_NULL))
+        return HK_ERR_DPS_PAYLOAD;
+    if (v != 0 && doc->tokens[v].type == HK_JSON_OBJECT)
+        HK_TRY(dps_parse_state(doc, v, out, m[DPS_K_ERROR_CODE] != 0));
     if (out->operation_status == HK_DPS_OPERATION_ASSIGNED && out->assigned_hub[0] == '\0')
         return HK_ERR_DPS_PAYLOAD;
     return HK_OK;
