@@ -211,7 +211,7 @@ hk_result hk_atecc608_response_decode(const uint8_t *rsp, size_t len, size_t exp
  * noted here; tests and unusual buses may change them before use. */
 typedef struct hk_atecc608_policy {
     uint8_t attempts;          /* command attempts per transaction (4) */
-    uint8_t wake_tries;        /* wake pulses per attempt (3) */
+    uint8_t wake_tries;        /* wake pulses per attempt (20) */
     uint8_t send_nack_tries;   /* NACKed sends retried per attempt (20) */
     uint16_t wake_delay_us;    /* tWHI wait after the wake pulse (1500) */
     uint16_t poll_first_us;    /* wait after sending before the first poll (1000) */
@@ -255,6 +255,9 @@ hk_result hk_atecc608_set_clock_mode(hk_atecc608 *dev, unsigned clock_mode);
  * again; a status 0xFF (the chip saw a bad CRC), 0x11 (the chip had not
  * received the command) or 0xEE (watchdog; the chip is idled and woken
  * first) also sends the command again, at most policy.attempts times in all.
+ * A wake answered with NACK is pulsed again (an awake chip ignores the
+ * pulse, so idle state survives); wrong wake bytes are read once more, and
+ * only then is the chip put to sleep before the next pulse.
  * On HK_OK, the payload (data bytes without count and CRC; none for a
  * status-only reply) is copied to out (cap bytes) and its length stored in
  * *out_len. out may be NULL when cap is 0.

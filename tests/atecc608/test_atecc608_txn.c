@@ -99,16 +99,18 @@ static void test_wake_failures(void)
     for (int i = 0; i < 4; i++) {
         fake_wake(&fake);
         fake_read_nack(&fake, 4, 1);
-        fake_write_nack(&fake, "01", 1);
     }
     HK_CHECK_RESULT(exec_info(out, 4, &len, NULL), HK_ERR_SE_WAKE);
     HK_CHECK(fake_done(&fake));
     HK_CHECK_EQ(dev.stats.wakes, 4);
     HK_CHECK_EQ(dev.stats.nacks, 4);
 
-    /* A wrong wake answer (self-test failure), then a good one. */
+    /* A wrong wake answer (self-test failure), read twice, then sleep and
+     * a good one. */
     setup();
     fake_wake(&fake);
+    fake_read(&fake, "040740C2");
+    fake_write(&fake, "00");
     fake_read(&fake, "040740C2");
     fake_write(&fake, "01");
     fake_wake_ok(&fake);
@@ -117,6 +119,33 @@ static void test_wake_failures(void)
     fake_write(&fake, "02");
     HK_CHECK_RESULT(exec_info(out, 4, &len, NULL), HK_OK);
     HK_CHECK(fake_done(&fake));
+
+    /* A garbled wake answer reads clean from the start of the buffer: the
+     * chip is not put to sleep (it may hold TempKey from before its idle). */
+    setup();
+    fake_wake(&fake);
+    fake_read(&fake, "04113347");
+    fake_write(&fake, "00");
+    fake_read(&fake, "04113343");
+    fake_write(&fake, INFO_SEND);
+    fake_response(&fake, INFO_RSP);
+    fake_write(&fake, "02");
+    HK_CHECK_RESULT(exec_info(out, 4, &len, NULL), HK_OK);
+    HK_CHECK(fake_done(&fake));
+
+    /* Wake NACKed a few times (not ready, bus noise): pulse again, no sleep. */
+    setup();
+    for (int i = 0; i < 3; i++) {
+        fake_wake(&fake);
+        fake_read_nack(&fake, 4, 1);
+    }
+    fake_wake_ok(&fake);
+    fake_write(&fake, INFO_SEND);
+    fake_response(&fake, INFO_RSP);
+    fake_write(&fake, "02");
+    HK_CHECK_RESULT(exec_info(out, 4, &len, NULL), HK_OK);
+    HK_CHECK(fake_done(&fake));
+    HK_CHECK_EQ(dev.stats.wakes, 4);
 
     /* A bus error during the wake check is not retried. */
     setup();
@@ -480,7 +509,6 @@ static void test_sleep(void)
     dev.policy.wake_tries = 1;
     fake_wake(&fake);
     fake_read_nack(&fake, 4, 1);
-    fake_write(&fake, "01");
     HK_CHECK_RESULT(hk_atecc608_sleep(&dev), HK_ERR_SE_WAKE);
     HK_CHECK(fake_done(&fake));
 }

@@ -155,6 +155,10 @@ hk_result hk_atecc608_genkey(hk_atecc608 *dev, bool create, uint8_t slot,
     return run(dev, &cmd, out_pubkey, HK_ATECC608_PUBKEY_SIZE, out_status);
 }
 
+/* How many times a sequence (sign, verify, SHA) is started from the top
+ * when a command in it had to be re-run. */
+#define SEQUENCE_ROUNDS 3
+
 static bool transient(hk_result r)
 {
     return r == HK_ERR_SE_CRC || r == HK_ERR_SE_RESPONSE || r == HK_ERR_SE_NO_RESPONSE ||
@@ -165,8 +169,8 @@ static bool transient(hk_result r)
  * (mode 0, so the RNG seed is fresh), Nonce pass-through of the digest into
  * the message-digest buffer (param1 0x43), Sign param1 0xA0. If the bus
  * garbled a step badly enough that a command had to be re-run, the sequence
- * is started once more from the top (a re-run Sign may find the digest
- * buffer consumed). */
+ * is started again from the top (a re-run Sign may find the digest
+ * buffer consumed or lost to a sleep). */
 hk_result hk_atecc608_sign_digest(hk_atecc608 *dev, uint8_t slot, const uint8_t digest[32],
                                   uint8_t out_rs[HK_ATECC608_SIGNATURE_SIZE],
                                   uint8_t *out_status)
@@ -175,7 +179,7 @@ hk_result hk_atecc608_sign_digest(hk_atecc608 *dev, uint8_t slot, const uint8_t 
     hk_atecc608_cmd cmd;
     HK_TRY(hk_atecc608_cmd_sign_external(&cmd, slot));
     hk_result r = HK_ERR_SE_NO_RESPONSE;
-    for (int round = 0; round < 2; round++) {
+    for (int round = 0; round < SEQUENCE_ROUNDS; round++) {
         uint32_t reruns = dev->_internal.reruns;
         uint8_t rnd[32];
         r = hk_atecc608_random(dev, rnd, out_status);
@@ -190,17 +194,26 @@ hk_result hk_atecc608_sign_digest(hk_atecc608 *dev, uint8_t slot, const uint8_t 
     return r;
 }
 
+/* Nonce into the message-digest buffer, then Verify; restarted like
+ * sign_digest when a re-run may have found the buffer gone. */
 hk_result hk_atecc608_verify_digest(hk_atecc608 *dev, const uint8_t digest[32],
                                     const uint8_t signature[HK_ATECC608_SIGNATURE_SIZE],
                                     const uint8_t pubkey[HK_ATECC608_PUBKEY_SIZE],
                                     uint8_t *out_status)
 {
-    HK_REQUIRE(digest != NULL);
+    HK_REQUIRE(dev != NULL && digest != NULL);
     hk_atecc608_cmd cmd;
     HK_TRY(hk_atecc608_cmd_verify_external(&cmd, signature, pubkey));
-    HK_TRY(hk_atecc608_nonce_load(dev, HK_ATECC608_NONCE_MSG_DIGEST, digest, 32, out_status));
+    hk_result r = HK_ERR_SE_NO_RESPONSE;
     uint8_t status = 0;
-    hk_result r = run(dev, &cmd, NULL, 0, &status);
+    for (int round = 0; round < SEQUENCE_ROUNDS; round++) {
+        uint32_t reruns = dev->_internal.reruns;
+        r = hk_atecc608_nonce_load(dev, HK_ATECC608_NONCE_MSG_DIGEST, digest, 32, &status);
+        if (r == HK_OK)
+            r = run(dev, &cmd, NULL, 0, &status);
+        if (r == HK_OK || (!transient(r) && reruns == dev->_internal.reruns))
+            break;
+    }
     if (out_status != NULL)
         *out_status = status;
     if (r == HK_ERR_SE_STATUS && status == HK_ATECC608_STATUS_MISCOMPARE)
@@ -241,27 +254,36 @@ hk_result hk_atecc608_sha_end(hk_atecc608 *dev, const uint8_t *data, size_t len,
     return run(dev, &cmd, out_digest, 32, out_status);
 }
 
+/* One pass of start, updates, end. */
+static hk_result sha256_once(hk_atecc608 *dev, const uint8_t *data, size_t len,
+                             uint8_t out_digest[32], uint8_t *out_status)
+{
+    HK_TRY(hk_atecc608_sha_start(dev, out_status));
+    size_t off = 0;
+    for (; len - off >= 64; off += 64)
+        HK_TRY(hk_atecc608_sha_update(dev, data + off, out_status));
+    return hk_atecc608_sha_end(dev, data == NULL ? NULL : data + off, len - off, out_digest,
+                               out_status);
+}
+
 /* An update that ran twice would hash its block twice and give a wrong
- * digest with a good CRC, so a sequence during which any command was re-run
- * is started again; if that happens on the second try too, the digest is
+ * digest with a good CRC, and a re-run after the chip was put to sleep finds
+ * the SHA context gone; so a pass during which any command was re-run is
+ * started again from the top. If that happens in every pass, the result is
  * not trusted. */
 hk_result hk_atecc608_sha256(hk_atecc608 *dev, const uint8_t *data, size_t len,
                              uint8_t out_digest[32], uint8_t *out_status)
 {
     HK_REQUIRE(dev != NULL && out_digest != NULL && (data != NULL || len == 0));
-    for (int round = 0; round < 2; round++) {
+    hk_result r = HK_ERR_SE_NO_RESPONSE;
+    for (int round = 0; round < SEQUENCE_ROUNDS; round++) {
         uint32_t reruns = dev->_internal.reruns;
-        HK_TRY(hk_atecc608_sha_start(dev, out_status));
-        size_t off = 0;
-        for (; len - off >= 64; off += 64)
-            HK_TRY(hk_atecc608_sha_update(dev, data + off, out_status));
-        HK_TRY(hk_atecc608_sha_end(dev, data == NULL ? NULL : data + off, len - off, out_digest,
-                                   out_status));
-        if (reruns == dev->_internal.reruns)
-            return HK_OK;
+        r = sha256_once(dev, data, len, out_digest, out_status);
+        if (reruns == dev->_internal.reruns && (r == HK_OK || !transient(r)))
+            return r;
     }
     memset(out_digest, 0, 32);
-    return HK_ERR_SE_CRC;
+    return r == HK_OK ? HK_ERR_SE_CRC : r;
 }
 
 hk_result hk_atecc608_selftest(hk_atecc608 *dev, uint8_t tests, uint8_t *out_status)

@@ -37,7 +37,7 @@ hk_result hk_atecc608_init(hk_atecc608 *dev, const hk_i2c *i2c, uint8_t addr7)
     HK_REQUIRE(addr7 < 0x80u);
     memset(dev, 0, sizeof *dev);
     dev->policy.attempts = 4;
-    dev->policy.wake_tries = 3;
+    dev->policy.wake_tries = 20;
     dev->policy.send_nack_tries = 20;
     dev->policy.wake_delay_us = 1500;
     dev->policy.poll_first_us = 1000;
@@ -105,9 +105,20 @@ static void force_sleep(hk_atecc608 *dev)
     dev->_internal.awake = false;
 }
 
+static bool is_wake_token(const uint8_t rsp[4])
+{
+    static const uint8_t token[4] = {0x04, 0x11, 0x33, 0x43};
+    return memcmp(rsp, token, sizeof token) == 0;
+}
+
+/* Pulse, tWHI, read 04 11 33 43. A NACK means the chip is not ready yet (or
+ * the bus is noisy): pulse again, which an awake chip ignores, so nothing it
+ * holds is lost. Wrong bytes are read once more from the start of the output
+ * buffer (noise reads clean the second time); only if they are still wrong
+ * (a chip left awake with other output, or one in self-test failure) is the
+ * chip put to sleep before the next pulse. */
 static hk_result wake(hk_atecc608 *dev)
 {
-    static const uint8_t wake_ok[4] = {0x04, 0x11, 0x33, 0x43};
     hk_i2c *i2c = &dev->_internal.i2c;
     for (unsigned t = 0; t < dev->policy.wake_tries; t++) {
         dev->stats.wakes++;
@@ -117,14 +128,18 @@ static hk_result wake(hk_atecc608 *dev)
         delay_us(dev, dev->policy.wake_delay_us);
         uint8_t rsp[4];
         r = i2c->read(i2c->ctx, dev->_internal.addr7, rsp, sizeof rsp);
-        if (r == HK_OK && memcmp(rsp, wake_ok, sizeof wake_ok) == 0) {
+        if (r == HK_OK && !is_wake_token(rsp) && send_word(dev, WORD_RESET) == HK_OK)
+            r = i2c->read(i2c->ctx, dev->_internal.addr7, rsp, sizeof rsp);
+        if (r == HK_OK && is_wake_token(rsp)) {
             dev->_internal.awake = true;
             return HK_OK;
         }
         if (r == HK_ERR_IO)
             return r;
-        if (r == HK_ERR_SE_NO_RESPONSE)
+        if (r == HK_ERR_SE_NO_RESPONSE) {
             dev->stats.nacks++;
+            continue;
+        }
         force_sleep(dev);
     }
     return HK_ERR_SE_WAKE;
