@@ -145,11 +145,9 @@ static bool is_upper_hex(uint8_t c)
     return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F');
 }
 
-hk_result hk_cert_def_derive(const uint8_t *der, size_t der_len, const hk_cert_derive_opts *opts,
-                             hk_cert_def *out)
+static hk_result derive(const uint8_t *der, size_t der_len, const hk_cert_derive_opts *opts,
+                        hk_cert_def *out)
 {
-    HK_REQUIRE(der != NULL && opts != NULL && out != NULL);
-    memset(out, 0, sizeof(*out));
     if (der_len > HK_CERT_MAX_TEMPLATE)
         return HK_ERR_CERT_PARSE;
     der_el cert, tbs, el, issuer, subject, validity, nb, na, spki, alg, bits, sigalg, sig;
@@ -249,8 +247,16 @@ hk_result hk_cert_def_derive(const uint8_t *der, size_t der_len, const hk_cert_d
             return HK_ERR_CERT_TEMPLATE;
         out->expire_years = (uint8_t)(ey - y);
     }
-    hk_result r = hk_cert_def_check(out);
+    return hk_cert_def_check(out);
+}
+
+hk_result hk_cert_def_derive(const uint8_t *der, size_t der_len, const hk_cert_derive_opts *opts,
+                             hk_cert_def *out)
+{
+    HK_REQUIRE(der != NULL && opts != NULL && out != NULL);
+    memset(out, 0, sizeof(*out));
+    hk_result r = derive(der, der_len, opts, out);
     if (r != HK_OK)
-        memset(out, 0, sizeof(*out));
+        memset(out, 0, sizeof(*out)); /* no half-filled definition escapes */
     return r;
 }
