@@ -890,6 +890,45 @@ static int enroll_add(struct cli *c, const char *kind)
         X509_free(x);
         return rc;
     }
+    /* Certificates after the first in a group's file are its issuers: they are
+     * uploaded as verified CAs so TLS can build the chain to a root. */
+    if (!individual) {
+        size_t nc = 0;
+        X509 **all = hkc_pki_read_certs(cert_path, &nc);
+        for (size_t i = 1; i < nc; i++) {
+            if (X509_check_ca(all[i]) == 0)
+                continue;
+            char s1[41], s2[65], ts[40];
+            hkc_pki_thumbprints(all[i], s1, s2);
+            hkc_time_utc(ts, sizeof(ts));
+            char *p = hkc_pki_to_pem(all[i]);
+            char *subject = hkc_pki_subject(all[i]);
+            hkc_db_exec(c->db, "INSERT OR IGNORE INTO cas(sha256,subject,pem,created) "
+                               "VALUES(?,?,?,?)", "ssss", s2, subject, p, ts);
+            trust_add_pem(c, p);
+            free(p);
+            free(subject);
+        }
+        hkc_pki_free_certs(all, nc);
+        if (X509_check_issued(x, x) != X509_V_OK) {
+            /* An intermediate: TLS needs every certificate up to a root. */
+            json_t *cas = hkc_db_query(c->db, "SELECT pem FROM cas", NULL);
+            bool have_issuer = false;
+            size_t i;
+            json_t *r;
+            json_array_foreach(cas, i, r) {
+                X509 *ca = hkc_pki_from_pem(hkc_row_str(r, "pem"));
+                if (ca && X509_check_issued(ca, x) == X509_V_OK)
+                    have_issuer = true;
+                X509_free(ca);
+            }
+            json_decref(cas);
+            if (!have_issuer)
+                fprintf(stderr, "hubkey-cloud: note: %s is an intermediate CA; upload its issuers "
+                                "up to the root (hubkey-cloud ca add ROOT.pem, or append them to "
+                                "the --cert file) so devices' TLS chains verify\n", name);
+        }
+    }
     char sha1[41], sha256[65], now[40];
     hkc_pki_thumbprints(x, sha1, sha256);
     hkc_time_utc(now, sizeof(now));

@@ -1,0 +1,108 @@
+/*
+ * Test environment for hubkey-cloud: starts a real cloud (the hubkey-cloud CLI
+ * starting mosquitto with the plugin) in a fresh directory on a random
+ * loopback port, makes certificates with OpenSSL, and drives the cloud with
+ * libmosquitto as an independent MQTT client. Every wait is for an event
+ * (a message, a CONNACK, a closed socket) with a generous upper bound; no
+ * test sleeps to let time pass.
+ */
+#ifndef HKT_ENV_H
+#define HKT_ENV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+#include <mosquitto.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#define HKT_WAIT_MS 10000
+
+struct hkt_cloud {
+    char root[256];  /* temporary directory of this test */
+    char state[300]; /* the cloud's --dir */
+    char ca[400];    /* server CA file devices trust */
+    char scope[32];
+    int port;
+    bool up;
+};
+
+/* Starts a cloud; extra CLI arguments for `start` may be NULL. */
+bool hkt_cloud_start(struct hkt_cloud *c);
+/* Stops it and removes the directory. Safe to call twice. */
+void hkt_cloud_stop(struct hkt_cloud *c);
+/* Runs `hubkey-cloud --dir STATE args...` (NULL-terminated); returns its exit
+ * code and, when out is not NULL, its standard output (heap, caller frees). */
+int hkt_cli(struct hkt_cloud *c, char **out, const char *arg, ...);
+/* Runs the CLI and parses its output as JSON (for --json listings). */
+json_t *hkt_cli_json(struct hkt_cloud *c, const char *arg, ...);
+
+/* A CA or a device identity; files live under the test's directory. */
+struct hkt_cert {
+    X509 *cert;
+    EVP_PKEY *key;
+    char cert_path[400];  /* the certificate alone (PEM) */
+    char chain_path[400]; /* leaf + issuing intermediates (PEM) for TLS */
+    char key_path[400];
+};
+/* A CA: root when parent is NULL, else an intermediate signed by parent. */
+bool hkt_ca_make(struct hkt_cloud *c, struct hkt_cert *out, const char *cn,
+                 const struct hkt_cert *parent);
+/* A device certificate (EC P-256) with CN = cn signed by ca (NULL: self-signed);
+ * the chain file holds the leaf and then every non-root certificate above it
+ * (pass the intermediates in chain, NULL-terminated). */
+bool hkt_device_make(struct hkt_cloud *c, struct hkt_cert *out, const char *cn,
+                     const struct hkt_cert *ca, const struct hkt_cert *const *chain);
+void hkt_cert_free(struct hkt_cert *x);
+
+struct hkt_msg {
+    char *topic;
+    char *payload; /* NUL-terminated copy */
+    int len;
+    int qos;
+    struct hkt_msg *next;
+};
+void hkt_msg_free(struct hkt_msg *m);
+
+struct hkt_mqtt {
+    struct mosquitto *m;
+    int connack;      /* -1 until a CONNACK arrived */
+    bool closed;
+    int last_mid_acked;
+    int granted_qos;  /* from the last SUBACK, -1 before */
+    struct hkt_msg *inbox;
+};
+
+/* Connects over TLS with the identity (cert chain + key). Returns the CONNACK
+ * code (0 accepted, 1..5 refused) or -1 when the connection closed without a
+ * CONNACK (TLS refusal, dropped connection). */
+int hkt_mqtt_connect(struct hkt_cloud *c, struct hkt_mqtt *q, const struct hkt_cert *id,
+                     const char *client_id, const char *username);
+/* SUBSCRIBE and wait for the SUBACK: the granted QoS, 128 for failure, or -1
+ * when the connection closed. */
+int hkt_mqtt_subscribe(struct hkt_mqtt *q, const char *filter, int qos);
+/* PUBLISH; for QoS 1 waits for the PUBACK. false when the connection closed. */
+bool hkt_mqtt_publish(struct hkt_mqtt *q, const char *topic, const void *payload, int len,
+                      int qos);
+/* Waits for a message whose topic starts with prefix (removed from the inbox). */
+struct hkt_msg *hkt_mqtt_wait(struct hkt_mqtt *q, const char *prefix, int timeout_ms);
+/* Waits until the server closes the connection. */
+bool hkt_mqtt_wait_closed(struct hkt_mqtt *q, int timeout_ms);
+void hkt_mqtt_close(struct hkt_mqtt *q);
+
+/* Username helpers. */
+char *hkt_dps_username(struct hkt_cloud *c, const char *reg_id, const char *api_version);
+char *hkt_hub_username(const char *hub, const char *device_id);
+
+/* A complete DPS registration: connect, subscribe, register (body may be
+ * NULL for the default `{"registrationId":...}`), poll until a terminal
+ * answer. Returns the final JSON body (caller owns) and the topic's status
+ * code in *out_status (-1 if the connection failed or closed). */
+json_t *hkt_dps_register(struct hkt_cloud *c, const struct hkt_cert *id, const char *reg_id,
+                         const char *body, int *out_status);
+
+/* Status code in a `$dps/registrations/res/{status}/...` or `$iothub/.../res/{status}/` topic. */
+int hkt_topic_status(const char *topic, const char *prefix);
+
+#endif /* HKT_ENV_H */
