@@ -10,8 +10,9 @@
 
 #include "hubkey/result.h"
 
-/* Decode the UTF-8 sequence at s[*io_pos] (*io_pos < end) into *out_cp and
- * move *io_pos past it. HK_ERR_JSON_UTF8 for a stray continuation byte, an
+/* Decode the multi-byte UTF-8 sequence at s[*io_pos] (*io_pos < end; callers
+ * handle ASCII themselves, so a byte below 0x80 is refused like a stray
+ * continuation byte) into *out_cp and move *io_pos past it. HK_ERR_JSON_UTF8 for a stray continuation byte, an
  * invalid lead byte, an overlong form, an encoded surrogate or a code point
  * above U+10FFFF; HK_ERR_JSON_TRUNCATED when end cuts the sequence short.
  * *io_pos and *out_cp are unchanged on error. */

@@ -1,6 +1,6 @@
 #include "json/json_internal.h"
 
-/* Accepts exactly the well-formed sequences of RFC 3629, e.g. 41 (U+0041),
+/* Accepts exactly the well-formed multi-byte sequences of RFC 3629, e.g.
  * C3 A9 (U+00E9), E2 82 AC (U+20AC), F0 9F 98 80 (U+1F600). Rejects C0 80
  * (overlong NUL), ED A0 80 (an encoded surrogate), F4 90 80 80 (above
  * U+10FFFF) and a lone 80. The overlong check works on the decoded value
@@ -13,9 +13,7 @@ hk_result hk_json_utf8_next(const char *s, size_t end, size_t *io_pos, uint32_t 
     uint32_t cp = (uint8_t)s[i++];
     unsigned more;
 
-    if (cp < 0x80)
-        more = 0;
-    else if (cp < 0xC0)
+    if (cp < 0xC0)
         return HK_ERR_JSON_UTF8; /* continuation byte without a lead */
     else if (cp < 0xE0)
         more = 1;

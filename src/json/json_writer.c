@@ -19,18 +19,16 @@
 /* What a call adds; every public call is one emit(). */
 enum { K_VERBATIM, K_STRING, K_KEY, K_OPEN, K_CLOSE };
 
-/* Record the first error only: later ones are consequences of it. */
+/* Record the error. Only the first one is ever recorded: emit() returns
+ * early once err is set, and every failure below it returns at once. */
 static hk_result fail(hk_json_writer *w, hk_result r)
 {
-    if (w->_internal.err == HK_OK)
-        w->_internal.err = r;
-    return w->_internal.err;
+    w->_internal.err = r;
+    return r;
 }
 
 static hk_result put(hk_json_writer *w, const char *s, size_t n)
 {
-    if (w->_internal.err != HK_OK)
-        return w->_internal.err;
     if (n > w->_internal.cap - w->_internal.len)
         return fail(w, HK_ERR_BUFFER_TOO_SMALL);
     memcpy(w->_internal.buf + w->_internal.len, s, n);
