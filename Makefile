@@ -10,9 +10,10 @@ FUZZ_SMOKE_SECONDS ?= 20
 FUZZ_SECONDS ?= 600
 
 all: deps
+	@JOBS=$(JOBS) scripts/build-mbedtls3 $(BUILD)/mbedtls3
 	@cmake -S . -B $(BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DHK_SANITIZE=ON -DHK_FUZZ=ON -DHK_FUZZ_SMOKE_SECONDS=$(FUZZ_SMOKE_SECONDS) \
-	  -DHK_FUZZ_LONG_SECONDS=$(FUZZ_SECONDS) >/dev/null
+	  -DHK_FUZZ_LONG_SECONDS=$(FUZZ_SECONDS) -DHK_MBEDTLS3_DIR=$(abspath $(BUILD))/mbedtls3/install >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
 deps:
