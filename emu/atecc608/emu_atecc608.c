@@ -693,6 +693,7 @@ hk_result hk_emu_atecc608_set_autosave(hk_emu_atecc608 *emu, const char *path)
 #define FILE_HEADER 16u
 #define FILE_PAYLOAD (HK_EMU_ATECC608_CONFIG_SIZE + HK_EMU_ATECC608_OTP_SIZE + HK_EMU_ATECC608_DATA_SIZE)
 #define FILE_SIZE (FILE_HEADER + FILE_PAYLOAD + 32u)
+_Static_assert(FILE_SIZE == HK_EMU_ATECC608_FILE_SIZE, "state file size");
 
 static void put_u32(uint8_t *p, uint32_t v)
 {
@@ -739,27 +740,39 @@ static void fsync_parent(const char *path)
     }
 }
 
-hk_result hk_emu_atecc608_save(hk_emu_atecc608 *emu, const char *path)
+hk_result hk_emu_atecc608_save_buffer(const hk_emu_atecc608 *emu, uint8_t *out, size_t cap,
+                                      size_t *out_len)
 {
-    if (emu == NULL || path == NULL)
+    if (emu == NULL || out == NULL || out_len == NULL)
         return HK_ERR_INVALID_ARG;
-    uint8_t *buf = malloc(FILE_SIZE);
-    if (buf == NULL)
-        return HK_ERR_LIMIT;
-    memcpy(buf, FILE_MAGIC, 8);
-    put_u32(buf + 8, HK_EMU_ATECC608_FILE_VERSION);
-    put_u32(buf + 12, FILE_PAYLOAD);
-    uint8_t *p = buf + FILE_HEADER;
+    *out_len = FILE_SIZE;
+    if (cap < FILE_SIZE)
+        return HK_ERR_BUFFER_TOO_SMALL;
+    memcpy(out, FILE_MAGIC, 8);
+    put_u32(out + 8, HK_EMU_ATECC608_FILE_VERSION);
+    put_u32(out + 12, FILE_PAYLOAD);
+    uint8_t *p = out + FILE_HEADER;
     memcpy(p, emu->config, sizeof emu->config);
     p += sizeof emu->config;
     memcpy(p, emu->otp, sizeof emu->otp);
     p += sizeof emu->otp;
     memcpy(p, emu->data, sizeof emu->data);
     p += sizeof emu->data;
-    hk_result r = HK_ERR_FILE;
-    if (emu_crypto_sha256(buf, FILE_HEADER + FILE_PAYLOAD, p) != 0)
-        goto out;
+    if (emu_crypto_sha256(out, FILE_HEADER + FILE_PAYLOAD, p) != 0)
+        return HK_ERR_CRYPTO;
+    return HK_OK;
+}
 
+hk_result hk_emu_atecc608_save(hk_emu_atecc608 *emu, const char *path)
+{
+    if (emu == NULL || path == NULL)
+        return HK_ERR_INVALID_ARG;
+    uint8_t buf[FILE_SIZE];
+    size_t len = 0;
+    hk_result r = hk_emu_atecc608_save_buffer(emu, buf, sizeof buf, &len);
+    if (r != HK_OK)
+        return r;
+    r = HK_ERR_FILE;
     char tmp[PATH_MAX];
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
         goto out;
@@ -767,7 +780,7 @@ hk_result hk_emu_atecc608_save(hk_emu_atecc608 *emu, const char *path)
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         goto out;
-    bool ok = write_all(fd, buf, FILE_SIZE) && fsync(fd) == 0;
+    bool ok = write_all(fd, buf, len) && fsync(fd) == 0;
     ok = (close(fd) == 0) && ok;
     if (!ok || rename(tmp, path) != 0) {
         unlink(tmp);
@@ -777,9 +790,43 @@ hk_result hk_emu_atecc608_save(hk_emu_atecc608 *emu, const char *path)
     emu->counters.saves++;
     r = HK_OK;
 out:
-    memset(buf, 0, FILE_SIZE);
-    free(buf);
+    memset(buf, 0, sizeof buf);
     return r;
+}
+
+/* Parses a state file image. Example of the bytes accepted (version 1):
+ *   48 4B 45 4D 55 36 30 38  01 00 00 00  78 05 00 00  <config 128> <OTP 64>
+ *   <data 1208> <SHA-256 of everything before, 32>
+ * Anything else is refused without touching the chip. */
+hk_result hk_emu_atecc608_load_buffer(const uint8_t *buf, size_t len,
+                                      const hk_emu_atecc608_options *opts,
+                                      hk_emu_atecc608 **out_emu)
+{
+    if ((buf == NULL && len > 0) || out_emu == NULL)
+        return HK_ERR_INVALID_ARG;
+    *out_emu = NULL;
+    if (len < FILE_HEADER || memcmp(buf, FILE_MAGIC, 8) != 0)
+        return HK_ERR_MALFORMED;
+    if (get_u32(buf + 8) != HK_EMU_ATECC608_FILE_VERSION)
+        return HK_ERR_UNSUPPORTED;
+    if (len != FILE_SIZE || get_u32(buf + 12) != FILE_PAYLOAD)
+        return HK_ERR_MALFORMED;
+    uint8_t digest[32];
+    if (emu_crypto_sha256(buf, FILE_HEADER + FILE_PAYLOAD, digest) != 0 ||
+        memcmp(digest, buf + FILE_HEADER + FILE_PAYLOAD, 32) != 0)
+        return HK_ERR_MALFORMED;
+    hk_emu_atecc608 *emu;
+    hk_result r = emu_alloc(opts, &emu);
+    if (r != HK_OK)
+        return r;
+    const uint8_t *p = buf + FILE_HEADER;
+    memcpy(emu->config, p, sizeof emu->config);
+    p += sizeof emu->config;
+    memcpy(emu->otp, p, sizeof emu->otp);
+    p += sizeof emu->otp;
+    memcpy(emu->data, p, sizeof emu->data);
+    *out_emu = emu;
+    return HK_OK;
 }
 
 hk_result hk_emu_atecc608_load(const char *path, const hk_emu_atecc608_options *opts,
@@ -788,48 +835,15 @@ hk_result hk_emu_atecc608_load(const char *path, const hk_emu_atecc608_options *
     if (path == NULL || out_emu == NULL)
         return HK_ERR_INVALID_ARG;
     *out_emu = NULL;
-    uint8_t *buf = malloc(FILE_SIZE + 1);
-    if (buf == NULL)
-        return HK_ERR_LIMIT;
-    hk_result r = HK_ERR_FILE;
-    size_t got = 0;
+    uint8_t buf[FILE_SIZE + 1];
     FILE *f = fopen(path, "rb");
     if (f == NULL)
-        goto out;
-    got = fread(buf, 1, FILE_SIZE + 1, f);
+        return HK_ERR_FILE;
+    size_t got = fread(buf, 1, sizeof buf, f);
     bool read_error = ferror(f) != 0;
     fclose(f);
-    if (read_error)
-        goto out;
-    r = HK_ERR_MALFORMED;
-    if (got < FILE_HEADER || memcmp(buf, FILE_MAGIC, 8) != 0)
-        goto out;
-    if (get_u32(buf + 8) != HK_EMU_ATECC608_FILE_VERSION) {
-        r = HK_ERR_UNSUPPORTED;
-        goto out;
-    }
-    if (got != FILE_SIZE || get_u32(buf + 12) != FILE_PAYLOAD)
-        goto out;
-    uint8_t digest[32];
-    if (emu_crypto_sha256(buf, FILE_HEADER + FILE_PAYLOAD, digest) != 0 ||
-        memcmp(digest, buf + FILE_HEADER + FILE_PAYLOAD, 32) != 0)
-        goto out;
-
-    hk_emu_atecc608 *emu;
-    r = emu_alloc(opts, &emu);
-    if (r != HK_OK)
-        goto out;
-    const uint8_t *p = buf + FILE_HEADER;
-    memcpy(emu->config, p, sizeof emu->config);
-    p += sizeof emu->config;
-    memcpy(emu->otp, p, sizeof emu->otp);
-    p += sizeof emu->otp;
-    memcpy(emu->data, p, sizeof emu->data);
-    *out_emu = emu;
-    r = HK_OK;
-out:
-    memset(buf, 0, FILE_SIZE + 1);
-    free(buf);
+    hk_result r = read_error ? HK_ERR_FILE : hk_emu_atecc608_load_buffer(buf, got, opts, out_emu);
+    memset(buf, 0, sizeof buf);
     return r;
 }
 

@@ -49,6 +49,7 @@ extern "C" {
 #define HK_EMU_ATECC608_WATCHDOG_SHORT_US 1300000u /* ChipMode bit 2 = 0 */
 #define HK_EMU_ATECC608_WATCHDOG_LONG_US 13000000u /* ChipMode bit 2 = 1 */
 #define HK_EMU_ATECC608_FILE_VERSION 1u      /* state-file format version written */
+#define HK_EMU_ATECC608_FILE_SIZE 1448u      /* size of a version-1 state file */
 
 typedef struct hk_emu_atecc608 hk_emu_atecc608; /* opaque */
 
@@ -94,6 +95,16 @@ hk_result hk_emu_atecc608_load(const char *path, const hk_emu_atecc608_options *
  * or the new file, never a mix. Volatile state (TempKey, clock) is not saved.
  * HK_ERR_FILE on any I/O failure (path is then unchanged). */
 hk_result hk_emu_atecc608_save(hk_emu_atecc608 *emu, const char *path);
+
+/* The same state-file image in memory (HK_EMU_ATECC608_FILE_SIZE bytes), for
+ * embedding a prepared chip in a test or tool. save_buffer: out_len gets the
+ * size; HK_ERR_BUFFER_TOO_SMALL when cap is smaller. load_buffer: same
+ * results as hk_emu_atecc608_load for the contents. */
+hk_result hk_emu_atecc608_save_buffer(const hk_emu_atecc608 *emu, uint8_t *out, size_t cap,
+                                      size_t *out_len);
+hk_result hk_emu_atecc608_load_buffer(const uint8_t *buf, size_t len,
+                                      const hk_emu_atecc608_options *opts,
+                                      hk_emu_atecc608 **out_emu);
 
 /* Load path if it exists, otherwise create a factory-new chip and save it
  * there; then turn on autosave to path. The usual call for a demo or agent
