@@ -8,7 +8,7 @@
  * record lives there).
  *
  * Implemented by the ATECC608A driver (src/se/atecc608), and, for people
- * without a chip, by an insecure development software key (ports/posix).
+ * without a chip, by an insecure development software key (ports/softkey).
  *
  * Contracts:
  *  - serial: writes up to cap bytes of the device serial number and its length
