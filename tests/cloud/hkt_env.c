@@ -50,24 +50,33 @@ static int free_port(void)
     return port;
 }
 
-static int run_argv(char *const *argv, char **out)
+static pid_t spawn_argv(char *const *argv, int *out_fd)
 {
     int pipefd[2];
     if (pipe(pipefd) != 0)
         return -1;
     fflush(NULL);
     pid_t pid = fork();
-    if (pid < 0)
+    if (pid < 0) {
+        close(pipefd[0]);
+        close(pipefd[1]);
         return -1;
+    }
     if (pid == 0) {
         dup2(pipefd[1], 1);
         close(pipefd[0]);
         close(pipefd[1]);
-        /* The CLI is instrumented; its children (mosquitto) must not inherit ASan options. */
         execv(argv[0], argv);
         _exit(127);
     }
     close(pipefd[1]);
+    *out_fd = pipefd[0];
+    return pid;
+}
+
+static int collect(pid_t pid, int fd, char **out)
+{
+    int pipefd[2] = {fd, -1};
     char *buf = NULL;
     size_t len = 0;
     char tmp[4096];
@@ -94,9 +103,17 @@ static int run_argv(char *const *argv, char **out)
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 }
 
-static int cli_v(struct hkt_cloud *c, char **out, const char *arg, va_list ap)
+static int run_argv(char *const *argv, char **out)
 {
-    char *argv[64];
+    int fd = -1;
+    pid_t pid = spawn_argv(argv, &fd);
+    if (pid < 0)
+        return -1;
+    return collect(pid, fd, out);
+}
+
+static void cli_argv(struct hkt_cloud *c, char **argv, const char *arg, va_list ap)
+{
     int n = 0;
     argv[n++] = (char *)HKC_CLI_PATH;
     argv[n++] = (char *)"--dir";
@@ -104,7 +121,28 @@ static int cli_v(struct hkt_cloud *c, char **out, const char *arg, va_list ap)
     for (const char *a = arg; a && n < 63; a = va_arg(ap, const char *))
         argv[n++] = (char *)a;
     argv[n] = NULL;
+}
+
+static int cli_v(struct hkt_cloud *c, char **out, const char *arg, va_list ap)
+{
+    char *argv[64];
+    cli_argv(c, argv, arg, ap);
     return run_argv(argv, out);
+}
+
+int hkt_cli_spawn(struct hkt_cloud *c, int *out_fd, const char *arg, ...)
+{
+    char *argv[64];
+    va_list ap;
+    va_start(ap, arg);
+    cli_argv(c, argv, arg, ap);
+    va_end(ap);
+    return (int)spawn_argv(argv, out_fd);
+}
+
+int hkt_cli_finish(int pid, int fd, char **out)
+{
+    return collect((pid_t)pid, fd, out);
 }
 
 int hkt_cli(struct hkt_cloud *c, char **out, const char *arg, ...)

@@ -35,6 +35,10 @@ void hkt_cloud_stop(struct hkt_cloud *c);
 /* Runs `hubkey-cloud --dir STATE args...` (NULL-terminated); returns its exit
  * code and, when out is not NULL, its standard output (heap, caller frees). */
 int hkt_cli(struct hkt_cloud *c, char **out, const char *arg, ...);
+/* Starts the CLI without waiting (for commands that block, like method
+ * invoke); hkt_cli_finish collects its exit code and output. */
+int hkt_cli_spawn(struct hkt_cloud *c, int *out_fd, const char *arg, ...);
+int hkt_cli_finish(int pid, int fd, char **out);
 /* Runs the CLI and parses its output as JSON (for --json listings). */
 json_t *hkt_cli_json(struct hkt_cloud *c, const char *arg, ...);
 
