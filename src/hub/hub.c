@@ -141,7 +141,8 @@ hk_result hk_hub_username_build(const hk_hub_client *client, char *out, size_t c
                                 size_t *out_len)
 {
     HK_REQUIRE(out_len != NULL && (out != NULL || cap == 0));
-    if (!hub_client_ok(client) || !hub_segment_ok(client->host) ||
+    if (!hub_client_ok(client) || client->host == NULL ||
+        !hub_token_ok(client->host, strlen(client->host), SIZE_MAX, "/#+&?") ||
         (hub_present(client->api_version) && !hub_token_ok(client->api_version,
                                                            strlen(client->api_version),
                                                            SIZE_MAX, "/#+&?")) ||

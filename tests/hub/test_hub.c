@@ -147,6 +147,11 @@ static void test_identity_errors(void)
     c.host = NULL;
     CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_hub_username_build(&c, out_, cap_, &len_));
     c = our_client;
+    c.host = "h&x"; /* a host name is a DNS name: no query characters */
+    CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_hub_username_build(&c, out_, cap_, &len_));
+    c.host = "h?x";
+    CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_hub_username_build(&c, out_, cap_, &len_));
+    c = our_client;
     c.client_type = "a&b"; /* would add a username parameter */
     CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_hub_username_build(&c, out_, cap_, &len_));
     (void)buf;
