@@ -2,9 +2,10 @@
  * libFuzzer harness for the ATECC608A response path.
  *
  * Input: byte 0 picks the expected response size and the command; the rest
- * is what the "chip" says. Two targets per input:
+ * is what the "chip" says. Three targets per input:
  *  1. hk_atecc608_response_decode on the bytes as one output group;
- *  2. a whole hk_atecc608_execute against a fake I2C whose every read
+ *  2. hk_atecc608_config_decode and _check on the bytes as a config zone;
+ *  3. a whole hk_atecc608_execute against a fake I2C whose every read
  *     returns the next input bytes and whose NACKs are chosen by them too,
  *     so wake answers, counts, groups and retries are all hostile.
  * Neither may crash, read or write out of bounds, or hang; a payload handed
@@ -93,7 +94,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             __builtin_trap();
     }
 
-    /* 2. a whole transaction over a hostile bus */
+    /* 2. a config zone as read from a hostile chip: decoding never fails and
+     * the check gives a result and a message for any bytes */
+    if (size >= 1 + HK_ATECC608_CONFIG_SIZE) {
+        hk_atecc608_config cfg;
+        if (hk_atecc608_config_decode(data + 1, &cfg) != HK_OK)
+            __builtin_trap();
+        hk_atecc608_problem problem = HK_ATECC608_PROBLEM_NONE;
+        hk_result cr = hk_atecc608_config_check(&cfg, (uint8_t)(data[0] >> 4), &problem);
+        if ((cr == HK_OK) != (problem == HK_ATECC608_PROBLEM_NONE) ||
+            hk_atecc608_problem_str(problem) == NULL)
+            __builtin_trap();
+    }
+
+    /* 3. a whole transaction over a hostile bus */
     fuzz_bus bus = {data + 1, size - 1, 0};
     hk_i2c i2c = {&bus, bus_write, bus_read, bus_wake, bus_delay};
     hk_atecc608 dev;
