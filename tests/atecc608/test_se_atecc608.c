@@ -160,9 +160,11 @@ static void test_chain_and_identity(void)
     HK_CHECK_RESULT(se.cert(se.ctx, 0, der, sizeof der, &len), HK_OK);
 
     /* openssl verify on the chain as the chip gives it. */
-    char dir[] = "/tmp/hk-se608-XXXXXX";
+    char dir[256];
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/hk-se608-XXXXXX", tmp != NULL && tmp[0] ? tmp : P_tmpdir);
     HK_CHECK(mkdtemp(dir) != NULL);
-    char p_root[64], p_signer[64], p_dev[64], cmd[400];
+    char p_root[300], p_signer[300], p_dev[300], cmd[1100];
     snprintf(p_root, sizeof p_root, "%s/root.pem", dir);
     snprintf(p_signer, sizeof p_signer, "%s/signer.pem", dir);
     snprintf(p_dev, sizeof p_dev, "%s/device.pem", dir);
