@@ -148,6 +148,7 @@ static uint8_t locate(hk_emu_atecc608 *emu, unsigned zone, bool is32, uint16_t p
 }
 
 /* ---- Info (0x30) -------------------------------------------------------------- */
+/* `07 30 00 00 00 03 5D` (revision) -> `07 00 00 60 02 80 38` */
 
 static bool cmd_info(hk_emu_atecc608 *emu, const emu_cmd *c)
 {
@@ -191,6 +192,8 @@ static bool cmd_info(hk_emu_atecc608 *emu, const emu_cmd *c)
 }
 
 /* ---- Read (0x02) -------------------------------------------------------------- */
+/* `07 02 80 00 00 09 AD` (config block 0, 32 bytes) -> `23` + 32 bytes + CRC;
+ * `07 02 00 15 00 17 5D` (config bytes 84..87) -> `07 00 00 55 55` + CRC */
 
 static bool cmd_read(hk_emu_atecc608 *emu, const emu_cmd *c)
 {
@@ -228,6 +231,7 @@ static bool cmd_read(hk_emu_atecc608 *emu, const emu_cmd *c)
 }
 
 /* ---- Write (0x12) ------------------------------------------------------------- */
+/* `27 12 82 40 00` + 32 bytes + CRC (slot 8 block 0) -> `04 00 03 40` */
 
 static bool cmd_write(hk_emu_atecc608 *emu, const emu_cmd *c)
 {
@@ -297,6 +301,7 @@ static bool cmd_write(hk_emu_atecc608 *emu, const emu_cmd *c)
 }
 
 /* ---- Lock (0x17) -------------------------------------------------------------- */
+/* `07 17 80 00 00 39 8D` (config, no CRC check) -> `04 00 03 40` */
 
 /* Data-zone summary CRC: slots 0..15 in order, whole slots, skipping slots
  * whose KeyConfig.Private is set, then the 64 OTP bytes (our reading of
@@ -362,6 +367,7 @@ static bool cmd_lock(hk_emu_atecc608 *emu, const emu_cmd *c)
 }
 
 /* ---- Random (0x1B) ------------------------------------------------------------ */
+/* `07 1B 00 00 00 24 CD` -> `23` + 32 bytes + CRC */
 
 /* The RNG as the chip exposes it: before the config lock a fixed pattern. */
 static int chip_random(hk_emu_atecc608 *emu, uint8_t out[32])
@@ -388,6 +394,8 @@ static bool cmd_random(hk_emu_atecc608 *emu, const emu_cmd *c)
 }
 
 /* ---- Nonce (0x16) ------------------------------------------------------------- */
+/* `27 16 03 00 00 00 01 .. 1F 04 EE` (pass-through to TempKey) -> `04 00 03 40`;
+ * `1B 16 00 00 00` + NumIn(20) + CRC (random) -> `23` + RandOut(32) + CRC */
 
 static bool cmd_nonce(hk_emu_atecc608 *emu, const emu_cmd *c)
 {
@@ -444,6 +452,7 @@ static bool cmd_nonce(hk_emu_atecc608 *emu, const emu_cmd *c)
 }
 
 /* ---- GenKey (0x40) ------------------------------------------------------------ */
+/* `07 40 04 02 00 85 07` (new key in slot 2) -> `43` + X(32) Y(32) + CRC */
 
 static bool cmd_genkey(hk_emu_atecc608 *emu, const emu_cmd *c)
 {
@@ -479,6 +488,7 @@ static bool cmd_genkey(hk_emu_atecc608 *emu, const emu_cmd *c)
 }
 
 /* ---- Sign (0x41) -------------------------------------------------------------- */
+/* `07 41 A0 02 00 7D 05` (message-digest buffer, slot 2) -> `43` + R S + CRC */
 
 static bool cmd_sign(hk_emu_atecc608 *emu, const emu_cmd *c)
 {
@@ -520,6 +530,8 @@ static bool cmd_sign(hk_emu_atecc608 *emu, const emu_cmd *c)
 }
 
 /* ---- Verify (0x45) ------------------------------------------------------------ */
+/* `87 45 22 04 00` + R S X Y (128) + CRC (external, message-digest buffer)
+ * -> `04 00 03 40` valid, `04 01` + CRC mismatch */
 
 static bool cmd_verify(hk_emu_atecc608 *emu, const emu_cmd *c)
 {
@@ -567,6 +579,7 @@ static bool cmd_verify(hk_emu_atecc608 *emu, const emu_cmd *c)
 }
 
 /* ---- ECDH (0x43) -------------------------------------------------------------- */
+/* `47 43 00 00 00` + X Y (64) + CRC (slot 0, clear) -> `23` + shared x + CRC */
 
 static bool cmd_ecdh(hk_emu_atecc608 *emu, const emu_cmd *c)
 {
@@ -609,6 +622,8 @@ static bool cmd_ecdh(hk_emu_atecc608 *emu, const emu_cmd *c)
 }
 
 /* ---- SHA (0x47) --------------------------------------------------------------- */
+/* `07 47 00 00 00` + CRC (start) -> `04 00 03 40`; `0A 47 C2 03 00 61 62 63` +
+ * CRC (end, "abc", output only) -> `23 BA 78 16 BF ..` + CRC */
 
 static bool cmd_sha(hk_emu_atecc608 *emu, const emu_cmd *c)
 {
@@ -667,6 +682,7 @@ static bool cmd_sha(hk_emu_atecc608 *emu, const emu_cmd *c)
 }
 
 /* ---- SelfTest (0x77) ---------------------------------------------------------- */
+/* `07 77 3B 00 00` + CRC (all tests) -> `04 00 03 40` */
 
 static bool cmd_selftest(hk_emu_atecc608 *emu, const emu_cmd *c)
 {
@@ -676,6 +692,7 @@ static bool cmd_selftest(hk_emu_atecc608 *emu, const emu_cmd *c)
 }
 
 /* ---- Counter (0x24) ----------------------------------------------------------- */
+/* `07 24 01 00 00` + CRC (increment counter 0) -> `07 01 00 00 00` + CRC */
 
 static bool cmd_counter(hk_emu_atecc608 *emu, const emu_cmd *c)
 {
@@ -699,6 +716,7 @@ static bool cmd_counter(hk_emu_atecc608 *emu, const emu_cmd *c)
 }
 
 /* ---- UpdateExtra (0x20) ------------------------------------------------------- */
+/* `07 20 01 C4 00` + CRC (byte 85 = 0xC4) -> `04 00 03 40` */
 
 static bool cmd_update_extra(hk_emu_atecc608 *emu, const emu_cmd *c)
 {
