@@ -143,7 +143,8 @@ typedef struct hk_tls {
 /* Prepare a client: reads the device and signer certificates from cfg->se,
  * builds the trust store, seeds the DRBG from cfg->se->random, sets SNI,
  * verification, Azure's cipher suites and a max_fragment_length request
- * (4096 bytes, or less when mbedTLS was built with smaller record buffers). No bytes are sent. On error everything allocated is released
+ * (4096 bytes, or less when mbedTLS was built with smaller record
+ * buffers). No bytes are sent. On error everything allocated is released
  * (calling hk_tls_free is still allowed). The hk_tls must not move in memory
  * after this call (mbedTLS keeps pointers into it).
  * Errors: HK_ERR_INVALID_ARG (NULL, empty host name, PEM without its NUL),
