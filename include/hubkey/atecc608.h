@@ -358,11 +358,15 @@ hk_result hk_atecc608_read_config(hk_atecc608 *dev, uint8_t out[HK_ATECC608_CONF
  * for the short last block of a slot. The data zone must be locked. */
 hk_result hk_atecc608_read_slot(hk_atecc608 *dev, uint8_t slot, size_t offset, uint8_t *out,
                                 size_t len, uint8_t *out_status);
-/* len bytes at offset of a data slot, block by block in ascending order,
- * each block with one 32-byte Write (a block only partly covered is read
- * first and written back whole, so its other bytes keep their values; the
- * short last block of a slot is padded with zeros). A failure part way
- * leaves the blocks already written changed. */
+/* len bytes at offset of a data slot, block by block in ascending order.
+ * A whole 32-byte block takes one 32-byte Write. Part of a full block is
+ * written with 4-byte Writes, so no byte outside [offset, offset + len) is
+ * rewritten except inside the first and last 4-byte words (read first and
+ * written back with their current values): word-aligned ranges that share a
+ * block never touch each other. The chip accepts 4-byte data Writes only
+ * after the data lock. The short last block of a slot (slots 0-7 and 9-15)
+ * is read, patched and written with one padded 32-byte Write. A failure part
+ * way leaves the words and blocks already written changed. */
 hk_result hk_atecc608_write_slot(hk_atecc608 *dev, uint8_t slot, size_t offset,
                                  const uint8_t *data, size_t len, uint8_t *out_status);
 
@@ -458,8 +462,8 @@ typedef struct hk_se_atecc608 {
  *    the key in slot 11 (HK_ERR_NOT_FOUND when signer_def is NULL);
  *  - sign_digest: Random, Nonce to the message-digest buffer, Sign (slot 0);
  *  - random: Random, 32 bytes per command;
- *  - read_data / write_data: slot 8, data_size 416; write_data writes 32-byte
- *    blocks in ascending order (see hk_atecc608_write_slot).
+ *  - read_data / write_data: slot 8, data_size 416; write_data writes in
+ *    ascending order (see hk_atecc608_write_slot).
  * dev, the definitions (and what they point into) and ctx must outlive the
  * hk_se. device_def may not be NULL. */
 hk_result hk_se_atecc608_open(hk_se_atecc608 *ctx, hk_atecc608 *dev,

@@ -349,6 +349,26 @@ hk_result hk_atecc608_read_slot(hk_atecc608 *dev, uint8_t slot, size_t offset, u
     return HK_OK;
 }
 
+/* 4-byte Writes covering slot bytes [offset, offset + len) inside one block;
+ * a word only partly covered is read first and written back whole. */
+static hk_result write_words(hk_atecc608 *dev, uint8_t slot, size_t offset, const uint8_t *data,
+                             size_t len, uint8_t *out_status)
+{
+    size_t end = offset + len;
+    for (size_t w = offset & ~(size_t)3; w < end; w += 4) {
+        uint8_t word[4];
+        if (w < offset || w + 4 > end)
+            HK_TRY(hk_atecc608_read_slot(dev, slot, w, word, 4, out_status));
+        for (size_t i = 0; i < 4; i++)
+            if (w + i >= offset && w + i < end)
+                word[i] = data[w + i - offset];
+        uint16_t p2;
+        HK_TRY(hk_atecc608_addr(HK_ATECC608_ZONE_DATA, slot, (uint16_t)w, &p2));
+        HK_TRY(hk_atecc608_write(dev, HK_ATECC608_ZONE_DATA, p2, word, 4, out_status));
+    }
+    return HK_OK;
+}
+
 hk_result hk_atecc608_write_slot(hk_atecc608 *dev, uint8_t slot, size_t offset,
                                  const uint8_t *data, size_t len, uint8_t *out_status)
 {
@@ -360,14 +380,23 @@ hk_result hk_atecc608_write_slot(hk_atecc608 *dev, uint8_t slot, size_t offset,
         size_t block_len = size - block_start < 32 ? size - block_start : 32;
         size_t skip = offset - block_start;
         size_t n = block_len - skip < len ? block_len - skip : len;
-        uint8_t tmp[32];
-        memset(tmp, 0, sizeof tmp);
-        if (skip != 0 || n != block_len)
-            HK_TRY(hk_atecc608_read_slot(dev, slot, block_start, tmp, block_len, out_status));
-        memcpy(tmp + skip, data, n);
         uint16_t p2;
-        HK_TRY(hk_atecc608_addr(HK_ATECC608_ZONE_DATA, slot, (uint16_t)block_start, &p2));
-        HK_TRY(hk_atecc608_write(dev, HK_ATECC608_ZONE_DATA, p2, tmp, 32, out_status));
+        if (block_len == 32 && n != 32) {
+            /* Part of a full block: 4-byte Writes, so bytes outside the
+             * range are never rewritten (only the edge words' own bytes,
+             * with their current values). Two records that share a block
+             * but not a word cannot both be damaged by one interrupted
+             * Write, whatever the chip does with a block cut mid-way. */
+            HK_TRY(write_words(dev, slot, offset, data, n, out_status));
+        } else {
+            uint8_t tmp[32];
+            memset(tmp, 0, sizeof tmp);
+            if (skip != 0 || n != block_len)
+                HK_TRY(hk_atecc608_read_slot(dev, slot, block_start, tmp, block_len, out_status));
+            memcpy(tmp + skip, data, n);
+            HK_TRY(hk_atecc608_addr(HK_ATECC608_ZONE_DATA, slot, (uint16_t)block_start, &p2));
+            HK_TRY(hk_atecc608_write(dev, HK_ATECC608_ZONE_DATA, p2, tmp, 32, out_status));
+        }
         data += n;
         offset += n;
         len -= n;
