@@ -436,6 +436,22 @@ static bool port_free(int port)
     return ok;
 }
 
+/* A free loopback port chosen by the kernel. */
+static int free_port_any(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t l = sizeof(a);
+    int port = 0;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &l) == 0)
+        port = ntohs(a.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
 static bool port_open(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -491,7 +507,8 @@ static void print_endpoints(struct cli *c, int port)
     free(ca);
 }
 
-static bool write_conf(struct cli *c, int port, const char *plugin, const char *user)
+static bool write_conf(struct cli *c, int port, int wake_port, const char *plugin,
+                       const char *user)
 {
     char *conf = path_in(c, "mosquitto.conf");
     FILE *f = fopen(conf, "w");
@@ -512,6 +529,9 @@ static bool write_conf(struct cli *c, int port, const char *plugin, const char *
             c->dir);
     if (user)
         fprintf(f, "user %s\n", user);
+    /* Plain loopback listener only the plugin itself uses (with a random token)
+     * to wake the broker loop right after it queued a reply. */
+    fprintf(f, "listener %d 127.0.0.1\n", wake_port);
     fprintf(f,
             "listener %d 127.0.0.1\n"
             "max_qos 1\n"
@@ -522,8 +542,9 @@ static bool write_conf(struct cli *c, int port, const char *plugin, const char *
             "tls_version tlsv1.2\n"
             "plugin %s\n"
             "plugin_opt_database %s\n"
-            "plugin_opt_state_dir %s\n",
-            port, c->dir, c->dir, c->dir, plugin, c->db_path, c->dir);
+            "plugin_opt_state_dir %s\n"
+            "plugin_opt_wake_port %d\n",
+            port, c->dir, c->dir, c->dir, plugin, c->db_path, c->dir, wake_port);
     return fclose(f) == 0;
 }
 
@@ -579,7 +600,8 @@ static int cmd_start(struct cli *c)
     uid_t uid = 0;
     gid_t gid = 0;
     const char *user = broker_user(c, &uid, &gid);
-    if (!write_conf(c, (int)port, plugin, user)) {
+    int wake_port = free_port_any();
+    if (!write_conf(c, (int)port, wake_port, plugin, user)) {
         free(plugin);
         free(mosq);
         return fail(EX_INPUT, "cannot write %s/mosquitto.conf", c->dir);

@@ -17,7 +17,12 @@
  * All publishing happens on the broker thread inside those callbacks.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -106,7 +111,15 @@ struct ctx {
     uint64_t reg_last_ms;
     X509 *issuing_ca;
     EVP_PKEY *issuing_key;
+    int wake_port;     /* plain loopback listener used to wake the broker loop, 0 = none */
+    int wake_fd;       /* our connection to it, -1 when closed */
+    bool wake_hello;   /* CONNECT sent on wake_fd */
+    char wake_token[33];
 };
+
+#define WAKE_CLIENT_ID "hubkey-cloud-internal-wake"
+#define WAKE_USERNAME "hubkey-cloud-internal"
+
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -982,6 +995,80 @@ static int hub_method_response(struct ctx *c, struct client *cl, const char *sta
     return MOSQ_ERR_SUCCESS;
 }
 
+/* ------------------------------------------------------------------ waking the loop */
+
+/* mosquitto 2.0.11 moves plugin publishes into client queues only at the top
+ * of its main loop, after epoll_wait, which sleeps up to 100 ms when nothing
+ * else happens. A reply sent from MESSAGE would therefore wait for the next
+ * unrelated event. The plugin keeps one MQTT connection of its own to a plain
+ * loopback listener and sends a PINGREQ after queueing replies: that makes
+ * epoll_wait return at once. The connection is accepted only with a random
+ * token generated at start (BASIC_AUTH) and may do nothing else. */
+static void wake_reset(struct ctx *c)
+{
+    if (c->wake_fd >= 0)
+        close(c->wake_fd);
+    c->wake_fd = -1;
+    c->wake_hello = false;
+}
+
+static void put16(unsigned char *p, size_t v)
+{
+    p[0] = (unsigned char)(v >> 8);
+    p[1] = (unsigned char)v;
+}
+
+static void wake_loop(struct ctx *c)
+{
+    if (c->wake_port <= 0)
+        return;
+    if (c->wake_fd < 0) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            return;
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)c->wake_port)};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0 && errno != EINPROGRESS) {
+            close(fd);
+            return;
+        }
+        c->wake_fd = fd;
+    }
+    char buf[256];
+    ssize_t n;
+    while ((n = recv(c->wake_fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+    }
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOTCONN)) {
+        wake_reset(c);
+        return;
+    }
+    if (!c->wake_hello) {
+        /* CONNECT: 0x10 len "MQTT" 4 flags=0xC2 keepalive=65535 id user password */
+        unsigned char pkt[160];
+        size_t idl = strlen(WAKE_CLIENT_ID), ul = strlen(WAKE_USERNAME), pl = strlen(c->wake_token);
+        size_t rem = 10 + 2 + idl + 2 + ul + 2 + pl;
+        size_t k = 0;
+        pkt[k++] = 0x10;
+        pkt[k++] = (unsigned char)rem; /* < 128 by construction */
+        memcpy(pkt + k, "\x00\x04MQTT\x04\xC2\xFF\xFF", 10);
+        k += 10;
+        put16(pkt + k, idl), k += 2, memcpy(pkt + k, WAKE_CLIENT_ID, idl), k += idl;
+        put16(pkt + k, ul), k += 2, memcpy(pkt + k, WAKE_USERNAME, ul), k += ul;
+        put16(pkt + k, pl), k += 2, memcpy(pkt + k, c->wake_token, pl), k += pl;
+        if (send(c->wake_fd, pkt, k, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)k)
+            c->wake_hello = true;
+        else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOTCONN)
+            wake_reset(c);
+        return; /* the CONNECT itself wakes the loop */
+    }
+    static const unsigned char ping[2] = {0xC0, 0x00};
+    if (send(c->wake_fd, ping, 2, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno != EAGAIN &&
+        errno != EWOULDBLOCK)
+        wake_reset(c);
+}
+
 /* ------------------------------------------------------------------ callbacks */
 
 /* The request id is echoed as received unless it holds characters that are
@@ -1002,6 +1089,11 @@ static int cb_basic_auth(int event, void *event_data, void *userdata)
     struct ctx *c = userdata;
     struct mosquitto_evt_basic_auth *ed = event_data;
     const char *client_id = mosquitto_client_id(ed->client);
+    if (ed->username && strcmp(ed->username, WAKE_USERNAME) == 0) {
+        bool ok = c->wake_port > 0 && client_id && strcmp(client_id, WAKE_CLIENT_ID) == 0 &&
+                  ed->password && strcmp(ed->password, c->wake_token) == 0;
+        return ok ? MOSQ_ERR_SUCCESS : MOSQ_ERR_AUTH;
+    }
     struct hkc_username u;
     if (!client_id || !hkc_username_parse(ed->username, &u)) {
         mosquitto_log_printf(MOSQ_LOG_INFO, "hubkey-cloud: refused %s: username not in DPS or "
@@ -1133,11 +1225,20 @@ static int cb_acl_check(int event, void *event_data, void *userdata)
     return MOSQ_ERR_SUCCESS;
 }
 
+static int handle_message(struct ctx *c, struct mosquitto_evt_message *ed);
+
 static int cb_message(int event, void *event_data, void *userdata)
 {
     (void)event;
     struct ctx *c = userdata;
-    struct mosquitto_evt_message *ed = event_data;
+    int rc = handle_message(c, event_data);
+    if (c->s.delay_ms == 0)
+        wake_loop(c);
+    return rc;
+}
+
+static int handle_message(struct ctx *c, struct mosquitto_evt_message *ed)
+{
     struct client *cl = client_find(c, ed->client);
     if (!cl)
         return MOSQ_ERR_ACL_DENIED;
@@ -1405,6 +1506,12 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
         return MOSQ_ERR_NOMEM;
     c->pid = identifier;
     c->dir = hkc_strdup(dir);
+    c->wake_fd = -1;
+    const char *wake = opt(options, option_count, "wake_port");
+    c->wake_port = wake ? atoi(wake) : 0;
+    unsigned char tok[16];
+    RAND_bytes(tok, sizeof(tok));
+    hkc_hex(tok, sizeof(tok), c->wake_token);
     c->db = hkc_db_open(db_path);
     if (!c->db) {
         mosquitto_log_printf(MOSQ_LOG_ERR, "hubkey-cloud: cannot open %s", db_path);
@@ -1468,6 +1575,7 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int 
     c->s.poll_window_ms = 0;
     polls_gc(c);
     settings_free(&c->s);
+    wake_reset(c);
     X509_free(c->issuing_ca);
     EVP_PKEY_free(c->issuing_key);
     hkc_db_close(c->db);

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <openssl/pem.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -352,14 +353,16 @@ static void pump(struct hkt_mqtt *q)
         q->closed = true;
 }
 
+static void lib_init(void)
+{
+    mosquitto_lib_init();
+}
+
 int hkt_mqtt_connect(struct hkt_cloud *c, struct hkt_mqtt *q, const struct hkt_cert *id,
                      const char *client_id, const char *username)
 {
-    static bool inited;
-    if (!inited) {
-        mosquitto_lib_init();
-        inited = true;
-    }
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, lib_init);
     memset(q, 0, sizeof(*q));
     q->connack = -1;
     q->granted_qos = -1;
