@@ -112,8 +112,10 @@ typedef enum hk_atecc608_nonce_target {
 } hk_atecc608_nonce_target;
 
 /* SelfTest bitmap. */
+/* SelfTest bits as cryptoauthlib defines them (SELFTEST_MODE_*): ECDSA is
+ * 0x02, so that RNG|ECDSA|ECDH|AES|SHA = 0x3B ("all"). */
 #define HK_ATECC608_SELFTEST_RNG 0x01u
-#define HK_ATECC608_SELFTEST_ECDSA 0x04u
+#define HK_ATECC608_SELFTEST_ECDSA 0x02u
 #define HK_ATECC608_SELFTEST_ECDH 0x08u
 #define HK_ATECC608_SELFTEST_AES 0x10u
 #define HK_ATECC608_SELFTEST_SHA 0x20u
