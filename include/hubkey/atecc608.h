@@ -111,8 +111,7 @@ typedef enum hk_atecc608_nonce_target {
     HK_ATECC608_NONCE_ALT_KEY = 0x80
 } hk_atecc608_nonce_target;
 
-/* SelfTest bitmap. */
-/* SelfTest bits as cryptoauthlib defines them (SELFTEST_MODE_*): ECDSA is
+/* SelfTest bitmap, bits as cryptoauthlib defines them (SELFTEST_MODE_*): ECDSA is
  * 0x02, so that RNG|ECDSA|ECDH|AES|SHA = 0x3B ("all"). */
 #define HK_ATECC608_SELFTEST_RNG 0x01u
 #define HK_ATECC608_SELFTEST_ECDSA 0x02u
