@@ -1,0 +1,78 @@
+/*
+ * hubkey — the platform surface: everything the device stack needs from the
+ * system it runs on, in one place.
+ *
+ * Ten functions in all:
+ *
+ *   hk_platform (this header)      monotonic_ms, wall_s, wait, tcp_connect,
+ *                                  tcp_close
+ *   hk_transport (transport.h)     send, recv   (of a socket from tcp_connect)
+ *   hk_i2c (i2c.h)                 write, read, wake
+ *
+ * hk_i2c also carries delay_us: it is the same "wait" capability at
+ * microsecond resolution for the chip driver (a port implements both with
+ * one sleep primitive), so the surface stays at ten distinct capabilities.
+ *
+ * ports/posix implements hk_platform (ports/posix/hk_posix.h) and hk_i2c
+ * (ports/posix/hk_i2c_linux.h); an ESP-IDF or bare-metal port implements the
+ * same structs. Tests use fakes with an injected clock.
+ *
+ * Return rules, exact:
+ *   monotonic_ms: milliseconds since an arbitrary start; wraps at 2^32 (every
+ *       comparison in hubkey is by difference). Never goes backwards.
+ *   wall_s: Unix time in seconds (UTC), or HK_PLATFORM_TIME_UNKNOWN when the
+ *       clock was never set (no RTC, no SNTP answer yet). The value is passed
+ *       to the TLS layer as is (HK_PLATFORM_TIME_UNKNOWN equals
+ *       HK_TLS_TIME_UNKNOWN).
+ *   wait: blocks until the socket has bytes to read (or was closed by the
+ *       peer), or can take bytes again after a send that accepted fewer bytes
+ *       than offered, or timeout_ms passed, whichever comes first. With
+ *       socket == NULL it simply sleeps timeout_ms (the delay). HK_OK in
+ *       every one of those cases; an error only for a socket that is not
+ *       open. Used only by blocking convenience loops, never by engines.
+ *   tcp_connect: resolves host (a name or a numeric IPv4/IPv6 address),
+ *       connects to port, trying each resolved address in turn, and fills
+ *       *out_socket with a non-blocking byte stream that follows
+ *       transport.h. It may block for at most timeout_ms (name resolution
+ *       excepted where the system resolver cannot be bounded). Errors:
+ *       HK_ERR_RESOLVE (no address for host), HK_ERR_CONNECT (refused or
+ *       unreachable), HK_ERR_TIMEOUT, HK_ERR_FULL (no free socket in the
+ *       port), HK_ERR_INVALID_ARG. The socket's send returns 0 bytes when the
+ *       kernel buffer is full; its recv returns 0 bytes when nothing arrived
+ *       and HK_ERR_CLOSED once the peer closed the stream.
+ *   tcp_close: closes a socket from tcp_connect; *socket must not be used
+ *       afterwards. Safe to call on a socket that already failed.
+ *
+ * Ownership: the socket's ctx belongs to the platform; it is valid from a
+ * successful tcp_connect until tcp_close. host is not kept after the call.
+ */
+#ifndef HUBKEY_PLATFORM_H
+#define HUBKEY_PLATFORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hubkey/result.h"
+#include "hubkey/transport.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* "Wall clock not known": the same value as HK_TLS_TIME_UNKNOWN. */
+#define HK_PLATFORM_TIME_UNKNOWN INT64_MIN
+
+typedef struct hk_platform {
+    void *ctx;
+    uint32_t (*monotonic_ms)(void *ctx);
+    int64_t (*wall_s)(void *ctx);
+    hk_result (*wait)(void *ctx, const hk_transport *socket, uint32_t timeout_ms);
+    hk_result (*tcp_connect)(void *ctx, const char *host, uint16_t port, uint32_t timeout_ms,
+                             hk_transport *out_socket);
+    void (*tcp_close)(void *ctx, const hk_transport *socket);
+} hk_platform;
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HUBKEY_PLATFORM_H */
