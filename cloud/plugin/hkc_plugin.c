@@ -101,7 +101,8 @@ struct ctx {
     sqlite3 *db;
     char *dir;
     struct settings s;
-    int64_t data_version;
+    int64_t data_version;     /* last seen by TICK (identity checks, commands) */
+    int64_t settings_version; /* last seen when settings were loaded */
     uint64_t last_cmd_ms, last_gc_ms;
     struct client *clients;
     struct reply *replies;
@@ -158,6 +159,17 @@ static int64_t data_version(struct ctx *c)
     int64_t v = hkc_row_int(row, "data_version");
     json_decref(row);
     return v;
+}
+
+/* Reloads settings when another process committed since the last look, so a
+ * change the CLI made before a request is in force for that request. */
+static void settings_refresh(struct ctx *c)
+{
+    int64_t v = data_version(c);
+    if (v != c->settings_version) {
+        c->settings_version = v;
+        settings_load(c);
+    }
 }
 
 static bool drop_at(struct ctx *c, const char *step)
@@ -1089,6 +1101,7 @@ static int cb_basic_auth(int event, void *event_data, void *userdata)
     struct ctx *c = userdata;
     struct mosquitto_evt_basic_auth *ed = event_data;
     const char *client_id = mosquitto_client_id(ed->client);
+    settings_refresh(c);
     if (ed->username && strcmp(ed->username, WAKE_USERNAME) == 0) {
         bool ok = c->wake_port > 0 && client_id && strcmp(client_id, WAKE_CLIENT_ID) == 0 &&
                   ed->password && strcmp(ed->password, c->wake_token) == 0;
@@ -1231,6 +1244,7 @@ static int cb_message(int event, void *event_data, void *userdata)
 {
     (void)event;
     struct ctx *c = userdata;
+    settings_refresh(c);
     int rc = handle_message(c, event_data);
     if (c->s.delay_ms == 0)
         wake_loop(c);
@@ -1445,7 +1459,7 @@ static int cb_tick(int event, void *event_data, void *userdata)
         int64_t v = data_version(c);
         if (v != c->data_version) {
             c->data_version = v;
-            settings_load(c);
+            settings_refresh(c);
             enforce_identities(c);
         }
         run_commands(c);
@@ -1520,7 +1534,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
         return MOSQ_ERR_UNKNOWN;
     }
     settings_load(c);
-    c->data_version = data_version(c);
+    c->data_version = c->settings_version = data_version(c);
     char *ca = hkc_printf("%s/pki/issuing-ca.pem", dir);
     char *key = hkc_printf("%s/pki/issuing-ca.key", dir);
     c->issuing_ca = hkc_pki_read_cert(ca);
