@@ -1,0 +1,162 @@
+/*
+ * hubkey-cloud CLI: lifecycle (start twice, stop, restart with state kept),
+ * listings in both forms, and the documented exit codes for bad input.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hk_test.h"
+#include "hkc_util.h"
+#include "hkt_env.h"
+
+static struct hkt_cloud cloud;
+
+static void test_usage_errors(void)
+{
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "frobnicate", NULL), 1);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "devices", "--bogus", NULL), 1);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "enroll", NULL), 1);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "enroll", "club", "add", "x", NULL), 1);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "enroll", "group", "fly", NULL), 1);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "enroll", "group", "add", "g", NULL), 1);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "device", "add", "d", NULL), 1);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "config", "set", "nonsense", "1", NULL), 1);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "telemetry", "--device", NULL), 1);
+    char *out = NULL;
+    HK_CHECK_EQ(hkt_cli(&cloud, &out, "help", NULL), 0);
+    HK_CHECK(out && strstr(out, "usage: hubkey-cloud"));
+    free(out);
+}
+
+static void test_bad_input(void)
+{
+    char *missing = hkc_printf("%s/missing.pem", cloud.root);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "enroll", "group", "add", "g", "--cert", missing, NULL), 2);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "ca", "add", missing, NULL), 2);
+    /* A file that is not a certificate. */
+    char *junk = hkc_printf("%s/junk.pem", cloud.root);
+    FILE *f = fopen(junk, "w");
+    if (f) {
+        fputs("-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n", f);
+        fclose(f);
+    }
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "enroll", "individual", "add", "dev-1", "--cert", junk,
+                        NULL), 2);
+    /* A device certificate is not a group CA. */
+    struct hkt_cert dev;
+    HK_CHECK(hkt_device_make(&cloud, &dev, "cli-dev", NULL, NULL));
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "enroll", "group", "add", "g", "--cert", dev.cert_path,
+                        NULL), 2);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "enroll", "individual", "add", "bad id!", "--cert",
+                        dev.cert_path, NULL), 2);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "enroll", "individual", "add", "cli-dev", "--cert",
+                        dev.cert_path, "--reprovision", "sometimes", NULL), 2);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "enroll", "individual", "add", "cli-dev", "--cert",
+                        dev.cert_path, "--initial-twin", "{oops", NULL), 2);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "enroll", "individual", "add", "cli-dev", "--cert",
+                        dev.cert_path, "--allocation", "static", NULL), 2);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "enroll", "individual", "add", "cli-dev", "--cert",
+                        dev.cert_path, "--hubs", "no-such-hub.test", NULL), 3);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "device", "add", "cli-dev", "--hub", "hub-1.hubkey.test",
+                        "--thumbprint", "xyz", NULL), 2);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "device", "add", "cli-dev", "--hub", "nowhere", "--cert",
+                        dev.cert_path, NULL), 3);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "enroll", "group", "disable", "nobody", NULL), 3);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "config", "set", "retry-after", "-1", NULL), 2);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "config", "set", "retry-after", "abc", NULL), 2);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "telemetry", "--limit", "0", NULL), 2);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "method", "invoke", "cli-dev", "m", "--timeout", "0", NULL),
+                2);
+    /* Valid additions work and show up in the listings. */
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "enroll", "individual", "add", "cli-dev", "--cert",
+                        dev.cert_path, "--payload", "{\"role\":\"sensor\"}", NULL), 0);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "device", "add", "cli-dev", "--hub", "hub-2.hubkey.test",
+                        "--cert", dev.cert_path, NULL), 0);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "device", "add", "cli-dev", "--hub", "hub-2.hubkey.test",
+                        "--cert", dev.cert_path, NULL), 3);
+    json_t *e = hkt_cli_json(&cloud, "enroll", "individual", "list", "--json", NULL);
+    HK_CHECK_EQ(json_array_size(e), 1);
+    HK_CHECK(strcmp(json_string_value(json_object_get(json_array_get(e, 0), "name")) ?: "",
+                    "cli-dev") == 0);
+    json_decref(e);
+    char *out = NULL;
+    HK_CHECK_EQ(hkt_cli(&cloud, &out, "enroll", "individual", "list", NULL), 0);
+    HK_CHECK(out && strstr(out, "cli-dev") && strstr(out, "reprovision"));
+    free(out);
+    json_t *fs = hkt_cli_json(&cloud, "fault", "show", "--json", NULL);
+    HK_CHECK_EQ(json_array_size(fs), 3);
+    json_decref(fs);
+    json_t *cs = hkt_cli_json(&cloud, "config", "show", "--json", NULL);
+    HK_CHECK(json_array_size(cs) >= 4);
+    json_decref(cs);
+    json_t *ca = hkt_cli_json(&cloud, "ca", "list", "--json", NULL);
+    HK_CHECK(json_is_array(ca));
+    json_decref(ca);
+    json_t *regs = hkt_cli_json(&cloud, "registrations", "--json", NULL);
+    HK_CHECK(json_is_array(regs));
+    json_decref(regs);
+    /* The individual enrollment's payload comes back in the registration. */
+    int status;
+    json_t *body = hkt_dps_register(&cloud, &dev, "cli-dev", NULL, &status);
+    HK_CHECK_EQ(status, 200);
+    json_t *payload = json_object_get(json_object_get(body, "registrationState"), "payload");
+    HK_CHECK(strcmp(json_string_value(json_object_get(payload, "role")) ?: "", "sensor") == 0);
+    json_decref(body);
+    hkt_cert_free(&dev);
+    free(junk);
+    free(missing);
+}
+
+static void test_lifecycle(void)
+{
+    char *out = NULL;
+    /* A second start reports the running cloud. */
+    HK_CHECK_EQ(hkt_cli(&cloud, &out, "start", NULL), 0);
+    HK_CHECK(out && strstr(out, "already running"));
+    free(out);
+    out = NULL;
+    HK_CHECK_EQ(hkt_cli(&cloud, &out, "status", NULL), 0);
+    HK_CHECK(out && strstr(out, "running") && strstr(out, "ID scope") &&
+             strstr(out, "hub-1.hubkey.test"));
+    free(out);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "stop", NULL), 0);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "status", NULL), 3);
+    out = NULL;
+    HK_CHECK_EQ(hkt_cli(&cloud, &out, "stop", NULL), 0);
+    HK_CHECK(out && strstr(out, "not running"));
+    free(out);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "method", "invoke", "cli-dev", "m", NULL), 3);
+    /* Restart on the same port: state (scope, enrollments) is kept. */
+    char port[16];
+    snprintf(port, sizeof(port), "%d", cloud.port);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "start", "--port", port, NULL), 0);
+    json_t *st = hkt_cli_json(&cloud, "status", "--json", NULL);
+    HK_CHECK(strcmp(json_string_value(json_object_get(st, "idScope")) ?: "", cloud.scope) == 0);
+    HK_CHECK_EQ(json_integer_value(json_object_get(st, "enrollments")), 1);
+    json_decref(st);
+    /* A port in use is reported as a broker start failure. */
+    struct hkt_cloud other = cloud;
+    snprintf(other.state, sizeof(other.state), "%s/other", cloud.root);
+    HK_CHECK_EQ(hkt_cli(&other, NULL, "start", "--port", port, NULL), 4);
+    HK_CHECK_EQ(hkt_cli(&other, NULL, "start", "--port", "70000", NULL), 2);
+    /* Commands on a directory that was never started. */
+    snprintf(other.state, sizeof(other.state), "%s/never", cloud.root);
+    HK_CHECK_EQ(hkt_cli(&other, NULL, "devices", NULL), 3);
+    HK_CHECK_EQ(hkt_cli(&other, NULL, "status", NULL), 3);
+}
+
+int main(void)
+{
+    if (!hkt_cloud_start(&cloud)) {
+        fprintf(stderr, "could not start hubkey-cloud\n");
+        hkt_cloud_stop(&cloud);
+        return 1;
+    }
+    HK_RUN(test_usage_errors);
+    HK_RUN(test_bad_input);
+    HK_RUN(test_lifecycle);
+    hkt_cloud_stop(&cloud);
+    return hk_test_finish("cloud_cli");
+}
