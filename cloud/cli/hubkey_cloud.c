@@ -1180,6 +1180,43 @@ static int cmd_device(struct cli *c)
     return EX_OK;
 }
 
+/* hub set NAME [--weight N] [--apply-allocation yes|no] */
+static int cmd_hub(struct cli *c)
+{
+    if (c->argc < 2 || strcmp(c->argv[0], "set") != 0)
+        return fail(EX_USAGE, "usage: hub set HUB [--weight 1..1000] [--apply-allocation yes|no]");
+    c->argc--;
+    c->argv++;
+    bool missing = false;
+    const char *weight_s = take_opt(c, "--weight", &missing);
+    const char *apply_s = take_opt(c, "--apply-allocation", &missing);
+    if (missing)
+        return fail(EX_USAGE, "option needs a value");
+    int rc = check_leftovers(c, 1);
+    if (rc)
+        return rc;
+    long weight = 0;
+    if (weight_s && !parse_int(weight_s, 1, 1000, &weight))
+        return fail(EX_INPUT, "--weight must be 1..1000");
+    if (apply_s && strcmp(apply_s, "yes") != 0 && strcmp(apply_s, "no") != 0)
+        return fail(EX_INPUT, "--apply-allocation must be yes or no");
+    if (!open_db(c, true))
+        return EX_STATE;
+    json_t *h = hkc_db_row(c->db, "SELECT name FROM hubs WHERE name=? COLLATE NOCASE", "s",
+                           c->argv[0]);
+    if (!h)
+        return fail(EX_STATE, "no hub named %s (see hubkey-cloud hubs)", c->argv[0]);
+    if (weight)
+        hkc_db_exec(c->db, "UPDATE hubs SET weight=? WHERE name=?", "is", (int64_t)weight,
+                    hkc_row_str(h, "name"));
+    if (apply_s)
+        hkc_db_exec(c->db, "UPDATE hubs SET apply_allocation=? WHERE name=?", "is",
+                    (int64_t)(strcmp(apply_s, "yes") == 0), hkc_row_str(h, "name"));
+    printf("hub %s updated\n", hkc_row_str(h, "name"));
+    json_decref(h);
+    return EX_OK;
+}
+
 /* ------------------------------------------------------------------ telemetry */
 
 static void print_telemetry_row(json_t *r, bool as_json)
@@ -1641,7 +1678,7 @@ static void usage(FILE *f)
           "  enroll individual add REG_ID --cert DEVICE.pem [--device-id ID] [same options]\n"
           "  enroll group|individual list [--json] | enable|disable|remove NAME\n"
           "  ca add FILE.pem | ca list [--json]     upload (verified) CA certificates\n"
-          "  hubs [--json]\n"
+          "  hubs [--json] | hub set HUB [--weight 1..1000] [--apply-allocation yes|no]\n"
           "  devices [--hub H] [--json]\n"
           "  device add ID --hub H (--cert FILE | --thumbprint HEX)\n"
           "  device enable|disable|remove ID [--hub H]\n"
@@ -1713,6 +1750,8 @@ int main(int argc, char **argv)
         rc = cmd_enroll(&c);
     else if (strcmp(cmd, "ca") == 0)
         rc = cmd_ca(&c);
+    else if (strcmp(cmd, "hub") == 0)
+        rc = cmd_hub(&c);
     else if (strcmp(cmd, "hubs") == 0) {
         static const char *const cols[] = {"name", "weight", "apply_allocation", NULL};
         rc = list_query(&c, "SELECT name, weight, apply_allocation FROM hubs ORDER BY name", cols,

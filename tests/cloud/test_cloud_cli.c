@@ -85,6 +85,15 @@ static void test_bad_input(void)
     HK_CHECK_EQ(hkt_cli(&cloud, &out, "enroll", "individual", "list", NULL), 0);
     HK_CHECK(out && strstr(out, "cli-dev") && strstr(out, "reprovision"));
     free(out);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "hub", "set", "hub-2.hubkey.test", "--weight", "5",
+                        "--apply-allocation", "no", NULL), 0);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "hub", "set", "hub-2.hubkey.test", "--weight", "0", NULL), 2);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "hub", "set", "hub-9.hubkey.test", "--weight", "2", NULL), 3);
+    json_t *hubs = hkt_cli_json(&cloud, "hubs", "--json", NULL);
+    json_t *h2 = json_array_get(hubs, 1);
+    HK_CHECK_EQ(json_integer_value(json_object_get(h2, "weight")), 5);
+    HK_CHECK_EQ(json_integer_value(json_object_get(h2, "apply_allocation")), 0);
+    json_decref(hubs);
     json_t *fs = hkt_cli_json(&cloud, "fault", "show", "--json", NULL);
     HK_CHECK_EQ(json_array_size(fs), 3);
     json_decref(fs);
