@@ -96,10 +96,15 @@ function(hk_add_fuzzer name)
   if(A_SEEDS)
     set(seed_args ${A_SEEDS})
   endif()
-  add_test(NAME fuzz_${name}
+  # Harness names already start with fuzz_; the test name is the harness name.
+  set(test_name ${name})
+  if(NOT name MATCHES "^fuzz_")
+    set(test_name fuzz_${name})
+  endif()
+  add_test(NAME ${test_name}
            COMMAND ${name} -max_total_time=${HK_FUZZ_SMOKE_SECONDS} -rss_limit_mb=2048
                    -print_final_stats=1 ${corpus} ${seed_args})
-  set_tests_properties(fuzz_${name} PROPERTIES LABELS "fuzz;${A_LABEL}"
+  set_tests_properties(${test_name} PROPERTIES LABELS "fuzz;${A_LABEL}"
                        TIMEOUT 600 ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1")
   add_custom_target(fuzz-long-${name}
     COMMAND ${name} -max_total_time=${HK_FUZZ_LONG_SECONDS} -rss_limit_mb=2048
