@@ -13,7 +13,7 @@
  * payload, not copies, so the tx buffer only needs to fit one message and a
  * resend after reconnect re-encodes it. Entries stay in publish order (the
  * table is shifted on removal; it has a handful of entries) and are queued to
- * tx in that order, so a message never overtakes an earlier one.
+ * tx in that order, so a QoS 1 message never overtakes an earlier one.
  *
  * Time: only process() and connect() take now_ms; all comparisons are on the
  * signed difference of two uint32_t values, so the counter may wrap.
