@@ -263,7 +263,9 @@ typedef struct hk_mqtt_event {
     hk_mqtt_publish publish; /* PUBLISH */
 } hk_mqtt_event;
 
-/* Called from inside hk_mqtt_client_process(). The callback may call
+/* Called from inside hk_mqtt_client_process() (and from
+ * hk_mqtt_client_connect() for messages a clean session drops). The event and
+ * every pointer in it are valid only during the call. The callback may call
  * hk_mqtt_client_publish(), _subscribe(), _unsubscribe() and _disconnect();
  * it must not call _process(), _connect() or _init(). */
 typedef void (*hk_mqtt_event_fn)(void *ctx, const hk_mqtt_event *event);
