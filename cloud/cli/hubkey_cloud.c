@@ -183,7 +183,19 @@ static bool broker_alive(long pid)
     char *rp = strrchr(buf, ')');
     if (!rp || rp[1] != ' ' || rp[2] == 'Z' || rp[2] == 'X')
         return false;
-    return strstr(buf, "(mosquitto)") != NULL;
+    /* The command line names mosquitto (also when run under a wrapper such
+     * as valgrind, see HUBKEY_CLOUD_MOSQUITTO). */
+    snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+    f = fopen(path, "r");
+    if (!f)
+        return false;
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    for (size_t i = 0; i < n; i++)
+        if (buf[i] == '\0')
+            buf[i] = ' ';
+    buf[n] = '\0';
+    return strstr(buf, "mosquitto") != NULL;
 }
 
 static bool running(struct cli *c, long *out_pid)

@@ -1413,9 +1413,13 @@ static void run_commands(struct ctx *c)
     json_decref(rows);
 }
 
-/* Closes hub connections whose identity was disabled or removed meanwhile. */
+/* Closes hub connections whose identity was disabled or removed meanwhile.
+ * Kicking fires DISCONNECT at once, which frees the client entry, so the IDs
+ * are collected first and kicked after the walk. */
 static void enforce_identities(struct ctx *c)
 {
+    char **kick = NULL;
+    size_t n = 0;
     for (struct client *cl = c->clients; cl; cl = cl->next) {
         if (cl->role != HKC_ROLE_HUB)
             continue;
@@ -1423,11 +1427,20 @@ static void enforce_identities(struct ctx *c)
         bool keep = dev && hkc_row_int(dev, "enabled");
         json_decref(dev);
         if (!keep) {
-            mosquitto_log_printf(MOSQ_LOG_INFO, "hubkey-cloud: %s disabled or removed, closing",
-                                 cl->id);
-            mosquitto_kick_client_by_clientid(cl->client_id, false);
+            char **grown = realloc(kick, (n + 1) * sizeof(*kick));
+            if (!grown)
+                break;
+            kick = grown;
+            kick[n++] = hkc_strdup(cl->client_id);
         }
     }
+    for (size_t i = 0; i < n; i++) {
+        mosquitto_log_printf(MOSQ_LOG_INFO, "hubkey-cloud: %s disabled or removed, closing",
+                             kick[i]);
+        mosquitto_kick_client_by_clientid(kick[i], false);
+        free(kick[i]);
+    }
+    free(kick);
 }
 
 static int cb_tick(int event, void *event_data, void *userdata)
