@@ -598,6 +598,10 @@ static int cmd_start(struct cli *c)
     if (!plugin)
         return fail(EX_BROKER, "cannot find hubkey-cloud-plugin.so next to this program "
                                "(set HUBKEY_CLOUD_PLUGIN)");
+    if (strpbrk(plugin, " \t\r\n")) {
+        free(plugin);
+        return fail(EX_BROKER, "the plugin path must not contain whitespace");
+    }
     char *mosq = find_mosquitto();
     if (!mosq) {
         free(plugin);
@@ -1745,6 +1749,14 @@ int main(int argc, char **argv)
             free(c.dir);
             c.dir = abs;
         }
+    }
+    /* The path is written into mosquitto.conf, one value per line. */
+    if (strpbrk(c.dir, " \t\r\n")) {
+        fail(EX_INPUT, "the state directory path must not contain whitespace: '%s'", c.dir);
+        free(c.dir);
+        free(home_dir);
+        free(c.argv);
+        return EX_INPUT;
     }
     c.db_path = path_in(&c, "cloud.db");
     const char *cmd = c.argv[0];
