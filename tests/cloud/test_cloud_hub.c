@@ -3,9 +3,12 @@
  * `hubkey-cloud device add`, libmosquitto as the device.
  */
 #define _GNU_SOURCE
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hk_test.h"
 #include "hkc_pki.h"
@@ -115,6 +118,42 @@ static void test_telemetry_stored(void)
     HK_CHECK(strcmp(json_string_value(json_object_get(props, "k")) ?: "x", "") == 0);
     HK_CHECK(strcmp(json_string_value(json_object_get(r1, "hub")) ?: "", HUB1) == 0);
     json_decref(rows);
+    hkt_cert_free(&dev);
+}
+
+/* telemetry --follow prints new messages as they arrive, until interrupted. */
+static void test_telemetry_follow(void)
+{
+    struct hkt_cert dev;
+    HK_CHECK(add_device(&dev, "follow-dev", HUB2));
+    int fd = -1;
+    int pid = hkt_cli_spawn(&cloud, &fd, "telemetry", "--follow", "--json", "--device",
+                            "follow-dev", NULL);
+    HK_CHECK(pid > 0);
+    struct hkt_mqtt q;
+    HK_CHECK_EQ(hub_connect(&q, &dev, HUB2, "follow-dev", NULL), 0);
+    HK_CHECK(hkt_mqtt_publish(&q, "devices/follow-dev/messages/events/", "followed", 8, 1));
+    hkt_mqtt_close(&q);
+    /* Wait (bounded) for the line; the CLI only stops when told to. */
+    char buf[4096];
+    size_t len = 0;
+    uint64_t deadline = hkc_now_ms() + HKT_WAIT_MS;
+    while (len < sizeof(buf) - 1 && hkc_now_ms() < deadline) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        buf[len] = '\0';
+        if (strstr(buf, "followed"))
+            break;
+    }
+    buf[len] = '\0';
+    HK_CHECK(strstr(buf, "\"body\":\"followed\"") != NULL);
+    kill(pid, SIGTERM);
+    HK_CHECK_EQ(hkt_cli_finish(pid, fd, NULL), 0);
     hkt_cert_free(&dev);
 }
 
@@ -357,6 +396,7 @@ int main(void)
     HK_RUN(test_connect_decisions);
     HK_RUN(test_disabled_device);
     HK_RUN(test_telemetry_stored);
+    HK_RUN(test_telemetry_follow);
     HK_RUN(test_twin_round_trip);
     HK_RUN(test_method_invoke);
     HK_RUN(test_c2d);
