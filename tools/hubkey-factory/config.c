@@ -12,7 +12,9 @@
  *  2. the config zone locked with the CRC of the 128 bytes as read back, so
  *     the chip refuses the lock if anything changed in between;
  *  3. slot 8 written with zeros (an empty provisioning record) while the
- *     data zone still takes clear writes;
+ *     data zone still takes clear writes; on a chip locked earlier with a
+ *     TrustFLEX-style slot 0 (no GenKey after the data lock) the key is made
+ *     now, the last moment the chip allows it;
  *  4. the data zone locked;
  *  5. the zone read again and checked with the driver's safety check.
  * Steps 2 and 4 cannot be undone. A run that stops between them leaves a
@@ -415,7 +417,9 @@ int fx_configure(fx_chip *chip, const fx_configure_opts *opts)
     if (!cfg.data_locked) {
         if (opts->dry_run) {
             printf("dry run: nothing is written. Would write slot 8 with 416 zero bytes (empty "
-                   "provisioning record), lock the data zone, check the key slot\n");
+                   "provisioning record), %slock the data zone, check the key slot\n",
+                   (cfg.slots[0].write_config & 0x2u) ? ""
+                                                      : "make the permanent key in slot 0, ");
             return FX_OK;
         }
         static const uint8_t zeros[HK_RECORD_AREA_SIZE] = {0};
@@ -425,6 +429,19 @@ int fx_configure(fx_chip *chip, const fx_configure_opts *opts)
         if (r != HK_OK) {
             fx_chip_error(chip, "writing slot 8 (empty provisioning record)", r, st);
             return partial(chip, "slot 8 could not be written");
+        }
+        if ((cfg.slots[0].write_config & 0x2u) == 0) {
+            /* A TrustFLEX-style permanent key slot: GenKey works only until
+             * the data lock, so the key is made now. */
+            uint8_t pub[64];
+            r = hk_atecc608_genkey(&chip->dev, true, HK_ATECC608_SLOT_DEVICE_KEY, pub, &st);
+            if (r != HK_OK) {
+                fx_chip_error(chip, "GenKey in slot 0 before the data lock", r, st);
+                return partial(chip, "the key in slot 0 could not be made");
+            }
+            if (!opts->quiet)
+                printf("slot 0 allows no GenKey after the data lock: its permanent key was made "
+                       "now\n");
         }
         r = hk_atecc608_lock_data(&chip->dev, &st);
         if (r != HK_OK) {

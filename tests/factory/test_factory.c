@@ -1,0 +1,614 @@
+/* hubkey-factory, run as a program against the software ATECC608A: every
+ * command, chips that are factory-new, partly configured, locked with a
+ * compatible or an incompatible configuration, provisioned; the chains it
+ * produces checked with openssl verify and rebuilt from the chip through
+ * hk_se; a batch of 100 chips; enrollments with a real hubkey-cloud. */
+#include "factory_run.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "hk_test.h"
+#include "hubkey/cert.h"
+#include "hubkey/record.h"
+
+#ifndef HK_FACTORY_BIN
+#error "HK_FACTORY_BIN must name the hubkey-factory program"
+#endif
+
+static const char *F = HK_FACTORY_BIN;
+static char tmp[512];   /* this run's directory */
+static char ca_dir[600];
+
+/* Exit codes of the tool (docs/hubkey-factory.md). */
+enum { FXT_OK = 0, FXT_USAGE = 1, FXT_FILE = 2, FXT_CHIP_IO = 3, FXT_INCOMPATIBLE = 4, FXT_PARTIAL = 5,
+       FXT_VERIFY = 6, FXT_CLOUD = 7, FXT_NOT_READY = 8, FXT_EXISTS = 9 };
+
+static void path_in(char *out, size_t cap, const char *name)
+{
+    snprintf(out, cap, "%s/%s", tmp, name);
+}
+
+static void spec_of(char *out, size_t cap, const char *name)
+{
+    snprintf(out, cap, "emu:%s/%s", tmp, name);
+}
+
+static int openssl_verify(const char *root, const char *signer, const char *leaf)
+{
+    return fr_run("/usr/bin/openssl", "verify", "-CAfile", root, "-untrusted", signer, leaf,
+                  NULL);
+}
+
+static void load_config(const char *file, uint8_t cfg[128])
+{
+    char p[700];
+    path_in(p, sizeof p, file);
+    fr_chip c;
+    memset(cfg, 0, 128);
+    if (fr_chip_load(&c, p) == 0) {
+        hk_emu_atecc608_config_get(c.emu, cfg);
+        fr_chip_free(&c);
+    }
+}
+
+/* A chip in a state file, made directly: factory-new, then cfg_edit applied
+ * to its (default, TrustFLEX-style) configuration, then locked as asked. */
+typedef void (*cfg_edit_fn)(uint8_t cfg[128]);
+static int make_chip(const char *file, uint64_t seed, cfg_edit_fn edit, bool lock_config,
+                     bool lock_data)
+{
+    fr_chip c;
+    if (fr_chip_new(&c, seed) != 0)
+        return -1;
+    uint8_t cfg[128];
+    int rc = hk_atecc608_read_config(&c.dev, cfg, NULL) == HK_OK ? 0 : -1;
+    if (!rc && edit) {
+        edit(cfg);
+        rc = fr_write_config(&c, cfg);
+        if (!rc)
+            rc = hk_atecc608_read_config(&c.dev, cfg, NULL) == HK_OK ? 0 : -1;
+    }
+    if (!rc && lock_config)
+        rc = hk_atecc608_lock_config(&c.dev, cfg, NULL) == HK_OK ? 0 : -1;
+    if (!rc && lock_data)
+        rc = hk_atecc608_lock_data(&c.dev, NULL) == HK_OK ? 0 : -1;
+    char p[700];
+    path_in(p, sizeof p, file);
+    if (!rc)
+        rc = hk_emu_atecc608_save(c.emu, p) == HK_OK ? 0 : -1;
+    fr_chip_free(&c);
+    return rc;
+}
+
+/* ---- tests ---- */
+
+static void test_usage_and_chip_specs(void)
+{
+    HK_CHECK_EQ(fr_run(F, NULL), FXT_USAGE);
+    HK_CHECK_EQ(fr_run(F, "help", NULL), FXT_OK);
+    HK_CHECK(fr_has("exit codes"));
+    HK_CHECK_EQ(fr_run(F, "frobnicate", NULL), FXT_USAGE);
+    HK_CHECK_EQ(fr_run(F, "chip", "show", "--bogus", NULL), FXT_USAGE);
+    HK_CHECK(fr_has("unknown option '--bogus'"));
+    HK_CHECK_EQ(fr_run(F, "chip", "show", NULL), FXT_USAGE);
+    HK_CHECK_EQ(fr_run(F, "chip", "show", "--chip", "usb:3", NULL), FXT_USAGE);
+    HK_CHECK(fr_has("expected emu:FILE or i2c:/dev/i2c-N[@ADDR]"));
+    HK_CHECK_EQ(fr_run(F, "chip", "show", "--chip", "emu:", NULL), FXT_USAGE);
+    HK_CHECK_EQ(fr_run(F, "chip", "show", "--chip", "i2c:", NULL), FXT_USAGE);
+    HK_CHECK_EQ(fr_run(F, "chip", "show", "--chip", "i2c:/dev/i2c-1@0xC1", NULL), FXT_USAGE);
+    HK_CHECK(fr_has("not an I2C address"));
+    HK_CHECK_EQ(fr_run(F, "chip", "show", "--chip", "i2c:/dev/i2c-1@zz", NULL), FXT_USAGE);
+    /* A well-formed spec with either address form reaches the adapter. */
+    HK_CHECK_EQ(fr_run(F, "chip", "show", "--chip", "i2c:/nonexistent/i2c-7@0xC0", NULL),
+                FXT_CHIP_IO);
+    HK_CHECK(fr_has("/nonexistent/i2c-7 does not exist"));
+    HK_CHECK_EQ(fr_run(F, "chip", "show", "--chip", "i2c:/nonexistent/i2c-7@0x60", NULL),
+                FXT_CHIP_IO);
+    /* Options a command does not take are refused. */
+    HK_CHECK_EQ(fr_run(F, "chip", "show", "--chip", "emu:x", "--dry-run", NULL), FXT_USAGE);
+    HK_CHECK_EQ(fr_run(F, "batch", "--count", "0", "--dir", tmp, NULL), FXT_USAGE);
+    HK_CHECK_EQ(fr_run(F, "batch", "--count", "5x", "--dir", tmp, NULL), FXT_USAGE);
+    /* Missing and broken emulator files. */
+    char spec[700], p[700];
+    spec_of(spec, sizeof spec, "missing.emu");
+    HK_CHECK_EQ(fr_run(F, "chip", "show", "--chip", spec, NULL), FXT_FILE);
+    HK_CHECK(fr_has("no emulated chip file"));
+    path_in(p, sizeof p, "garbage.emu");
+    FILE *f = fopen(p, "w");
+    HK_CHECK(f != NULL);
+    if (f) {
+        fputs("not a chip", f);
+        fclose(f);
+    }
+    spec_of(spec, sizeof spec, "garbage.emu");
+    HK_CHECK_EQ(fr_run(F, "chip", "show", "--chip", spec, NULL), FXT_FILE);
+    HK_CHECK(fr_has("is not an emulated-chip state file"));
+    HK_CHECK_EQ(fr_run(F, "chip", "configure", "--chip", spec, NULL), FXT_FILE);
+}
+
+static void test_ca_init_and_show(void)
+{
+    HK_CHECK_EQ(fr_run(F, "ca", "init", "--ca", ca_dir, NULL), FXT_OK);
+    HK_CHECK(fr_has("CA created"));
+    HK_CHECK(!fr_has("PRIVATE KEY"));
+    static const char *const files[] = {"root.key", "signer.key", "root.pem", "signer.pem",
+                                        "chain.pem", "device.certdef", "signer.certdef",
+                                        "certdefs.h", "ca.conf"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char p[800];
+        snprintf(p, sizeof p, "%s/%s", ca_dir, files[i]);
+        struct stat st;
+        HK_CHECK(stat(p, &st) == 0);
+        if (strstr(files[i], ".key"))
+            HK_CHECK_EQ(st.st_mode & 0777, 0600);
+    }
+    /* Refuses to overwrite. */
+    HK_CHECK_EQ(fr_run(F, "ca", "init", "--ca", ca_dir, NULL), FXT_EXISTS);
+    HK_CHECK(fr_has("never overwrites"));
+    HK_CHECK_EQ(fr_run(F, "ca", "show", "--ca", ca_dir, NULL), FXT_OK);
+    HK_CHECK(fr_has("signer ID"));
+    HK_CHECK(fr_has("CN=hubkey Root CA"));
+    HK_CHECK(!fr_has("PRIVATE KEY"));
+    char root[800], signer[800], chain[800];
+    snprintf(root, sizeof root, "%s/root.pem", ca_dir);
+    snprintf(signer, sizeof signer, "%s/signer.pem", ca_dir);
+    snprintf(chain, sizeof chain, "%s/chain.pem", ca_dir);
+    HK_CHECK_EQ(fr_run("/usr/bin/openssl", "verify", "-CAfile", root, signer, NULL), 0);
+    HK_CHECK_EQ(fr_run("/usr/bin/openssl", "verify", "-CAfile", signer, root, NULL) != 0, 1);
+    /* The certificate definitions parse. */
+    char p[800];
+    snprintf(p, sizeof p, "%s/device.certdef", ca_dir);
+    uint8_t buf[4096];
+    FILE *f = fopen(p, "rb");
+    size_t n = f ? fread(buf, 1, sizeof buf, f) : 0;
+    if (f)
+        fclose(f);
+    hk_cert_def def;
+    HK_CHECK_RESULT(hk_cert_def_parse(buf, n, &def), HK_OK);
+    HK_CHECK_EQ(def.sn_source, HK_CERT_SN_PUB_KEY_HASH);
+    HK_CHECK_EQ(def.extra_count, 1);
+
+    /* Bad settings never create anything. */
+    char other[700];
+    path_in(other, sizeof other, "ca-bad");
+    HK_CHECK_EQ(fr_run(F, "ca", "init", "--ca", other, "--device-years", "5", NULL), FXT_USAGE);
+    HK_CHECK(fr_has("2050 or later"));
+    HK_CHECK_EQ(fr_run(F, "ca", "init", "--ca", other, "--device-subject", "O=x,CN={sn}-dev",
+                       NULL), FXT_USAGE);
+    HK_CHECK_EQ(fr_run(F, "ca", "init", "--ca", other, "--device-subject", "O=x,CN=Dev{sn}",
+                       NULL), FXT_USAGE);
+    HK_CHECK_EQ(fr_run(F, "ca", "init", "--ca", other, "--org", "a,b", NULL), FXT_USAGE);
+    HK_CHECK_EQ(fr_run(F, "ca", "init", "--ca", other, "--signer-years", "50", "--root-years",
+                       "10", NULL), FXT_USAGE);
+    HK_CHECK_EQ(fr_run(F, "ca", "show", "--ca", other, NULL), FXT_FILE);
+    HK_CHECK(fr_has("no CA here"));
+}
+
+static void test_configure_new_chip(void)
+{
+    char spec[700], p[700];
+    spec_of(spec, sizeof spec, "new.emu");
+    path_in(p, sizeof p, "new.emu");
+    /* Dry run: shows the writes, creates nothing. */
+    HK_CHECK_EQ(fr_run(F, "chip", "configure", "--chip", spec, "--dry-run", NULL), FXT_OK);
+    HK_CHECK(fr_has("would write config bytes  32- 63"));
+    HK_CHECK(fr_has("lock the config zone"));
+    HK_CHECK(access(p, F_OK) != 0);
+
+    HK_CHECK_EQ(fr_run(F, "chip", "configure", "--chip", spec, NULL), FXT_OK);
+    HK_CHECK(fr_has("created a factory-new emulated ATECC608A"));
+    HK_CHECK(fr_has("is configured"));
+    uint8_t cfg[128];
+    load_config("new.emu", cfg);
+    HK_CHECK_EQ(cfg[86], 0x00); /* data locked */
+    HK_CHECK_EQ(cfg[87], 0x00); /* config locked */
+    static const uint8_t slot0[2] = {0x85, 0x20}, key0[2] = {0x73, 0x00};
+    HK_CHECK_MEM(cfg + 20, 2, slot0, 2);
+    HK_CHECK_MEM(cfg + 96, 2, key0, 2);
+    HK_CHECK_EQ(cfg[16], 0xC0);
+    hk_atecc608_config dc;
+    hk_atecc608_config_decode(cfg, &dc);
+    HK_CHECK_RESULT(hk_atecc608_config_check(&dc, 0, NULL), HK_OK);
+    HK_CHECK(!dc.slots[0].locked); /* the key is made by provision */
+    /* Slot 8 is an empty record. */
+    fr_chip c;
+    HK_CHECK(fr_chip_load(&c, p) == 0);
+    uint8_t img[416];
+    HK_CHECK_RESULT(hk_emu_atecc608_slot_peek(c.emu, 8, 0, img, sizeof img), HK_OK);
+    hk_record rec;
+    HK_CHECK_RESULT(hk_record_parse(img, sizeof img, &rec), HK_ERR_RECORD_EMPTY);
+    fr_chip_free(&c);
+
+    /* Idempotent; dry run on a configured chip writes nothing. */
+    HK_CHECK_EQ(fr_run(F, "chip", "configure", "--chip", spec, NULL), FXT_OK);
+    HK_CHECK(fr_has("already locked with the hubkey configuration"));
+    HK_CHECK_EQ(fr_run(F, "chip", "configure", "--chip", spec, "--dry-run", NULL), FXT_OK);
+    HK_CHECK(fr_has("nothing would be written"));
+    HK_CHECK_EQ(fr_run(F, "chip", "show", "--chip", spec, NULL), FXT_OK);
+    HK_CHECK(fr_has("the hubkey configuration"));
+    HK_CHECK(fr_has("data zone       locked"));
+    HK_CHECK(fr_has("provisioning record (slot 8): empty"));
+}
+
+static void edit_none(uint8_t cfg[128])
+{
+    (void)cfg;
+}
+
+static void edit_slot8_secret(uint8_t cfg[128])
+{
+    fr_set_slot(cfg, 8, 0x0F8F, 0x003C); /* IsSecret: not readable in clear */
+}
+
+static void edit_slot0_readable(uint8_t cfg[128])
+{
+    fr_set_slot(cfg, 0, 0x2005, 0x0073); /* IsSecret clear */
+}
+
+static void test_configure_partial_chip(void)
+{
+    char spec[700];
+    /* Config zone locked with the default (TrustFLEX-style) configuration,
+     * data zone not: the tool finishes it. Slot 0 there allows no GenKey
+     * after the data lock, so the key is made before it. */
+    HK_CHECK(make_chip("partial.emu", 41, NULL, true, false) == 0);
+    spec_of(spec, sizeof spec, "partial.emu");
+    HK_CHECK_EQ(fr_run(F, "chip", "show", "--chip", spec, NULL), FXT_OK);
+    HK_CHECK(fr_has("finishes the partly configured chip"));
+    HK_CHECK_EQ(fr_run(F, "chip", "provision", "--chip", spec, "--ca", ca_dir, NULL), FXT_PARTIAL);
+    HK_CHECK(fr_has("data zone NOT locked"));
+    HK_CHECK_EQ(fr_run(F, "chip", "configure", "--chip", spec, "--dry-run", NULL), FXT_OK);
+    HK_CHECK(fr_has("make the permanent key in slot 0"));
+    HK_CHECK_EQ(fr_run(F, "chip", "configure", "--chip", spec, NULL), FXT_OK);
+    HK_CHECK(fr_has("different but compatible"));
+    HK_CHECK(fr_has("differs: SlotConfig[0]"));
+    HK_CHECK(fr_has("permanent key was made"));
+    uint8_t cfg[128];
+    load_config("partial.emu", cfg);
+    HK_CHECK_EQ(cfg[86], 0x00);
+    /* The key made before the data lock is the one provisioning uses. */
+    char out[700];
+    path_in(out, sizeof out, "partial-out");
+    HK_CHECK_EQ(fr_run(F, "chip", "provision", "--chip", spec, "--ca", ca_dir, "--out", out, NULL),
+                FXT_OK);
+    HK_CHECK(fr_has("reusing it"));
+    char root[800], signer[800], dev[800];
+    snprintf(root, sizeof root, "%s/root.pem", ca_dir);
+    snprintf(signer, sizeof signer, "%s/signer.pem", ca_dir);
+    snprintf(dev, sizeof dev, "%s/device.pem", out);
+    HK_CHECK_EQ(openssl_verify(root, signer, dev), 0);
+}
+
+static void test_incompatible_chips(void)
+{
+    char spec[700];
+    HK_CHECK(make_chip("slot8.emu", 42, edit_slot8_secret, true, false) == 0);
+    spec_of(spec, sizeof spec, "slot8.emu");
+    HK_CHECK_EQ(fr_run(F, "chip", "configure", "--chip", spec, NULL), FXT_INCOMPATIBLE);
+    HK_CHECK(fr_has("problem: slot 8"));
+    HK_CHECK(fr_has("differs: SlotConfig[8]"));
+    HK_CHECK(fr_has("use another chip"));
+    HK_CHECK_EQ(fr_run(F, "chip", "configure", "--chip", spec, "--dry-run", NULL),
+                FXT_INCOMPATIBLE);
+    HK_CHECK_EQ(fr_run(F, "chip", "provision", "--chip", spec, "--ca", ca_dir, NULL),
+                FXT_INCOMPATIBLE);
+    uint8_t cfg[128];
+    load_config("slot8.emu", cfg);
+    HK_CHECK_EQ(cfg[86], 0x55); /* nothing was locked on the refused chip */
+
+    HK_CHECK(make_chip("slot0.emu", 43, edit_slot0_readable, true, true) == 0);
+    spec_of(spec, sizeof spec, "slot0.emu");
+    HK_CHECK_EQ(fr_run(F, "chip", "configure", "--chip", spec, NULL), FXT_INCOMPATIBLE);
+    HK_CHECK(fr_has("problem: slot 0: key slot is readable"));
+    HK_CHECK_EQ(fr_run(F, "chip", "show", "--chip", spec, NULL), FXT_OK);
+    HK_CHECK(fr_has("NOT usable by hubkey"));
+
+    /* An unconfigured chip cannot be provisioned. */
+    HK_CHECK(make_chip("blank.emu", 44, edit_none, false, false) == 0);
+    spec_of(spec, sizeof spec, "blank.emu");
+    HK_CHECK_EQ(fr_run(F, "chip", "provision", "--chip", spec, "--ca", ca_dir, NULL),
+                FXT_NOT_READY);
+    HK_CHECK(fr_has("chip configure --chip"));
+}
+
+static void test_provision(void)
+{
+    char spec[700], out[700], p[700];
+    spec_of(spec, sizeof spec, "prov.emu");
+    path_in(out, sizeof out, "prov-out");
+    path_in(p, sizeof p, "prov.emu");
+    HK_CHECK_EQ(fr_run(F, "chip", "configure", "--chip", spec, NULL), FXT_OK);
+    /* Without the CA. */
+    char noca[700];
+    path_in(noca, sizeof noca, "no-ca");
+    HK_CHECK_EQ(fr_run(F, "chip", "provision", "--chip", spec, "--ca", noca, NULL), FXT_FILE);
+    HK_CHECK_EQ(fr_run(F, "chip", "provision", "--chip", spec, "--ca", ca_dir, "--out", out, NULL),
+                FXT_OK);
+    HK_CHECK(fr_has("key made in slot 0 and the slot locked"));
+    HK_CHECK(fr_has("chain read back and verified"));
+    HK_CHECK(!fr_has("PRIVATE KEY"));
+    /* Registration ID = "sn" + serial in lower-case hex. */
+    uint8_t cfg[128];
+    load_config("prov.emu", cfg);
+    char want[64];
+    snprintf(want, sizeof want, "registration ID   sn%02x%02x%02x%02x%02x%02x%02x%02x%02x",
+             cfg[0], cfg[1], cfg[2], cfg[3], cfg[8], cfg[9], cfg[10], cfg[11], cfg[12]);
+    HK_CHECK(fr_has(want));
+    const char *tp = fr_out ? strstr(fr_out, "SHA-256 thumbprint ") : NULL;
+    char thumb[65] = "";
+    if (tp)
+        snprintf(thumb, sizeof thumb, "%.64s", tp + 19);
+    HK_CHECK_EQ(strlen(thumb), 64);
+    hk_atecc608_config dc;
+    hk_atecc608_config_decode(cfg, &dc);
+    HK_CHECK(dc.slots[0].locked);
+
+    char root[800], signer[800], dev[800], chain[800];
+    snprintf(root, sizeof root, "%s/root.pem", ca_dir);
+    snprintf(signer, sizeof signer, "%s/signer.pem", ca_dir);
+    snprintf(dev, sizeof dev, "%s/device.pem", out);
+    snprintf(chain, sizeof chain, "%s/chain.pem", out);
+    HK_CHECK_EQ(openssl_verify(root, signer, dev), 0);
+    HK_CHECK(fr_has(": OK"));
+    /* The check can fail: the device certificate is not a CA's. */
+    HK_CHECK(openssl_verify(root, dev, signer) == 0);
+    HK_CHECK(openssl_verify(dev, signer, root) != 0);
+    /* The thumbprint printed is the certificate's. */
+    HK_CHECK_EQ(fr_run("/usr/bin/openssl", "x509", "-in", dev, "-noout", "-fingerprint",
+                       "-sha256", NULL), 0);
+    char colon[200] = "";
+    for (int i = 0, k = 0; i < 64 && thumb[0]; i += 2)
+        k += snprintf(colon + k, sizeof colon - (size_t)k, "%s%.2s", i ? ":" : "", thumb + i);
+    HK_CHECK(fr_has(colon));
+
+    /* The chain as a device rebuilds it from the chip with the CA's
+     * definitions: the same bytes as the file. */
+    fr_chip c;
+    HK_CHECK(fr_chip_load(&c, p) == 0);
+    uint8_t ddef_buf[4096], sdef_buf[4096];
+    char q[800];
+    snprintf(q, sizeof q, "%s/device.certdef", ca_dir);
+    FILE *f = fopen(q, "rb");
+    size_t dn = f ? fread(ddef_buf, 1, sizeof ddef_buf, f) : 0;
+    if (f)
+        fclose(f);
+    snprintf(q, sizeof q, "%s/signer.certdef", ca_dir);
+    f = fopen(q, "rb");
+    size_t sn = f ? fread(sdef_buf, 1, sizeof sdef_buf, f) : 0;
+    if (f)
+        fclose(f);
+    hk_cert_def ddef, sdef;
+    HK_CHECK_RESULT(hk_cert_def_parse(ddef_buf, dn, &ddef), HK_OK);
+    HK_CHECK_RESULT(hk_cert_def_parse(sdef_buf, sn, &sdef), HK_OK);
+    hk_se_atecc608 ctx;
+    hk_se se;
+    HK_CHECK_RESULT(hk_se_atecc608_open(&ctx, &c.dev, &ddef, &sdef, &se, NULL), HK_OK);
+    uint8_t der[1200];
+    size_t len = 0;
+    HK_CHECK_RESULT(se.cert(se.ctx, 0, der, sizeof der, &len), HK_OK);
+    char rebuilt[700];
+    path_in(rebuilt, sizeof rebuilt, "rebuilt.der");
+    f = fopen(rebuilt, "wb");
+    if (f) {
+        fwrite(der, 1, len, f);
+        fclose(f);
+    }
+    HK_CHECK_EQ(fr_run("/usr/bin/openssl", "x509", "-inform", "DER", "-in", rebuilt, "-noout",
+                       "-fingerprint", "-sha256", NULL), 0);
+    HK_CHECK(fr_has(colon));
+    fr_chip_free(&c);
+
+    /* A second run leaves the chip alone; --reissue writes a certificate
+     * again for the same key (within the same hour it is the same one:
+     * same dates, serial from the key, deterministic ECDSA). */
+    HK_CHECK_EQ(fr_run(F, "chip", "provision", "--chip", spec, "--ca", ca_dir, NULL), FXT_OK);
+    HK_CHECK(fr_has("already provisioned"));
+    HK_CHECK(fr_has(thumb));
+    HK_CHECK_EQ(fr_run(F, "chip", "provision", "--chip", spec, "--ca", ca_dir, "--reissue",
+                       "--out", out, NULL), FXT_OK);
+    HK_CHECK(fr_has("reusing it"));
+    HK_CHECK(fr_has("chain read back and verified"));
+    HK_CHECK_EQ(openssl_verify(root, signer, dev), 0);
+
+    HK_CHECK_EQ(fr_run(F, "chip", "show", "--chip", spec, "--ca", ca_dir, NULL), FXT_OK);
+    HK_CHECK(fr_has("chain verifies up to"));
+    HK_CHECK(fr_has("registration ID  sn"));
+    HK_CHECK(fr_has("slots locked    0\n"));
+    HK_CHECK_EQ(fr_run(F, "chip", "show", "--chip", spec, NULL), FXT_OK);
+    HK_CHECK(fr_has("slot 10 device certificate: compressed"));
+
+    /* A chip of another CA is not taken for provisioned by this one. */
+    char ca2[700];
+    path_in(ca2, sizeof ca2, "ca2");
+    HK_CHECK_EQ(fr_run(F, "ca", "init", "--ca", ca2, "--org", "Other", NULL), FXT_OK);
+    HK_CHECK_EQ(fr_run(F, "chip", "show", "--chip", spec, "--ca", ca2, NULL), FXT_OK);
+    HK_CHECK(fr_has("do not hold certificates of this CA") || fr_has("does NOT verify"));
+    HK_CHECK_EQ(fr_run(F, "chip", "provision", "--chip", spec, "--ca", ca2, NULL), FXT_OK);
+    HK_CHECK(fr_has("reusing it"));
+    char root2[800];
+    snprintf(root2, sizeof root2, "%s/root.pem", ca2);
+    HK_CHECK_EQ(fr_run(F, "chip", "show", "--chip", spec, "--ca", ca2, NULL), FXT_OK);
+    HK_CHECK(fr_has("chain verifies up to"));
+}
+
+static void test_batch_of_100(void)
+{
+    char dir[700];
+    path_in(dir, sizeof dir, "batch");
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    HK_CHECK_EQ(fr_run(F, "batch", "--count", "100", "--dir", dir, "--ca", ca_dir, NULL), FXT_OK);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    printf("batch of 100 emulated chips: %.2f s\n",
+           (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+    HK_CHECK(fr_has("100 chips configured and provisioned"));
+    HK_CHECK(fr_has("100/100 chips"));
+    char p[800];
+    snprintf(p, sizeof p, "%s/manifest.csv", dir);
+    FILE *f = fopen(p, "r");
+    HK_CHECK(f != NULL);
+    char line[512], serials[100][19];
+    int rows = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        if (rows > 0 && rows <= 100) {
+            char file[64], serial[32], rid[64], sha256[80];
+            int idx = 0;
+            HK_CHECK_EQ(sscanf(line, "%d,%63[^,],%31[^,],%63[^,],%79[^,]", &idx, file, serial, rid,
+                               sha256), 5);
+            HK_CHECK_EQ(idx, rows);
+            HK_CHECK_EQ(strlen(serial), 18);
+            HK_CHECK_EQ(strlen(sha256), 64);
+            HK_CHECK(strncmp(rid, "sn", 2) == 0 && strcmp(rid + 2, serial) == 0);
+            snprintf(serials[rows - 1], sizeof serials[0], "%s", serial);
+            /* Each chip file: both zones locked, key slot locked, and its
+             * serial the manifest's. */
+            char cp[800];
+            snprintf(cp, sizeof cp, "%s/%s", dir, file);
+            fr_chip c;
+            HK_CHECK(fr_chip_load(&c, cp) == 0);
+            if (c.emu) {
+                uint8_t cfg[128];
+                hk_emu_atecc608_config_get(c.emu, cfg);
+                hk_atecc608_config dc;
+                hk_atecc608_config_decode(cfg, &dc);
+                HK_CHECK_RESULT(hk_atecc608_config_check(&dc, 0, NULL), HK_OK);
+                HK_CHECK(dc.slots[0].locked);
+                char hex[19];
+                for (int i = 0; i < 9; i++)
+                    snprintf(hex + 2 * i, 3, "%02x", dc.serial[i]);
+                HK_CHECK(strcmp(hex, serial) == 0);
+                fr_chip_free(&c);
+            }
+        }
+        rows++;
+    }
+    if (f)
+        fclose(f);
+    HK_CHECK_EQ(rows, 101);
+    for (int i = 0; i < 100 && rows == 101; i++)
+        for (int j = i + 1; j < 100; j++)
+            HK_CHECK(strcmp(serials[i], serials[j]) != 0);
+    snprintf(p, sizeof p, "%s/manifest.json", dir);
+    HK_CHECK_EQ(fr_run("/usr/bin/python3", "-c",
+                       "import json,sys; m=json.load(open(sys.argv[1])); "
+                       "assert m['count']==100 and len(m['chips'])==100; "
+                       "assert len({c['serial'] for c in m['chips']})==100",
+                       p, NULL), 0);
+    /* Every tenth chip's certificate verifies with openssl. */
+    char root[800], signer[800];
+    snprintf(root, sizeof root, "%s/root.pem", ca_dir);
+    snprintf(signer, sizeof signer, "%s/signer.pem", ca_dir);
+    for (int i = 1; i <= 100; i += 11) {
+        snprintf(p, sizeof p, "%s/chip-%04d.pem", dir, i);
+        HK_CHECK_EQ(openssl_verify(root, signer, p), 0);
+    }
+    /* A batched chip works with the single-chip commands. */
+    char spec[800];
+    snprintf(spec, sizeof spec, "emu:%s/chip-0042.emu", dir);
+    HK_CHECK_EQ(fr_run(F, "chip", "provision", "--chip", spec, "--ca", ca_dir, NULL), FXT_OK);
+    HK_CHECK(fr_has("already provisioned"));
+    /* Never over an existing batch. */
+    HK_CHECK_EQ(fr_run(F, "batch", "--count", "2", "--dir", dir, "--ca", ca_dir, NULL), FXT_EXISTS);
+}
+
+/* ---- enroll against a real hubkey-cloud ---- */
+
+static int free_port(void)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    int port = -1;
+    if (s >= 0 && bind(s, (struct sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(s, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    if (s >= 0)
+        close(s);
+    return port;
+}
+
+static void test_enroll(void)
+{
+#ifdef HK_CLOUD_BIN
+    const char *cloud = HK_CLOUD_BIN;
+    char state[700], spec[700], portbuf[16];
+    path_in(state, sizeof state, "cloud");
+    int started = -1;
+    for (int attempt = 0; attempt < 5 && started != 0; attempt++) {
+        snprintf(portbuf, sizeof portbuf, "%d", free_port());
+        started = fr_run(cloud, "--dir", state, "start", "--port", portbuf, NULL);
+        if (started != 4) /* 4: the port was taken meanwhile */
+            break;
+    }
+    HK_CHECK_EQ(started, 0);
+    if (started != 0)
+        return;
+    HK_CHECK_EQ(fr_run(F, "enroll", "--cloud", state, "group", "--ca", ca_dir, "--cloud-cli",
+                       cloud, "--name", "factory-test", NULL), FXT_OK);
+    HK_CHECK(fr_has("az iot dps enrollment-group create"));
+    HK_CHECK_EQ(fr_run(cloud, "--dir", state, "enroll", "group", "list", "--json", NULL), 0);
+    HK_CHECK(fr_has("factory-test"));
+
+    spec_of(spec, sizeof spec, "enroll.emu");
+    HK_CHECK_EQ(fr_run(F, "chip", "configure", "--chip", spec, NULL), FXT_OK);
+    HK_CHECK_EQ(fr_run(F, "chip", "provision", "--chip", spec, "--ca", ca_dir, NULL), FXT_OK);
+    const char *rid = fr_out ? strstr(fr_out, "registration ID   ") : NULL;
+    char reg[40] = "";
+    if (rid)
+        snprintf(reg, sizeof reg, "%.20s", rid + 18);
+    HK_CHECK_EQ(strlen(reg), 20);
+    HK_CHECK_EQ(fr_run(F, "enroll", "--cloud", state, "individual", "--chip", spec, "--ca", ca_dir,
+                       "--cloud-cli", cloud, "--device-id", "factory-device-1", NULL), FXT_OK);
+    HK_CHECK(fr_has("az iot dps enrollment create"));
+    HK_CHECK_EQ(fr_run(cloud, "--dir", state, "enroll", "individual", "list", "--json", NULL), 0);
+    HK_CHECK(fr_has(reg));
+    HK_CHECK(fr_has("factory-device-1"));
+    /* Refusals: an unprovisioned chip; hubkey-cloud's own refusal. */
+    HK_CHECK(make_chip("blank2.emu", 45, edit_none, false, false) == 0);
+    spec_of(spec, sizeof spec, "blank2.emu");
+    HK_CHECK_EQ(fr_run(F, "enroll", "--cloud", state, "individual", "--chip", spec, "--ca", ca_dir,
+                       "--cloud-cli", cloud, NULL), FXT_INCOMPATIBLE);
+    HK_CHECK_EQ(fr_run(F, "enroll", "--cloud", state, "group", "--ca", ca_dir, "--cloud-cli",
+                       cloud, "--hubs", "no-such-hub", NULL), FXT_CLOUD);
+    HK_CHECK(fr_has("hubkey-cloud refused"));
+    HK_CHECK_EQ(fr_run(cloud, "--dir", state, "stop", NULL), 0);
+    char nostate[700];
+    path_in(nostate, sizeof nostate, "no-cloud");
+    HK_CHECK_EQ(fr_run(F, "enroll", "--cloud", nostate, "group", "--ca", ca_dir, "--cloud-cli",
+                       cloud, NULL), FXT_CLOUD);
+#else
+    printf("hubkey-cloud is not built: enroll is checked only for its refusals\n");
+#endif
+    char nocli[700];
+    path_in(nocli, sizeof nocli, "no-such-program");
+    HK_CHECK_EQ(fr_run(F, "enroll", "--cloud", tmp, "group", "--ca", ca_dir, "--cloud-cli", nocli,
+                       NULL), FXT_CLOUD);
+    HK_CHECK_EQ(fr_run(F, "enroll", "group", "--ca", ca_dir, NULL), FXT_USAGE);
+    HK_CHECK_EQ(fr_run(F, "enroll", "--cloud", tmp, "individual", "--ca", ca_dir, NULL), FXT_USAGE);
+}
+
+int main(void)
+{
+    fr_mkdtemp(tmp, sizeof tmp, "test");
+    if (!tmp[0]) {
+        fprintf(stderr, "no temporary directory\n");
+        return 1;
+    }
+    snprintf(ca_dir, sizeof ca_dir, "%s/ca", tmp);
+    HK_RUN(test_usage_and_chip_specs);
+    HK_RUN(test_ca_init_and_show);
+    HK_RUN(test_configure_new_chip);
+    HK_RUN(test_configure_partial_chip);
+    HK_RUN(test_incompatible_chips);
+    HK_RUN(test_provision);
+    HK_RUN(test_batch_of_100);
+    HK_RUN(test_enroll);
+    fr_rmrf(tmp);
+    free(fr_out);
+    return hk_test_finish("factory");
+}
