@@ -1,0 +1,715 @@
+/*
+ * The boot flow against scripted DPS and IoT Hub peers, with a fake secure
+ * element and an injected clock: nothing sleeps, time jumps to each
+ * deadline the flow asks for.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fake_cloud.h"
+#include "hk_test.h"
+#include "hubkey/device.h"
+#include "hubkey/record.h"
+#include "test_certs.h"
+
+#define ASSIGNED_A                                                                           \
+    "{\"operationId\":\"4.0a1b.op1\",\"status\":\"assigned\",\"registrationState\":{"       \
+    "\"registrationId\":\"dev-1\",\"assignedHub\":\"hub-a.test\",\"deviceId\":\"dev-1\","   \
+    "\"status\":\"assigned\",\"substatus\":\"initialAssignment\",\"payload\":{\"fw\":2}}}"
+#define ASSIGNED_B                                                                           \
+    "{\"operationId\":\"4.0a1b.op2\",\"status\":\"assigned\",\"registrationState\":{"       \
+    "\"registrationId\":\"dev-1\",\"assignedHub\":\"hub-b.test\",\"deviceId\":\"dev-1b\","  \
+    "\"status\":\"assigned\",\"substatus\":\"deviceDataMigrated\"}}"
+#define ASSIGNING "{\"operationId\":\"4.0a1b.op1\",\"status\":\"assigning\"}"
+#define THROTTLED "{\"errorCode\":429001,\"trackingId\":\"t\",\"message\":\"throttled\"}"
+#define SERVER_ERR "{\"errorCode\":500000,\"trackingId\":\"t\",\"message\":\"oops\"}"
+#define UNAUTH "{\"errorCode\":401002,\"trackingId\":\"t\",\"message\":\"Invalid certificate.\"}"
+
+/* Everything one scenario needs. */
+typedef struct world {
+    fake_se fse;
+    hk_se se;
+    fake_cloud cloud;
+    hk_device dev;
+    hk_device_config cfg;
+    uint32_t now;
+    /* event log */
+    int states[64];
+    hk_result state_results[64];
+    uint32_t wait_ms[64];
+    int nstates;
+    int assigned, c2d, desired, twin, reported, methods, sent_ok, sent_closed;
+    uint32_t last_twin_id, last_reported_id, last_sent_id;
+    unsigned last_status;
+    uint32_t last_version;
+    char text[1024];
+    char assigned_payload[256];
+    char props[256];
+    char method_name[64];
+    bool answer_methods;
+    bool record_old_during_dps; /* the record still held the old hub while DPS ran */
+    int dps_responses;
+} world;
+
+static world W;
+
+static void copy_text(char *dst, size_t cap, const void *p, size_t n)
+{
+    if (n >= cap)
+        n = cap - 1;
+    if (n)
+        memcpy(dst, p, n);
+    dst[n] = '\0';
+}
+
+static void on_event(void *ctx, const hk_device_event *e)
+{
+    world *w = ctx;
+    if (getenv("HK_TEST_VERBOSE") != NULL)
+        fprintf(stderr, "  t=%u ev=%d state=%s result=%s status=%u wait=%u\n", w->now, e->type,
+                hk_device_state_name(e->state), hk_result_name(e->result), e->status, e->wait_ms);
+    switch (e->type) {
+    case HK_DEVICE_EVENT_STATE:
+        if (w->nstates < 64) {
+            w->states[w->nstates] = e->state;
+            w->state_results[w->nstates] = e->result;
+            w->wait_ms[w->nstates] = e->wait_ms;
+            w->nstates++;
+        }
+        if (e->state == HK_DEVICE_STATE_DPS_REGISTER) {
+            hk_record rec;
+            if (hk_record_read(&w->se, &rec) == HK_OK && strcmp(rec.hub_hostname, "hub-old.test") == 0)
+                w->record_old_during_dps = true;
+        }
+        break;
+    case HK_DEVICE_EVENT_DPS_RESPONSE:
+        w->dps_responses++;
+        break;
+    case HK_DEVICE_EVENT_ASSIGNED:
+        w->assigned++;
+        copy_text(w->assigned_payload, sizeof w->assigned_payload, e->payload, e->payload_len);
+        break;
+    case HK_DEVICE_EVENT_C2D:
+        w->c2d++;
+        copy_text(w->text, sizeof w->text, e->payload, e->payload_len);
+        copy_text(w->props, sizeof w->props, e->properties, e->properties_len);
+        break;
+    case HK_DEVICE_EVENT_DESIRED:
+        w->desired++;
+        w->last_version = e->version;
+        copy_text(w->text, sizeof w->text, e->payload, e->payload_len);
+        break;
+    case HK_DEVICE_EVENT_TWIN:
+        w->twin++;
+        w->last_twin_id = e->id;
+        w->last_status = e->status;
+        copy_text(w->text, sizeof w->text, e->payload, e->payload_len);
+        break;
+    case HK_DEVICE_EVENT_REPORTED:
+        w->reported++;
+        w->last_reported_id = e->id;
+        w->last_status = e->status;
+        w->last_version = e->version;
+        break;
+    case HK_DEVICE_EVENT_METHOD:
+        w->methods++;
+        copy_text(w->method_name, sizeof w->method_name, e->name, e->name_len);
+        if (w->answer_methods)
+            HK_CHECK_RESULT(hk_device_method_respond(&w->dev, e->request_id, e->request_id_len,
+                                                     200, "{\"ok\":true}", 11),
+                            HK_OK);
+        break;
+    case HK_DEVICE_EVENT_SENT:
+        if (e->result == HK_OK)
+            w->sent_ok++;
+        else
+            w->sent_closed++;
+        w->last_sent_id = e->id;
+        break;
+    }
+}
+
+static void world_init(const char *cert_hex)
+{
+    memset(&W, 0, sizeof W);
+    fake_se_init(&W.fse, cert_hex, &W.se);
+    fake_cloud_init(&W.cloud);
+    W.cloud.after = (fake_dps_reply){200, 0, ASSIGNED_A, false};
+    W.cfg.se = &W.se;
+    W.cfg.link = fake_cloud_link(&W.cloud);
+    W.cfg.id_scope = "0ne00TEST";
+    W.cfg.dps_host = "dps.test";
+    W.cfg.registration_payload = "{\"model\":\"m1\"}";
+    W.cfg.on_event = on_event;
+    W.cfg.event_ctx = &W;
+    W.now = 1000;
+}
+
+static void world_start(void)
+{
+    HK_CHECK_RESULT(hk_device_init(&W.dev, &W.cfg, W.now), HK_OK);
+}
+
+static void put_record(const char *hub, const char *device_id)
+{
+    HK_CHECK_RESULT(hk_record_write(&W.se, hub, strlen(hub), device_id, strlen(device_id), 0),
+                    HK_OK);
+}
+
+typedef bool (*pred_fn)(void);
+
+/* Step the flow, jumping the clock to each deadline, until pred holds or
+ * span_ms passed. Steps again at once while the peer has bytes waiting (the
+ * "socket readable" wake-up of a real loop). */
+static bool drive(pred_fn pred, uint32_t span_ms)
+{
+    uint32_t end = W.now + span_ms;
+    for (int i = 0; i < 200000; i++) {
+        uint32_t dl = 0;
+        W.cloud.now_ms = W.now;
+        hk_result r = hk_device_step(&W.dev, W.now, &dl);
+        if (r != HK_OK && hk_device_get_state(&W.dev) != HK_DEVICE_STATE_FAILED)
+            HK_CHECK_RESULT(r, HK_OK);
+        if (pred != NULL && pred())
+            return true;
+        if (hk_device_get_state(&W.dev) == HK_DEVICE_STATE_FAILED)
+            return false;
+        if (fake_cloud_readable(&W.cloud) || dl == W.now)
+            continue;
+        if ((int32_t)(W.now - end) >= 0)
+            return false;
+        W.now = (int32_t)(dl - end) < 0 ? dl : end;
+    }
+    return false;
+}
+
+static bool is_ready(void)
+{
+    return hk_device_get_state(&W.dev) == HK_DEVICE_STATE_READY;
+}
+
+static int count_state(int st)
+{
+    int n = 0;
+    for (int i = 0; i < W.nstates; i++)
+        n += W.states[i] == st;
+    return n;
+}
+
+/* ---- scenarios ---------------------------------------------------------------- */
+
+static void test_cold_boot(void)
+{
+    world_init(CERT_DEV1_HEX);
+    W.cloud.script[0] = (fake_dps_reply){202, 3, ASSIGNING, false};
+    W.cloud.script_len = 1;
+    W.cloud.slow_handshake = true;
+    world_start();
+    HK_CHECK(drive(is_ready, 60000));
+    HK_CHECK_EQ(W.cloud.opens_dps, 1);
+    HK_CHECK_EQ(W.cloud.registers, 1);
+    HK_CHECK_EQ(W.cloud.polls, 1);
+    /* the poll waited for retry-after */
+    HK_CHECK((uint32_t)(W.cloud.register_ms[1] - W.cloud.register_ms[0]) >= 3000);
+    HK_CHECK_EQ(W.assigned, 1);
+    HK_CHECK(strcmp(W.assigned_payload, "{\"fw\":2}") == 0); /* the custom payload returned */
+    HK_CHECK(strstr(W.cloud.last_body, "\"payload\":{\"model\":\"m1\"}") != NULL);
+    HK_CHECK(strstr(W.cloud.last_body, "\"registrationId\":\"dev-1\"") != NULL);
+    /* record written */
+    hk_record rec;
+    HK_CHECK_RESULT(hk_record_read(&W.se, &rec), HK_OK);
+    HK_CHECK(strcmp(rec.hub_hostname, "hub-a.test") == 0);
+    HK_CHECK(strcmp(rec.device_id, "dev-1") == 0);
+    /* hub session */
+    HK_CHECK(strcmp(W.cloud.last_host, "hub-a.test") == 0);
+    HK_CHECK(!W.cloud.last_trust);
+    HK_CHECK(strcmp(W.cloud.client_id, "dev-1") == 0);
+    HK_CHECK(strcmp(W.cloud.username, "hub-a.test/dev-1/?api-version=2020-09-30") == 0);
+    HK_CHECK(!W.cloud.clean_session);
+    HK_CHECK_EQ(W.cloud.subscribe_filters, 1 + 4); /* DPS 1, hub 4 */
+    HK_CHECK(drive(NULL, 10) || true);
+    HK_CHECK_EQ(W.cloud.twin_gets, 1);
+    HK_CHECK_EQ(W.twin, 1);
+    HK_CHECK_EQ(W.last_status, 200);
+    const char *hub, *did, *rid;
+    HK_CHECK_RESULT(hk_device_assignment(&W.dev, &hub, &did), HK_OK);
+    HK_CHECK(strcmp(did, "dev-1") == 0);
+    HK_CHECK_RESULT(hk_device_registration_id(&W.dev, &rid), HK_OK);
+    HK_CHECK(strcmp(rid, "dev-1") == 0);
+    /* state sequence */
+    static const int want[] = {HK_DEVICE_STATE_RECORD,       HK_DEVICE_STATE_DPS_CONNECT,
+                               HK_DEVICE_STATE_DPS_REGISTER, HK_DEVICE_STATE_RECORD_WRITE,
+                               HK_DEVICE_STATE_HUB_CONNECT,  HK_DEVICE_STATE_HUB_SESSION,
+                               HK_DEVICE_STATE_READY};
+    HK_CHECK_EQ(W.nstates, 7);
+    for (int i = 0; i < 7 && i < W.nstates; i++)
+        HK_CHECK_EQ(W.states[i], want[i]);
+}
+
+static void test_warm_boot_skips_dps(void)
+{
+    world_init(CERT_DEV1_HEX);
+    put_record("hub-old.test", "dev-old");
+    int writes = W.fse.writes;
+    world_start();
+    HK_CHECK(drive(is_ready, 60000));
+    HK_CHECK_EQ(W.cloud.opens_dps, 0);
+    HK_CHECK_EQ(W.cloud.opens_hub, 1);
+    HK_CHECK(strcmp(W.cloud.client_id, "dev-old") == 0);
+    HK_CHECK_EQ(W.fse.writes, writes);
+}
+
+static void test_force_provisioning_same_assignment_no_write(void)
+{
+    world_init(CERT_DEV1_HEX);
+    put_record("hub-a.test", "dev-1");
+    int writes = W.fse.writes;
+    W.cfg.force_provisioning = true;
+    world_start();
+    HK_CHECK(drive(is_ready, 60000));
+    HK_CHECK_EQ(W.cloud.opens_dps, 1);
+    HK_CHECK_EQ(W.fse.writes, writes); /* same assignment: slot not rewritten */
+}
+
+static void test_throttle_and_server_error(void)
+{
+    world_init(CERT_DEV1_HEX);
+    W.cloud.script[0] = (fake_dps_reply){429, 7, THROTTLED, false};
+    W.cloud.script[1] = (fake_dps_reply){503, 0, SERVER_ERR, false};
+    W.cloud.script_len = 2;
+    world_start();
+    HK_CHECK(drive(is_ready, 120000));
+    HK_CHECK_EQ(W.cloud.registers, 3);
+    HK_CHECK_EQ(W.cloud.opens_dps, 1);
+    uint32_t d1 = W.cloud.register_ms[1] - W.cloud.register_ms[0];
+    uint32_t d2 = W.cloud.register_ms[2] - W.cloud.register_ms[1];
+    HK_CHECK(d1 >= 7000 && d1 < 7100);  /* retry-after 7 */
+    HK_CHECK(d2 >= 1000 && d2 <= 2100); /* backoff 1 s + jitter up to 1 s */
+    HK_CHECK_EQ(W.dps_responses, 3);
+}
+
+static bool in_wait_after_deadline(void)
+{
+    for (int i = 0; i < W.nstates; i++)
+        if (W.states[i] == HK_DEVICE_STATE_WAIT && W.state_results[i] == HK_ERR_DPS_DEADLINE)
+            return true;
+    return false;
+}
+
+static void test_dps_deadline(void)
+{
+    world_init(CERT_DEV1_HEX);
+    W.cloud.after = (fake_dps_reply){202, 2, ASSIGNING, false};
+    W.cfg.policy.dps_deadline_ms = 20000;
+    world_start();
+    uint32_t t0 = W.now;
+    HK_CHECK(drive(in_wait_after_deadline, 60000));
+    HK_CHECK((uint32_t)(W.now - t0) >= 20000);
+    HK_CHECK((uint32_t)(W.now - t0) < 21000);
+    HK_CHECK(W.cloud.polls >= 5 && W.cloud.polls <= 10);
+    HK_CHECK(!W.cloud.open);
+    /* no record: DPS again after >= 5 s, not at once */
+    int opens = W.cloud.opens_dps;
+    uint32_t t1 = W.now;
+    W.cloud.after = (fake_dps_reply){200, 0, ASSIGNED_A, false};
+    HK_CHECK(drive(is_ready, 60000));
+    HK_CHECK_EQ(W.cloud.opens_dps, opens + 1);
+    HK_CHECK((uint32_t)(W.now - t1) >= 5000);
+}
+
+static void test_dps_unauthorized_backs_off(void)
+{
+    world_init(CERT_DEV1_HEX);
+    W.cloud.script[0] = (fake_dps_reply){401, 0, UNAUTH, false};
+    W.cloud.script_len = 1;
+    world_start();
+    HK_CHECK(drive(is_ready, 120000));
+    HK_CHECK_EQ(W.cloud.opens_dps, 2);
+    HK_CHECK((uint32_t)(W.cloud.register_ms[1] - W.cloud.register_ms[0]) >= 5000);
+    bool saw = false;
+    for (int i = 0; i < W.nstates; i++)
+        saw |= W.states[i] == HK_DEVICE_STATE_WAIT &&
+               W.state_results[i] == HK_ERR_DPS_UNAUTHORIZED;
+    HK_CHECK(saw);
+}
+
+static void test_dps_cut_registers_once_more(void)
+{
+    world_init(CERT_DEV1_HEX);
+    W.cloud.script[0] = (fake_dps_reply){0, 0, "", true};
+    W.cloud.script_len = 1;
+    world_start();
+    HK_CHECK(drive(is_ready, 120000));
+    HK_CHECK_EQ(W.cloud.opens_dps, 2);
+    HK_CHECK_EQ(W.cloud.registers, 2); /* at most one extra registration */
+    HK_CHECK_EQ(W.assigned, 1);
+}
+
+static void test_connect_failures_back_off(void)
+{
+    world_init(CERT_DEV1_HEX);
+    put_record("hub-old.test", "dev-old");
+    W.cloud.fail_open = 3;
+    world_start();
+    HK_CHECK(drive(is_ready, 600000));
+    HK_CHECK_EQ(W.cloud.opens_hub, 4);
+    HK_CHECK_EQ(W.cloud.opens_dps, 0);
+    /* waits: 5 s, 10 s, 20 s (plus jitter up to 5 s) */
+    uint32_t waits[3];
+    int k = 0;
+    for (int i = 0; i < W.nstates && k < 3; i++)
+        if (W.states[i] == HK_DEVICE_STATE_WAIT)
+            waits[k++] = W.wait_ms[i];
+    HK_CHECK_EQ(k, 3);
+    HK_CHECK(waits[0] >= 5000 && waits[0] <= 10000);
+    HK_CHECK(waits[1] >= 10000 && waits[1] <= 15000);
+    HK_CHECK(waits[2] >= 20000 && waits[2] <= 25000);
+}
+
+static void test_hub_refusal_reprovisions_once(void)
+{
+    world_init(CERT_DEV1_HEX);
+    put_record("hub-old.test", "dev-old");
+    W.cloud.hub_connack = 5; /* not authorized */
+    W.cloud.after = (fake_dps_reply){200, 0, ASSIGNED_B, false};
+    W.cfg.policy.reprovision_interval_ms = 600000;
+    world_start();
+    /* refusal -> DPS at once (first time) -> new assignment written -> hub-b */
+    HK_CHECK(drive(NULL, 1000) || true);
+    HK_CHECK_EQ(W.cloud.opens_dps, 1);
+    HK_CHECK(W.record_old_during_dps); /* old record kept until the new one */
+    hk_record rec;
+    HK_CHECK_RESULT(hk_record_read(&W.se, &rec), HK_OK);
+    HK_CHECK(strcmp(rec.hub_hostname, "hub-b.test") == 0);
+    HK_CHECK(strcmp(rec.device_id, "dev-1b") == 0);
+    /* hub-b refuses too: no DPS before the interval, hub retried with backoff */
+    uint32_t t0 = W.now;
+    HK_CHECK(!drive(NULL, 590000));
+    HK_CHECK_EQ(W.cloud.opens_dps, 1);
+    HK_CHECK(W.cloud.opens_hub >= 4 && W.cloud.opens_hub <= 10);
+    W.cloud.hub_connack = 0;
+    W.cloud.after = (fake_dps_reply){200, 0, ASSIGNED_A, false};
+    HK_CHECK(drive(is_ready, 600000));
+    HK_CHECK(W.cloud.opens_dps <= 2);
+    HK_CHECK((uint32_t)(W.now - t0) > 0);
+}
+
+static void test_refusal_then_interval_allows_dps(void)
+{
+    world_init(CERT_DEV1_HEX);
+    W.cloud.hub_connack = 4; /* bad credentials, forever */
+    W.cfg.policy.reprovision_interval_ms = 100000;
+    W.cfg.policy.reconnect_max_ms = 30000;
+    world_start();
+    HK_CHECK(!drive(NULL, 350000));
+    /* cold DPS at t=0, then at most one per 100 s */
+    HK_CHECK(W.cloud.opens_dps >= 3 && W.cloud.opens_dps <= 4);
+    for (int i = 1; i < W.cloud.requests && i < 32; i++)
+        HK_CHECK((uint32_t)(W.cloud.register_ms[i] - W.cloud.register_ms[i - 1]) >= 100000);
+}
+
+static void test_hub_fallback_to_dps(void)
+{
+    world_init(CERT_DEV1_HEX);
+    put_record("hub-old.test", "dev-old");
+    W.cloud.fail_open = 1000;
+    W.cfg.policy.hub_fallback_ms = 60000;
+    world_start();
+    HK_CHECK(!drive(NULL, 59000));
+    HK_CHECK_EQ(W.cloud.opens_dps, 0);
+    HK_CHECK(W.cloud.opens_hub >= 3);
+    HK_CHECK(!drive(NULL, 60000)); /* the next failure after 60 s asks DPS */
+    HK_CHECK(W.cloud.opens_dps >= 1);
+}
+
+static bool sent_done(void)
+{
+    return W.sent_ok > 0 || W.sent_closed > 0;
+}
+
+static void test_reconnect_resends_telemetry(void)
+{
+    world_init(CERT_DEV1_HEX);
+    put_record("hub-a.test", "dev-1");
+    W.cloud.hub_ack_telemetry = false;
+    world_start();
+    HK_CHECK(drive(is_ready, 60000));
+    static const uint8_t msg[] = "{\"t\":21.5}";
+    hk_hub_property app[1] = {{"kind", "temp"}};
+    hk_hub_telemetry_properties props = {.content_type = "application/json", .app = app,
+                                         .app_count = 1};
+    uint32_t id = 0;
+    HK_CHECK_RESULT(hk_device_send_telemetry(&W.dev, msg, sizeof msg - 1, &props, &id), HK_OK);
+    HK_CHECK(id != 0);
+    HK_CHECK(!drive(sent_done, 100));
+    HK_CHECK_EQ(W.cloud.telemetry, 1);
+    HK_CHECK(strcmp(W.cloud.last_topic,
+                    "devices/dev-1/messages/events/%24.ct=application%2Fjson&kind=temp") == 0);
+    HK_CHECK(strcmp(W.cloud.last_payload, "{\"t\":21.5}") == 0);
+    /* the hub drops the connection: reconnect with backoff, resend, ack */
+    fake_cloud_cut(&W.cloud);
+    W.cloud.hub_ack_telemetry = true;
+    uint32_t t0 = W.now;
+    HK_CHECK(drive(sent_done, 60000));
+    HK_CHECK_EQ(W.sent_ok, 1);
+    HK_CHECK_EQ(W.last_sent_id, id);
+    HK_CHECK_EQ(W.cloud.telemetry_dup, 1);
+    HK_CHECK((uint32_t)(W.now - t0) >= 5000);
+    HK_CHECK_EQ(W.cloud.opens_hub, 2);
+    HK_CHECK_EQ(W.cloud.twin_gets, 2); /* GET after every connect */
+    HK_CHECK_EQ(count_state(HK_DEVICE_STATE_READY), 2);
+}
+
+static void test_session_callbacks(void)
+{
+    world_init(CERT_DEV1_HEX);
+    put_record("hub-a.test", "dev-1");
+    W.answer_methods = true;
+    world_start();
+    HK_CHECK(drive(is_ready, 60000));
+    drive(NULL, 10);
+    HK_CHECK_EQ(W.twin, 1);
+
+    fake_cloud_push(&W.cloud, "devices/dev-1/messages/devicebound/%24.mid=7&color=red", "hello", 1);
+    drive(NULL, 10);
+    HK_CHECK_EQ(W.c2d, 1);
+    HK_CHECK(strcmp(W.text, "hello") == 0);
+    HK_CHECK(strcmp(W.props, "%24.mid=7&color=red") == 0);
+
+    fake_cloud_push(&W.cloud, "$iothub/twin/PATCH/properties/desired/?$version=8",
+                    "{\"rate\":5,\"$version\":8}", 0);
+    drive(NULL, 10);
+    HK_CHECK_EQ(W.desired, 1);
+    HK_CHECK_EQ(W.last_version, 8);
+
+    uint32_t id = 0;
+    HK_CHECK_RESULT(hk_device_twin_report(&W.dev, "{\"rate\":5}", 10, &id), HK_OK);
+    drive(NULL, 10);
+    HK_CHECK_EQ(W.reported, 1);
+    HK_CHECK_EQ(W.last_reported_id, id);
+    HK_CHECK_EQ(W.last_status, 204);
+    HK_CHECK_EQ(W.last_version, 5);
+    HK_CHECK(strcmp(W.cloud.last_payload, "{\"rate\":5}") == 0);
+
+    HK_CHECK_RESULT(hk_device_twin_get(&W.dev, &id), HK_OK);
+    drive(NULL, 10);
+    HK_CHECK_EQ(W.twin, 2);
+    HK_CHECK_EQ(W.last_twin_id, id);
+
+    fake_cloud_push(&W.cloud, "$iothub/methods/POST/reboot/?$rid=9f", "{\"delay\":1}", 0);
+    drive(NULL, 10);
+    HK_CHECK_EQ(W.methods, 1);
+    HK_CHECK(strcmp(W.method_name, "reboot") == 0);
+    HK_CHECK_EQ(W.cloud.method_responses, 1);
+    HK_CHECK(strcmp(W.cloud.last_topic, "$iothub/methods/res/200/?$rid=9f") == 0);
+    HK_CHECK(strcmp(W.cloud.last_payload, "{\"ok\":true}") == 0);
+
+    /* twin error for a GET goes to TWIN with the status */
+    fake_cloud_push(&W.cloud, "$iothub/twin/res/429/?$rid=999999", "", 0);
+    drive(NULL, 10);
+    HK_CHECK_EQ(W.reported, 2); /* not our GET id: reported */
+    HK_CHECK_EQ(W.last_status, 429);
+
+    /* unknown topic: ignored */
+    fake_cloud_push(&W.cloud, "something/else", "x", 0);
+    drive(NULL, 10);
+    HK_CHECK(is_ready());
+}
+
+static void test_not_ready_refuses_session_calls(void)
+{
+    world_init(CERT_DEV1_HEX);
+    world_start();
+    uint32_t id;
+    HK_CHECK_RESULT(hk_device_send_telemetry(&W.dev, (const uint8_t *)"x", 1, NULL, &id),
+                    HK_ERR_STATE);
+    HK_CHECK_RESULT(hk_device_twin_get(&W.dev, &id), HK_ERR_STATE);
+    HK_CHECK_RESULT(hk_device_twin_report(&W.dev, "{}", 2, &id), HK_ERR_STATE);
+    HK_CHECK_RESULT(hk_device_method_respond(&W.dev, "1", 1, 200, "", 0), HK_ERR_STATE);
+    const char *a, *b;
+    HK_CHECK_RESULT(hk_device_assignment(&W.dev, &a, &b), HK_ERR_DEVICE_NOT_ASSIGNED);
+    HK_CHECK_RESULT(hk_device_registration_id(&W.dev, &a), HK_ERR_STATE);
+}
+
+static void test_inflight_limit(void)
+{
+    world_init(CERT_DEV1_HEX);
+    put_record("hub-a.test", "dev-1");
+    W.cloud.hub_ack_telemetry = false;
+    world_start();
+    HK_CHECK(drive(is_ready, 60000));
+    uint32_t id;
+    for (int i = 0; i < HK_MQTT_MAX_INFLIGHT; i++)
+        HK_CHECK_RESULT(hk_device_send_telemetry(&W.dev, (const uint8_t *)"x", 1, NULL, &id),
+                        HK_OK);
+    HK_CHECK_RESULT(hk_device_send_telemetry(&W.dev, (const uint8_t *)"x", 1, NULL, &id),
+                    HK_ERR_FULL);
+    /* a reprovision moves to a clean DPS session: the messages are dropped */
+    W.cloud.after = (fake_dps_reply){200, 0, ASSIGNED_B, false};
+    HK_CHECK_RESULT(hk_device_reprovision(&W.dev), HK_OK);
+    HK_CHECK(drive(is_ready, 60000));
+    HK_CHECK_EQ(W.sent_closed, HK_MQTT_MAX_INFLIGHT);
+    HK_CHECK(strcmp(W.cloud.client_id, "dev-1b") == 0);
+}
+
+#define TRUST_PEM "-----BEGIN CERTIFICATE-----\\nMIIBfake\\n-----END CERTIFICATE-----\\n"
+#define ASSIGNED_TRUST                                                                       \
+    "{\"operationId\":\"4.0a1b.op1\",\"status\":\"assigned\",\"registrationState\":{"       \
+    "\"registrationId\":\"dev-1\",\"assignedHub\":\"hub-a.test\",\"deviceId\":\"dev-1\","   \
+    "\"status\":\"assigned\",\"trustBundle\":{\"certificates\":[{\"certificate\":\""        \
+    TRUST_PEM "\",\"metadata\":{\"subjectName\":\"CN=r\"}}],\"etag\":\"x\"}}}"
+
+static void test_trust_bundle_used_for_hub(void)
+{
+    world_init(CERT_DEV1_HEX);
+    W.cloud.after = (fake_dps_reply){200, 0, ASSIGNED_TRUST, false};
+    world_start();
+    HK_CHECK(drive(is_ready, 60000));
+    HK_CHECK(strcmp(W.cloud.last_host, "hub-a.test") == 0);
+    HK_CHECK(W.cloud.last_trust);
+    HK_CHECK(strcmp(W.cloud.last_trust_text,
+                    "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n\n") == 0);
+}
+
+static void test_record_write_faults(void)
+{
+    world_init(CERT_DEV1_HEX);
+    W.fse.fail_write = 2;
+    world_start();
+    HK_CHECK(drive(is_ready, 60000));
+    hk_record rec;
+    HK_CHECK_RESULT(hk_record_read(&W.se, &rec), HK_OK);
+    HK_CHECK(strcmp(rec.hub_hostname, "hub-a.test") == 0);
+    HK_CHECK_EQ(count_state(HK_DEVICE_STATE_RECORD_WRITE), 3);
+
+    /* a chip that never takes the write: the device still reaches the hub */
+    world_init(CERT_DEV1_HEX);
+    W.fse.fail_write = 1000;
+    world_start();
+    HK_CHECK(drive(is_ready, 60000));
+    HK_CHECK_RESULT(hk_record_read(&W.se, &rec), HK_ERR_RECORD_EMPTY);
+}
+
+static void test_chip_faults_on_identity_and_record(void)
+{
+    world_init(CERT_DEV1_HEX);
+    put_record("hub-a.test", "dev-1");
+    W.fse.fail_cert = 2;
+    W.fse.fail_read = 2;
+    world_start();
+    HK_CHECK(drive(is_ready, 60000));
+    HK_CHECK_EQ(count_state(HK_DEVICE_STATE_IDENTITY), 2);
+    HK_CHECK_EQ(W.cloud.opens_dps, 0);
+}
+
+static void test_unusable_identity_fails(void)
+{
+    world_init(CERT_NOCN_HEX);
+    world_start();
+    uint32_t dl;
+    HK_CHECK_RESULT(hk_device_step(&W.dev, W.now, &dl), HK_ERR_CERT_PARSE);
+    HK_CHECK_EQ(hk_device_get_state(&W.dev), HK_DEVICE_STATE_FAILED);
+    HK_CHECK_RESULT(hk_device_step(&W.dev, W.now + 100000, &dl), HK_ERR_CERT_PARSE);
+    HK_CHECK_EQ(W.cloud.opens_dps, 0);
+    HK_CHECK_RESULT(hk_device_reprovision(&W.dev), HK_ERR_STATE);
+}
+
+static void test_stop(void)
+{
+    world_init(CERT_DEV1_HEX);
+    put_record("hub-a.test", "dev-1");
+    world_start();
+    HK_CHECK(drive(is_ready, 60000));
+    HK_CHECK_RESULT(hk_device_stop(&W.dev), HK_OK);
+    HK_CHECK_EQ(hk_device_get_state(&W.dev), HK_DEVICE_STATE_STOPPED);
+    HK_CHECK_EQ(W.cloud.disconnects, 1);
+    HK_CHECK(!W.cloud.open);
+    HK_CHECK(!drive(is_ready, 100000));
+    HK_CHECK_EQ(W.cloud.opens_hub, 1);
+}
+
+/* hk_device_run with a platform whose clock is the test's and whose wait
+ * moves that clock. */
+static uint32_t p_now(void *ctx)
+{
+    (void)ctx;
+    return W.now;
+}
+
+static void run_wait(void *ctx, uint32_t ms)
+{
+    (void)ctx;
+    if (!fake_cloud_readable(&W.cloud))
+        W.now += ms;
+}
+
+static void test_run_loop(void)
+{
+    world_init(CERT_DEV1_HEX);
+    W.cloud.script[0] = (fake_dps_reply){202, 2, ASSIGNING, false};
+    W.cloud.script_len = 1;
+    W.cfg.link.wait = run_wait;
+    world_start();
+    hk_platform p;
+    memset(&p, 0, sizeof p);
+    p.monotonic_ms = p_now;
+    HK_CHECK_RESULT(hk_device_run(&W.dev, &p, HK_DEVICE_STATE_READY, 60000), HK_OK);
+    HK_CHECK(is_ready());
+    uint32_t t0 = W.now;
+    HK_CHECK_RESULT(hk_device_run(&W.dev, &p, HK_DEVICE_STATE_STOPPED, 5000), HK_ERR_TIMEOUT);
+    HK_CHECK((uint32_t)(W.now - t0) == 5000);
+    /* already in the state: returns at once */
+    HK_CHECK_RESULT(hk_device_run(&W.dev, &p, HK_DEVICE_STATE_READY, 5000), HK_OK);
+}
+
+static void test_init_checks(void)
+{
+    world_init(CERT_DEV1_HEX);
+    hk_device_config c = W.cfg;
+    c.id_scope = NULL;
+    HK_CHECK_RESULT(hk_device_init(&W.dev, &c, 0), HK_ERR_INVALID_ARG);
+    c = W.cfg;
+    c.link.poll = NULL;
+    HK_CHECK_RESULT(hk_device_init(&W.dev, &c, 0), HK_ERR_INVALID_ARG);
+    c = W.cfg;
+    c.se = NULL;
+    HK_CHECK_RESULT(hk_device_init(&W.dev, &c, 0), HK_ERR_INVALID_ARG);
+    c = W.cfg;
+    c.policy.reconnect_min_ms = 10000;
+    c.policy.reconnect_max_ms = 5000;
+    HK_CHECK_RESULT(hk_device_init(&W.dev, &c, 0), HK_ERR_INVALID_ARG);
+    c = W.cfg;
+    c.policy.reconnect_jitter_ms = 400000;
+    HK_CHECK_RESULT(hk_device_init(&W.dev, &c, 0), HK_ERR_INVALID_ARG);
+    HK_CHECK_RESULT(hk_device_init(NULL, &W.cfg, 0), HK_ERR_INVALID_ARG);
+    HK_CHECK(strcmp(hk_device_state_name(HK_DEVICE_STATE_READY), "ready") == 0);
+    HK_CHECK(strcmp(hk_device_state_name((hk_device_state)99), "unknown") == 0);
+}
+
+int main(void)
+{
+    HK_RUN(test_cold_boot);
+    HK_RUN(test_warm_boot_skips_dps);
+    HK_RUN(test_force_provisioning_same_assignment_no_write);
+    HK_RUN(test_throttle_and_server_error);
+    HK_RUN(test_dps_deadline);
+    HK_RUN(test_dps_unauthorized_backs_off);
+    HK_RUN(test_dps_cut_registers_once_more);
+    HK_RUN(test_connect_failures_back_off);
+    HK_RUN(test_hub_refusal_reprovisions_once);
+    HK_RUN(test_refusal_then_interval_allows_dps);
+    HK_RUN(test_hub_fallback_to_dps);
+    HK_RUN(test_reconnect_resends_telemetry);
+    HK_RUN(test_session_callbacks);
+    HK_RUN(test_not_ready_refuses_session_calls);
+    HK_RUN(test_inflight_limit);
+    HK_RUN(test_trust_bundle_used_for_hub);
+    HK_RUN(test_record_write_faults);
+    HK_RUN(test_chip_faults_on_identity_and_record);
+    HK_RUN(test_unusable_identity_fails);
+    HK_RUN(test_stop);
+    HK_RUN(test_run_loop);
+    HK_RUN(test_init_checks);
+    return hk_test_finish("device_flow");
+}
