@@ -54,7 +54,7 @@ static int free_port(void)
 static pid_t spawn_argv(char *const *argv, int *out_fd)
 {
     int pipefd[2];
-    if (pipe(pipefd) != 0)
+    if (pipe2(pipefd, O_CLOEXEC) != 0)
         return -1;
     fflush(NULL);
     pid_t pid = fork();
@@ -169,9 +169,69 @@ json_t *hkt_cli_json(struct hkt_cloud *c, const char *arg, ...)
     return j;
 }
 
+/* A helper process that stops the cloud if this test process dies in any
+ * way (crash, sanitizer abort, CTest's timeout kill): it waits on a pipe
+ * whose write end only this process holds; a byte means "stopped normally",
+ * end-of-file means "the test is gone". */
+static void start_reaper(struct hkt_cloud *c)
+{
+    int p[2];
+    c->reaper_fd = -1;
+    c->reaper_pid = -1;
+    /* Close-on-exec: the CLI and the broker it starts must not hold the write end. */
+    if (pipe2(p, O_CLOEXEC) != 0)
+        return;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(p[0]);
+        close(p[1]);
+        return;
+    }
+    if (pid == 0) {
+        close(p[1]);
+        int nul = open("/dev/null", O_RDWR);
+        if (nul >= 0) {
+            dup2(nul, 0);
+            dup2(nul, 1);
+            dup2(nul, 2);
+        }
+        char b;
+        ssize_t n;
+        while ((n = read(p[0], &b, 1)) < 0 && errno == EINTR) {
+        }
+        if (n == 1)
+            _exit(0);
+        char *stop[] = {(char *)HKC_CLI_PATH, (char *)"--dir", c->state, (char *)"stop", NULL};
+        run_argv(stop, NULL);
+        if (!getenv("HKT_KEEP")) {
+            char *rm[] = {(char *)"/bin/rm", (char *)"-rf", c->root, NULL};
+            run_argv(rm, NULL);
+        }
+        _exit(0);
+    }
+    close(p[0]);
+    c->reaper_fd = p[1];
+    c->reaper_pid = (int)pid;
+}
+
+static void stop_reaper(struct hkt_cloud *c)
+{
+    if (c->reaper_fd < 0)
+        return;
+    if (write(c->reaper_fd, "x", 1) != 1) {
+        /* The reaper is gone already; nothing to tell it. */
+    }
+    close(c->reaper_fd);
+    c->reaper_fd = -1;
+    while (waitpid((pid_t)c->reaper_pid, NULL, 0) < 0 && errno == EINTR) {
+    }
+}
+
 bool hkt_cloud_start(struct hkt_cloud *c)
 {
     memset(c, 0, sizeof(*c));
+    c->reaper_fd = -1;
     snprintf(c->root, sizeof(c->root), "/tmp/hkc-test-XXXXXX");
     if (!mkdtemp(c->root))
         return false;
@@ -184,6 +244,7 @@ bool hkt_cloud_start(struct hkt_cloud *c)
         atexit(hkt_stop_all);
         registered = true;
     }
+    start_reaper(c);
     for (int attempt = 0; attempt < 5; attempt++) {
         c->port = free_port();
         char port[16];
@@ -216,6 +277,7 @@ bool hkt_cloud_start(struct hkt_cloud *c)
 
 void hkt_cloud_stop(struct hkt_cloud *c)
 {
+    stop_reaper(c);
     for (int i = 0; i < 8; i++)
         if (hkt_active[i] == c)
             hkt_active[i] = NULL;

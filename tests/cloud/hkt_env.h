@@ -26,6 +26,8 @@ struct hkt_cloud {
     char scope[32];
     int port;
     bool up;
+    int reaper_fd;  /* write end of the pipe the reaper process watches */
+    int reaper_pid;
 };
 
 /* Starts a cloud; extra CLI arguments for `start` may be NULL. */

@@ -147,6 +147,7 @@ static void test_lifecycle(void)
     json_decref(st);
     /* A port in use is reported as a broker start failure. */
     struct hkt_cloud other = cloud;
+    other.reaper_fd = -1;
     snprintf(other.state, sizeof(other.state), "%s/other", cloud.root);
     HK_CHECK_EQ(hkt_cli(&other, NULL, "start", "--port", port, NULL), 4);
     HK_CHECK_EQ(hkt_cli(&other, NULL, "start", "--port", "70000", NULL), 2);
