@@ -801,10 +801,10 @@ int fx_ca_init(const char *dir, const fx_ca_init_opts *o)
         fx_sha256(ca.signer_der, ca.signer_len, h);
         fx_hex(hex, h, 32, true);
         printf("  signer  %s (%u years), SHA-256 %s\n", ca.signer_subject, o->signer_years, hex);
-        printf("  devices %s, %s\n", ca.device_subject,
-               ca.device_years ? "expiring after the years below" : "no expiry");
         if (ca.device_years)
-            printf("          valid %u years\n", ca.device_years);
+            printf("  devices %s, valid %u years\n", ca.device_subject, ca.device_years);
+        else
+            printf("  devices %s, no expiry\n", ca.device_subject);
         printf("  keys    root.key, signer.key (mode 0600; keep them offline)\n");
         printf("  certificate definitions: device.certdef (%zu bytes), signer.certdef (%zu "
                "bytes), certdefs.h\n", ddef_len, sdef_len);
