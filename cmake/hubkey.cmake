@@ -73,7 +73,7 @@ function(hk_add_test name)
   set_tests_properties(${name} PROPERTIES LABELS "${A_LABELS}" TIMEOUT ${A_TIMEOUT})
 endfunction()
 
-# hk_add_fuzzer(NAME LABEL l SOURCES ... [LIBS ...] [SEEDS dir])
+# hk_add_fuzzer(NAME LABEL l [LABELS more ...] SOURCES ... [LIBS ...] [SEEDS dir])
 # A libFuzzer harness (LLVMFuzzerTestOneInput). With HK_FUZZ it is built with
 # -fsanitize=fuzzer, and a smoke run of HK_FUZZ_SMOKE_SECONDS is registered as
 # a CTest test labelled "fuzz" and l. `make fuzz` runs every harness for
@@ -81,7 +81,7 @@ endfunction()
 # tree; new inputs found go to build/fuzz-corpus/NAME.
 add_custom_target(fuzz-long)
 function(hk_add_fuzzer name)
-  cmake_parse_arguments(A "" "LABEL;SEEDS" "SOURCES;LIBS" ${ARGN})
+  cmake_parse_arguments(A "" "LABEL;SEEDS" "SOURCES;LIBS;LABELS" ${ARGN})
   if(NOT HK_FUZZ)
     return()
   endif()
@@ -104,7 +104,7 @@ function(hk_add_fuzzer name)
   add_test(NAME ${test_name}
            COMMAND ${name} -max_total_time=${HK_FUZZ_SMOKE_SECONDS} -rss_limit_mb=2048
                    -print_final_stats=1 ${corpus} ${seed_args})
-  set_tests_properties(${test_name} PROPERTIES LABELS "fuzz;${A_LABEL}"
+  set_tests_properties(${test_name} PROPERTIES LABELS "fuzz;${A_LABEL};${A_LABELS}"
                        TIMEOUT 600 ENVIRONMENT "ASAN_OPTIONS=detect_leaks=1")
   add_custom_target(fuzz-long-${name}
     COMMAND ${name} -max_total_time=${HK_FUZZ_LONG_SECONDS} -rss_limit_mb=2048
