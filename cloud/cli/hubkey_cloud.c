@@ -1283,6 +1283,11 @@ static int cmd_telemetry(struct cli *c)
     int rc = check_leftovers(c, 0);
     if (rc)
         return rc;
+    if (follow) {
+        /* Before anything is printed: Ctrl-C or SIGTERM ends the follow loop cleanly. */
+        signal(SIGINT, on_signal);
+        signal(SIGTERM, on_signal);
+    }
     long limit = 100;
     if (limit_s && !parse_int(limit_s, 1, 1000000, &limit))
         return fail(EX_INPUT, "--limit must be a positive number");
@@ -1330,8 +1335,6 @@ static int cmd_telemetry(struct cli *c)
     json_decref(rows);
     if (!follow)
         return EX_OK;
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
     while (!stop_follow) {
         rows = hkc_db_query(c->db,
                             "SELECT * FROM telemetry WHERE id>?1 AND (?2 IS NULL OR device_id=?2) "
