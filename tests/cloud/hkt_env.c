@@ -232,7 +232,8 @@ bool hkt_cloud_start(struct hkt_cloud *c)
 {
     memset(c, 0, sizeof(*c));
     c->reaper_fd = -1;
-    snprintf(c->root, sizeof(c->root), "/tmp/hkc-test-XXXXXX");
+    const char *tmp = getenv("TMPDIR");
+    snprintf(c->root, sizeof(c->root), "%s/hkc-test-XXXXXX", tmp && *tmp ? tmp : P_tmpdir);
     if (!mkdtemp(c->root))
         return false;
     /* As root, mosquitto runs as user mosquitto and must reach the state. */
