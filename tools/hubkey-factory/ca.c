@@ -313,106 +313,6 @@ int fx_ca_verify_chain(const fx_ca *ca, const uint8_t *dev, size_t dev_len, cons
     return rc == 0 ? 0 : -1;
 }
 
-/* ---- ca.conf ---- */
-
-static bool name_ok(const char *s)
-{
-    if (s == NULL || s[0] == '\0' || strlen(s) > 64)
-        return false;
-    for (const char *p = s; *p; p++)
-        if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7E || strchr(",=+\\\"<>;#", *p))
-            return false;
-    return true;
-}
-
-/* The device subject template: "ATTR=VALUE,...", one CN, which ends with
- * {sn}; the CN becomes the DPS registration ID, so its other characters are
- * those DPS accepts (lower-case letters, digits, '-', '.', '_', ':'). */
-static int device_subject_check(const char *s)
-{
-    if (s == NULL || strlen(s) > 200)
-        return fx_fail(FX_USAGE, "--device-subject: missing or longer than 200 characters");
-    const char *sn = strstr(s, "{sn}");
-    if (!sn || strstr(sn + 4, "{sn}"))
-        return fx_fail(FX_USAGE, "--device-subject '%s' must contain {sn} exactly once", s);
-    const char *cn = strstr(s, "CN=");
-    if (!cn || (cn != s && cn[-1] != ',') || strstr(cn + 3, "CN="))
-        return fx_fail(FX_USAGE, "--device-subject '%s' needs exactly one CN=", s);
-    if (!(sn > cn && (sn[4] == '\0' || sn[4] == ',') && memchr(cn, ',', (size_t)(sn - cn)) == NULL))
-        return fx_fail(FX_USAGE, "--device-subject '%s': {sn} must end the CN value (the "
-                                 "certificate format takes the serial from there)", s);
-    for (const char *p = cn + 3; p < sn; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || strchr("-._:", *p)))
-            return fx_fail(FX_USAGE, "--device-subject '%s': the CN is the DPS registration ID: "
-                                     "use lower-case letters, digits, '-', '.', '_', ':'", s);
-    if ((size_t)(sn - cn - 3) + 18 > 128)
-        return fx_fail(FX_USAGE, "--device-subject: the CN would exceed 128 characters");
-    for (const char *p = s; *p; p++)
-        if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7E || strchr("+\\\"<>;#", *p))
-            return fx_fail(FX_USAGE, "--device-subject '%s': character '%c' is not allowed", s,
-                           *p);
-    return FX_OK;
-}
-
-static int conf_parse(fx_ca *ca, const char *path, const char *text)
-{
-    bool have_format = false, have_years = false, have_id = false;
-    const char *line = text;
-    while (*line) {
-        const char *end = strchr(line, '\n');
-        size_t len = end ? (size_t)(end - line) : strlen(line);
-        char buf[400];
-        if (len >= sizeof buf)
-            return fx_fail(FX_FILE, "%s: line too long", path);
-        memcpy(buf, line, len);
-        buf[len] = '\0';
-        line = end ? end + 1 : line + len;
-        if (buf[0] == '#' || buf[0] == '\0')
-            continue;
-        char *eq = strchr(buf, '=');
-        if (!eq)
-            return fx_fail(FX_FILE, "%s: line '%s' is not NAME=VALUE", path, buf);
-        *eq = '\0';
-        const char *k = buf, *v = eq + 1;
-        char *endp = NULL;
-        if (strcmp(k, "format") == 0) {
-            if (strcmp(v, "1") != 0)
-                return fx_fail(FX_FILE, "%s: format %s is not supported (this tool reads 1)",
-                               path, v);
-            have_format = true;
-        } else if (strcmp(k, "org") == 0) {
-            snprintf(ca->org, sizeof ca->org, "%s", v);
-        } else if (strcmp(k, "root_subject") == 0) {
-            snprintf(ca->root_subject, sizeof ca->root_subject, "%s", v);
-        } else if (strcmp(k, "signer_subject") == 0) {
-            snprintf(ca->signer_subject, sizeof ca->signer_subject, "%s", v);
-        } else if (strcmp(k, "device_subject") == 0) {
-            if (device_subject_check(v) != FX_OK)
-                return fx_fail(FX_FILE, "%s: device_subject is not valid", path);
-            snprintf(ca->device_subject, sizeof ca->device_subject, "%s", v);
-        } else if (strcmp(k, "device_years") == 0) {
-            unsigned long y = strtoul(v, &endp, 10);
-            if (!*v || *endp || y > 127)
-                return fx_fail(FX_FILE, "%s: device_years must be 0..127", path);
-            ca->device_years = (unsigned)y;
-            have_years = true;
-        } else if (strcmp(k, "signer_id") == 0) {
-            unsigned x = 0;
-            if (strlen(v) != 4 || sscanf(v, "%4X", &x) != 1)
-                return fx_fail(FX_FILE, "%s: signer_id must be 4 hex digits", path);
-            ca->signer_id[0] = (uint8_t)(x >> 8);
-            ca->signer_id[1] = (uint8_t)x;
-            have_id = true;
-        }
-        /* Unknown names are kept for newer versions of this tool. */
-    }
-    if (!have_format || !have_years || !have_id || !ca->signer_subject[0] ||
-        !ca->device_subject[0])
-        return fx_fail(FX_FILE, "%s: incomplete (needs format, signer_subject, device_subject, "
-                                "device_years, signer_id)", path);
-    return FX_OK;
-}
-
 /* ---- loading ---- */
 
 static int load_cert(const char *path, uint8_t **der, size_t *len, uint8_t pub[64])
@@ -489,7 +389,7 @@ int fx_ca_load(fx_ca *ca, const char *dir, bool need_key)
         free(s);
         return fx_fail(FX_FILE, "%s: contains NUL bytes", path);
     }
-    rc = conf_parse(ca, path, s);
+    rc = fx_ca_conf_parse(ca, path, s);
     free(s);
     if (rc)
         return rc;
@@ -610,10 +510,10 @@ static int serialize_def(const hk_cert_def *def, uint8_t **out, size_t *len)
 
 int fx_ca_init(const char *dir, const fx_ca_init_opts *o)
 {
-    if (!name_ok(o->org) || !name_ok(o->root_cn) || !name_ok(o->signer_cn))
+    if (!fx_name_ok(o->org) || !fx_name_ok(o->root_cn) || !fx_name_ok(o->signer_cn))
         return fx_fail(FX_USAGE, "--org, --root-cn and --signer-cn: 1..64 printable characters, "
                                  "none of , = + \\ \" < > ; #");
-    int rc = device_subject_check(o->device_subject);
+    int rc = fx_device_subject_check(o->device_subject);
     if (rc)
         return rc;
     if (o->root_years < 1 || o->root_years > 100 || o->signer_years < 1 ||

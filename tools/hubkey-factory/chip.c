@@ -12,46 +12,6 @@
 
 #include "factory.h"
 
-int fx_chip_spec_parse(const char *text, fx_chip_spec *out)
-{
-    memset(out, 0, sizeof *out);
-    out->addr7 = HK_ATECC608_ADDR_DEFAULT;
-    if (text == NULL || text[0] == '\0')
-        return fx_fail(FX_USAGE, "--chip needs emu:FILE or i2c:/dev/i2c-N[@ADDR]");
-    if (strncmp(text, "emu:", 4) == 0) {
-        const char *p = text + 4;
-        if (p[0] == '\0')
-            return fx_fail(FX_USAGE, "chip '%s': emu: needs a state file name", text);
-        if (strlen(p) >= sizeof out->path)
-            return fx_fail(FX_USAGE, "chip '%s': file name too long", text);
-        out->kind = FX_CHIP_EMU;
-        strcpy(out->path, p);
-        return FX_OK;
-    }
-    if (strncmp(text, "i2c:", 4) == 0) {
-        const char *p = text + 4;
-        const char *at = strchr(p, '@');
-        size_t n = at ? (size_t)(at - p) : strlen(p);
-        if (n == 0)
-            return fx_fail(FX_USAGE, "chip '%s': i2c: needs an adapter such as /dev/i2c-1",
-                           text);
-        if (n >= sizeof out->path)
-            return fx_fail(FX_USAGE, "chip '%s': adapter path too long", text);
-        memcpy(out->path, p, n);
-        out->path[n] = '\0';
-        if (at) {
-            if (hk_i2c_linux_parse_address(at + 1, &out->addr7) != HK_OK || out->addr7 == 0)
-                return fx_fail(FX_USAGE,
-                               "chip '%s': '%s' is not an I2C address (7-bit 0x01..0x7F such "
-                               "as 0x60, or the 8-bit form 0x80..0xFE, even, such as 0xC0)",
-                               text, at + 1);
-        }
-        out->kind = FX_CHIP_I2C;
-        return FX_OK;
-    }
-    return fx_fail(FX_USAGE, "chip '%s': expected emu:FILE or i2c:/dev/i2c-N[@ADDR]", text);
-}
-
 /* A serial number of the form Microchip gives its parts, 01 23 xx..xx EE,
  * with six random middle bytes. */
 static int random_serial(uint8_t serial[9])

@@ -174,6 +174,12 @@ typedef struct fx_ca_init_opts {
 } fx_ca_init_opts;
 
 int fx_ca_init(const char *dir, const fx_ca_init_opts *opts);
+/* parse.c: names for the CA's subjects (1..64 printable characters, none of
+ * , = + \ " < > ; #), the device subject template, and ca.conf (text, NUL-
+ * terminated, NAME=VALUE lines; fills the name/validity fields of ca). */
+bool fx_name_ok(const char *s);
+int fx_device_subject_check(const char *s);
+int fx_ca_conf_parse(fx_ca *ca, const char *path, const char *text);
 /* Loads the CA directory; with need_key the signer's private key too. */
 int fx_ca_load(fx_ca *ca, const char *dir, bool need_key);
 void fx_ca_free(fx_ca *ca);
