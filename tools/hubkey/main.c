@@ -1,0 +1,1329 @@
+/*
+ * hubkey — the Linux device agent and CLI.
+ *
+ *   hubkey [options] provision | status | send MESSAGE... | run | forget
+ *
+ * The device stack (hk_device) does the boot flow; this file opens the chip
+ * and the link, runs the event loop (one poll() over the socket, standard
+ * input and a signal pipe, with the device's own deadlines), prints one
+ * progress line per state change and decides when a command is finished.
+ * docs/hubkey-agent.md is the user's guide; the exit codes are in agent.h.
+ *
+ * Why the loop is here and not hk_device_run(): `run` must read standard
+ * input and notice signals while waiting for the network, and every command
+ * needs to stop as soon as its goal is reached (READY, all messages
+ * acknowledged) or a refusal makes waiting pointless.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <mbedtls/x509_crt.h>
+
+#include "agent.h"
+#include "agent_io.h"
+#include "hubkey/dps.h"
+#include "hubkey/record.h"
+
+#ifndef HUBKEY_VERSION
+#define HUBKEY_VERSION "0.0.0"
+#endif
+
+#define LINE_MAX_BYTES 8192u    /* longest stdin line sent as telemetry */
+#define QUEUE_MAX 256u          /* stdin lines waiting for the hub */
+#define METHOD_OUT_MAX 4096u    /* method command output kept */
+#define TRUST_MAX (1024u * 1024u)
+#define POLL_CAP_MS 1000u
+
+/* Written by the signal handler only; the loop reads the pipe. */
+static int signal_pipe[2] = {-1, -1};
+
+static void on_signal(int sig)
+{
+    int saved = errno;
+    unsigned char b = (unsigned char)sig;
+    if (signal_pipe[1] >= 0)
+        (void)!write(signal_pipe[1], &b, 1);
+    errno = saved;
+}
+
+/* One telemetry message: its bytes stay put until the SENT event. */
+typedef struct msg {
+    char *data;
+    size_t len;
+    uint32_t id;
+    bool in_flight;
+} msg;
+
+typedef struct agent {
+    agent_options *o;
+    agent_chip chip;
+    hk_posix posix;
+    hk_platform platform;
+    agent_link link;
+    uint8_t *trust;
+    size_t trust_len;
+    hk_device dev;
+    /* what happened in this run */
+    bool dps_assigned;      /* an ASSIGNED event came */
+    bool dps_visited;       /* DPS was contacted */
+    bool ready;             /* state is READY now */
+    bool reached_ready;     /* READY at least once */
+    uint32_t ready_ms;      /* elapsed at the first READY */
+    hk_result last_error;
+    hk_device_state last_error_state;
+    int exit_code;          /* set by the event handler to end the loop */
+    bool finished;
+    bool stop;
+    unsigned dps_registrations;
+    /* telemetry */
+    msg queue[QUEUE_MAX];
+    size_t q_head, q_count; /* ring of messages not yet acknowledged */
+    unsigned sent_ok, sent_failed;
+    bool stdin_open;
+    char line[LINE_MAX_BYTES];
+    size_t line_len;
+    bool line_overflow;
+    uint32_t report_id;
+    uint32_t t0; /* monotonic ms at hk_device_init */
+    bool posix_open;
+} agent;
+
+/* ---- output ---- */
+
+static void err_line(const agent *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void err_line(const agent *a, const char *fmt, ...)
+{
+    (void)a;
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("hubkey: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static void stamp(uint32_t elapsed_ms)
+{
+    printf("[%4u.%03us] ", (unsigned)(elapsed_ms / 1000), (unsigned)(elapsed_ms % 1000));
+}
+
+static void json_begin(const char *event, uint32_t elapsed_ms)
+{
+    printf("{\"t\":%u.%03u,\"event\":\"%s\"", (unsigned)(elapsed_ms / 1000),
+           (unsigned)(elapsed_ms % 1000), event);
+}
+
+static void json_str(const char *key, const char *s, size_t len)
+{
+    printf(",\"%s\":", key);
+    agent_json_string(stdout, s, len);
+}
+
+static void json_cstr(const char *key, const char *s)
+{
+    if (s)
+        json_str(key, s, strlen(s));
+}
+
+static void json_end(void)
+{
+    fputs("}\n", stdout);
+    fflush(stdout);
+}
+
+static bool is_hub_refusal(hk_result r)
+{
+    return r == HK_ERR_MQTT_REFUSED_IDENTIFIER || r == HK_ERR_MQTT_REFUSED_UNAVAILABLE ||
+           r == HK_ERR_MQTT_REFUSED_CREDENTIALS || r == HK_ERR_MQTT_REFUSED_NOT_AUTHORIZED ||
+           r == HK_ERR_TLS_CLIENT_REJECTED || r == HK_ERR_DEVICE_HUB_REFUSED;
+}
+
+static bool is_dps_refusal(hk_result r)
+{
+    return r == HK_ERR_DPS_DISABLED || r == HK_ERR_DPS_UNAUTHORIZED || r == HK_ERR_DPS_REJECTED ||
+           r == HK_ERR_DPS_FAILED || r == HK_ERR_TLS_CLIENT_REJECTED ||
+           r == HK_ERR_MQTT_REFUSED_NOT_AUTHORIZED || r == HK_ERR_MQTT_REFUSED_CREDENTIALS ||
+           r == HK_ERR_MQTT_REFUSED_IDENTIFIER;
+}
+
+static bool is_connection_error(hk_result r)
+{
+    return r == HK_ERR_CONNECT || r == HK_ERR_RESOLVE || r == HK_ERR_TIMEOUT ||
+           (r >= HK_ERR_TLS_HANDSHAKE && r <= HK_ERR_TLS_OWN_CERT);
+}
+
+/* The host name a connect step was for. */
+static const char *logical_host(agent *a, hk_device_state step)
+{
+    if (step == HK_DEVICE_STATE_DPS_CONNECT)
+        return a->o->dps.host[0] ? a->o->dps.host : HK_DPS_GLOBAL_HOST;
+    const char *hub = NULL, *dev_id = NULL;
+    (void)hk_device_assignment(&a->dev, &hub, &dev_id);
+    return hub ? hub : "?";
+}
+
+/* The outcome of the step that just ended, for the human progress line. */
+static void describe_step(agent *a, const hk_device_event *ev, char *out, size_t cap)
+{
+    const char *hub = NULL, *dev_id = NULL;
+    (void)hk_device_assignment(&a->dev, &hub, &dev_id);
+    hk_device_state prev = ev->previous;
+    if (ev->result != HK_OK) {
+        int n = snprintf(out, cap, "%s (%s)", hk_result_name(ev->result),
+                         hk_result_str(ev->result));
+        const char *why = agent_link_reason(&a->link);
+        if (why[0] && is_connection_error(ev->result) && n > 0 && (size_t)n < cap)
+            snprintf(out + n, cap - (size_t)n, ": %s", why);
+        return;
+    }
+    switch (prev) {
+    case HK_DEVICE_STATE_IDENTITY: {
+        const char *rid = NULL;
+        (void)hk_device_registration_id(&a->dev, &rid);
+        snprintf(out, cap, "registration ID %s", rid ? rid : "?");
+        return;
+    }
+    case HK_DEVICE_STATE_RECORD:
+        if (ev->state == HK_DEVICE_STATE_HUB_CONNECT)
+            snprintf(out, cap, "record: hub %s, device %s", hub ? hub : "?",
+                     dev_id ? dev_id : "?");
+        else if (a->o->force && hub)
+            snprintf(out, cap, "record: hub %s (ignored: --force)", hub);
+        else
+            snprintf(out, cap, "no record");
+        return;
+    case HK_DEVICE_STATE_DPS_CONNECT:
+    case HK_DEVICE_STATE_HUB_CONNECT: {
+        const char *host = logical_host(a, prev);
+        if (strcmp(host, a->link.address) == 0)
+            snprintf(out, cap, "connected to %s:%u", host, (unsigned)a->link.port);
+        else
+            snprintf(out, cap, "connected to %s (at %s:%u)", host, a->link.address,
+                     (unsigned)a->link.port);
+        return;
+    }
+    case HK_DEVICE_STATE_DPS_REGISTER:
+        snprintf(out, cap, "assigned to hub %s, device %s", hub ? hub : "?",
+                 dev_id ? dev_id : "?");
+        return;
+    case HK_DEVICE_STATE_RECORD_WRITE:
+        snprintf(out, cap, "record saved");
+        return;
+    case HK_DEVICE_STATE_HUB_SESSION:
+        snprintf(out, cap, "session up");
+        return;
+    case HK_DEVICE_STATE_READY:
+        snprintf(out, cap, "session ended");
+        return;
+    case HK_DEVICE_STATE_WAIT:
+        snprintf(out, cap, "waited");
+        return;
+    default:
+        snprintf(out, cap, "done");
+        return;
+    }
+}
+
+static void print_state(agent *a, const hk_device_event *ev)
+{
+    if (a->o->json) {
+        json_begin("state", ev->elapsed_ms);
+        json_cstr("step", hk_device_state_name(ev->previous));
+        printf(",\"step_ms\":%u", (unsigned)ev->state_ms);
+        json_cstr("result", hk_result_name(ev->result));
+        json_cstr("next", hk_device_state_name(ev->state));
+        if (ev->state == HK_DEVICE_STATE_WAIT) {
+            printf(",\"wait_ms\":%u", (unsigned)ev->wait_ms);
+            json_cstr("then", hk_device_state_name(ev->next_state));
+        }
+        if (ev->result != HK_OK && agent_link_reason(&a->link)[0] &&
+            is_connection_error(ev->result))
+            json_cstr("reason", agent_link_reason(&a->link));
+        if (ev->previous == HK_DEVICE_STATE_DPS_CONNECT ||
+            ev->previous == HK_DEVICE_STATE_HUB_CONNECT) {
+            json_cstr("host", logical_host(a, ev->previous));
+            json_cstr("address", a->link.address);
+            printf(",\"port\":%u", (unsigned)a->link.port);
+        }
+        if (ev->state == HK_DEVICE_STATE_READY)
+            printf(",\"boot\":\"%s\"", a->dps_visited ? "cold" : "warm");
+        json_end();
+        return;
+    }
+    /* The WAIT state itself and the step out of it add nothing to read
+     * beyond the line that started the wait. */
+    if (ev->previous == HK_DEVICE_STATE_WAIT && ev->result == HK_OK && !a->o->verbose)
+        return;
+    char what[512];
+    describe_step(a, ev, what, sizeof(what));
+    stamp(ev->elapsed_ms);
+    printf("%-13s %6u ms  %s", hk_device_state_name(ev->previous), (unsigned)ev->state_ms, what);
+    if (ev->state == HK_DEVICE_STATE_WAIT)
+        printf(" -> %s in %u.%01u s", hk_device_state_name(ev->next_state),
+               (unsigned)(ev->wait_ms / 1000), (unsigned)(ev->wait_ms % 1000 / 100));
+    else if (ev->result != HK_OK)
+        printf(" -> %s", hk_device_state_name(ev->state));
+    putchar('\n');
+    if (ev->state == HK_DEVICE_STATE_READY) {
+        stamp(ev->elapsed_ms);
+        printf("%-13s %9s  %s boot, connected in %u.%03u s\n", "ready", "",
+               a->dps_visited ? "cold" : "warm", (unsigned)(ev->elapsed_ms / 1000),
+               (unsigned)(ev->elapsed_ms % 1000));
+    }
+    fflush(stdout);
+}
+
+/* ---- telemetry queue ---- */
+
+static msg *q_at(agent *a, size_t i)
+{
+    return &a->queue[(a->q_head + i) % QUEUE_MAX];
+}
+
+static bool q_push(agent *a, const char *data, size_t len)
+{
+    if (a->q_count == QUEUE_MAX)
+        return false;
+    char *copy = malloc(len ? len : 1);
+    if (!copy)
+        return false;
+    memcpy(copy, data, len);
+    msg *m = q_at(a, a->q_count);
+    memset(m, 0, sizeof(*m));
+    m->data = copy;
+    m->len = len;
+    a->q_count++;
+    return true;
+}
+
+/* Drops acknowledged messages from the front of the ring. */
+static void q_compact(agent *a)
+{
+    while (a->q_count > 0 && q_at(a, 0)->data == NULL) {
+        a->q_head = (a->q_head + 1) % QUEUE_MAX;
+        a->q_count--;
+    }
+}
+
+/* Hands queued messages to the device while it is READY and has room. */
+static void q_flush(agent *a)
+{
+    if (!a->ready)
+        return;
+    for (size_t i = 0; i < a->q_count; i++) {
+        msg *m = q_at(a, i);
+        if (!m->data || m->in_flight)
+            continue;
+        bool json = agent_json_valid(m->data, m->len);
+        hk_hub_telemetry_properties props;
+        memset(&props, 0, sizeof(props));
+        props.content_type = "application/json";
+        props.content_encoding = "utf-8";
+        hk_result r = hk_device_send_telemetry(&a->dev, (const uint8_t *)m->data, m->len,
+                                               json ? &props : NULL, &m->id);
+        if (r == HK_ERR_FULL || r == HK_ERR_STATE)
+            return; /* again after the next SENT or READY */
+        if (r != HK_OK) {
+            err_line(a, "telemetry message of %zu bytes not sent: %s (%s)", m->len,
+                     hk_result_name(r), hk_result_str(r));
+            free(m->data);
+            m->data = NULL;
+            a->sent_failed++;
+            continue;
+        }
+        m->in_flight = true;
+        if (a->o->verbose && !a->o->json) {
+            stamp(a->platform.monotonic_ms(a->platform.ctx) - a->t0);
+            printf("%-13s %9s  message %u queued (%zu bytes)\n", "telemetry", "",
+                   (unsigned)m->id, m->len);
+        }
+    }
+    q_compact(a);
+}
+
+static void on_sent(agent *a, const hk_device_event *ev)
+{
+    for (size_t i = 0; i < a->q_count; i++) {
+        msg *m = q_at(a, i);
+        if (!m->data || !m->in_flight || m->id != ev->id)
+            continue;
+        if (ev->result == HK_OK) {
+            a->sent_ok++;
+            free(m->data);
+            m->data = NULL;
+        } else {
+            /* Dropped unacknowledged (the device moved to another hub):
+             * send it again on the next session. */
+            m->in_flight = false;
+        }
+        break;
+    }
+    q_compact(a);
+    if (a->o->json) {
+        json_begin("sent", ev->elapsed_ms);
+        printf(",\"id\":%u", (unsigned)ev->id);
+        json_cstr("result", hk_result_name(ev->result));
+        json_end();
+    } else if (a->o->verbose || a->o->command == AGENT_CMD_SEND) {
+        stamp(ev->elapsed_ms);
+        printf("%-13s %9s  message %u %s\n", "telemetry", "", (unsigned)ev->id,
+               ev->result == HK_OK ? "acknowledged by the hub" : "not acknowledged, sent again");
+        fflush(stdout);
+    }
+}
+
+/* ---- direct methods ---- */
+
+/* Runs the method command: /bin/sh -c CMD with the method name as $1 and
+ * in HUBKEY_METHOD, the request payload on standard input; its standard
+ * output (JSON, or text sent as a JSON string) is the answer, exit status
+ * 0 gives 200, anything else 500, no answer within the timeout 504. */
+static unsigned run_method_command(agent *a, const char *name, const uint8_t *payload,
+                                   size_t payload_len, char *out, size_t cap, size_t *out_len)
+{
+    *out_len = 0;
+    int in_pipe[2], out_pipe[2];
+    if (pipe2(in_pipe, O_CLOEXEC) != 0)
+        return 500;
+    if (pipe2(out_pipe, O_CLOEXEC) != 0) {
+        close(in_pipe[0]);
+        close(in_pipe[1]);
+        return 500;
+    }
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(in_pipe[0], 0);
+        dup2(out_pipe[1], 1);
+        setenv("HUBKEY_METHOD", name, 1);
+        execl("/bin/sh", "sh", "-c", a->o->method_command, "hubkey-method", name, (char *)NULL);
+        _exit(127);
+    }
+    close(in_pipe[0]);
+    close(out_pipe[1]);
+    if (pid < 0) {
+        close(in_pipe[1]);
+        close(out_pipe[0]);
+        return 500;
+    }
+    /* A request payload is at most the device's receive buffer, well below
+     * a pipe's capacity, so this write does not wait for the child. */
+    size_t off = 0;
+    while (off < payload_len) {
+        ssize_t n = write(in_pipe[1], payload + off, payload_len - off);
+        if (n <= 0)
+            break;
+        off += (size_t)n;
+    }
+    close(in_pipe[1]);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    bool timed_out = false;
+    for (;;) {
+        struct timespec t1;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        long spent = (t1.tv_sec - t0.tv_sec) * 1000L + (t1.tv_nsec - t0.tv_nsec) / 1000000L;
+        long left = (long)a->o->method_timeout_ms - spent;
+        if (left <= 0) {
+            timed_out = true;
+            break;
+        }
+        struct pollfd p = {.fd = out_pipe[0], .events = POLLIN};
+        int pr = poll(&p, 1, (int)(left > 1000 ? 1000 : left));
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr <= 0)
+            continue;
+        char buf[1024];
+        ssize_t n = read(out_pipe[0], buf, sizeof(buf));
+        if (n <= 0)
+            break;
+        for (ssize_t i = 0; i < n; i++)
+            if (*out_len + 1 < cap)
+                out[(*out_len)++] = buf[i];
+    }
+    close(out_pipe[0]);
+    if (timed_out)
+        kill(pid, SIGKILL);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (timed_out)
+        return 504;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 200 : 500;
+}
+
+static void on_method(agent *a, const hk_device_event *ev)
+{
+    char name[128];
+    size_t nl = ev->name_len < sizeof(name) - 1 ? ev->name_len : sizeof(name) - 1;
+    memcpy(name, ev->name, nl);
+    name[nl] = '\0';
+    if (a->o->json) {
+        json_begin("method", ev->elapsed_ms);
+        json_str("name", ev->name, ev->name_len);
+        json_str("request_id", ev->request_id, ev->request_id_len);
+        json_str("payload", (const char *)ev->payload, ev->payload_len);
+        json_end();
+    } else {
+        stamp(ev->elapsed_ms);
+        printf("%-13s %9s  %s ", "method", "", name);
+        agent_json_string(stdout, (const char *)ev->payload, ev->payload_len);
+        putchar('\n');
+    }
+    unsigned status;
+    char answer[METHOD_OUT_MAX + 8];
+    size_t answer_len = 0;
+    char wrapped[2 * METHOD_OUT_MAX + 64];
+    const char *body;
+    size_t body_len;
+    if (a->o->method_command) {
+        status = run_method_command(a, name, ev->payload, ev->payload_len, answer,
+                                    METHOD_OUT_MAX, &answer_len);
+        while (answer_len > 0 && (answer[answer_len - 1] == '\n' || answer[answer_len - 1] == '\r' ||
+                                  answer[answer_len - 1] == ' '))
+            answer_len--;
+        if (answer_len == 0) {
+            body = "null";
+            body_len = 4;
+        } else if (agent_json_valid(answer, answer_len)) {
+            body = answer;
+            body_len = answer_len;
+        } else {
+            body_len = agent_json_string_buf(wrapped, sizeof(wrapped), answer, answer_len);
+            body = wrapped;
+        }
+        if (status == 504) {
+            body = "{\"error\":\"method command timed out\"}";
+            body_len = strlen(body);
+        }
+    } else {
+        /* Built-in echo: the request payload back, 200. */
+        status = 200;
+        if (ev->payload_len > 0) {
+            body = (const char *)ev->payload;
+            body_len = ev->payload_len;
+        } else {
+            body = "null";
+            body_len = 4;
+        }
+    }
+    hk_result r = hk_device_method_respond(&a->dev, ev->request_id, ev->request_id_len, status,
+                                           body, body_len);
+    if (a->o->json) {
+        json_begin("method-response", ev->elapsed_ms);
+        json_str("name", ev->name, ev->name_len);
+        printf(",\"status\":%u", status);
+        json_cstr("result", hk_result_name(r));
+        json_end();
+    } else {
+        stamp(ev->elapsed_ms);
+        printf("%-13s %9s  %s answered %u%s%s\n", "method", "", name, status,
+               r == HK_OK ? "" : ", not sent: ", r == HK_OK ? "" : hk_result_name(r));
+    }
+}
+
+/* ---- events ---- */
+
+static void print_data(agent *a, const char *what, const hk_device_event *ev, bool show_version)
+{
+    if (a->o->json) {
+        json_begin(what, ev->elapsed_ms);
+        if (show_version && ev->has_version)
+            printf(",\"version\":%u", (unsigned)ev->version);
+        if (ev->status)
+            printf(",\"status\":%u", ev->status);
+        if (ev->properties_len)
+            json_str("properties", ev->properties, ev->properties_len);
+        json_str("payload", (const char *)ev->payload, ev->payload_len);
+        json_end();
+        return;
+    }
+    stamp(ev->elapsed_ms);
+    printf("%-13s %9s  ", what, "");
+    if (ev->status)
+        printf("%u ", ev->status);
+    if (show_version && ev->has_version)
+        printf("version %u ", (unsigned)ev->version);
+    agent_json_string(stdout, (const char *)ev->payload, ev->payload_len);
+    if (ev->properties_len) {
+        printf(" properties ");
+        agent_json_string(stdout, ev->properties, ev->properties_len);
+    }
+    putchar('\n');
+    fflush(stdout);
+}
+
+static void on_event(void *ctx, const hk_device_event *ev)
+{
+    agent *a = ctx;
+    switch (ev->type) {
+    case HK_DEVICE_EVENT_STATE:
+        if (ev->state == HK_DEVICE_STATE_DPS_CONNECT)
+            a->dps_visited = true;
+        if (ev->result != HK_OK) {
+            a->last_error = ev->result;
+            a->last_error_state = ev->previous;
+        }
+        a->ready = ev->state == HK_DEVICE_STATE_READY;
+        print_state(a, ev);
+        if (ev->state == HK_DEVICE_STATE_READY) {
+            if (!a->reached_ready)
+                a->ready_ms = ev->elapsed_ms;
+            a->reached_ready = true;
+            if (a->o->report)
+                (void)hk_device_twin_report(&a->dev, a->o->report, strlen(a->o->report),
+                                            &a->report_id);
+            if (a->o->command == AGENT_CMD_PROVISION)
+                a->finished = true;
+        }
+        if (a->o->command != AGENT_CMD_RUN && ev->result != HK_OK) {
+            /* One-shot commands stop at a refusal that waiting will not
+             * change: the hub refusing an identity DPS has just assigned
+             * in this run, or DPS refusing the device. */
+            bool at_hub = ev->previous == HK_DEVICE_STATE_HUB_CONNECT ||
+                          ev->previous == HK_DEVICE_STATE_HUB_SESSION ||
+                          ev->previous == HK_DEVICE_STATE_READY;
+            bool at_dps = ev->previous == HK_DEVICE_STATE_DPS_CONNECT ||
+                          ev->previous == HK_DEVICE_STATE_DPS_REGISTER;
+            if ((at_hub && a->dps_assigned && is_hub_refusal(ev->result)) ||
+                (at_dps && is_dps_refusal(ev->result)))
+                a->exit_code = AGENT_EXIT_REFUSED;
+        }
+        break;
+    case HK_DEVICE_EVENT_DPS_RESPONSE:
+        if (a->o->json) {
+            json_begin("dps-response", ev->elapsed_ms);
+            printf(",\"status\":%u,\"retry_after_s\":%u", ev->status, (unsigned)ev->retry_after_s);
+            json_end();
+        } else {
+            stamp(ev->elapsed_ms);
+            const char *what = ev->status == 202   ? "assigning"
+                               : ev->status == 200 ? "answered"
+                               : ev->status == 429 ? "throttled"
+                               : ev->status >= 500 ? "server error"
+                                                   : "refused";
+            printf("%-13s %9s  %u %s", "dps-register", "", ev->status, what);
+            if (ev->retry_after_s)
+                printf(", retry-after %u s", (unsigned)ev->retry_after_s);
+            putchar('\n');
+            fflush(stdout);
+        }
+        break;
+    case HK_DEVICE_EVENT_ASSIGNED:
+        a->dps_assigned = true;
+        a->dps_registrations++;
+        if (a->o->json) {
+            json_begin("assigned", ev->elapsed_ms);
+            json_cstr("hub", ev->hub);
+            json_cstr("device_id", ev->device_id);
+            printf(",\"trust_bundle_certificates\":%zu", ev->trust_bundle_count);
+            if (ev->payload) {
+                printf(",\"payload\":");
+                fwrite(ev->payload, 1, ev->payload_len, stdout); /* raw JSON from the parser */
+            }
+            json_end();
+        } else if (ev->payload || ev->trust_bundle_count || a->o->verbose) {
+            stamp(ev->elapsed_ms);
+            printf("%-13s %9s  hub %s, device %s", "assigned", "", ev->hub ? ev->hub : "?",
+                   ev->device_id ? ev->device_id : "?");
+            if (ev->trust_bundle_count)
+                printf(", trust bundle of %zu certificates", ev->trust_bundle_count);
+            if (ev->payload) {
+                printf(", payload ");
+                agent_json_string(stdout, (const char *)ev->payload, ev->payload_len);
+            }
+            putchar('\n');
+        }
+        break;
+    case HK_DEVICE_EVENT_C2D:
+        print_data(a, "c2d", ev, false);
+        break;
+    case HK_DEVICE_EVENT_DESIRED:
+        print_data(a, "desired", ev, true);
+        break;
+    case HK_DEVICE_EVENT_TWIN:
+        if (a->o->command == AGENT_CMD_RUN || a->o->verbose)
+            print_data(a, "twin", ev, false);
+        break;
+    case HK_DEVICE_EVENT_REPORTED:
+        if (a->o->command == AGENT_CMD_RUN || a->o->verbose)
+            print_data(a, "reported", ev, true);
+        break;
+    case HK_DEVICE_EVENT_METHOD:
+        on_method(a, ev);
+        break;
+    case HK_DEVICE_EVENT_SENT:
+        on_sent(a, ev);
+        break;
+    }
+}
+
+/* ---- standard input ---- */
+
+static void stdin_line(agent *a, const char *s, size_t len)
+{
+    if (len > 0 && s[len - 1] == '\r')
+        len--;
+    if (len == 0)
+        return;
+    if (!q_push(a, s, len))
+        err_line(a, "telemetry queue full (%u messages): line dropped", QUEUE_MAX);
+}
+
+/* Reads what is available; false at end of input. */
+static bool stdin_read(agent *a)
+{
+    char buf[4096];
+    ssize_t n = read(0, buf, sizeof(buf));
+    if (n < 0)
+        return errno == EINTR || errno == EAGAIN;
+    if (n == 0) {
+        if (a->line_len && !a->line_overflow)
+            stdin_line(a, a->line, a->line_len);
+        a->line_len = 0;
+        return false;
+    }
+    for (ssize_t i = 0; i < n; i++) {
+        if (buf[i] == '\n') {
+            if (a->line_overflow)
+                err_line(a, "input line longer than %u bytes dropped", LINE_MAX_BYTES);
+            else
+                stdin_line(a, a->line, a->line_len);
+            a->line_len = 0;
+            a->line_overflow = false;
+        } else if (a->line_len < LINE_MAX_BYTES) {
+            a->line[a->line_len++] = buf[i];
+        } else {
+            a->line_overflow = true;
+        }
+    }
+    return true;
+}
+
+/* ---- the loop ---- */
+
+static uint32_t now_ms(agent *a)
+{
+    return a->platform.monotonic_ms(a->platform.ctx);
+}
+
+static bool send_done(agent *a)
+{
+    return a->q_count == 0 && !a->stdin_open;
+}
+
+static int timeout_exit(agent *a, uint32_t waited_ms)
+{
+    hk_device_state st = hk_device_get_state(&a->dev);
+    if (a->last_error != HK_OK)
+        err_line(a, "gave up after %u.%u s in state %s; last error in %s: %s (%s)%s%s",
+                 (unsigned)(waited_ms / 1000), (unsigned)(waited_ms % 1000 / 100),
+                 hk_device_state_name(st), hk_device_state_name(a->last_error_state),
+                 hk_result_name(a->last_error), hk_result_str(a->last_error),
+                 agent_link_reason(&a->link)[0] ? ": " : "", agent_link_reason(&a->link));
+    else
+        err_line(a, "gave up after %u.%u s in state %s (raise --timeout)",
+                 (unsigned)(waited_ms / 1000), (unsigned)(waited_ms % 1000 / 100),
+                 hk_device_state_name(st));
+    if (is_hub_refusal(a->last_error) || is_dps_refusal(a->last_error))
+        return AGENT_EXIT_REFUSED;
+    return AGENT_EXIT_TIMEOUT;
+}
+
+static int event_loop(agent *a)
+{
+    uint32_t start = now_ms(a);
+    for (;;) {
+        uint32_t now = now_ms(a);
+        uint32_t deadline = now + POLL_CAP_MS;
+        hk_result r = hk_device_step(&a->dev, now, &deadline);
+        if (agent_chip_lost_power(&a->chip)) {
+            err_line(a, "chip %s lost power (injected fault): stopping as the device would",
+                     a->chip.name);
+            return AGENT_EXIT_CHIP;
+        }
+        if (r != HK_OK) {
+            err_line(a, "the device cannot continue: %s (%s)", hk_result_name(r),
+                     hk_result_str(r));
+            return r >= 500 && r < 700 ? AGENT_EXIT_CHIP : AGENT_EXIT_INTERNAL;
+        }
+        if (a->exit_code) {
+            err_line(a, "%s refused the device: %s (%s)",
+                     a->last_error_state == HK_DEVICE_STATE_DPS_CONNECT ||
+                             a->last_error_state == HK_DEVICE_STATE_DPS_REGISTER
+                         ? "DPS"
+                         : "the hub",
+                     hk_result_name(a->last_error), hk_result_str(a->last_error));
+            return a->exit_code;
+        }
+        q_flush(a);
+        if (a->o->command == AGENT_CMD_SEND && a->reached_ready && send_done(a))
+            a->finished = true;
+        if (a->finished || a->stop)
+            return AGENT_EXIT_OK;
+        now = now_ms(a);
+        uint32_t waited = now - start;
+        if (a->o->timeout_ms && a->o->command != AGENT_CMD_RUN && waited >= a->o->timeout_ms)
+            return timeout_exit(a, waited);
+
+        int32_t wait = (int32_t)(deadline - now);
+        if (wait < 0)
+            wait = 0;
+        if ((uint32_t)wait > POLL_CAP_MS)
+            wait = POLL_CAP_MS;
+        if (a->o->timeout_ms && a->o->command != AGENT_CMD_RUN &&
+            (uint32_t)wait > a->o->timeout_ms - waited)
+            wait = (int32_t)(a->o->timeout_ms - waited);
+        struct pollfd fds[3];
+        nfds_t n = 0;
+        fds[n++] = (struct pollfd){.fd = signal_pipe[0], .events = POLLIN};
+        int sock = agent_link_fd(&a->link);
+        int sock_i = -1, in_i = -1;
+        if (sock >= 0) {
+            sock_i = (int)n;
+            fds[n++] = (struct pollfd){
+                .fd = sock,
+                .events = (short)(POLLIN | (agent_link_want_write(&a->link) ? POLLOUT : 0))};
+        }
+        if (a->stdin_open && a->q_count < QUEUE_MAX) {
+            in_i = (int)n;
+            fds[n++] = (struct pollfd){.fd = 0, .events = POLLIN};
+        }
+        int pr = poll(fds, n, wait);
+        if (pr < 0 && errno != EINTR) {
+            err_line(a, "poll: %s", strerror(errno));
+            return AGENT_EXIT_INTERNAL;
+        }
+        if (pr > 0 && (fds[0].revents & POLLIN)) {
+            unsigned char sig;
+            if (read(signal_pipe[0], &sig, 1) == 1) {
+                if (!a->o->json) {
+                    stamp(now - start);
+                    printf("%-13s %9s  signal %d: disconnecting\n", "stop", "", sig);
+                }
+                (void)hk_device_stop(&a->dev);
+                a->stop = true;
+                if (a->o->command != AGENT_CMD_RUN)
+                    return 128 + sig;
+            }
+        }
+        if (pr > 0 && in_i >= 0 && (fds[in_i].revents & (POLLIN | POLLHUP | POLLERR)))
+            a->stdin_open = stdin_read(a);
+        (void)sock_i;
+    }
+}
+
+/* ---- commands ---- */
+
+static int read_trust(agent *a)
+{
+    const char *path = a->o->trust_file;
+    if (!path)
+        return 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        err_line(a, "trust file %s: %s", path, strerror(errno));
+        return AGENT_EXIT_FILE;
+    }
+    uint8_t *buf = malloc(TRUST_MAX + 1);
+    size_t n = buf ? fread(buf, 1, TRUST_MAX, f) : 0;
+    bool too_big = buf && n == TRUST_MAX && fgetc(f) != EOF;
+    fclose(f);
+    if (!buf) {
+        err_line(a, "out of memory");
+        return AGENT_EXIT_INTERNAL;
+    }
+    buf[n] = '\0';
+    if (too_big || n == 0 || !strstr((char *)buf, "-----BEGIN CERTIFICATE-----") ||
+        memchr(buf, '\0', n)) {
+        free(buf);
+        err_line(a, "trust file %s: %s", path,
+                 too_big ? "larger than 1 MiB" : "no PEM certificate in it");
+        return AGENT_EXIT_FILE;
+    }
+    a->trust = buf;
+    a->trust_len = n + 1;
+    return 0;
+}
+
+static int open_chip(agent *a)
+{
+    char err[AGENT_PATH_MAX * 4];
+    int rc = agent_chip_open(&a->chip, a->o, err, sizeof(err));
+    if (rc)
+        err_line(a, "%s", err);
+    return rc;
+}
+
+static int start_device(agent *a)
+{
+    agent_options *o = a->o;
+    if (!o->id_scope) {
+        err_line(a, "no ID scope: give --id-scope (or HUBKEY_ID_SCOPE)");
+        return AGENT_EXIT_USAGE;
+    }
+    int rc = read_trust(a);
+    if (rc)
+        return rc;
+    rc = open_chip(a);
+    if (rc)
+        return rc;
+    hk_result pr = hk_posix_init(&a->posix, &a->platform);
+    if (pr != HK_OK) {
+        err_line(a, "platform: %s", hk_result_str(pr));
+        return AGENT_EXIT_INTERNAL;
+    }
+    a->posix_open = true;
+    pr = agent_link_init(&a->link, &a->platform, &a->posix, &a->chip.se, o->overrides,
+                         o->override_count, a->trust, a->trust_len, o->policy.connect_timeout_ms);
+    if (pr != HK_OK) {
+        err_line(a, "link: %s (%s)", hk_result_name(pr), hk_result_str(pr));
+        return AGENT_EXIT_INTERNAL;
+    }
+    hk_device_config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.se = &a->chip.se;
+    cfg.link = a->link.device_link;
+    cfg.id_scope = o->id_scope;
+    cfg.dps_host = o->dps.host[0] ? o->dps.host : NULL;
+    cfg.dps_port = o->dps.port;
+    cfg.registration_payload = o->payload;
+    cfg.model_id = o->model_id;
+    cfg.force_provisioning = o->force;
+    cfg.policy = o->policy;
+    cfg.on_event = on_event;
+    cfg.event_ctx = a;
+    a->t0 = now_ms(a);
+    hk_result r = hk_device_init(&a->dev, &cfg, a->t0);
+    if (r != HK_OK) {
+        err_line(a, "device configuration refused: %s (%s); check the --reconnect-* timings",
+                 hk_result_name(r), hk_result_str(r));
+        return AGENT_EXIT_USAGE;
+    }
+    if (!o->json && o->verbose) {
+        const char *addr;
+        uint16_t port;
+        const char *dps = o->dps.host[0] ? o->dps.host : HK_DPS_GLOBAL_HOST;
+        agent_link_resolve(o->overrides, o->override_count, dps, o->dps.port ? o->dps.port : 8883,
+                           &addr, &port);
+        printf("chip %s, ID scope %s, DPS %s (at %s:%u), trust %s\n", a->chip.name, o->id_scope,
+               dps, addr, (unsigned)port, o->trust_file ? o->trust_file : "built-in Azure roots");
+    }
+    return 0;
+}
+
+static void summary(agent *a, int rc)
+{
+    const char *rid = NULL, *hub = NULL, *dev_id = NULL;
+    (void)hk_device_registration_id(&a->dev, &rid);
+    (void)hk_device_assignment(&a->dev, &hub, &dev_id);
+    if (a->o->json) {
+        printf("{\"event\":\"summary\",\"command\":\"%s\",\"exit\":%d",
+               a->o->command == AGENT_CMD_PROVISION ? "provision"
+               : a->o->command == AGENT_CMD_SEND    ? "send"
+                                                    : "run",
+               rc);
+        json_cstr("registration_id", rid);
+        json_cstr("hub", hub);
+        json_cstr("device_id", dev_id);
+        if (a->reached_ready) {
+            printf(",\"boot\":\"%s\",\"connect_ms\":%u", a->dps_visited ? "cold" : "warm",
+                   (unsigned)a->ready_ms);
+        }
+        printf(",\"dps_registrations\":%u,\"sent\":%u,\"not_sent\":%u", a->dps_registrations,
+               a->sent_ok, a->sent_failed);
+        json_end();
+        return;
+    }
+    if (rc == AGENT_EXIT_OK && a->o->command == AGENT_CMD_PROVISION)
+        printf("provisioned: %s on hub %s as device %s (%s boot, %u.%03u s)\n",
+               rid ? rid : "?", hub ? hub : "?", dev_id ? dev_id : "?",
+               a->dps_visited ? "cold" : "warm", (unsigned)(a->ready_ms / 1000),
+               (unsigned)(a->ready_ms % 1000));
+    if (a->o->command == AGENT_CMD_SEND)
+        printf("sent %u message%s to %s%s\n", a->sent_ok, a->sent_ok == 1 ? "" : "s",
+               hub ? hub : "no hub", a->sent_failed ? " (some not sent)" : "");
+}
+
+static int cmd_connect(agent *a)
+{
+    agent_options *o = a->o;
+    if (o->command == AGENT_CMD_SEND) {
+        if (o->message_count == 0) {
+            err_line(a, "send needs at least one MESSAGE (or - to read lines from standard input)");
+            return AGENT_EXIT_USAGE;
+        }
+        for (size_t i = 0; i < o->message_count; i++) {
+            if (strcmp(o->messages[i], "-") == 0)
+                a->stdin_open = true;
+            else if (!q_push(a, o->messages[i], strlen(o->messages[i]))) {
+                err_line(a, "out of memory");
+                return AGENT_EXIT_INTERNAL;
+            }
+        }
+    } else if (o->command == AGENT_CMD_RUN) {
+        a->stdin_open = true;
+    }
+    int rc = start_device(a);
+    if (rc)
+        return rc;
+    rc = a->stop ? 0 : event_loop(a);
+    (void)hk_device_stop(&a->dev);
+    if (rc == AGENT_EXIT_OK && a->sent_failed)
+        rc = AGENT_EXIT_NOT_SENT;
+    summary(a, rc);
+    return rc;
+}
+
+static void print_cert(agent *a, const char *label, unsigned index)
+{
+    uint8_t der[HK_CERT_MAX_TEMPLATE + 64];
+    size_t len = 0;
+    hk_result r = a->chip.se.cert(a->chip.se.ctx, index, der, sizeof(der), &len);
+    if (r == HK_ERR_NOT_FOUND)
+        return;
+    if (r != HK_OK) {
+        if (a->o->json)
+            printf(",\"%s_error\":\"%s\"", label, hk_result_name(r));
+        else
+            printf("%-16s unreadable: %s (%s)\n", label, hk_result_name(r), hk_result_str(r));
+        return;
+    }
+    mbedtls_x509_crt crt;
+    mbedtls_x509_crt_init(&crt);
+    char subject[256] = "?", issuer[256] = "?";
+    char until[32] = "?";
+    if (mbedtls_x509_crt_parse_der(&crt, der, len) == 0) {
+        mbedtls_x509_dn_gets(subject, sizeof(subject), &crt.subject);
+        mbedtls_x509_dn_gets(issuer, sizeof(issuer), &crt.issuer);
+        snprintf(until, sizeof(until), "%04d-%02d-%02d", crt.valid_to.year, crt.valid_to.mon,
+                 crt.valid_to.day);
+    }
+    mbedtls_x509_crt_free(&crt);
+    if (a->o->json) {
+        printf(",\"%s\":{", label);
+        printf("\"subject\":");
+        agent_json_string(stdout, subject, strlen(subject));
+        printf(",\"issuer\":");
+        agent_json_string(stdout, issuer, strlen(issuer));
+        printf(",\"valid_until\":\"%s\",\"bytes\":%zu}", until, len);
+    } else {
+        printf("%-16s %s (issuer %s, valid until %s)\n", label, subject, issuer, until);
+    }
+}
+
+static int cmd_status(agent *a)
+{
+    int rc = open_chip(a);
+    if (rc)
+        return rc;
+    uint8_t serial[32];
+    size_t serial_len = 0;
+    hk_result r = a->chip.se.serial(a->chip.se.ctx, serial, sizeof(serial), &serial_len);
+    char serial_hex[65] = "";
+    for (size_t i = 0; r == HK_OK && i < serial_len; i++)
+        snprintf(serial_hex + 2 * i, 3, "%02x", serial[i]);
+    uint8_t der[HK_CERT_MAX_TEMPLATE + 64];
+    size_t der_len = 0;
+    char rid[HK_DPS_DEVICE_ID_MAX + 1] = "";
+    size_t rid_len = 0;
+    hk_result rc_id = a->chip.se.cert(a->chip.se.ctx, 0, der, sizeof(der), &der_len);
+    if (rc_id == HK_OK)
+        rc_id = hk_device_cert_cn(der, der_len, rid, sizeof(rid), &rid_len);
+    hk_record rec;
+    hk_result rc_rec = hk_record_read(&a->chip.se, &rec);
+    if (a->o->json) {
+        printf("{\"chip\":");
+        agent_json_string(stdout, a->chip.name, strlen(a->chip.name));
+        if (r == HK_OK)
+            printf(",\"serial\":\"%s\"", serial_hex);
+        if (rc_id == HK_OK)
+            json_cstr("registration_id", rid);
+        else
+            json_cstr("identity_error", hk_result_name(rc_id));
+        print_cert(a, "device_certificate", 0);
+        print_cert(a, "signer_certificate", 1);
+        printf(",\"provisioned\":%s", rc_rec == HK_OK ? "true" : "false");
+        if (rc_rec == HK_OK) {
+            json_cstr("hub", rec.hub_hostname);
+            json_cstr("device_id", rec.device_id);
+            printf(",\"generation\":%u,\"legacy\":%s", (unsigned)rec.generation,
+                   rec.from_legacy ? "true" : "false");
+        } else {
+            json_cstr("record", hk_result_name(rc_rec));
+        }
+        json_end();
+    } else {
+        printf("%-16s %s\n", "chip", a->chip.name);
+        if (a->chip.certdefs_dir[0] && a->o->verbose)
+            printf("%-16s %s\n", "certdefs", a->chip.certdefs_dir);
+        if (r == HK_OK)
+            printf("%-16s %s\n", "serial", serial_hex);
+        else
+            printf("%-16s unreadable: %s (%s)\n", "serial", hk_result_name(r), hk_result_str(r));
+        if (rc_id == HK_OK)
+            printf("%-16s %s\n", "registration ID", rid);
+        else
+            printf("%-16s none: %s (%s)\n", "registration ID", hk_result_name(rc_id),
+                   hk_result_str(rc_id));
+        print_cert(a, "device cert", 0);
+        print_cert(a, "signer cert", 1);
+        if (rc_rec == HK_OK)
+            printf("%-16s hub %s, device %s (generation %u%s)\n", "provisioned", rec.hub_hostname,
+                   rec.device_id, (unsigned)rec.generation,
+                   rec.from_legacy ? ", legacy layout" : "");
+        else
+            printf("%-16s no: %s (%s)\n", "provisioned", hk_result_name(rc_rec),
+                   hk_result_str(rc_rec));
+    }
+    if (r != HK_OK || (rc_id != HK_OK && rc_id >= 500 && rc_id < 600))
+        return AGENT_EXIT_CHIP;
+    if (rc_rec == HK_ERR_RECORD_EMPTY)
+        return AGENT_EXIT_NOT_PROVISIONED;
+    if (rc_rec != HK_OK)
+        return rc_rec == HK_ERR_RECORD_CORRUPT || rc_rec == HK_ERR_RECORD_VERSION
+                   ? AGENT_EXIT_NOT_PROVISIONED
+                   : AGENT_EXIT_CHIP;
+    return AGENT_EXIT_OK;
+}
+
+static int cmd_forget(agent *a)
+{
+    int rc = open_chip(a);
+    if (rc)
+        return rc;
+    hk_record rec;
+    hk_result r = hk_record_read(&a->chip.se, &rec);
+    if (r == HK_ERR_RECORD_EMPTY) {
+        if (a->o->json)
+            printf("{\"forgotten\":false,\"record\":\"HK_ERR_RECORD_EMPTY\"}\n");
+        else
+            printf("no provisioning record: nothing to forget\n");
+        return AGENT_EXIT_OK;
+    }
+    if (r != HK_OK && r != HK_ERR_RECORD_CORRUPT) {
+        err_line(a, "chip %s: the record cannot be read: %s (%s)", a->chip.name,
+                 hk_result_name(r), hk_result_str(r));
+        return AGENT_EXIT_CHIP;
+    }
+    hk_result w = hk_record_forget(&a->chip.se);
+    if (w != HK_OK) {
+        err_line(a, "chip %s: the record cannot be forgotten: %s (%s)", a->chip.name,
+                 hk_result_name(w), hk_result_str(w));
+        return AGENT_EXIT_CHIP;
+    }
+    if (a->o->json) {
+        printf("{\"forgotten\":true");
+        if (r == HK_OK) {
+            json_cstr("hub", rec.hub_hostname);
+            json_cstr("device_id", rec.device_id);
+        }
+        json_end();
+    } else if (r == HK_OK) {
+        printf("forgot hub %s, device %s: the next boot registers with DPS\n", rec.hub_hostname,
+               rec.device_id);
+    } else {
+        printf("forgot a corrupt record: the next boot registers with DPS\n");
+    }
+    return AGENT_EXIT_OK;
+}
+
+static void usage(FILE *f)
+{
+    fputs(
+        "usage: hubkey [OPTIONS] COMMAND\n"
+        "\n"
+        "Commands:\n"
+        "  provision            boot until connected to the hub (through DPS when there is no\n"
+        "                       record, or with --force), then disconnect\n"
+        "  status               identity and provisioning record on the chip (no network)\n"
+        "  send MESSAGE...      connect and send each MESSAGE as telemetry (- reads lines from\n"
+        "                       standard input); waits for the hub's acknowledgements\n"
+        "  run                  stay connected: print C2D, twin and method traffic, send each\n"
+        "                       line of standard input as telemetry, answer methods\n"
+        "  forget               forget the provisioning record (the next boot uses DPS)\n"
+        "  help | version\n"
+        "\n"
+        "Options:\n"
+        "  --chip SPEC          emu:FILE | i2c:/dev/i2c-N[@ADDR] | soft:KEY,CERT[,SIGNER]\n"
+        "                       (default $HUBKEY_CHIP)\n"
+        "  --certdefs DIR       certificate definitions (hubkey-factory's CA directory)\n"
+        "  --record FILE        soft: the provisioning record file (default KEY.record)\n"
+        "  --id-scope SCOPE     DPS ID scope (default $HUBKEY_ID_SCOPE)\n"
+        "  --dps HOST[:PORT]    DPS endpoint (default global.azure-devices-provisioning.net)\n"
+        "  --connect HOST=ADDR[:PORT]  connect to ADDR for HOST (repeatable); TLS still checks\n"
+        "                       the certificate against HOST\n"
+        "  --cloud-address ADDR[:PORT] connect every host to ADDR (a local cloud)\n"
+        "  --trust FILE         PEM trust store (default: the built-in Azure roots)\n"
+        "  --payload JSON       registration custom payload\n"
+        "  --model-id ID        IoT Plug and Play model ID\n"
+        "  --report JSON        reported properties patch sent after each connect\n"
+        "  --method-command CMD run: answer direct methods with sh -c CMD (name in $1 and\n"
+        "                       $HUBKEY_METHOD, payload on stdin, JSON on stdout; exit 0 = 200)\n"
+        "  --method-timeout D   (default 10s; then 504)\n"
+        "  --force              provision: register with DPS even when a record exists\n"
+        "  --timeout D          provision/send give up after D (default 300s; 0 = never)\n"
+        "  --reprovision-interval D  --dps-deadline D  --dps-response-timeout D\n"
+        "  --hub-fallback D  --reconnect-min D  --reconnect-max D  --reconnect-jitter D\n"
+        "  --connect-timeout D  --keep-alive D     policy timings (D: 250ms, 5s, 2m, 1h)\n"
+        "  --config FILE        options from FILE, one 'name value' per line\n"
+        "  --json               one JSON object per line\n"
+        "  -v, --verbose        more detail (repeatable)\n"
+        "  --chip-faults PPM[,SEED]    emulated chip: corrupt/drop responses (testing)\n"
+        "  --chip-power-loss N[,KEEP]  emulated chip: lose power in the N-th Write (testing)\n"
+        "\n"
+        "Exit codes: 0 ok, 1 usage, 2 file, 3 chip, 4 not provisioned (status), 5 timed out,\n"
+        "6 refused by DPS or the hub, 7 telemetry not acknowledged, 8 internal error,\n"
+        "128+N stopped by signal N (provision, send).\n",
+        f);
+}
+
+/* Reads --config FILE (named anywhere on the command line) before the
+ * command line itself, so that the command line wins. */
+static int load_config(int argc, char **argv, agent_options *o, char **out_text)
+{
+    const char *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            path = argv[i + 1];
+        else if (strncmp(argv[i], "--config=", 9) == 0)
+            path = argv[i] + 9;
+    }
+    if (!path || !*path)
+        return 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "hubkey: configuration %s: %s\n", path, strerror(errno));
+        return AGENT_EXIT_FILE;
+    }
+    enum { CONFIG_MAX = 65536 };
+    char *text = malloc(CONFIG_MAX + 1);
+    size_t n = text ? fread(text, 1, CONFIG_MAX + 1, f) : 0;
+    fclose(f);
+    if (!text)
+        return AGENT_EXIT_INTERNAL;
+    if (n > CONFIG_MAX) {
+        free(text);
+        fprintf(stderr, "hubkey: configuration %s: larger than 64 KiB\n", path);
+        return AGENT_EXIT_FILE;
+    }
+    text[n] = '\0';
+    char err[AGENT_ERR_MAX];
+    int rc = agent_config_parse(text, n, o, err, sizeof(err));
+    if (rc) {
+        fprintf(stderr, "hubkey: %s: %s\n", path, err);
+        free(text);
+        return rc;
+    }
+    *out_text = text;
+    return 0;
+}
+
+static int agent_main(agent *a, int argc, char **argv, char **config_text)
+{
+    agent_options *o = a->o;
+    char err[AGENT_ERR_MAX];
+    int rc = 0;
+    /* Environment first, then the configuration file, then the command line. */
+    const char *env_chip = getenv("HUBKEY_CHIP");
+    const char *env_scope = getenv("HUBKEY_ID_SCOPE");
+    if (env_chip && *env_chip)
+        rc = agent_option_set(o, "chip", env_chip, err, sizeof(err));
+    if (!rc && env_scope && *env_scope)
+        rc = agent_option_set(o, "id-scope", env_scope, err, sizeof(err));
+    if (rc) {
+        fprintf(stderr, "hubkey: environment: %s\n", err);
+        return rc;
+    }
+    rc = load_config(argc, argv, o, config_text);
+    if (rc)
+        return rc;
+    rc = agent_args_parse(argc, argv, o, err, sizeof(err));
+    if (rc) {
+        fprintf(stderr, "hubkey: %s\n", err);
+        return rc;
+    }
+    if (o->command == AGENT_CMD_HELP) {
+        usage(stdout);
+        return AGENT_EXIT_OK;
+    }
+    if (o->command == AGENT_CMD_VERSION) {
+        printf("hubkey %s\n", HUBKEY_VERSION);
+        return AGENT_EXIT_OK;
+    }
+    if (o->command == AGENT_CMD_NONE) {
+        usage(stderr);
+        return AGENT_EXIT_USAGE;
+    }
+    if (!o->chip_set) {
+        fprintf(stderr, "hubkey: no chip: give --chip emu:FILE, i2c:/dev/i2c-N[@ADDR] or "
+                        "soft:KEY,CERT (or set HUBKEY_CHIP)\n");
+        return AGENT_EXIT_USAGE;
+    }
+    if (o->chip.kind != AGENT_CHIP_EMU && (o->chip_fault_ppm || o->power_loss_at_write)) {
+        fprintf(stderr, "hubkey: --chip-faults and --chip-power-loss need an emulated chip\n");
+        return AGENT_EXIT_USAGE;
+    }
+    if (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+        fprintf(stderr, "hubkey: pipe: %s\n", strerror(errno));
+        return AGENT_EXIT_INTERNAL;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+
+    switch (o->command) {
+    case AGENT_CMD_STATUS:
+        return cmd_status(a);
+    case AGENT_CMD_FORGET:
+        return cmd_forget(a);
+    default:
+        return cmd_connect(a);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    agent *a = calloc(1, sizeof(*a));
+    agent_options *o = calloc(1, sizeof(*o));
+    if (!a || !o) {
+        free(a);
+        free(o);
+        fprintf(stderr, "hubkey: out of memory\n");
+        return AGENT_EXIT_INTERNAL;
+    }
+    agent_options_init(o);
+    a->o = o;
+    char *config_text = NULL;
+    int rc = agent_main(a, argc, argv, &config_text);
+    for (size_t i = 0; i < a->q_count; i++)
+        free(q_at(a, i)->data);
+    if (a->posix_open)
+        hk_posix_deinit(&a->posix);
+    agent_chip_close(&a->chip);
+    free(a->trust);
+    free(config_text);
+    free(o);
+    free(a);
+    fflush(stdout);
+    return rc;
+}
