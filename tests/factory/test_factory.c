@@ -352,6 +352,11 @@ static void test_provision(void)
     snprintf(chain, sizeof chain, "%s/chain.pem", out);
     HK_CHECK_EQ(openssl_verify(root, signer, dev), 0);
     HK_CHECK(fr_has(": OK"));
+    HK_CHECK_EQ(fr_run("/usr/bin/openssl", "verify", "-CAfile", root, "-untrusted", chain, chain,
+                       NULL), 0);
+    char q0[800];
+    snprintf(q0, sizeof q0, "%s/device.certdef", out);
+    HK_CHECK(access(q0, R_OK) == 0);
     /* The check can fail: the device certificate is not a CA's. */
     HK_CHECK(openssl_verify(root, dev, signer) == 0);
     HK_CHECK(openssl_verify(dev, signer, root) != 0);
@@ -503,6 +508,14 @@ static void test_batch_of_100(void)
     for (int i = 1; i <= 100; i += 11) {
         snprintf(p, sizeof p, "%s/chip-%04d.pem", dir, i);
         HK_CHECK_EQ(openssl_verify(root, signer, p), 0);
+    }
+    /* The definitions are next to the chips, byte for byte the CA's. */
+    static const char *const defs[] = {"device.certdef", "signer.certdef"};
+    for (int i = 0; i < 2; i++) {
+        char a[800], b[800];
+        snprintf(a, sizeof a, "%s/%s", dir, defs[i]);
+        snprintf(b, sizeof b, "%s/%s", ca_dir, defs[i]);
+        HK_CHECK_EQ(fr_run("/usr/bin/cmp", a, b, NULL), 0);
     }
     /* A batched chip works with the single-chip commands. */
     char spec[800];

@@ -151,6 +151,13 @@ int fx_batch(const char *ca_dir, const char *dir, unsigned count, bool quiet)
         fx_ca_free(&ca);
         return rc;
     }
+    /* The definitions next to the chip files: where the hubkey agent looks
+     * for them when it is given one of these chips. */
+    rc = fx_ca_export_certdefs(&ca, dir);
+    if (rc) {
+        fx_ca_free(&ca);
+        return rc;
+    }
     entry *e = calloc(count, sizeof *e);
     if (!e) {
         fx_ca_free(&ca);

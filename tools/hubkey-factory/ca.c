@@ -313,6 +313,17 @@ int fx_ca_verify_chain(const fx_ca *ca, const uint8_t *dev, size_t dev_len, cons
     return rc == 0 ? 0 : -1;
 }
 
+int fx_ca_export_certdefs(const fx_ca *ca, const char *dir)
+{
+    char path[FX_PATH_MAX];
+    fx_path(path, dir, "device.certdef");
+    int rc = fx_write_replace(path, ca->device_def_buf, ca->device_def_len, 0644);
+    fx_path(path, dir, "signer.certdef");
+    if (!rc)
+        rc = fx_write_replace(path, ca->signer_def_buf, ca->signer_def_len, 0644);
+    return rc;
+}
+
 /* ---- loading ---- */
 
 static int load_cert(const char *path, uint8_t **der, size_t *len, uint8_t pub[64])

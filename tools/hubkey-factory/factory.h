@@ -193,6 +193,9 @@ int fx_ca_signer_compressed(fx_ca *ca, uint8_t out[HK_CERT_COMPRESSED_SIZE]);
  * mbedTLS. 0 when it verifies; otherwise a message in why. */
 int fx_ca_verify_chain(const fx_ca *ca, const uint8_t *dev, size_t dev_len, const uint8_t *signer,
                        size_t signer_len, char *why, size_t why_cap);
+/* Copies device.certdef and signer.certdef into dir (replacing them), where
+ * the hubkey agent looks for them next to an emulated chip's file. */
+int fx_ca_export_certdefs(const fx_ca *ca, const char *dir);
 /* The registration ID (subject CN) a device certificate of this CA gets. */
 void fx_ca_registration_id(const fx_ca *ca, const uint8_t serial[9], char *out, size_t cap);
 

@@ -207,7 +207,8 @@ static int cmd_chip(const args *a)
             printf("SHA-256 thumbprint %s\n", r.sha256);
             printf("SHA-1 thumbprint  %s\n", r.sha1);
             if (a->out)
-                printf("certificates      %s/device.pem, %s/chain.pem\n", a->out, a->out);
+                printf("certificates      %s/device.pem, %s/chain.pem (definitions: "
+                       "%s/device.certdef, signer.certdef)\n", a->out, a->out, a->out);
         }
         fx_provision_result_free(&r);
         fx_ca_free(&ca);

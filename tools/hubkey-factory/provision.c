@@ -329,6 +329,8 @@ outputs:
             return rc;
         fx_path(p, opts->out_dir, "chain.pem");
         rc = write_pem_file(p, out->device_der, out->device_len, ca->signer_der, ca->signer_len);
+        if (!rc)
+            rc = fx_ca_export_certdefs(ca, opts->out_dir);
         if (rc)
             return rc;
     }
