@@ -97,6 +97,7 @@ typedef struct agent {
     uint32_t report_id;
     uint32_t t0; /* monotonic ms at hk_device_init */
     bool posix_open;
+    uint32_t state_since; /* elapsed ms at the last state change */
 } agent;
 
 /* ---- output ---- */
@@ -179,6 +180,14 @@ static void describe_step(agent *a, const hk_device_event *ev, char *out, size_t
     const char *hub = NULL, *dev_id = NULL;
     (void)hk_device_assignment(&a->dev, &hub, &dev_id);
     hk_device_state prev = ev->previous;
+    if (prev == HK_DEVICE_STATE_RECORD && ev->result == HK_ERR_RECORD_EMPTY) {
+        snprintf(out, cap, "no record");
+        return;
+    }
+    if (ev->state == HK_DEVICE_STATE_STOPPED) {
+        snprintf(out, cap, "disconnected");
+        return;
+    }
     if (ev->result != HK_OK) {
         int n = snprintf(out, cap, "%s (%s)", hk_result_name(ev->result),
                          hk_result_str(ev->result));
@@ -272,7 +281,7 @@ static void print_state(agent *a, const hk_device_event *ev)
     if (ev->state == HK_DEVICE_STATE_WAIT)
         printf(" -> %s in %u.%01u s", hk_device_state_name(ev->next_state),
                (unsigned)(ev->wait_ms / 1000), (unsigned)(ev->wait_ms % 1000 / 100));
-    else if (ev->result != HK_OK)
+    else if (ev->result != HK_OK && ev->result != HK_ERR_RECORD_EMPTY)
         printf(" -> %s", hk_device_state_name(ev->state));
     putchar('\n');
     if (ev->state == HK_DEVICE_STATE_READY) {
@@ -479,7 +488,7 @@ static void on_method(agent *a, const hk_device_event *ev)
     } else {
         stamp(ev->elapsed_ms);
         printf("%-13s %9s  %s ", "method", "", name);
-        agent_json_string(stdout, (const char *)ev->payload, ev->payload_len);
+        print_payload(ev->payload, ev->payload_len);
         putchar('\n');
     }
     unsigned status;
@@ -536,6 +545,20 @@ static void on_method(agent *a, const hk_device_event *ev)
 
 /* ---- events ---- */
 
+/* Human output: a JSON payload on one line as it is, anything else (text,
+ * binary, JSON spread over lines) as a JSON string, so one event stays one
+ * line and no control byte reaches the terminal. */
+static void print_payload(const uint8_t *p, size_t len)
+{
+    bool one_line = len > 0;
+    for (size_t i = 0; i < len && one_line; i++)
+        one_line = p[i] >= 0x20 && p[i] != 0x7F;
+    if (one_line && agent_json_valid((const char *)p, len))
+        fwrite(p, 1, len, stdout);
+    else
+        agent_json_string(stdout, (const char *)p, len);
+}
+
 static void print_data(agent *a, const char *what, const hk_device_event *ev, bool show_version)
 {
     if (a->o->json) {
@@ -552,11 +575,11 @@ static void print_data(agent *a, const char *what, const hk_device_event *ev, bo
     }
     stamp(ev->elapsed_ms);
     printf("%-13s %9s  ", what, "");
-    if (ev->status)
+    if (ev->status && ev->type != HK_DEVICE_EVENT_DESIRED)
         printf("%u ", ev->status);
     if (show_version && ev->has_version)
         printf("version %u ", (unsigned)ev->version);
-    agent_json_string(stdout, (const char *)ev->payload, ev->payload_len);
+    print_payload(ev->payload, ev->payload_len);
     if (ev->properties_len) {
         printf(" properties ");
         agent_json_string(stdout, ev->properties, ev->properties_len);
@@ -565,9 +588,21 @@ static void print_data(agent *a, const char *what, const hk_device_event *ev, bo
     fflush(stdout);
 }
 
-static void on_event(void *ctx, const hk_device_event *ev)
+static void on_event(void *ctx, const hk_device_event *ev_in)
 {
     agent *a = ctx;
+    /* Times are measured here, at each event, with the monotonic clock:
+     * the device stamps events with the now_ms of the step, so time spent
+     * blocking inside a step (name resolution, TCP connect, the chip) would
+     * not show in the step it belongs to. */
+    hk_device_event evc = *ev_in;
+    const hk_device_event *ev = &evc;
+    uint32_t t = a->platform.monotonic_ms(a->platform.ctx) - a->t0;
+    evc.elapsed_ms = t;
+    if (ev->type == HK_DEVICE_EVENT_STATE) {
+        evc.state_ms = t - a->state_since;
+        a->state_since = t;
+    }
     switch (ev->type) {
     case HK_DEVICE_EVENT_STATE:
         if (ev->state == HK_DEVICE_STATE_DPS_CONNECT)
