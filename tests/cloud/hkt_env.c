@@ -441,10 +441,16 @@ int hkt_mqtt_connect(struct hkt_cloud *c, struct hkt_mqtt *q, const struct hkt_c
     mosquitto_message_callback_set(q->m, on_message);
     if (username)
         mosquitto_username_pw_set(q->m, username, NULL);
-    if (mosquitto_tls_set(q->m, c->ca, NULL, id ? id->chain_path : NULL, id ? id->key_path : NULL,
-                          NULL) != MOSQ_ERR_SUCCESS)
-        return -1;
-    mosquitto_tls_opts_set(q->m, 1, "tlsv1.2", NULL);
+    if (id && id->ssl_ctx) {
+        mosquitto_int_option(q->m, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 0);
+        if (mosquitto_void_option(q->m, MOSQ_OPT_SSL_CTX, id->ssl_ctx) != MOSQ_ERR_SUCCESS)
+            return -1;
+    } else {
+        if (mosquitto_tls_set(q->m, c->ca, NULL, id ? id->chain_path : NULL,
+                              id ? id->key_path : NULL, NULL) != MOSQ_ERR_SUCCESS)
+            return -1;
+        mosquitto_tls_opts_set(q->m, 1, "tlsv1.2", NULL);
+    }
     if (mosquitto_connect(q->m, "127.0.0.1", c->port, 60) != MOSQ_ERR_SUCCESS) {
         q->closed = true;
         return -1;

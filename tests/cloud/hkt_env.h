@@ -51,6 +51,7 @@ struct hkt_cert {
     char cert_path[400];  /* the certificate alone (PEM) */
     char chain_path[400]; /* leaf + issuing intermediates (PEM) for TLS */
     char key_path[400];
+    void *ssl_ctx; /* optional prepared SSL_CTX (owned by the caller) used instead of the files */
 };
 /* A CA: root when parent is NULL, else an intermediate signed by parent. */
 bool hkt_ca_make(struct hkt_cloud *c, struct hkt_cert *out, const char *cn,
