@@ -143,6 +143,20 @@ static void json_end(void)
     fflush(stdout);
 }
 
+/* Human output: a JSON payload on one line as it is, anything else (text,
+ * binary, JSON spread over lines) as a JSON string, so one event stays one
+ * line and no control byte reaches the terminal. */
+static void print_payload(const uint8_t *p, size_t len)
+{
+    bool one_line = len > 0;
+    for (size_t i = 0; i < len && one_line; i++)
+        one_line = p[i] >= 0x20 && p[i] != 0x7F;
+    if (one_line && agent_json_valid((const char *)p, len))
+        fwrite(p, 1, len, stdout);
+    else
+        agent_json_string(stdout, (const char *)p, len);
+}
+
 static bool is_hub_refusal(hk_result r)
 {
     return r == HK_ERR_MQTT_REFUSED_IDENTIFIER || r == HK_ERR_MQTT_REFUSED_UNAVAILABLE ||
@@ -544,20 +558,6 @@ static void on_method(agent *a, const hk_device_event *ev)
 }
 
 /* ---- events ---- */
-
-/* Human output: a JSON payload on one line as it is, anything else (text,
- * binary, JSON spread over lines) as a JSON string, so one event stays one
- * line and no control byte reaches the terminal. */
-static void print_payload(const uint8_t *p, size_t len)
-{
-    bool one_line = len > 0;
-    for (size_t i = 0; i < len && one_line; i++)
-        one_line = p[i] >= 0x20 && p[i] != 0x7F;
-    if (one_line && agent_json_valid((const char *)p, len))
-        fwrite(p, 1, len, stdout);
-    else
-        agent_json_string(stdout, (const char *)p, len);
-}
 
 static void print_data(agent *a, const char *what, const hk_device_event *ev, bool show_version)
 {
