@@ -1389,9 +1389,15 @@ static void run_commands(struct ctx *c)
                              "has not subscribed to direct methods.\"}");
                 continue;
             }
-            char *name_enc = hkc_url_encode(hkc_row_str(cmd, "name"));
-            char *topic = hkc_printf("$iothub/methods/POST/%s/?$rid=%lld", name_enc,
-                                     (long long)id);
+            /* The name goes into the topic verbatim (PnP commands are
+             * `component*command`); characters that would change the
+             * topic's shape are refused. */
+            const char *name = hkc_row_str(cmd, "name");
+            if (!name || !*name || strpbrk(name, "/+#?")) {
+                command_done(c, id, 400, "{\"errorCode\":400000,\"message\":\"invalid method name\"}");
+                continue;
+            }
+            char *topic = hkc_printf("$iothub/methods/POST/%s/?$rid=%lld", name, (long long)id);
             mosquitto_broker_publish_copy(cl->client_id, topic, (int)strlen(payload), payload, 0,
                                           false, NULL);
             hkc_db_exec(c->db, "UPDATE commands SET state='sent' WHERE id=?", "i", id);
@@ -1405,7 +1411,6 @@ static void run_commands(struct ctx *c)
                 c->methods = w;
             }
             free(topic);
-            free(name_enc);
         } else {
             command_done(c, id, 400, "{\"message\":\"unknown command kind\"}");
         }

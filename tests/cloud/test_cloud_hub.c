@@ -268,6 +268,22 @@ static void test_method_invoke(void)
     json_decref(res);
     free(out);
 
+    /* A PnP component command keeps its `*` in the topic. */
+    pid = hkt_cli_spawn(&cloud, &fd, "method", "invoke", "meth-dev", "thermostat*getMaxMinReport",
+                        "--timeout", "20", NULL);
+    m = hkt_mqtt_wait(&q, "$iothub/methods/POST/thermostat*getMaxMinReport/?$rid=", HKT_WAIT_MS);
+    HK_CHECK(m != NULL);
+    if (m) {
+        char *topic = hkc_printf("$iothub/methods/res/200/?$rid=%s", strstr(m->topic, "$rid=") + 5);
+        HK_CHECK(hkt_mqtt_publish(&q, topic, NULL, 0, 1));
+        free(topic);
+    }
+    hkt_msg_free(m);
+    out = NULL;
+    HK_CHECK_EQ(hkt_cli_finish(pid, fd, &out), 0);
+    HK_CHECK(out && strstr(out, "\"status\":200"));
+    free(out);
+
     /* The device never answers: 504 after the timeout, exit code 5. */
     pid = hkt_cli_spawn(&cloud, &fd, "method", "invoke", "meth-dev", "slow", "--timeout", "1",
                         NULL);
