@@ -567,6 +567,32 @@ static void test_enroll(void)
     HK_CHECK_EQ(fr_run(cloud, "--dir", state, "enroll", "group", "list", "--json", NULL), 0);
     HK_CHECK(fr_has("factory-test"));
 
+#ifdef HK_AGENT_BIN
+    /* A chip from the factory joins through the group enrollment with the
+     * hubkey agent, and chip show then reads the record the agent wrote. */
+    {
+        char gspec[700], trust[800], dps[64], addr[64], scope[64] = "";
+        spec_of(gspec, sizeof gspec, "group.emu");
+        HK_CHECK_EQ(fr_run(F, "chip", "configure", "--chip", gspec, NULL), FXT_OK);
+        /* --out next to the chip file: the agent finds the definitions there. */
+        HK_CHECK_EQ(fr_run(F, "chip", "provision", "--chip", gspec, "--ca", ca_dir, "--out", tmp,
+                           NULL), FXT_OK);
+        HK_CHECK_EQ(fr_run(cloud, "--dir", state, "status", "--json", NULL), 0);
+        const char *sc = fr_out ? strstr(fr_out, "\"idScope\"") : NULL;
+        if (sc && (sc = strchr(sc + 9, '"')) != NULL)
+            snprintf(scope, sizeof scope, "%.*s", (int)strcspn(sc + 1, "\""), sc + 1);
+        HK_CHECK(scope[0] != '\0');
+        snprintf(trust, sizeof trust, "%s/pki/server-ca.pem", state);
+        snprintf(dps, sizeof dps, "dps.hubkey.test:%s", portbuf);
+        snprintf(addr, sizeof addr, "127.0.0.1:%s", portbuf);
+        HK_CHECK_EQ(fr_run(HK_AGENT_BIN, "provision", "--chip", gspec, "--id-scope", scope,
+                           "--dps", dps, "--cloud-address", addr, "--trust", trust, "--timeout",
+                           "60s", NULL), 0);
+        HK_CHECK_EQ(fr_run(F, "chip", "show", "--chip", gspec, "--ca", ca_dir, NULL), FXT_OK);
+        HK_CHECK(fr_has("provisioning record (slot 8): hub hub-"));
+        HK_CHECK(fr_has("generation 1"));
+    }
+#endif
     spec_of(spec, sizeof spec, "enroll.emu");
     HK_CHECK_EQ(fr_run(F, "chip", "configure", "--chip", spec, NULL), FXT_OK);
     HK_CHECK_EQ(fr_run(F, "chip", "provision", "--chip", spec, "--ca", ca_dir, NULL), FXT_OK);
