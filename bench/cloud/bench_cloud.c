@@ -146,7 +146,7 @@ int main(int argc, char **argv)
     printf("  %-28s %d\n", "registrations", n);
     printf("  %-28s %d\n", "concurrent clients", threads);
     printf("  %-28s %.2f s\n", "elapsed", secs);
-    printf("  %-28s %.1f /s\n", "throughput", (double)ok / secs);
+    printf("  %-28s %.1f\n", "registrations/s", (double)ok / secs);
     printf("  %-28s %.1f ms\n", "latency p50", b.lat_ms[n / 2]);
     printf("  %-28s %.1f ms\n", "latency p99", b.lat_ms[(n * 99) / 100 >= n ? n - 1 : (n * 99) / 100]);
     printf("  %-28s %.1f ms\n", "latency max", b.lat_ms[n - 1]);
