@@ -1343,6 +1343,10 @@ static void run_commands(struct ctx *c)
         int64_t id = hkc_row_int(cmd, "id");
         const char *kind = hkc_row_str(cmd, "kind");
         const char *payload = hkc_row_str(cmd, "payload");
+        if (!kind || !hkc_row_str(cmd, "device_id") || !hkc_row_str(cmd, "hub")) {
+            command_done(c, id, 400, "{\"message\":\"incomplete command\"}");
+            continue;
+        }
         if (!payload)
             payload = "";
         struct client *cl = client_by_device(c, hkc_row_str(cmd, "hub"),
