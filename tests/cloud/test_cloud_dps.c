@@ -630,6 +630,69 @@ static void test_csr_issuance(void)
     hkt_cert_free(&dev);
 }
 
+/* Odd requests get an answer or a closed connection, never a broken cloud. */
+static void test_hostile_requests(void)
+{
+    const struct hkt_cert *chain[] = {&signer, NULL};
+    struct hkt_cert dev;
+    HK_CHECK(hkt_device_make(&cloud, &dev, "hostile-dev", &signer, chain));
+    struct hkt_mqtt q;
+    HK_CHECK(dps_connect(&q, &dev, "hostile-dev", NULL));
+    struct hkt_msg *m = exchange(&q, "$dps/registrations/PUT/iotdps-register/?", NULL);
+    HK_CHECK(m && hkt_topic_status(m->topic, "$dps/registrations/res/") == 202);
+    HK_CHECK(m && strstr(m->topic, "$rid=&") != NULL);
+    hkt_msg_free(m);
+    m = exchange(&q, "$dps/registrations/PUT/iotdps-register/?$rid=%2F%23", NULL);
+    HK_CHECK(m && strstr(m->topic, "$rid=%2F%23") != NULL);
+    hkt_msg_free(m);
+    m = exchange(&q, "$dps/registrations/GET/iotdps-get-operationstatus/?$rid=5&operationId=%zz",
+                 NULL);
+    HK_CHECK(m && hkt_topic_status(m->topic, "$dps/registrations/res/") == 404);
+    hkt_msg_free(m);
+    m = exchange(&q, "$dps/registrations/GET/iotdps-get-operationstatus/?$rid=6", NULL);
+    HK_CHECK(m && hkt_topic_status(m->topic, "$dps/registrations/res/") == 404);
+    hkt_msg_free(m);
+    static const char *const bodies[] = {
+        "{\"registrationId\":null}", "{\"registrationId\":\"hostile-dev\",\"registrationId\":\"x\"}",
+        "\x00\x01\x02", "[]", "\"str\"", "{\"registrationId\":\"hostile-dev\"", "",
+    };
+    for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        int len = i == 2 ? 3 : (int)strlen(bodies[i]);
+        hkt_mqtt_publish(&q, "$dps/registrations/PUT/iotdps-register/?$rid=9", bodies[i], len, 1);
+        m = hkt_mqtt_wait(&q, "$dps/registrations/res/", HKT_WAIT_MS);
+        int st = m ? hkt_topic_status(m->topic, "$dps/registrations/res/") : -1;
+        HK_CHECK(i == 6 ? st == 202 : st == 400);
+        hkt_msg_free(m);
+    }
+    /* Deep nesting is refused by the JSON reader, not by a crash. */
+    size_t deep = 20000;
+    char *nest = malloc(deep * 2 + 1);
+    memset(nest, '[', deep);
+    memset(nest + deep, ']', deep);
+    nest[2 * deep] = '\0';
+    m = exchange(&q, "$dps/registrations/PUT/iotdps-register/?$rid=10", nest);
+    HK_CHECK(m && hkt_topic_status(m->topic, "$dps/registrations/res/") == 400);
+    hkt_msg_free(m);
+    free(nest);
+    /* Over the DPS message limit (96 KB): closed. */
+    char *big = malloc(100 * 1024);
+    memset(big, ' ', 100 * 1024);
+    hkt_mqtt_publish(&q, "$dps/registrations/PUT/iotdps-register/?$rid=11", big, 100 * 1024, 1);
+    HK_CHECK(hkt_mqtt_wait_closed(&q, HKT_WAIT_MS));
+    free(big);
+    hkt_mqtt_close(&q);
+    /* Subscribing to anything but the response filter: closed. */
+    HK_CHECK(dps_connect(&q, &dev, "hostile-dev", NULL));
+    HK_CHECK_EQ(hkt_mqtt_subscribe(&q, "$dps/#", 1), -1);
+    hkt_mqtt_close(&q);
+    /* The cloud still works. */
+    int status;
+    json_t *body = hkt_dps_register(&cloud, &dev, "hostile-dev", NULL, &status);
+    HK_CHECK_EQ(status, 200);
+    json_decref(body);
+    hkt_cert_free(&dev);
+}
+
 int main(void)
 {
     if (!hkt_cloud_start(&cloud)) {
@@ -656,6 +719,7 @@ int main(void)
     HK_RUN(test_disconnect_mid_registration);
     HK_RUN(test_fault_knobs);
     HK_RUN(test_csr_issuance);
+    HK_RUN(test_hostile_requests);
     hkt_cert_free(&root);
     hkt_cert_free(&signer);
     hkt_cloud_stop(&cloud);
