@@ -372,6 +372,31 @@ static void test_acl_and_limits(void)
     json_t *rows = hkt_cli_json(&cloud, "telemetry", "--device", "acl-dev", "--json", NULL);
     HK_CHECK_EQ(json_array_size(rows), 1);
     json_decref(rows);
+    /* Malformed requests on allowed prefixes close the connection. */
+    static const char *const bad_topics[] = {"$iothub/twin/GET/", "$iothub/methods/res/abc/?$rid=1",
+                                             "$iothub/twin/PATCH/properties/reported/"};
+    for (size_t i = 0; i < 3; i++) {
+        HK_CHECK_EQ(hub_connect(&q, &dev, HUB1, "acl-dev", NULL), 0);
+        hkt_mqtt_publish(&q, bad_topics[i], "{}", 2, 1);
+        HK_CHECK(hkt_mqtt_wait_closed(&q, HKT_WAIT_MS));
+        hkt_mqtt_close(&q);
+    }
+    /* An answer to no pending method is ignored; deep JSON is a 400. */
+    HK_CHECK_EQ(hub_connect(&q, &dev, HUB1, "acl-dev", NULL), 0);
+    HK_CHECK_EQ(hkt_mqtt_subscribe(&q, "$iothub/twin/res/#", 1), 1);
+    HK_CHECK(hkt_mqtt_publish(&q, "$iothub/methods/res/200/?$rid=99999999999999999999", "{}", 2, 1));
+    size_t deep = 20000;
+    char *nest = malloc(2 * deep + 1);
+    memset(nest, '[', deep);
+    memset(nest + deep, ']', deep);
+    nest[2 * deep] = '\0';
+    HK_CHECK(hkt_mqtt_publish(&q, "$iothub/twin/PATCH/properties/reported/?$rid=7", nest,
+                              (int)(2 * deep), 1));
+    free(nest);
+    struct hkt_msg *m = hkt_mqtt_wait(&q, "$iothub/twin/res/", HKT_WAIT_MS);
+    HK_CHECK(m && strcmp(m->topic, "$iothub/twin/res/400/?$rid=7") == 0);
+    hkt_msg_free(m);
+    hkt_mqtt_close(&q);
     hkt_cert_free(&dev);
 }
 
