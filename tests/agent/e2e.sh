@@ -1,0 +1,399 @@
+#!/usr/bin/env bash
+# End-to-end tests of the hubkey agent against a real hubkey-cloud (Mosquitto
+# with the DPS/IoT Hub plugin) and an emulated ATECC608A made by
+# hubkey-factory.
+#
+#   e2e.sh SCENARIO
+#
+# Environment: HUBKEY, HUBKEY_CLOUD, HUBKEY_FACTORY (the three programs).
+# Every scenario makes its own temporary directory, starts its own cloud on a
+# free loopback port and stops it on exit, also on failure. Nothing waits for
+# time to pass: the script polls for what it expects (agent output, cloud
+# state) with a bounded deadline, and the agent and cloud are given short
+# retry timings.
+set -uo pipefail
+
+scenario=${1:?usage: e2e.sh SCENARIO}
+: "${HUBKEY:?}" "${HUBKEY_CLOUD:?}" "${HUBKEY_FACTORY:?}"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/hubkey-e2e.XXXXXX")
+cloud_dir=$work/cloud
+bg_pids=()
+failures=0
+
+cleanup() {
+  for pid in "${bg_pids[@]}"; do
+    kill -TERM "$pid" 2>/dev/null
+  done
+  for pid in "${bg_pids[@]}"; do
+    wait "$pid" 2>/dev/null
+  done
+  "$HUBKEY_CLOUD" --dir "$cloud_dir" stop >/dev/null 2>&1
+  if [ "$failures" -ne 0 ] && [ -f "$cloud_dir/mosquitto.log" ]; then
+    echo "--- last lines of the broker log:"
+    tail -n 20 "$cloud_dir/mosquitto.log"
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+log() { printf '[%s] %s\n' "$scenario" "$*"; }
+fail() {
+  printf '[%s] FAIL: %s\n' "$scenario" "$*" >&2
+  failures=$((failures + 1))
+}
+die() {
+  fail "$@"
+  exit 1
+}
+
+# Runs "$@", expecting exit code $1 (first argument); keeps the output in
+# $work/last.out and shows it on a mismatch.
+expect_rc() {
+  local want=$1
+  shift
+  "$@" >"$work/last.out" 2>&1
+  local rc=$?
+  if [ "$rc" -ne "$want" ]; then
+    cat "$work/last.out"
+    fail "expected exit code $want, got $rc: $*"
+    return 1
+  fi
+  return 0
+}
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+cloud() { "$HUBKEY_CLOUD" --dir "$cloud_dir" "$@"; }
+
+json_field() { # json_field FIELD  (reads one JSON object on stdin)
+  python3 -c 'import json, sys; v = json.load(sys.stdin).get(sys.argv[1]); print("" if v is None else v)' "$1"
+}
+
+# DPS registrations the cloud counted for the chip's registration ID.
+reg_count() {
+  cloud registrations --json | python3 -c '
+import json, sys
+rows = [r for r in json.load(sys.stdin) if r["reg_id"].lower() == sys.argv[1].lower()]
+print(rows[0]["count"] if rows else 0)' "$reg_id"
+}
+
+telemetry_count() { # messages the cloud stored from the device with body $1
+  cloud telemetry --json --device "$reg_id" --limit 1000 | python3 -c '
+import json, sys
+print(sum(1 for r in json.load(sys.stdin) if r.get("body") == sys.argv[1]))' "$1"
+}
+
+# wait_for TIMEOUT_S COMMAND...: polls COMMAND every 50 ms until it succeeds.
+wait_for() {
+  local deadline=$((SECONDS + $1))
+  shift
+  while ! "$@" >/dev/null 2>&1; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      return 1
+    fi
+    sleep 0.05
+  done
+  return 0
+}
+
+file_has() { grep -q -- "$2" "$1"; }
+
+# Waits for a background agent to exit and returns its exit code.
+wait_agent() {
+  local pid=$1 rc
+  wait "$pid"
+  rc=$?
+  local keep=()
+  for p in "${bg_pids[@]}"; do
+    [ "$p" != "$pid" ] && keep+=("$p")
+  done
+  bg_pids=("${keep[@]}")
+  return $rc
+}
+
+# ---- set-up: cloud, CA, chip, group enrollment ----
+
+port=$(free_port)
+cloud start --port "$port" --hubs 2 >"$work/cloud-start.out" 2>&1 ||
+  { cat "$work/cloud-start.out"; die "hubkey-cloud start failed"; }
+scope=$(cloud status --json | json_field idScope)
+[ -n "$scope" ] || die "no ID scope from hubkey-cloud status"
+cloud config set retry-after 0 >/dev/null || die "config set retry-after"
+
+"$HUBKEY_FACTORY" ca init --ca "$work/ca" >"$work/factory.out" 2>&1 || { cat "$work/factory.out"; die "ca init"; }
+"$HUBKEY_FACTORY" chip configure --chip "emu:$work/chip.emu" >>"$work/factory.out" 2>&1 || { cat "$work/factory.out"; die "chip configure"; }
+"$HUBKEY_FACTORY" chip provision --chip "emu:$work/chip.emu" --ca "$work/ca" >>"$work/factory.out" 2>&1 || { cat "$work/factory.out"; die "chip provision"; }
+"$HUBKEY_FACTORY" enroll --cloud "$cloud_dir" group --ca "$work/ca" >>"$work/factory.out" 2>&1 || { cat "$work/factory.out"; die "enroll"; }
+group=$(cloud enroll group list --json | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["name"])')
+
+agent() {
+  "$HUBKEY" --chip "emu:$work/chip.emu" --certdefs "$work/ca" --id-scope "$scope" \
+    --dps dps.hubkey.test --cloud-address "127.0.0.1:$port" \
+    --trust "$cloud_dir/pki/server-ca.pem" \
+    --reconnect-min 200ms --reconnect-max 1s --reconnect-jitter 100ms --timeout 60s "$@"
+}
+
+reg_id=$(agent status --json | json_field registration_id)
+[ -n "$reg_id" ] || die "no registration ID from hubkey status"
+
+current_hub() { agent status --json | json_field hub; }
+other_hub() { if [ "$1" = hub-1.hubkey.test ]; then echo hub-2.hubkey.test; else echo hub-1.hubkey.test; fi; }
+move_enrollment_to() { cloud enroll group add "$group" --cert "$work/ca/chain.pem" --hubs "$1" >/dev/null; }
+
+# Starts the agent in the background with --json output in $work/$1.json.
+agent_bg() {
+  local name=$1
+  shift
+  agent --json "$@" >"$work/$name.json" 2>"$work/$name.err" &
+  bg_pids+=($!)
+  last_pid=$!
+}
+
+# ---- scenarios ----
+
+cold_warm() {
+  expect_rc 4 agent status || return
+  expect_rc 0 agent provision || return
+  file_has "$work/last.out" "cold boot" || fail "first boot is not cold"
+  [ "$(reg_count)" = 1 ] || fail "after a cold boot the cloud counts $(reg_count) registrations, expected 1"
+  hub=$(current_hub)
+  [ -n "$hub" ] || fail "no record after provisioning"
+  expect_rc 0 agent provision || return
+  file_has "$work/last.out" "warm boot" || fail "second boot is not warm"
+  ! file_has "$work/last.out" "dps-connect" || fail "warm boot contacted DPS"
+  [ "$(reg_count)" = 1 ] || fail "warm boot registered with DPS (count $(reg_count))"
+  expect_rc 0 agent send '{"n":1}' 'plain text' || return
+  wait_for 10 test "$(telemetry_count '{"n":1}')" -ge 1 || fail "telemetry did not reach the cloud"
+  [ "$(telemetry_count 'plain text')" -ge 1 ] || fail "text telemetry did not reach the cloud"
+  expect_rc 0 agent forget || return
+  expect_rc 4 agent status || return
+  expect_rc 0 agent provision || return
+  file_has "$work/last.out" "cold boot" || fail "boot after forget is not cold"
+  [ "$(reg_count)" = 2 ] || fail "after forget + provision the count is $(reg_count), expected 2"
+}
+
+reprovision_disabled() {
+  expect_rc 0 agent provision || return
+  hub=$(current_hub)
+  cloud device disable "$reg_id" --hub "$hub" >/dev/null || return
+  # The hub refuses: one DPS registration at once (first time since boot),
+  # the hub refuses the fresh assignment too, the agent gives up (6).
+  expect_rc 6 agent provision --reprovision-interval 1h || return
+  file_has "$work/last.out" "dps-register" || fail "no re-registration after the hub refused"
+  [ "$(reg_count)" = 2 ] || fail "expected exactly one re-registration, the cloud counts $(reg_count)"
+  [ "$(current_hub)" = "$hub" ] || fail "the record changed although the assignment did not"
+  # A running agent keeps retrying the hub, never DPS again within the interval.
+  agent_bg run run --reprovision-interval 1h
+  wait_for 20 file_has "$work/run.json" '"event":"assigned"' || fail "running agent did not re-register"
+  wait_for 20 file_has "$work/run.json" 'HK_ERR_MQTT_REFUSED' || fail "running agent saw no refusal"
+  cloud device enable "$reg_id" --hub "$hub" >/dev/null || return
+  wait_for 20 file_has "$work/run.json" '"next":"ready"' || fail "agent did not reconnect after enable"
+  [ "$(reg_count)" = 3 ] || fail "running agent registered $(($(reg_count) - 2)) times, expected 1"
+  kill -TERM "$last_pid"
+  wait_agent "$last_pid" || fail "run did not exit 0 on SIGTERM"
+}
+
+reprovision_deleted() {
+  expect_rc 0 agent provision || return
+  hub=$(current_hub)
+  cloud device remove "$reg_id" --hub "$hub" >/dev/null || return
+  expect_rc 0 agent provision || return
+  file_has "$work/last.out" "dps-register" || fail "no re-registration after the device was deleted"
+  [ "$(reg_count)" = 2 ] || fail "expected one re-registration, the cloud counts $(reg_count)"
+  cloud devices --json | grep -q "$reg_id" || fail "the hub identity was not re-created"
+}
+
+reassign() {
+  expect_rc 0 agent provision || return
+  from=$(current_hub)
+  to=$(other_hub "$from")
+  move_enrollment_to "$to" || return
+  # The operator removes the device from the old hub: the agent finds out
+  # from the refusal, registers again and moves.
+  cloud device remove "$reg_id" --hub "$from" >/dev/null || return
+  expect_rc 0 agent send moved || return
+  [ "$(current_hub)" = "$to" ] || fail "record says $(current_hub), expected $to"
+  [ "$(reg_count)" = 2 ] || fail "expected one re-registration, the cloud counts $(reg_count)"
+  wait_for 10 test "$(telemetry_count moved)" -ge 1 || fail "telemetry did not arrive at the new hub"
+  # An explicit --force moves it back without any refusal.
+  move_enrollment_to "$from" || return
+  expect_rc 0 agent provision --force || return
+  [ "$(current_hub)" = "$from" ] || fail "--force did not move the device back to $from"
+}
+
+dps_429() {
+  expect_rc 0 agent provision || return
+  cloud config set poll-limit 1 >/dev/null
+  cloud config set poll-window-ms 3000 >/dev/null
+  expect_rc 0 agent forget || return
+  expect_rc 0 agent --json provision || return
+  file_has "$work/last.out" '"status":429' || fail "no 429 seen (poll limit 1 per 3 s)"
+  [ "$(reg_count)" = 2 ] || fail "throttling caused extra registrations (count $(reg_count))"
+}
+
+dps_5xx() {
+  cloud fault set error-rate 1 >/dev/null
+  agent_bg p provision
+  wait_for 20 file_has "$work/p.json" '"status":500' || fail "no 500 seen with error-rate 1"
+  cloud fault clear >/dev/null
+  wait_agent "$last_pid" || { cat "$work/p.json" "$work/p.err"; fail "provision failed after the 5xx ended"; return; }
+  [ "$(reg_count)" -le 2 ] || fail "5xx answers caused $(reg_count) registrations"
+  [ -n "$(current_hub)" ] || fail "not provisioned"
+}
+
+# The connection cut at one named step (the cloud's drop knob); the device
+# must end provisioned with at most one extra registration and its message
+# delivered.
+cut_at() {
+  local step=$1
+  cloud fault set drop "$step" >/dev/null
+  agent_bg cut send "after cut at $step"
+  if ! wait_for 30 file_has "$work/cut.json" '"result":"HK_ERR'; then
+    fail "no connection failure seen with drop at $step"
+  fi
+  cloud fault clear >/dev/null
+  if ! wait_agent "$last_pid"; then
+    cat "$work/cut.json" "$work/cut.err"
+    fail "send failed after a cut at $step"
+    return
+  fi
+  [ -n "$(current_hub)" ] || fail "not provisioned after a cut at $step"
+  local n
+  n=$(reg_count)
+  [ "$n" -ge 1 ] && [ "$n" -le 2 ] || fail "cut at $step: $n registrations, expected 1 or 2"
+  wait_for 10 test "$(telemetry_count "after cut at $step")" -ge 1 ||
+    fail "message not delivered after a cut at $step"
+}
+
+chip_faults() {
+  local seed
+  for seed in 1 2 3; do
+    expect_rc 0 agent forget || return
+    expect_rc 0 agent --chip-faults "10000,$seed" send "faults $seed" || {
+      fail "the flow failed with 1 % chip faults (seed $seed)"
+      continue
+    }
+    wait_for 10 test "$(telemetry_count "faults $seed")" -ge 1 || fail "message lost (seed $seed)"
+  done
+  [ "$(reg_count)" -le 6 ] || fail "chip faults caused $(reg_count) registrations for 3 boots"
+}
+
+# Power fails inside the record write (the N-th Write command of the run,
+# after K of its bytes): the chip must keep the old or the new assignment,
+# never lose both, and the next boot must end on the new hub.
+power_loss() {
+  expect_rc 0 agent provision || return
+  local n k rc before target
+  for n in 1 2 3 4; do
+    for k in 0 17; do
+      before=$(current_hub)
+      target=$(other_hub "$before")
+      move_enrollment_to "$target" || return
+      agent --chip-power-loss "$n,$k" provision --force >"$work/last.out" 2>&1
+      rc=$?
+      if [ "$rc" -ne 3 ] && [ "$rc" -ne 0 ]; then
+        cat "$work/last.out"
+        fail "power loss at write $n after $k bytes: exit $rc (expected 3, or 0 when the write needed fewer Writes)"
+      fi
+      expect_rc 0 agent status || { fail "record lost after power loss at write $n, $k bytes"; continue; }
+      now=$(current_hub)
+      [ "$now" = "$before" ] || [ "$now" = "$target" ] ||
+        fail "record holds $now after power loss, neither $before nor $target"
+      expect_rc 0 agent provision || { fail "no recovery after power loss at write $n, $k bytes"; continue; }
+      [ "$(current_hub)" = "$target" ] || fail "after recovery the record says $(current_hub), expected $target"
+    done
+  done
+}
+
+run_session() {
+  expect_rc 0 agent provision || return
+  local fifo=$work/stdin
+  mkfifo "$fifo"
+  agent --json --method-command 'cat >/dev/null; echo "{\"method\":\"$1\"}"' \
+    --report '{"fw":"1.0"}' run <"$fifo" >"$work/run.json" 2>"$work/run.err" &
+  bg_pids+=($!)
+  local pid=$!
+  exec 7>"$fifo"
+  wait_for 20 file_has "$work/run.json" '"next":"ready"' || { fail "run did not connect"; return; }
+  echo '{"line":1}' >&7
+  wait_for 10 test "$(telemetry_count '{"line":1}')" -ge 1 || fail "stdin line not sent as telemetry"
+  cloud c2d send "$reg_id" "hello device" --prop k=v >/dev/null || fail "c2d send"
+  wait_for 10 file_has "$work/run.json" '"event":"c2d"' || fail "C2D not printed"
+  file_has "$work/run.json" 'hello device' || fail "C2D payload not printed"
+  cloud twin set "$reg_id" '{"rate":7}' >/dev/null || fail "twin set"
+  wait_for 10 file_has "$work/run.json" '"event":"desired"' || fail "desired update not printed"
+  file_has "$work/run.json" '"event":"twin"' || fail "twin document not printed"
+  wait_for 10 file_has "$work/run.json" '"event":"reported"' || fail "reported patch not acknowledged"
+  cloud twin show "$reg_id" | grep -q '"fw"' || fail "reported properties not in the cloud's twin"
+  cloud method invoke "$reg_id" reboot '{"delay":1}' --timeout 10 >"$work/method.out" ||
+    fail "method invoke failed"
+  grep -q '"method": *"reboot"' "$work/method.out" || { cat "$work/method.out"; fail "method answer is not the command's output"; }
+  exec 7>&-
+  kill -TERM "$pid"
+  wait_agent "$pid" || fail "run did not exit 0 on SIGTERM"
+}
+
+cli_errors() {
+  expect_rc 1 "$HUBKEY" || return
+  expect_rc 1 "$HUBKEY" frobnicate
+  expect_rc 1 "$HUBKEY" --chip nope:x status
+  expect_rc 1 "$HUBKEY" --chip "emu:$work/chip.emu" --timeout 5parsecs provision
+  expect_rc 1 "$HUBKEY" --chip "emu:$work/chip.emu" --connect nohost provision
+  expect_rc 1 "$HUBKEY" --chip "emu:$work/chip.emu" provision # no ID scope
+  expect_rc 3 "$HUBKEY" --chip "emu:$work/missing.emu" --certdefs "$work/ca" status
+  expect_rc 2 "$HUBKEY" --chip "emu:$work/chip.emu" --certdefs "$work/nowhere" status
+  expect_rc 2 agent --trust "$work/missing.pem" provision
+  printf 'garbage\n' >"$work/bad.pem"
+  expect_rc 2 agent --trust "$work/bad.pem" provision
+  printf 'id-scope %s\nno-such-option 1\n' "$scope" >"$work/bad.conf"
+  expect_rc 1 "$HUBKEY" --config "$work/bad.conf" status
+  # Nothing listens on this port: a timeout, with the reason named.
+  local closed
+  closed=$(free_port)
+  expect_rc 5 "$HUBKEY" --chip "emu:$work/chip.emu" --certdefs "$work/ca" --id-scope "$scope" \
+    --dps dps.hubkey.test --cloud-address "127.0.0.1:$closed" --trust "$cloud_dir/pki/server-ca.pem" \
+    --timeout 2s provision
+  file_has "$work/last.out" HK_ERR_CONNECT || fail "timeout message does not name the connect error"
+  # The built-in Azure roots do not trust the local cloud: TLS names it.
+  expect_rc 5 "$HUBKEY" --chip "emu:$work/chip.emu" --certdefs "$work/ca" --id-scope "$scope" \
+    --dps dps.hubkey.test --cloud-address "127.0.0.1:$port" --timeout 2s provision
+  file_has "$work/last.out" HK_ERR_TLS_UNTRUSTED || fail "untrusted server not reported"
+  # A configuration file with the same settings as the command line works,
+  # and certdefs next to it are found.
+  cp "$work/ca/device.certdef" "$work/ca/signer.certdef" "$work/"
+  cat >"$work/hubkey.conf" <<EOF
+# agent configuration
+chip = emu:$work/chip.emu
+id-scope $scope
+dps dps.hubkey.test
+cloud-address 127.0.0.1:$port
+trust $cloud_dir/pki/server-ca.pem
+json
+EOF
+  expect_rc 0 "$HUBKEY" --config "$work/hubkey.conf" provision || return
+  file_has "$work/last.out" '"event":"summary"' || fail "--json from the configuration file not applied"
+}
+
+case "$scenario" in
+  cold_warm | reprovision_disabled | reprovision_deleted | reassign | dps_429 | dps_5xx | \
+    chip_faults | power_loss | run_session | cli_errors)
+    "$scenario"
+    ;;
+  cut_dps_connect) cut_at dps-connect ;;
+  cut_dps_register) cut_at dps-register ;;
+  cut_dps_poll) cut_at dps-poll ;;
+  cut_hub_connect) cut_at hub-connect ;;
+  cut_hub_twin) cut_at hub-twin ;;
+  cut_hub_telemetry) cut_at hub-telemetry ;;
+  *) die "unknown scenario $scenario" ;;
+esac
+
+if [ "$failures" -ne 0 ]; then
+  log "$failures check(s) failed"
+  exit 1
+fi
+log "passed"
+exit 0
