@@ -438,6 +438,75 @@ static void test_provision(void)
     HK_CHECK(fr_has("chain verifies up to"));
 }
 
+/* Power fails in each Write command of chip configure and chip provision in
+ * turn: the run says what state the chip was left in (nothing locked: chip
+ * I/O error; config locked only, or key made but certificates not all
+ * written: partly done) and a second run finishes the chip. Faulty buses
+ * (corrupted and lost responses) are ridden out by the driver's retries. */
+static void test_power_loss_and_faults(void)
+{
+    char spec[700], name[64], keep[16];
+    /* configure: 2 config writes then 13 slot-8 writes on a factory-new chip. */
+    for (int n = 1; n <= 16; n++) {
+        snprintf(name, sizeof name, "pl-cfg-%d.emu", n);
+        spec_of(spec, sizeof spec, name);
+        snprintf(keep, sizeof keep, "%d,%d", n, (n * 7) % 33);
+        int rc = fr_run(F, "chip", "configure", "--chip", spec, "--chip-power-loss", keep, NULL);
+        if (n <= 2) {
+            HK_CHECK_EQ(rc, FXT_CHIP_IO);
+        } else if (n <= 15) {
+            HK_CHECK_EQ(rc, FXT_PARTIAL);
+            HK_CHECK(fr_has("config zone is LOCKED but its data zone is NOT"));
+            HK_CHECK(fr_has("chip configure --chip"));
+        } else {
+            HK_CHECK_EQ(rc, FXT_OK); /* no 16th write: nothing failed */
+        }
+        HK_CHECK_EQ(fr_run(F, "chip", "configure", "--chip", spec, NULL), FXT_OK);
+        uint8_t cfg[128];
+        load_config(name, cfg);
+        HK_CHECK(cfg[86] == 0x00 && cfg[87] == 0x00);
+    }
+    /* provision: 3 blocks each for slots 10, 11 and 12. */
+    char root[800], signer[800], out[700], dev[800];
+    snprintf(root, sizeof root, "%s/root.pem", ca_dir);
+    snprintf(signer, sizeof signer, "%s/signer.pem", ca_dir);
+    for (int n = 1; n <= 9; n++) {
+        snprintf(name, sizeof name, "pl-prov-%d.emu", n);
+        spec_of(spec, sizeof spec, name);
+        HK_CHECK_EQ(fr_run(F, "chip", "configure", "--chip", spec, NULL), FXT_OK);
+        snprintf(keep, sizeof keep, "%d,%d", n, (n * 11) % 33);
+        HK_CHECK_EQ(fr_run(F, "chip", "provision", "--chip", spec, "--ca", ca_dir,
+                           "--chip-power-loss", keep, NULL), FXT_PARTIAL);
+        HK_CHECK(fr_has("key in slot 0 is made and locked"));
+        snprintf(name, sizeof name, "pl-prov-%d", n);
+        path_in(out, sizeof out, name);
+        HK_CHECK_EQ(fr_run(F, "chip", "provision", "--chip", spec, "--ca", ca_dir, "--out", out,
+                           NULL), FXT_OK);
+        HK_CHECK(fr_has("reusing it"));
+        snprintf(dev, sizeof dev, "%s/device.pem", out);
+        HK_CHECK_EQ(openssl_verify(root, signer, dev), 0);
+    }
+    /* 3 % of responses corrupted and 3 % lost, several seeds. */
+    for (int seed = 1; seed <= 4; seed++) {
+        char faults[32];
+        snprintf(name, sizeof name, "faulty-%d.emu", seed);
+        spec_of(spec, sizeof spec, name);
+        snprintf(faults, sizeof faults, "30000,%d", seed);
+        HK_CHECK_EQ(fr_run(F, "chip", "configure", "--chip", spec, "--chip-faults", faults, NULL),
+                    FXT_OK);
+        snprintf(faults, sizeof faults, "30000,%d", seed + 100);
+        HK_CHECK_EQ(fr_run(F, "chip", "provision", "--chip", spec, "--ca", ca_dir, "--chip-faults",
+                           faults, NULL), FXT_OK);
+        HK_CHECK(fr_has("chain read back and verified"));
+    }
+    HK_CHECK_EQ(fr_run(F, "chip", "configure", "--chip", "i2c:/dev/i2c-99", "--chip-faults", "1",
+                       NULL), FXT_CHIP_IO);
+    HK_CHECK_EQ(fr_run(F, "chip", "configure", "--chip", spec, "--chip-power-loss", "0", NULL),
+                FXT_USAGE);
+    HK_CHECK_EQ(fr_run(F, "chip", "configure", "--chip", spec, "--chip-faults", "x", NULL),
+                FXT_USAGE);
+}
+
 static void test_batch_of_100(void)
 {
     char dir[700];
@@ -645,6 +714,7 @@ int main(void)
     HK_RUN(test_configure_partial_chip);
     HK_RUN(test_incompatible_chips);
     HK_RUN(test_provision);
+    HK_RUN(test_power_loss_and_faults);
     HK_RUN(test_batch_of_100);
     HK_RUN(test_enroll);
     fr_rmrf(tmp);

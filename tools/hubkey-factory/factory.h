@@ -111,6 +111,11 @@ typedef enum fx_open_mode {
 int fx_chip_open(fx_chip *chip, const char *spec_text, fx_open_mode mode);
 /* Wraps a chip made in memory (batch): no file, no autosave. */
 int fx_chip_wrap_emu(fx_chip *chip, hk_emu_atecc608 *emu, const char *name);
+/* Testing aids for emulated chips (FX_USAGE for an i2c: chip or bad text):
+ * faults "PPM[,SEED]" = each response corrupted and each response dropped
+ * with PPM parts per million; power_loss "N[,KEEP]" = power fails in the
+ * N-th Write command from now after KEEP of its bytes. Either may be NULL. */
+int fx_chip_set_faults(fx_chip *chip, const char *faults, const char *power_loss);
 /* Puts the chip to sleep and releases it (the emulator too). */
 void fx_chip_close(fx_chip *chip);
 /* Reports a failed chip command: names the chip and the step. */

@@ -25,6 +25,8 @@ static void usage(FILE *f)
           "  batch --count N --dir DIR [--ca DIR] [--quiet]   N emulated chips + manifest\n"
           "  enroll --cloud STATE group [--name ID] [--ca DIR] [--hubs H1,H2] [--cloud-cli PATH]\n"
           "  enroll --cloud STATE individual --chip SPEC [--device-id ID] [--ca DIR] [--hubs ...]\n"
+          "testing (emu: chips): --chip-faults PPM[,SEED] (corrupt and drop responses),\n"
+          "  --chip-power-loss N[,KEEP] (power fails in the N-th Write after KEEP bytes)\n"
           "SPEC: emu:FILE (software ATECC608A state file) or i2c:/dev/i2c-N[@ADDR]\n"
           "      (ADDR 7-bit such as 0x60, or 8-bit such as 0xC0; default 0x60)\n"
           "--ca DIR defaults to $HUBKEY_FACTORY_CA, else ./hubkey-ca\n"
@@ -38,6 +40,7 @@ typedef struct args {
     const char *ca, *org, *root_cn, *signer_cn, *device_subject;
     const char *root_years, *signer_years, *device_years;
     const char *chip, *out, *dir, *count, *cloud, *cloud_cli, *name, *device_id, *hubs;
+    const char *chip_faults, *chip_power_loss;
     bool dry_run, reissue, quiet;
     const char *pos[4];
     int npos;
@@ -58,7 +61,8 @@ static const opt_def opts_table[] = {
     OPT("--signer-years", signer_years), OPT("--device-years", device_years),
     OPT("--chip", chip), OPT("--out", out), OPT("--dir", dir), OPT("--count", count),
     OPT("--cloud", cloud), OPT("--cloud-cli", cloud_cli), OPT("--name", name),
-    OPT("--device-id", device_id), OPT("--hubs", hubs), FLAG("--dry-run", dry_run),
+    OPT("--device-id", device_id), OPT("--hubs", hubs), OPT("--chip-faults", chip_faults),
+    OPT("--chip-power-loss", chip_power_loss), FLAG("--dry-run", dry_run),
     FLAG("--reissue", reissue), FLAG("--quiet", quiet)};
 
 static int parse(int argc, char **argv, args *a)
@@ -168,18 +172,23 @@ static int cmd_chip(const args *a)
         return rc;
     fx_chip chip;
     if (strcmp(verb, "configure") == 0) {
-        rc = only(a, " --chip --dry-run ");
+        rc = only(a, " --chip --dry-run --chip-faults --chip-power-loss ");
         if (!rc)
             rc = fx_chip_open(&chip, a->chip, a->dry_run ? FX_OPEN_DRY : FX_OPEN_CREATE);
         if (rc)
             return rc;
+        rc = fx_chip_set_faults(&chip, a->chip_faults, a->chip_power_loss);
+        if (rc) {
+            fx_chip_close(&chip);
+            return rc;
+        }
         fx_configure_opts o = {a->dry_run, false};
         rc = fx_configure(&chip, &o);
         fx_chip_close(&chip);
         return rc;
     }
     if (strcmp(verb, "provision") == 0) {
-        rc = only(a, " --chip --ca --out --reissue ");
+        rc = only(a, " --chip --ca --out --reissue --chip-faults --chip-power-loss ");
         if (rc)
             return rc;
         fx_ca ca;
@@ -187,6 +196,12 @@ static int cmd_chip(const args *a)
         if (!rc)
             rc = fx_chip_open(&chip, a->chip, FX_OPEN_EXISTING);
         if (rc) {
+            fx_ca_free(&ca);
+            return rc;
+        }
+        rc = fx_chip_set_faults(&chip, a->chip_faults, a->chip_power_loss);
+        if (rc) {
+            fx_chip_close(&chip);
             fx_ca_free(&ca);
             return rc;
         }

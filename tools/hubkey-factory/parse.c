@@ -150,3 +150,48 @@ int fx_ca_conf_parse(fx_ca *ca, const char *path, const char *text)
     return FX_OK;
 }
 
+
+/* "A[,B]" with A in 0..max_a and B in 0..max_b (default dflt_b). */
+static bool two_numbers(const char *text, unsigned long max_a, unsigned long max_b,
+                        unsigned long dflt_b, unsigned long *a, unsigned long *b)
+{
+    char *end = NULL;
+    if (!text || text[0] < '0' || text[0] > '9')
+        return false;
+    *a = strtoul(text, &end, 10);
+    *b = dflt_b;
+    if (*end == ',') {
+        const char *t = end + 1;
+        if (t[0] < '0' || t[0] > '9')
+            return false;
+        *b = strtoul(t, &end, 10);
+    }
+    return *end == '\0' && *a <= max_a && *b <= max_b;
+}
+
+int fx_chip_set_faults(fx_chip *chip, const char *faults, const char *power_loss)
+{
+    if (!faults && !power_loss)
+        return FX_OK;
+    if (!chip->emu)
+        return fx_fail(FX_USAGE, "--chip-faults and --chip-power-loss are for emulated chips");
+    hk_emu_atecc608_faults f;
+    memset(&f, 0, sizeof f);
+    unsigned long a = 0, b = 0;
+    if (faults) {
+        if (!two_numbers(faults, 1000000, 0xFFFFFFFFul, 1, &a, &b))
+            return fx_fail(FX_USAGE, "--chip-faults: PPM[,SEED], PPM 0..1000000");
+        f.corrupt_ppm = (uint32_t)a;
+        f.drop_ppm = (uint32_t)a;
+        f.seed = b;
+    }
+    if (power_loss) {
+        if (!two_numbers(power_loss, 1000000, 32, 0, &a, &b) || a == 0)
+            return fx_fail(FX_USAGE, "--chip-power-loss: N[,KEEP], N 1.. (the N-th Write), "
+                                     "KEEP 0..32 bytes");
+        f.power_loss_at_write = (uint32_t)a;
+        f.power_loss_keep_bytes = (uint32_t)b;
+    }
+    hk_emu_atecc608_faults_set(chip->emu, &f);
+    return FX_OK;
+}
