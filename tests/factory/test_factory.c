@@ -169,6 +169,28 @@ static void test_ca_init_and_show(void)
     HK_CHECK_RESULT(hk_cert_def_parse(buf, n, &def), HK_OK);
     HK_CHECK_EQ(def.sn_source, HK_CERT_SN_PUB_KEY_HASH);
     HK_CHECK_EQ(def.extra_count, 1);
+    /* certdefs.h carries the same bytes as C arrays. */
+    snprintf(p, sizeof p, "%s/certdefs.h", ca_dir);
+    char head[16384];
+    f = fopen(p, "r");
+    size_t hn = f ? fread(head, 1, sizeof head - 1, f) : 0;
+    if (f)
+        fclose(f);
+    head[hn] = '\0';
+    char decl[96];
+    snprintf(decl, sizeof decl, "hubkey_device_certdef[%zu] = {", n);
+    const char *arr = strstr(head, decl);
+    HK_CHECK(arr != NULL);
+    HK_CHECK(strstr(head, "#ifndef HUBKEY_FACTORY_CERTDEFS_H") != NULL);
+    size_t same = 0;
+    for (const char *q = arr ? arr + strlen(decl) : NULL; q && same < n; same++) {
+        unsigned v = 0;
+        q = strstr(q, "0x");
+        if (!q || sscanf(q, "0x%2x", &v) != 1 || v != buf[same])
+            break;
+        q += 4;
+    }
+    HK_CHECK_EQ(same, n);
 
     /* Bad settings never create anything. */
     char other[700];
