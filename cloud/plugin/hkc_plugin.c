@@ -73,6 +73,16 @@ struct client {
     struct client *next;
 };
 
+/* What a hub device subscribed to, kept across connections so that a device
+ * resuming a persistent session (CleanSession 0, which the broker keeps with
+ * its subscriptions) is served without subscribing again. */
+struct sub_memo {
+    char *hub;
+    char *device_id;
+    bool c2d, desired, methods;
+    struct sub_memo *next;
+};
+
 struct reply {
     char *client_id;
     char *topic;
@@ -108,6 +118,7 @@ struct ctx {
     struct reply *replies;
     struct poll_entry *polls[POLL_BUCKETS];
     struct method_wait *methods;
+    struct sub_memo *memos;
     double reg_tokens;
     uint64_t reg_last_ms;
     X509 *issuing_ca;
@@ -223,6 +234,43 @@ static void client_remove(struct ctx *c, const struct mosquitto *m)
             return;
         }
     }
+}
+
+static struct sub_memo **memo_find(struct ctx *c, const char *hub, const char *device_id)
+{
+    struct sub_memo **pp = &c->memos;
+    while (*pp && !(strcmp((*pp)->device_id, device_id) == 0 && hkc_streq_nocase((*pp)->hub, hub)))
+        pp = &(*pp)->next;
+    return pp;
+}
+
+static void memo_drop(struct ctx *c, const char *hub, const char *device_id)
+{
+    struct sub_memo **pp = memo_find(c, hub, device_id);
+    if (*pp) {
+        struct sub_memo *m = *pp;
+        *pp = m->next;
+        free(m->hub);
+        free(m->device_id);
+        free(m);
+    }
+}
+
+/* Records the client's current subscription flags. */
+static void memo_save(struct ctx *c, const struct client *cl)
+{
+    struct sub_memo **pp = memo_find(c, cl->hub, cl->id);
+    if (!*pp) {
+        struct sub_memo *m = calloc(1, sizeof(*m));
+        if (!m)
+            return;
+        m->hub = hkc_strdup(cl->hub);
+        m->device_id = hkc_strdup(cl->id);
+        *pp = m;
+    }
+    (*pp)->c2d = cl->sub_c2d;
+    (*pp)->desired = cl->sub_desired;
+    (*pp)->methods = cl->sub_methods;
 }
 
 /* Sends now, or after the configured fault delay from TICK. */
@@ -1169,6 +1217,18 @@ static int cb_basic_auth(int event, void *event_data, void *userdata)
             leaf = NULL;
             memcpy(cl->sha1, sha1, sizeof(sha1));
             memcpy(cl->sha256, sha256, sizeof(sha256));
+            if (cl->role == HKC_ROLE_HUB) {
+                if (mosquitto_client_clean_session(ed->client)) {
+                    memo_drop(c, cl->hub, cl->id);
+                } else {
+                    struct sub_memo *m = *memo_find(c, cl->hub, cl->id);
+                    if (m) {
+                        cl->sub_c2d = m->c2d;
+                        cl->sub_desired = m->desired;
+                        cl->sub_methods = m->methods;
+                    }
+                }
+            }
             cl->next = c->clients;
             c->clients = cl;
             mosquitto_log_printf(MOSQ_LOG_INFO, "hubkey-cloud: %s connected: %s", 
@@ -1199,8 +1259,20 @@ static int cb_acl_check(int event, void *event_data, void *userdata)
         return MOSQ_ERR_ACL_DENIED;
     const char *t = ed->topic;
     bool ok = false;
-    if (ed->access == MOSQ_ACL_READ || ed->access == MOSQ_ACL_UNSUBSCRIBE)
+    if (ed->access == MOSQ_ACL_READ)
         return MOSQ_ERR_SUCCESS;
+    if (ed->access == MOSQ_ACL_UNSUBSCRIBE) {
+        if (cl->role == HKC_ROLE_HUB) {
+            if (hkc_topic_after(t, "devices/") && strstr(t, "/messages/devicebound/#"))
+                cl->sub_c2d = false;
+            else if (sub_is(t, "$iothub/twin/PATCH/properties/desired/#"))
+                cl->sub_desired = false;
+            else if (sub_is(t, "$iothub/methods/POST/#"))
+                cl->sub_methods = false;
+            memo_save(c, cl);
+        }
+        return MOSQ_ERR_SUCCESS;
+    }
     if (cl->role == HKC_ROLE_DPS) {
         if (ed->access == MOSQ_ACL_SUBSCRIBE)
             ok = sub_is(t, "$dps/registrations/res/#");
@@ -1227,6 +1299,8 @@ static int cb_acl_check(int event, void *event_data, void *userdata)
         }
         free(own_c2d);
         free(own_events);
+        if (ok && ed->access == MOSQ_ACL_SUBSCRIBE)
+            memo_save(c, cl);
     }
     if (!ok) {
         /* IoT Hub and DPS close the connection on a topic they do not serve. */
@@ -1321,6 +1395,9 @@ static int cb_disconnect(int event, void *event_data, void *userdata)
     (void)event;
     struct ctx *c = userdata;
     struct mosquitto_evt_disconnect *ed = event_data;
+    struct client *cl = client_find(c, ed->client);
+    if (cl && cl->role == HKC_ROLE_HUB && mosquitto_client_clean_session(ed->client))
+        memo_drop(c, cl->hub, cl->id);
     client_remove(c, ed->client);
     return MOSQ_ERR_SUCCESS;
 }
@@ -1607,6 +1684,13 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int 
         c->methods = w->next;
         free(w->client_id);
         free(w);
+    }
+    while (c->memos) {
+        struct sub_memo *m = c->memos;
+        c->memos = m->next;
+        free(m->hub);
+        free(m->device_id);
+        free(m);
     }
     c->s.poll_window_ms = 0;
     polls_gc(c);

@@ -424,12 +424,18 @@ static void lib_init(void)
 int hkt_mqtt_connect(struct hkt_cloud *c, struct hkt_mqtt *q, const struct hkt_cert *id,
                      const char *client_id, const char *username)
 {
+    return hkt_mqtt_connect_ex(c, q, id, client_id, username, true);
+}
+
+int hkt_mqtt_connect_ex(struct hkt_cloud *c, struct hkt_mqtt *q, const struct hkt_cert *id,
+                        const char *client_id, const char *username, bool clean)
+{
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, lib_init);
     memset(q, 0, sizeof(*q));
     q->connack = -1;
     q->granted_qos = -1;
-    q->m = mosquitto_new(client_id, true, q);
+    q->m = mosquitto_new(client_id, clean, q);
     if (!q->m)
         return -1;
     mosquitto_int_option(q->m, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);

@@ -86,6 +86,9 @@ struct hkt_mqtt {
  * CONNACK (TLS refusal, dropped connection). */
 int hkt_mqtt_connect(struct hkt_cloud *c, struct hkt_mqtt *q, const struct hkt_cert *id,
                      const char *client_id, const char *username);
+/* The same with CleanSession chosen (false: a persistent session). */
+int hkt_mqtt_connect_ex(struct hkt_cloud *c, struct hkt_mqtt *q, const struct hkt_cert *id,
+                        const char *client_id, const char *username, bool clean);
 /* SUBSCRIBE and wait for the SUBACK: the granted QoS, 128 for failure, or -1
  * when the connection closed. */
 int hkt_mqtt_subscribe(struct hkt_mqtt *q, const char *filter, int qos);

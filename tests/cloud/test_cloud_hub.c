@@ -329,9 +329,23 @@ static void test_c2d(void)
     m = hkt_mqtt_wait(&q, "devices/c2d-dev/messages/devicebound/", HKT_WAIT_MS);
     HK_CHECK(m && strcmp(m->payload, "second") == 0);
     hkt_msg_free(m);
+    hkt_mqtt_close(&q);
+
+    /* A persistent session keeps its subscriptions: after reconnecting with
+     * CleanSession 0 the device gets C2D without subscribing again. */
+    char *user = hkt_hub_username(HUB1, "c2d-dev");
+    HK_CHECK_EQ(hkt_mqtt_connect_ex(&cloud, &q, &dev, "c2d-dev", user, false), 0);
+    HK_CHECK_EQ(hkt_mqtt_subscribe(&q, "devices/c2d-dev/messages/devicebound/#", 1), 1);
+    hkt_mqtt_close(&q);
+    HK_CHECK_EQ(hkt_mqtt_connect_ex(&cloud, &q, &dev, "c2d-dev", user, false), 0);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "c2d", "send", "c2d-dev", "third", NULL), 0);
+    m = hkt_mqtt_wait(&q, "devices/c2d-dev/messages/devicebound/", HKT_WAIT_MS);
+    HK_CHECK(m && strcmp(m->payload, "third") == 0);
+    hkt_msg_free(m);
+    hkt_mqtt_close(&q);
+    free(user);
     HK_CHECK_EQ(hkt_cli(&cloud, NULL, "c2d", "send", "nobody", "x", NULL), 3);
     HK_CHECK_EQ(hkt_cli(&cloud, NULL, "c2d", "send", "c2d-dev", "x", "--prop", "novalue", NULL), 2);
-    hkt_mqtt_close(&q);
     hkt_cert_free(&dev);
 }
 
