@@ -10,7 +10,8 @@
  *  - ACL_CHECK confines a device to its own topics (anything else closes the
  *    connection, as IoT Hub does);
  *  - MESSAGE answers requests with mosquitto_broker_publish_copy() to the
- *    requesting client id; nothing is ever rewritten;
+ *    requesting client id; nothing is ever rewritten, and since no client may
+ *    subscribe to request topics, requests reach nobody else;
  *  - TICK (about 10 Hz, more under load) sends delayed replies, delivers
  *    commands the CLI queued in SQLite, times out direct methods and reloads
  *    settings when another process changed the database.
@@ -1325,6 +1326,10 @@ static int cb_message(int event, void *event_data, void *userdata)
     return rc;
 }
 
+/* Handled requests return MOSQ_ERR_SUCCESS: the broker then acknowledges
+ * them normally (also to MQTT 5 clients, which would see reason 0x87 for a
+ * denial) and routes them to nobody, since no client may subscribe to
+ * request topics (ACL_CHECK). Any other error closes the connection. */
 static int handle_message(struct ctx *c, struct mosquitto_evt_message *ed)
 {
     struct client *cl = client_find(c, ed->client);
@@ -1352,7 +1357,7 @@ static int handle_message(struct ctx *c, struct mosquitto_evt_message *ed)
             rc = dps_poll(c, cl, rid, rest + 1);
         free(rid);
         free(rid_raw);
-        return rc == MOSQ_ERR_SUCCESS ? MOSQ_ERR_ACL_DENIED : rc;
+        return rc;
     }
 
     char *own_events = hkc_printf("devices/%s/messages/events/", cl->id);
@@ -1365,7 +1370,7 @@ static int handle_message(struct ctx *c, struct mosquitto_evt_message *ed)
     free(own_events);
     if ((rest = hkc_topic_after(ed->topic, "$iothub/methods/res/"))) {
         rc = hub_method_response(c, cl, rest, ed->payload, ed->payloadlen);
-        return rc == MOSQ_ERR_SUCCESS ? MOSQ_ERR_ACL_DENIED : rc;
+        return rc;
     }
     /* Twin requests. */
     const char *q = strchr(ed->topic, '?');
@@ -1387,7 +1392,7 @@ static int handle_message(struct ctx *c, struct mosquitto_evt_message *ed)
     }
     free(rid);
     free(rid_raw);
-    return rc == MOSQ_ERR_SUCCESS ? MOSQ_ERR_ACL_DENIED : rc;
+    return rc;
 }
 
 static int cb_disconnect(int event, void *event_data, void *userdata)
