@@ -93,7 +93,7 @@ static inline int fr_has(const char *needle)
 static inline void fr_mkdtemp(char *out, size_t cap, const char *tag)
 {
     const char *t = getenv("TMPDIR");
-    snprintf(out, cap, "%s/hk-factory-%s-XXXXXX", t && t[0] ? t : "/tmp", tag);
+    snprintf(out, cap, "%s/hk-factory-%s-XXXXXX", t && t[0] ? t : P_tmpdir, tag);
     if (!mkdtemp(out))
         out[0] = '\0';
     chmod(out, 0755);
