@@ -86,6 +86,8 @@ import json, sys
 print(sum(1 for r in json.load(sys.stdin) if r.get("body") == sys.argv[1]))' "$1"
 }
 
+telemetry_arrived() { [ "$(telemetry_count "$1")" -ge 1 ]; }
+
 # wait_for TIMEOUT_S COMMAND...: polls COMMAND every 50 ms until it succeeds.
 wait_for() {
   local deadline=$((SECONDS + $1))
@@ -129,12 +131,10 @@ cloud config set retry-after 0 >/dev/null || die "config set retry-after"
 "$HUBKEY_FACTORY" enroll --cloud "$cloud_dir" group --ca "$work/ca" >>"$work/factory.out" 2>&1 || { cat "$work/factory.out"; die "enroll"; }
 group=$(cloud enroll group list --json | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["name"])')
 
-agent() {
-  "$HUBKEY" --chip "emu:$work/chip.emu" --certdefs "$work/ca" --id-scope "$scope" \
-    --dps dps.hubkey.test --cloud-address "127.0.0.1:$port" \
-    --trust "$cloud_dir/pki/server-ca.pem" \
-    --reconnect-min 200ms --reconnect-max 1s --reconnect-jitter 100ms --timeout 60s "$@"
-}
+agent_cmd=("$HUBKEY" --chip "emu:$work/chip.emu" --certdefs "$work/ca" --id-scope "$scope"
+  --dps dps.hubkey.test --cloud-address "127.0.0.1:$port" --trust "$cloud_dir/pki/server-ca.pem"
+  --reconnect-min 200ms --reconnect-max 1s --reconnect-jitter 100ms --timeout 60s)
+agent() { "${agent_cmd[@]}" "$@"; }
 
 reg_id=$(agent status --json | json_field registration_id)
 [ -n "$reg_id" ] || die "no registration ID from hubkey status"
@@ -147,7 +147,9 @@ move_enrollment_to() { cloud enroll group add "$group" --cert "$work/ca/chain.pe
 agent_bg() {
   local name=$1
   shift
-  agent --json "$@" >"$work/$name.json" 2>"$work/$name.err" &
+  # The program itself in the background (not a shell function), so that
+  # $! is its process and signals reach it.
+  "${agent_cmd[@]}" --json "$@" >"$work/$name.json" 2>"$work/$name.err" &
   bg_pids+=($!)
   last_pid=$!
 }
@@ -166,7 +168,7 @@ cold_warm() {
   ! file_has "$work/last.out" "dps-connect" || fail "warm boot contacted DPS"
   [ "$(reg_count)" = 1 ] || fail "warm boot registered with DPS (count $(reg_count))"
   expect_rc 0 agent send '{"n":1}' 'plain text' || return
-  wait_for 10 test "$(telemetry_count '{"n":1}')" -ge 1 || fail "telemetry did not reach the cloud"
+  wait_for 10 telemetry_arrived '{"n":1}' || fail "telemetry did not reach the cloud"
   [ "$(telemetry_count 'plain text')" -ge 1 ] || fail "text telemetry did not reach the cloud"
   expect_rc 0 agent forget || return
   expect_rc 4 agent status || return
@@ -193,7 +195,7 @@ reprovision_disabled() {
   wait_for 20 file_has "$work/run.json" '"next":"ready"' || fail "agent did not reconnect after enable"
   [ "$(reg_count)" = 3 ] || fail "running agent registered $(($(reg_count) - 2)) times, expected 1"
   kill -TERM "$last_pid"
-  wait_agent "$last_pid" || fail "run did not exit 0 on SIGTERM"
+  wait_agent "$last_pid" || { tail -n 5 "$work/run.json" "$work/run.err"; fail "run did not exit 0 on SIGTERM"; }
 }
 
 reprovision_deleted() {
@@ -217,7 +219,7 @@ reassign() {
   expect_rc 0 agent send moved || return
   [ "$(current_hub)" = "$to" ] || fail "record says $(current_hub), expected $to"
   [ "$(reg_count)" = 2 ] || fail "expected one re-registration, the cloud counts $(reg_count)"
-  wait_for 10 test "$(telemetry_count moved)" -ge 1 || fail "telemetry did not arrive at the new hub"
+  wait_for 10 telemetry_arrived moved || fail "telemetry did not arrive at the new hub"
   # An explicit --force moves it back without any refusal.
   move_enrollment_to "$from" || return
   expect_rc 0 agent provision --force || return
@@ -264,7 +266,7 @@ cut_at() {
   local n
   n=$(reg_count)
   [ "$n" -ge 1 ] && [ "$n" -le 2 ] || fail "cut at $step: $n registrations, expected 1 or 2"
-  wait_for 10 test "$(telemetry_count "after cut at $step")" -ge 1 ||
+  wait_for 10 telemetry_arrived "after cut at $step" ||
     fail "message not delivered after a cut at $step"
 }
 
@@ -276,7 +278,7 @@ chip_faults() {
       fail "the flow failed with 1 % chip faults (seed $seed)"
       continue
     }
-    wait_for 10 test "$(telemetry_count "faults $seed")" -ge 1 || fail "message lost (seed $seed)"
+    wait_for 10 telemetry_arrived "faults $seed" || fail "message lost (seed $seed)"
   done
   [ "$(reg_count)" -le 6 ] || fail "chip faults caused $(reg_count) registrations for 3 boots"
 }
@@ -312,14 +314,14 @@ run_session() {
   expect_rc 0 agent provision || return
   local fifo=$work/stdin
   mkfifo "$fifo"
-  agent --json --method-command 'cat >/dev/null; echo "{\"method\":\"$1\"}"' \
+  "${agent_cmd[@]}" --json --method-command 'cat >/dev/null; echo "{\"method\":\"$1\"}"' \
     --report '{"fw":"1.0"}' run <"$fifo" >"$work/run.json" 2>"$work/run.err" &
   bg_pids+=($!)
   local pid=$!
   exec 7>"$fifo"
   wait_for 20 file_has "$work/run.json" '"next":"ready"' || { fail "run did not connect"; return; }
   echo '{"line":1}' >&7
-  wait_for 10 test "$(telemetry_count '{"line":1}')" -ge 1 || fail "stdin line not sent as telemetry"
+  wait_for 10 telemetry_arrived '{"line":1}' || fail "stdin line not sent as telemetry"
   cloud c2d send "$reg_id" "hello device" --prop k=v >/dev/null || fail "c2d send"
   wait_for 10 file_has "$work/run.json" '"event":"c2d"' || fail "C2D not printed"
   file_has "$work/run.json" 'hello device' || fail "C2D payload not printed"
@@ -333,7 +335,7 @@ run_session() {
   grep -q '"method": *"reboot"' "$work/method.out" || { cat "$work/method.out"; fail "method answer is not the command's output"; }
   exec 7>&-
   kill -TERM "$pid"
-  wait_agent "$pid" || fail "run did not exit 0 on SIGTERM"
+  wait_agent "$pid" || { tail -n 5 "$work/run.json" "$work/run.err"; fail "run did not exit 0 on SIGTERM"; }
 }
 
 cli_errors() {

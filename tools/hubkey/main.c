@@ -339,11 +339,13 @@ static void q_compact(agent *a)
     }
 }
 
-/* Hands queued messages to the device while it is READY and has room. */
-static void q_flush(agent *a)
+/* Hands queued messages to the device while it is READY and has room;
+ * returns how many it handed over (the device then needs a step). */
+static size_t q_flush(agent *a)
 {
+    size_t handed = 0;
     if (!a->ready)
-        return;
+        return 0;
     for (size_t i = 0; i < a->q_count; i++) {
         msg *m = q_at(a, i);
         if (!m->data || m->in_flight)
@@ -356,7 +358,7 @@ static void q_flush(agent *a)
         hk_result r = hk_device_send_telemetry(&a->dev, (const uint8_t *)m->data, m->len,
                                                json ? &props : NULL, &m->id);
         if (r == HK_ERR_FULL || r == HK_ERR_STATE)
-            return; /* again after the next SENT or READY */
+            break; /* again after the next SENT or READY */
         if (r != HK_OK) {
             err_line(a, "telemetry message of %zu bytes not sent: %s (%s)", m->len,
                      hk_result_name(r), hk_result_str(r));
@@ -366,6 +368,7 @@ static void q_flush(agent *a)
             continue;
         }
         m->in_flight = true;
+        handed++;
         if (a->o->verbose && !a->o->json) {
             stamp(a->platform.monotonic_ms(a->platform.ctx) - a->t0);
             printf("%-13s %9s  message %u queued (%zu bytes)\n", "telemetry", "",
@@ -373,6 +376,7 @@ static void q_flush(agent *a)
         }
     }
     q_compact(a);
+    return handed;
 }
 
 static void on_sent(agent *a, const hk_device_event *ev)
@@ -803,7 +807,7 @@ static int event_loop(agent *a)
                      hk_result_name(a->last_error), hk_result_str(a->last_error));
             return a->exit_code;
         }
-        q_flush(a);
+        size_t handed = q_flush(a);
         if (a->o->command == AGENT_CMD_SEND && a->reached_ready && send_done(a))
             a->finished = true;
         if (a->finished || a->stop)
@@ -814,8 +818,8 @@ static int event_loop(agent *a)
             return timeout_exit(a, waited);
 
         int32_t wait = (int32_t)(deadline - now);
-        if (wait < 0)
-            wait = 0;
+        if (wait < 0 || handed > 0)
+            wait = 0; /* new messages: step again at once to send them */
         if ((uint32_t)wait > POLL_CAP_MS)
             wait = POLL_CAP_MS;
         if (a->o->timeout_ms && a->o->command != AGENT_CMD_RUN &&
