@@ -120,6 +120,9 @@ struct ctx {
     struct poll_entry *polls[POLL_BUCKETS];
     struct method_wait *methods;
     struct sub_memo *memos;
+    X509 **cas;  /* uploaded CAs and group certificates, parsed once per database change */
+    size_t cas_n;
+    bool cas_stale;
     double reg_tokens;
     uint64_t reg_last_ms;
     X509 *issuing_ca;
@@ -181,6 +184,7 @@ static void settings_refresh(struct ctx *c)
     if (v != c->settings_version) {
         c->settings_version = v;
         settings_load(c);
+        c->cas_stale = true;
     }
 }
 
@@ -418,24 +422,37 @@ static void polls_gc(struct ctx *c)
     }
 }
 
-/* Loads every uploaded CA and every group certificate for the chain walk. */
-static X509 **load_cas(struct ctx *c, size_t *out_n)
+/* Every uploaded CA and every group certificate, for the chain walk. Parsing
+ * PEM is costly in OpenSSL 3, so the set is kept until the database changes
+ * (the plugin's own writes do not count: SQLite's data_version moves only for
+ * commits by other connections, i.e. the CLI). */
+static void cas_free(struct ctx *c)
 {
-    json_t *rows = hkc_db_query(c->db,
-                                "SELECT pem FROM cas UNION ALL "
-                                "SELECT cert_pem AS pem FROM enrollments WHERE kind='group'",
-                                NULL);
-    size_t n = json_array_size(rows);
-    X509 **cas = calloc(n ? n : 1, sizeof(*cas));
-    size_t k = 0;
-    for (size_t i = 0; cas && i < n; i++) {
-        X509 *x = hkc_pki_from_pem(hkc_row_str(json_array_get(rows, i), "pem"));
-        if (x)
-            cas[k++] = x;
+    hkc_pki_free_certs(c->cas, c->cas_n);
+    c->cas = NULL;
+    c->cas_n = 0;
+}
+
+static X509 *const *load_cas(struct ctx *c, size_t *out_n)
+{
+    if (c->cas_stale || !c->cas) {
+        cas_free(c);
+        json_t *rows = hkc_db_query(c->db,
+                                    "SELECT pem FROM cas UNION ALL "
+                                    "SELECT cert_pem AS pem FROM enrollments WHERE kind='group'",
+                                    NULL);
+        size_t n = json_array_size(rows);
+        c->cas = calloc(n ? n : 1, sizeof(*c->cas));
+        for (size_t i = 0; c->cas && i < n; i++) {
+            X509 *x = hkc_pki_from_pem(hkc_row_str(json_array_get(rows, i), "pem"));
+            if (x)
+                c->cas[c->cas_n++] = x;
+        }
+        json_decref(rows);
+        c->cas_stale = false;
     }
-    json_decref(rows);
-    *out_n = k;
-    return cas;
+    *out_n = c->cas_n;
+    return c->cas;
 }
 
 /* The enrollment that decides for this device: individual first (by
@@ -465,7 +482,7 @@ static json_t *find_enrollment(struct ctx *c, struct client *cl, int *out_status
         return NULL;
     }
     size_t n = 0;
-    X509 **cas = load_cas(c, &n);
+    X509 *const *cas = load_cas(c, &n);
     size_t idx[CHAIN_MAX];
     size_t depth = cas ? hkc_pki_ancestry(cl->leaf, cas, n, idx, CHAIN_MAX) : 0;
     json_t *found = NULL;
@@ -485,7 +502,6 @@ static json_t *find_enrollment(struct ctx *c, struct client *cl, int *out_status
         }
         found = g;
     }
-    hkc_pki_free_certs(cas, n);
     return found;
 }
 
@@ -1700,6 +1716,7 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int 
     c->s.poll_window_ms = 0;
     polls_gc(c);
     settings_free(&c->s);
+    cas_free(c);
     wake_reset(c);
     X509_free(c->issuing_ca);
     EVP_PKEY_free(c->issuing_key);
