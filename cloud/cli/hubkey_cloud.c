@@ -1150,6 +1150,9 @@ static int cmd_device(struct cli *c)
             }
             hkc_pki_thumbprints(x, sha1, sha256);
             pem = hkc_pki_to_pem(x);
+            if (X509_check_issued(x, x) != X509_V_OK)
+                fprintf(stderr, "hubkey-cloud: note: %s is CA-signed; the TLS layer needs its "
+                                "root uploaded (hubkey-cloud ca add ROOT.pem)\n", cert_path);
             X509_free(x);
         } else {
             size_t l = strlen(thumb);
