@@ -983,6 +983,14 @@ static void summary(agent *a, int rc)
         }
         printf(",\"dps_registrations\":%u,\"sent\":%u,\"not_sent\":%u", a->dps_registrations,
                a->sent_ok, a->sent_failed);
+        if (a->chip.emu) {
+            hk_emu_atecc608_counters c;
+            hk_emu_atecc608_counters_get(a->chip.emu, &c);
+            printf(",\"chip\":{\"commands\":%llu,\"faults\":%llu,\"power_losses\":%llu}",
+                   (unsigned long long)c.commands,
+                   (unsigned long long)(c.faults_corrupted + c.faults_dropped + c.faults_nacked),
+                   (unsigned long long)c.power_losses);
+        }
         json_end();
         return;
     }
