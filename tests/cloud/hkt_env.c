@@ -29,6 +29,13 @@
 
 static struct hkt_cloud *hkt_active[8];
 
+/* HKT_KEEP=1 keeps each test's directory (state, broker log, certificates). */
+static bool keep_files(void)
+{
+    const char *k = getenv("HKT_KEEP");
+    return k && *k && strcmp(k, "0") != 0;
+}
+
 static void hkt_stop_all(void)
 {
     for (int i = 0; i < 8; i++)
@@ -204,7 +211,7 @@ static void start_reaper(struct hkt_cloud *c)
             _exit(0);
         char *stop[] = {(char *)HKC_CLI_PATH, (char *)"--dir", c->state, (char *)"stop", NULL};
         run_argv(stop, NULL);
-        if (!getenv("HKT_KEEP")) {
+        if (!keep_files()) {
             char *rm[] = {(char *)"/bin/rm", (char *)"-rf", c->root, NULL};
             run_argv(rm, NULL);
         }
@@ -286,7 +293,7 @@ void hkt_cloud_stop(struct hkt_cloud *c)
         hkt_cli(c, NULL, "stop", NULL);
         c->up = false;
     }
-    if (c->root[0] && !getenv("HKT_KEEP")) {
+    if (c->root[0] && !keep_files()) {
         char *argv[] = {(char *)"/bin/rm", (char *)"-rf", c->root, NULL};
         run_argv(argv, NULL);
         c->root[0] = '\0';
