@@ -1,10 +1,12 @@
 # hubkey — top-level entry points. CMake does the work; build dirs:
 #   build/       host build (clang, ASan + UBSan, libFuzzer harnesses)
 #   build-size/  Cortex-M4 cross build for make size
-.PHONY: all deps test size fuzz clean
+#   build-bench/ optimized host build without sanitizers, for make bench
+.PHONY: all deps test size fuzz bench clean
 
 BUILD      ?= build
 SIZE_BUILD ?= build-size
+BENCH_BUILD ?= build-bench
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SMOKE_SECONDS ?= 20
 FUZZ_SECONDS ?= 600
@@ -31,5 +33,11 @@ size: deps
 fuzz: all
 	@cmake --build $(BUILD) --target fuzz-long
 
+# Benchmarks measure; they never gate. Sanitizers would distort every figure,
+# so they run from their own optimized build.
+bench: deps
+	@cmake -S . -B $(BENCH_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BENCH_BUILD) -j $(JOBS) --target bench
+
 clean:
-	rm -rf $(BUILD) $(SIZE_BUILD)
+	rm -rf $(BUILD) $(SIZE_BUILD) $(BENCH_BUILD)
