@@ -2,7 +2,7 @@
 #   build/       host build (clang, ASan + UBSan, libFuzzer harnesses)
 #   build-size/  Cortex-M4 cross build for make size
 #   build-bench/ optimized host build without sanitizers, for make bench
-.PHONY: all deps test size fuzz bench clean
+.PHONY: all deps test size fuzz bench clean demo
 
 BUILD      ?= build
 SIZE_BUILD ?= build-size
@@ -29,6 +29,9 @@ size: deps
 	  -DHK_SIZE_BUILD=ON -DCMAKE_BUILD_TYPE=MinSizeRel >/dev/null
 	@cmake --build $(SIZE_BUILD) -j $(JOBS)
 	@python3 scripts/size-report $(SIZE_BUILD)
+
+demo: all
+	@scripts/demo $(BUILD)
 
 fuzz: all
 	@cmake --build $(BUILD) --target fuzz-long
