@@ -1,0 +1,51 @@
+/*
+ * Bare-metal Cortex-M4 additions to hubkey's mbedTLS 3.6 configuration.
+ *
+ * Used as MBEDTLS_USER_CONFIG_FILE on top of
+ * src/tls/config/hk_mbedtls3_config.h (MBEDTLS_CONFIG_FILE): mbedTLS reads
+ * this file right after that one, so the feature set (TLS 1.2 client,
+ * ECDHE-RSA and ECDHE-ECDSA with AES-GCM, P-256 and P-384, RSA
+ * verification, SHA-256/384, X.509, the ECDSA sign hook) stays exactly the
+ * one the host tests exercise; only what a device without an operating
+ * system needs differently is set here. scripts/build-mbedtls-arm compiles
+ * mbedTLS with both files and every hubkey target of the size build sees
+ * the same two, so structures agree on both sides.
+ */
+#ifndef HK_MBEDTLS_ARM_CONFIG_H
+#define HK_MBEDTLS_ARM_CONFIG_H
+
+/* --- no operating system ----------------------------------------------------
+ * No files, threads, sockets, timers or system entropy: the base
+ * configuration already leaves them out; undefining them here keeps a
+ * later change to the shared file from pulling them into a firmware. */
+#undef MBEDTLS_FS_IO
+#undef MBEDTLS_THREADING_C
+#undef MBEDTLS_THREADING_PTHREAD
+#undef MBEDTLS_NET_C
+#undef MBEDTLS_TIMING_C
+#undef MBEDTLS_HAVE_TIME
+#undef MBEDTLS_HAVE_TIME_DATE
+#undef MBEDTLS_PSA_CRYPTO_C
+#undef MBEDTLS_PSA_ITS_FILE_C
+#undef MBEDTLS_PSA_CRYPTO_STORAGE_C
+
+/* --- randomness ---------------------------------------------------------------
+ * No MBEDTLS_ENTROPY_C: mbedTLS gathers no entropy itself. hk_tls seeds its
+ * CTR-DRBG through the hardware-RNG hook hk_se.random, which on a device is
+ * the ATECC608A's Random command (the firmware image links exactly that
+ * path). */
+#undef MBEDTLS_ENTROPY_C
+
+/* --- libc ---------------------------------------------------------------------
+ * No default calloc/free, printf, fprintf, setbuf or exit from the C
+ * library: every allocation goes to the arena given to hk_tls_arena_init()
+ * (MBEDTLS_MEMORY_BUFFER_ALLOC_C); before that call an allocation fails
+ * instead of reaching a heap the firmware does not have. The C library's
+ * snprintf is kept for the few X.509 formatting helpers that need it (only
+ * linked when called); MBEDTLS_PLATFORM_STD_MEM_HDR is the documented way
+ * to give mbedTLS its declaration in this mode. */
+#define MBEDTLS_PLATFORM_NO_STD_FUNCTIONS
+#define MBEDTLS_PLATFORM_STD_MEM_HDR <stdio.h>
+#define MBEDTLS_PLATFORM_SNPRINTF_MACRO snprintf
+
+#endif /* HK_MBEDTLS_ARM_CONFIG_H */
