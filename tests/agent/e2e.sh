@@ -16,7 +16,7 @@ set -uo pipefail
 scenario=${1:?usage: e2e.sh SCENARIO}
 : "${HUBKEY:?}" "${HUBKEY_CLOUD:?}" "${HUBKEY_FACTORY:?}"
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/hubkey-e2e.XXXXXX")
+work=$(mktemp -d -t hubkey-e2e.XXXXXX)
 cloud_dir=$work/cloud
 bg_pids=()
 failures=0
@@ -318,6 +318,20 @@ power_loss() {
   log "power lost in $losses of 6 record writes; every time the old or new record survived"
 }
 
+# The registration custom payload: sent by the device, and the enrollment's
+# payload (standing in for a custom allocation's reply) received back.
+payload() {
+  cloud enroll group add "$group" --cert "$work/ca/chain.pem" --payload '{"site":"lab-7"}' >/dev/null ||
+    return
+  expect_rc 0 agent --json --payload '{"model":"sensor-2"}' provision || return
+  grep '"event":"assigned"' "$work/last.out" | python3 -c '
+import json, sys
+e = json.load(sys.stdin)
+sys.exit(0 if e.get("payload") == {"site": "lab-7"} else 1)' ||
+    { cat "$work/last.out"; fail "the payload DPS returned is not in the assigned event"; }
+  expect_rc 1 agent --payload '{"model":' provision || return
+}
+
 run_session() {
   expect_rc 0 agent provision || return
   local fifo=$work/stdin
@@ -389,7 +403,7 @@ EOF
 
 case "$scenario" in
   cold_warm | reprovision_disabled | reprovision_deleted | reassign | dps_429 | dps_5xx | \
-    chip_faults | power_loss | run_session | cli_errors)
+    chip_faults | power_loss | payload | run_session | cli_errors)
     "$scenario"
     ;;
   cut_dps_connect) cut_at dps-connect ;;

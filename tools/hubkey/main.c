@@ -829,9 +829,8 @@ static int event_loop(agent *a)
         nfds_t n = 0;
         fds[n++] = (struct pollfd){.fd = signal_pipe[0], .events = POLLIN};
         int sock = agent_link_fd(&a->link);
-        int sock_i = -1, in_i = -1;
+        int in_i = -1;
         if (sock >= 0) {
-            sock_i = (int)n;
             fds[n++] = (struct pollfd){
                 .fd = sock,
                 .events = (short)(POLLIN | (agent_link_want_write(&a->link) ? POLLOUT : 0))};
@@ -860,7 +859,6 @@ static int event_loop(agent *a)
         }
         if (pr > 0 && in_i >= 0 && (fds[in_i].revents & (POLLIN | POLLHUP | POLLERR)))
             a->stdin_open = stdin_read(a);
-        (void)sock_i;
     }
 }
 
