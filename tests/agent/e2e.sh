@@ -332,6 +332,33 @@ sys.exit(0 if e.get("payload") == {"site": "lab-7"} else 1)' ||
   expect_rc 1 agent --payload '{"model":' provision || return
 }
 
+# The development software key (soft:KEY,CERT,SIGNER): a device key and
+# certificate from a test CA enrolled as a group; the record lives in a file.
+softkey() {
+  openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -keyout "$work/soft-ca.key" -subj "/CN=hubkey soft test CA" -days 30 \
+    -out "$work/soft-ca.pem" 2>/dev/null || { fail "openssl: test CA"; return; }
+  openssl ecparam -name prime256v1 -genkey -noout -out "$work/soft.key" 2>/dev/null || return
+  openssl req -new -key "$work/soft.key" -subj "/CN=soft-device-1" -out "$work/soft.csr" \
+    2>/dev/null || return
+  openssl x509 -req -in "$work/soft.csr" -CA "$work/soft-ca.pem" -CAkey "$work/soft-ca.key" \
+    -CAcreateserial -days 30 -out "$work/soft.pem" 2>/dev/null || { fail "openssl: device"; return; }
+  cloud enroll group add soft-group --cert "$work/soft-ca.pem" >/dev/null || return
+  local soft=("$HUBKEY" --chip "soft:$work/soft.key,$work/soft.pem,$work/soft-ca.pem" --id-scope "$scope"
+    --dps dps.hubkey.test --cloud-address "127.0.0.1:$port" --trust "$cloud_dir/pki/server-ca.pem"
+    --timeout 60s)
+  expect_rc 4 "${soft[@]}" status || return
+  expect_rc 0 "${soft[@]}" send soft-hello || return
+  [ -f "$work/soft.key.record" ] || fail "no record file next to the key"
+  expect_rc 0 "${soft[@]}" --json status || return
+  grep -q '"registration_id":"soft-device-1"' "$work/last.out" || fail "wrong registration ID"
+  grep -q '"provisioned":true' "$work/last.out" || fail "soft key not provisioned"
+  expect_rc 0 "${soft[@]}" provision || return
+  file_has "$work/last.out" "warm boot" || fail "second soft boot is not warm"
+  grep -q "PRIVATE KEY" "$work/last.out" && fail "key material in the output"
+  expect_rc 2 "$HUBKEY" --chip "soft:$work/missing.key,$work/soft.pem" status
+}
+
 run_session() {
   expect_rc 0 agent provision || return
   local fifo=$work/stdin
@@ -368,6 +395,8 @@ cli_errors() {
   expect_rc 1 "$HUBKEY" --chip "emu:$work/chip.emu" --connect nohost provision
   expect_rc 1 "$HUBKEY" --chip "emu:$work/chip.emu" provision # no ID scope
   expect_rc 3 "$HUBKEY" --chip "emu:$work/missing.emu" --certdefs "$work/ca" status
+  expect_rc 3 "$HUBKEY" --chip "i2c:$work/no-such-adapter@0x60" --certdefs "$work/ca" status
+  file_has "$work/last.out" "no-such-adapter" || fail "the I2C error does not name the adapter"
   expect_rc 2 "$HUBKEY" --chip "emu:$work/chip.emu" --certdefs "$work/nowhere" status
   expect_rc 2 agent --trust "$work/missing.pem" provision
   printf 'garbage\n' >"$work/bad.pem"
@@ -403,7 +432,7 @@ EOF
 
 case "$scenario" in
   cold_warm | reprovision_disabled | reprovision_deleted | reassign | dps_429 | dps_5xx | \
-    chip_faults | power_loss | payload | run_session | cli_errors)
+    chip_faults | power_loss | payload | softkey | run_session | cli_errors)
     "$scenario"
     ;;
   cut_dps_connect) cut_at dps-connect ;;

@@ -98,6 +98,9 @@ typedef struct agent {
     uint32_t t0; /* monotonic ms at hk_device_init */
     bool posix_open;
     uint32_t state_since; /* elapsed ms at the last state change */
+    char record_hub[HK_DPS_HUB_MAX + 1];      /* the record read at boot ("" none) */
+    char record_device[HK_DPS_DEVICE_ID_MAX + 1];
+    bool assignment_unchanged; /* DPS assigned what the record already held */
 } agent;
 
 /* ---- output ---- */
@@ -241,7 +244,8 @@ static void describe_step(agent *a, const hk_device_event *ev, char *out, size_t
                  dev_id ? dev_id : "?");
         return;
     case HK_DEVICE_STATE_RECORD_WRITE:
-        snprintf(out, cap, "record saved");
+        snprintf(out, cap, a->assignment_unchanged ? "record unchanged (same assignment)"
+                                                   : "record saved");
         return;
     case HK_DEVICE_STATE_HUB_SESSION:
         snprintf(out, cap, "session up");
@@ -607,6 +611,17 @@ static void on_event(void *ctx, const hk_device_event *ev_in)
         evc.state_ms = t - a->state_since;
         a->state_since = t;
     }
+    if (ev->type == HK_DEVICE_EVENT_STATE && ev->previous == HK_DEVICE_STATE_RECORD) {
+        const char *hub = NULL, *dev_id = NULL;
+        if (hk_device_assignment(&a->dev, &hub, &dev_id) == HK_OK) {
+            snprintf(a->record_hub, sizeof(a->record_hub), "%s", hub);
+            snprintf(a->record_device, sizeof(a->record_device), "%s", dev_id);
+        }
+    }
+    if (ev->type == HK_DEVICE_EVENT_ASSIGNED)
+        a->assignment_unchanged = ev->hub && ev->device_id &&
+                                  strcmp(ev->hub, a->record_hub) == 0 &&
+                                  strcmp(ev->device_id, a->record_device) == 0;
     switch (ev->type) {
     case HK_DEVICE_EVENT_STATE:
         if (ev->state == HK_DEVICE_STATE_DPS_CONNECT)
