@@ -48,4 +48,22 @@
 #define MBEDTLS_PLATFORM_STD_MEM_HDR <stdio.h>
 #define MBEDTLS_PLATFORM_SNPRINTF_MACRO snprintf
 
+/* --- flash before speed ---------------------------------------------------------
+ * Code-size settings that change no result, only how fast it is computed:
+ * a provisioning device runs a handful of handshakes per boot, and records
+ * of at most a few KB, so a slower block cipher or hash costs milliseconds
+ * while every byte of flash counts.
+ *  - AES: one encryption table instead of four (the others are rotations
+ *    of it, computed on the fly: saves 3 KB of flash);
+ *  - no AES decryption at all: the only cipher mode is GCM, which runs the
+ *    block cipher forwards in both directions, so the decryption tables and
+ *    key schedule are dead weight (MBEDTLS_BLOCK_CIPHER_NO_DECRYPT: refused
+ *    by mbedTLS when CBC, XTS, DES or NIST-KW is enabled);
+ *  - SHA-256 and SHA-512/384 compression functions as loops instead of
+ *    unrolled rounds. */
+#define MBEDTLS_AES_FEWER_TABLES
+#define MBEDTLS_BLOCK_CIPHER_NO_DECRYPT
+#define MBEDTLS_SHA256_SMALLER
+#define MBEDTLS_SHA512_SMALLER
+
 #endif /* HK_MBEDTLS_ARM_CONFIG_H */
