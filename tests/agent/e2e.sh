@@ -170,6 +170,10 @@ cold_warm() {
   expect_rc 0 agent send '{"n":1}' 'plain text' || return
   wait_for 10 telemetry_arrived '{"n":1}' || fail "telemetry did not reach the cloud"
   [ "$(telemetry_count 'plain text')" -ge 1 ] || fail "text telemetry did not reach the cloud"
+  printf 'stdin line 1\nstdin line 2' | agent send - >"$work/last.out" 2>&1 ||
+    { cat "$work/last.out"; fail "send - failed"; }
+  [ "$(telemetry_count 'stdin line 1')" -ge 1 ] && [ "$(telemetry_count 'stdin line 2')" -ge 1 ] ||
+    fail "lines from standard input (the last one without a newline) were not all sent"
   expect_rc 0 agent forget || return
   expect_rc 4 agent status || return
   expect_rc 0 agent provision || return
