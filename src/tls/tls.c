@@ -778,6 +778,8 @@ hk_result hk_tls_arena_init(uint8_t *buf, size_t len)
     mbedtls_memory_buffer_alloc_init(buf, len);
     return HK_OK;
 #else
+    (void)buf;
+    (void)len;
     return HK_ERR_UNSUPPORTED;
 #endif
 }

@@ -167,10 +167,13 @@ hk_result hk_cert_sn_generate(uint8_t sn_source, const uint8_t compressed[HK_CER
     return HK_OK;
 }
 
+#if HK_CHECK_PRECONDITIONS
+/* Only preconditions use it. */
 static bool def_needs_device_sn(const hk_cert_def *def)
 {
     return sn_uses_device_sn(def->sn_source) || def->extra_count > 0;
 }
+#endif
 
 /* Write the issue and expire dates of c into cert. */
 static hk_result write_dates(const hk_cert_def *def, const hk_cert_compressed *c, uint8_t *cert)

@@ -264,6 +264,7 @@ hk_result hk_record_image_update(uint8_t *image, size_t len, const char *hub_hos
 {
     HK_REQUIRE(image != NULL && out_offset != NULL && out_len != NULL);
     HK_REQUIRE(len == HK_RECORD_AREA_SIZE);
+    (void)len; /* only checked: the image size is fixed */
     HK_REQUIRE(hub_hostname_len == 0 || hub_hostname != NULL);
     HK_REQUIRE(device_id_len == 0 || device_id != NULL);
     /* The text usually comes from the network (a DPS response): checked
