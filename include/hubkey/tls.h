@@ -78,7 +78,9 @@ typedef struct hk_tls_config {
      * certificate (SAN dNSName, else CN). NUL-terminated; copied during
      * hk_tls_init. */
     const char *host_name;
-    /* The secure element: cert(0) device DER, cert(1) signer DER,
+    /* The secure element: cert(0) device DER, cert(1) signer DER (sent
+     * after the leaf; when cert(1) answers HK_ERR_NOT_FOUND the leaf goes
+     * alone, as for a self-signed device),
      * sign_digest, random. Borrowed: must outlive the hk_tls. */
     const hk_se *se;
     /* Trust store. NULL: the built-in roots (hk_tls_builtin_root_count).

@@ -372,6 +372,9 @@ typedef struct scenario {
     const char *exchange; /* line to send after the handshake (s_server -rev) */
 } scenario;
 
+/* Set by a test: the secure element has no signer certificate. */
+static bool g_no_signer;
+
 typedef struct outcome {
     hk_result r;
     unsigned signs;
@@ -423,6 +426,7 @@ static outcome run_server(const scenario *sc)
     if (!tt_se_open(&soft, g_pki, "device"))
         return o;
     soft.fail_sign = sc->fail_sign;
+    soft.no_signer = g_no_signer;
     if (!tt_server_start(&srv, g_pki, sc->server_args)) {
         tt_se_close(&soft);
         return o;
@@ -483,6 +487,26 @@ static const char *const srv_other_ca[] = {"-cert", "rsa-leaf.pem", "-key", "rsa
                                            "-cert_chain", "rsa-int.pem", "-Verify", "4",
                                            "-verify_return_error", "-CAfile", "other-root.pem",
                                            NULL};
+
+static const char *const srv_knows_signer[] = {"-cert", "rsa-leaf.pem", "-key", "rsa-leaf.key",
+                                               "-cert_chain", "rsa-int.pem", "-Verify", "4",
+                                               "-verify_return_error", "-CAfile",
+                                               "dev-root-signer.pem", NULL};
+
+/* A secure element without a signer certificate sends its leaf alone: fine
+ * for a server that knows the signer, refused by one that needs the chain. */
+static void test_server_leaf_only(void)
+{
+    g_no_signer = true;
+    scenario sc = {srv_knows_signer, NULL, false, 0, 0, HK_OK, NULL};
+    outcome o = run_server(&sc);
+    HK_CHECK_RESULT(o.r, HK_OK);
+    HK_CHECK_EQ(o.signs, 1);
+    scenario needs_chain = {srv_rsa, NULL, false, 0, 0, HK_OK, NULL};
+    o = run_server(&needs_chain);
+    HK_CHECK_RESULT(o.r, HK_ERR_TLS_CLIENT_REJECTED);
+    g_no_signer = false;
+}
 
 static void test_server_good_rsa(void)
 {
@@ -609,6 +633,7 @@ int main(int argc, char **argv)
     HK_RUN(test_fake_cut);
     HK_RUN(test_fake_alerts);
     HK_RUN(test_server_good_rsa);
+    HK_RUN(test_server_leaf_only);
     HK_RUN(test_server_good_other_suites);
     HK_RUN(test_server_wrong_host);
     HK_RUN(test_server_untrusted);

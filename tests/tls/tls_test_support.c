@@ -42,7 +42,7 @@ static hk_result tt_se_cert(void *ctx, unsigned index, uint8_t *out, size_t cap,
     tt_se *se = ctx;
     if (se->fail_cert != HK_OK)
         return se->fail_cert;
-    if (index > 1)
+    if (index > 1 || (index == 1 && se->no_signer))
         return HK_ERR_NOT_FOUND;
     *out_len = se->cert_len[index];
     if (cap < se->cert_len[index])

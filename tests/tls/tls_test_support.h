@@ -29,6 +29,7 @@ typedef struct tt_se {
     hk_result fail_sign;   /* returned by sign_digest when not HK_OK */
     hk_result fail_cert;   /* returned by cert when not HK_OK */
     hk_result fail_random; /* returned by random when not HK_OK */
+    bool no_signer;        /* cert(1) answers HK_ERR_NOT_FOUND (leaf-only device) */
 } tt_se;
 
 /* Loads device.der, signer.der and device.key from dir (device_name lets a
