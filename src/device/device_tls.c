@@ -68,6 +68,14 @@ static hk_result link_open(void *ctx, const char *host, uint16_t port, const uin
     hk_result r = hk_tls_init(&l->_internal.tls, &tc, l->_internal.socket);
     if (r != HK_OK) {
         note_reason(l);
+        if (l->_internal.reason[0] == '\0') {
+            /* Nothing reached the wire: the set-up itself failed (the
+             * result says which part). */
+            static const char setup[] = "TLS set-up failed (own certificates, trust store "
+                                        "or random source)";
+            _Static_assert(sizeof setup <= sizeof l->_internal.reason, "reason buffer");
+            memcpy(l->_internal.reason, setup, sizeof setup);
+        }
         hk_tls_free(&l->_internal.tls);
         release(l);
         return r;
