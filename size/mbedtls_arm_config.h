@@ -66,4 +66,19 @@
 #define MBEDTLS_SHA256_SMALLER
 #define MBEDTLS_SHA512_SMALLER
 
+/* No precomputed comb tables for the generators of P-256 and P-384 in
+ * flash (ecp_curves.c: 5.3 KB with the code that serves them): a
+ * multiplication by the generator (the ECDHE key pair, one half of each
+ * ECDSA verification) computes its small table in the arena instead, like a
+ * multiplication by any other point. Same results; those multiplications
+ * are slower, the ECDH shared secret is not affected. */
+#define MBEDTLS_ECP_FIXED_POINT_OPTIM 0
+
+/* No human-readable X.509 descriptions (mbedtls_x509_crt_info,
+ * mbedtls_x509_crt_verify_info, the description strings of the OID
+ * tables: 2.2 KB). hubkey never prints a certificate on the device; a
+ * verification failure is reported by hk_tls_reason() from the verify
+ * flags with hubkey's own texts. Parsing and verification are unchanged. */
+#define MBEDTLS_X509_REMOVE_INFO
+
 #endif /* HK_MBEDTLS_ARM_CONFIG_H */

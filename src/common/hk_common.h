@@ -31,6 +31,15 @@
     } while (0)
 #endif
 
+/* HK_RESULT_MESSAGES=1 (default): hk_result_str() returns the English
+ * message of result.h. 0: a device without a console keeps no texts;
+ * hk_result_str() returns the result's name and the reasons hubkey formats
+ * (hk_tls_reason) give the result's number, which hk_result_str() on a host
+ * turns back into the message. The size build uses 0. */
+#ifndef HK_RESULT_MESSAGES
+#define HK_RESULT_MESSAGES 1
+#endif
+
 /* Propagate an error: evaluates expr once. */
 #define HK_TRY(expr)                   \
     do {                               \

@@ -657,6 +657,19 @@ static void hk_tls_str_uint(hk_tls_str *s, unsigned long v, unsigned base, unsig
     hk_tls_str_put(s, out);
 }
 
+/* A result as text: its message, or "result N" on a build without message
+ * texts (HK_RESULT_MESSAGES=0, hk_common.h), where hk_result_str() on a
+ * host gives the message of N. */
+static void hk_tls_str_result(hk_tls_str *s, hk_result r)
+{
+#if HK_RESULT_MESSAGES
+    hk_tls_str_put(s, hk_result_str(r));
+#else
+    hk_tls_str_put(s, "result ");
+    hk_tls_str_uint(s, (unsigned long)r, 10, 1);
+#endif
+}
+
 static const char *hk_tls_alert_name(uint8_t desc)
 {
     switch (desc) {
@@ -746,11 +759,11 @@ hk_result hk_tls_reason(const hk_tls *tls, char *out, size_t cap, size_t *out_le
         break;
     case HK_TLS_FAIL_LOWER:
         hk_tls_str_put(&s, "connection: ");
-        hk_tls_str_put(&s, hk_result_str(in->lower_result));
+        hk_tls_str_result(&s, in->lower_result);
         break;
     case HK_TLS_FAIL_SE:
         hk_tls_str_put(&s, "secure element: ");
-        hk_tls_str_put(&s, hk_result_str(in->se_result));
+        hk_tls_str_result(&s, in->se_result);
         break;
     }
     *out_len = s.len;
