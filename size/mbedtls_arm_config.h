@@ -66,6 +66,14 @@
 #define MBEDTLS_SHA256_SMALLER
 #define MBEDTLS_SHA512_SMALLER
 
+/* SHA-1's block function from hubkey (src/se/cert/cert_hash.c, a loop over
+ * the 80 rounds, which the certificate rebuild uses for key identifiers)
+ * instead of mbedTLS's fully unrolled one: one copy instead of two, 3.7 KB
+ * less. SHA-1 stays available to X.509 (SHA-1-signed roots a user adds
+ * still parse; the certificate profile never accepts SHA-1 in a chain).
+ * The image must link hk_cert, which every hubkey firmware does. */
+#define MBEDTLS_SHA1_PROCESS_ALT
+
 /* No precomputed comb tables for the generators of P-256 and P-384 in
  * flash (ecp_curves.c: 5.3 KB with the code that serves them): a
  * multiplication by the generator (the ECDHE key pair, one half of each

@@ -1,11 +1,20 @@
 /*
- * The two hashes the certificate scheme needs, over mbedTLS's public API.
- * Kept in one file so the rest of the module has no third-party include.
- * mbedTLS 2.28 names the functions *_ret; 3.x dropped the suffix.
+ * The two hashes the certificate scheme needs. SHA-256 comes from mbedTLS's
+ * public API (the TLS link needs it anyway); kept in one file so the rest of
+ * the module has no third-party include. mbedTLS 2.28 names the functions
+ * *_ret; 3.x dropped the suffix.
+ *
+ * SHA-1 (FIPS 180-4) is hubkey's own, as a loop over the 80 rounds: it only
+ * ever hashes one 65-byte point (key identifiers, RFC 5280 4.2.1.2 method 1),
+ * and mbedTLS's version unrolls every round (3.7 KB on a Cortex-M4 against
+ * about 0.3 KB here). A firmware whose mbedTLS is built with
+ * MBEDTLS_SHA1_PROCESS_ALT (the size build's configuration) takes its SHA-1
+ * block function from here too, so one copy serves both.
  */
 #include <mbedtls/sha1.h>
 #include <mbedtls/sha256.h>
 #include <mbedtls/version.h>
+#include <string.h>
 
 #include "common/hk_common.h"
 #include "se/cert/cert_internal.h"
@@ -14,12 +23,10 @@
 #define HK_SHA256_STARTS mbedtls_sha256_starts
 #define HK_SHA256_UPDATE mbedtls_sha256_update
 #define HK_SHA256_FINISH mbedtls_sha256_finish
-#define HK_SHA1_ONESHOT mbedtls_sha1
 #else
 #define HK_SHA256_STARTS mbedtls_sha256_starts_ret
 #define HK_SHA256_UPDATE mbedtls_sha256_update_ret
 #define HK_SHA256_FINISH mbedtls_sha256_finish_ret
-#define HK_SHA1_ONESHOT mbedtls_sha1_ret
 #endif
 
 hk_result hk_cert_sha256_3(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
@@ -41,13 +48,79 @@ hk_result hk_cert_sha256_3(const uint8_t *a, size_t alen, const uint8_t *b, size
     return rc == 0 ? HK_OK : HK_ERR_CRYPTO;
 }
 
+static uint32_t sha1_rol(uint32_t x, unsigned n)
+{
+    return (x << n) | (x >> (32u - n));
+}
+
+/* One SHA-1 compression: state h[5] absorbs the 64-byte block p. */
+static void sha1_block(uint32_t h[5], const uint8_t p[64])
+{
+    uint32_t w[16];
+    uint32_t v[5];
+    for (unsigned i = 0; i < 16; i++)
+        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
+               (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
+    memcpy(v, h, sizeof v);
+    for (unsigned t = 0; t < 80; t++) {
+        if (t >= 16)
+            w[t & 15] = sha1_rol(w[(t + 13) & 15] ^ w[(t + 8) & 15] ^ w[(t + 2) & 15] ^ w[t & 15], 1);
+        uint32_t b = v[1], c = v[2], d = v[3];
+        uint32_t f, k;
+        if (t < 20) {
+            f = (b & c) | (~b & d);
+            k = 0x5A827999u;
+        } else if (t < 40) {
+            f = b ^ c ^ d;
+            k = 0x6ED9EBA1u;
+        } else if (t < 60) {
+            f = (b & c) | (b & d) | (c & d);
+            k = 0x8F1BBCDCu;
+        } else {
+            f = b ^ c ^ d;
+            k = 0xCA62C1D6u;
+        }
+        uint32_t tmp = sha1_rol(v[0], 5) + f + v[4] + k + w[t & 15];
+        v[4] = d;
+        v[3] = c;
+        v[2] = sha1_rol(b, 30);
+        v[1] = v[0];
+        v[0] = tmp;
+    }
+    for (unsigned i = 0; i < 5; i++)
+        h[i] += v[i];
+}
+
+#if defined(MBEDTLS_SHA1_PROCESS_ALT)
+/* mbedTLS's documented hook for its SHA-1 block function (built with
+ * MBEDTLS_SHA1_PROCESS_ALT): the state is the context's five words. */
+int mbedtls_internal_sha1_process(mbedtls_sha1_context *ctx, const unsigned char data[64]);
+int mbedtls_internal_sha1_process(mbedtls_sha1_context *ctx, const unsigned char data[64])
+{
+    sha1_block(ctx->MBEDTLS_PRIVATE(state), data);
+    return 0;
+}
+#endif
+
 hk_result hk_cert_key_id(const uint8_t public_key[HK_CERT_PUBLIC_KEY_SIZE],
                          uint8_t out[HK_CERT_KEY_ID_SIZE])
 {
     HK_REQUIRE(public_key != NULL && out != NULL);
-    uint8_t point[1 + HK_CERT_PUBLIC_KEY_SIZE];
-    point[0] = 0x04; /* uncompressed point */
-    for (size_t i = 0; i < HK_CERT_PUBLIC_KEY_SIZE; i++)
-        point[1 + i] = public_key[i];
-    return HK_SHA1_ONESHOT(point, sizeof(point), out) == 0 ? HK_OK : HK_ERR_CRYPTO;
+    /* SHA-1 of 04 || X || Y (65 bytes): the first block holds 04 and the
+     * first 63 key bytes; the second the last key byte, the 0x80 end
+     * marker, zeros and the length in bits (520 = 0x0208). */
+    uint32_t h[5] = {0x67452301u, 0xEFCDAB89u, 0x98BADCFEu, 0x10325476u, 0xC3D2E1F0u};
+    uint8_t block[64];
+    block[0] = 0x04;
+    memcpy(block + 1, public_key, 63);
+    sha1_block(h, block);
+    memset(block, 0, sizeof block);
+    block[0] = public_key[63];
+    block[1] = 0x80;
+    block[62] = 0x02;
+    block[63] = 0x08;
+    sha1_block(h, block);
+    for (unsigned i = 0; i < HK_CERT_KEY_ID_SIZE; i++)
+        out[i] = (uint8_t)(h[i / 4] >> (24 - 8 * (i % 4)));
+    return HK_OK;
 }
