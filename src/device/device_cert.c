@@ -81,10 +81,10 @@ hk_result hk_device_cert_cn(const uint8_t *der, size_t len, char *out, size_t ca
         HK_TRY(der_next(der, end, &pos, &tag, &s, &n));
     if (tag != 0x02) /* serialNumber */
         return HK_ERR_CERT_PARSE;
-    HK_TRY(der_expect(der, end, &pos, 0x30, &s, &n)); /* signature */
-    HK_TRY(der_expect(der, end, &pos, 0x30, &s, &n)); /* issuer */
-    HK_TRY(der_expect(der, end, &pos, 0x30, &s, &n)); /* validity */
-    HK_TRY(der_expect(der, end, &pos, 0x30, &s, &n)); /* subject */
+    /* signature, issuer, validity, subject: four SEQUENCEs; the last one
+     * read is the subject. */
+    for (int i = 0; i < 4; i++)
+        HK_TRY(der_expect(der, end, &pos, 0x30, &s, &n));
 
     size_t name_end = s + n, rdn_pos = s;
     size_t cn_start = 0, cn_len = 0;
