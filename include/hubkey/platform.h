@@ -1,6 +1,7 @@
 /*
  * hubkey — the platform surface: everything the device stack needs from the
- * system it runs on, in one place.
+ * system it runs on, in one place (this header includes the transport and
+ * I2C interfaces, so it is the one header a port implements).
  *
  * Ten functions in all:
  *
@@ -9,9 +10,11 @@
  *   hk_transport (transport.h)     send, recv   (of a socket from tcp_connect)
  *   hk_i2c (i2c.h)                 write, read, wake
  *
- * hk_i2c also carries delay_us: it is the same "wait" capability at
- * microsecond resolution for the chip driver (a port implements both with
- * one sleep primitive), so the surface stays at ten distinct capabilities.
+ * hk_i2c also carries delay_us: it is the delay of wait(NULL, ...) at
+ * microsecond resolution, for the chip driver, which sees only hk_i2c. A
+ * port implements both with its one sleep primitive (ports/posix:
+ * hk_posix_sleep_us), so the surface is ten functions plus that second entry
+ * point to the same delay.
  *
  * ports/posix implements hk_platform (ports/posix/hk_posix.h) and hk_i2c
  * (ports/posix/hk_i2c_linux.h); an ESP-IDF or bare-metal port implements the
@@ -52,6 +55,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hubkey/i2c.h"
 #include "hubkey/result.h"
 #include "hubkey/transport.h"
 

@@ -18,6 +18,7 @@
 #include <linux/i2c.h>
 
 #include "hk_i2c_linux.h"
+#include "posix_sleep.h"
 
 #define WAKE_MAX 8u
 
@@ -123,17 +124,7 @@ static hk_result linux_wake(void *vctx)
 static void linux_delay_us(void *vctx, uint32_t us)
 {
     (void)vctx;
-    struct timespec until;
-    if (clock_gettime(CLOCK_MONOTONIC, &until) != 0)
-        return;
-    until.tv_sec += (time_t)(us / 1000000u);
-    until.tv_nsec += (long)(us % 1000000u) * 1000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) == EINTR) {
-    }
+    hk_posix_sleep_us(us);
 }
 
 hk_result hk_i2c_linux_open(hk_i2c_linux *ctx, const char *path, uint32_t bus_hz,

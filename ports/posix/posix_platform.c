@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "hk_posix.h"
+#include "posix_sleep.h"
 
 static uint64_t now_ms64(void)
 {
@@ -113,10 +114,7 @@ static hk_result posix_wait(void *ctx, const hk_transport *socket, uint32_t time
 {
     hk_posix *p = ctx;
     if (socket == NULL) {
-        struct timespec ts = {.tv_sec = timeout_ms / 1000u,
-                              .tv_nsec = (long)(timeout_ms % 1000u) * 1000000L};
-        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-        }
+        hk_posix_sleep_us((uint64_t)timeout_ms * 1000u);
         return HK_OK;
     }
     hk_posix_socket *s = slot_of(p, socket);
