@@ -123,7 +123,9 @@ typedef enum hk_result {
 } hk_result;
 
 /* Human-readable message for a result. Never NULL; unknown values give
- * "unknown error". The string is static. */
+ * "unknown error". The string is static. A build with HK_RESULT_MESSAGES=0
+ * (devices without a console; src/common/hk_common.h) keeps no message
+ * texts: there it returns the result's name, as hk_result_name() does. */
 const char *hk_result_str(hk_result r);
 
 /* The enum's symbolic name ("HK_ERR_TIMEOUT"); "HK_UNKNOWN" when unknown. */
