@@ -14,45 +14,7 @@
 #include <string.h>
 
 #include "common/hk_common.h"
-
-typedef struct dps_text {
-    char *buf;
-    size_t cap;
-    size_t len;
-} dps_text;
-
-static void dps_put(dps_text *t, const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++, t->len++) {
-        if (t->len < t->cap)
-            t->buf[t->len] = s[i];
-    }
-}
-
-static void dps_puts(dps_text *t, const char *s)
-{
-    dps_put(t, s, strlen(s));
-}
-
-static void dps_put_uint(dps_text *t, uint32_t v)
-{
-    char d[10];
-    size_t i = sizeof d;
-    do {
-        d[--i] = (char)('0' + v % 10u);
-        v /= 10u;
-    } while (v != 0);
-    dps_put(t, d + i, sizeof d - i);
-}
-
-static hk_result dps_finish(dps_text *t, size_t *out_len)
-{
-    *out_len = t->len;
-    if (t->len >= t->cap)
-        return HK_ERR_BUFFER_TOO_SMALL;
-    t->buf[t->len] = '\0';
-    return HK_OK;
-}
+#include "common/hk_text.h"
 
 static bool dps_is_alnum(unsigned char c)
 {
@@ -97,17 +59,15 @@ static bool dps_client_ok(const hk_dps_client *c)
            (unsigned)c->api_version <= (unsigned)HK_DPS_API_2025_07_01_PREVIEW;
 }
 
-#define DPS_TEXT_INIT(out, cap) {(out), (cap), 0}
-
 hk_result hk_dps_client_id_build(const hk_dps_client *client, char *out, size_t cap,
                                  size_t *out_len)
 {
     HK_REQUIRE(out_len != NULL && (out != NULL || cap == 0));
     if (!dps_client_ok(client))
         return HK_ERR_INVALID_ARG;
-    dps_text t = DPS_TEXT_INIT(out, cap);
-    dps_puts(&t, client->registration_id);
-    return dps_finish(&t, out_len);
+    hk_text t = HK_TEXT_INIT(out, cap);
+    hk_text_puts(&t, client->registration_id);
+    return hk_text_finish(&t, out_len);
 }
 
 static const char *const dps_api_versions[] = {"2019-03-31", "2021-06-01", "2025-07-01-preview"};
@@ -119,26 +79,26 @@ hk_result hk_dps_username_build(const hk_dps_client *client, char *out, size_t c
     if (!dps_client_ok(client) || !dps_token_ok(client->id_scope, "/#+&?") ||
         (dps_present(client->client_version) && !dps_token_ok(client->client_version, "#+&?")))
         return HK_ERR_INVALID_ARG;
-    dps_text t = DPS_TEXT_INIT(out, cap);
-    dps_puts(&t, client->id_scope);
-    dps_puts(&t, "/registrations/");
-    dps_puts(&t, client->registration_id);
-    dps_puts(&t, "/api-version=");
-    dps_puts(&t, dps_api_versions[client->api_version]);
+    hk_text t = HK_TEXT_INIT(out, cap);
+    hk_text_puts(&t, client->id_scope);
+    hk_text_puts(&t, "/registrations/");
+    hk_text_puts(&t, client->registration_id);
+    hk_text_puts(&t, "/api-version=");
+    hk_text_puts(&t, dps_api_versions[client->api_version]);
     if (dps_present(client->client_version)) {
-        dps_puts(&t, "&ClientVersion=");
-        dps_puts(&t, client->client_version);
+        hk_text_puts(&t, "&ClientVersion=");
+        hk_text_puts(&t, client->client_version);
     }
-    return dps_finish(&t, out_len);
+    return hk_text_finish(&t, out_len);
 }
 
 hk_result hk_dps_register_topic_build(uint32_t rid, char *out, size_t cap, size_t *out_len)
 {
     HK_REQUIRE(out_len != NULL && (out != NULL || cap == 0));
-    dps_text t = DPS_TEXT_INIT(out, cap);
-    dps_puts(&t, "$dps/registrations/PUT/iotdps-register/?$rid=");
-    dps_put_uint(&t, rid);
-    return dps_finish(&t, out_len);
+    hk_text t = HK_TEXT_INIT(out, cap);
+    hk_text_puts(&t, "$dps/registrations/PUT/iotdps-register/?$rid=");
+    hk_text_put_uint(&t, rid);
+    return hk_text_finish(&t, out_len);
 }
 
 hk_result hk_dps_poll_topic_build(uint32_t rid, const char *operation_id, size_t operation_id_len,
@@ -147,12 +107,12 @@ hk_result hk_dps_poll_topic_build(uint32_t rid, const char *operation_id, size_t
     HK_REQUIRE(out_len != NULL && (out != NULL || cap == 0));
     if (!dps_id_ok(operation_id, operation_id_len, HK_DPS_OPERATION_ID_MAX))
         return HK_ERR_INVALID_ARG;
-    dps_text t = DPS_TEXT_INIT(out, cap);
-    dps_puts(&t, "$dps/registrations/GET/iotdps-get-operationstatus/?$rid=");
-    dps_put_uint(&t, rid);
-    dps_puts(&t, "&operationId=");
-    dps_put(&t, operation_id, operation_id_len);
-    return dps_finish(&t, out_len);
+    hk_text t = HK_TEXT_INIT(out, cap);
+    hk_text_puts(&t, "$dps/registrations/GET/iotdps-get-operationstatus/?$rid=");
+    hk_text_put_uint(&t, rid);
+    hk_text_puts(&t, "&operationId=");
+    hk_text_put(&t, operation_id, operation_id_len);
+    return hk_text_finish(&t, out_len);
 }
 
 hk_result hk_dps_register_body_build(const hk_dps_client *client, const char *custom_payload,

@@ -14,63 +14,25 @@
 #include <string.h>
 
 #include "common/hk_common.h"
-
-typedef struct hub_text {
-    char *buf;
-    size_t cap;
-    size_t len;
-} hub_text;
-
-static void hub_put(hub_text *t, const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++, t->len++) {
-        if (t->len < t->cap)
-            t->buf[t->len] = s[i];
-    }
-}
-
-static void hub_puts(hub_text *t, const char *s)
-{
-    hub_put(t, s, strlen(s));
-}
-
-static void hub_put_uint(hub_text *t, uint32_t v)
-{
-    char d[10];
-    size_t i = sizeof d;
-    do {
-        d[--i] = (char)('0' + v % 10u);
-        v /= 10u;
-    } while (v != 0);
-    hub_put(t, d + i, sizeof d - i);
-}
+#include "common/hk_text.h"
 
 /* Percent-encoding as the Azure SDK for C does it for the model id: the RFC
  * 3986 unreserved bytes stay, every other byte becomes %XX, upper-case. The
  * same rule serves the telemetry property bag (a space becomes %20, never
  * '+', so the hub cannot mistake it for a literal plus). */
-static void hub_put_encoded(hub_text *t, const char *s)
+static void hub_put_encoded(hk_text *t, const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
     for (; *s != '\0'; s++) {
         unsigned char c = (unsigned char)*s;
         if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
             c == '-' || c == '_' || c == '.' || c == '~') {
-            hub_put(t, s, 1);
+            hk_text_put(t, s, 1);
         } else {
             char e[3] = {'%', hex[c >> 4], hex[c & 15u]};
-            hub_put(t, e, 3);
+            hk_text_put(t, e, 3);
         }
     }
-}
-
-static hk_result hub_finish(hub_text *t, size_t *out_len)
-{
-    *out_len = t->len;
-    if (t->len >= t->cap)
-        return HK_ERR_BUFFER_TOO_SMALL;
-    t->buf[t->len] = '\0';
-    return HK_OK;
 }
 
 /* 1..max printable ASCII bytes, none of them in forbidden. */
@@ -103,28 +65,26 @@ static bool hub_client_ok(const hk_hub_client *c)
 }
 
 /* "{deviceId}[/{moduleId}]" — shared by the client id and the topics. */
-static void hub_put_identity(hub_text *t, const hk_hub_client *c)
+static void hub_put_identity(hk_text *t, const hk_hub_client *c)
 {
-    hub_puts(t, c->device_id);
+    hk_text_puts(t, c->device_id);
     if (hub_present(c->module_id)) {
-        hub_puts(t, "/");
-        hub_puts(t, c->module_id);
+        hk_text_puts(t, "/");
+        hk_text_puts(t, c->module_id);
     }
 }
 
 /* "devices/{deviceId}[/modules/{moduleId}]/messages/" */
-static void hub_put_messages_prefix(hub_text *t, const hk_hub_client *c)
+static void hub_put_messages_prefix(hk_text *t, const hk_hub_client *c)
 {
-    hub_puts(t, "devices/");
-    hub_puts(t, c->device_id);
+    hk_text_puts(t, "devices/");
+    hk_text_puts(t, c->device_id);
     if (hub_present(c->module_id)) {
-        hub_puts(t, "/modules/");
-        hub_puts(t, c->module_id);
+        hk_text_puts(t, "/modules/");
+        hk_text_puts(t, c->module_id);
     }
-    hub_puts(t, "/messages/");
+    hk_text_puts(t, "/messages/");
 }
-
-#define HUB_TEXT_INIT(out, cap) {(out), (cap), 0}
 
 hk_result hk_hub_client_id_build(const hk_hub_client *client, char *out, size_t cap,
                                  size_t *out_len)
@@ -132,9 +92,9 @@ hk_result hk_hub_client_id_build(const hk_hub_client *client, char *out, size_t 
     HK_REQUIRE(out_len != NULL && (out != NULL || cap == 0));
     if (!hub_client_ok(client))
         return HK_ERR_INVALID_ARG;
-    hub_text t = HUB_TEXT_INIT(out, cap);
+    hk_text t = HK_TEXT_INIT(out, cap);
     hub_put_identity(&t, client);
-    return hub_finish(&t, out_len);
+    return hk_text_finish(&t, out_len);
 }
 
 hk_result hk_hub_username_build(const hk_hub_client *client, char *out, size_t cap,
@@ -150,22 +110,22 @@ hk_result hk_hub_username_build(const hk_hub_client *client, char *out, size_t c
                                                            strlen(client->client_type),
                                                            SIZE_MAX, "/#+&?")))
         return HK_ERR_INVALID_ARG;
-    hub_text t = HUB_TEXT_INIT(out, cap);
-    hub_puts(&t, client->host);
-    hub_puts(&t, "/");
+    hk_text t = HK_TEXT_INIT(out, cap);
+    hk_text_puts(&t, client->host);
+    hk_text_puts(&t, "/");
     hub_put_identity(&t, client);
-    hub_puts(&t, "/?api-version=");
-    hub_puts(&t, hub_present(client->api_version) ? client->api_version
+    hk_text_puts(&t, "/?api-version=");
+    hk_text_puts(&t, hub_present(client->api_version) ? client->api_version
                                                   : HK_HUB_API_VERSION_DEFAULT);
     if (hub_present(client->client_type)) {
-        hub_puts(&t, "&DeviceClientType=");
-        hub_puts(&t, client->client_type);
+        hk_text_puts(&t, "&DeviceClientType=");
+        hk_text_puts(&t, client->client_type);
     }
     if (hub_present(client->model_id)) {
-        hub_puts(&t, "&model-id=");
+        hk_text_puts(&t, "&model-id=");
         hub_put_encoded(&t, client->model_id);
     }
-    return hub_finish(&t, out_len);
+    return hk_text_finish(&t, out_len);
 }
 
 /* Wire names of the system properties, in the order of the members of
@@ -195,9 +155,9 @@ hk_result hk_hub_telemetry_topic_build(const hk_hub_client *client,
         if (!hub_present(props->app[i].name) || props->app[i].value == NULL)
             return HK_ERR_INVALID_ARG;
     }
-    hub_text t = HUB_TEXT_INIT(out, cap);
+    hk_text t = HK_TEXT_INIT(out, cap);
     hub_put_messages_prefix(&t, client);
-    hub_puts(&t, "events/");
+    hk_text_puts(&t, "events/");
     if (props != NULL) {
         const char *sep = "";
         for (size_t i = 0; i < HK_ARRAY_LEN(hub_system_props); i++) {
@@ -205,23 +165,23 @@ hk_result hk_hub_telemetry_topic_build(const hk_hub_client *client,
             memcpy(&value, (const char *)props + hub_system_props[i].offset, sizeof value);
             if (value == NULL)
                 continue;
-            hub_puts(&t, sep);
-            hub_puts(&t, "%24.");
-            hub_puts(&t, hub_system_props[i].name);
-            hub_puts(&t, "=");
+            hk_text_puts(&t, sep);
+            hk_text_puts(&t, "%24.");
+            hk_text_puts(&t, hub_system_props[i].name);
+            hk_text_puts(&t, "=");
             hub_put_encoded(&t, value);
             sep = "&";
         }
         for (size_t i = 0; i < props->app_count; i++) {
             const hk_hub_property *p = &props->app[i];
-            hub_puts(&t, sep);
+            hk_text_puts(&t, sep);
             hub_put_encoded(&t, p->name);
-            hub_puts(&t, "=");
+            hk_text_puts(&t, "=");
             hub_put_encoded(&t, p->value);
             sep = "&";
         }
     }
-    return hub_finish(&t, out_len);
+    return hk_text_finish(&t, out_len);
 }
 
 hk_result hk_hub_c2d_filter_build(const hk_hub_client *client, char *out, size_t cap,
@@ -230,19 +190,19 @@ hk_result hk_hub_c2d_filter_build(const hk_hub_client *client, char *out, size_t
     HK_REQUIRE(out_len != NULL && (out != NULL || cap == 0));
     if (!hub_client_ok(client))
         return HK_ERR_INVALID_ARG;
-    hub_text t = HUB_TEXT_INIT(out, cap);
+    hk_text t = HK_TEXT_INIT(out, cap);
     if (hub_present(client->module_id)) {
         /* Modules receive everything addressed to them under one filter. */
-        hub_puts(&t, "devices/");
-        hub_puts(&t, client->device_id);
-        hub_puts(&t, "/modules/");
-        hub_puts(&t, client->module_id);
-        hub_puts(&t, "/#");
+        hk_text_puts(&t, "devices/");
+        hk_text_puts(&t, client->device_id);
+        hk_text_puts(&t, "/modules/");
+        hk_text_puts(&t, client->module_id);
+        hk_text_puts(&t, "/#");
     } else {
         hub_put_messages_prefix(&t, client);
-        hub_puts(&t, "devicebound/#");
+        hk_text_puts(&t, "devicebound/#");
     }
-    return hub_finish(&t, out_len);
+    return hk_text_finish(&t, out_len);
 }
 
 static bool hub_rid_ok(const char *rid, size_t rid_len)
@@ -257,11 +217,11 @@ static hk_result hub_rid_topic(const char *prefix, const char *rid, size_t rid_l
     HK_REQUIRE(out_len != NULL && (out != NULL || cap == 0));
     if (!hub_rid_ok(rid, rid_len))
         return HK_ERR_INVALID_ARG;
-    hub_text t = HUB_TEXT_INIT(out, cap);
-    hub_puts(&t, prefix);
-    hub_puts(&t, "?$rid=");
-    hub_put(&t, rid, rid_len);
-    return hub_finish(&t, out_len);
+    hk_text t = HK_TEXT_INIT(out, cap);
+    hk_text_puts(&t, prefix);
+    hk_text_puts(&t, "?$rid=");
+    hk_text_put(&t, rid, rid_len);
+    return hk_text_finish(&t, out_len);
 }
 
 hk_result hk_hub_twin_get_topic_build(const char *rid, size_t rid_len, char *out, size_t cap,
@@ -283,12 +243,12 @@ hk_result hk_hub_method_response_topic_build(unsigned status, const char *rid, s
     HK_REQUIRE(out_len != NULL && (out != NULL || cap == 0));
     if (status > HK_HUB_METHOD_STATUS_MAX || !hub_rid_ok(rid, rid_len))
         return HK_ERR_INVALID_ARG;
-    hub_text t = HUB_TEXT_INIT(out, cap);
-    hub_puts(&t, "$iothub/methods/res/");
-    hub_put_uint(&t, (uint32_t)status);
-    hub_puts(&t, "/?$rid=");
-    hub_put(&t, rid, rid_len);
-    return hub_finish(&t, out_len);
+    hk_text t = HK_TEXT_INIT(out, cap);
+    hk_text_puts(&t, "$iothub/methods/res/");
+    hk_text_put_uint(&t, (uint32_t)status);
+    hk_text_puts(&t, "/?$rid=");
+    hk_text_put(&t, rid, rid_len);
+    return hk_text_finish(&t, out_len);
 }
 
 /* ---- parsing ---------------------------------------------------------- */
