@@ -83,6 +83,7 @@ static struct {
     event_rec events[MAX_EVENTS];
     size_t event_count;
     unsigned dps_responses;
+    unsigned dps_status[8];
     uint32_t retry_after_s;
     hk_result boot_result;
     const char *failed_at;
@@ -162,6 +163,8 @@ static void on_event(void *ctx, const hk_device_event *ev)
             }
         }
     } else if (ev->type == HK_DEVICE_EVENT_DPS_RESPONSE) {
+        if (B.dps_responses < sizeof B.dps_status / sizeof B.dps_status[0])
+            B.dps_status[B.dps_responses] = ev->status;
         B.dps_responses++;
         if (ev->retry_after_s)
             B.retry_after_s = ev->retry_after_s;
@@ -286,6 +289,10 @@ static void print_result(size_t stack_used, const char *chip_json)
     printf(",\"se_open_ms\":%.3f,\"flow_start_ms\":%.3f,\"ready_ms\":%.3f,\"puback_ms\":%.3f",
            ms(B.se_open_us), ms(B.flow_start_us), ms(B.ready_us), ms(B.puback_us));
     printf(",\"dps_responses\":%u,\"retry_after_s\":%u", B.dps_responses, B.retry_after_s);
+    printf(",\"dps_status\":[");
+    for (unsigned i = 0; i < B.dps_responses && i < sizeof B.dps_status / sizeof B.dps_status[0]; i++)
+        printf("%s%u", i ? "," : "", B.dps_status[i]);
+    printf("]");
     printf(",\"events\":[");
     for (size_t i = 0; i < B.event_count; i++) {
         const event_rec *e = &B.events[i];
