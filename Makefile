@@ -39,7 +39,9 @@ fuzz: all
 # Benchmarks measure; they never gate. Sanitizers would distort every figure,
 # so they run from their own optimized build.
 bench: deps
-	@cmake -S . -B $(BENCH_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@JOBS=$(JOBS) scripts/build-mbedtls3 $(BUILD)/mbedtls3
+	@cmake -S . -B $(BENCH_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Release \
+	  -DHK_MBEDTLS3_DIR=$(abspath $(BUILD))/mbedtls3/install >/dev/null
 	@cmake --build $(BENCH_BUILD) -j $(JOBS) --target bench
 
 clean:
