@@ -166,7 +166,9 @@ static int enroll_individual(const fx_enroll_opts *o, const char *prog)
         rc = fx_fail(FX_VERIFY, "chip %s: the device certificate has no CN", o->chip);
     if (!rc) {
         const char *t = getenv("TMPDIR");
-        snprintf(tmp, sizeof tmp, "%s/hubkey-factory-XXXXXX.pem", t && t[0] ? t : P_tmpdir);
+        /* mkstemps replaces the six 'X' before the 4-byte ".pem" suffix. */
+        static const char unique[] = {'X', 'X', 'X', 'X', 'X', 'X', '\0'};
+        snprintf(tmp, sizeof tmp, "%s/hubkey-factory-%s.pem", t && t[0] ? t : P_tmpdir, unique);
         int fd = mkstemps(tmp, 4);
         char *pem = fx_pem("CERTIFICATE", dev, dlen);
         if (fd < 0 || !pem || write(fd, pem, strlen(pem)) != (ssize_t)strlen(pem))
