@@ -447,7 +447,11 @@ typedef struct hk_se_atecc608 {
         const struct hk_cert_def *signer_def;
         uint8_t serial[HK_ATECC608_SERIAL_SIZE];
         uint8_t device_pubkey[HK_ATECC608_PUBKEY_SIZE];
+        uint8_t signer_pubkey[HK_ATECC608_PUBKEY_SIZE];
+        uint8_t compressed[2][72]; /* slots 10 and 12 (HK_CERT_COMPRESSED_SIZE) */
+        uint8_t have_compressed;   /* bit 0: slot 10, bit 1: slot 12 */
         bool have_pubkey;
+        bool have_signer_pubkey;
     } _internal;
 } hk_se_atecc608;
 
@@ -465,6 +469,11 @@ typedef struct hk_se_atecc608 {
  *  - random: Random, 32 bytes per command;
  *  - read_data / write_data: slot 8, data_size 416; write_data writes in
  *    ascending order (see hk_atecc608_write_slot).
+ * Chip reads are done once per open: the device and signer public keys and
+ * the two compressed certificates are kept in ctx (about 280 bytes) after
+ * their first successful use, so later cert calls send no command to the
+ * chip; the DER is rebuilt from them on each call (CPU only). A slot
+ * rewritten after open is seen after the next open.
  * dev, the definitions (and what they point into) and ctx must outlive the
  * hk_se. device_def may not be NULL. */
 hk_result hk_se_atecc608_open(hk_se_atecc608 *ctx, hk_atecc608 *dev,

@@ -228,14 +228,100 @@ static void test_chain_and_identity(void)
     HK_CHECK_RESULT(se.write_data(se.ctx, 416, back, 1), HK_ERR_INVALID_ARG);
 
     /* A chip whose signer key slot is not in the padded form: cert fails
-     * with the cert module's error, never a crash. */
+     * with the cert module's error, never a crash (a fresh open: the one
+     * above keeps the key it already read). */
     uint8_t bad[72];
     memset(bad, 0x5A, sizeof bad);
     HK_CHECK_RESULT(hk_atecc608_write_slot(&rig.dev, 11, 0, bad, 72, NULL), HK_OK);
+    HK_CHECK_RESULT(se.cert(se.ctx, 0, der, sizeof der, &len), HK_OK);
+    HK_CHECK_MEM(der, len, is.device_der, (size_t)is.device_len);
+    HK_CHECK_RESULT(hk_se_atecc608_open(&ctx, &rig.dev, &is.ddef, &is.sdef, &se, NULL), HK_OK);
     HK_CHECK_RESULT(se.cert(se.ctx, 0, der, sizeof der, &len), HK_ERR_CERT_COMPRESSED);
+    HK_CHECK_RESULT(se.cert(se.ctx, 1, der, sizeof der, &len), HK_ERR_CERT_COMPRESSED);
+    /* not kept after a failed decode: a good key is read again */
+    uint8_t padded[72] = {0};
+    memcpy(padded + 4, is.signer_pub, 32);
+    memcpy(padded + 40, is.signer_pub + 32, 32);
+    HK_CHECK_RESULT(hk_atecc608_write_slot(&rig.dev, 11, 0, padded, 72, NULL), HK_OK);
+    HK_CHECK_RESULT(se.cert(se.ctx, 0, der, sizeof der, &len), HK_OK);
+    HK_CHECK_MEM(der, len, is.device_der, (size_t)is.device_len);
     /* No signer definition: the chain is one certificate long. */
     HK_CHECK_RESULT(hk_se_atecc608_open(&ctx, &rig.dev, &is.ddef, NULL, &se, NULL), HK_OK);
     HK_CHECK_RESULT(se.cert(se.ctx, 1, der, sizeof der, &len), HK_ERR_NOT_FOUND);
+    issued_free();
+    rig_close(&rig);
+}
+
+/* Chip commands the certificates cost: the first request of each reads
+ * its slot and the signer key (and, for the device certificate, GenKey
+ * once); every later one is built from what the context kept, with no
+ * command at all, and still gives the issued certificate byte for byte. */
+static uint64_t reads(const hk_emu_atecc608_counters *c, unsigned slot)
+{
+    return c->slot_reads[slot];
+}
+
+static void test_cert_chip_commands(void)
+{
+    HK_CHECK_RESULT(rig_open(&rig, 25), HK_OK);
+    HK_CHECK_RESULT(rig_provision(&rig, NULL), HK_OK);
+    int rc = factory_issue();
+    HK_CHECK_EQ(rc, 0);
+    if (rc != 0) {
+        rig_close(&rig);
+        return;
+    }
+    hk_se_atecc608 ctx;
+    hk_se se;
+    HK_CHECK_RESULT(hk_se_atecc608_open(&ctx, &rig.dev, &is.ddef, &is.sdef, &se, NULL), HK_OK);
+    hk_emu_atecc608_counters c0, c1, c2;
+    uint8_t der[1100];
+    size_t len = 0;
+    hk_emu_atecc608_counters_get(rig.emu, &c0);
+    HK_CHECK_RESULT(se.cert(se.ctx, 0, der, sizeof der, &len), HK_OK);
+    HK_CHECK_MEM(der, len, is.device_der, (size_t)is.device_len);
+    hk_emu_atecc608_counters_get(rig.emu, &c1);
+    /* 72 bytes = two 32-byte and two 4-byte Reads per slot */
+    HK_CHECK_EQ(reads(&c1, 10) - reads(&c0, 10), 4);
+    HK_CHECK_EQ(reads(&c1, 11) - reads(&c0, 11), 4);
+    HK_CHECK_EQ(c1.pubkeys - c0.pubkeys, 1);
+    HK_CHECK_EQ(c1.commands - c0.commands, 9);
+    HK_CHECK_RESULT(se.cert(se.ctx, 1, der, sizeof der, &len), HK_OK);
+    HK_CHECK_MEM(der, len, is.signer_der, (size_t)is.signer_len);
+    hk_emu_atecc608_counters_get(rig.emu, &c2);
+    HK_CHECK_EQ(reads(&c2, 12) - reads(&c1, 12), 4);
+    HK_CHECK_EQ(reads(&c2, 11) - reads(&c1, 11), 0); /* the signer key is kept */
+    HK_CHECK_EQ(c2.commands - c1.commands, 4);
+
+    /* The chain again, as two more TLS connections ask for it: no command. */
+    for (int round = 0; round < 2; round++) {
+        hk_guard_fill(der, 0, sizeof der);
+        HK_CHECK_RESULT(se.cert(se.ctx, 0, der, sizeof der, &len), HK_OK);
+        HK_CHECK_MEM(der, len, is.device_der, (size_t)is.device_len);
+        HK_CHECK(hk_guard_intact(der, len, sizeof der));
+        HK_CHECK_RESULT(se.cert(se.ctx, 1, der, sizeof der, &len), HK_OK);
+        HK_CHECK_MEM(der, len, is.signer_der, (size_t)is.signer_len);
+        HK_CHECK_RESULT(se.cert(se.ctx, 0, der, 100, &len), HK_ERR_BUFFER_TOO_SMALL);
+    }
+    hk_emu_atecc608_counters_get(rig.emu, &c1);
+    HK_CHECK_EQ(c1.commands - c2.commands, 0);
+    HK_CHECK_EQ(c1.wakes - c2.wakes, 0);
+
+    /* A read that fails is not kept: the next request reads the slot again.
+     * A fresh context; the chip's answers are corrupted for a while. */
+    HK_CHECK_RESULT(hk_se_atecc608_open(&ctx, &rig.dev, &is.ddef, &is.sdef, &se, NULL), HK_OK);
+    hk_emu_atecc608_faults f;
+    memset(&f, 0, sizeof f);
+    f.drop_ppm = 1000000u; /* every response lost */
+    hk_emu_atecc608_faults_set(rig.emu, &f);
+    HK_CHECK(se.cert(se.ctx, 1, der, sizeof der, &len) != HK_OK);
+    hk_emu_atecc608_faults_clear(rig.emu);
+    hk_emu_atecc608_counters_get(rig.emu, &c0);
+    HK_CHECK_RESULT(se.cert(se.ctx, 1, der, sizeof der, &len), HK_OK);
+    HK_CHECK_MEM(der, len, is.signer_der, (size_t)is.signer_len);
+    hk_emu_atecc608_counters_get(rig.emu, &c1);
+    HK_CHECK_EQ(reads(&c1, 12) - reads(&c0, 12), 4);
+    HK_CHECK_EQ(reads(&c1, 11) - reads(&c0, 11), 4);
     issued_free();
     rig_close(&rig);
 }
@@ -285,6 +371,7 @@ static void test_refused_chips(void)
 int main(void)
 {
     HK_RUN(test_chain_and_identity);
+    HK_RUN(test_cert_chip_commands);
     HK_RUN(test_refused_chips);
     return hk_test_finish("se_atecc608");
 }

@@ -3,15 +3,36 @@
  *
  * The chip is checked once, when it is opened: a chip whose zones are
  * unlocked or whose key slot could leak is refused before anything uses it.
- * Certificates are rebuilt from the chip on every request (nothing large is
- * cached); only the device public key, which costs a GenKey computation, is
- * kept after the first use.
+ *
+ * What is kept after first use, and why: a boot asks for the device
+ * certificate once for the identity and again, with the signer
+ * certificate, for every TLS connection. Each rebuild needed a 72-byte read
+ * of the certificate slot and of the signer key (4 Read commands each, one
+ * wake/idle cycle per command) and, for the device certificate, a GenKey for
+ * the public key. The context keeps what comes from the chip: the device
+ * public key (64 bytes), the signer public key (64) and the two compressed
+ * certificates (72 each), 272 bytes in all; the rebuild itself is a template
+ * copy with a few fields patched and one SHA-1, done on the CPU. After the
+ * first request a certificate costs no chip command at all. Keeping the
+ * rebuilt DER instead would save only that CPU work and cost up to a
+ * template's size per certificate (about 0.5 KiB each for the usual
+ * certificates, HK_CERT_MAX_TEMPLATE at worst) in a struct that has to be
+ * sized for the worst case: not worth it. Nothing here is secret: the
+ * private key never leaves slot 0.
+ *
+ * A value is only kept once its read succeeded (the signer key once it
+ * also decoded): a slot that failed to read is read again next time. The slots are written
+ * by the factory before the device runs; a certificate rewritten on the
+ * chip later is seen after the next hk_se_atecc608_open.
  */
 #include <string.h>
 
 #include "common/hk_common.h"
 #include "hubkey/atecc608.h"
 #include "hubkey/cert.h"
+
+_Static_assert(sizeof(((hk_se_atecc608 *)0)->_internal.compressed[0]) == HK_CERT_COMPRESSED_SIZE,
+               "the cached compressed certificate is HK_CERT_COMPRESSED_SIZE bytes");
 
 static hk_result se_serial(void *vctx, uint8_t *out, size_t cap, size_t *out_len)
 {
@@ -38,10 +59,30 @@ static hk_result device_pubkey(hk_se_atecc608 *ctx, uint8_t out[HK_ATECC608_PUBK
 /* The signer public key as stored: 00000000 || X || 00000000 || Y. */
 static hk_result signer_pubkey(hk_se_atecc608 *ctx, uint8_t out[HK_ATECC608_PUBKEY_SIZE])
 {
-    uint8_t padded[HK_CERT_PADDED_PUBLIC_KEY_SIZE];
-    HK_TRY(hk_atecc608_read_slot(ctx->_internal.dev, HK_ATECC608_SLOT_SIGNER_KEY, 0, padded,
-                                 sizeof padded, NULL));
-    return hk_cert_public_key_unpad(padded, out);
+    if (!ctx->_internal.have_signer_pubkey) {
+        uint8_t padded[HK_CERT_PADDED_PUBLIC_KEY_SIZE];
+        HK_TRY(hk_atecc608_read_slot(ctx->_internal.dev, HK_ATECC608_SLOT_SIGNER_KEY, 0, padded,
+                                     sizeof padded, NULL));
+        HK_TRY(hk_cert_public_key_unpad(padded, ctx->_internal.signer_pubkey));
+        ctx->_internal.have_signer_pubkey = true;
+    }
+    memcpy(out, ctx->_internal.signer_pubkey, HK_ATECC608_PUBKEY_SIZE);
+    return HK_OK;
+}
+
+/* The compressed certificate of slot 10 (which 0) or 12 (which 1). */
+static hk_result compressed_cert(hk_se_atecc608 *ctx, unsigned which,
+                                 uint8_t out[HK_CERT_COMPRESSED_SIZE])
+{
+    uint8_t *cached = ctx->_internal.compressed[which];
+    if ((ctx->_internal.have_compressed & (1u << which)) == 0) {
+        uint8_t slot = which == 0 ? HK_ATECC608_SLOT_DEVICE_CERT : HK_ATECC608_SLOT_SIGNER_CERT;
+        HK_TRY(hk_atecc608_read_slot(ctx->_internal.dev, slot, 0, cached, HK_CERT_COMPRESSED_SIZE,
+                                     NULL));
+        ctx->_internal.have_compressed |= (uint8_t)(1u << which);
+    }
+    memcpy(out, cached, HK_CERT_COMPRESSED_SIZE);
+    return HK_OK;
 }
 
 static hk_result se_cert(void *vctx, unsigned index, uint8_t *out, size_t cap, size_t *out_len)
@@ -50,21 +91,16 @@ static hk_result se_cert(void *vctx, unsigned index, uint8_t *out, size_t cap, s
     HK_REQUIRE(ctx != NULL && out_len != NULL && (out != NULL || cap == 0));
     *out_len = 0;
     const hk_cert_def *def;
-    uint8_t slot;
-    if (index == 0) {
+    if (index == 0)
         def = ctx->_internal.device_def;
-        slot = HK_ATECC608_SLOT_DEVICE_CERT;
-    } else if (index == 1 && ctx->_internal.signer_def != NULL) {
+    else if (index == 1 && ctx->_internal.signer_def != NULL)
         def = ctx->_internal.signer_def;
-        slot = HK_ATECC608_SLOT_SIGNER_CERT;
-    } else {
+    else
         return HK_ERR_NOT_FOUND;
-    }
     uint8_t compressed[HK_CERT_COMPRESSED_SIZE];
     uint8_t subject_key[HK_ATECC608_PUBKEY_SIZE];
     uint8_t signer_key[HK_ATECC608_PUBKEY_SIZE];
-    HK_TRY(hk_atecc608_read_slot(ctx->_internal.dev, slot, 0, compressed, sizeof compressed,
-                                 NULL));
+    HK_TRY(compressed_cert(ctx, index, compressed));
     HK_TRY(signer_pubkey(ctx, signer_key));
     hk_cert_inputs in;
     memset(&in, 0, sizeof in);
