@@ -88,6 +88,7 @@ static struct {
     hk_result boot_result;
     const char *failed_at;
     bool sent_ok;
+    bool telemetry_queued;  /* the first telemetry was handed to the device */
     uintptr_t stack_entry;
 } B;
 
@@ -151,8 +152,11 @@ static void on_event(void *ctx, const hk_device_event *ev)
                                                     .previous = ev->previous,
                                                     .result = ev->result,
                                                     .wait_ms = ev->wait_ms};
-        if (ev->state == HK_DEVICE_STATE_READY && B.ready_us == 0) {
+        if (ev->state == HK_DEVICE_STATE_READY && B.ready_us == 0)
             B.ready_us = now;
+        /* As early as the API allows: queued behind CONNECT, before CONNACK. */
+        if (ev->state == HK_DEVICE_STATE_HUB_SESSION && !B.telemetry_queued) {
+            B.telemetry_queued = true;
             uint32_t id;
             hk_result r = hk_device_send_telemetry(&g_dev, (const uint8_t *)g_telemetry,
                                                    sizeof g_telemetry - 1, NULL, &id);

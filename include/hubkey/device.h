@@ -21,11 +21,16 @@
  *                 then polls as hk_dps_machine says (retry-after, backoff),
  *                 bounded by an overall deadline.
  *   RECORD_WRITE  store the new assignment (skipped when it equals the
- *                 record). The old record stays until this write.
+ *                 record). The old record stays until this write. It is
+ *                 written from what the RECORD read learnt about the slot
+ *                 (hk_record_write_cached): the flow must be the only
+ *                 writer of the record area while it runs (see record.h).
  *   HUB_CONNECT   open a connection to the assigned hub (the DPS trust
  *                 bundle, when one came, is the trust store).
  *   HUB_SESSION   MQTT CONNECT + 4 SUBSCRIBEs (C2D, twin responses, desired
- *                 updates, methods), waiting for CONNACK.
+ *                 updates, methods), waiting for CONNACK. Telemetry is
+ *                 accepted already: sent from the callback on entering this
+ *                 state, it leaves in the same flight as CONNECT.
  *   READY         connected; twin GET is sent after every connect.
  *   WAIT          backing off; the event says how long and why.
  *   STOPPED       after hk_device_stop().
@@ -77,6 +82,7 @@
 #include "hubkey/json.h"
 #include "hubkey/mqtt.h"
 #include "hubkey/platform.h"
+#include "hubkey/record.h"
 #include "hubkey/result.h"
 #include "hubkey/se.h"
 #include "hubkey/transport.h"
@@ -316,6 +322,7 @@ typedef struct hk_device {
         hk_device_config cfg;
         hk_mqtt_client mqtt;
         hk_dps_machine dps;
+        hk_record_cache rec_cache; /* from the RECORD read, for RECORD_WRITE */
         hk_dps_response response;
         hk_json_token tokens[HK_DPS_JSON_TOKENS];
         uint8_t tx[HK_DEVICE_MQTT_TX_SIZE];
@@ -409,15 +416,26 @@ hk_result hk_device_stop(hk_device *dev);
  * not subject to the reprovision interval, but it restarts it). */
 hk_result hk_device_reprovision(hk_device *dev);
 
-/* ---- Hub session (state READY, else HK_ERR_STATE) -------------------------- */
+/* ---- Hub session ------------------------------------------------------------ */
 
-/* Send telemetry at QoS 1; *out_id names it in the SENT event. The payload
- * memory must stay unchanged until that event (it is resent as is after a
- * reconnect). props may be NULL. HK_ERR_FULL when HK_MQTT_MAX_INFLIGHT
- * messages are in flight or the tx buffer has no room right now;
- * HK_ERR_BUFFER_TOO_SMALL when the topic or the message can never fit. */
+/* Send telemetry at QoS 1; *out_id names it in the SENT event. Accepted in
+ * HUB_SESSION and READY (HK_ERR_STATE otherwise): in HUB_SESSION the message
+ * is queued behind CONNECT and the SUBSCRIBEs and goes out before CONNACK
+ * (MQTT 3.1.1 allows it), so the first message costs no round trip of its
+ * own. Every accepted message gets exactly one SENT event: HK_OK when the
+ * hub acknowledged it; HK_ERR_CLOSED when it was dropped unacknowledged
+ * because the device moved to another hub or provisions again. A message
+ * whose connection ends first (a cut, or a CONNACK that refuses the
+ * identity) stays in flight and is resent with DUP on the next connection
+ * to the same hub. The payload memory must stay unchanged until the SENT
+ * event (it is resent as is after a reconnect). props may be NULL.
+ * HK_ERR_FULL when HK_MQTT_MAX_INFLIGHT messages are in flight or the tx
+ * buffer has no room right now; HK_ERR_BUFFER_TOO_SMALL when the topic or
+ * the message can never fit. */
 hk_result hk_device_send_telemetry(hk_device *dev, const uint8_t *payload, size_t payload_len,
                                    const hk_hub_telemetry_properties *props, uint32_t *out_id);
+
+/* The twin and method calls below: state READY, else HK_ERR_STATE. */
 
 /* Ask for the whole twin (answer: TWIN event with *out_id). */
 hk_result hk_device_twin_get(hk_device *dev, uint32_t *out_id);

@@ -22,7 +22,8 @@
  * Accepted characters: printable ASCII 0x21..0x7E (no space, no NUL).
  *
  * Device code: no heap, no global state. hk_record_read/write/forget use
- * about 0.5 KiB of stack (one 416-byte image).
+ * about 0.5 KiB of stack (one 416-byte image); a cached write about 0.25 KiB
+ * (one 208-byte copy).
  */
 #ifndef HUBKEY_RECORD_H
 #define HUBKEY_RECORD_H
@@ -90,6 +91,47 @@ hk_result hk_record_read(const hk_se *se, hk_record *out);
  * untouched). On success the record reads back as exactly this assignment. */
 hk_result hk_record_write(const hk_se *se, const char *hub_hostname, size_t hub_hostname_len,
                           const char *device_id, size_t device_id_len, uint8_t user_flags);
+
+/*
+ * Reading once for a read and the write that follows. A write has to know
+ * which copy holds the newest record (it replaces the other one), which
+ * generation comes next and the layout; hk_record_write reads the whole
+ * 416-byte area for that (13 Read commands on an ATECC608A). A device that
+ * has just read the record knows it already: hk_record_read_cached keeps
+ * those few facts in a caller-owned hk_record_cache, and
+ * hk_record_write_cached writes from them without reading. The bytes
+ * written are exactly those hk_record_write would write, so the torn-write
+ * guarantee is the same.
+ *
+ * The rule that makes it safe: between the read that filled the cache and
+ * the cached write, nothing else writes the record area (one owner of the
+ * chip, e.g. the boot flow). Whoever cannot promise that uses
+ * hk_record_write. A successful cached write moves the cache on (the next
+ * write replaces the other copy); a failed one empties it, since the write
+ * may have reached the chip whole: the next cached write then reads first,
+ * as hk_record_write does. A zeroed cache is empty. 16 bytes of RAM.
+ */
+typedef struct hk_record_cache {
+    struct {
+        uint32_t generation; /* of the next write */
+        uint16_t target;     /* offset of the copy the next write replaces */
+        uint8_t status;      /* 0 = empty: read before writing */
+        bool legacy;         /* the legacy layout (bytes 0..67 kept) */
+        bool version;        /* a copy of a newer version is there: no write */
+    } _internal;
+} hk_record_cache;
+
+/* hk_record_read, and *cache filled from the same image (also when the
+ * result is HK_ERR_RECORD_EMPTY, _CORRUPT or _VERSION, so a write can
+ * follow); emptied when the area could not be read. */
+hk_result hk_record_read_cached(const hk_se *se, hk_record *out, hk_record_cache *cache);
+
+/* hk_record_write with the slot facts from *cache (no read when it holds
+ * them; read first when it is empty). Same arguments, results and bytes
+ * written as hk_record_write; see the rule above. */
+hk_result hk_record_write_cached(const hk_se *se, hk_record_cache *cache,
+                                 const char *hub_hostname, size_t hub_hostname_len,
+                                 const char *device_id, size_t device_id_len, uint8_t user_flags);
 
 /* Forget the assignment: writes a newer copy marked forgotten, so the next
  * read gives HK_ERR_RECORD_EMPTY. Legacy bytes 0..67 stay as they are. */

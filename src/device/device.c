@@ -34,6 +34,22 @@
  *    flight survive a reconnect to the same hub (re-sent with DUP) and the
  *    hub keeps queued C2D messages. Moving to another hub goes through a
  *    clean DPS session, which drops them (SENT with HK_ERR_CLOSED).
+ *  - Telemetry is accepted from HUB_SESSION on, before CONNACK: MQTT 3.1.1
+ *    lets a client send packets before CONNACK, so a message handed over on
+ *    entering HUB_SESSION leaves in the same flight as CONNECT and the
+ *    SUBSCRIBEs and the first PUBACK comes one round trip after the TLS
+ *    handshake instead of two. Nothing is lost by it: the hub handles
+ *    packets in order, so a refused CONNECT closes the connection before it
+ *    reads the PUBLISH, and the message stays in flight exactly as one sent
+ *    on a session that was then lost (resent with DUP on the next
+ *    connection to this hub, dropped with HK_ERR_CLOSED when the device
+ *    goes to DPS). Twin and method calls still wait for READY: they travel
+ *    at QoS 0, and no event would tell that one was lost with a refused
+ *    connection.
+ *  - The record is written from what the RECORD read learnt about the slot
+ *    (hk_record_cache): the flow is the slot's only writer while it runs,
+ *    so reading the 416 bytes again before the write would only repeat the
+ *    first read (13 chip commands on an ATECC608A).
  *  - Jitter comes from a xorshift generator seeded by the chip's RNG once:
  *    one chip round trip per boot instead of one per backoff.
  */
@@ -609,7 +625,7 @@ static void do_record(hk_device *dev)
 {
     dev_in *I = &dev->_internal;
     hk_record rec;
-    hk_result r = hk_record_read(I->cfg.se, &rec);
+    hk_result r = hk_record_read_cached(I->cfg.se, &rec, &I->rec_cache);
     if (r == HK_OK && (rec.hub_hostname_len >= sizeof I->hub ||
                        rec.device_id_len >= sizeof I->device_id))
         r = HK_ERR_RECORD_TOO_LONG; /* valid but not usable here: provision */
@@ -752,8 +768,8 @@ static void do_record_write(hk_device *dev)
     dev_in *I = &dev->_internal;
     hk_result r = HK_OK;
     if (!(I->has_record && I->same_as_record)) {
-        r = hk_record_write(I->cfg.se, I->hub, strlen(I->hub), I->device_id,
-                            strlen(I->device_id), 0);
+        r = hk_record_write_cached(I->cfg.se, &I->rec_cache, I->hub, strlen(I->hub),
+                                   I->device_id, strlen(I->device_id), 0);
         if (r != HK_OK && se_error(r) && I->se_attempt + 1 < SE_RETRIES) {
             se_retry(dev, HK_DEVICE_STATE_RECORD_WRITE, r);
             return;
@@ -1005,7 +1021,8 @@ hk_result hk_device_send_telemetry(hk_device *dev, const uint8_t *payload, size_
 {
     HK_REQUIRE(dev != NULL && (payload != NULL || payload_len == 0));
     dev_in *I = &dev->_internal;
-    if (I->state != HK_DEVICE_STATE_READY)
+    /* From HUB_SESSION on: queued behind CONNECT and the SUBSCRIBEs. */
+    if (I->state != HK_DEVICE_STATE_HUB_SESSION && I->state != HK_DEVICE_STATE_READY)
         return HK_ERR_STATE;
     hk_device_sending *slot = NULL;
     for (size_t i = 0; i < HK_MQTT_MAX_INFLIGHT && slot == NULL; i++)

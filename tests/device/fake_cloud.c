@@ -61,6 +61,7 @@ static hk_result se_read(void *ctx, size_t offset, uint8_t *out, size_t len)
     if (offset > sizeof f->data || len > sizeof f->data - offset)
         return HK_ERR_INVALID_ARG;
     memcpy(out, f->data + offset, len);
+    f->reads++;
     return HK_OK;
 }
 
@@ -216,6 +217,8 @@ static void on_publish(fake_cloud *c, const hk_mqtt_publish *p)
         c->polls++;
         dps_request(c, topic);
     } else if (strncmp(topic, "devices/", 8) == 0) {
+        if (c->telemetry_flight < 0)
+            c->telemetry_flight = c->flight;
         c->telemetry++;
         if (p->dup)
             c->telemetry_dup++;
@@ -253,12 +256,15 @@ static void serve(fake_cloud *c)
             used == 0)
             break;
         pos += used;
+        if (c->telemetry_flight < 0)
+            c->telemetry_packets++;
         const uint8_t *b = pkt.body;
         size_t n = pkt.body_len, q = 0;
         switch (pkt.type) {
         case HK_MQTT_CONNECT: {
             q = 7; /* protocol name, level */
             uint8_t flags = n > 7 ? b[7] : 0;
+            c->connect_flight = c->flight;
             c->clean_session = (flags & 0x02) != 0;
             q = 10;
             get_str(b, n, &q, c->client_id, sizeof c->client_id);
@@ -318,6 +324,10 @@ static hk_result t_send(void *ctx, const uint8_t *buf, size_t len, size_t *out_s
         return HK_ERR_STATE;
     if (c->cut)
         return HK_ERR_CLOSED;
+    if (c->delivered) {
+        c->flight++;
+        c->delivered = false;
+    }
     size_t room = sizeof c->in - c->in_len;
     size_t n = len < room ? len : room;
     memcpy(c->in + c->in_len, buf, n);
@@ -342,6 +352,7 @@ static hk_result t_recv(void *ctx, uint8_t *buf, size_t cap, size_t *out_receive
     memcpy(buf, c->out + c->out_pos, n);
     c->out_pos += n;
     *out_received = n;
+    c->delivered = true;
     return HK_OK;
 }
 
@@ -374,6 +385,11 @@ static hk_result l_open(void *ctx, const char *host, uint16_t port, const uint8_
     c->cut = false;
     c->polled_once = false;
     c->in_len = c->out_len = c->out_pos = 0;
+    c->flight = 0;
+    c->delivered = false;
+    c->connect_flight = -1;
+    c->telemetry_flight = -1;
+    c->telemetry_packets = 0;
     return HK_OK;
 }
 

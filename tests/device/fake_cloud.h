@@ -24,6 +24,7 @@ typedef struct fake_se {
     int fail_read;   /* next N data reads fail */
     int fail_write;  /* next N data writes fail */
     int writes;      /* write_data calls that succeeded */
+    int reads;       /* read_data calls that succeeded */
 } fake_se;
 
 void fake_se_init(fake_se *f, const char *cert_hex, hk_se *out);
@@ -84,6 +85,13 @@ typedef struct fake_cloud {
     char last_payload[FAKE_TEXT];
     int twin_gets, reported, method_responses;
     int disconnects;
+    /* Flights of the open connection: a flight is the device's bytes
+     * between two deliveries of server bytes (0 = the first one). */
+    int flight;
+    bool delivered;          /* server bytes reached the device since the last send */
+    int connect_flight;      /* flight of the last CONNECT */
+    int telemetry_flight;    /* flight of the first telemetry of the connection; -1 none */
+    int telemetry_packets;   /* packets of the connection up to that telemetry, itself included */
 } fake_cloud;
 
 void fake_cloud_init(fake_cloud *c);

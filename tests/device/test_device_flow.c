@@ -50,6 +50,12 @@ typedef struct world {
     bool answer_methods;
     bool record_old_during_dps; /* the record still held the old hub while DPS ran */
     int dps_responses;
+    /* telemetry handed over from the callback on the first HUB_SESSION entry */
+    int send_on_session;
+    int early_sent;
+    uint32_t early_ids[8];
+    hk_result early_results[8];
+    hk_result early_twin; /* hk_device_twin_get at the same moment */
 } world;
 
 static world W;
@@ -77,10 +83,23 @@ static void on_event(void *ctx, const hk_device_event *e)
             w->wait_ms[w->nstates] = e->wait_ms;
             w->nstates++;
         }
+        if (e->state == HK_DEVICE_STATE_HUB_SESSION && w->send_on_session > 0) {
+            static const uint8_t early[] = "{\"boot\":1}";
+            for (int i = 0; i < w->send_on_session && i < 8; i++) {
+                w->early_results[i] = hk_device_send_telemetry(&w->dev, early, sizeof early - 1,
+                                                               NULL, &w->early_ids[i]);
+                w->early_sent++;
+            }
+            uint32_t tid = 0;
+            w->early_twin = hk_device_twin_get(&w->dev, &tid);
+            w->send_on_session = 0;
+        }
         if (e->state == HK_DEVICE_STATE_DPS_REGISTER) {
             hk_record rec;
+            int reads = w->fse.reads; /* the test's own look is not the device's */
             if (hk_record_read(&w->se, &rec) == HK_OK && strcmp(rec.hub_hostname, "hub-old.test") == 0)
                 w->record_old_during_dps = true;
+            w->fse.reads = reads;
         }
         break;
     case HK_DEVICE_EVENT_DPS_RESPONSE:
@@ -216,6 +235,9 @@ static void test_cold_boot(void)
     HK_CHECK(strcmp(W.assigned_payload, "{\"fw\":2}") == 0); /* the custom payload returned */
     HK_CHECK(strstr(W.cloud.last_body, "\"payload\":{\"model\":\"m1\"}") != NULL);
     HK_CHECK(strstr(W.cloud.last_body, "\"registrationId\":\"dev-1\"") != NULL);
+    /* record read once, written once: the write does not read it again */
+    HK_CHECK_EQ(W.fse.reads, 1);
+    HK_CHECK_EQ(W.fse.writes, 1);
     /* record written */
     hk_record rec;
     HK_CHECK_RESULT(hk_record_read(&W.se, &rec), HK_OK);
@@ -461,6 +483,100 @@ static void test_reconnect_resends_telemetry(void)
     HK_CHECK_EQ(count_state(HK_DEVICE_STATE_READY), 2);
 }
 
+/* Telemetry handed over on entering HUB_SESSION leaves in the same flight as
+ * CONNECT and SUBSCRIBE (before any byte of the hub came back) and is
+ * acknowledged; twin calls still wait for READY. */
+static void test_first_telemetry_rides_with_connect(void)
+{
+    for (int cold = 0; cold < 2; cold++) {
+        world_init(CERT_DEV1_HEX);
+        if (!cold)
+            put_record("hub-a.test", "dev-1");
+        W.send_on_session = 1;
+        world_start();
+        HK_CHECK(drive(sent_done, 60000));
+        HK_CHECK_EQ(W.early_sent, 1);
+        HK_CHECK_RESULT(W.early_results[0], HK_OK);
+        HK_CHECK(W.early_ids[0] != 0);
+        HK_CHECK_RESULT(W.early_twin, HK_ERR_STATE);
+        HK_CHECK_EQ(W.sent_ok, 1);
+        HK_CHECK_EQ(W.sent_closed, 0);
+        HK_CHECK_EQ(W.last_sent_id, W.early_ids[0]);
+        HK_CHECK_EQ(W.cloud.opens_dps, cold ? 1 : 0);
+        HK_CHECK_EQ(W.cloud.opens_hub, 1);
+        HK_CHECK_EQ(W.cloud.telemetry, 1);
+        HK_CHECK_EQ(W.cloud.telemetry_dup, 0);
+        HK_CHECK_EQ(W.cloud.connect_flight, 0);
+        HK_CHECK_EQ(W.cloud.telemetry_flight, 0);   /* no extra round trip */
+        HK_CHECK_EQ(W.cloud.telemetry_packets, 3);  /* CONNECT, SUBSCRIBE, the PUBLISH */
+        HK_CHECK(strcmp(W.cloud.last_payload, "{\"boot\":1}") == 0);
+        HK_CHECK(drive(is_ready, 1000));
+        drive(NULL, 10);
+        HK_CHECK_EQ(W.cloud.twin_gets, 1); /* the GET after CONNACK, as before */
+    }
+
+    /* The in-flight limit holds before CONNACK too. */
+    world_init(CERT_DEV1_HEX);
+    put_record("hub-a.test", "dev-1");
+    W.cloud.hub_ack_telemetry = false;
+    W.send_on_session = HK_MQTT_MAX_INFLIGHT + 1;
+    world_start();
+    HK_CHECK(drive(is_ready, 60000));
+    for (int i = 0; i < HK_MQTT_MAX_INFLIGHT; i++)
+        HK_CHECK_RESULT(W.early_results[i], HK_OK);
+    HK_CHECK_RESULT(W.early_results[HK_MQTT_MAX_INFLIGHT], HK_ERR_FULL);
+    HK_CHECK_EQ(W.cloud.telemetry, HK_MQTT_MAX_INFLIGHT);
+    HK_CHECK_EQ(W.cloud.telemetry_flight, 0);
+}
+
+/* A CONNACK that refuses the identity: the telemetry queued behind CONNECT
+ * never reached the hub; the device provisions again and reports it
+ * dropped, as for a message of a session lost later. */
+static void test_early_telemetry_refused_connack(void)
+{
+    world_init(CERT_DEV1_HEX);
+    put_record("hub-old.test", "dev-old");
+    W.cloud.hub_connack = 5; /* not authorized */
+    W.cloud.after = (fake_dps_reply){200, 0, ASSIGNED_B, false};
+    W.send_on_session = 1;
+    world_start();
+    HK_CHECK(drive(sent_done, 60000));
+    HK_CHECK_RESULT(W.early_results[0], HK_OK);
+    HK_CHECK_EQ(W.sent_closed, 1);
+    HK_CHECK_EQ(W.sent_ok, 0);
+    HK_CHECK_EQ(W.last_sent_id, W.early_ids[0]);
+    HK_CHECK_EQ(W.cloud.telemetry, 0);
+    HK_CHECK_EQ(W.cloud.opens_dps, 1);
+    HK_CHECK_EQ(count_state(HK_DEVICE_STATE_READY), 0);
+}
+
+/* A CONNACK failure that is not a refusal (same hub again after backoff):
+ * the early message stays in flight and is resent with DUP. */
+static bool waiting(void)
+{
+    return hk_device_get_state(&W.dev) == HK_DEVICE_STATE_WAIT;
+}
+
+static void test_early_telemetry_resent_after_lost_session(void)
+{
+    world_init(CERT_DEV1_HEX);
+    put_record("hub-a.test", "dev-1");
+    W.cloud.hub_connack = 1; /* protocol version refused: not an identity refusal */
+    W.send_on_session = 1;
+    world_start();
+    HK_CHECK(drive(waiting, 60000));
+    HK_CHECK_EQ(W.sent_ok + W.sent_closed, 0);
+    W.cloud.hub_connack = 0;
+    HK_CHECK(drive(sent_done, 120000));
+    HK_CHECK_EQ(W.sent_ok, 1);
+    HK_CHECK_EQ(W.sent_closed, 0);
+    HK_CHECK_EQ(W.last_sent_id, W.early_ids[0]);
+    HK_CHECK_EQ(W.cloud.telemetry, 1);
+    HK_CHECK_EQ(W.cloud.telemetry_dup, 1);
+    HK_CHECK_EQ(W.cloud.opens_hub, 2);
+    HK_CHECK_EQ(W.cloud.opens_dps, 0);
+}
+
 static void test_session_callbacks(void)
 {
     world_init(CERT_DEV1_HEX);
@@ -578,6 +694,9 @@ static void test_record_write_faults(void)
     W.fse.fail_write = 2;
     world_start();
     HK_CHECK(drive(is_ready, 60000));
+    /* the RECORD read, then one read before each retried write: after a
+     * failed write only a fresh read tells which copy is the newest */
+    HK_CHECK_EQ(W.fse.reads, 3);
     hk_record rec;
     HK_CHECK_RESULT(hk_record_read(&W.se, &rec), HK_OK);
     HK_CHECK(strcmp(rec.hub_hostname, "hub-a.test") == 0);
@@ -701,6 +820,9 @@ int main(void)
     HK_RUN(test_refusal_then_interval_allows_dps);
     HK_RUN(test_hub_fallback_to_dps);
     HK_RUN(test_reconnect_resends_telemetry);
+    HK_RUN(test_first_telemetry_rides_with_connect);
+    HK_RUN(test_early_telemetry_refused_connack);
+    HK_RUN(test_early_telemetry_resent_after_lost_session);
     HK_RUN(test_session_callbacks);
     HK_RUN(test_not_ready_refuses_session_calls);
     HK_RUN(test_inflight_limit);

@@ -17,6 +17,8 @@ typedef struct fake_se {
     long write_budget; /* bytes written before "power loss"; -1 = unlimited */
     int torn_garbage;  /* on power loss, also spoil the 4-byte word being written */
     hk_result read_error;
+    bool fail_after_write; /* store every byte, then report an error */
+    int reads;
     int writes;
     size_t last_offset, last_len;
 } fake_se;
@@ -26,6 +28,7 @@ static hk_result fake_read(void *ctx, size_t offset, uint8_t *out, size_t len)
     fake_se *f = ctx;
     if (f->read_error != HK_OK)
         return f->read_error;
+    f->reads++;
     if (offset > HK_RECORD_AREA_SIZE || len > HK_RECORD_AREA_SIZE - offset)
         return HK_ERR_INVALID_ARG;
     memcpy(out, f->area + offset, len);
@@ -51,7 +54,7 @@ static hk_result fake_write(void *ctx, size_t offset, const uint8_t *data, size_
         }
         f->area[offset + i] = data[i];
     }
-    return HK_OK;
+    return f->fail_after_write ? HK_ERR_SE_NO_RESPONSE : HK_OK;
 }
 
 static hk_se fake_make(fake_se *f, uint8_t fill)
@@ -86,6 +89,12 @@ static bool record_is(const hk_record *r, const char *host, const char *dev)
 static hk_result write_str(const hk_se *se, const char *host, const char *dev, uint8_t flags)
 {
     return hk_record_write(se, host, strlen(host), dev, strlen(dev), flags);
+}
+
+static hk_result write_cached_str(const hk_se *se, hk_record_cache *cache, const char *host,
+                                  const char *dev)
+{
+    return hk_record_write_cached(se, cache, host, strlen(host), dev, strlen(dev), 0);
 }
 
 /* ---- tests ---------------------------------------------------------------- */
@@ -466,8 +475,10 @@ static void test_legacy_variants(void)
  * is the old one or the new one, never anything else; then a full write
  * still works. */
 static void power_loss_scenario(void (*setup)(fake_se *), const char *old_host,
-                                const char *old_dev, hk_result old_result, int garbage)
+                                const char *old_dev, hk_result old_result, int garbage,
+                                bool cached)
 {
+    hk_record_cache cache;
     fake_se f;
     hk_record r;
     hk_se se = fake_make(&f, 0xFF);
@@ -478,9 +489,13 @@ static void power_loss_scenario(void (*setup)(fake_se *), const char *old_host,
     int saw_old = 0, saw_new = 0;
     for (long n = 0;; n++) {
         memcpy(f.area, start, sizeof(start));
+        if (cached) /* the boot flow's way: read, then write without reading */
+            (void)hk_record_read_cached(&se, &r, &cache);
         f.write_budget = n;
         f.torn_garbage = garbage;
-        hk_result w = write_str(&se, "new-hub.example.net", "new-device-id", 0);
+        hk_result w = cached ? write_cached_str(&se, &cache, "new-hub.example.net",
+                                                "new-device-id")
+                             : write_str(&se, "new-hub.example.net", "new-device-id", 0);
         bool finished = w == HK_OK;
         f.write_budget = -1;
         hk_result rr = hk_record_read(&se, &r);
@@ -496,8 +511,11 @@ static void power_loss_scenario(void (*setup)(fake_se *), const char *old_host,
         }
         if (start[0] >= '0' && start[0] <= 'f' && start[18] == 0)
             HK_CHECK(memcmp(f.area, start, 68) == 0);
-        /* after the power comes back, a full write works */
-        HK_CHECK_RESULT(write_str(&se, "after.example", "after-dev", 0), HK_OK);
+        /* after the power comes back, a full write works (a cached one
+         * with the cache of the interrupted write, which must read again) */
+        HK_CHECK_RESULT(cached ? write_cached_str(&se, &cache, "after.example", "after-dev")
+                               : write_str(&se, "after.example", "after-dev", 0),
+                        HK_OK);
         HK_CHECK_RESULT(hk_record_read(&se, &r), HK_OK);
         if (!record_is(&r, "after.example", "after-dev")) {
             HK_CHECK(!"a full write after power loss does not read back");
@@ -544,14 +562,128 @@ static void setup_legacy_two(fake_se *f)
 
 static void test_power_loss_every_byte(void)
 {
-    for (int g = 0; g < 2; g++) {
-        power_loss_scenario(setup_erased, NULL, NULL, HK_ERR_RECORD_EMPTY, g);
-        power_loss_scenario(setup_one_copy, "old-hub", "old-dev", HK_OK, g);
-        power_loss_scenario(setup_two_copies, "old-hub", "old-dev", HK_OK, g);
-        power_loss_scenario(setup_legacy, "seedhub.azure-devices.net", "0123a1b2c3d4e5f6ee",
-                            HK_OK, g);
-        power_loss_scenario(setup_legacy_two, "old-hub", "old-dev", HK_OK, g);
+    for (int c = 0; c < 2; c++) {
+        for (int g = 0; g < 2; g++) {
+            power_loss_scenario(setup_erased, NULL, NULL, HK_ERR_RECORD_EMPTY, g, c);
+            power_loss_scenario(setup_one_copy, "old-hub", "old-dev", HK_OK, g, c);
+            power_loss_scenario(setup_two_copies, "old-hub", "old-dev", HK_OK, g, c);
+            power_loss_scenario(setup_legacy, "seedhub.azure-devices.net",
+                                "0123a1b2c3d4e5f6ee", HK_OK, g, c);
+            power_loss_scenario(setup_legacy_two, "old-hub", "old-dev", HK_OK, g, c);
+        }
     }
+}
+
+static void setup_newer_version(fake_se *f)
+{
+    memset(f->area, 0xFF, HK_RECORD_AREA_SIZE);
+    craft_copy(f->area, 208, 1, 0, 5, "old-hub", "old-dev");
+    craft_copy(f->area + 208, 208, 2, 0, 6, "v2-hub", "v2-dev");
+}
+
+/* Cached writes send exactly the bytes uncached writes send, without
+ * reading, for every starting layout, write after write. */
+static void test_cached_writes_match(void)
+{
+    void (*setups[])(fake_se *) = {setup_erased, setup_one_copy, setup_two_copies, setup_legacy,
+                                   setup_legacy_two};
+    static const char *const hosts[] = {"a.example", "bb.example.net", "c.example", "d.ex"};
+    for (size_t k = 0; k < sizeof(setups) / sizeof(setups[0]); k++) {
+        fake_se fc, fu;
+        hk_record r;
+        hk_se sc = fake_make(&fc, 0xFF), su = fake_make(&fu, 0xFF);
+        setups[k](&fc);
+        setups[k](&fu);
+        hk_record_cache cache;
+        memset(&cache, 0x5A, sizeof(cache)); /* filled by the read, whatever it held */
+        (void)hk_record_read_cached(&sc, &r, &cache);
+        HK_CHECK_EQ(fc.reads, 1);
+        for (size_t i = 0; i < 4; i++) {
+            HK_CHECK_RESULT(write_cached_str(&sc, &cache, hosts[i], "dev-x"), HK_OK);
+            HK_CHECK_RESULT(write_str(&su, hosts[i], "dev-x", 0), HK_OK);
+            HK_CHECK_EQ(fc.last_offset, fu.last_offset);
+            HK_CHECK_EQ(fc.last_len, fu.last_len);
+            HK_CHECK_MEM(fc.area, sizeof(fc.area), fu.area, sizeof(fu.area));
+        }
+        HK_CHECK_EQ(fc.reads, 1); /* the one read before the first write */
+        HK_CHECK_EQ(fc.writes, 4);
+        HK_CHECK_RESULT(hk_record_read(&sc, &r), HK_OK);
+        HK_CHECK(record_is(&r, "d.ex", "dev-x"));
+        HK_CHECK(hk_guard_intact(fc.area, HK_RECORD_AREA_SIZE, sizeof(fc.area)));
+    }
+}
+
+static void test_cached_edges(void)
+{
+    fake_se f, g;
+    hk_record r;
+    hk_record_cache cache;
+    hk_se se = fake_make(&f, 0xFF);
+    setup_two_copies(&f);
+
+    /* A zeroed cache is empty: the write reads first. */
+    memset(&cache, 0, sizeof(cache));
+    HK_CHECK_RESULT(write_cached_str(&se, &cache, "h1", "d1"), HK_OK);
+    HK_CHECK_EQ(f.reads, 1);
+    HK_CHECK_EQ(f.last_offset, 208); /* copy A (generation 41) was the newest */
+    HK_CHECK_RESULT(write_cached_str(&se, &cache, "h2", "d2"), HK_OK);
+    HK_CHECK_EQ(f.reads, 1);
+    HK_CHECK_EQ(f.last_offset, 0);
+
+    /* Bad text: refused before anything is written, the cache still good. */
+    HK_CHECK_RESULT(write_cached_str(&se, &cache, "bad host", "d"), HK_ERR_MALFORMED);
+    char longer[200];
+    memset(longer, 'x', sizeof(longer) - 1);
+    longer[sizeof(longer) - 1] = '\0';
+    HK_CHECK_RESULT(write_cached_str(&se, &cache, longer, "d"), HK_ERR_RECORD_TOO_LONG);
+    HK_CHECK_EQ(f.writes, 2);
+    HK_CHECK_RESULT(write_cached_str(&se, &cache, "h3", "d3"), HK_OK);
+    HK_CHECK_EQ(f.reads, 1);
+    HK_CHECK_EQ(f.last_offset, 208);
+
+    /* A write that reached the chip whole but reported an error: the cache
+     * is emptied, so the next write reads and replaces the other copy; the
+     * assignment of the "failed" write is what a torn next write leaves. */
+    f.fail_after_write = true;
+    HK_CHECK_RESULT(write_cached_str(&se, &cache, "h4", "d4"), HK_ERR_SE_NO_RESPONSE);
+    HK_CHECK_EQ(f.last_offset, 0);
+    f.fail_after_write = false;
+    f.write_budget = 100;
+    HK_CHECK_RESULT(write_cached_str(&se, &cache, "h5", "d5"), HK_ERR_SE_NO_RESPONSE);
+    HK_CHECK_EQ(f.reads, 2);
+    HK_CHECK_EQ(f.last_offset, 208);
+    f.write_budget = -1;
+    HK_CHECK_RESULT(hk_record_read(&se, &r), HK_OK);
+    HK_CHECK(record_is(&r, "h4", "d4"));
+
+    /* The read fails: the cache is empty and the write reads (and fails) too. */
+    HK_CHECK_RESULT(hk_record_read_cached(&se, &r, &cache), HK_OK);
+    f.read_error = HK_ERR_SE_CRC;
+    HK_CHECK_RESULT(hk_record_read_cached(&se, &r, &cache), HK_ERR_SE_CRC);
+    int w = f.writes;
+    HK_CHECK_RESULT(write_cached_str(&se, &cache, "h6", "d6"), HK_ERR_SE_CRC);
+    HK_CHECK_EQ(f.writes, w);
+    f.read_error = HK_OK;
+    se.data_size = 400;
+    HK_CHECK_RESULT(hk_record_read_cached(&se, &r, &cache), HK_ERR_SE_CONFIG);
+    HK_CHECK_RESULT(write_cached_str(&se, &cache, "h6", "d6"), HK_ERR_SE_CONFIG);
+    se.data_size = HK_RECORD_AREA_SIZE;
+
+    /* A newer firmware's copy: the read says so, the cached write refuses
+     * without writing. An empty chip: the cache still allows the write. */
+    hk_se sg = fake_make(&g, 0xFF);
+    setup_newer_version(&g);
+    HK_CHECK_RESULT(hk_record_read_cached(&sg, &r, &cache), HK_ERR_RECORD_VERSION);
+    HK_CHECK_RESULT(write_cached_str(&sg, &cache, "h", "d"), HK_ERR_RECORD_VERSION);
+    HK_CHECK_EQ(g.writes, 0);
+    HK_CHECK_EQ(g.reads, 1);
+    sg = fake_make(&g, 0xFF);
+    HK_CHECK_RESULT(hk_record_read_cached(&sg, &r, &cache), HK_ERR_RECORD_EMPTY);
+    HK_CHECK_RESULT(write_cached_str(&sg, &cache, "h", "d"), HK_OK);
+    HK_CHECK_EQ(g.reads, 1);
+    HK_CHECK_RESULT(hk_record_read(&sg, &r), HK_OK);
+    HK_CHECK(record_is(&r, "h", "d"));
+    HK_CHECK_EQ(r.generation, 1);
 }
 
 /* Forget interrupted at every byte: still assigned (old) or forgotten. */
@@ -594,5 +726,7 @@ int main(void)
     HK_RUN(test_legacy_variants);
     HK_RUN(test_power_loss_every_byte);
     HK_RUN(test_power_loss_forget);
+    HK_RUN(test_cached_writes_match);
+    HK_RUN(test_cached_edges);
     return hk_test_finish("record");
 }

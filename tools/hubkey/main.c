@@ -77,7 +77,7 @@ typedef struct agent {
     /* what happened in this run */
     bool dps_assigned;      /* an ASSIGNED event came */
     bool dps_visited;       /* DPS was contacted */
-    bool ready;             /* state is READY now */
+    bool can_send;          /* HUB_SESSION or READY now: telemetry is accepted */
     bool reached_ready;     /* READY at least once */
     uint32_t ready_ms;      /* elapsed at the first READY */
     hk_result last_error;
@@ -343,12 +343,13 @@ static void q_compact(agent *a)
     }
 }
 
-/* Hands queued messages to the device while it is READY and has room;
- * returns how many it handed over (the device then needs a step). */
+/* Hands queued messages to the device while it accepts telemetry (from
+ * HUB_SESSION on, before CONNACK) and has room; returns how many it handed
+ * over (the device then needs a step). */
 static size_t q_flush(agent *a)
 {
     size_t handed = 0;
-    if (!a->ready)
+    if (!a->can_send)
         return 0;
     for (size_t i = 0; i < a->q_count; i++) {
         msg *m = q_at(a, i);
@@ -362,7 +363,7 @@ static size_t q_flush(agent *a)
         hk_result r = hk_device_send_telemetry(&a->dev, (const uint8_t *)m->data, m->len,
                                                json ? &props : NULL, &m->id);
         if (r == HK_ERR_FULL || r == HK_ERR_STATE)
-            break; /* again after the next SENT or READY */
+            break; /* again after the next SENT or session */
         if (r != HK_OK) {
             err_line(a, "telemetry message of %zu bytes not sent: %s (%s)", m->len,
                      hk_result_name(r), hk_result_str(r));
@@ -630,8 +631,12 @@ static void on_event(void *ctx, const hk_device_event *ev_in)
             a->last_error = ev->result;
             a->last_error_state = ev->previous;
         }
-        a->ready = ev->state == HK_DEVICE_STATE_READY;
+        a->can_send = ev->state == HK_DEVICE_STATE_HUB_SESSION ||
+                      ev->state == HK_DEVICE_STATE_READY;
         print_state(a, ev);
+        /* Queued messages go out with CONNECT: no round trip of their own. */
+        if (ev->state == HK_DEVICE_STATE_HUB_SESSION)
+            (void)q_flush(a);
         if (ev->state == HK_DEVICE_STATE_READY) {
             if (!a->reached_ready)
                 a->ready_ms = ev->elapsed_ms;

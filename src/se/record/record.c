@@ -257,6 +257,85 @@ hk_result hk_record_parse(const uint8_t *image, size_t len, hk_record *out)
     return HK_ERR_RECORD_EMPTY;
 }
 
+/* Where the next write goes, decided from a slot image: the copy that does
+ * not hold the newest valid record, with the generation after it. version
+ * is set when a copy of an unknown version is there (nothing may be
+ * written then). */
+typedef struct rec_plan {
+    layout l;
+    size_t target; /* offset of the copy to replace */
+    uint32_t generation;
+    bool version;
+} rec_plan;
+
+static rec_plan rec_plan_of(const uint8_t *image)
+{
+    rec_plan p;
+    p.l = rec_layout(image);
+    const uint8_t *ca = image + p.l.base;
+    const uint8_t *cb = ca + p.l.copy_size;
+    copy_info a = rec_copy_check(ca, p.l.copy_size);
+    copy_info b = rec_copy_check(cb, p.l.copy_size);
+    p.version = a.state == COPY_VERSION || b.state == COPY_VERSION;
+    size_t off_a = p.l.base, off_b = p.l.base + p.l.copy_size;
+    if (a.state == COPY_VALID && b.state == COPY_VALID) {
+        bool b_newer = rec_newer(b.generation, a.generation);
+        p.target = b_newer ? off_a : off_b;
+        p.generation = (b_newer ? b.generation : a.generation) + 1u;
+    } else if (a.state == COPY_VALID) {
+        p.target = off_b;
+        p.generation = a.generation + 1u;
+    } else if (b.state == COPY_VALID) {
+        p.target = off_a;
+        p.generation = b.generation + 1u;
+    } else {
+        p.target = off_a;
+        p.generation = 1u;
+    }
+    return p;
+}
+
+/* The text checks of a write, in the order the API promises: malformed
+ * text, then too long for the layout. */
+static hk_result rec_text_check(const layout *l, const char *host, size_t host_len,
+                                const char *dev, size_t dev_len, uint8_t flags)
+{
+    HK_REQUIRE(host_len == 0 || host != NULL);
+    HK_REQUIRE(dev_len == 0 || dev != NULL);
+    /* The text usually comes from the network (a DPS response): checked
+     * with ordinary code, never only by a precondition. */
+    if ((flags & HK_RECORD_FLAG_FORGOTTEN) != 0) {
+        HK_REQUIRE(host_len == 0 && dev_len == 0 && (flags & HK_RECORD_FLAGS_USER_MASK) == 0);
+    } else if (host_len == 0 || dev_len == 0 || !rec_text_ok((const uint8_t *)host, host_len) ||
+               !rec_text_ok((const uint8_t *)dev, dev_len)) {
+        return HK_ERR_MALFORMED;
+    }
+    size_t text_max = l->copy_size - REC_HEADER - REC_CRC;
+    if (host_len > text_max || dev_len > text_max || host_len + dev_len > text_max)
+        return HK_ERR_RECORD_TOO_LONG;
+    return HK_OK;
+}
+
+/* Copy: 48 4B | version | flags | generation LE32 | hlen | dlen | host
+ * | device ID | zeros | CRC-32 LE32 */
+static void rec_copy_build(uint8_t *target, size_t size, uint32_t gen, uint8_t flags,
+                           const char *host, size_t host_len, const char *dev, size_t dev_len)
+{
+    memset(target, 0, size);
+    target[0] = REC_MAGIC0;
+    target[1] = REC_MAGIC1;
+    target[2] = REC_VERSION;
+    target[3] = flags;
+    rec_put_le32(target + 4, gen);
+    target[8] = (uint8_t)host_len;
+    target[9] = (uint8_t)dev_len;
+    if (host_len > 0)
+        memcpy(target + REC_HEADER, host, host_len);
+    if (dev_len > 0)
+        memcpy(target + REC_HEADER + host_len, dev, dev_len);
+    rec_put_le32(target + size - REC_CRC, rec_crc32(target, size - REC_CRC));
+}
+
 hk_result hk_record_image_update(uint8_t *image, size_t len, const char *hub_hostname,
                                  size_t hub_hostname_len, const char *device_id,
                                  size_t device_id_len, uint8_t flags, size_t *out_offset,
@@ -265,93 +344,117 @@ hk_result hk_record_image_update(uint8_t *image, size_t len, const char *hub_hos
     HK_REQUIRE(image != NULL && out_offset != NULL && out_len != NULL);
     HK_REQUIRE(len == HK_RECORD_AREA_SIZE);
     (void)len; /* only checked: the image size is fixed */
-    HK_REQUIRE(hub_hostname_len == 0 || hub_hostname != NULL);
-    HK_REQUIRE(device_id_len == 0 || device_id != NULL);
-    /* The text usually comes from the network (a DPS response): checked
-     * with ordinary code, never only by a precondition. */
-    bool forgotten = (flags & HK_RECORD_FLAG_FORGOTTEN) != 0;
-    if (forgotten) {
-        HK_REQUIRE(hub_hostname_len == 0 && device_id_len == 0 &&
-                   (flags & HK_RECORD_FLAGS_USER_MASK) == 0);
-    } else if (hub_hostname_len == 0 || device_id_len == 0 ||
-               !rec_text_ok((const uint8_t *)hub_hostname, hub_hostname_len) ||
-               !rec_text_ok((const uint8_t *)device_id, device_id_len)) {
-        return HK_ERR_MALFORMED;
-    }
-
-    layout l = rec_layout(image);
-    size_t text_max = l.copy_size - REC_HEADER - REC_CRC;
-    if (hub_hostname_len > text_max || device_id_len > text_max ||
-        hub_hostname_len + device_id_len > text_max)
-        return HK_ERR_RECORD_TOO_LONG;
-
-    uint8_t *ca = image + l.base;
-    uint8_t *cb = ca + l.copy_size;
-    copy_info a = rec_copy_check(ca, l.copy_size);
-    copy_info b = rec_copy_check(cb, l.copy_size);
-    if (a.state == COPY_VERSION || b.state == COPY_VERSION)
+    rec_plan p = rec_plan_of(image);
+    HK_TRY(rec_text_check(&p.l, hub_hostname, hub_hostname_len, device_id, device_id_len, flags));
+    if (p.version)
         return HK_ERR_RECORD_VERSION;
-
-    /* The target is the copy that does not hold the newest valid record. */
-    uint8_t *target;
-    uint32_t gen;
-    if (a.state == COPY_VALID && b.state == COPY_VALID) {
-        bool b_newer = rec_newer(b.generation, a.generation);
-        target = b_newer ? ca : cb;
-        gen = (b_newer ? b.generation : a.generation) + 1u;
-    } else if (a.state == COPY_VALID) {
-        target = cb;
-        gen = a.generation + 1u;
-    } else if (b.state == COPY_VALID) {
-        target = ca;
-        gen = b.generation + 1u;
-    } else {
-        target = ca;
-        gen = 1u;
-    }
-
-    /* Copy: 48 4B | version | flags | generation LE32 | hlen | dlen | host
-     * | device ID | zeros | CRC-32 LE32 */
-    memset(target, 0, l.copy_size);
-    target[0] = REC_MAGIC0;
-    target[1] = REC_MAGIC1;
-    target[2] = REC_VERSION;
-    target[3] = flags;
-    rec_put_le32(target + 4, gen);
-    target[8] = (uint8_t)hub_hostname_len;
-    target[9] = (uint8_t)device_id_len;
-    if (hub_hostname_len > 0)
-        memcpy(target + REC_HEADER, hub_hostname, hub_hostname_len);
-    if (device_id_len > 0)
-        memcpy(target + REC_HEADER + hub_hostname_len, device_id, device_id_len);
-    rec_put_le32(target + l.copy_size - REC_CRC, rec_crc32(target, l.copy_size - REC_CRC));
-    *out_offset = (size_t)(target - image);
-    *out_len = l.copy_size;
+    rec_copy_build(image + p.target, p.l.copy_size, p.generation, flags, hub_hostname,
+                   hub_hostname_len, device_id, device_id_len);
+    *out_offset = p.target;
+    *out_len = p.l.copy_size;
     return HK_OK;
 }
 
-static hk_result rec_store(const hk_se *se, const char *host, size_t host_len, const char *dev,
-                           size_t dev_len, uint8_t flags)
+enum { CACHE_EMPTY = 0, CACHE_READY = 1 };
+
+static void rec_cache_set(hk_record_cache *cache, const rec_plan *p)
+{
+    cache->_internal.status = CACHE_READY;
+    cache->_internal.legacy = p->l.legacy;
+    cache->_internal.version = p->version;
+    cache->_internal.target = (uint16_t)p->target;
+    cache->_internal.generation = p->generation;
+}
+
+static rec_plan rec_cache_plan(const hk_record_cache *cache)
+{
+    rec_plan p;
+    p.l.legacy = cache->_internal.legacy;
+    p.l.base = p.l.legacy ? REC_LEGACY_BASE : 0u;
+    p.l.copy_size = p.l.legacy ? REC_LEGACY_COPY_SIZE : REC_COPY_SIZE;
+    p.target = cache->_internal.target;
+    p.generation = cache->_internal.generation;
+    p.version = cache->_internal.version;
+    return p;
+}
+
+static bool rec_cache_sane(const hk_record_cache *cache)
+{
+    if (cache->_internal.status != CACHE_READY)
+        return false;
+    size_t base = cache->_internal.legacy ? REC_LEGACY_BASE : 0u;
+    size_t size = cache->_internal.legacy ? REC_LEGACY_COPY_SIZE : REC_COPY_SIZE;
+    return cache->_internal.target == base || cache->_internal.target == base + size;
+}
+
+/* One write: the plan comes from the cache when it holds one, else from
+ * the slot read now. Only the target copy is sent, built in a copy-sized
+ * buffer. A failed write empties the cache: the write may have reached
+ * the chip whole, and only a fresh read tells which copy is newest now. */
+static hk_result rec_store(const hk_se *se, hk_record_cache *cache, const char *host,
+                           size_t host_len, const char *dev, size_t dev_len, uint8_t flags)
 {
     HK_REQUIRE(se != NULL && se->read_data != NULL && se->write_data != NULL);
     if (se->data_size < HK_RECORD_AREA_SIZE)
         return HK_ERR_SE_CONFIG;
-    uint8_t image[HK_RECORD_AREA_SIZE];
-    HK_TRY(se->read_data(se->ctx, 0, image, sizeof(image)));
-    size_t off = 0, n = 0;
-    HK_TRY(hk_record_image_update(image, sizeof(image), host, host_len, dev, dev_len, flags, &off,
-                                  &n));
-    return se->write_data(se->ctx, off, image + off, n);
+    rec_plan p;
+    if (cache != NULL && rec_cache_sane(cache)) {
+        p = rec_cache_plan(cache);
+    } else {
+        uint8_t image[HK_RECORD_AREA_SIZE];
+        if (cache != NULL)
+            memset(cache, 0, sizeof(*cache));
+        HK_TRY(se->read_data(se->ctx, 0, image, sizeof(image)));
+        p = rec_plan_of(image);
+        if (cache != NULL)
+            rec_cache_set(cache, &p);
+    }
+    HK_TRY(rec_text_check(&p.l, host, host_len, dev, dev_len, flags));
+    if (p.version)
+        return HK_ERR_RECORD_VERSION;
+    uint8_t copy[REC_COPY_SIZE];
+    rec_copy_build(copy, p.l.copy_size, p.generation, flags, host, host_len, dev, dev_len);
+    hk_result r = se->write_data(se->ctx, p.target, copy, p.l.copy_size);
+    if (cache != NULL) {
+        if (r == HK_OK) {
+            /* The copy just written is the newest: the next write replaces
+             * the other one, one generation on. */
+            size_t a = p.l.base, b = p.l.base + p.l.copy_size;
+            p.target = p.target == a ? b : a;
+            p.generation++;
+            rec_cache_set(cache, &p);
+        } else {
+            memset(cache, 0, sizeof(*cache));
+        }
+    }
+    return r;
 }
 
-hk_result hk_record_read(const hk_se *se, hk_record *out)
+static hk_result rec_read(const hk_se *se, hk_record *out, hk_record_cache *cache)
 {
     HK_REQUIRE(se != NULL && se->read_data != NULL && out != NULL);
+    if (cache != NULL)
+        memset(cache, 0, sizeof(*cache));
     if (se->data_size < HK_RECORD_AREA_SIZE)
         return HK_ERR_SE_CONFIG;
     uint8_t image[HK_RECORD_AREA_SIZE];
     HK_TRY(se->read_data(se->ctx, 0, image, sizeof(image)));
+    if (cache != NULL) {
+        rec_plan p = rec_plan_of(image);
+        rec_cache_set(cache, &p);
+    }
     return hk_record_parse(image, sizeof(image), out);
+}
+
+hk_result hk_record_read(const hk_se *se, hk_record *out)
+{
+    return rec_read(se, out, NULL);
+}
+
+hk_result hk_record_read_cached(const hk_se *se, hk_record *out, hk_record_cache *cache)
+{
+    HK_REQUIRE(cache != NULL);
+    return rec_read(se, out, cache);
 }
 
 hk_result hk_record_write(const hk_se *se, const char *hub_hostname, size_t hub_hostname_len,
@@ -359,10 +462,21 @@ hk_result hk_record_write(const hk_se *se, const char *hub_hostname, size_t hub_
 {
     HK_REQUIRE(hub_hostname != NULL && device_id != NULL);
     HK_REQUIRE((user_flags & HK_RECORD_FLAG_FORGOTTEN) == 0);
-    return rec_store(se, hub_hostname, hub_hostname_len, device_id, device_id_len, user_flags);
+    return rec_store(se, NULL, hub_hostname, hub_hostname_len, device_id, device_id_len,
+                     user_flags);
+}
+
+hk_result hk_record_write_cached(const hk_se *se, hk_record_cache *cache,
+                                 const char *hub_hostname, size_t hub_hostname_len,
+                                 const char *device_id, size_t device_id_len, uint8_t user_flags)
+{
+    HK_REQUIRE(cache != NULL && hub_hostname != NULL && device_id != NULL);
+    HK_REQUIRE((user_flags & HK_RECORD_FLAG_FORGOTTEN) == 0);
+    return rec_store(se, cache, hub_hostname, hub_hostname_len, device_id, device_id_len,
+                     user_flags);
 }
 
 hk_result hk_record_forget(const hk_se *se)
 {
-    return rec_store(se, NULL, 0, NULL, 0, HK_RECORD_FLAG_FORGOTTEN);
+    return rec_store(se, NULL, NULL, 0, NULL, 0, HK_RECORD_FLAG_FORGOTTEN);
 }
