@@ -231,10 +231,21 @@ static void close_link(hk_device *dev, bool graceful)
 static void on_mqtt(void *ctx, const hk_mqtt_event *e);
 
 /* Start an MQTT session; a session stuck flushing a DISCONNECT is reset. */
-static hk_result mqtt_start(hk_device *dev, const hk_transport *t, const hk_mqtt_connect_options *o)
+/* CONNECT with client_id and I->username[0..username_len); DPS and hub
+ * differ only in those and in clean_session. */
+static hk_result mqtt_start(hk_device *dev, const hk_transport *t, const char *client_id,
+                            size_t username_len, bool clean_session)
 {
     dev_in *I = &dev->_internal;
-    hk_result r = hk_mqtt_client_connect(&I->mqtt, t, o, I->now_ms);
+    hk_mqtt_connect_options opts;
+    memset(&opts, 0, sizeof opts);
+    opts.client_id = client_id;
+    opts.client_id_len = strlen(client_id);
+    opts.username = I->username;
+    opts.username_len = username_len;
+    opts.keep_alive_s = (uint16_t)pol(I->cfg.policy.keep_alive_s, HK_DEVICE_KEEP_ALIVE_S);
+    opts.clean_session = clean_session;
+    hk_result r = hk_mqtt_client_connect(&I->mqtt, t, &opts, I->now_ms);
     if (r != HK_ERR_STATE)
         return r;
     /* Messages the engine forgets here are reported as dropped. */
@@ -252,7 +263,7 @@ static hk_result mqtt_start(hk_device *dev, const hk_transport *t, const hk_mqtt
     hk_mqtt_client_config mc = {.tx_buf = I->tx, .tx_cap = sizeof I->tx, .rx_buf = I->rx,
                                 .rx_cap = sizeof I->rx, .on_event = on_mqtt, .event_ctx = dev};
     HK_TRY(hk_mqtt_client_init(&I->mqtt, &mc));
-    return hk_mqtt_client_connect(&I->mqtt, t, o, I->now_ms);
+    return hk_mqtt_client_connect(&I->mqtt, t, &opts, I->now_ms);
 }
 
 /* Open (first call) and advance the link. HK_OK with *out_ready when the
@@ -665,16 +676,8 @@ static void do_dps_connect(hk_device *dev, uint32_t *dl)
     size_t ul = 0;
     if (r == HK_OK)
         r = hk_dps_username_build(&c, I->username, sizeof I->username, &ul);
-    hk_mqtt_connect_options o;
-    memset(&o, 0, sizeof o);
-    o.client_id = I->registration_id;
-    o.client_id_len = strlen(I->registration_id);
-    o.username = I->username;
-    o.username_len = ul;
-    o.keep_alive_s = (uint16_t)pol(I->cfg.policy.keep_alive_s, HK_DEVICE_KEEP_ALIVE_S);
-    o.clean_session = true;
     if (r == HK_OK)
-        r = mqtt_start(dev, &t, &o);
+        r = mqtt_start(dev, &t, I->registration_id, ul, true);
     hk_mqtt_subscription sub = {HK_DPS_SUBSCRIBE_FILTER, sizeof(HK_DPS_SUBSCRIBE_FILTER) - 1, 1};
     uint16_t pid;
     if (r == HK_OK)
@@ -800,16 +803,8 @@ static void do_hub_connect(hk_device *dev, uint32_t *dl)
         r = hk_hub_username_build(&c, I->username, sizeof I->username, &ul);
     if (r == HK_OK)
         r = hk_hub_c2d_filter_build(&c, I->c2d_filter, sizeof I->c2d_filter, &fl);
-    hk_mqtt_connect_options o;
-    memset(&o, 0, sizeof o);
-    o.client_id = I->device_id;
-    o.client_id_len = strlen(I->device_id);
-    o.username = I->username;
-    o.username_len = ul;
-    o.keep_alive_s = (uint16_t)pol(I->cfg.policy.keep_alive_s, HK_DEVICE_KEEP_ALIVE_S);
-    o.clean_session = false;
     if (r == HK_OK)
-        r = mqtt_start(dev, &t, &o);
+        r = mqtt_start(dev, &t, I->device_id, ul, false);
     hk_mqtt_subscription subs[4] = {
         {I->c2d_filter, fl, 1},
         {HK_HUB_TWIN_RESPONSE_FILTER, sizeof(HK_HUB_TWIN_RESPONSE_FILTER) - 1, 1},
