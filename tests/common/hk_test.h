@@ -133,4 +133,44 @@ static inline int hk_test_finish(const char *suite)
     return hk_test_cases_failed_ == 0 ? 0 : 1;
 }
 
+/* String builders with the (out, cap, &out_len) contract.
+ * Runs `call` three times: with room for the expected string and its NUL,
+ * with one byte too few, and as a size query (out NULL, cap 0). `call` uses
+ * out_, cap_ and &len_. Bytes from cap_ on must keep their guard value. */
+#define HK_CHECK_BUILD(expected, call)                                               \
+    do {                                                                             \
+        const char *e_ = (expected);                                                 \
+        size_t n_ = strlen(e_);                                                      \
+        size_t caps_[3] = {n_ + 1, n_, 0};                                           \
+        for (int k_ = 0; k_ < 3; k_++) {                                             \
+            char buf_[512];                                                          \
+            size_t len_ = 99999, cap_ = caps_[k_];                                   \
+            char *out_ = cap_ != 0 ? buf_ : NULL;                                    \
+            hk_guard_fill(buf_, 0, sizeof buf_);                                     \
+            hk_result r_ = (call);                                                   \
+            if (k_ == 0) {                                                           \
+                HK_CHECK_RESULT(r_, HK_OK);                                          \
+                HK_CHECK_STRN(buf_, len_, e_);                                       \
+                HK_CHECK(buf_[n_] == '\0');                                          \
+                HK_CHECK(hk_guard_intact(buf_, n_ + 1, sizeof buf_));                \
+            } else {                                                                 \
+                HK_CHECK_RESULT(r_, HK_ERR_BUFFER_TOO_SMALL);                        \
+                HK_CHECK_EQ(len_, n_);                                               \
+                HK_CHECK(hk_guard_intact(buf_, cap_, sizeof buf_));                  \
+            }                                                                        \
+        }                                                                            \
+    } while (0)
+
+/* Expect `call` to fail with `want` and leave the whole buffer untouched. */
+#define HK_CHECK_BUILD_FAILS(want, call)                                             \
+    do {                                                                             \
+        char buf_[256];                                                              \
+        size_t len_ = 0, cap_ = sizeof buf_;                                         \
+        char *out_ = buf_;                                                           \
+        (void)len_;                                                                  \
+        hk_guard_fill(buf_, 0, sizeof buf_);                                         \
+        HK_CHECK_RESULT((call), (want));                                             \
+        HK_CHECK(hk_guard_intact(buf_, 0, sizeof buf_));                             \
+    } while (0)
+
 #endif /* HK_TEST_H */

@@ -5,44 +5,6 @@
 #include "hk_test.h"
 #include "hubkey/dps.h"
 
-/* Runs `call` with room for the expected string and its NUL, with one byte
- * too few, and as a size query (out NULL, cap 0). `call` uses out_, cap_ and
- * &len_. Bytes from cap_ on must keep their guard value. */
-#define CHECK_BUILD(expected, call)                                                  \
-    do {                                                                             \
-        const char *e_ = (expected);                                                 \
-        size_t n_ = strlen(e_);                                                      \
-        size_t caps_[3] = {n_ + 1, n_, 0};                                           \
-        for (int k_ = 0; k_ < 3; k_++) {                                             \
-            char buf_[512];                                                          \
-            size_t len_ = 99999, cap_ = caps_[k_];                                   \
-            char *out_ = cap_ != 0 ? buf_ : NULL;                                    \
-            hk_guard_fill(buf_, 0, sizeof buf_);                                     \
-            hk_result r_ = (call);                                                   \
-            if (k_ == 0) {                                                           \
-                HK_CHECK_RESULT(r_, HK_OK);                                          \
-                HK_CHECK_STRN(buf_, len_, e_);                                       \
-                HK_CHECK(buf_[n_] == '\0');                                          \
-                HK_CHECK(hk_guard_intact(buf_, n_ + 1, sizeof buf_));                \
-            } else {                                                                 \
-                HK_CHECK_RESULT(r_, HK_ERR_BUFFER_TOO_SMALL);                        \
-                HK_CHECK_EQ(len_, n_);                                               \
-                HK_CHECK(hk_guard_intact(buf_, cap_, sizeof buf_));                  \
-            }                                                                        \
-        }                                                                            \
-    } while (0)
-
-#define CHECK_BUILD_FAILS(want, call)                                                \
-    do {                                                                             \
-        char buf_[256];                                                              \
-        size_t len_ = 0, cap_ = sizeof buf_;                                         \
-        char *out_ = buf_;                                                           \
-        (void)len_;                                                                  \
-        hk_guard_fill(buf_, 0, sizeof buf_);                                         \
-        HK_CHECK_RESULT((call), (want));                                             \
-        HK_CHECK(hk_guard_intact(buf_, 0, sizeof buf_));                             \
-    } while (0)
-
 /* The register body is built by the JSON writer: exact fit, one byte short
  * (no size reported), guard bytes after the buffer in both cases. */
 #define CHECK_BODY(expected, client, custom, csr)                                    \
@@ -73,34 +35,34 @@ static const char sdk_op_id[] = "4.d0a671905ea5b2c8.42d78160-4c78-479e-8be7-61d5
 static void test_client_id_and_username(void)
 {
     hk_dps_client c = sdk_client;
-    CHECK_BUILD("myRegistrationId", hk_dps_client_id_build(&c, out_, cap_, &len_));
-    CHECK_BUILD("0neFEEDC0DE/registrations/myRegistrationId/api-version=2019-03-31",
+    HK_CHECK_BUILD("myRegistrationId", hk_dps_client_id_build(&c, out_, cap_, &len_));
+    HK_CHECK_BUILD("0neFEEDC0DE/registrations/myRegistrationId/api-version=2019-03-31",
                 hk_dps_username_build(&c, out_, cap_, &len_));
     c.client_version = "c/1.2.3";
-    CHECK_BUILD("0neFEEDC0DE/registrations/myRegistrationId/api-version=2019-03-31"
+    HK_CHECK_BUILD("0neFEEDC0DE/registrations/myRegistrationId/api-version=2019-03-31"
                 "&ClientVersion=c/1.2.3",
                 hk_dps_username_build(&c, out_, cap_, &len_));
     c.client_version = ""; /* empty = absent */
-    CHECK_BUILD("0neFEEDC0DE/registrations/myRegistrationId/api-version=2019-03-31",
+    HK_CHECK_BUILD("0neFEEDC0DE/registrations/myRegistrationId/api-version=2019-03-31",
                 hk_dps_username_build(&c, out_, cap_, &len_));
 
     c = our_client;
-    CHECK_BUILD("sn0123ABCD4567EF01", hk_dps_client_id_build(&c, out_, cap_, &len_));
-    CHECK_BUILD("0ne00000000/registrations/sn0123ABCD4567EF01/api-version=2019-03-31",
+    HK_CHECK_BUILD("sn0123ABCD4567EF01", hk_dps_client_id_build(&c, out_, cap_, &len_));
+    HK_CHECK_BUILD("0ne00000000/registrations/sn0123ABCD4567EF01/api-version=2019-03-31",
                 hk_dps_username_build(&c, out_, cap_, &len_));
     c.client_version = "c/1.2.3";
-    CHECK_BUILD("0ne00000000/registrations/sn0123ABCD4567EF01/api-version=2019-03-31"
+    HK_CHECK_BUILD("0ne00000000/registrations/sn0123ABCD4567EF01/api-version=2019-03-31"
                 "&ClientVersion=c/1.2.3",
                 hk_dps_username_build(&c, out_, cap_, &len_));
     c.client_version = NULL;
     c.api_version = HK_DPS_API_2021_06_01;
-    CHECK_BUILD("0ne00000000/registrations/sn0123ABCD4567EF01/api-version=2021-06-01",
+    HK_CHECK_BUILD("0ne00000000/registrations/sn0123ABCD4567EF01/api-version=2021-06-01",
                 hk_dps_username_build(&c, out_, cap_, &len_));
     c.api_version = HK_DPS_API_2025_07_01_PREVIEW;
-    CHECK_BUILD("0ne00000000/registrations/sn0123ABCD4567EF01/api-version=2025-07-01-preview",
+    HK_CHECK_BUILD("0ne00000000/registrations/sn0123ABCD4567EF01/api-version=2025-07-01-preview",
                 hk_dps_username_build(&c, out_, cap_, &len_));
     c.registration_id = "a-b.c_d:9";
-    CHECK_BUILD("a-b.c_d:9", hk_dps_client_id_build(&c, out_, cap_, &len_));
+    HK_CHECK_BUILD("a-b.c_d:9", hk_dps_client_id_build(&c, out_, cap_, &len_));
 }
 
 static void test_identity_errors(void)
@@ -111,36 +73,36 @@ static void test_identity_errors(void)
     max_id[128] = '\0';
     c = our_client;
     c.registration_id = max_id;
-    CHECK_BUILD(max_id, hk_dps_client_id_build(&c, out_, cap_, &len_));
+    HK_CHECK_BUILD(max_id, hk_dps_client_id_build(&c, out_, cap_, &len_));
     max_id[128] = 'a';
     max_id[129] = '\0';
-    CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_dps_client_id_build(&c, out_, cap_, &len_));
+    HK_CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_dps_client_id_build(&c, out_, cap_, &len_));
 
     const char *bad_ids[] = {NULL, "", "a/b", "a b", "a#", "a+", "a&b", "a?", "a\"", "\xc3\xa9"};
     for (size_t i = 0; i < sizeof bad_ids / sizeof bad_ids[0]; i++) {
         c = our_client;
         c.registration_id = bad_ids[i];
-        CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_dps_client_id_build(&c, out_, cap_, &len_));
-        CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_dps_username_build(&c, out_, cap_, &len_));
-        CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG,
+        HK_CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_dps_client_id_build(&c, out_, cap_, &len_));
+        HK_CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_dps_username_build(&c, out_, cap_, &len_));
+        HK_CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG,
                           hk_dps_register_body_build(&c, NULL, NULL, out_, cap_, &len_));
     }
     const char *bad_scopes[] = {NULL, "", "a/b", "a b", "a#", "a+", "a&b", "a?", "\x7f", "\xff"};
     for (size_t i = 0; i < sizeof bad_scopes / sizeof bad_scopes[0]; i++) {
         c = our_client;
         c.id_scope = bad_scopes[i];
-        CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_dps_username_build(&c, out_, cap_, &len_));
+        HK_CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_dps_username_build(&c, out_, cap_, &len_));
         if (i < 3)
             continue; /* NULL/"" mean absent; '/' is allowed in ClientVersion */
         c = our_client;
         c.client_version = bad_scopes[i];
-        CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_dps_username_build(&c, out_, cap_, &len_));
+        HK_CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_dps_username_build(&c, out_, cap_, &len_));
     }
     c = our_client;
     c.api_version = (hk_dps_api_version)3;
-    CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_dps_username_build(&c, out_, cap_, &len_));
-    CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_dps_client_id_build(NULL, out_, cap_, &len_));
-    CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_dps_username_build(&our_client, out_, cap_, NULL));
+    HK_CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_dps_username_build(&c, out_, cap_, &len_));
+    HK_CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_dps_client_id_build(NULL, out_, cap_, &len_));
+    HK_CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_dps_username_build(&our_client, out_, cap_, NULL));
     size_t len;
     HK_CHECK_RESULT(hk_dps_username_build(&our_client, NULL, 10, &len), HK_ERR_INVALID_ARG);
 }
@@ -149,21 +111,21 @@ static void test_topics(void)
 {
     HK_CHECK(strcmp(HK_DPS_SUBSCRIBE_FILTER, "$dps/registrations/res/#") == 0);
     HK_CHECK_EQ(strlen(HK_DPS_SUBSCRIBE_FILTER), 24);
-    CHECK_BUILD("$dps/registrations/PUT/iotdps-register/?$rid=1",
+    HK_CHECK_BUILD("$dps/registrations/PUT/iotdps-register/?$rid=1",
                 hk_dps_register_topic_build(1, out_, cap_, &len_));
-    CHECK_BUILD("$dps/registrations/PUT/iotdps-register/?$rid=0",
+    HK_CHECK_BUILD("$dps/registrations/PUT/iotdps-register/?$rid=0",
                 hk_dps_register_topic_build(0, out_, cap_, &len_));
-    CHECK_BUILD("$dps/registrations/PUT/iotdps-register/?$rid=4294967295",
+    HK_CHECK_BUILD("$dps/registrations/PUT/iotdps-register/?$rid=4294967295",
                 hk_dps_register_topic_build(4294967295u, out_, cap_, &len_));
-    CHECK_BUILD("$dps/registrations/GET/iotdps-get-operationstatus/?$rid=1&operationId=4."
+    HK_CHECK_BUILD("$dps/registrations/GET/iotdps-get-operationstatus/?$rid=1&operationId=4."
                 "d0a671905ea5b2c8.42d78160-4c78-479e-8be7-61d5e55dac0d",
                 hk_dps_poll_topic_build(1, sdk_op_id, strlen(sdk_op_id), out_, cap_, &len_));
-    CHECK_BUILD("$dps/registrations/GET/iotdps-get-operationstatus/?$rid=42&operationId=x",
+    HK_CHECK_BUILD("$dps/registrations/GET/iotdps-get-operationstatus/?$rid=42&operationId=x",
                 hk_dps_poll_topic_build(42, "xy", 1, out_, cap_, &len_));
 
     char op[HK_DPS_OPERATION_ID_MAX + 2];
     memset(op, '7', sizeof op);
-    CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_dps_poll_topic_build(1, op, HK_DPS_OPERATION_ID_MAX + 1,
+    HK_CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_dps_poll_topic_build(1, op, HK_DPS_OPERATION_ID_MAX + 1,
                                                                   out_, cap_, &len_));
     size_t len;
     HK_CHECK_RESULT(hk_dps_poll_topic_build(1, op, HK_DPS_OPERATION_ID_MAX, NULL, 0, &len),
@@ -171,11 +133,11 @@ static void test_topics(void)
     HK_CHECK_EQ(len, 70 + HK_DPS_OPERATION_ID_MAX); /* 125 - 55, D.1 */
     const char *bad_ops[] = {"", "a&b", "a/b", "a#", "a+", "a b", "a=b", "a?"};
     for (size_t i = 0; i < sizeof bad_ops / sizeof bad_ops[0]; i++)
-        CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_dps_poll_topic_build(1, bad_ops[i],
+        HK_CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_dps_poll_topic_build(1, bad_ops[i],
                                                                       strlen(bad_ops[i]), out_,
                                                                       cap_, &len_));
-    CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_dps_poll_topic_build(1, NULL, 3, out_, cap_, &len_));
-    CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_dps_register_topic_build(1, out_, cap_, NULL));
+    HK_CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_dps_poll_topic_build(1, NULL, 3, out_, cap_, &len_));
+    HK_CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_dps_register_topic_build(1, out_, cap_, NULL));
 }
 
 static void test_register_body(void)
@@ -205,10 +167,10 @@ static void test_register_body(void)
 
     /* a CSR needs the certificate-issuance api-version */
     hk_dps_client old = sdk_client;
-    CHECK_BUILD_FAILS(HK_ERR_UNSUPPORTED,
+    HK_CHECK_BUILD_FAILS(HK_ERR_UNSUPPORTED,
                       hk_dps_register_body_build(&old, NULL, "TUlJQg==", out_, cap_, &len_));
     old.api_version = HK_DPS_API_2021_06_01;
-    CHECK_BUILD_FAILS(HK_ERR_UNSUPPORTED,
+    HK_CHECK_BUILD_FAILS(HK_ERR_UNSUPPORTED,
                       hk_dps_register_body_build(&old, NULL, "TUlJQg==", out_, cap_, &len_));
     size_t len;
     HK_CHECK_RESULT(hk_dps_register_body_build(&sdk_client, NULL, NULL, NULL, 0, &len),

@@ -5,45 +5,6 @@
 #include "hk_test.h"
 #include "hubkey/hub.h"
 
-/* Runs `call` three times: with room for the expected string and its NUL,
- * with one byte too few, and as a size query (out NULL, cap 0). `call` uses
- * out_, cap_ and &len_. Bytes from cap_ on must keep their guard value. */
-#define CHECK_BUILD(expected, call)                                                  \
-    do {                                                                             \
-        const char *e_ = (expected);                                                 \
-        size_t n_ = strlen(e_);                                                      \
-        size_t caps_[3] = {n_ + 1, n_, 0};                                           \
-        for (int k_ = 0; k_ < 3; k_++) {                                             \
-            char buf_[512];                                                          \
-            size_t len_ = 99999, cap_ = caps_[k_];                                   \
-            char *out_ = cap_ != 0 ? buf_ : NULL;                                    \
-            hk_guard_fill(buf_, 0, sizeof buf_);                                     \
-            hk_result r_ = (call);                                                   \
-            if (k_ == 0) {                                                           \
-                HK_CHECK_RESULT(r_, HK_OK);                                          \
-                HK_CHECK_STRN(buf_, len_, e_);                                       \
-                HK_CHECK(buf_[n_] == '\0');                                          \
-                HK_CHECK(hk_guard_intact(buf_, n_ + 1, sizeof buf_));                \
-            } else {                                                                 \
-                HK_CHECK_RESULT(r_, HK_ERR_BUFFER_TOO_SMALL);                        \
-                HK_CHECK_EQ(len_, n_);                                               \
-                HK_CHECK(hk_guard_intact(buf_, cap_, sizeof buf_));                  \
-            }                                                                        \
-        }                                                                            \
-    } while (0)
-
-/* Expect `call` to fail with `want` and leave the whole buffer untouched. */
-#define CHECK_BUILD_FAILS(want, call)                                                \
-    do {                                                                             \
-        char buf_[256];                                                              \
-        size_t len_ = 0, cap_ = sizeof buf_;                                         \
-        char *out_ = buf_;                                                           \
-        (void)len_;                                                                  \
-        hk_guard_fill(buf_, 0, sizeof buf_);                                         \
-        HK_CHECK_RESULT((call), (want));                                             \
-        HK_CHECK(hk_guard_intact(buf_, 0, sizeof buf_));                             \
-    } while (0)
-
 static const hk_hub_client sdk_client = {"myiothub.azure-devices.net", "my_device", NULL, NULL,
                                          "azsdk-c%2F1.6.0-beta.1", NULL};
 static const hk_hub_client our_client = {"contoso.azure-devices.net", "sn0123ABCD4567EF01",
@@ -52,31 +13,31 @@ static const hk_hub_client our_client = {"contoso.azure-devices.net", "sn0123ABC
 static void test_client_id(void)
 {
     hk_hub_client m = sdk_client;
-    CHECK_BUILD("my_device", hk_hub_client_id_build(&sdk_client, out_, cap_, &len_));
+    HK_CHECK_BUILD("my_device", hk_hub_client_id_build(&sdk_client, out_, cap_, &len_));
     m.module_id = "my_module_id";
-    CHECK_BUILD("my_device/my_module_id", hk_hub_client_id_build(&m, out_, cap_, &len_));
-    CHECK_BUILD("sn0123ABCD4567EF01", hk_hub_client_id_build(&our_client, out_, cap_, &len_));
+    HK_CHECK_BUILD("my_device/my_module_id", hk_hub_client_id_build(&m, out_, cap_, &len_));
+    HK_CHECK_BUILD("sn0123ABCD4567EF01", hk_hub_client_id_build(&our_client, out_, cap_, &len_));
     m = our_client;
     m.module_id = "mod1";
-    CHECK_BUILD("sn0123ABCD4567EF01/mod1", hk_hub_client_id_build(&m, out_, cap_, &len_));
+    HK_CHECK_BUILD("sn0123ABCD4567EF01/mod1", hk_hub_client_id_build(&m, out_, cap_, &len_));
     m.module_id = ""; /* empty module id = device identity */
-    CHECK_BUILD("sn0123ABCD4567EF01", hk_hub_client_id_build(&m, out_, cap_, &len_));
+    HK_CHECK_BUILD("sn0123ABCD4567EF01", hk_hub_client_id_build(&m, out_, cap_, &len_));
 }
 
 static void test_username_sdk_vectors(void)
 {
     hk_hub_client c = sdk_client;
-    CHECK_BUILD("myiothub.azure-devices.net/my_device/?api-version=2020-09-30&DeviceClientType="
+    HK_CHECK_BUILD("myiothub.azure-devices.net/my_device/?api-version=2020-09-30&DeviceClientType="
                 "azsdk-c%2F1.6.0-beta.1",
                 hk_hub_username_build(&c, out_, cap_, &len_));
     c.model_id = "dtmi:YOUR_COMPANY_NAME_HERE:sample_device;1";
-    CHECK_BUILD("myiothub.azure-devices.net/my_device/?api-version=2020-09-30&DeviceClientType="
+    HK_CHECK_BUILD("myiothub.azure-devices.net/my_device/?api-version=2020-09-30&DeviceClientType="
                 "azsdk-c%2F1.6.0-beta.1&model-id=dtmi%3AYOUR_COMPANY_NAME_HERE%3Asample_device%3B1",
                 hk_hub_username_build(&c, out_, cap_, &len_));
     c = sdk_client;
     c.module_id = "my_module_id";
     c.client_type = "azrtos";
-    CHECK_BUILD("myiothub.azure-devices.net/my_device/my_module_id/?api-version=2020-09-30"
+    HK_CHECK_BUILD("myiothub.azure-devices.net/my_device/my_module_id/?api-version=2020-09-30"
                 "&DeviceClientType=azrtos",
                 hk_hub_username_build(&c, out_, cap_, &len_));
 }
@@ -84,29 +45,29 @@ static void test_username_sdk_vectors(void)
 static void test_username_project_vectors(void)
 {
     hk_hub_client c = our_client;
-    CHECK_BUILD("contoso.azure-devices.net/sn0123ABCD4567EF01/?api-version=2020-09-30",
+    HK_CHECK_BUILD("contoso.azure-devices.net/sn0123ABCD4567EF01/?api-version=2020-09-30",
                 hk_hub_username_build(&c, out_, cap_, &len_));
     c.client_type = "azsdk-c%2F1.6.0-beta.1";
-    CHECK_BUILD("contoso.azure-devices.net/sn0123ABCD4567EF01/?api-version=2020-09-30"
+    HK_CHECK_BUILD("contoso.azure-devices.net/sn0123ABCD4567EF01/?api-version=2020-09-30"
                 "&DeviceClientType=azsdk-c%2F1.6.0-beta.1",
                 hk_hub_username_build(&c, out_, cap_, &len_));
     c = our_client;
     c.model_id = "dtmi:com:example:Thermostat;1";
-    CHECK_BUILD("contoso.azure-devices.net/sn0123ABCD4567EF01/?api-version=2020-09-30"
+    HK_CHECK_BUILD("contoso.azure-devices.net/sn0123ABCD4567EF01/?api-version=2020-09-30"
                 "&model-id=dtmi%3Acom%3Aexample%3AThermostat%3B1",
                 hk_hub_username_build(&c, out_, cap_, &len_));
     c = our_client;
     c.module_id = "mod1";
-    CHECK_BUILD("contoso.azure-devices.net/sn0123ABCD4567EF01/mod1/?api-version=2020-09-30",
+    HK_CHECK_BUILD("contoso.azure-devices.net/sn0123ABCD4567EF01/mod1/?api-version=2020-09-30",
                 hk_hub_username_build(&c, out_, cap_, &len_));
     c = our_client;
     c.api_version = "2021-04-12";
     c.model_id = "a b/~"; /* space and slash encoded, '~' kept */
-    CHECK_BUILD("contoso.azure-devices.net/sn0123ABCD4567EF01/?api-version=2021-04-12"
+    HK_CHECK_BUILD("contoso.azure-devices.net/sn0123ABCD4567EF01/?api-version=2021-04-12"
                 "&model-id=a%20b%2F~",
                 hk_hub_username_build(&c, out_, cap_, &len_));
     c.model_id = "\xc3\xa9"; /* non-ASCII bytes: upper-case hex */
-    CHECK_BUILD("contoso.azure-devices.net/sn0123ABCD4567EF01/?api-version=2021-04-12"
+    HK_CHECK_BUILD("contoso.azure-devices.net/sn0123ABCD4567EF01/?api-version=2021-04-12"
                 "&model-id=%C3%A9",
                 hk_hub_username_build(&c, out_, cap_, &len_));
 }
@@ -116,51 +77,51 @@ static void test_identity_errors(void)
     hk_hub_client c = our_client;
     size_t len;
     char buf[8];
-    CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_hub_client_id_build(NULL, out_, cap_, &len_));
-    CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_hub_client_id_build(&c, out_, cap_, NULL));
+    HK_CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_hub_client_id_build(NULL, out_, cap_, &len_));
+    HK_CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_hub_client_id_build(&c, out_, cap_, NULL));
     HK_CHECK_RESULT(hk_hub_client_id_build(&c, NULL, 4, &len), HK_ERR_INVALID_ARG);
     const char *bad_ids[] = {NULL, "", "a/b", "a#", "a+b", "a b", "a\x7f", "\xc3\xa9"};
     for (size_t i = 0; i < sizeof bad_ids / sizeof bad_ids[0]; i++) {
         c = our_client;
         c.device_id = bad_ids[i];
-        CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_hub_client_id_build(&c, out_, cap_, &len_));
-        CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_hub_username_build(&c, out_, cap_, &len_));
-        CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG,
+        HK_CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_hub_client_id_build(&c, out_, cap_, &len_));
+        HK_CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_hub_username_build(&c, out_, cap_, &len_));
+        HK_CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG,
                           hk_hub_telemetry_topic_build(&c, NULL, out_, cap_, &len_));
-        CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_hub_c2d_filter_build(&c, out_, cap_, &len_));
+        HK_CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_hub_c2d_filter_build(&c, out_, cap_, &len_));
         if (bad_ids[i] == NULL || bad_ids[i][0] == '\0')
             continue; /* an empty module id means "no module" */
         c = our_client;
         c.module_id = bad_ids[i];
-        CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_hub_client_id_build(&c, out_, cap_, &len_));
+        HK_CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_hub_client_id_build(&c, out_, cap_, &len_));
         c = our_client;
         c.host = bad_ids[i];
-        CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_hub_username_build(&c, out_, cap_, &len_));
+        HK_CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_hub_username_build(&c, out_, cap_, &len_));
         c = our_client;
         c.api_version = bad_ids[i];
-        CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_hub_username_build(&c, out_, cap_, &len_));
+        HK_CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_hub_username_build(&c, out_, cap_, &len_));
         c = our_client;
         c.client_type = bad_ids[i];
-        CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_hub_username_build(&c, out_, cap_, &len_));
+        HK_CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_hub_username_build(&c, out_, cap_, &len_));
     }
     c = our_client;
     c.host = NULL;
-    CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_hub_username_build(&c, out_, cap_, &len_));
+    HK_CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_hub_username_build(&c, out_, cap_, &len_));
     c = our_client;
     c.host = "h&x"; /* a host name is a DNS name: no query characters */
-    CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_hub_username_build(&c, out_, cap_, &len_));
+    HK_CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_hub_username_build(&c, out_, cap_, &len_));
     c.host = "h?x";
-    CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_hub_username_build(&c, out_, cap_, &len_));
+    HK_CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_hub_username_build(&c, out_, cap_, &len_));
     c = our_client;
     c.client_type = "a&b"; /* would add a username parameter */
-    CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_hub_username_build(&c, out_, cap_, &len_));
+    HK_CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_hub_username_build(&c, out_, cap_, &len_));
     (void)buf;
 }
 
 static void test_telemetry(void)
 {
     hk_hub_client m = our_client;
-    CHECK_BUILD("devices/sn0123ABCD4567EF01/messages/events/",
+    HK_CHECK_BUILD("devices/sn0123ABCD4567EF01/messages/events/",
                 hk_hub_telemetry_topic_build(&our_client, NULL, out_, cap_, &len_));
     hk_hub_property app[] = {{"temp alert", "high&hot"}};
     hk_hub_telemetry_properties p = {0};
@@ -169,11 +130,11 @@ static void test_telemetry(void)
     p.message_id = "1";
     p.app = app;
     p.app_count = 1;
-    CHECK_BUILD("devices/sn0123ABCD4567EF01/messages/events/%24.ct=application%2Fjson&%24.ce="
+    HK_CHECK_BUILD("devices/sn0123ABCD4567EF01/messages/events/%24.ct=application%2Fjson&%24.ce="
                 "utf-8&%24.mid=1&temp%20alert=high%26hot",
                 hk_hub_telemetry_topic_build(&our_client, &p, out_, cap_, &len_));
     m.module_id = "mod1";
-    CHECK_BUILD("devices/sn0123ABCD4567EF01/modules/mod1/messages/events/",
+    HK_CHECK_BUILD("devices/sn0123ABCD4567EF01/modules/mod1/messages/events/",
                 hk_hub_telemetry_topic_build(&m, NULL, out_, cap_, &len_));
 
     /* SDKC module vector with two pre-encodable properties. */
@@ -183,20 +144,20 @@ static void test_telemetry(void)
     hk_hub_telemetry_properties q = {0};
     q.app = two;
     q.app_count = 2;
-    CHECK_BUILD("devices/my_device/modules/my_module_id/messages/events/key=value&key_two=value2",
+    HK_CHECK_BUILD("devices/my_device/modules/my_module_id/messages/events/key=value&key_two=value2",
                 hk_hub_telemetry_topic_build(&s, &q, out_, cap_, &len_));
 
     /* Every system property, in the documented order, and an empty value. */
     hk_hub_property empty[] = {{"e", ""}};
     hk_hub_telemetry_properties all = {"ct", "ce", "m", "c", "u", "2021-04-21T11:30:16Z", "th1",
                                        empty, 1};
-    CHECK_BUILD("devices/sn0123ABCD4567EF01/messages/events/%24.ct=ct&%24.ce=ce&%24.mid=m&"
+    HK_CHECK_BUILD("devices/sn0123ABCD4567EF01/messages/events/%24.ct=ct&%24.ce=ce&%24.mid=m&"
                 "%24.cid=c&%24.uid=u&%24.ctime=2021-04-21T11%3A30%3A16Z&%24.sub=th1&e=",
                 hk_hub_telemetry_topic_build(&our_client, &all, out_, cap_, &len_));
 
     /* Empty property set: no bag at all. */
     hk_hub_telemetry_properties none = {0};
-    CHECK_BUILD("devices/sn0123ABCD4567EF01/messages/events/",
+    HK_CHECK_BUILD("devices/sn0123ABCD4567EF01/messages/events/",
                 hk_hub_telemetry_topic_build(&our_client, &none, out_, cap_, &len_));
 
     /* Errors: empty name, NULL name, NULL value, app NULL with a count. */
@@ -208,22 +169,22 @@ static void test_telemetry(void)
         hk_hub_telemetry_properties b = {0};
         b.app = bads[i];
         b.app_count = 1;
-        CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG,
+        HK_CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG,
                           hk_hub_telemetry_topic_build(&our_client, &b, out_, cap_, &len_));
     }
     hk_hub_telemetry_properties b = {0};
     b.app_count = 1;
-    CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG,
+    HK_CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG,
                       hk_hub_telemetry_topic_build(&our_client, &b, out_, cap_, &len_));
 }
 
 static void test_c2d_filter_and_constants(void)
 {
-    CHECK_BUILD("devices/sn0123ABCD4567EF01/messages/devicebound/#",
+    HK_CHECK_BUILD("devices/sn0123ABCD4567EF01/messages/devicebound/#",
                 hk_hub_c2d_filter_build(&our_client, out_, cap_, &len_));
     hk_hub_client m = our_client;
     m.module_id = "mod1";
-    CHECK_BUILD("devices/sn0123ABCD4567EF01/modules/mod1/#",
+    HK_CHECK_BUILD("devices/sn0123ABCD4567EF01/modules/mod1/#",
                 hk_hub_c2d_filter_build(&m, out_, cap_, &len_));
     HK_CHECK(strcmp(HK_HUB_TWIN_RESPONSE_FILTER, "$iothub/twin/res/#") == 0);
     HK_CHECK(strcmp(HK_HUB_TWIN_DESIRED_FILTER, "$iothub/twin/PATCH/properties/desired/#") == 0);
@@ -232,44 +193,44 @@ static void test_c2d_filter_and_constants(void)
 
 static void test_twin_and_method_topics(void)
 {
-    CHECK_BUILD("$iothub/twin/GET/?$rid=1", hk_hub_twin_get_topic_build("1", 1, out_, cap_, &len_));
-    CHECK_BUILD("$iothub/twin/GET/?$rid=id_one",
+    HK_CHECK_BUILD("$iothub/twin/GET/?$rid=1", hk_hub_twin_get_topic_build("1", 1, out_, cap_, &len_));
+    HK_CHECK_BUILD("$iothub/twin/GET/?$rid=id_one",
                 hk_hub_twin_get_topic_build("id_one", 6, out_, cap_, &len_));
-    CHECK_BUILD("$iothub/twin/PATCH/properties/reported/?$rid=1",
+    HK_CHECK_BUILD("$iothub/twin/PATCH/properties/reported/?$rid=1",
                 hk_hub_twin_patch_topic_build("1", 1, out_, cap_, &len_));
-    CHECK_BUILD("$iothub/twin/PATCH/properties/reported/?$rid=id_one",
+    HK_CHECK_BUILD("$iothub/twin/PATCH/properties/reported/?$rid=id_one",
                 hk_hub_twin_patch_topic_build("id_one", 6, out_, cap_, &len_));
-    CHECK_BUILD("$iothub/methods/res/200/?$rid=1",
+    HK_CHECK_BUILD("$iothub/methods/res/200/?$rid=1",
                 hk_hub_method_response_topic_build(200, "1", 1, out_, cap_, &len_));
-    CHECK_BUILD("$iothub/methods/res/200/?$rid=2",
+    HK_CHECK_BUILD("$iothub/methods/res/200/?$rid=2",
                 hk_hub_method_response_topic_build(200, "2", 1, out_, cap_, &len_));
-    CHECK_BUILD("$iothub/methods/res/65535/?$rid=2",
+    HK_CHECK_BUILD("$iothub/methods/res/65535/?$rid=2",
                 hk_hub_method_response_topic_build(65535, "2", 1, out_, cap_, &len_));
-    CHECK_BUILD("$iothub/methods/res/0/?$rid=2",
+    HK_CHECK_BUILD("$iothub/methods/res/0/?$rid=2",
                 hk_hub_method_response_topic_build(0, "2", 1, out_, cap_, &len_));
     /* rid taken from a longer buffer: only rid_len bytes are used */
-    CHECK_BUILD("$iothub/twin/GET/?$rid=ab", hk_hub_twin_get_topic_build("abc", 2, out_, cap_, &len_));
+    HK_CHECK_BUILD("$iothub/twin/GET/?$rid=ab", hk_hub_twin_get_topic_build("abc", 2, out_, cap_, &len_));
 
-    CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG,
+    HK_CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG,
                       hk_hub_method_response_topic_build(65536, "2", 1, out_, cap_, &len_));
     const char *bad_rids[] = {"", "a&b", "a#", "a+", "a/b", "a?", "a b", "\x01", "\x80"};
     for (size_t i = 0; i < sizeof bad_rids / sizeof bad_rids[0]; i++) {
         const char *r = bad_rids[i];
         size_t n = strlen(r);
-        CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_hub_twin_get_topic_build(r, n, out_, cap_, &len_));
-        CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG,
+        HK_CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_hub_twin_get_topic_build(r, n, out_, cap_, &len_));
+        HK_CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG,
                           hk_hub_twin_patch_topic_build(r, n, out_, cap_, &len_));
-        CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG,
+        HK_CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG,
                           hk_hub_method_response_topic_build(200, r, n, out_, cap_, &len_));
     }
     char long_rid[66];
     memset(long_rid, 'r', sizeof long_rid);
-    CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_hub_twin_get_topic_build(long_rid, 65, out_, cap_, &len_));
-    CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_hub_twin_get_topic_build(NULL, 1, out_, cap_, &len_));
+    HK_CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_hub_twin_get_topic_build(long_rid, 65, out_, cap_, &len_));
+    HK_CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, hk_hub_twin_get_topic_build(NULL, 1, out_, cap_, &len_));
     long_rid[64] = '\0';
     char expected[128] = "$iothub/twin/GET/?$rid=";
     strcat(expected, long_rid);
-    CHECK_BUILD(expected, hk_hub_twin_get_topic_build(long_rid, 64, out_, cap_, &len_));
+    HK_CHECK_BUILD(expected, hk_hub_twin_get_topic_build(long_rid, 64, out_, cap_, &len_));
 }
 
 static hk_result parse(const char *topic, hk_hub_topic *out)
