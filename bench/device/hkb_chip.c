@@ -12,41 +12,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int read_all(int fd, void *buf, size_t len)
-{
-    uint8_t *p = buf;
-    while (len > 0) {
-        ssize_t n = read(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static int write_all(int fd, const void *buf, size_t len)
-{
-    const uint8_t *p = buf;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* A broken pipe is a bus error to the driver. */
 static hk_result get_result(hkb_chip *c)
 {
     uint8_t b[4];
-    if (read_all(c->from_fd, b, 4) != 0)
+    if (hkb_read_all(c->from_fd, b, 4) != 0)
         return HK_ERR_IO;
     uint32_t v = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
                  (uint32_t)b[3] << 24;
@@ -65,7 +35,7 @@ static hk_result c_write(void *ctx, uint8_t addr7, const uint8_t *buf, size_t le
     req[3] = (uint8_t)(len >> 8);
     memcpy(req + 4, buf, len);
     c->transfers++;
-    if (write_all(c->to_fd, req, 4 + len) != 0)
+    if (hkb_write_all(c->to_fd, req, 4 + len) != 0)
         return HK_ERR_IO;
     return get_result(c);
 }
@@ -77,10 +47,10 @@ static hk_result c_read(void *ctx, uint8_t addr7, uint8_t *buf, size_t len)
         return HK_ERR_IO;
     uint8_t req[4] = {'R', addr7, (uint8_t)len, (uint8_t)(len >> 8)};
     c->transfers++;
-    if (write_all(c->to_fd, req, 4) != 0)
+    if (hkb_write_all(c->to_fd, req, 4) != 0)
         return HK_ERR_IO;
     hk_result r = get_result(c);
-    if (r == HK_OK && read_all(c->from_fd, buf, len) != 0)
+    if (r == HK_OK && hkb_read_all(c->from_fd, buf, len) != 0)
         return HK_ERR_IO;
     return r;
 }
@@ -89,7 +59,7 @@ static hk_result c_wake(void *ctx)
 {
     hkb_chip *c = ctx;
     c->transfers++;
-    if (write_all(c->to_fd, "K", 1) != 0)
+    if (hkb_write_all(c->to_fd, "K", 1) != 0)
         return HK_ERR_IO;
     return get_result(c);
 }
@@ -100,7 +70,7 @@ static void c_delay(void *ctx, uint32_t us)
     uint8_t req[5] = {'D', (uint8_t)us, (uint8_t)(us >> 8), (uint8_t)(us >> 16),
                       (uint8_t)(us >> 24)};
     c->transfers++;
-    if (write_all(c->to_fd, req, 5) == 0)
+    if (hkb_write_all(c->to_fd, req, 5) == 0)
         (void)get_result(c);
 }
 
@@ -146,12 +116,12 @@ hk_i2c hkb_chip_i2c(hkb_chip *chip)
 int hkb_chip_counters(hkb_chip *chip, char *out, size_t cap)
 {
     uint8_t l[2];
-    if (cap == 0 || write_all(chip->to_fd, "C", 1) != 0 || read_all(chip->from_fd, l, 2) != 0)
+    if (cap == 0 || hkb_write_all(chip->to_fd, "C", 1) != 0 || hkb_read_all(chip->from_fd, l, 2) != 0)
         return -1;
     size_t n = (size_t)l[0] | (size_t)l[1] << 8;
     if (n >= cap)
         return -1;
-    if (read_all(chip->from_fd, out, n) != 0)
+    if (hkb_read_all(chip->from_fd, out, n) != 0)
         return -1;
     out[n] = '\0';
     return 0;
@@ -159,7 +129,7 @@ int hkb_chip_counters(hkb_chip *chip, char *out, size_t cap)
 
 int hkb_chip_counters_reset(hkb_chip *chip)
 {
-    if (write_all(chip->to_fd, "Z", 1) != 0)
+    if (hkb_write_all(chip->to_fd, "Z", 1) != 0)
         return -1;
     return get_result(chip) == HK_OK ? 0 : -1;
 }

@@ -54,4 +54,9 @@ int hkb_chip_counters_reset(hkb_chip *chip);
 /* Ends the server and waits for it. */
 void hkb_chip_close(hkb_chip *chip);
 
+/* Read or write exactly len bytes of a pipe (retrying on EINTR): 0, or -1
+ * when the pipe closed or failed. Both ends of the chip protocol use them. */
+int hkb_read_all(int fd, void *buf, size_t len);
+int hkb_write_all(int fd, const void *buf, size_t len);
+
 #endif

@@ -16,41 +16,11 @@
 #include "emu_atecc608.h"
 #include "hkb_chip.h"
 
-static int read_all(int fd, void *buf, size_t len)
-{
-    uint8_t *p = buf;
-    while (len > 0) {
-        ssize_t n = read(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static int write_all(int fd, const void *buf, size_t len)
-{
-    const uint8_t *p = buf;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 static int send_result(hk_result r)
 {
     uint32_t v = (uint32_t)(int32_t)r;
     uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
-    return write_all(1, b, sizeof b);
+    return hkb_write_all(1, b, sizeof b);
 }
 
 static size_t counters_json(const hk_emu_atecc608 *emu, uint64_t since_us, char *out, size_t cap)
@@ -118,11 +88,11 @@ int main(int argc, char **argv)
     int rc = 0;
     for (;;) {
         uint8_t op;
-        if (read_all(0, &op, 1) != 0)
+        if (hkb_read_all(0, &op, 1) != 0)
             break; /* the driver is done */
         uint8_t h[4];
         if (op == 'W' || op == 'R') {
-            if (read_all(0, h, 3) != 0)
+            if (hkb_read_all(0, h, 3) != 0)
                 break;
             size_t len = (size_t)h[1] | (size_t)h[2] << 8;
             if (len > sizeof buf) {
@@ -130,19 +100,19 @@ int main(int argc, char **argv)
                 break;
             }
             if (op == 'W') {
-                if (read_all(0, buf, len) != 0 ||
+                if (hkb_read_all(0, buf, len) != 0 ||
                     send_result(i2c.write(i2c.ctx, h[0], buf, len)) != 0)
                     break;
             } else {
                 r = i2c.read(i2c.ctx, h[0], buf, len);
-                if (send_result(r) != 0 || (r == HK_OK && write_all(1, buf, len) != 0))
+                if (send_result(r) != 0 || (r == HK_OK && hkb_write_all(1, buf, len) != 0))
                     break;
             }
         } else if (op == 'K') {
             if (send_result(i2c.wake(i2c.ctx)) != 0)
                 break;
         } else if (op == 'D') {
-            if (read_all(0, h, 4) != 0)
+            if (hkb_read_all(0, h, 4) != 0)
                 break;
             i2c.delay_us(i2c.ctx, (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 |
                                       (uint32_t)h[3] << 24);
@@ -151,7 +121,7 @@ int main(int argc, char **argv)
         } else if (op == 'C') {
             size_t n = counters_json(emu, since_us, text, sizeof text);
             uint8_t l[2] = {(uint8_t)n, (uint8_t)(n >> 8)};
-            if (write_all(1, l, 2) != 0 || write_all(1, text, n) != 0)
+            if (hkb_write_all(1, l, 2) != 0 || hkb_write_all(1, text, n) != 0)
                 break;
         } else if (op == 'Z') {
             hk_emu_atecc608_counters_reset(emu);
