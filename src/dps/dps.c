@@ -70,7 +70,8 @@ hk_result hk_dps_client_id_build(const hk_dps_client *client, char *out, size_t 
     return hk_text_finish(&t, out_len);
 }
 
-static const char *const dps_api_versions[] = {"2019-03-31", "2021-06-01", "2025-07-01-preview"};
+/* Packed, 11 bytes apart: hk_dps_api_version n starts at 11 * n. */
+static const char dps_api_versions[] = "2019-03-31\0" "2021-06-01\0" "2025-07-01-preview";
 
 hk_result hk_dps_username_build(const hk_dps_client *client, char *out, size_t cap,
                                 size_t *out_len)
@@ -84,7 +85,7 @@ hk_result hk_dps_username_build(const hk_dps_client *client, char *out, size_t c
     hk_text_puts(&t, "/registrations/");
     hk_text_puts(&t, client->registration_id);
     hk_text_puts(&t, "/api-version=");
-    hk_text_puts(&t, dps_api_versions[client->api_version]);
+    hk_text_puts(&t, dps_api_versions + 11u * client->api_version);
     if (dps_present(client->client_version)) {
         hk_text_puts(&t, "&ClientVersion=");
         hk_text_puts(&t, client->client_version);
@@ -148,24 +149,14 @@ hk_result hk_dps_register_body_build(const hk_dps_client *client, const char *cu
 
 /* ---- response topic ------------------------------------------------------- */
 
-static bool dps_eat(const char **s, size_t *n, const char *prefix)
-{
-    size_t p = strlen(prefix);
-    if (*n < p || memcmp(*s, prefix, p) != 0)
-        return false;
-    *s += p;
-    *n -= p;
-    return true;
-}
-
 /* Decimal digits, at least one; values above UINT32_MAX saturate. */
-static bool dps_parse_digits(const char *s, size_t n, uint32_t *out)
+static bool dps_parse_digits(const char *s, const char *end, uint32_t *out)
 {
     uint32_t v = 0;
-    if (n == 0)
+    if (s == end)
         return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned d = (unsigned)(unsigned char)s[i] - '0';
+    for (; s != end; s++) {
+        unsigned d = (unsigned)(unsigned char)*s - '0';
         if (d > 9)
             return false;
         v = (v > (UINT32_MAX - 9u) / 10u) ? UINT32_MAX : v * 10u + d;
@@ -176,57 +167,59 @@ static bool dps_parse_digits(const char *s, size_t n, uint32_t *out)
 
 hk_result hk_dps_topic_parse(const char *topic, size_t topic_len, hk_dps_topic *out)
 {
+    static const char prefix[] = "$dps/registrations/res/";
+    const size_t p = sizeof prefix - 1;
     HK_REQUIRE((topic != NULL || topic_len == 0) && out != NULL);
     memset(out, 0, sizeof *out);
-    const char *s = topic;
-    size_t n = topic_len;
     uint32_t status;
     bool has_retry = false;
 
-    if (!dps_eat(&s, &n, "$dps/registrations/res/") || n < 5 || s[3] != '/' || s[4] != '?' ||
-        !dps_parse_digits(s, 3, &status) || status < 100 || status > 599)
+    /* "{3 digits}/?" after the prefix */
+    if (topic_len < p + 5 || memcmp(topic, prefix, p) != 0)
+        return HK_ERR_DPS_TOPIC;
+    const char *s = topic + p + 5, *end = topic + topic_len;
+    if (s[-2] != '/' || s[-1] != '?' || !dps_parse_digits(s - 5, s - 2, &status) ||
+        status < 100 || status > 599)
         return HK_ERR_DPS_TOPIC;
     out->status = (unsigned)status;
-    s += 5;
-    n -= 5;
-    /* "name=value" items joined by '&'; an empty item is malformed. */
+    /* "name=value" items joined by '&'; an empty item (or name) is malformed. */
     for (;;) {
-        const char *amp = memchr(s, '&', n);
-        size_t item = amp != NULL ? (size_t)(amp - s) : n;
-        const char *eq = memchr(s, '=', item);
-        if (item == 0 || eq == s)
+        const char *amp = memchr(s, '&', (size_t)(end - s));
+        if (amp == NULL)
+            amp = end;
+        const char *eq = memchr(s, '=', (size_t)(amp - s));
+        const char *value = eq != NULL ? eq + 1 : amp;
+        if (amp == s || eq == s)
             return HK_ERR_DPS_TOPIC;
-        size_t name_len = eq != NULL ? (size_t)(eq - s) : item;
-        const char *value = s + name_len + 1;
-        size_t value_len = eq != NULL ? item - name_len - 1 : 0;
+        size_t name_len = (size_t)((eq != NULL ? eq : amp) - s);
         if (name_len == 4 && memcmp(s, "$rid", 4) == 0) {
-            if (out->rid != NULL || value_len == 0)
+            if (out->rid != NULL || value == amp)
                 return HK_ERR_DPS_TOPIC;
             out->rid = value;
-            out->rid_len = value_len;
+            out->rid_len = (size_t)(amp - value);
         } else if (name_len == 11 && memcmp(s, "retry-after", 11) == 0) {
-            if (has_retry || !dps_parse_digits(value, value_len, &out->retry_after_s))
+            if (has_retry || !dps_parse_digits(value, amp, &out->retry_after_s))
                 return HK_ERR_DPS_TOPIC;
             has_retry = true;
         }
-        if (amp == NULL)
+        if (amp == end)
             break;
         s = amp + 1;
-        n -= item + 1;
     }
     return out->rid != NULL ? HK_OK : HK_ERR_DPS_TOPIC;
 }
 
 /* ---- response body -------------------------------------------------------- */
 
-/* Member names the parser reads. The top-level object uses the first five,
- * registrationState the range from errorCode on (both carry an errorCode). */
+/* Member names the parser reads: the top-level object's first, then
+ * registrationState's (both carry an errorCode, so it is listed twice). */
 enum {
     DPS_K_OPERATION_ID,
     DPS_K_STATUS,
     DPS_K_REGISTRATION_STATE,
     DPS_K_MESSAGE,
     DPS_K_ERROR_CODE,
+    DPS_K_STATE_ERROR_CODE, /* first member of registrationState */
     DPS_K_ASSIGNED_HUB,
     DPS_K_DEVICE_ID,
     DPS_K_SUBSTATUS,
@@ -235,192 +228,170 @@ enum {
     DPS_K_CHAIN,
     DPS_K_TRUST_BUNDLE,
     DPS_K_COUNT,
-    DPS_K_TOP_END = DPS_K_ERROR_CODE + 1,
 };
 
-static const char *const dps_keys[DPS_K_COUNT] = {
-    "operationId", "status",   "registrationState", "message",   "errorCode",
-    "assignedHub", "deviceId", "substatus",         "errorMessage", "payload",
-    "issuedCertificateChain",  "trustBundle",
+/* Name lists are packed: each name ends with its NUL. */
+#define DPS_KEYS_TOP "operationId\0status\0registrationState\0message\0errorCode\0"
+static const char dps_keys[] = DPS_KEYS_TOP
+    "errorCode\0assignedHub\0deviceId\0substatus\0errorMessage\0payload\0"
+    "issuedCertificateChain\0trustBundle";
+
+/* The JSON types each member may have (bit n: hk_json_type n). A member of
+ * any other type makes the body malformed. */
+#define DPS_T(type) (1u << HK_JSON_##type)
+static const uint8_t dps_key_types[DPS_K_COUNT] = {
+    DPS_T(STRING), DPS_T(STRING), DPS_T(OBJECT) | DPS_T(NULL), DPS_T(STRING), DPS_T(NUMBER),
+    DPS_T(NUMBER), DPS_T(STRING), DPS_T(STRING), DPS_T(STRING), DPS_T(STRING),
+    DPS_T(OBJECT) | DPS_T(NULL), DPS_T(ARRAY), DPS_T(OBJECT),
 };
 
-/* Index in names[] of the string token's value; count when unknown. */
-static size_t dps_match(const hk_json_doc *doc, size_t tok, const char *const *names,
-                        size_t count)
+/* The decoded string members and where they go. */
+static const struct {
+    uint16_t offset;
+    uint16_t cap;
+    uint8_t key;
+} dps_strings[] = {
+    {offsetof(hk_dps_response, operation_id), HK_DPS_OPERATION_ID_MAX + 1, DPS_K_OPERATION_ID},
+    {offsetof(hk_dps_response, assigned_hub), HK_DPS_HUB_MAX + 1, DPS_K_ASSIGNED_HUB},
+    {offsetof(hk_dps_response, device_id), HK_DPS_DEVICE_ID_MAX + 1, DPS_K_DEVICE_ID},
+};
+
+/* Index in the packed list names[0..count) of the string token's value;
+ * count when unknown. */
+static size_t dps_match(const hk_json_doc *doc, size_t tok, const char *names, size_t count)
 {
     size_t i = 0;
     for (; i < count; i++) {
-        if (hk_json_string_equals(doc, tok, names[i], strlen(names[i])))
+        size_t n = strlen(names);
+        if (hk_json_string_equals(doc, tok, names, n))
             break;
+        names += n + 1;
     }
     return i;
 }
 
-/* One pass over object obj: out[k] = value token of member dps_keys[k] for k
- * in [first, end), 0 when absent. Unknown members are skipped; a known one
- * twice is malformed (which of the two would count is anyone's guess). */
-static hk_result dps_members(const hk_json_doc *doc, size_t obj, size_t first, size_t end,
-                             size_t *out)
+/* One pass over object obj: m[k] = value token of member k for k in
+ * [first, end), whose names are the packed list names (m[] starts zeroed: 0 stays "absent"). Unknown members are
+ * skipped; a known one twice is malformed (which of the two would count is
+ * anyone's guess), and so is a member of a type dps_key_types[] does not
+ * allow. */
+static bool dps_members(const hk_json_doc *doc, size_t obj, const char *names, size_t first,
+                        size_t end, size_t *m)
 {
     size_t i = 0;
     hk_result r;
-    memset(out, 0, DPS_K_COUNT * sizeof *out);
     while ((r = hk_json_next(doc, obj, &i)) == HK_OK) {
-        size_t k = first + dps_match(doc, i, dps_keys + first, end - first);
+        size_t k = first + dps_match(doc, i, names, end - first);
         if (k < end) {
-            if (out[k] != 0)
-                return HK_ERR_DPS_PAYLOAD;
-            out[k] = i + 1;
+            if (m[k] != 0 || ((dps_key_types[k] >> doc->tokens[i + 1].type) & 1u) == 0)
+                return false;
+            m[k] = i + 1;
         }
     }
-    return r == HK_ERR_NOT_FOUND ? HK_OK : HK_ERR_DPS_PAYLOAD;
+    return r == HK_ERR_NOT_FOUND;
 }
 
-/* Absent (token 0) or of the given type. */
-static bool dps_is(const hk_json_doc *doc, size_t tok, hk_json_type type)
-{
-    return tok == 0 || doc->tokens[tok].type == type;
-}
-
-/* Decode an optional string member into out[cap] (stays "" when absent). */
-static hk_result dps_string(const hk_json_doc *doc, size_t tok, char *out, size_t cap)
-{
-    size_t len;
-    if (tok != 0 && hk_json_string_get(doc, tok, out, cap, &len) != HK_OK)
-        return HK_ERR_DPS_PAYLOAD;
-    return HK_OK;
-}
-
-/* An optional errorCode member: a number in 0..2^32-1. */
-static hk_result dps_code(const hk_json_doc *doc, size_t tok, uint32_t *out)
-{
-    if (tok != 0 && hk_json_uint32_get(doc, tok, out) != HK_OK)
-        return HK_ERR_DPS_PAYLOAD;
-    return HK_OK;
-}
-
-static const char *const dps_status_names[] = {"unassigned", "assigning", "assigned", "failed",
-                                               "disabled"};
-static const char *const dps_substatus_names[] = {"initialAssignment", "deviceDataMigrated",
-                                                  "deviceDataReset",
-                                                  "reprovisionedToInitialAssignment"};
+static const char dps_status_names[] = "unassigned\0assigning\0assigned\0failed\0disabled";
+#define DPS_STATUS_COUNT 5u
+static const char dps_substatus_names[] =
+    "initialAssignment\0deviceDataMigrated\0deviceDataReset\0reprovisionedToInitialAssignment";
+#define DPS_SUBSTATUS_COUNT 4u
 
 /* Collect up to HK_DPS_CERTS_MAX string tokens of an array. For the trust
  * bundle each element is an object and the string is its member "certificate". */
-static hk_result dps_get_certs(const hk_json_doc *doc, size_t arr, const char *member,
-                               size_t *out, size_t *out_count)
+static bool dps_get_certs(const hk_json_doc *doc, size_t arr, const char *member, size_t *out,
+                          size_t *out_count)
 {
     size_t i = 0;
     hk_result r;
     while ((r = hk_json_next(doc, arr, &i)) == HK_OK) {
         size_t tok = i;
-        if (*out_count == HK_DPS_CERTS_MAX)
-            return HK_ERR_DPS_PAYLOAD;
-        if (member != NULL) {
-            if (doc->tokens[i].type != HK_JSON_OBJECT ||
-                hk_json_object_find(doc, i, member, &tok) != HK_OK)
-                return HK_ERR_DPS_PAYLOAD;
-        }
-        if (doc->tokens[tok].type != HK_JSON_STRING)
-            return HK_ERR_DPS_PAYLOAD;
+        if (*out_count == HK_DPS_CERTS_MAX ||
+            (member != NULL && hk_json_object_find(doc, i, member, &tok) != HK_OK) ||
+            doc->tokens[tok].type != HK_JSON_STRING)
+            return false;
         out[(*out_count)++] = tok;
     }
-    return r == HK_ERR_NOT_FOUND ? HK_OK : HK_ERR_DPS_PAYLOAD;
+    return r == HK_ERR_NOT_FOUND;
 }
 
-/* registrationState, e.g.
- *   {"registrationId":"dev1","assignedHub":"contoso.azure-devices.net",
- *    "deviceId":"dev1","status":"assigned","substatus":"initialAssignment",
- *    "payload":{"a":1},"issuedCertificateChain":["MIIB..."]} */
-static hk_result dps_parse_state(const hk_json_doc *doc, size_t st, hk_dps_response *out,
-                                 bool have_code)
+/* The whole body, e.g. {"operationId":"4.d0a6...","status":"assigning"},
+ * {"errorCode":401002,"trackingId":"8ad0...","message":"Invalid certificate."}
+ * or, once assigned, with
+ *   "registrationState":{"registrationId":"dev1",
+ *    "assignedHub":"contoso.azure-devices.net","deviceId":"dev1",
+ *    "status":"assigned","substatus":"initialAssignment","payload":{"a":1},
+ *    "issuedCertificateChain":["MIIB..."]}
+ * False when it is malformed (the caller clears what was written). */
+static bool dps_parse_body(const hk_json_doc *doc, hk_dps_response *out)
 {
-    size_t m[DPS_K_COUNT];
-    uint32_t code = 0;
-    HK_TRY(dps_members(doc, st, DPS_K_ERROR_CODE, DPS_K_COUNT, m));
-    HK_TRY(dps_string(doc, m[DPS_K_ASSIGNED_HUB], out->assigned_hub, sizeof out->assigned_hub));
-    HK_TRY(dps_string(doc, m[DPS_K_DEVICE_ID], out->device_id, sizeof out->device_id));
-    HK_TRY(dps_code(doc, m[DPS_K_ERROR_CODE], &code));
+    size_t m[DPS_K_COUNT] = {0};
+    const hk_json_token *tk = doc->tokens;
+    size_t len;
+    if (tk[0].type != HK_JSON_OBJECT || !dps_members(doc, 0, dps_keys, 0, DPS_K_STATE_ERROR_CODE, m))
+        return false;
+    size_t v = m[DPS_K_REGISTRATION_STATE];
+    if (v != 0 && tk[v].type == HK_JSON_OBJECT &&
+        !dps_members(doc, v, dps_keys + sizeof DPS_KEYS_TOP - 1, DPS_K_STATE_ERROR_CODE,
+                     DPS_K_COUNT, m))
+        return false;
+
+    for (size_t i = 0; i < HK_ARRAY_LEN(dps_strings); i++) {
+        v = m[dps_strings[i].key];
+        if (v != 0 && hk_json_string_get(doc, v, (char *)out + dps_strings[i].offset,
+                                         dps_strings[i].cap, &len) != HK_OK)
+            return false;
+    }
+    /* The top-level errorCode wins over registrationState's: read it last. */
+    for (size_t k = DPS_K_STATE_ERROR_CODE; k >= DPS_K_ERROR_CODE; k--) {
+        if (m[k] != 0 && hk_json_uint32_get(doc, m[k], &out->error_code) != HK_OK)
+            return false;
+    }
+    /* The id goes into the poll topic: hold it to the alphabet seen in
+     * practice ("4.d0a671905ea5b2c8.e7173b7b-...", "<regid>.<uuid>"). */
+    if (out->operation_id[0] != '\0' &&
+        !dps_id_ok(out->operation_id, strlen(out->operation_id), HK_DPS_OPERATION_ID_MAX))
+        return false;
     /* Both or neither: a hub without a device id (or the reverse) cannot be
      * used, and an empty one is the same as none. */
-    if ((out->assigned_hub[0] == '\0') != (m[DPS_K_ASSIGNED_HUB] == 0) ||
-        (out->device_id[0] == '\0') != (m[DPS_K_DEVICE_ID] == 0) ||
-        (m[DPS_K_ASSIGNED_HUB] == 0) != (m[DPS_K_DEVICE_ID] == 0) ||
-        !dps_is(doc, m[DPS_K_SUBSTATUS], HK_JSON_STRING) ||
-        !dps_is(doc, m[DPS_K_ERROR_MESSAGE], HK_JSON_STRING) ||
-        !dps_is(doc, m[DPS_K_CHAIN], HK_JSON_ARRAY) ||
-        !dps_is(doc, m[DPS_K_TRUST_BUNDLE], HK_JSON_OBJECT))
-        return HK_ERR_DPS_PAYLOAD;
+    bool hub = out->assigned_hub[0] != '\0';
+    if (hub != (out->device_id[0] != '\0') || hub != (m[DPS_K_ASSIGNED_HUB] != 0) ||
+        hub != (m[DPS_K_DEVICE_ID] != 0))
+        return false;
+
+    /* Without a status, only an error body (a top-level errorCode, no
+     * operation) is understood: it failed. */
+    size_t status = HK_DPS_OPERATION_FAILED - 1;
+    if (m[DPS_K_STATUS] != 0)
+        status = dps_match(doc, m[DPS_K_STATUS], dps_status_names, DPS_STATUS_COUNT);
+    else if (m[DPS_K_ERROR_CODE] == 0)
+        return false;
+    if (status == DPS_STATUS_COUNT ||
+        (status == HK_DPS_OPERATION_ASSIGNED - 1 && !hub))
+        return false;
+    out->operation_status = (hk_dps_operation_status)(status + 1);
     if (m[DPS_K_SUBSTATUS] != 0)
         out->substatus = (hk_dps_substatus)(dps_match(doc, m[DPS_K_SUBSTATUS], dps_substatus_names,
-                                                      HK_ARRAY_LEN(dps_substatus_names)) + 1);
-    if (!have_code)
-        out->error_code = code;
-    if (out->message == 0)
-        out->message = m[DPS_K_ERROR_MESSAGE];
+                                                      DPS_SUBSTATUS_COUNT) + 1);
+    out->message = m[DPS_K_MESSAGE] != 0 ? m[DPS_K_MESSAGE] : m[DPS_K_ERROR_MESSAGE];
 
-    size_t v = m[DPS_K_PAYLOAD];
-    if (!dps_is(doc, v, HK_JSON_OBJECT) && !dps_is(doc, v, HK_JSON_NULL))
-        return HK_ERR_DPS_PAYLOAD;
-    if (v != 0 && doc->tokens[v].type == HK_JSON_OBJECT)
-        HK_TRY(hk_json_raw_get(doc, v, &out->payload, &out->payload_len));
-
-    if (m[DPS_K_CHAIN] != 0)
-        HK_TRY(dps_get_certs(doc, m[DPS_K_CHAIN], NULL, out->issued_chain,
-                             &out->issued_chain_count));
+    v = m[DPS_K_PAYLOAD];
+    if (v != 0 && tk[v].type == HK_JSON_OBJECT &&
+        hk_json_raw_get(doc, v, &out->payload, &out->payload_len) != HK_OK)
+        return false;
+    if (m[DPS_K_CHAIN] != 0 &&
+        !dps_get_certs(doc, m[DPS_K_CHAIN], NULL, out->issued_chain, &out->issued_chain_count))
+        return false;
     v = m[DPS_K_TRUST_BUNDLE];
     if (v != 0) {
         size_t certs;
         hk_result r = hk_json_object_find(doc, v, "certificates", &certs);
-        if (r == HK_OK && doc->tokens[certs].type == HK_JSON_ARRAY)
+        if (r == HK_OK && tk[certs].type == HK_JSON_ARRAY)
             return dps_get_certs(doc, certs, "certificate", out->trust_bundle,
                                  &out->trust_bundle_count);
-        if (r != HK_ERR_NOT_FOUND)
-            return HK_ERR_DPS_PAYLOAD;
+        return r == HK_ERR_NOT_FOUND;
     }
-    return HK_OK;
-}
-
-/* The whole body, e.g. {"operationId":"4.d0a6...","status":"assigning"} or
- * {"errorCode":401002,"trackingId":"8ad0...","message":"Invalid certificate."}. */
-static hk_result dps_parse_body(const hk_json_doc *doc, hk_dps_response *out)
-{
-    size_t m[DPS_K_COUNT];
-    if (doc->tokens[0].type != HK_JSON_OBJECT)
-        return HK_ERR_DPS_PAYLOAD;
-    HK_TRY(dps_members(doc, 0, 0, DPS_K_TOP_END, m));
-    HK_TRY(dps_string(doc, m[DPS_K_OPERATION_ID], out->operation_id, sizeof out->operation_id));
-    HK_TRY(dps_code(doc, m[DPS_K_ERROR_CODE], &out->error_code));
-    /* The id goes into the poll topic: hold it to the alphabet seen in
-     * practice ("4.d0a671905ea5b2c8.e7173b7b-...", "<regid>.<uuid>"). */
-    if ((out->operation_id[0] != '\0' &&
-         !dps_id_ok(out->operation_id, strlen(out->operation_id), HK_DPS_OPERATION_ID_MAX)) ||
-        !dps_is(doc, m[DPS_K_MESSAGE], HK_JSON_STRING) ||
-        !dps_is(doc, m[DPS_K_STATUS], HK_JSON_STRING))
-        return HK_ERR_DPS_PAYLOAD;
-    out->message = m[DPS_K_MESSAGE];
-
-    size_t v = m[DPS_K_STATUS];
-    if (v != 0) {
-        size_t i = dps_match(doc, v, dps_status_names, HK_ARRAY_LEN(dps_status_names));
-        if (i == HK_ARRAY_LEN(dps_status_names))
-            return HK_ERR_DPS_PAYLOAD;
-        out->operation_status = (hk_dps_operation_status)(i + 1);
-    } else if (m[DPS_K_ERROR_CODE] != 0) {
-        /* An error body: no operation, no status, a top-level errorCode. */
-        out->operation_status = HK_DPS_OPERATION_FAILED;
-    } else {
-        return HK_ERR_DPS_PAYLOAD;
-    }
-
-    v = m[DPS_K_REGISTRATION_STATE];
-    if (!dps_is(doc, v, HK_JSON_OBJECT) && !dps_is(doc, v, HK_JSON_NULL))
-        return HK_ERR_DPS_PAYLOAD;
-    if (v != 0 && doc->tokens[v].type == HK_JSON_OBJECT)
-        HK_TRY(dps_parse_state(doc, v, out, m[DPS_K_ERROR_CODE] != 0));
-    if (out->operation_status == HK_DPS_OPERATION_ASSIGNED && out->assigned_hub[0] == '\0')
-        return HK_ERR_DPS_PAYLOAD;
-    return HK_OK;
+    return true;
 }
 
 hk_result hk_dps_response_parse(const char *topic, size_t topic_len, const char *payload,
@@ -438,15 +409,14 @@ hk_result hk_dps_response_parse(const char *topic, size_t topic_len, const char 
     /* trustBundle.certificates[i].metadata sits at depth 6; the custom
      * allocation payload may nest further, so leave it some room. */
     hk_result r = hk_json_parse(&out->doc, payload, payload_len, tokens, max_tokens, 16);
-    if (r == HK_ERR_JSON_TOO_MANY_TOKENS)
-        return r;
-    if (r != HK_OK)
-        return HK_ERR_DPS_PAYLOAD;
-    r = dps_parse_body(&out->doc, out);
+    if (r == HK_OK && !dps_parse_body(&out->doc, out))
+        r = HK_ERR_DPS_PAYLOAD;
     if (r != HK_OK) {
-        hk_dps_topic topic_fields = out->topic;
-        memset(out, 0, sizeof *out);
-        out->topic = topic_fields;
+        /* Only the topic's fields survive a refused body. */
+        memset((char *)out + offsetof(hk_dps_response, operation_status), 0,
+               sizeof *out - offsetof(hk_dps_response, operation_status));
+        if (r != HK_ERR_JSON_TOO_MANY_TOKENS)
+            r = HK_ERR_DPS_PAYLOAD;
     }
     return r;
 }
