@@ -34,74 +34,31 @@ static bool is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
-/* Four hex digits at s[*io] -> *out (e.g. "00e9" -> 0xE9). */
-static hk_result hex4(const char *s, size_t end, size_t *io, uint32_t *out)
+/* \uXXXX from its backslash at s[*io] -> *out, e.g. "\u00e9" -> 0xE9. */
+static hk_result u_escape(const char *s, size_t end, size_t *io, uint32_t *out)
 {
-    uint32_t v = 0;
-    for (unsigned k = 0; k < 4; k++) {
-        if (*io >= end)
-            return HK_ERR_JSON_TRUNCATED;
-        char c = s[(*io)++];
-        uint32_t d;
-        if (is_digit(c))
-            d = (uint32_t)(c - '0');
-        else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
-            d = (uint32_t)((c | 0x20) - 'a' + 10);
-        else
-            return HK_ERR_JSON_STRING;
-        v = (v << 4) | d;
-    }
-    *out = v;
-    return HK_OK;
-}
-
-/* One character of a string body at s[*io] (not the closing quote): a raw
- * UTF-8 sequence or an escape, decoded to a code point. Examples of what it
- * takes: `a`, `\u00e9`, `\n`, `\ud83d\ude00` (one call, U+1F600). */
-static hk_result str_char(const char *s, size_t end, size_t *io, uint32_t *out_cp)
-{
-    static const char esc_in[8] = {'"', '\\', '/', 'b', 'f', 'n', 'r', 't'};
-    static const char esc_out[8] = {'"', '\\', '/', '\b', '\f', '\n', '\r', '\t'};
     size_t i = *io;
-    uint8_t c = (uint8_t)s[i];
-
-    if (c >= 0x80)
-        return hk_json_utf8_next(s, end, io, out_cp);
-    if (c < 0x20)
-        return HK_ERR_JSON_STRING; /* raw control characters must be escaped */
-    i++;
-    uint32_t cp = c;
-    if (c == '\\') {
+    uint32_t v = 0;
+    for (unsigned k = 0; k < 6; k++, i++) {
         if (i >= end)
             return HK_ERR_JSON_TRUNCATED;
-        c = (uint8_t)s[i++];
-        const char *e = memchr(esc_in, c, sizeof esc_in);
-        if (e != NULL) {
-            cp = (uint8_t)esc_out[e - esc_in];
-        } else if (c == 'u') {
-            HK_TRY(hex4(s, end, &i, &cp));
-            if (cp >= 0xDC00 && cp <= 0xDFFF)
-                return HK_ERR_JSON_STRING; /* low surrogate without a high one */
-            if (cp >= 0xD800 && cp <= 0xDBFF) {
-                /* A high surrogate must be followed at once by \u + low. */
-                uint32_t lo;
-                for (unsigned k = 0; k < 2; k++, i++) {
-                    if (i >= end)
-                        return HK_ERR_JSON_TRUNCATED;
-                    if (s[i] != "\\u"[k])
-                        return HK_ERR_JSON_STRING;
-                }
-                HK_TRY(hex4(s, end, &i, &lo));
-                if (lo < 0xDC00 || lo > 0xDFFF)
-                    return HK_ERR_JSON_STRING;
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-            }
-        } else {
-            return HK_ERR_JSON_STRING;
+        uint8_t c = (uint8_t)s[i];
+        uint32_t d = (uint32_t)c - '0';
+        if (k < 2) {
+            if (c != (uint8_t)"\\u"[k])
+                return HK_ERR_JSON_STRING;
+            continue;
         }
+        if (d > 9) {
+            d = (uint32_t)(c | 0x20) - 'a';
+            if (d > 5)
+                return HK_ERR_JSON_STRING;
+            d += 10;
+        }
+        v = (v << 4) | d;
     }
     *io = i;
-    *out_cp = cp;
+    *out = v;
     return HK_OK;
 }
 
@@ -118,17 +75,72 @@ static size_t utf8_encode(uint32_t cp, uint8_t out[4])
     return n;
 }
 
-/* "..." starting at the opening quote s[*io]; *io ends past the closing one. */
-static hk_result scan_string(const char *s, size_t len, size_t *io)
+/* Where walk() puts a string's decoded bytes: written to out[0..cap),
+ * compared with cmp[0..cap) (out == NULL), or, without a sink, nowhere (the
+ * parser only validates). n counts the bytes so far. */
+typedef struct sink {
+    char *out;
+    const char *cmp;
+    size_t cap;
+    size_t n;
+} sink;
+
+/* A string body from just past its opening quote at s[*io] to past the
+ * closing quote, one character at a time: a raw UTF-8 sequence or an escape,
+ * decoded to a code point and, with a sink, handed to it as UTF-8. Takes
+ * e.g. `caf\u00e9 \n"` and `\ud83d\ude00"` (U+1F600). The parser runs it on
+ * the raw input; the accessors run it again on a token the parser accepted,
+ * and still check every result rather than trust it. */
+static hk_result walk(const char *s, size_t end, size_t *io, sink *k)
 {
-    size_t i = *io + 1;
+    /* Short escapes: the letter after the backslash, then what it stands for. */
+    static const char esc[16] = {'"', '\\', '/', 'b',  'f',  'n',  'r',  't',
+                                 '"', '\\', '/', '\b', '\f', '\n', '\r', '\t'};
+    size_t i = *io;
     for (;;) {
-        if (i >= len)
+        if (i >= end)
             return HK_ERR_JSON_TRUNCATED;
-        if (s[i] == '"')
+        uint32_t cp = (uint8_t)s[i];
+        const char *e;
+        if (cp == '"')
             break;
-        uint32_t cp;
-        HK_TRY(str_char(s, len, &i, &cp));
+        if (cp >= 0x80) {
+            HK_TRY(hk_json_utf8_next(s, end, &i, &cp));
+        } else if (cp < 0x20) {
+            return HK_ERR_JSON_STRING; /* raw control characters must be escaped */
+        } else if (cp != '\\') {
+            i++;
+        } else if (i + 1 < end && (e = memchr(esc, s[i + 1], 8)) != NULL) {
+            cp = (uint8_t)e[8];
+            i += 2;
+        } else {
+            HK_TRY(u_escape(s, end, &i, &cp));
+            if (cp - 0xD800u < 0x800u) {
+                /* A surrogate: only a high one followed at once by a low
+                 * one makes a character. */
+                uint32_t lo;
+                if (cp >= 0xDC00u)
+                    return HK_ERR_JSON_STRING;
+                HK_TRY(u_escape(s, end, &i, &lo));
+                if (lo - 0xDC00u >= 0x400u)
+                    return HK_ERR_JSON_STRING;
+                cp = 0x10000u + ((cp - 0xD800u) << 10) + (lo - 0xDC00u);
+            }
+        }
+        if (k != NULL) {
+            uint8_t u[4];
+            size_t m = utf8_encode(cp, u);
+            if (m > k->cap - k->n)
+                return k->out != NULL ? HK_ERR_BUFFER_TOO_SMALL : HK_ERR_NOT_FOUND;
+            if (k->out != NULL) {
+                if (cp == 0)
+                    return HK_ERR_JSON_STRING;
+                memcpy(k->out + k->n, u, m);
+            } else if (memcmp(k->cmp + k->n, u, m) != 0) {
+                return HK_ERR_NOT_FOUND;
+            }
+            k->n += m;
+        }
     }
     *io = i + 1;
     return HK_OK;
@@ -176,34 +188,23 @@ static hk_result scan_number(const char *s, size_t len, size_t *io)
 /* true, false or null at s[*io]. */
 static hk_result scan_literal(const char *s, size_t len, size_t *io, hk_json_type *out_type)
 {
-    const char *word;
-    hk_json_type type;
-    switch (s[*io]) {
-    case 't':
-        word = "true";
-        type = HK_JSON_TRUE;
-        break;
-    case 'f':
-        word = "false";
-        type = HK_JSON_FALSE;
-        break;
-    case 'n':
-        word = "null";
-        type = HK_JSON_NULL;
-        break;
-    default:
-        return HK_ERR_JSON_SYNTAX;
+    static const char words[3][6] = {"true", "false", "null"};
+    for (unsigned w = 0; w < 3; w++) {
+        const char *word = words[w];
+        if (s[*io] != word[0])
+            continue;
+        size_t i = *io;
+        for (; *word != '\0'; word++, i++) {
+            if (i >= len)
+                return HK_ERR_JSON_TRUNCATED;
+            if (s[i] != *word)
+                return HK_ERR_JSON_SYNTAX;
+        }
+        *io = i;
+        *out_type = (hk_json_type)(HK_JSON_TRUE + w);
+        return HK_OK;
     }
-    size_t i = *io;
-    for (; *word != '\0'; word++, i++) {
-        if (i >= len)
-            return HK_ERR_JSON_TRUNCATED;
-        if (s[i] != *word)
-            return HK_ERR_JSON_SYNTAX;
-    }
-    *io = i;
-    *out_type = type;
-    return HK_OK;
+    return HK_ERR_JSON_SYNTAX;
 }
 
 hk_result hk_json_parse(hk_json_doc *out_doc, const char *json, size_t len, hk_json_token *tokens,
@@ -251,7 +252,8 @@ hk_result hk_json_parse(hk_json_doc *out_doc, const char *json, size_t len, hk_j
             hk_result r;
             if (c == '"') {
                 t->type = HK_JSON_STRING;
-                r = scan_string(json, len, &end);
+                end++;
+                r = walk(json, len, &end, NULL);
             } else if (c == '-' || is_digit(c)) {
                 t->type = HK_JSON_NUMBER;
                 r = scan_number(json, len, &end);
@@ -322,58 +324,36 @@ hk_result hk_json_next(const hk_json_doc *doc, size_t container, size_t *io_chil
     return HK_OK;
 }
 
-/* Decodes string token tok one character at a time. out == NULL compares
- * against cmp[0..cap) instead of writing; returns HK_ERR_NOT_FOUND on the
- * first difference. */
-static hk_result string_walk(const hk_json_doc *doc, size_t tok, char *out, const char *cmp,
-                             size_t cap, size_t *out_len)
+/* Decode string token tok into the sink. */
+static hk_result string_decode(const hk_json_doc *doc, size_t tok, sink *k)
 {
     const hk_json_token *t = &doc->tokens[tok];
     if (t->type != HK_JSON_STRING)
         return HK_ERR_JSON_TYPE;
-    /* The parser validated the body, so str_char cannot fail here; its
-     * result is still checked rather than trusted. */
-    size_t i = t->start + 1, end = t->start + t->len - 1, n = 0;
-    while (i < end) {
-        uint32_t cp;
-        uint8_t u[4];
-        HK_TRY(str_char(doc->json, end, &i, &cp));
-        size_t k = utf8_encode(cp, u);
-        if (k > cap - n)
-            return out != NULL ? HK_ERR_BUFFER_TOO_SMALL : HK_ERR_NOT_FOUND;
-        if (out != NULL) {
-            if (cp == 0)
-                return HK_ERR_JSON_STRING;
-            memcpy(out + n, u, k);
-        } else if (memcmp(cmp + n, u, k) != 0) {
-            return HK_ERR_NOT_FOUND;
-        }
-        n += k;
-    }
-    *out_len = n;
-    return HK_OK;
+    size_t i = t->start + 1;
+    return walk(doc->json, t->start + t->len, &i, k);
 }
 
 hk_result hk_json_string_get(const hk_json_doc *doc, size_t tok, char *out, size_t cap,
                              size_t *out_len)
 {
     HK_REQUIRE(doc != NULL && tok < doc->count && out != NULL && out_len != NULL);
-    size_t n;
     if (cap == 0)
         return doc->tokens[tok].type == HK_JSON_STRING ? HK_ERR_BUFFER_TOO_SMALL : HK_ERR_JSON_TYPE;
     /* Reserve the last byte for the NUL. */
-    HK_TRY(string_walk(doc, tok, out, NULL, cap - 1, &n));
-    out[n] = '\0';
-    *out_len = n;
+    sink k = {out, NULL, cap - 1, 0};
+    HK_TRY(string_decode(doc, tok, &k));
+    out[k.n] = '\0';
+    *out_len = k.n;
     return HK_OK;
 }
 
 bool hk_json_string_equals(const hk_json_doc *doc, size_t tok, const char *s, size_t len)
 {
-    size_t n;
     if (doc == NULL || tok >= doc->count || (s == NULL && len != 0))
         return false;
-    return string_walk(doc, tok, NULL, s, len, &n) == HK_OK && n == len;
+    sink k = {NULL, s, len, 0};
+    return string_decode(doc, tok, &k) == HK_OK && k.n == len;
 }
 
 hk_result hk_json_object_find(const hk_json_doc *doc, size_t obj, const char *key,
@@ -426,14 +406,29 @@ hk_result hk_json_int64_get(const hk_json_doc *doc, size_t tok, int64_t *out_val
     return HK_OK;
 }
 
+/* The same scan as hk_json_int64_get in 32-bit arithmetic, not a wrapper
+ * around it: the device reads its counts and intervals through here, and
+ * 64-bit code would only add to its image. */
 hk_result hk_json_uint32_get(const hk_json_doc *doc, size_t tok, uint32_t *out_value)
 {
-    HK_REQUIRE(out_value != NULL);
-    int64_t v;
-    HK_TRY(hk_json_int64_get(doc, tok, &v));
-    if (v < 0 || v > (int64_t)UINT32_MAX)
+    HK_REQUIRE(doc != NULL && tok < doc->count && out_value != NULL);
+    const hk_json_token *t = &doc->tokens[tok];
+    if (t->type != HK_JSON_NUMBER)
+        return HK_ERR_JSON_TYPE;
+    const char *s = doc->json + t->start;
+    bool neg = s[0] == '-', over = false;
+    uint32_t v = 0;
+    for (size_t i = neg; i < t->len; i++) {
+        uint32_t d = (uint32_t)(s[i] - '0');
+        if (d > 9)
+            return HK_ERR_JSON_NOT_INTEGER;
+        if (v > (UINT32_MAX - d) / 10u)
+            over = true; /* stays set: the wrapped value is never used */
+        v = v * 10u + d;
+    }
+    if (over || (neg && v != 0)) /* "-0" is 0 */
         return HK_ERR_JSON_RANGE;
-    *out_value = (uint32_t)v;
+    *out_value = v;
     return HK_OK;
 }
 
