@@ -48,91 +48,132 @@ static bool hub_token_ok(const char *s, size_t n, size_t max, const char *forbid
     return true;
 }
 
-static bool hub_segment_ok(const char *s)
-{
-    return s != NULL && hub_token_ok(s, strlen(s), SIZE_MAX, "/#+");
-}
-
 static bool hub_present(const char *s)
 {
     return s != NULL && s[0] != '\0';
 }
 
-static bool hub_client_ok(const hk_hub_client *c)
+/* Member i of the client (its members are all strings, in this order). */
+static const uint8_t hub_members[] = {
+    offsetof(hk_hub_client, host),        offsetof(hk_hub_client, device_id),
+    offsetof(hk_hub_client, module_id),   offsetof(hk_hub_client, api_version),
+    offsetof(hk_hub_client, client_type), offsetof(hk_hub_client, model_id),
+};
+
+static const char *hub_member(const hk_hub_client *c, unsigned i)
 {
-    return c != NULL && hub_segment_ok(c->device_id) &&
-           (!hub_present(c->module_id) || hub_segment_ok(c->module_id));
+    const char *s;
+    memcpy(&s, (const char *)c + hub_members[i], sizeof s);
+    return s;
 }
 
-/* "{deviceId}[/{moduleId}]" — shared by the client id and the topics. */
-static void hub_put_identity(hk_text *t, const hk_hub_client *c)
+/* Rules for members 0..4: required or optional (NULL or "" omits it), and
+ * whether the query bytes '&' and '?' are refused besides "/#+" (the host,
+ * api-version and client type sit in the username's query). The model id
+ * is encoded, so any bytes go. */
+enum { HUB_REQUIRED = 1, HUB_NO_QUERY = 2 };
+static const uint8_t hub_rules[] = {HUB_REQUIRED | HUB_NO_QUERY, HUB_REQUIRED, 0, HUB_NO_QUERY,
+                                    HUB_NO_QUERY};
+
+/* Members first..end-1 of the client follow hub_rules. */
+static bool hub_client_ok(const hk_hub_client *c, unsigned first, unsigned end)
 {
-    hk_text_puts(t, c->device_id);
-    if (hub_present(c->module_id)) {
-        hk_text_puts(t, "/");
-        hk_text_puts(t, c->module_id);
+    for (unsigned i = first; i < end; i++) {
+        const char *s = hub_member(c, i);
+        if (!hub_present(s)) {
+            if (hub_rules[i] & HUB_REQUIRED)
+                return false;
+        } else if (!hub_token_ok(s, strlen(s), SIZE_MAX,
+                                 (hub_rules[i] & HUB_NO_QUERY) ? "/#+&?" : "/#+")) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * Expand a template over the client's members. Bytes from 0x20 up are
+ * written as they are; a code below 0x20 names member (code & 7) - 1:
+ *   HUB_M(i)      the member verbatim (nothing when absent or empty)
+ *   HUB_ENC(i)    the member percent-encoded
+ *   HUB_IF(i)     the literal bytes up to the next code only when the
+ *                 member is present
+ */
+#define HUB_HOST "\x01"
+#define HUB_DEVICE "\x02"
+#define HUB_MODULE "\x03"
+#define HUB_API "\x04"
+#define HUB_TYPE "\x05"
+#define HUB_MODEL_ENC "\x0e"
+#define HUB_IF_MODULE "\x13"
+#define HUB_IF_TYPE "\x15"
+#define HUB_IF_MODEL "\x16"
+#define HUB_ENC_FLAG 0x08u
+#define HUB_IF_FLAG 0x10u
+
+/* "{deviceId}[/{moduleId}]" */
+#define HUB_IDENTITY HUB_DEVICE HUB_IF_MODULE "/" HUB_MODULE
+/* "devices/{deviceId}[/modules/{moduleId}]" */
+#define HUB_DEVICES "devices/" HUB_DEVICE HUB_IF_MODULE "/modules/" HUB_MODULE
+
+static void hub_put_template(hk_text *t, const char *tpl, const hk_hub_client *c)
+{
+    bool on = true;
+    for (; *tpl != '\0'; tpl++) {
+        unsigned code = (unsigned char)*tpl;
+        if (code >= 0x20) {
+            if (on)
+                hk_text_put(t, tpl, 1);
+            continue;
+        }
+        const char *s = hub_member(c, (code & 7u) - 1u);
+        on = hub_present(s);
+        if (on && !(code & HUB_IF_FLAG)) {
+            if (code & HUB_ENC_FLAG)
+                hub_put_encoded(t, s);
+            else
+                hk_text_puts(t, s);
+        }
+        on = on || !(code & HUB_IF_FLAG);
     }
 }
 
-/* "devices/{deviceId}[/modules/{moduleId}]/messages/" */
-static void hub_put_messages_prefix(hk_text *t, const hk_hub_client *c)
+/* Check members first..end-1, expand tpl, finish. */
+static hk_result hub_build(const hk_hub_client *c, unsigned first, unsigned end, const char *tpl,
+                           char *out, size_t cap, size_t *out_len)
 {
-    hk_text_puts(t, "devices/");
-    hk_text_puts(t, c->device_id);
-    if (hub_present(c->module_id)) {
-        hk_text_puts(t, "/modules/");
-        hk_text_puts(t, c->module_id);
-    }
-    hk_text_puts(t, "/messages/");
+    HK_REQUIRE(c != NULL && out_len != NULL && (out != NULL || cap == 0));
+    if (!hub_client_ok(c, first, end))
+        return HK_ERR_INVALID_ARG;
+    hk_text t = HK_TEXT_INIT(out, cap);
+    hub_put_template(&t, tpl, c);
+    return hk_text_finish(&t, out_len);
 }
 
 hk_result hk_hub_client_id_build(const hk_hub_client *client, char *out, size_t cap,
                                  size_t *out_len)
 {
-    HK_REQUIRE(out_len != NULL && (out != NULL || cap == 0));
-    if (!hub_client_ok(client))
-        return HK_ERR_INVALID_ARG;
-    hk_text t = HK_TEXT_INIT(out, cap);
-    hub_put_identity(&t, client);
-    return hk_text_finish(&t, out_len);
+    return hub_build(client, 1, 3, HUB_IDENTITY, out, cap, out_len);
 }
 
 hk_result hk_hub_username_build(const hk_hub_client *client, char *out, size_t cap,
                                 size_t *out_len)
 {
-    HK_REQUIRE(out_len != NULL && (out != NULL || cap == 0));
-    if (!hub_client_ok(client) || client->host == NULL ||
-        !hub_token_ok(client->host, strlen(client->host), SIZE_MAX, "/#+&?") ||
-        (hub_present(client->api_version) && !hub_token_ok(client->api_version,
-                                                           strlen(client->api_version),
-                                                           SIZE_MAX, "/#+&?")) ||
-        (hub_present(client->client_type) && !hub_token_ok(client->client_type,
-                                                           strlen(client->client_type),
-                                                           SIZE_MAX, "/#+&?")))
-        return HK_ERR_INVALID_ARG;
-    hk_text t = HK_TEXT_INIT(out, cap);
-    hk_text_puts(&t, client->host);
-    hk_text_puts(&t, "/");
-    hub_put_identity(&t, client);
-    hk_text_puts(&t, "/?api-version=");
-    hk_text_puts(&t, hub_present(client->api_version) ? client->api_version
-                                                  : HK_HUB_API_VERSION_DEFAULT);
-    if (hub_present(client->client_type)) {
-        hk_text_puts(&t, "&DeviceClientType=");
-        hk_text_puts(&t, client->client_type);
-    }
-    if (hub_present(client->model_id)) {
-        hk_text_puts(&t, "&model-id=");
-        hub_put_encoded(&t, client->model_id);
-    }
-    return hk_text_finish(&t, out_len);
+    HK_REQUIRE(client != NULL);
+    hk_hub_client c = *client;
+    if (!hub_present(c.api_version))
+        c.api_version = HK_HUB_API_VERSION_DEFAULT;
+    return hub_build(&c, 0, 5,
+                     HUB_HOST "/" HUB_IDENTITY "/?api-version=" HUB_API HUB_IF_TYPE
+                     "&DeviceClientType=" HUB_TYPE HUB_IF_MODEL "&model-id=" HUB_MODEL_ENC,
+                     out, cap, out_len);
 }
 
 /* Wire names of the system properties, in the order of the members of
  * hk_hub_telemetry_properties (the '$' is sent encoded, as both SDKs do). */
 static const struct {
-    size_t offset;
-    char name[7];
+    uint8_t offset;
+    char name[6];
 } hub_system_props[] = {
     {offsetof(hk_hub_telemetry_properties, content_type), "ct"},
     {offsetof(hk_hub_telemetry_properties, content_encoding), "ce"},
@@ -147,39 +188,39 @@ hk_result hk_hub_telemetry_topic_build(const hk_hub_client *client,
                                        const hk_hub_telemetry_properties *props, char *out,
                                        size_t cap, size_t *out_len)
 {
-    HK_REQUIRE(out_len != NULL && (out != NULL || cap == 0));
+    HK_REQUIRE(client != NULL && out_len != NULL && (out != NULL || cap == 0));
     HK_REQUIRE(props == NULL || props->app_count == 0 || props->app != NULL);
-    if (!hub_client_ok(client))
+    if (!hub_client_ok(client, 1, 3))
         return HK_ERR_INVALID_ARG;
-    for (size_t i = 0; props != NULL && i < props->app_count; i++) {
+    size_t app_count = props != NULL ? props->app_count : 0;
+    for (size_t i = 0; i < app_count; i++) {
         if (!hub_present(props->app[i].name) || props->app[i].value == NULL)
             return HK_ERR_INVALID_ARG;
     }
     hk_text t = HK_TEXT_INIT(out, cap);
-    hub_put_messages_prefix(&t, client);
-    hk_text_puts(&t, "events/");
-    if (props != NULL) {
-        const char *sep = "";
-        for (size_t i = 0; i < HK_ARRAY_LEN(hub_system_props); i++) {
-            const char *value;
+    hub_put_template(&t, HUB_DEVICES "/messages/events/", client);
+    /* "%24.{name}={value}" per system property, then "{name}={value}", all
+     * joined by '&' */
+    const char *sep = "";
+    for (size_t i = 0; props != NULL && i < HK_ARRAY_LEN(hub_system_props) + app_count; i++) {
+        const char *name, *value;
+        if (i < HK_ARRAY_LEN(hub_system_props)) {
             memcpy(&value, (const char *)props + hub_system_props[i].offset, sizeof value);
             if (value == NULL)
                 continue;
+            name = hub_system_props[i].name;
             hk_text_puts(&t, sep);
             hk_text_puts(&t, "%24.");
-            hk_text_puts(&t, hub_system_props[i].name);
-            hk_text_puts(&t, "=");
-            hub_put_encoded(&t, value);
-            sep = "&";
-        }
-        for (size_t i = 0; i < props->app_count; i++) {
-            const hk_hub_property *p = &props->app[i];
+            hk_text_puts(&t, name);
+        } else {
+            const hk_hub_property *p = &props->app[i - HK_ARRAY_LEN(hub_system_props)];
+            value = p->value;
             hk_text_puts(&t, sep);
             hub_put_encoded(&t, p->name);
-            hk_text_puts(&t, "=");
-            hub_put_encoded(&t, p->value);
-            sep = "&";
         }
+        hk_text_puts(&t, "=");
+        hub_put_encoded(&t, value);
+        sep = "&";
     }
     return hk_text_finish(&t, out_len);
 }
@@ -187,22 +228,12 @@ hk_result hk_hub_telemetry_topic_build(const hk_hub_client *client,
 hk_result hk_hub_c2d_filter_build(const hk_hub_client *client, char *out, size_t cap,
                                   size_t *out_len)
 {
-    HK_REQUIRE(out_len != NULL && (out != NULL || cap == 0));
-    if (!hub_client_ok(client))
-        return HK_ERR_INVALID_ARG;
-    hk_text t = HK_TEXT_INIT(out, cap);
-    if (hub_present(client->module_id)) {
-        /* Modules receive everything addressed to them under one filter. */
-        hk_text_puts(&t, "devices/");
-        hk_text_puts(&t, client->device_id);
-        hk_text_puts(&t, "/modules/");
-        hk_text_puts(&t, client->module_id);
-        hk_text_puts(&t, "/#");
-    } else {
-        hub_put_messages_prefix(&t, client);
-        hk_text_puts(&t, "devicebound/#");
-    }
-    return hk_text_finish(&t, out_len);
+    HK_REQUIRE(client != NULL);
+    /* Modules receive everything addressed to them under one filter. */
+    return hub_build(client, 1, 3,
+                     hub_present(client->module_id) ? HUB_DEVICES "/#"
+                                                    : HUB_DEVICES "/messages/devicebound/#",
+                     out, cap, out_len);
 }
 
 static bool hub_rid_ok(const char *rid, size_t rid_len)
@@ -269,34 +300,61 @@ static bool hub_parse_u32(const char *s, size_t n, uint32_t *out)
     return true;
 }
 
-/* If s[0..n) starts with prefix, advance past it. */
-static bool hub_eat(const char **s, size_t *n, const char *prefix)
+/* If [*s, end) starts with lit, advance past it. */
+static bool hub_eat(const char **s, const char *end, const char *lit)
 {
-    size_t p = strlen(prefix);
-    if (*n < p || memcmp(*s, prefix, p) != 0)
+    size_t p = strlen(lit);
+    if ((size_t)(end - *s) < p || memcmp(*s, lit, p) != 0)
         return false;
     *s += p;
-    *n -= p;
     return true;
 }
 
-/* Take bytes up to (not including) the next '/'; the '/' is consumed.
- * False when there is no '/' or the segment is empty. */
-static bool hub_segment(const char **s, size_t *n, const char **seg, size_t *seg_len)
+/* Take the bytes up to (not including) the next '/' as *seg, *seg_len; the
+ * '/' is consumed. False when there is no '/' or the segment is empty. */
+static bool hub_segment(const char **s, const char *end, const char **seg, size_t *seg_len)
 {
-    const char *slash = memchr(*s, '/', *n);
+    const char *slash = memchr(*s, '/', (size_t)(end - *s));
     if (slash == NULL || slash == *s)
         return false;
     *seg = *s;
     *seg_len = (size_t)(slash - *s);
-    *n -= *seg_len + 1;
     *s = slash + 1;
     return true;
 }
 
-static bool hub_name_is(const char *name, size_t len, const char *lit)
+/* One item of a property bag, as hk_hub_properties_next() yields it. */
+typedef struct hub_item {
+    const char *name;
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+    bool has_value;
+} hub_item;
+
+/* The item of bag[0..bag_len) at *pos: "name=value", "name=" or "name",
+ * items joined by '&'. */
+static hk_result hub_item_next(const char *bag, size_t bag_len, size_t *pos, hub_item *it)
 {
-    return len == strlen(lit) && memcmp(name, lit, len) == 0;
+    if (*pos >= bag_len)
+        return HK_ERR_NOT_FOUND;
+    const char *p = bag + *pos;
+    size_t rest = bag_len - *pos;
+    const char *amp = memchr(p, '&', rest);
+    size_t item = amp != NULL ? (size_t)(amp - p) : rest;
+    const char *eq = memchr(p, '=', item);
+    size_t name_len = eq != NULL ? (size_t)(eq - p) : item;
+    /* An empty name, and the empty last item a trailing '&' leaves, are
+     * malformed. */
+    if (name_len == 0 || (amp != NULL && item + 1 == rest))
+        return HK_ERR_HUB_TOPIC;
+    it->name = p;
+    it->name_len = name_len;
+    it->has_value = eq != NULL;
+    it->value = eq != NULL ? eq + 1 : p + item;
+    it->value_len = eq != NULL ? item - name_len - 1 : 0;
+    *pos += item + (amp != NULL ? 1 : 0);
+    return HK_OK;
 }
 
 hk_result hk_hub_properties_next(const char *bag, size_t bag_len, size_t *pos,
@@ -307,167 +365,137 @@ hk_result hk_hub_properties_next(const char *bag, size_t bag_len, size_t *pos,
     HK_REQUIRE((bag != NULL || bag_len == 0) && pos != NULL && out_name != NULL &&
                out_name_len != NULL && out_value != NULL && out_value_len != NULL &&
                out_has_value != NULL);
-    if (*pos >= bag_len)
-        return HK_ERR_NOT_FOUND;
-    const char *p = bag + *pos;
-    size_t rest = bag_len - *pos;
-    const char *amp = memchr(p, '&', rest);
-    size_t item = amp != NULL ? (size_t)(amp - p) : rest;
-    const char *eq = memchr(p, '=', item);
-    size_t name_len = eq != NULL ? (size_t)(eq - p) : item;
-    if (name_len == 0)
-        return HK_ERR_HUB_TOPIC;
-    *out_name = p;
-    *out_name_len = name_len;
-    *out_has_value = eq != NULL;
-    *out_value = eq != NULL ? eq + 1 : p + item;
-    *out_value_len = eq != NULL ? item - name_len - 1 : 0;
-    /* A trailing '&' would leave an empty last property: reject it here. */
-    if (amp != NULL && item + 1 == rest)
-        return HK_ERR_HUB_TOPIC;
-    *pos += item + (amp != NULL ? 1 : 0);
+    hub_item it;
+    HK_TRY(hub_item_next(bag, bag_len, pos, &it));
+    *out_name = it.name;
+    *out_name_len = it.name_len;
+    *out_value = it.value;
+    *out_value_len = it.value_len;
+    *out_has_value = it.has_value;
     return HK_OK;
+}
+
+/* Walk a whole bag: HK_OK when it is well formed; with name, stop at the
+ * item of that name (*it) instead, HK_ERR_NOT_FOUND when there is none. */
+static hk_result hub_bag_find(const char *bag, size_t bag_len, const char *name, hub_item *it)
+{
+    size_t pos = 0;
+    hk_result r;
+    while ((r = hub_item_next(bag, bag_len, &pos, it)) == HK_OK) {
+        if (name != NULL && it->name_len == strlen(name) &&
+            memcmp(it->name, name, it->name_len) == 0)
+            return HK_OK;
+    }
+    return r == HK_ERR_NOT_FOUND && name == NULL ? HK_OK : r;
 }
 
 hk_result hk_hub_properties_find(const char *bag, size_t bag_len, const char *name,
                                  const char **out_value, size_t *out_value_len)
 {
     HK_REQUIRE(name != NULL && out_value != NULL && out_value_len != NULL);
-    size_t pos = 0;
-    const char *n;
-    size_t n_len;
-    bool has_value;
-    hk_result r;
-    while ((r = hk_hub_properties_next(bag, bag_len, &pos, &n, &n_len, out_value,
-                                       out_value_len, &has_value)) == HK_OK) {
-        if (hub_name_is(n, n_len, name))
-            return HK_OK;
-    }
-    return r;
-}
-
-/* The query of a twin or method topic: "$rid=..&$version=..", any order,
- * unknown names ignored, each known name at most once. */
-static hk_result hub_parse_query(const char *q, size_t q_len, hk_hub_topic *out)
-{
-    size_t pos = 0;
-    const char *name, *value;
-    size_t name_len, value_len;
-    bool has_value;
-    hk_result r;
-    while ((r = hk_hub_properties_next(q, q_len, &pos, &name, &name_len, &value, &value_len,
-                                       &has_value)) == HK_OK) {
-        if (hub_name_is(name, name_len, "$rid")) {
-            if (out->rid != NULL || !hub_rid_ok(value, value_len))
-                return HK_ERR_HUB_TOPIC;
-            out->rid = value;
-            out->rid_len = value_len;
-        } else if (hub_name_is(name, name_len, "$version")) {
-            if (out->has_version || !hub_parse_u32(value, value_len, &out->version))
-                return HK_ERR_HUB_TOPIC;
-            out->has_version = true;
-        }
-    }
-    return r == HK_ERR_NOT_FOUND ? HK_OK : r;
-}
-
-/* "{status}/?{query}" with a three-digit status. */
-static hk_result hub_parse_status_query(const char *s, size_t n, hk_hub_topic *out)
-{
-    uint32_t status;
-    if (n < 5 || s[3] != '/' || s[4] != '?' || !hub_parse_u32(s, 3, &status) || status < 100)
-        return HK_ERR_HUB_TOPIC;
-    out->status = (unsigned)status;
-    return hub_parse_query(s + 5, n - 5, out);
-}
-
-static hk_result hub_parse_c2d(const char *s, size_t n, hk_hub_topic *out)
-{
-    const char *seg;
-    size_t seg_len;
-    if (!hub_segment(&s, &n, &seg, &seg_len)) /* device id */
-        return HK_ERR_HUB_TOPIC;
-    if (hub_eat(&s, &n, "modules/") && !hub_segment(&s, &n, &seg, &seg_len))
-        return HK_ERR_HUB_TOPIC;
-    if (!hub_eat(&s, &n, "messages/devicebound/"))
-        return HK_ERR_HUB_TOPIC;
-    /* Walk the bag once so a malformed one is refused here. */
-    size_t pos = 0;
-    const char *name, *value;
-    size_t name_len, value_len;
-    bool has_value;
-    hk_result r;
-    while ((r = hk_hub_properties_next(s, n, &pos, &name, &name_len, &value, &value_len,
-                                       &has_value)) == HK_OK) {
-    }
-    if (r != HK_ERR_NOT_FOUND)
-        return r;
-    out->kind = HK_HUB_TOPIC_C2D;
-    out->properties = s;
-    out->properties_len = n;
+    hub_item it;
+    HK_TRY(hub_bag_find(bag, bag_len, name, &it));
+    *out_value = it.value;
+    *out_value_len = it.value_len;
     return HK_OK;
 }
 
+/*
+ * Topics IoT Hub publishes to the device, e.g.
+ *   devices/dev1/messages/devicebound/%24.mid=7&abc=123
+ *   $iothub/twin/res/204/?$rid=1&$version=6
+ *   $iothub/twin/PATCH/properties/desired/?$version=8
+ *   $iothub/methods/POST/reboot/?$rid=1
+ * The query of the last three ("$rid=..&$version=..") may list its names in
+ * any order; unknown names are ignored, each known name comes at most once.
+ */
 hk_result hk_hub_topic_parse(const char *topic, size_t topic_len, hk_hub_topic *out)
 {
     HK_REQUIRE((topic != NULL || topic_len == 0) && out != NULL);
     memset(out, 0, sizeof *out);
-    const char *s = topic;
-    size_t n = topic_len;
+    if (topic == NULL)
+        return HK_ERR_HUB_TOPIC;
+    const char *s = topic, *end = topic + topic_len;
+    const char *seg;
+    size_t seg_len;
+    hub_item it;
     hk_result r;
 
-    if (hub_eat(&s, &n, "devices/"))
-        return hub_parse_c2d(s, n, out);
-
-    if (hub_eat(&s, &n, "$iothub/twin/res/")) {
-        HK_TRY(hub_parse_status_query(s, n, out));
-        if (out->rid == NULL)
+    if (hub_eat(&s, end, "devices/")) {
+        /* device id, optional module, then the bag (checked in full here) */
+        if (!hub_segment(&s, end, &seg, &seg_len) ||
+            (hub_eat(&s, end, "modules/") && !hub_segment(&s, end, &seg, &seg_len)) ||
+            !hub_eat(&s, end, "messages/devicebound/"))
             return HK_ERR_HUB_TOPIC;
-        if (out->status >= 400)
-            out->kind = HK_HUB_TOPIC_TWIN_ERROR;
-        else if (out->status == 204)
-            out->kind = HK_HUB_TOPIC_TWIN_REPORTED;
-        else if (out->status == 200 || out->status == 202)
-            out->kind = HK_HUB_TOPIC_TWIN_GET;
-        else
-            return HK_ERR_HUB_TOPIC;
+        HK_TRY(hub_bag_find(s, (size_t)(end - s), NULL, &it));
+        out->kind = HK_HUB_TOPIC_C2D;
+        out->properties = s;
+        out->properties_len = (size_t)(end - s);
         return HK_OK;
     }
 
-    if (hub_eat(&s, &n, "$iothub/twin/PATCH/properties/desired/?")) {
-        r = hub_parse_query(s, n, out);
-        if (r != HK_OK || !out->has_version)
-            return HK_ERR_HUB_TOPIC;
+    if (!hub_eat(&s, end, "$iothub/"))
+        return HK_ERR_HUB_TOPIC;
+    if (hub_eat(&s, end, "twin/PATCH/properties/desired/?")) {
         out->kind = HK_HUB_TOPIC_TWIN_DESIRED;
         out->status = 200;
-        return HK_OK;
+    } else {
+        /* "twin/res/{status}/?" or "methods/POST/{name}/?" */
+        if (hub_eat(&s, end, "twin/res/"))
+            out->kind = HK_HUB_TOPIC_TWIN_GET;
+        else if (hub_eat(&s, end, "methods/POST/"))
+            out->kind = HK_HUB_TOPIC_METHOD_REQUEST;
+        if (out->kind == 0 || !hub_segment(&s, end, &seg, &seg_len) || !hub_eat(&s, end, "?"))
+            return HK_ERR_HUB_TOPIC;
     }
 
-    if (hub_eat(&s, &n, "$iothub/methods/POST/")) {
-        const char *name;
-        size_t name_len;
-        if (!hub_segment(&s, &n, &name, &name_len) || !hub_eat(&s, &n, "?"))
+    size_t pos = 0;
+    while ((r = hub_item_next(s, (size_t)(end - s), &pos, &it)) == HK_OK) {
+        if (it.name_len == 4 && memcmp(it.name, "$rid", 4) == 0) {
+            if (out->rid != NULL || !hub_rid_ok(it.value, it.value_len))
+                return HK_ERR_HUB_TOPIC;
+            out->rid = it.value;
+            out->rid_len = it.value_len;
+        } else if (it.name_len == 8 && memcmp(it.name, "$version", 8) == 0) {
+            if (out->has_version || !hub_parse_u32(it.value, it.value_len, &out->version))
+                return HK_ERR_HUB_TOPIC;
+            out->has_version = true;
+        }
+    }
+    if (r != HK_ERR_NOT_FOUND)
+        return r;
+
+    uint32_t status;
+    switch (out->kind) {
+    case HK_HUB_TOPIC_TWIN_DESIRED:
+        return out->has_version ? HK_OK : HK_ERR_HUB_TOPIC;
+    case HK_HUB_TOPIC_METHOD_REQUEST:
+        out->name = seg;
+        out->name_len = seg_len;
+        return out->rid != NULL && !out->has_version ? HK_OK : HK_ERR_HUB_TOPIC;
+    default: /* twin response: a three-digit status */
+        if (out->rid == NULL || seg_len != 3 || !hub_parse_u32(seg, 3, &status) || status < 100)
             return HK_ERR_HUB_TOPIC;
-        r = hub_parse_query(s, n, out);
-        if (r != HK_OK || out->rid == NULL || out->has_version)
+        out->status = (unsigned)status;
+        if (status >= 400)
+            out->kind = HK_HUB_TOPIC_TWIN_ERROR;
+        else if (status == 204)
+            out->kind = HK_HUB_TOPIC_TWIN_REPORTED;
+        else if (status != 200 && status != 202)
             return HK_ERR_HUB_TOPIC;
-        out->kind = HK_HUB_TOPIC_METHOD_REQUEST;
-        out->name = name;
-        out->name_len = name_len;
         return HK_OK;
     }
-    return HK_ERR_HUB_TOPIC;
 }
 
-static int hub_hex_value(char c)
+/* Value of hex digit c, or 16 and more when c is not one. */
+static unsigned hub_hex_value(char c)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
+    unsigned d = (unsigned)(unsigned char)c - '0';
+    if (d < 10)
+        return d;
+    /* 'A'..'F' and 'a'..'f' (and nothing else) map to 'a'..'f' */
+    d = ((unsigned)(unsigned char)c | 0x20u) - 'a';
+    return d < 6 ? d + 10 : 16;
 }
 
 hk_result hk_hub_url_decode(const char *in, size_t in_len, char *out, size_t cap,
@@ -480,8 +508,8 @@ hk_result hk_hub_url_decode(const char *in, size_t in_len, char *out, size_t cap
         if (c == '%') {
             if (in_len - i < 3)
                 return HK_ERR_MALFORMED;
-            int hi = hub_hex_value(in[i + 1]), lo = hub_hex_value(in[i + 2]);
-            if (hi < 0 || lo < 0)
+            unsigned hi = hub_hex_value(in[i + 1]), lo = hub_hex_value(in[i + 2]);
+            if ((hi | lo) > 15)
                 return HK_ERR_MALFORMED;
             c = (char)(hi * 16 + lo);
             i += 2;
