@@ -24,6 +24,15 @@
 #include "hubkey/atecc608.h"
 #include "se/atecc608/atecc608_crc.h"
 
+/* GCC inlines a static function called once, and then threads every
+ * result test into the common tail of execute, copying it several times;
+ * kept apart, the attempt and the tail are each written once. */
+#if defined(__GNUC__)
+#define NOINLINE __attribute__((noinline))
+#else
+#define NOINLINE
+#endif
+
 #define WORD_RESET 0x00u
 #define WORD_SLEEP 0x01u
 #define WORD_IDLE 0x02u
@@ -55,6 +64,42 @@ hk_result hk_atecc608_set_clock_mode(hk_atecc608 *dev, unsigned clock_mode)
     return HK_OK;
 }
 
+static hk_result bus_write(hk_atecc608 *dev, const uint8_t *buf, size_t len)
+{
+    return dev->_internal.i2c.write(dev->_internal.i2c.ctx, dev->_internal.addr7, buf, len);
+}
+
+static hk_result bus_read(hk_atecc608 *dev, uint8_t *buf, size_t len)
+{
+    return dev->_internal.i2c.read(dev->_internal.i2c.ctx, dev->_internal.addr7, buf, len);
+}
+
+static hk_result send_word(hk_atecc608 *dev, uint8_t word)
+{
+    return bus_write(dev, &word, 1);
+}
+
+static void delay_us(hk_atecc608 *dev, uint32_t us)
+{
+    dev->_internal.i2c.delay_us(dev->_internal.i2c.ctx, us);
+}
+
+/* CRC and status of an output group whose count byte rsp[0] is 4 or at
+ * least 7 and whose bytes are all in rsp: the check shared by the public
+ * decoder and the transaction, which knows the count is consistent. */
+static hk_result group_check(const uint8_t *rsp, size_t expected_len, uint8_t *status)
+{
+    size_t len = rsp[0];
+    if (hk_atecc608_crc16(rsp, len - 2) != (uint16_t)(rsp[len - 2] | rsp[len - 1] << 8))
+        return HK_ERR_SE_CRC;
+    if (len == 4) {
+        *status = rsp[1];
+        if (rsp[1] != HK_ATECC608_STATUS_OK)
+            return HK_ERR_SE_STATUS;
+    }
+    return len == expected_len ? HK_OK : HK_ERR_SE_RESPONSE;
+}
+
 /* Accepts, for example, 04 0F 43 C2... as a status group (0x0F), or
  * 07 00 00 60 02 80 38 as a data group (Info revision 00 00 60 02). */
 hk_result hk_atecc608_response_decode(const uint8_t *rsp, size_t len, size_t expected_len,
@@ -65,36 +110,17 @@ hk_result hk_atecc608_response_decode(const uint8_t *rsp, size_t len, size_t exp
     HK_REQUIRE(out_data != NULL && out_data_len != NULL);
     *out_data = NULL;
     *out_data_len = 0;
+    uint8_t status = 0;
+    hk_result r = HK_ERR_SE_RESPONSE;
+    if (len >= 4 && rsp[0] == len)
+        r = group_check(rsp, expected_len, &status);
     if (out_status != NULL)
-        *out_status = 0;
-    if (len < 4 || rsp[0] != len)
-        return HK_ERR_SE_RESPONSE;
-    uint16_t crc = hk_atecc608_crc16(rsp, len - 2);
-    if (rsp[len - 2] != (uint8_t)(crc & 0xFFu) || rsp[len - 1] != (uint8_t)(crc >> 8))
-        return HK_ERR_SE_CRC;
-    if (len == 4) {
-        if (out_status != NULL)
-            *out_status = rsp[1];
-        if (rsp[1] != HK_ATECC608_STATUS_OK)
-            return HK_ERR_SE_STATUS;
-        return expected_len == 4 ? HK_OK : HK_ERR_SE_RESPONSE;
+        *out_status = status;
+    if (r == HK_OK && len != 4) {
+        *out_data = rsp + 1;
+        *out_data_len = len - 3;
     }
-    if (len != expected_len)
-        return HK_ERR_SE_RESPONSE;
-    *out_data = rsp + 1;
-    *out_data_len = len - 3;
-    return HK_OK;
-}
-
-static hk_result send_word(hk_atecc608 *dev, uint8_t word)
-{
-    hk_i2c *i2c = &dev->_internal.i2c;
-    return i2c->write(i2c->ctx, dev->_internal.addr7, &word, 1);
-}
-
-static void delay_us(hk_atecc608 *dev, uint32_t us)
-{
-    dev->_internal.i2c.delay_us(dev->_internal.i2c.ctx, us);
+    return r;
 }
 
 /* Best effort: a chip in an unknown state goes to sleep so that the next
@@ -116,43 +142,41 @@ static bool is_wake_token(const uint8_t rsp[4])
  * holds is lost. Wrong bytes are read once more from the start of the output
  * buffer (noise reads clean the second time); only if they are still wrong
  * (a chip left awake with other output, or one in self-test failure) is the
- * chip put to sleep before the next pulse. */
+ * chip put to sleep before the next pulse. The port's read and write only
+ * ever return HK_OK, HK_ERR_SE_NO_RESPONSE or HK_ERR_IO (hubkey/i2c.h). */
 static hk_result wake(hk_atecc608 *dev)
 {
-    hk_i2c *i2c = &dev->_internal.i2c;
     for (unsigned t = 0; t < dev->policy.wake_tries; t++) {
         dev->stats.wakes++;
-        hk_result r = i2c->wake(i2c->ctx);
+        hk_result r = dev->_internal.i2c.wake(dev->_internal.i2c.ctx);
         if (r == HK_ERR_IO)
             return r;
         delay_us(dev, dev->policy.wake_delay_us);
         uint8_t rsp[4];
-        r = i2c->read(i2c->ctx, dev->_internal.addr7, rsp, sizeof rsp);
+        r = bus_read(dev, rsp, sizeof rsp);
         if (r == HK_OK && !is_wake_token(rsp) && send_word(dev, WORD_RESET) == HK_OK)
-            r = i2c->read(i2c->ctx, dev->_internal.addr7, rsp, sizeof rsp);
-        if (r == HK_OK && is_wake_token(rsp)) {
-            dev->_internal.awake = true;
-            return HK_OK;
-        }
+            r = bus_read(dev, rsp, sizeof rsp);
         if (r == HK_ERR_IO)
             return r;
-        if (r == HK_ERR_SE_NO_RESPONSE) {
+        if (r != HK_OK) {
             dev->stats.nacks++;
-            continue;
+        } else if (is_wake_token(rsp)) {
+            dev->_internal.awake = true;
+            return HK_OK;
+        } else {
+            force_sleep(dev);
         }
-        force_sleep(dev);
     }
     return HK_ERR_SE_WAKE;
 }
 
 static hk_result send_group(hk_atecc608 *dev, const hk_atecc608_cmd *cmd)
 {
-    hk_i2c *i2c = &dev->_internal.i2c;
     uint8_t buf[1 + HK_ATECC608_CMD_MAX];
     buf[0] = WORD_COMMAND;
     memcpy(buf + 1, cmd->group, cmd->len);
     for (unsigned t = 0; t < dev->policy.send_nack_tries; t++) {
-        hk_result r = i2c->write(i2c->ctx, dev->_internal.addr7, buf, (size_t)cmd->len + 1);
+        hk_result r = bus_write(dev, buf, (size_t)cmd->len + 1);
         if (r != HK_ERR_SE_NO_RESPONSE)
             return r;
         dev->stats.nacks++;
@@ -161,63 +185,75 @@ static hk_result send_group(hk_atecc608 *dev, const hk_atecc608_cmd *cmd)
     return HK_ERR_SE_NO_RESPONSE;
 }
 
-/* Rewind the output buffer, read the count, then the rest. A count that is
- * neither 4 nor the expected size is refused before reading on. */
+/* Rewind the output buffer, read the count, then the rest, and check the
+ * group. A count that is neither 4 nor the expected size is refused before
+ * reading on. */
 static hk_result read_group(hk_atecc608 *dev, size_t expected, uint8_t rsp[HK_ATECC608_RSP_MAX],
-                            size_t *out_len)
+                            uint8_t *status)
 {
-    hk_i2c *i2c = &dev->_internal.i2c;
     HK_TRY(send_word(dev, WORD_RESET));
-    HK_TRY(i2c->read(i2c->ctx, dev->_internal.addr7, rsp, 1));
+    HK_TRY(bus_read(dev, rsp, 1));
     size_t n = rsp[0];
     if (n != 4 && n != expected)
         return HK_ERR_SE_RESPONSE;
-    HK_TRY(i2c->read(i2c->ctx, dev->_internal.addr7, rsp + 1, n - 1));
-    *out_len = n;
-    return HK_OK;
-}
-
-static hk_result receive(hk_atecc608 *dev, size_t expected, uint32_t exec_ms,
-                         uint8_t rsp[HK_ATECC608_RSP_MAX], size_t *out_len)
-{
-    uint32_t limit_us = (exec_ms + dev->policy.poll_extra_ms) * 1000u;
-    uint32_t waited_us = dev->policy.poll_first_us;
-    delay_us(dev, dev->policy.poll_first_us);
-    for (;;) {
-        hk_result r = read_group(dev, expected, rsp, out_len);
-        if (r != HK_ERR_SE_NO_RESPONSE)
-            return r;
-        dev->stats.nacks++;
-        if (waited_us >= limit_us)
-            return HK_ERR_SE_NO_RESPONSE;
-        delay_us(dev, dev->policy.poll_every_us);
-        waited_us += dev->policy.poll_every_us;
-    }
-}
-
-/* Read and decode; on a garbled group read the same output buffer once more. */
-static hk_result receive_checked(hk_atecc608 *dev, const hk_atecc608_cmd *cmd, uint32_t exec_ms,
-                                 uint8_t rsp[HK_ATECC608_RSP_MAX], const uint8_t **out_data,
-                                 size_t *out_data_len, uint8_t *out_status)
-{
-    size_t len = 0;
-    hk_result r = receive(dev, cmd->resp_len, exec_ms, rsp, &len);
-    if (r == HK_OK)
-        r = hk_atecc608_response_decode(rsp, len, cmd->resp_len, out_data, out_data_len,
-                                        out_status);
-    if (r != HK_ERR_SE_CRC && r != HK_ERR_SE_RESPONSE)
-        return r;
+    HK_TRY(bus_read(dev, rsp + 1, n - 1));
+    hk_result r = group_check(rsp, expected, status);
     if (r == HK_ERR_SE_CRC)
         dev->stats.crc_errors++;
-    hk_result again = read_group(dev, cmd->resp_len, rsp, &len);
-    if (again == HK_OK) {
-        again = hk_atecc608_response_decode(rsp, len, cmd->resp_len, out_data, out_data_len,
-                                            out_status);
-        if (again == HK_ERR_SE_CRC)
-            dev->stats.crc_errors++;
+    return r;
+}
+
+/* Poll until the chip answers or the time is up; a garbled group is read
+ * once more from the same output buffer. */
+static hk_result receive(hk_atecc608 *dev, size_t expected, uint32_t exec_ms,
+                         uint8_t rsp[HK_ATECC608_RSP_MAX], uint8_t *status)
+{
+    uint32_t limit_us = (exec_ms + dev->policy.poll_extra_ms) * 1000u;
+    uint32_t waited_us = 0;
+    uint32_t wait_us = dev->policy.poll_first_us;
+    hk_result r;
+    for (;;) {
+        delay_us(dev, wait_us);
+        waited_us += wait_us;
+        r = read_group(dev, expected, rsp, status);
+        if (r != HK_ERR_SE_NO_RESPONSE)
+            break;
+        dev->stats.nacks++;
+        if (waited_us >= limit_us)
+            return r;
+        wait_us = dev->policy.poll_every_us;
     }
-    if (again == HK_OK || again == HK_ERR_SE_STATUS || again == HK_ERR_IO)
-        return again;
+    if (r == HK_ERR_SE_CRC || r == HK_ERR_SE_RESPONSE) {
+        hk_result again = read_group(dev, expected, rsp, status);
+        if (again == HK_OK || again == HK_ERR_SE_STATUS || again == HK_ERR_IO)
+            r = again;
+    }
+    return r;
+}
+
+/* One attempt: wake when needed, send, receive. *may_have_run tells the
+ * next attempt that this one's group reached the chip and may have run. */
+NOINLINE static hk_result send_once(hk_atecc608 *dev, const hk_atecc608_cmd *cmd, uint32_t exec_ms,
+                           uint8_t rsp[HK_ATECC608_RSP_MAX], uint8_t *status, bool *may_have_run)
+{
+    if (*may_have_run)
+        dev->_internal.reruns++;
+    *may_have_run = false;
+    hk_result r = HK_OK;
+    if (!dev->_internal.awake)
+        r = wake(dev);
+    if (r != HK_OK)
+        return r;
+    r = send_group(dev, cmd);
+    if (r == HK_OK) {
+        r = receive(dev, cmd->resp_len, exec_ms, rsp, status);
+        /* The chip took the group; unless it says it did not run it, it
+         * may have. */
+        *may_have_run = r == HK_ERR_SE_NO_RESPONSE || r == HK_ERR_SE_CRC ||
+                        r == HK_ERR_SE_RESPONSE;
+    }
+    if (r == HK_ERR_SE_NO_RESPONSE)
+        force_sleep(dev);
     return r;
 }
 
@@ -240,52 +276,25 @@ hk_result hk_atecc608_execute(hk_atecc608 *dev, const hk_atecc608_cmd *cmd,
         exec_ms = cmd->exec_ms;
 
     uint8_t rsp[HK_ATECC608_RSP_MAX];
-    const uint8_t *data = NULL;
-    size_t data_len = 0;
     uint8_t status = 0;
     hk_result r = HK_ERR_SE_NO_RESPONSE;
     bool may_have_run = false;
     for (unsigned attempt = 0; attempt < dev->policy.attempts; attempt++) {
         if (attempt > 0)
             dev->stats.resends++;
-        if (may_have_run)
-            dev->_internal.reruns++;
-        may_have_run = false;
-        if (!dev->_internal.awake) {
-            r = wake(dev);
-            if (r == HK_ERR_IO)
+        r = send_once(dev, cmd, exec_ms, rsp, &status, &may_have_run);
+        if (r == HK_ERR_SE_STATUS) {
+            if (status == HK_ATECC608_STATUS_WATCHDOG) {
+                (void)send_word(dev, WORD_IDLE);
+                dev->_internal.awake = false;
+            } else if (status != HK_ATECC608_STATUS_CRC && status != HK_ATECC608_STATUS_WAKE) {
                 break;
-            if (r != HK_OK)
-                continue;
-        }
-        r = send_group(dev, cmd);
-        if (r == HK_ERR_IO)
+            }
+        } else if (r == HK_OK || r == HK_ERR_IO) {
             break;
-        if (r != HK_OK) {
-            force_sleep(dev);
-            continue;
         }
-        r = receive_checked(dev, cmd, exec_ms, rsp, &data, &data_len, &status);
-        if (r == HK_ERR_IO)
-            break;
-        /* The chip took the group; unless it says it did not run it, it may have. */
-        may_have_run = r == HK_ERR_SE_NO_RESPONSE || r == HK_ERR_SE_CRC ||
-                       r == HK_ERR_SE_RESPONSE;
-        if (r == HK_ERR_SE_NO_RESPONSE) {
-            force_sleep(dev);
-            continue;
-        }
-        if (r == HK_ERR_SE_STATUS &&
-            (status == HK_ATECC608_STATUS_CRC || status == HK_ATECC608_STATUS_WAKE))
-            continue;
-        if (r == HK_ERR_SE_STATUS && status == HK_ATECC608_STATUS_WATCHDOG) {
-            (void)send_word(dev, WORD_IDLE);
-            dev->_internal.awake = false;
-            continue;
-        }
-        if (r == HK_ERR_SE_CRC || r == HK_ERR_SE_RESPONSE)
-            continue;
-        break;
+        /* Otherwise (no wake, NACKs, CRC, wrong form, a resendable status)
+         * the command goes again. */
     }
 
     if (dev->_internal.awake) {
@@ -296,10 +305,11 @@ hk_result hk_atecc608_execute(hk_atecc608 *dev, const hk_atecc608_cmd *cmd,
         *out_status = status;
     if (r != HK_OK)
         return r;
+    size_t data_len = rsp[0] == 4 ? 0u : rsp[0] - 3u;
     if (data_len > cap)
         return HK_ERR_BUFFER_TOO_SMALL;
     if (data_len > 0)
-        memcpy(out, data, data_len);
+        memcpy(out, rsp + 1, data_len);
     *out_len = data_len;
     return HK_OK;
 }
