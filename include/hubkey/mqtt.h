@@ -44,7 +44,7 @@ extern "C" {
 
 /* QoS 1 PUBLISHes awaiting PUBACK that one client tracks at a time. The DPS
  * flow has one request in flight and a hub session rarely more than a
- * telemetry message and a twin report; each entry costs 20 bytes of the
+ * telemetry message and a twin report; each entry costs 28 bytes of the
  * caller's RAM on a 32-bit target. */
 #ifndef HK_MQTT_MAX_INFLIGHT
 #define HK_MQTT_MAX_INFLIGHT 4
@@ -290,14 +290,12 @@ typedef enum hk_mqtt_client_state {
     HK_MQTT_STATE_FAILED      /* a fatal error ended the connection */
 } hk_mqtt_client_state;
 
-/* One in-flight QoS 1 PUBLISH (private to the engine). */
+/* One in-flight QoS 1 PUBLISH (private to the engine): the message as it is
+ * encoded (its id; dup once it was encoded), and whether it is in tx on the
+ * current connection. */
 typedef struct hk_mqtt_inflight {
-    const char *topic;
-    const uint8_t *payload;
-    size_t payload_len;
-    uint16_t topic_len;
-    uint16_t packet_id;
-    uint8_t flags;
+    hk_mqtt_publish msg;
+    bool queued;
 } hk_mqtt_inflight;
 
 /* All state lives here; the caller owns the struct and the buffers. */

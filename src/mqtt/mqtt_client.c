@@ -23,11 +23,6 @@
 #include "common/hk_common.h"
 #include "hubkey/mqtt.h"
 
-/* In-flight entry flags. */
-#define INF_QUEUED 0x01u /* encoded into tx on the current connection */
-#define INF_SENT 0x02u   /* encoded on some connection: a resend carries DUP */
-#define INF_RETAIN 0x04u
-
 /* Transport reads per process() call: bounds the time spent in one call even
  * when a peer keeps the socket full, so timers are still checked. */
 #define READS_PER_PROCESS 4
@@ -71,6 +66,25 @@ static hk_result tx_done(cl *s, hk_result r, size_t n)
     return r;
 }
 
+/* Append a packet of two or four bytes that has no fields to check:
+ * PINGREQ c0 00, DISCONNECT e0 00, PUBACK 40 02 <packet id:2>. False when
+ * tx has no room for it now. */
+static bool tx_short(cl *s, uint8_t first, uint16_t packet_id)
+{
+    size_t n = packet_id ? 4 : 2;
+    if (tx_room(s) < n)
+        return false;
+    uint8_t *p = s->tx + s->tx_len;
+    p[0] = first;
+    p[1] = (uint8_t)(n - 2);
+    if (packet_id) {
+        p[2] = (uint8_t)(packet_id >> 8);
+        p[3] = (uint8_t)packet_id;
+    }
+    s->tx_len += n;
+    return true;
+}
+
 static hk_result flush(cl *s, uint32_t now)
 {
     while (s->tx_sent < s->tx_len) {
@@ -97,7 +111,7 @@ static void emit(cl *s, hk_mqtt_event *ev)
 static int find_inflight(const cl *s, uint16_t id)
 {
     for (int i = 0; i < s->inflight_count; i++)
-        if (s->inflight[i].packet_id == id)
+        if (s->inflight[i].msg.packet_id == id)
             return i;
     return -1;
 }
@@ -109,7 +123,7 @@ static void finish_inflight(cl *s, int i, hk_result r)
     memset(&ev, 0, sizeof ev);
     ev.type = HK_MQTT_EVENT_PUBACK;
     ev.result = r;
-    ev.packet_id = s->inflight[i].packet_id;
+    ev.packet_id = s->inflight[i].msg.packet_id;
     s->inflight_count--;
     memmove(&s->inflight[i], &s->inflight[i + 1],
             (size_t)(s->inflight_count - i) * sizeof s->inflight[0]);
@@ -126,35 +140,21 @@ static uint16_t next_id(cl *s)
     return s->last_id;
 }
 
-static void inflight_message(const hk_mqtt_inflight *e, hk_mqtt_publish *m)
-{
-    memset(m, 0, sizeof *m);
-    m->topic = e->topic;
-    m->topic_len = e->topic_len;
-    m->payload = e->payload;
-    m->payload_len = e->payload_len;
-    m->packet_id = e->packet_id;
-    m->qos = 1;
-    m->retain = (e->flags & INF_RETAIN) != 0;
-    m->dup = (e->flags & INF_SENT) != 0;
-}
-
 /* Encode in-flight messages not yet queued on this connection, in order,
- * until one does not fit. */
+ * until one does not fit. Every encoding after the first carries DUP. */
 static void queue_inflight(cl *s)
 {
     for (int i = 0; i < s->inflight_count; i++) {
         hk_mqtt_inflight *e = &s->inflight[i];
-        if (e->flags & INF_QUEUED)
+        if (e->queued)
             continue;
-        hk_mqtt_publish m;
         size_t n = 0;
-        inflight_message(e, &m);
         size_t room = tx_room(s);
-        if (hk_mqtt_publish_encode(&m, s->tx + s->tx_len, room, &n) != HK_OK)
+        if (hk_mqtt_publish_encode(&e->msg, s->tx + s->tx_len, room, &n) != HK_OK)
             return;
         s->tx_len += n;
-        e->flags |= INF_QUEUED | INF_SENT;
+        e->queued = true;
+        e->msg.dup = true;
     }
 }
 
@@ -202,7 +202,7 @@ hk_result hk_mqtt_client_connect(hk_mqtt_client *client, const hk_transport *tra
             finish_inflight(s, 0, HK_ERR_CLOSED);
     } else {
         for (int i = 0; i < s->inflight_count; i++)
-            s->inflight[i].flags &= (uint8_t)~INF_QUEUED;
+            s->inflight[i].queued = false;
     }
     queue_inflight(s);
     return HK_OK;
@@ -251,26 +251,21 @@ hk_result hk_mqtt_client_publish(hk_mqtt_client *client, const hk_mqtt_publish *
         return HK_ERR_MQTT_NOT_CONNECTED;
     m.dup = false;
     m.packet_id = m.qos ? 1 : 0; /* a placeholder id, for validation and size */
-    if (m.qos == 0) {
-        size_t room = tx_room(s);
-        return tx_done(s, hk_mqtt_publish_encode(&m, s->tx + s->tx_len, room, &n), n);
-    }
-    hk_result r = hk_mqtt_publish_encode(&m, NULL, 0, &n);
-    if (r != HK_ERR_BUFFER_TOO_SMALL)
+    /* QoS 0 is encoded into tx now. QoS 1 is only checked and sized here
+     * (no room given, so a valid message comes back as HK_ERR_FULL unless it
+     * can never fit); queue_inflight() encodes it. */
+    size_t room = m.qos ? 0 : tx_room(s);
+    hk_result r = tx_done(s, hk_mqtt_publish_encode(&m, s->tx + s->tx_len, room, &n), n);
+    if (m.qos == 0 || r != HK_ERR_FULL)
         return r;
-    if (n > s->tx_cap)
-        return HK_ERR_BUFFER_TOO_SMALL;
     if (s->inflight_count == HK_MQTT_MAX_INFLIGHT)
         return HK_ERR_FULL;
     hk_mqtt_inflight *e = &s->inflight[s->inflight_count];
-    e->topic = m.topic;
-    e->topic_len = (uint16_t)m.topic_len;
-    e->payload = m.payload;
-    e->payload_len = m.payload_len;
-    e->packet_id = next_id(s);
-    e->flags = m.retain ? INF_RETAIN : 0;
+    m.packet_id = next_id(s);
+    e->msg = m;
+    e->queued = false;
     s->inflight_count++;
-    *out_packet_id = e->packet_id;
+    *out_packet_id = m.packet_id;
     queue_inflight(s);
     return HK_OK;
 }
@@ -279,11 +274,10 @@ hk_result hk_mqtt_client_disconnect(hk_mqtt_client *client)
 {
     HK_REQUIRE(client != NULL);
     cl *s = &client->_internal;
-    size_t n = 0;
     if (!active(s))
         return HK_ERR_MQTT_NOT_CONNECTED;
-    size_t room = tx_room(s);
-    HK_TRY(tx_done(s, hk_mqtt_disconnect_encode(s->tx + s->tx_len, room, &n), n));
+    if (!tx_short(s, 0xE0, 0))
+        return HK_ERR_FULL;
     s->state = HK_MQTT_STATE_DISCONNECTING;
     return HK_OK;
 }
@@ -312,13 +306,9 @@ static hk_result handle(cl *s, const hk_mqtt_packet *p)
         HK_TRY(hk_mqtt_publish_decode(p, &ev.publish));
         ev.type = HK_MQTT_EVENT_PUBLISH;
         ev.packet_id = ev.publish.packet_id;
-        if (ev.packet_id) {
-            /* drain() made sure the tx buffer has room for these 4 bytes. */
-            size_t n = 0;
-            HK_TRY(hk_mqtt_puback_encode(ev.packet_id, s->tx + s->tx_len, s->tx_cap - s->tx_len,
-                                         &n));
-            s->tx_len += n;
-        }
+        /* drain() made sure the tx buffer has room for the PUBACK. */
+        if (ev.packet_id)
+            tx_short(s, 0x40, ev.packet_id);
         break;
     case HK_MQTT_SUBACK:
         HK_TRY(hk_mqtt_suback_decode(p, &ev.packet_id, &ev.codes, &ev.code_count));
@@ -407,10 +397,7 @@ static hk_result step(cl *s, uint32_t now, uint32_t *deadline)
         *deadline = t;
     } else if (s->state == HK_MQTT_STATE_CONNECTED && s->keep_alive_s) {
         if (!s->ping_pending && due(now, s->last_tx_ms + s->keep_alive_s * 1000u)) {
-            size_t n = 0;
-            size_t room = tx_room(s);
-            if (hk_mqtt_pingreq_encode(s->tx + s->tx_len, room, &n) == HK_OK) {
-                s->tx_len += n;
+            if (tx_short(s, 0xC0, 0)) {
                 s->ping_pending = 1;
                 s->ping_ms = now;
             } else {
