@@ -241,15 +241,22 @@ static bool hub_rid_ok(const char *rid, size_t rid_len)
     return hub_token_ok(rid, rid_len, 64, "&#+/?");
 }
 
-/* "{prefix}?$rid={rid}" */
-static hk_result hub_rid_topic(const char *prefix, const char *rid, size_t rid_len, char *out,
-                               size_t cap, size_t *out_len)
+/* No status: the twin topics. */
+#define HUB_NO_STATUS UINT32_MAX
+
+/* "{prefix}[{status}/]?$rid={rid}" */
+static hk_result hub_rid_topic(const char *prefix, uint32_t status, const char *rid,
+                               size_t rid_len, char *out, size_t cap, size_t *out_len)
 {
     HK_REQUIRE(out_len != NULL && (out != NULL || cap == 0));
     if (!hub_rid_ok(rid, rid_len))
         return HK_ERR_INVALID_ARG;
     hk_text t = HK_TEXT_INIT(out, cap);
     hk_text_puts(&t, prefix);
+    if (status != HUB_NO_STATUS) {
+        hk_text_put_uint(&t, status);
+        hk_text_puts(&t, "/");
+    }
     hk_text_puts(&t, "?$rid=");
     hk_text_put(&t, rid, rid_len);
     return hk_text_finish(&t, out_len);
@@ -258,28 +265,22 @@ static hk_result hub_rid_topic(const char *prefix, const char *rid, size_t rid_l
 hk_result hk_hub_twin_get_topic_build(const char *rid, size_t rid_len, char *out, size_t cap,
                                       size_t *out_len)
 {
-    return hub_rid_topic("$iothub/twin/GET/", rid, rid_len, out, cap, out_len);
+    return hub_rid_topic("$iothub/twin/GET/", HUB_NO_STATUS, rid, rid_len, out, cap, out_len);
 }
 
 hk_result hk_hub_twin_patch_topic_build(const char *rid, size_t rid_len, char *out, size_t cap,
                                         size_t *out_len)
 {
-    return hub_rid_topic("$iothub/twin/PATCH/properties/reported/", rid, rid_len, out, cap,
-                         out_len);
+    return hub_rid_topic("$iothub/twin/PATCH/properties/reported/", HUB_NO_STATUS, rid, rid_len,
+                         out, cap, out_len);
 }
 
 hk_result hk_hub_method_response_topic_build(unsigned status, const char *rid, size_t rid_len,
                                              char *out, size_t cap, size_t *out_len)
 {
-    HK_REQUIRE(out_len != NULL && (out != NULL || cap == 0));
-    if (status > HK_HUB_METHOD_STATUS_MAX || !hub_rid_ok(rid, rid_len))
+    if (status > HK_HUB_METHOD_STATUS_MAX)
         return HK_ERR_INVALID_ARG;
-    hk_text t = HK_TEXT_INIT(out, cap);
-    hk_text_puts(&t, "$iothub/methods/res/");
-    hk_text_put_uint(&t, (uint32_t)status);
-    hk_text_puts(&t, "/?$rid=");
-    hk_text_put(&t, rid, rid_len);
-    return hk_text_finish(&t, out_len);
+    return hub_rid_topic("$iothub/methods/res/", status, rid, rid_len, out, cap, out_len);
 }
 
 /* ---- parsing ---------------------------------------------------------- */
@@ -300,27 +301,25 @@ static bool hub_parse_u32(const char *s, size_t n, uint32_t *out)
     return true;
 }
 
-/* If [*s, end) starts with lit, advance past it. */
-static bool hub_eat(const char **s, const char *end, const char *lit)
+/* Match pattern pat against the start of [s, end): '*' takes one non-empty
+ * segment up to the next '/' (the last one taken lands in *seg, *seg_len),
+ * any other byte matches itself. The rest of the input, or NULL. */
+static const char *hub_match(const char *pat, const char *s, const char *end, const char **seg,
+                             size_t *seg_len)
 {
-    size_t p = strlen(lit);
-    if ((size_t)(end - *s) < p || memcmp(*s, lit, p) != 0)
-        return false;
-    *s += p;
-    return true;
-}
-
-/* Take the bytes up to (not including) the next '/' as *seg, *seg_len; the
- * '/' is consumed. False when there is no '/' or the segment is empty. */
-static bool hub_segment(const char **s, const char *end, const char **seg, size_t *seg_len)
-{
-    const char *slash = memchr(*s, '/', (size_t)(end - *s));
-    if (slash == NULL || slash == *s)
-        return false;
-    *seg = *s;
-    *seg_len = (size_t)(slash - *s);
-    *s = slash + 1;
-    return true;
+    for (; *pat != '\0'; pat++) {
+        if (*pat == '*') {
+            const char *slash = memchr(s, '/', (size_t)(end - s));
+            if (slash == NULL || slash == s)
+                return NULL;
+            *seg = s;
+            *seg_len = (size_t)(slash - s);
+            s = slash;
+        } else if (s == end || *s++ != *pat) {
+            return NULL;
+        }
+    }
+    return s;
 }
 
 /* One item of a property bag, as hk_hub_properties_next() yields it. */
@@ -400,6 +399,20 @@ hk_result hk_hub_properties_find(const char *bag, size_t bag_len, const char *na
     return HK_OK;
 }
 
+/* The forms of hk_hub_topic_parse(), each with the kind it gives; the
+ * twin response kind is refined by its status. After the pattern comes the
+ * C2D property bag or the query. */
+static const struct {
+    const char *pattern;
+    hk_hub_topic_kind kind;
+} hub_forms[] = {
+    {"devices/*/messages/devicebound/", HK_HUB_TOPIC_C2D},
+    {"devices/*/modules/*/messages/devicebound/", HK_HUB_TOPIC_C2D},
+    {"$iothub/twin/res/*/?", HK_HUB_TOPIC_TWIN_GET},
+    {"$iothub/twin/PATCH/properties/desired/?", HK_HUB_TOPIC_TWIN_DESIRED},
+    {"$iothub/methods/POST/*/?", HK_HUB_TOPIC_METHOD_REQUEST},
+};
+
 /*
  * Topics IoT Hub publishes to the device, e.g.
  *   devices/dev1/messages/devicebound/%24.mid=7&abc=123
@@ -415,38 +428,24 @@ hk_result hk_hub_topic_parse(const char *topic, size_t topic_len, hk_hub_topic *
     memset(out, 0, sizeof *out);
     if (topic == NULL)
         return HK_ERR_HUB_TOPIC;
-    const char *s = topic, *end = topic + topic_len;
-    const char *seg;
-    size_t seg_len;
+    const char *s = NULL, *end = topic + topic_len;
+    const char *seg = NULL;
+    size_t seg_len = 0;
     hub_item it;
     hk_result r;
 
-    if (hub_eat(&s, end, "devices/")) {
-        /* device id, optional module, then the bag (checked in full here) */
-        if (!hub_segment(&s, end, &seg, &seg_len) ||
-            (hub_eat(&s, end, "modules/") && !hub_segment(&s, end, &seg, &seg_len)) ||
-            !hub_eat(&s, end, "messages/devicebound/"))
+    for (size_t i = 0; s == NULL; i++) {
+        if (i == HK_ARRAY_LEN(hub_forms))
             return HK_ERR_HUB_TOPIC;
+        s = hub_match(hub_forms[i].pattern, topic, end, &seg, &seg_len);
+        out->kind = hub_forms[i].kind;
+    }
+    if (out->kind == HK_HUB_TOPIC_C2D) {
+        /* The bag is walked once here so that a malformed one is refused. */
         HK_TRY(hub_bag_find(s, (size_t)(end - s), NULL, &it));
-        out->kind = HK_HUB_TOPIC_C2D;
         out->properties = s;
         out->properties_len = (size_t)(end - s);
         return HK_OK;
-    }
-
-    if (!hub_eat(&s, end, "$iothub/"))
-        return HK_ERR_HUB_TOPIC;
-    if (hub_eat(&s, end, "twin/PATCH/properties/desired/?")) {
-        out->kind = HK_HUB_TOPIC_TWIN_DESIRED;
-        out->status = 200;
-    } else {
-        /* "twin/res/{status}/?" or "methods/POST/{name}/?" */
-        if (hub_eat(&s, end, "twin/res/"))
-            out->kind = HK_HUB_TOPIC_TWIN_GET;
-        else if (hub_eat(&s, end, "methods/POST/"))
-            out->kind = HK_HUB_TOPIC_METHOD_REQUEST;
-        if (out->kind == 0 || !hub_segment(&s, end, &seg, &seg_len) || !hub_eat(&s, end, "?"))
-            return HK_ERR_HUB_TOPIC;
     }
 
     size_t pos = 0;
@@ -468,6 +467,7 @@ hk_result hk_hub_topic_parse(const char *topic, size_t topic_len, hk_hub_topic *
     uint32_t status;
     switch (out->kind) {
     case HK_HUB_TOPIC_TWIN_DESIRED:
+        out->status = 200;
         return out->has_version ? HK_OK : HK_ERR_HUB_TOPIC;
     case HK_HUB_TOPIC_METHOD_REQUEST:
         out->name = seg;
