@@ -363,10 +363,23 @@ static void test_slot_helpers(void)
     HK_CHECK(hk_guard_intact(back, 416, sizeof back));
     uint8_t patch[50];
     memset(patch, 0x11, sizeof patch);
+    hk_emu_atecc608_counters w0, w1;
+    hk_emu_atecc608_counters_get(rig.emu, &w0);
+    /* Word 380 read and written back whole, then block 12 in one Write. */
     HK_CHECK_RESULT(hk_atecc608_write_slot(dev, 8, 381, patch, 35, NULL), HK_OK);
     memcpy(img + 381, patch, 35);
+    hk_emu_atecc608_counters_get(rig.emu, &w1);
+    HK_CHECK_EQ(w1.slot_writes[8] - w0.slot_writes[8], 2);
+    HK_CHECK_EQ(w1.slot_reads[8] - w0.slot_reads[8], 1);
+    HK_CHECK_EQ(w1.eeprom_bytes_written - w0.eeprom_bytes_written, 36);
+    /* Bytes 5..54: words 4..28 of block 0 and 32..52 of block 1, 4-byte
+     * Writes only; the edge words 4 and 52 are read first. */
     HK_CHECK_RESULT(hk_atecc608_write_slot(dev, 8, 5, patch, 50, NULL), HK_OK);
     memcpy(img + 5, patch, 50);
+    hk_emu_atecc608_counters_get(rig.emu, &w0);
+    HK_CHECK_EQ(w0.slot_writes[8] - w1.slot_writes[8], 13);
+    HK_CHECK_EQ(w0.slot_reads[8] - w1.slot_reads[8], 2);
+    HK_CHECK_EQ(w0.eeprom_bytes_written - w1.eeprom_bytes_written, 52);
     HK_CHECK_RESULT(hk_atecc608_read_slot(dev, 8, 0, back, 416, NULL), HK_OK);
     HK_CHECK_MEM(back, 416, img, 416);
     uint8_t peek[416];
@@ -387,7 +400,13 @@ static void test_slot_helpers(void)
     uint8_t padded[72] = {0};
     memcpy(padded + 4, pub, 32);
     memcpy(padded + 40, pub + 32, 32);
+    hk_emu_atecc608_counters_get(rig.emu, &w0);
     HK_CHECK_RESULT(hk_atecc608_write_slot(dev, 11, 0, padded, 72, NULL), HK_OK);
+    hk_emu_atecc608_counters_get(rig.emu, &w1);
+    /* Two whole blocks and the short last one padded: three 32-byte Writes,
+     * nothing read. */
+    HK_CHECK_EQ(w1.slot_writes[11] - w0.slot_writes[11], 3);
+    HK_CHECK_EQ(w1.slot_reads[11] - w0.slot_reads[11], 0);
     HK_CHECK_RESULT(hk_atecc608_read_slot(dev, 11, 0, s15, 72, NULL), HK_OK);
     HK_CHECK_MEM(s15, 72, padded, 72);
     /* Out-of-range requests are caller bugs. */

@@ -316,90 +316,67 @@ hk_result hk_atecc608_read_config(hk_atecc608 *dev, uint8_t out[HK_ATECC608_CONF
     return HK_OK;
 }
 
-/* Whole 32-byte blocks with one Read each; the short last block of a slot
- * (4 bytes in slots 0-7, 8 in slots 9-15) with 4-byte Reads. */
-hk_result hk_atecc608_read_slot(hk_atecc608 *dev, uint8_t slot, size_t offset, uint8_t *out,
-                                size_t len, uint8_t *out_status)
+/* Slot bytes [offset, offset + len) in ascending order, one chip access per
+ * step: `in` NULL reads into out, otherwise writes in.
+ * Reads: a whole 32-byte block with one Read, the short last block of a
+ * slot (4 bytes in slots 0-7, 8 in slots 9-15) word by word with 4-byte
+ * Reads.
+ * Writes: a whole 32-byte block with one 32-byte Write. Part of a full
+ * block with 4-byte Writes, so bytes outside the range are never rewritten
+ * (only the edge words' own bytes, with their current values, read first):
+ * two records that share a block but not a word cannot both be damaged by
+ * one interrupted Write, whatever the chip does with a block cut mid-way.
+ * The short last block is read, patched and written with one 32-byte Write
+ * padded with zeros. */
+static hk_result slot_io(hk_atecc608 *dev, uint8_t slot, size_t offset, uint8_t *out,
+                         const uint8_t *in, size_t len, uint8_t *out_status)
 {
     size_t size = hk_atecc608_slot_size(slot);
     HK_REQUIRE(size > 0 && offset <= size && len <= size - offset);
-    HK_REQUIRE(out != NULL || len == 0);
+    HK_REQUIRE(out != NULL || in != NULL || len == 0);
     while (len > 0) {
-        size_t block_start = offset & ~(size_t)31;
-        size_t block_len = size - block_start < 32 ? size - block_start : 32;
-        uint8_t tmp[32];
-        size_t at, got;
-        if (block_len == 32) {
-            at = block_start;
-            got = 32;
-        } else {
-            at = offset & ~(size_t)3;
-            got = 4;
-        }
-        uint16_t p2;
-        HK_TRY(hk_atecc608_addr(HK_ATECC608_ZONE_DATA, slot, (uint16_t)at, &p2));
-        HK_TRY(hk_atecc608_read(dev, HK_ATECC608_ZONE_DATA, p2, tmp, got, out_status));
+        size_t block = offset & ~(size_t)31;
+        size_t block_len = size - block < 32 ? size - block : 32;
+        bool full = block_len == 32;
+        /* One access: `unit` bytes on the bus at slot byte `at`, holding
+         * `have` bytes of the slot. */
+        bool word = in == NULL ? !full : full && (offset != block || len < 32);
+        size_t at = word ? offset & ~(size_t)3 : block;
+        size_t unit = word ? 4 : 32;
+        size_t have = word ? 4 : block_len;
         size_t skip = offset - at;
-        size_t n = got - skip < len ? got - skip : len;
-        memcpy(out, tmp + skip, n);
-        out += n;
+        size_t n = have - skip < len ? have - skip : len;
+        /* Data address: block in bits 11..8, slot in 6..3, word in 2..0. */
+        uint16_t p2 = (uint16_t)((at / 32u) << 8 | (unsigned)slot << 3 | (at % 32u) / 4u);
+        uint8_t tmp[32];
+        if (in == NULL) {
+            HK_TRY(hk_atecc608_read(dev, HK_ATECC608_ZONE_DATA, p2, tmp, unit, out_status));
+            memcpy(out, tmp + skip, n);
+            out += n;
+        } else {
+            memset(tmp, 0, sizeof tmp);
+            if (skip != 0 || n != have)
+                HK_TRY(slot_io(dev, slot, at, tmp, NULL, have, out_status));
+            memcpy(tmp + skip, in, n);
+            HK_TRY(hk_atecc608_write(dev, HK_ATECC608_ZONE_DATA, p2, tmp, unit, out_status));
+            in += n;
+        }
         offset += n;
         len -= n;
     }
     return HK_OK;
 }
 
-/* 4-byte Writes covering slot bytes [offset, offset + len) inside one block;
- * a word only partly covered is read first and written back whole. */
-static hk_result write_words(hk_atecc608 *dev, uint8_t slot, size_t offset, const uint8_t *data,
-                             size_t len, uint8_t *out_status)
+hk_result hk_atecc608_read_slot(hk_atecc608 *dev, uint8_t slot, size_t offset, uint8_t *out,
+                                size_t len, uint8_t *out_status)
 {
-    size_t end = offset + len;
-    for (size_t w = offset & ~(size_t)3; w < end; w += 4) {
-        uint8_t word[4];
-        if (w < offset || w + 4 > end)
-            HK_TRY(hk_atecc608_read_slot(dev, slot, w, word, 4, out_status));
-        for (size_t i = 0; i < 4; i++)
-            if (w + i >= offset && w + i < end)
-                word[i] = data[w + i - offset];
-        uint16_t p2;
-        HK_TRY(hk_atecc608_addr(HK_ATECC608_ZONE_DATA, slot, (uint16_t)w, &p2));
-        HK_TRY(hk_atecc608_write(dev, HK_ATECC608_ZONE_DATA, p2, word, 4, out_status));
-    }
-    return HK_OK;
+    HK_REQUIRE(out != NULL || len == 0);
+    return slot_io(dev, slot, offset, out, NULL, len, out_status);
 }
 
 hk_result hk_atecc608_write_slot(hk_atecc608 *dev, uint8_t slot, size_t offset,
                                  const uint8_t *data, size_t len, uint8_t *out_status)
 {
-    size_t size = hk_atecc608_slot_size(slot);
-    HK_REQUIRE(size > 0 && offset <= size && len <= size - offset);
     HK_REQUIRE(data != NULL || len == 0);
-    while (len > 0) {
-        size_t block_start = offset & ~(size_t)31;
-        size_t block_len = size - block_start < 32 ? size - block_start : 32;
-        size_t skip = offset - block_start;
-        size_t n = block_len - skip < len ? block_len - skip : len;
-        uint16_t p2;
-        if (block_len == 32 && n != 32) {
-            /* Part of a full block: 4-byte Writes, so bytes outside the
-             * range are never rewritten (only the edge words' own bytes,
-             * with their current values). Two records that share a block
-             * but not a word cannot both be damaged by one interrupted
-             * Write, whatever the chip does with a block cut mid-way. */
-            HK_TRY(write_words(dev, slot, offset, data, n, out_status));
-        } else {
-            uint8_t tmp[32];
-            memset(tmp, 0, sizeof tmp);
-            if (skip != 0 || n != block_len)
-                HK_TRY(hk_atecc608_read_slot(dev, slot, block_start, tmp, block_len, out_status));
-            memcpy(tmp + skip, data, n);
-            HK_TRY(hk_atecc608_addr(HK_ATECC608_ZONE_DATA, slot, (uint16_t)block_start, &p2));
-            HK_TRY(hk_atecc608_write(dev, HK_ATECC608_ZONE_DATA, p2, tmp, 32, out_status));
-        }
-        data += n;
-        offset += n;
-        len -= n;
-    }
-    return HK_OK;
+    return slot_io(dev, slot, offset, NULL, data, len, out_status);
 }
