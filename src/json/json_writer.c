@@ -17,7 +17,9 @@
 #define F_DONE 0x04u  /* the top-level value is complete */
 
 /* What a call adds; every public call is one emit(). */
-enum { K_VERBATIM, K_STRING, K_KEY, K_OPEN, K_CLOSE };
+enum { K_VERBATIM, K_STRING, K_OPEN, K_KEY, K_CLOSE_OBJECT, K_CLOSE_ARRAY };
+
+#define VALUES ((1u << K_VERBATIM) | (1u << K_STRING) | (1u << K_OPEN))
 
 /* Record the error. Only the first one is ever recorded: emit() returns
  * early once err is set, and every failure below it returns at once. */
@@ -40,15 +42,17 @@ static hk_result put(hk_json_writer *w, const char *s, size_t n)
 static hk_result put_string(hk_json_writer *w, const char *s, size_t len)
 {
     static const char hex[16] = "0123456789abcdef";
-    /* Short escapes for 0x08..0x0D; 0x0B has none. */
-    static const char short_esc[6] = {'b', 't', 'n', 0, 'f', 'r'};
+    /* Characters with a short escape, and the letter of each. */
+    static const char short_in[7] = {'"', '\\', '\b', '\f', '\n', '\r', '\t'};
+    static const char short_out[7] = {'"', '\\', 'b', 'f', 'n', 'r', 't'};
     HK_TRY(put(w, "\"", 1));
     size_t i = 0;
     while (i < len) {
         uint8_t c = (uint8_t)s[i];
-        size_t k = 1, used = 1;
+        size_t k = 6, used = 1;
         char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
         const char *src = e;
+        const char *sh = memchr(short_in, c, sizeof short_in);
         if (c >= 0x80) {
             /* Multi-byte UTF-8: copied as is once it is known to be valid. */
             size_t j = i;
@@ -57,17 +61,12 @@ static hk_result put_string(hk_json_writer *w, const char *s, size_t len)
                 return fail(w, HK_ERR_JSON_UTF8);
             src = s + i;
             k = used = j - i;
-        } else if (c < 0x20) {
-            k = 6;
-            if (c >= 0x08 && c <= 0x0D && short_esc[c - 8] != 0) {
-                e[1] = short_esc[c - 8];
-                k = 2;
-            }
-        } else if (c == '"' || c == '\\') {
-            e[1] = (char)c;
+        } else if (sh != NULL) {
+            e[1] = short_out[sh - short_in];
             k = 2;
-        } else {
+        } else if (c >= 0x20) {
             e[0] = (char)c;
+            k = 1;
         }
         HK_TRY(put(w, src, k));
         i += used;
@@ -79,25 +78,28 @@ static hk_result put_string(hk_json_writer *w, const char *s, size_t len)
  * (escaped for strings and keys) and move the state on. */
 static hk_result emit(hk_json_writer *w, unsigned kind, const char *s, size_t len)
 {
+    /* The calls allowed in each place: a member's key or the end of its
+     * object; a member's value; an array element or the end of the array;
+     * the top-level value; nothing once that is complete. */
+    static const uint8_t allowed[5] = {
+        (1u << K_KEY) | (1u << K_CLOSE_OBJECT), VALUES, VALUES | (1u << K_CLOSE_ARRAY), VALUES, 0};
     HK_REQUIRE(w != NULL);
     struct hk_json_writer_internal *x = &w->_internal;
     if (x->err != HK_OK)
         return x->err;
     if (s == NULL || (len == 0 && kind == K_VERBATIM))
         return fail(w, HK_ERR_INVALID_ARG);
-    bool obj = x->depth > 0 && ((x->is_object >> (x->depth - 1)) & 1u) != 0;
-    bool ok;
-    if (kind == K_KEY)
-        ok = obj && !(x->flags & F_KEY);
-    else if (kind == K_CLOSE)
-        ok = x->depth > 0 && obj == (s[0] == '}') && !(x->flags & F_KEY);
-    else
-        ok = !(x->flags & F_DONE) && (!obj || (x->flags & F_KEY));
-    if (!ok)
+    unsigned at = x->flags & F_DONE                          ? 4
+                  : x->depth == 0                            ? 3
+                  : !((x->is_object >> (x->depth - 1)) & 1u) ? 2
+                  : x->flags & F_KEY                         ? 1
+                                                             : 0;
+    if (!((allowed[at] >> kind) & 1u))
         return fail(w, HK_ERR_STATE);
     if (kind == K_OPEN && x->depth >= HK_JSON_WRITER_MAX_DEPTH)
         return fail(w, HK_ERR_LIMIT);
-    if ((x->flags & (F_COMMA | F_KEY)) == F_COMMA && kind != K_CLOSE)
+    /* F_COMMA is never set together with F_KEY. */
+    if ((x->flags & F_COMMA) && kind < K_CLOSE_OBJECT)
         HK_TRY(put(w, ",", 1));
     HK_TRY(kind == K_STRING || kind == K_KEY ? put_string(w, s, len) : put(w, s, len));
     if (kind == K_KEY) {
@@ -111,7 +113,7 @@ static hk_result emit(hk_json_writer *w, unsigned kind, const char *s, size_t le
         x->flags = 0;
         return HK_OK;
     }
-    if (kind == K_CLOSE)
+    if (kind > K_KEY)
         x->depth--;
     x->flags = x->depth > 0 ? F_COMMA : F_DONE;
     return HK_OK;
@@ -133,7 +135,7 @@ hk_result hk_json_write_object_begin(hk_json_writer *w)
 
 hk_result hk_json_write_object_end(hk_json_writer *w)
 {
-    return emit(w, K_CLOSE, "}", 1);
+    return emit(w, K_CLOSE_OBJECT, "}", 1);
 }
 
 hk_result hk_json_write_array_begin(hk_json_writer *w)
@@ -143,7 +145,7 @@ hk_result hk_json_write_array_begin(hk_json_writer *w)
 
 hk_result hk_json_write_array_end(hk_json_writer *w)
 {
-    return emit(w, K_CLOSE, "]", 1);
+    return emit(w, K_CLOSE_ARRAY, "]", 1);
 }
 
 hk_result hk_json_write_key(hk_json_writer *w, const char *key)
