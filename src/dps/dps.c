@@ -80,16 +80,16 @@ hk_result hk_dps_username_build(const hk_dps_client *client, char *out, size_t c
     if (!dps_client_ok(client) || !dps_token_ok(client->id_scope, "/#+&?") ||
         (dps_present(client->client_version) && !dps_token_ok(client->client_version, "#+&?")))
         return HK_ERR_INVALID_ARG;
+    bool has_cv = dps_present(client->client_version);
+    const char *const parts[] = {
+        client->id_scope,         "/registrations/",
+        client->registration_id,  "/api-version=",
+        dps_api_versions + 11u * client->api_version,
+        has_cv ? "&ClientVersion=" : "", has_cv ? client->client_version : "",
+    };
     hk_text t = HK_TEXT_INIT(out, cap);
-    hk_text_puts(&t, client->id_scope);
-    hk_text_puts(&t, "/registrations/");
-    hk_text_puts(&t, client->registration_id);
-    hk_text_puts(&t, "/api-version=");
-    hk_text_puts(&t, dps_api_versions + 11u * client->api_version);
-    if (dps_present(client->client_version)) {
-        hk_text_puts(&t, "&ClientVersion=");
-        hk_text_puts(&t, client->client_version);
-    }
+    for (size_t i = 0; i < HK_ARRAY_LEN(parts); i++)
+        hk_text_puts(&t, parts[i]);
     return hk_text_finish(&t, out_len);
 }
 
