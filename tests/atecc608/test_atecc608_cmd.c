@@ -163,6 +163,29 @@ static void test_exec_table(void)
     HK_CHECK_EQ(hk_atecc608_exec_ms(HK_ATECC608_OP_SHA, 1), 42);
     HK_CHECK_EQ(hk_atecc608_exec_ms(0x11, 0), 2324); /* HMAC: not a 608 command */
     HK_CHECK_EQ(hk_atecc608_exec_ms(HK_ATECC608_OP_READ, 3), 2324);
+    /* Every opcode in every mode (Microchip's fixed waits, M0 / M1 / M2). */
+    static const struct {
+        uint8_t opcode;
+        uint16_t ms[3];
+    } want[] = {
+        {0x02, {5, 5, 5}},        {0x08, {55, 55, 55}},     {0x12, {45, 45, 45}},
+        {0x15, {25, 35, 35}},     {0x16, {20, 20, 20}},     {0x17, {35, 35, 35}},
+        {0x1B, {23, 23, 23}},     {0x1C, {50, 50, 50}},     {0x20, {10, 10, 10}},
+        {0x24, {25, 25, 25}},     {0x28, {40, 40, 40}},     {0x30, {5, 5, 5}},
+        {0x40, {115, 215, 653}},  {0x41, {115, 220, 665}},  {0x43, {75, 172, 531}},
+        {0x45, {105, 295, 1085}}, {0x46, {50, 50, 50}},     {0x47, {36, 42, 75}},
+        {0x51, {27, 27, 27}},     {0x56, {165, 165, 165}},  {0x77, {250, 625, 2324}},
+        {0x80, {80, 160, 480}},
+    };
+    for (unsigned op = 0; op < 256; op++) {
+        for (unsigned mode = 0; mode < 3; mode++) {
+            unsigned expect = 2324;
+            for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+                if (want[i].opcode == op)
+                    expect = want[i].ms[mode];
+            HK_CHECK_EQ(hk_atecc608_exec_ms((uint8_t)op, mode), expect);
+        }
+    }
 }
 
 static void test_bad_arguments(void)

@@ -16,44 +16,34 @@
 /* Execution times in ms per opcode for the three clock-divider modes
  * (ChipMode bits 7..3 = 0x00 / 0x28 / 0x68). These are the fixed waits that
  * Microchip's own library uses when it does not poll, so they are upper
- * bounds for the polling loop. */
-static const struct {
-    uint8_t opcode;
-    uint16_t ms[3];
-} exec_table[] = {
-    {0x02, {5, 5, 5}},        /* Read */
-    {0x08, {55, 55, 55}},     /* MAC */
-    {0x12, {45, 45, 45}},     /* Write */
-    {0x15, {25, 35, 35}},     /* GenDig */
-    {0x16, {20, 20, 20}},     /* Nonce */
-    {0x17, {35, 35, 35}},     /* Lock */
-    {0x1B, {23, 23, 23}},     /* Random */
-    {0x1C, {50, 50, 50}},     /* DeriveKey */
-    {0x20, {10, 10, 10}},     /* UpdateExtra */
-    {0x24, {25, 25, 25}},     /* Counter */
-    {0x28, {40, 40, 40}},     /* CheckMac */
-    {0x30, {5, 5, 5}},        /* Info */
-    {0x40, {115, 215, 653}},  /* GenKey */
-    {0x41, {115, 220, 665}},  /* Sign */
-    {0x43, {75, 172, 531}},   /* ECDH */
-    {0x45, {105, 295, 1085}}, /* Verify */
-    {0x46, {50, 50, 50}},     /* PrivWrite */
-    {0x47, {36, 42, 75}},     /* SHA */
-    {0x51, {27, 27, 27}},     /* AES */
-    {0x56, {165, 165, 165}},  /* KDF */
-    {0x77, {250, 625, 2324}}, /* SelfTest */
-    {0x80, {80, 160, 480}},   /* SecureBoot */
+ * bounds for the polling loop. Every M0 time fits a byte and most commands
+ * take the same time in all modes, so the table is three rows: the opcodes,
+ * their M0 times, and M1/M2 times only for the first SLOWER opcodes, whose
+ * times grow with the divider. */
+#define SLOWER 8u
+static const uint8_t exec_ops[] = {
+    0x15, 0x40, 0x41, 0x43, 0x45, 0x47, 0x77, 0x80, /* GenDig GenKey Sign ECDH Verify SHA SelfTest SecureBoot */
+    0x02, 0x08, 0x12, 0x16, 0x17, 0x1B, 0x1C,       /* Read MAC Write Nonce Lock Random DeriveKey */
+    0x20, 0x24, 0x28, 0x30, 0x46, 0x51, 0x56,       /* UpdateExtra Counter CheckMac Info PrivWrite AES KDF */
 };
+static const uint8_t exec_m0[] = {
+    25, 115, 115, 75, 105, 36, 250, 80,
+    5, 55, 45, 20, 35, 23, 50,
+    10, 25, 40, 5, 50, 27, 165,
+};
+static const uint16_t exec_m12[SLOWER][2] = {
+    {35, 35}, {215, 653}, {220, 665}, {172, 531}, {295, 1085}, {42, 75}, {625, 2324}, {160, 480},
+};
+_Static_assert(sizeof exec_ops == sizeof exec_m0, "one M0 time per opcode");
 
 #define EXEC_MS_LONGEST 2324u
 
 uint16_t hk_atecc608_exec_ms(uint8_t opcode, unsigned clock_mode)
 {
-    if (clock_mode > 2)
-        return EXEC_MS_LONGEST;
-    for (size_t i = 0; i < HK_ARRAY_LEN(exec_table); i++)
-        if (exec_table[i].opcode == opcode)
-            return exec_table[i].ms[clock_mode];
+    if (clock_mode <= 2)
+        for (size_t i = 0; i < sizeof exec_ops; i++)
+            if (exec_ops[i] == opcode)
+                return clock_mode == 0 || i >= SLOWER ? exec_m0[i] : exec_m12[i][clock_mode - 1];
     return EXEC_MS_LONGEST;
 }
 
