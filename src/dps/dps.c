@@ -245,7 +245,7 @@ static const uint8_t dps_key_types[DPS_K_COUNT] = {
     DPS_T(OBJECT) | DPS_T(NULL), DPS_T(ARRAY), DPS_T(OBJECT),
 };
 
-/* The decoded string members and where they go. */
+/* The decoded string members and where they go; the operation id first. */
 static const struct {
     uint16_t offset;
     uint16_t cap;
@@ -336,10 +336,15 @@ static bool dps_parse_body(const hk_json_doc *doc, hk_dps_response *out)
                      DPS_K_COUNT, m))
         return false;
 
+    /* The id goes into the poll topic: hold it to the alphabet seen in
+     * practice ("4.d0a671905ea5b2c8.e7173b7b-...", "<regid>.<uuid>"); it may
+     * be empty. A hub or device id may not. */
     for (size_t i = 0; i < HK_ARRAY_LEN(dps_strings); i++) {
+        char *dst = (char *)out + dps_strings[i].offset;
         v = m[dps_strings[i].key];
-        if (v != 0 && hk_json_string_get(doc, v, (char *)out + dps_strings[i].offset,
-                                         dps_strings[i].cap, &len) != HK_OK)
+        if (v != 0 && (hk_json_string_get(doc, v, dst, dps_strings[i].cap, &len) != HK_OK ||
+                       (i == 0 ? len != 0 && !dps_id_ok(dst, len, HK_DPS_OPERATION_ID_MAX)
+                               : len == 0)))
             return false;
     }
     /* The top-level errorCode wins over registrationState's: read it last. */
@@ -347,16 +352,10 @@ static bool dps_parse_body(const hk_json_doc *doc, hk_dps_response *out)
         if (m[k] != 0 && hk_json_uint32_get(doc, m[k], &out->error_code) != HK_OK)
             return false;
     }
-    /* The id goes into the poll topic: hold it to the alphabet seen in
-     * practice ("4.d0a671905ea5b2c8.e7173b7b-...", "<regid>.<uuid>"). */
-    if (out->operation_id[0] != '\0' &&
-        !dps_id_ok(out->operation_id, strlen(out->operation_id), HK_DPS_OPERATION_ID_MAX))
-        return false;
     /* Both or neither: a hub without a device id (or the reverse) cannot be
-     * used, and an empty one is the same as none. */
-    bool hub = out->assigned_hub[0] != '\0';
-    if (hub != (out->device_id[0] != '\0') || hub != (m[DPS_K_ASSIGNED_HUB] != 0) ||
-        hub != (m[DPS_K_DEVICE_ID] != 0))
+     * used. */
+    bool hub = m[DPS_K_ASSIGNED_HUB] != 0;
+    if (hub != (m[DPS_K_DEVICE_ID] != 0))
         return false;
 
     /* Without a status, only an error body (a top-level errorCode, no
