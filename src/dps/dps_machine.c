@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "common/hk_common.h"
+#include "common/hk_text.h"
 #include "hubkey/dps.h"
 
 enum {
@@ -162,17 +163,15 @@ hk_result hk_dps_machine_next(hk_dps_machine *m, uint32_t now_ms, uint32_t rando
     return HK_OK;
 }
 
-/* True when the response's $rid is the decimal text of rid. */
+/* True when the response's $rid is the decimal text of rid (written by the
+ * same routine that wrote it into the request topic). */
 static bool dps_rid_matches(const hk_dps_response *r, uint32_t rid)
 {
-    char d[10];
-    size_t i = sizeof d;
-    do {
-        d[--i] = (char)('0' + rid % 10u);
-        rid /= 10u;
-    } while (rid != 0);
-    return r->topic.rid != NULL && r->topic.rid_len == sizeof d - i &&
-           memcmp(r->topic.rid, d + i, sizeof d - i) == 0;
+    char d[11];
+    hk_text t = HK_TEXT_INIT(d, sizeof d);
+    hk_text_put_uint(&t, rid);
+    return r->topic.rid != NULL && r->topic.rid_len == t.len &&
+           memcmp(r->topic.rid, d, t.len) == 0;
 }
 
 /* Copy a NUL-terminated array member of the response; false when it is not
