@@ -19,57 +19,43 @@
 #include "common/hk_common.h"
 #include "se/cert/cert_internal.h"
 
-static const char hex_upper[] = "0123456789ABCDEF";
-static const char hex_lower[] = "0123456789abcdef";
-
-static void to_hex(const uint8_t *in, size_t n, const char *digits, uint8_t *out)
+/* Each byte as two hex digits, upper case; lower case with case 0x20 (the
+ * bit that lowers a letter and that every digit already has). */
+static void to_hex(const uint8_t *in, size_t n, uint8_t lower, uint8_t *out)
 {
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = (uint8_t)digits[in[i] >> 4];
-        out[2 * i + 1] = (uint8_t)digits[in[i] & 0x0F];
-    }
+    static const char digits[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < 2 * n; i++)
+        out[i] = (uint8_t)(digits[(in[i / 2] >> (i & 1u ? 0 : 4)) & 0x0Fu] | lower);
 }
 
-/* The unsigned-INTEGER form of a 32-byte big-endian value: leading zero
- * bytes dropped (one byte kept), 0x00 added when the top bit is set. */
-static size_t int_len(const uint8_t v[32], size_t *skip)
+/* The DER signatureValue of R || S, at most 75 bytes; returns its length.
+ * Builder: 03 L 00 30 L 02 rl R' 02 sl S', each INTEGER without its
+ * leading zero bytes (one kept) and with 0x00 added when the top bit is
+ * set. */
+static size_t sig_der_write(const uint8_t rs[64], uint8_t *out)
 {
-    size_t i = 0;
-    while (i < 31 && v[i] == 0)
-        i++;
-    *skip = i;
-    return (32 - i) + ((v[i] & 0x80) ? 1u : 0u);
-}
-
-static size_t sig_der_len(const uint8_t rs[64])
-{
-    size_t skip;
-    size_t rl = int_len(rs, &skip), sl = int_len(rs + 32, &skip);
-    return 2 + 1 + 2 + (2 + rl) + (2 + sl); /* 03 L 00 30 L 02 rl R 02 sl S */
-}
-
-/* Builder: 03 L 00 30 L 02 rl R' 02 sl S' */
-static void sig_der_write(const uint8_t rs[64], uint8_t *out)
-{
-    size_t rskip, sskip;
-    size_t rl = int_len(rs, &rskip), sl = int_len(rs + 32, &sskip);
-    size_t seq = (2 + rl) + (2 + sl);
-    uint8_t *p = out;
-    *p++ = 0x03;
-    *p++ = (uint8_t)(seq + 3);
-    *p++ = 0x00;
-    *p++ = 0x30;
-    *p++ = (uint8_t)seq;
+    uint8_t *p = out + 5;
     for (int k = 0; k < 2; k++) {
         const uint8_t *v = rs + 32 * k;
-        size_t skip = k == 0 ? rskip : sskip, l = k == 0 ? rl : sl;
+        size_t skip = 0;
+        while (skip < 31 && v[skip] == 0)
+            skip++;
+        size_t l = 32 - skip;
+        size_t pad = v[skip] >> 7;
         *p++ = 0x02;
-        *p++ = (uint8_t)l;
-        if (l > 32 - skip)
-            *p++ = 0x00;
-        memcpy(p, v + skip, 32 - skip);
-        p += 32 - skip;
+        *p++ = (uint8_t)(l + pad);
+        *p = 0x00;
+        p += pad;
+        memcpy(p, v + skip, l);
+        p += l;
     }
+    size_t seq = (size_t)(p - out) - 5;
+    out[0] = 0x03;
+    out[1] = (uint8_t)(seq + 3);
+    out[2] = 0x00;
+    out[3] = 0x30;
+    out[4] = (uint8_t)seq;
+    return seq + 5;
 }
 
 /* Parse "03 L 00 30 L 02 rl R 02 sl S" exactly filling len bytes, with
@@ -179,16 +165,20 @@ static bool def_needs_device_sn(const hk_cert_def *def)
 static hk_result write_dates(const hk_cert_def *def, const hk_cert_compressed *c, uint8_t *cert)
 {
     const hk_cert_date *t = &c->issue;
-    HK_TRY(hk_cert_date_format(def->issue_date_format, t->year, t->month, t->day, t->hour, 0, 0,
+    uint16_t v[6] = {t->year, t->month, t->day, t->hour, 0, 0};
+    HK_TRY(hk_cert_date_format(def->issue_date_format, v,
                                cert + def->std[HK_CERT_EL_ISSUE_DATE].offset));
-    uint8_t *exp = cert + def->std[HK_CERT_EL_EXPIRE_DATE].offset;
     if (c->expire_years == 0) {
         /* no expiry: the largest date of the format */
-        uint16_t y = def->expire_date_format == HK_CERT_DATE_UTC ? 2049 : 9999;
-        return hk_cert_date_format(def->expire_date_format, y, 12, 31, 23, 59, 59, exp);
+        static const uint16_t never[6] = {9999, 12, 31, 23, 59, 59};
+        memcpy(v, never, sizeof v);
+        if (def->expire_date_format == HK_CERT_DATE_UTC)
+            v[0] = 2049;
+    } else {
+        v[0] = (uint16_t)(v[0] + c->expire_years);
     }
-    return hk_cert_date_format(def->expire_date_format, (uint16_t)(t->year + c->expire_years),
-                               t->month, t->day, t->hour, 0, 0, exp);
+    return hk_cert_date_format(def->expire_date_format, v,
+                               cert + def->std[HK_CERT_EL_EXPIRE_DATE].offset);
 }
 
 hk_result hk_cert_rebuild(const hk_cert_def *def, const uint8_t compressed[HK_CERT_COMPRESSED_SIZE],
@@ -207,7 +197,9 @@ hk_result hk_cert_rebuild(const hk_cert_def *def, const uint8_t compressed[HK_CE
         return HK_ERR_CERT_WRONG_DEF;
 
     size_t sig_off = def->std[HK_CERT_EL_SIGNATURE].offset;
-    size_t need = sig_off + sig_der_len(c.signature);
+    uint8_t sig[75];
+    size_t sig_len = sig_der_write(c.signature, sig);
+    size_t need = sig_off + sig_len;
     size_t content = need - 4;
     if (content < 256 || content > 0xFFFF)
         return HK_ERR_CERT_TEMPLATE; /* the 0x82 length form would not be DER */
@@ -219,6 +211,7 @@ hk_result hk_cert_rebuild(const hk_cert_def *def, const uint8_t compressed[HK_CE
     memcpy(out, def->template_der, sig_off);
     out[2] = (uint8_t)(content >> 8);
     out[3] = (uint8_t)content;
+    memcpy(out + sig_off, sig, sig_len);
 
     hk_cert_loc pk = def->std[HK_CERT_EL_PUBLIC_KEY];
     memcpy(out + pk.offset, in->public_key, HK_CERT_PUBLIC_KEY_SIZE);
@@ -236,7 +229,7 @@ hk_result hk_cert_rebuild(const hk_cert_def *def, const uint8_t compressed[HK_CE
     }
     hk_cert_loc sid = def->std[HK_CERT_EL_SIGNER_ID];
     if (sid.count == 4)
-        to_hex(c.signer_id, 2, hex_upper, out + sid.offset);
+        to_hex(c.signer_id, 2, 0, out + sid.offset);
 
     for (unsigned i = 0; i < def->extra_count; i++) {
         const hk_cert_extra *x = &def->extras[i];
@@ -245,15 +238,12 @@ hk_result hk_cert_rebuild(const hk_cert_def *def, const uint8_t compressed[HK_CE
         if (x->transform == HK_CERT_TF_NONE)
             memcpy(dst, src, x->src_count);
         else
-            to_hex(src, x->src_count,
-                   x->transform == HK_CERT_TF_HEX_UPPER ? hex_upper : hex_lower, dst);
+            to_hex(src, x->src_count, x->transform == HK_CERT_TF_HEX_LOWER ? 0x20 : 0, dst);
     }
 
     hk_cert_loc sn = def->std[HK_CERT_EL_CERT_SN];
     HK_TRY(hk_cert_sn_generate(def->sn_source, compressed, in->public_key, in->device_sn,
                                out + sn.offset, sn.count));
-
-    sig_der_write(c.signature, out + sig_off);
     return HK_OK;
 }
 

@@ -96,37 +96,33 @@ size_t hk_cert_date_text_len(uint8_t format)
     return format == HK_CERT_DATE_UTC ? 13u : format == HK_CERT_DATE_GENERALIZED ? 15u : 0u;
 }
 
-static void put2(uint8_t *p, unsigned v)
+/* Writes v as n decimal digits. */
+static uint8_t *put_digits(uint8_t *p, unsigned v, unsigned n)
 {
-    p[0] = (uint8_t)('0' + (v / 10) % 10);
-    p[1] = (uint8_t)('0' + v % 10);
+    for (unsigned k = n; k-- > 0; v /= 10u)
+        p[k] = (uint8_t)('0' + v % 10u);
+    return p + n;
 }
 
-hk_result hk_cert_date_format(uint8_t format, uint16_t year, uint8_t month, uint8_t day,
-                              uint8_t hour, uint8_t minute, uint8_t second, uint8_t *out)
+hk_result hk_cert_date_format(uint8_t format, const uint16_t v[6], uint8_t *out)
 {
-    HK_REQUIRE(out != NULL);
-    uint8_t *p = out;
+    HK_REQUIRE(v != NULL && out != NULL);
+    unsigned year = v[0];
+    unsigned year_digits = 4;
     if (format == HK_CERT_DATE_UTC) {
         if (year < 1950 || year > 2049)
             return HK_ERR_CERT_COMPRESSED;
-        put2(p, year % 100u);
-        p += 2;
-    } else if (format == HK_CERT_DATE_GENERALIZED) {
-        if (year > 9999)
-            return HK_ERR_CERT_COMPRESSED;
-        put2(p, year / 100u);
-        put2(p + 2, year % 100u);
-        p += 4;
-    } else {
+        year %= 100u;
+        year_digits = 2;
+    } else if (format != HK_CERT_DATE_GENERALIZED) {
         return HK_ERR_CERT_TEMPLATE;
+    } else if (year > 9999) {
+        return HK_ERR_CERT_COMPRESSED;
     }
-    put2(p, month);
-    put2(p + 2, day);
-    put2(p + 4, hour);
-    put2(p + 6, minute);
-    put2(p + 8, second);
-    p[10] = 'Z';
+    uint8_t *p = put_digits(out, year, year_digits);
+    for (unsigned i = 1; i < 6; i++)
+        p = put_digits(p, v[i], 2);
+    *p = 'Z';
     return HK_OK;
 }
 

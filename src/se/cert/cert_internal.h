@@ -17,10 +17,11 @@ hk_result hk_cert_sha256_3(const uint8_t *a, size_t alen, const uint8_t *b, size
 /* Date text of a format: 13 characters for UTCTime, 15 for GeneralizedTime. */
 size_t hk_cert_date_text_len(uint8_t format);
 
-/* Format "YYMMDDhhmmssZ" / "YYYYMMDDhhmmssZ". HK_ERR_CERT_COMPRESSED when
- * the year does not fit the format (UTCTime: 1950..2049). */
-hk_result hk_cert_date_format(uint8_t format, uint16_t year, uint8_t month, uint8_t day,
-                              uint8_t hour, uint8_t minute, uint8_t second, uint8_t *out);
+/* Format v = {year, month, day, hour, minute, second} (each in its range)
+ * as "YYMMDDhhmmssZ" / "YYYYMMDDhhmmssZ". HK_ERR_CERT_COMPRESSED when the
+ * year does not fit the format (UTCTime: 1950..2049), HK_ERR_CERT_TEMPLATE
+ * for an unknown format. */
+hk_result hk_cert_date_format(uint8_t format, const uint16_t v[6], uint8_t *out);
 
 /* Parse the text of a date in the given format. Strict: digits only,
  * valid ranges, trailing 'Z'. */
