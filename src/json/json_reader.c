@@ -207,6 +207,9 @@ static hk_result scan_literal(const char *s, size_t len, size_t *io, hk_json_typ
     return HK_ERR_JSON_SYNTAX;
 }
 
+/* What the parser expects next. */
+enum { W_VALUE, W_KEY, W_COLON, W_NEXT };
+
 hk_result hk_json_parse(hk_json_doc *out_doc, const char *json, size_t len, hk_json_token *tokens,
                         size_t max_tokens, unsigned max_depth)
 {
@@ -219,20 +222,56 @@ hk_result hk_json_parse(hk_json_doc *out_doc, const char *json, size_t len, hk_j
     out_doc->count = 0;
 
     size_t pos = 0, n = 0, open = NO_PARENT;
-    unsigned depth = 0;
-    bool want_key = false;
+    unsigned depth = 0, want = W_VALUE;
 
+    /* One step per token or punctuation mark: W_VALUE (a value; in an
+     * array also the ']' of an empty one), W_KEY (a member name; after '{'
+     * also its '}'), W_COLON, W_NEXT (after a value: ',' or the bracket that
+     * closes the open container; at the top level only the end). */
     for (;;) {
-        /* A value is due at pos (inside an object after '{' or ',': a key). */
         pos = skip_ws(json, len, pos);
+        if (want == W_NEXT && open == NO_PARENT) {
+            if (pos != len)
+                return HK_ERR_JSON_TRAILING;
+            out_doc->count = n;
+            return HK_OK;
+        }
         if (pos >= len)
             return HK_ERR_JSON_TRUNCATED;
+        char c = json[pos];
+        if (want == W_COLON) {
+            if (c != ':')
+                return HK_ERR_JSON_SYNTAX;
+            pos++;
+            want = W_VALUE;
+            continue;
+        }
+        if (open != NO_PARENT) {
+            hk_json_token *o = &tokens[open];
+            char close = o->type == HK_JSON_OBJECT ? '}' : ']';
+            /* An empty container ends right after its opening bracket. */
+            if (want == W_NEXT || (n == open + 1 && c == close)) {
+                pos++;
+                if (want == W_NEXT && c == ',') {
+                    want = o->type == HK_JSON_OBJECT ? W_KEY : W_VALUE;
+                    continue;
+                }
+                if (c != close)
+                    return HK_ERR_JSON_SYNTAX;
+                /* The parent link gives way to the real `next`. */
+                open = o->next;
+                o->next = n;
+                o->len = pos - o->start;
+                depth--;
+                want = W_NEXT;
+                continue;
+            }
+        }
         if (n >= max_tokens)
             return HK_ERR_JSON_TOO_MANY_TOKENS;
         hk_json_token *t = &tokens[n];
-        char c = json[pos];
         t->start = pos;
-        if (want_key && c != '"')
+        if (want == W_KEY && c != '"')
             return HK_ERR_JSON_SYNTAX;
         if (c == '{' || c == '[') {
             if (depth >= max_depth)
@@ -241,64 +280,28 @@ hk_result hk_json_parse(hk_json_doc *out_doc, const char *json, size_t len, hk_j
             t->type = c == '{' ? HK_JSON_OBJECT : HK_JSON_ARRAY;
             t->next = open; /* parent link while open */
             open = n++;
-            want_key = c == '{';
-            pos = skip_ws(json, len, pos + 1);
-            /* '{' + 2 == '}' and '[' + 2 == ']' in ASCII. */
-            if (pos >= len || json[pos] != c + 2)
-                continue;
-            /* Empty container: pos is at its closing bracket. */
+            pos++;
+            want = c == '{' ? W_KEY : W_VALUE;
+            continue;
+        }
+        size_t end = pos;
+        hk_result r;
+        if (c == '"') {
+            t->type = HK_JSON_STRING;
+            end++;
+            r = walk(json, len, &end, NULL);
+        } else if (c == '-' || is_digit(c)) {
+            t->type = HK_JSON_NUMBER;
+            r = scan_number(json, len, &end);
         } else {
-            size_t end = pos;
-            hk_result r;
-            if (c == '"') {
-                t->type = HK_JSON_STRING;
-                end++;
-                r = walk(json, len, &end, NULL);
-            } else if (c == '-' || is_digit(c)) {
-                t->type = HK_JSON_NUMBER;
-                r = scan_number(json, len, &end);
-            } else {
-                r = scan_literal(json, len, &end, &t->type);
-            }
-            if (r != HK_OK)
-                return r;
-            t->len = end - pos;
-            t->next = ++n;
-            pos = skip_ws(json, len, end);
-            if (want_key) {
-                if (pos >= len)
-                    return HK_ERR_JSON_TRUNCATED;
-                if (json[pos] != ':')
-                    return HK_ERR_JSON_SYNTAX;
-                pos++;
-                want_key = false;
-                continue;
-            }
+            r = scan_literal(json, len, &end, &t->type);
         }
-        /* A value just ended: close containers until a ',' asks for more. */
-        for (;;) {
-            pos = skip_ws(json, len, pos);
-            if (open == NO_PARENT) {
-                if (pos != len)
-                    return HK_ERR_JSON_TRAILING;
-                out_doc->count = n;
-                return HK_OK;
-            }
-            if (pos >= len)
-                return HK_ERR_JSON_TRUNCATED;
-            hk_json_token *o = &tokens[open];
-            c = json[pos++];
-            if (c == ',') {
-                want_key = o->type == HK_JSON_OBJECT;
-                break;
-            }
-            if (c != (o->type == HK_JSON_OBJECT ? '}' : ']'))
-                return HK_ERR_JSON_SYNTAX;
-            open = o->next;
-            o->next = n;
-            o->len = pos - o->start;
-            depth--;
-        }
+        if (r != HK_OK)
+            return r;
+        t->len = end - pos;
+        t->next = ++n;
+        pos = end;
+        want = want == W_KEY ? W_COLON : W_NEXT;
     }
 }
 
