@@ -217,9 +217,12 @@ hk_result hk_tls_reason(const hk_tls *tls, char *out, size_t cap, size_t *out_le
  * mbedTLS keeps using the C library's calloc/free. */
 hk_result hk_tls_arena_init(uint8_t *buf, size_t len);
 
-/* Built-in trust store: DigiCert Global Root G2, Microsoft RSA Root
- * Certificate Authority 2017, DigiCert Global Root G3, Microsoft ECC Root
- * Certificate Authority 2017, as DER, in that order. The bytes are static. */
+/* Built-in trust store, as DER, in this order: DigiCert Global Root G2 and
+ * Microsoft RSA Root Certificate Authority 2017 (the roots Microsoft tells
+ * devices to trust for IoT Hub and DPS), then, only when the mbedTLS in use
+ * has P-384 (Debian's 2.28 does; hubkey's 3.6 device configuration does
+ * not), DigiCert Global Root G3 and Microsoft ECC Root Certificate Authority
+ * 2017. The count says which. The bytes are static. */
 size_t hk_tls_builtin_root_count(void);
 hk_result hk_tls_builtin_root(size_t index, const uint8_t **out_der, size_t *out_len);
 

@@ -10,9 +10,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <mbedtls/version.h> /* the configuration, in 2.28 and 3.6 alike */
+
 #include "hubkey/tls.h"
 
+/* The two RSA roots always; the two P-384 roots only when the mbedTLS in use
+ * can verify a P-384 signature (Debian's 2.28 can; hubkey's 3.6 device
+ * configuration is P-256 only). */
+#if defined(MBEDTLS_ECP_DP_SECP384R1_ENABLED)
 #define HK_TLS_BUILTIN_ROOTS 4u
+#else
+#define HK_TLS_BUILTIN_ROOTS 2u
+#endif
 
 typedef struct hk_tls_root {
     const uint8_t *der;

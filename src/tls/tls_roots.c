@@ -1,6 +1,8 @@
 /*
- * The built-in trust store: the four root certificates Azure IoT Hub and DPS
- * chain to (public certificates, DER). Order matches tls.h.
+ * The built-in trust store: the root certificates Azure IoT Hub and DPS
+ * chain to (public certificates, DER). Order matches tls.h. The two RSA
+ * roots are the ones Microsoft tells devices to trust; the two P-384 roots
+ * are compiled only into builds whose mbedTLS has P-384 (tls_internal.h).
  *
  * Each array is the certificate as distributed by its issuer (the same bytes
  * Debian's ca-certificates package ships from Mozilla's root store). Its
@@ -179,6 +181,7 @@ static const uint8_t hk_root_microsoft_rsa_root_2017[1452] = {
     0x44, 0x0f, 0x86, 0xb0, 0x2c, 0x91, 0xc6, 0x3d, 0xea, 0xae, 0x0f, 0x84,
 };
 
+#if HK_TLS_BUILTIN_ROOTS == 4u
 /* DigiCert Global Root G3; SHA-256 31AD6648F8104138C738F39EA4320133393E3A18CC02296EF97C2AC9EF6731D0 */
 static const uint8_t hk_root_digicert_global_root_g3[579] = {
     0x30, 0x82, 0x02, 0x3f, 0x30, 0x82, 0x01, 0xc5, 0xa0, 0x03, 0x02, 0x01, 0x02, 0x02, 0x10, 0x05,
@@ -262,9 +265,13 @@ static const uint8_t hk_root_microsoft_ecc_root_2017[605] = {
     0x54, 0x16, 0x20, 0xff, 0x2b, 0xb5, 0xe7, 0x4c, 0x0c, 0x4d, 0xa6, 0x4f, 0x73,
 };
 
+#endif
+
 const hk_tls_root hk_tls_roots_[HK_TLS_BUILTIN_ROOTS] = {
     {hk_root_digicert_global_root_g2, sizeof(hk_root_digicert_global_root_g2)},
     {hk_root_microsoft_rsa_root_2017, sizeof(hk_root_microsoft_rsa_root_2017)},
+#if HK_TLS_BUILTIN_ROOTS == 4u
     {hk_root_digicert_global_root_g3, sizeof(hk_root_digicert_global_root_g3)},
     {hk_root_microsoft_ecc_root_2017, sizeof(hk_root_microsoft_ecc_root_2017)},
+#endif
 };

@@ -18,6 +18,7 @@
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <mbedtls/version.h> /* which curves the mbedTLS under test has */
 
 #include "hk_test.h"
 #include "hubkey/tls.h"
@@ -138,8 +139,14 @@ static void test_builtin_roots(void)
         {"Microsoft ECC Root Certificate Authority 2017",
          "358df39d764af9e1b766e9c972df352ee15cfac227af6ad1d70e8e4a6edcba02"},
     };
-    HK_CHECK_EQ(hk_tls_builtin_root_count(), 4);
-    for (size_t i = 0; i < 4; i++) {
+    /* The P-384 roots exist exactly when the mbedTLS in use can verify them. */
+#if defined(MBEDTLS_ECP_DP_SECP384R1_ENABLED)
+    const size_t n = 4;
+#else
+    const size_t n = 2;
+#endif
+    HK_CHECK_EQ(hk_tls_builtin_root_count(), n);
+    for (size_t i = 0; i < n; i++) {
         const uint8_t *der = NULL;
         size_t len = 0;
         HK_CHECK_RESULT(hk_tls_builtin_root(i, &der, &len), HK_OK);
@@ -160,7 +167,7 @@ static void test_builtin_roots(void)
     }
     const uint8_t *der;
     size_t len;
-    HK_CHECK_RESULT(hk_tls_builtin_root(4, &der, &len), HK_ERR_NOT_FOUND);
+    HK_CHECK_RESULT(hk_tls_builtin_root(n, &der, &len), HK_ERR_NOT_FOUND);
     HK_CHECK_RESULT(hk_tls_builtin_root(0, NULL, &len), HK_ERR_INVALID_ARG);
 }
 

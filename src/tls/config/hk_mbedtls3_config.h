@@ -32,9 +32,9 @@
 #define MBEDTLS_ECDSA_SIGN_ALT
 
 /* --- TLS 1.2 client, Azure's suites ----------------------------------------
- * IoT Hub and DPS accept ECDHE-RSA and ECDHE-ECDSA with AES-GCM; today's hubs
- * present RSA chains (DigiCert Global Root G2), ECC hubs present P-384/P-256
- * chains (DigiCert Global Root G3). */
+ * IoT Hub and DPS accept ECDHE-RSA and ECDHE-ECDSA with AES-GCM and present
+ * RSA chains to DigiCert Global Root G2 or Microsoft RSA Root Certificate
+ * Authority 2017, the two roots Microsoft tells devices to trust. */
 #define MBEDTLS_SSL_TLS_C
 #define MBEDTLS_SSL_CLI_C
 #define MBEDTLS_SSL_PROTO_TLS1_2
@@ -78,12 +78,15 @@
 #define MBEDTLS_CTR_DRBG_C /* seeded from the secure element's RNG */
 #define MBEDTLS_BIGNUM_C
 #define MBEDTLS_RSA_C /* verification of RSA server chains */
+/* PKCS#1 v1.5 is what those chains and TLS 1.2's ServerKeyExchange use; no
+ * PKCS#1 v2.1 (OAEP, RSASSA-PSS): nothing on the path to Azure needs it.
+ * P-256 only: the chip's key, the ECDHE group and ECDSA server keys. The two
+ * P-384 roots of Azure's list (DigiCert Global Root G3, Microsoft ECC Root
+ * Certificate Authority 2017) are not in this build's trust store
+ * (src/tls/tls_roots.c compiles a root only when its curve is enabled). */
 #define MBEDTLS_PKCS1_V15
-#define MBEDTLS_PKCS1_V21
-#define MBEDTLS_X509_RSASSA_PSS_SUPPORT
 #define MBEDTLS_ECP_C
 #define MBEDTLS_ECP_DP_SECP256R1_ENABLED
-#define MBEDTLS_ECP_DP_SECP384R1_ENABLED /* DigiCert G3 and Microsoft ECC roots */
 #define MBEDTLS_ECP_NIST_OPTIM
 #define MBEDTLS_ECDH_C
 #define MBEDTLS_ECDSA_C
