@@ -146,14 +146,15 @@ static hk_result walk(const char *s, size_t end, size_t *io, sink *k)
     return HK_OK;
 }
 
-/* One or more digits at s[*io]. */
+/* One or more digits at s[*io] (HK_ERR_JSON_NUMBER when there is none);
+ * *io ends past them. */
 static hk_result digits(const char *s, size_t len, size_t *io)
 {
     size_t i = *io;
-    if (i >= len || !is_digit(s[i]))
-        return HK_ERR_JSON_NUMBER;
     while (i < len && is_digit(s[i]))
         i++;
+    if (i == *io)
+        return HK_ERR_JSON_NUMBER;
     *io = i;
     return HK_OK;
 }
@@ -164,13 +165,10 @@ static hk_result scan_number(const char *s, size_t len, size_t *io)
     size_t i = *io;
     if (s[i] == '-')
         i++;
-    if (i < len && s[i] == '0') {
-        i++;
-        if (i < len && is_digit(s[i]))
-            return HK_ERR_JSON_NUMBER; /* leading zero */
-    } else {
-        HK_TRY(digits(s, len, &i));
-    }
+    size_t first = i;
+    HK_TRY(digits(s, len, &i));
+    if (s[first] == '0' && i - first > 1)
+        return HK_ERR_JSON_NUMBER; /* leading zero */
     if (i < len && s[i] == '.') {
         i++;
         HK_TRY(digits(s, len, &i));

@@ -382,13 +382,14 @@ static hk_result step(cl *s, uint32_t now, uint32_t *deadline)
         }
         uint8_t *space;
         size_t room, got = 0;
-        HK_TRY(hk_mqtt_stream_space(&s->rx, &space, &room));
+        /* hk_mqtt_stream_space() only refuses NULL arguments. */
+        hk_mqtt_stream_space(&s->rx, &space, &room);
         HK_TRY(s->transport.recv(s->transport.ctx, space, room, &got));
         if (got > room)
             return HK_ERR_IO;
         if (got == 0)
             break;
-        HK_TRY(hk_mqtt_stream_commit(&s->rx, got));
+        s->rx._internal.len += got; /* hk_mqtt_stream_commit(), checked above */
     }
     if (s->state == HK_MQTT_STATE_CONNECTING) {
         uint32_t t = s->connect_ms + s->connack_timeout_ms;
