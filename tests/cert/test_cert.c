@@ -9,9 +9,22 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <mbedtls/sha256.h>
+#include <mbedtls/version.h>
+
 #include "hk_test.h"
 #include "hubkey/cert.h"
 #include "test_issue.h"
+
+/* An independent SHA-256 for expected serial numbers. */
+static void sha256_of(const uint8_t *msg, size_t len, uint8_t out[32])
+{
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+    HK_CHECK_EQ(mbedtls_sha256(msg, len, out, 0), 0);
+#else
+    HK_CHECK_EQ(mbedtls_sha256_ret(msg, len, out, 0), 0);
+#endif
+}
 
 static const uint8_t DEVICE_SN[9] = {0x01, 0x23, 0xA1, 0xB2, 0xC3, 0xD4, 0xE5, 0xF6, 0xEE};
 
@@ -100,6 +113,30 @@ static void test_sn_example(void)
     HK_CHECK_MEM(raw + 1, 3, a + 1, 3);
     HK_CHECK_RESULT(hk_cert_sn_generate(0x0, comp, key, NULL, a, 4), HK_ERR_CERT_TEMPLATE);
     HK_CHECK_RESULT(hk_cert_sn_generate(0x7, comp, key, NULL, a, 4), HK_ERR_CERT_TEMPLATE);
+    HK_CHECK_RESULT(hk_cert_sn_generate(0x10, comp, key, DEVICE_SN, a, 4), HK_ERR_CERT_TEMPLATE);
+
+    /* The device-SN hashes: SHA-256(SN || dates), and with format version 1
+     * the high nibble of byte 71 after the dates. */
+    for (int version = 0; version < 2; version++) {
+        comp[70] = (uint8_t)(0xB0 | version);
+        comp[71] = version ? 0x50 : 0x00;
+        uint8_t msg[13], digest[32];
+        memcpy(msg, DEVICE_SN, 9);
+        memcpy(msg + 9, comp + 64, 3);
+        msg[12] = 0x50;
+        sha256_of(msg, 12u + (size_t)version, digest);
+        uint8_t b[32], d[32], f[32];
+        HK_CHECK_RESULT(hk_cert_sn_generate(HK_CERT_SN_DEVICE_SN_HASH_RAW, comp, key, DEVICE_SN,
+                                            f, 32), HK_OK);
+        HK_CHECK_MEM(f, 32, digest, 32);
+        HK_CHECK_RESULT(hk_cert_sn_generate(HK_CERT_SN_DEVICE_SN_HASH_POS, comp, key, DEVICE_SN,
+                                            d, 32), HK_OK);
+        HK_CHECK_EQ(d[0], digest[0] & 0x7F);
+        HK_CHECK_MEM(d + 1, 31, digest + 1, 31);
+        HK_CHECK_RESULT(hk_cert_sn_generate(HK_CERT_SN_DEVICE_SN_HASH, comp, key, DEVICE_SN, b,
+                                            1), HK_OK);
+        HK_CHECK_EQ(b[0], (digest[0] & 0x7F) | 0x40);
+    }
 }
 
 static void test_decode_errors(void)

@@ -92,10 +92,11 @@ static hk_result sig_der_parse(const uint8_t *p, size_t len, uint8_t rs[64])
     return pos == len ? HK_OK : HK_ERR_CERT_WRONG_DEF;
 }
 
+/* The hashed sources that start from the device SN: 0xB, 0xD, 0xF (the
+ * public-key ones are 0xA, 0xC, 0xE). */
 static bool sn_uses_device_sn(uint8_t src)
 {
-    return src == HK_CERT_SN_DEVICE_SN || src == HK_CERT_SN_DEVICE_SN_HASH ||
-           src == HK_CERT_SN_DEVICE_SN_HASH_POS || src == HK_CERT_SN_DEVICE_SN_HASH_RAW;
+    return src == HK_CERT_SN_DEVICE_SN || (src >= HK_CERT_SN_PUB_KEY_HASH && (src & 1u) != 0);
 }
 
 hk_result hk_cert_sn_generate(uint8_t sn_source, const uint8_t compressed[HK_CERT_COMPRESSED_SIZE],
@@ -103,52 +104,45 @@ hk_result hk_cert_sn_generate(uint8_t sn_source, const uint8_t compressed[HK_CER
                               size_t n)
 {
     HK_REQUIRE(compressed != NULL && out != NULL);
-    switch (sn_source) {
-    case HK_CERT_SN_DEVICE_SN:
+    if (sn_source == HK_CERT_SN_DEVICE_SN) {
         HK_REQUIRE(device_sn != NULL && n == 10);
         out[0] = 0x40;
         memcpy(out + 1, device_sn, HK_CERT_DEVICE_SN_SIZE);
         return HK_OK;
-    case HK_CERT_SN_SIGNER_ID:
+    }
+    if (sn_source == HK_CERT_SN_SIGNER_ID) {
         HK_REQUIRE(n == 3);
         out[0] = 0x40;
         out[1] = compressed[67];
         out[2] = compressed[68];
         return HK_OK;
-    case HK_CERT_SN_PUB_KEY_HASH:
-    case HK_CERT_SN_DEVICE_SN_HASH:
-    case HK_CERT_SN_PUB_KEY_HASH_POS:
-    case HK_CERT_SN_DEVICE_SN_HASH_POS:
-    case HK_CERT_SN_PUB_KEY_HASH_RAW:
-    case HK_CERT_SN_DEVICE_SN_HASH_RAW:
-        break;
-    default:
+    }
+    if (sn_source < HK_CERT_SN_PUB_KEY_HASH || sn_source > HK_CERT_SN_DEVICE_SN_HASH_RAW)
         return HK_ERR_CERT_TEMPLATE;
-    }
     HK_REQUIRE(n >= 1 && n <= 32);
-    const uint8_t *first;
-    size_t first_len;
-    if (sn_uses_device_sn(sn_source)) {
-        HK_REQUIRE(device_sn != NULL);
-        first = device_sn;
-        first_len = HK_CERT_DEVICE_SN_SIZE;
-    } else {
-        HK_REQUIRE(public_key != NULL);
-        first = public_key;
-        first_len = HK_CERT_PUBLIC_KEY_SIZE;
-    }
     /* Hashed: key or device SN || encoded dates (64..66) [|| byte71 & F0] */
-    uint8_t ext = compressed[71] & 0xF0;
-    size_t ext_len = (compressed[70] & 0x0F) >= 1 ? 1u : 0u;
+    uint8_t msg[HK_CERT_PUBLIC_KEY_SIZE + 3 + 1];
+    size_t len = HK_CERT_PUBLIC_KEY_SIZE;
+    const uint8_t *first = public_key;
+    if (sn_uses_device_sn(sn_source)) {
+        first = device_sn;
+        len = HK_CERT_DEVICE_SN_SIZE;
+    }
+    HK_REQUIRE(first != NULL);
+    memcpy(msg, first, len);
+    memcpy(msg + len, compressed + 64, 3);
+    len += 3;
+    if ((compressed[70] & 0x0F) >= 1)
+        msg[len++] = compressed[71] & 0xF0;
     uint8_t digest[32];
-    HK_TRY(hk_cert_sha256_3(first, first_len, compressed + 64, 3, &ext, ext_len, digest));
+    HK_TRY(hk_cert_sha256(msg, len, digest));
     memcpy(out, digest, n);
-    if (sn_source == HK_CERT_SN_PUB_KEY_HASH || sn_source == HK_CERT_SN_DEVICE_SN_HASH) {
+    /* HASH (0xA, 0xB): positive with bit 6 set; HASH_POS (0xC, 0xD):
+     * positive; HASH_RAW (0xE, 0xF): as hashed. */
+    if (sn_source <= HK_CERT_SN_DEVICE_SN_HASH_POS) {
         out[0] &= 0x7F;
-        out[0] |= 0x40;
-    } else if (sn_source == HK_CERT_SN_PUB_KEY_HASH_POS ||
-               sn_source == HK_CERT_SN_DEVICE_SN_HASH_POS) {
-        out[0] &= 0x7F;
+        if (sn_source <= HK_CERT_SN_DEVICE_SN_HASH)
+            out[0] |= 0x40;
     }
     return HK_OK;
 }

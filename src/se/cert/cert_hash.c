@@ -1,8 +1,9 @@
 /*
  * The two hashes the certificate scheme needs. SHA-256 comes from mbedTLS's
- * public API (the TLS link needs it anyway); kept in one file so the rest of
- * the module has no third-party include. mbedTLS 2.28 names the functions
- * *_ret; 3.x dropped the suffix.
+ * public API (the TLS link needs it anyway), its one-call form: the module
+ * only ever hashes one short message. Kept in one file so the rest of the
+ * module has no third-party include. mbedTLS 2.28 names the function
+ * mbedtls_sha256_ret; 3.x dropped the suffix.
  *
  * SHA-1 (FIPS 180-4) is hubkey's own, as a loop over the 80 rounds: it only
  * ever hashes one 65-byte point (key identifiers, RFC 5280 4.2.1.2 method 1),
@@ -20,32 +21,15 @@
 #include "se/cert/cert_internal.h"
 
 #if MBEDTLS_VERSION_NUMBER >= 0x03000000
-#define HK_SHA256_STARTS mbedtls_sha256_starts
-#define HK_SHA256_UPDATE mbedtls_sha256_update
-#define HK_SHA256_FINISH mbedtls_sha256_finish
+#define HK_SHA256 mbedtls_sha256
 #else
-#define HK_SHA256_STARTS mbedtls_sha256_starts_ret
-#define HK_SHA256_UPDATE mbedtls_sha256_update_ret
-#define HK_SHA256_FINISH mbedtls_sha256_finish_ret
+#define HK_SHA256 mbedtls_sha256_ret
 #endif
 
-hk_result hk_cert_sha256_3(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
-                           const uint8_t *c, size_t clen, uint8_t out[32])
+hk_result hk_cert_sha256(const uint8_t *msg, size_t len, uint8_t out[32])
 {
-    HK_REQUIRE(out != NULL);
-    mbedtls_sha256_context ctx;
-    mbedtls_sha256_init(&ctx);
-    int rc = HK_SHA256_STARTS(&ctx, 0);
-    if (rc == 0 && alen > 0)
-        rc = HK_SHA256_UPDATE(&ctx, a, alen);
-    if (rc == 0 && blen > 0)
-        rc = HK_SHA256_UPDATE(&ctx, b, blen);
-    if (rc == 0 && clen > 0)
-        rc = HK_SHA256_UPDATE(&ctx, c, clen);
-    if (rc == 0)
-        rc = HK_SHA256_FINISH(&ctx, out);
-    mbedtls_sha256_free(&ctx);
-    return rc == 0 ? HK_OK : HK_ERR_CRYPTO;
+    HK_REQUIRE(msg != NULL && out != NULL);
+    return HK_SHA256(msg, len, out, 0) == 0 ? HK_OK : HK_ERR_CRYPTO;
 }
 
 static uint32_t sha1_rol(uint32_t x, unsigned n)

@@ -9,10 +9,8 @@
 
 #include "hubkey/cert.h"
 
-/* SHA-256 over the concatenation of up to three parts (NULL parts with
- * length 0 are skipped). HK_ERR_CRYPTO if the hash library fails. */
-hk_result hk_cert_sha256_3(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
-                           const uint8_t *c, size_t clen, uint8_t out[32]);
+/* SHA-256 of len bytes at msg. HK_ERR_CRYPTO if the hash library fails. */
+hk_result hk_cert_sha256(const uint8_t *msg, size_t len, uint8_t out[32]);
 
 /* Date text of a format: 13 characters for UTCTime, 15 for GeneralizedTime. */
 size_t hk_cert_date_text_len(uint8_t format);
