@@ -41,16 +41,13 @@
 
 enum copy_state { COPY_NONE, COPY_TORN, COPY_VERSION, COPY_VALID };
 
-typedef struct copy_info {
-    enum copy_state state;
-    uint32_t generation;
-} copy_info;
-
-typedef struct layout {
-    size_t base;
-    size_t copy_size;
-    bool legacy;
-} layout;
+/* What a read learns about the two copies. */
+typedef struct rec_scan {
+    uint8_t state[2];     /* enum copy_state of copy A, copy B */
+    uint32_t generation[2];
+    int best;             /* the newest valid copy (0, 1), or -1 */
+    bool newest_version;  /* the newest copy with a good CRC is of an unknown version */
+} rec_scan;
 
 /* CRC-32 (IEEE 802.3: reflected polynomial 0xEDB88320, init and final XOR
  * 0xFFFFFFFF). Bitwise: the record is small and code size matters more. */
@@ -73,28 +70,27 @@ static uint32_t rec_get_le32(const uint8_t *p)
 
 static void rec_put_le32(uint8_t *p, uint32_t v)
 {
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
-static bool rec_text_char_ok(uint8_t c)
-{
-    return c >= 0x21u && c <= 0x7Eu;
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
 }
 
 static bool rec_text_ok(const uint8_t *p, size_t len)
 {
     for (size_t i = 0; i < len; i++)
-        if (!rec_text_char_ok(p[i]))
+        if (p[i] < 0x21u || p[i] > 0x7Eu)
             return false;
     return true;
 }
 
-static bool rec_hex_lower(uint8_t c)
+/* The copies' layout: the legacy one keeps bytes 0..67. */
+static size_t rec_base(bool legacy)
 {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+    return legacy ? REC_LEGACY_BASE : 0u;
+}
+
+static size_t rec_copy_size(bool legacy)
+{
+    return legacy ? REC_LEGACY_COPY_SIZE : REC_COPY_SIZE;
 }
 
 /* Legacy chip: bytes 0..17 lower-case hex, bytes 18..19 NUL. Decided by
@@ -102,54 +98,40 @@ static bool rec_hex_lower(uint8_t c)
  * cannot change after a write. Example: "0123a1b2c3d4e5f6ee" 00 00. */
 static bool rec_is_legacy(const uint8_t *image)
 {
-    for (size_t i = 0; i < REC_LEGACY_SN_CHARS; i++)
-        if (!rec_hex_lower(image[i]))
+    for (size_t i = 0; i < REC_LEGACY_SN_CHARS; i++) {
+        uint8_t c = image[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
             return false;
+    }
     return image[18] == 0 && image[19] == 0;
-}
-
-static layout rec_layout(const uint8_t *image)
-{
-    layout l;
-    l.legacy = rec_is_legacy(image);
-    l.base = l.legacy ? REC_LEGACY_BASE : 0u;
-    l.copy_size = l.legacy ? REC_LEGACY_COPY_SIZE : REC_COPY_SIZE;
-    return l;
 }
 
 /* Classify one copy. A copy reads as valid only when magic, version, CRC,
  * lengths, characters, zero padding and flags are all right. */
-static copy_info rec_copy_check(const uint8_t *c, size_t size)
+static enum copy_state rec_copy_check(const uint8_t *c, size_t size)
 {
-    copy_info info = {COPY_NONE, 0};
     if (c[0] != REC_MAGIC0 || c[1] != REC_MAGIC1)
-        return info;
-    info.generation = rec_get_le32(c + 4);
-    info.state = COPY_TORN;
+        return COPY_NONE;
     /* The framing (magic, version byte, generation at 4..7, CRC-32 in the
      * last 4 bytes) is the same for every version, so a torn copy is told
      * from a newer firmware's copy before the version is looked at. */
-    if (rec_crc32(c, size - REC_CRC) != rec_get_le32(c + size - REC_CRC))
-        return info;
-    if (c[2] != REC_VERSION) {
-        info.state = COPY_VERSION;
-        return info;
-    }
-    size_t hl = c[8], dl = c[9];
-    size_t text_max = size - REC_HEADER - REC_CRC;
-    if (hl + dl > text_max)
-        return info;
+    size_t end = size - REC_CRC;
+    if (rec_crc32(c, end) != rec_get_le32(c + end))
+        return COPY_TORN;
+    if (c[2] != REC_VERSION)
+        return COPY_VERSION;
+    size_t text_end = REC_HEADER + c[8] + (size_t)c[9];
     bool forgotten = (c[3] & HK_RECORD_FLAG_FORGOTTEN) != 0;
-    if (forgotten ? (hl != 0 || dl != 0 || (c[3] & HK_RECORD_FLAGS_USER_MASK) != 0)
-                  : (hl == 0 || dl == 0))
-        return info;
-    if (!rec_text_ok(c + REC_HEADER, hl + dl))
-        return info;
-    for (size_t i = REC_HEADER + hl + dl; i < size - REC_CRC; i++)
-        if (c[i] != 0)
-            return info;
-    info.state = COPY_VALID;
-    return info;
+    if (text_end > end || (forgotten ? (text_end != REC_HEADER || (c[3] & HK_RECORD_FLAGS_USER_MASK) != 0)
+                                     : (c[8] == 0 || c[9] == 0)))
+        return COPY_TORN;
+    /* The text, then zeros up to the CRC. */
+    for (size_t i = REC_HEADER; i < end; i++) {
+        uint8_t b = c[i];
+        if (i < text_end ? (b < 0x21u || b > 0x7Eu) : b != 0)
+            return COPY_TORN;
+    }
+    return COPY_VALID;
 }
 
 /* Serial-number arithmetic: a is newer than b when it is less than 2^31
@@ -159,14 +141,30 @@ static bool rec_newer(uint32_t a, uint32_t b)
     return (int32_t)(a - b) > 0;
 }
 
-static void rec_copy_text(char *dst, const uint8_t *src, size_t len)
+/* Check both copies of a slot image and find the newest valid one and the
+ * newest one with a good CRC (copy A wins a tie). */
+static void rec_scan_image(const uint8_t *image, bool legacy, rec_scan *s)
 {
-    memcpy(dst, src, len);
-    dst[len] = '\0';
+    size_t size = rec_copy_size(legacy);
+    int best = -1, seen = -1;
+    for (int i = 0; i < 2; i++) {
+        const uint8_t *c = image + rec_base(legacy) + (size_t)i * size;
+        uint8_t st = (uint8_t)rec_copy_check(c, size);
+        uint32_t gen = rec_get_le32(c + 4);
+        s->state[i] = st;
+        s->generation[i] = gen;
+        if (st >= COPY_VERSION && (seen < 0 || rec_newer(gen, s->generation[seen])))
+            seen = i;
+        if (st == COPY_VALID && (best < 0 || rec_newer(gen, s->generation[best])))
+            best = i;
+    }
+    s->best = best;
+    s->newest_version = seen >= 0 && s->state[seen] == COPY_VERSION;
 }
 
 /* The legacy assignment: host name in bytes 20..67, NUL-padded, at least
- * one character, no character after the first NUL. Example:
+ * one character, no character after the first NUL. out is zeroed and only
+ * written on HK_OK. Example:
  *   "0123a1b2c3d4e5f6ee" 00 00 "myhub.azure-devices.net" 00 ... 00 */
 static hk_result rec_legacy_parse(const uint8_t *image, hk_record *out)
 {
@@ -182,12 +180,10 @@ static hk_result rec_legacy_parse(const uint8_t *image, hk_record *out)
     for (size_t i = n; i < room; i++)
         if (h[i] != 0)
             return HK_ERR_RECORD_CORRUPT;
-    rec_copy_text(out->hub_hostname, h, n);
+    memcpy(out->hub_hostname, h, n);
     out->hub_hostname_len = n;
-    rec_copy_text(out->device_id, image, REC_LEGACY_SN_CHARS);
+    memcpy(out->device_id, image, REC_LEGACY_SN_CHARS);
     out->device_id_len = REC_LEGACY_SN_CHARS;
-    out->generation = 0;
-    out->flags = 0;
     out->from_legacy = true;
     return HK_OK;
 }
@@ -195,110 +191,61 @@ static hk_result rec_legacy_parse(const uint8_t *image, hk_record *out)
 hk_result hk_record_parse(const uint8_t *image, size_t len, hk_record *out)
 {
     HK_REQUIRE(image != NULL && out != NULL);
-    memset(out, 0, sizeof(*out));
+    memset(out, 0, sizeof(*out)); /* also the text fields' NULs */
     if (len != HK_RECORD_AREA_SIZE)
         return HK_ERR_INVALID_ARG;
-    layout l = rec_layout(image);
-    out->legacy_chip = l.legacy;
-
-    const uint8_t *ca = image + l.base;
-    const uint8_t *cb = ca + l.copy_size;
-    copy_info a = rec_copy_check(ca, l.copy_size);
-    copy_info b = rec_copy_check(cb, l.copy_size);
+    bool legacy = rec_is_legacy(image);
+    out->legacy_chip = legacy;
+    rec_scan s;
+    rec_scan_image(image, legacy, &s);
 
     /* The newest copy that carries the magic decides about versions: a
      * newer firmware's record is never silently rolled back. */
-    const copy_info *newest_seen = NULL;
-    if (a.state != COPY_NONE && a.state != COPY_TORN)
-        newest_seen = &a;
-    if (b.state != COPY_NONE && b.state != COPY_TORN &&
-        (newest_seen == NULL || rec_newer(b.generation, newest_seen->generation)))
-        newest_seen = &b;
-    if (newest_seen != NULL && newest_seen->state == COPY_VERSION)
+    if (s.newest_version)
         return HK_ERR_RECORD_VERSION;
-
-    const uint8_t *best = NULL;
-    uint32_t gen = 0;
-    if (a.state == COPY_VALID) {
-        best = ca;
-        gen = a.generation;
-    }
-    if (b.state == COPY_VALID && (best == NULL || rec_newer(b.generation, gen))) {
-        best = cb;
-        gen = b.generation;
-    }
-    if (best != NULL) {
-        if (best[3] & HK_RECORD_FLAG_FORGOTTEN) {
-            memset(out, 0, sizeof(*out));
-            out->legacy_chip = l.legacy;
+    if (s.best >= 0) {
+        const uint8_t *best = image + rec_base(legacy) + (size_t)s.best * rec_copy_size(legacy);
+        if (best[3] & HK_RECORD_FLAG_FORGOTTEN)
             return HK_ERR_RECORD_EMPTY;
-        }
         size_t hl = best[8], dl = best[9];
-        rec_copy_text(out->hub_hostname, best + REC_HEADER, hl);
+        memcpy(out->hub_hostname, best + REC_HEADER, hl);
         out->hub_hostname_len = hl;
-        rec_copy_text(out->device_id, best + REC_HEADER + hl, dl);
+        memcpy(out->device_id, best + REC_HEADER + hl, dl);
         out->device_id_len = dl;
-        out->generation = gen;
+        out->generation = s.generation[s.best];
         out->flags = best[3];
         return HK_OK;
     }
     /* No valid copy. Two copies with the magic cannot come from one
      * interrupted write: that is damage. */
-    if (a.state == COPY_TORN && b.state == COPY_TORN)
+    if (s.state[0] == COPY_TORN && s.state[1] == COPY_TORN)
         return HK_ERR_RECORD_CORRUPT;
-    if (l.legacy) {
-        hk_result r = rec_legacy_parse(image, out);
-        if (r != HK_OK) {
-            memset(out, 0, sizeof(*out));
-            out->legacy_chip = true;
-        }
-        return r;
-    }
-    return HK_ERR_RECORD_EMPTY;
+    return legacy ? rec_legacy_parse(image, out) : HK_ERR_RECORD_EMPTY;
 }
 
-/* Where the next write goes, decided from a slot image: the copy that does
- * not hold the newest valid record, with the generation after it. version
- * is set when a copy of an unknown version is there (nothing may be
- * written then). */
-typedef struct rec_plan {
-    layout l;
-    size_t target; /* offset of the copy to replace */
-    uint32_t generation;
-    bool version;
-} rec_plan;
+enum { CACHE_EMPTY = 0, CACHE_READY = 1 };
 
-static rec_plan rec_plan_of(const uint8_t *image)
+/* Where the next write goes, decided from a slot image, kept as a cache
+ * (the cache is exactly this plan): the copy that does not hold the newest
+ * valid record, with the generation after it. version is set when a copy
+ * of an unknown version is there (nothing may be written then). */
+static void rec_plan_of(const uint8_t *image, hk_record_cache *plan)
 {
-    rec_plan p;
-    p.l = rec_layout(image);
-    const uint8_t *ca = image + p.l.base;
-    const uint8_t *cb = ca + p.l.copy_size;
-    copy_info a = rec_copy_check(ca, p.l.copy_size);
-    copy_info b = rec_copy_check(cb, p.l.copy_size);
-    p.version = a.state == COPY_VERSION || b.state == COPY_VERSION;
-    size_t off_a = p.l.base, off_b = p.l.base + p.l.copy_size;
-    if (a.state == COPY_VALID && b.state == COPY_VALID) {
-        bool b_newer = rec_newer(b.generation, a.generation);
-        p.target = b_newer ? off_a : off_b;
-        p.generation = (b_newer ? b.generation : a.generation) + 1u;
-    } else if (a.state == COPY_VALID) {
-        p.target = off_b;
-        p.generation = a.generation + 1u;
-    } else if (b.state == COPY_VALID) {
-        p.target = off_a;
-        p.generation = b.generation + 1u;
-    } else {
-        p.target = off_a;
-        p.generation = 1u;
-    }
-    return p;
+    rec_scan s;
+    bool legacy = rec_is_legacy(image);
+    rec_scan_image(image, legacy, &s);
+    plan->_internal.status = CACHE_READY;
+    plan->_internal.legacy = legacy;
+    plan->_internal.version = s.state[0] == COPY_VERSION || s.state[1] == COPY_VERSION;
+    plan->_internal.target =
+        (uint16_t)(rec_base(legacy) + (s.best == 0 ? rec_copy_size(legacy) : 0u));
+    plan->_internal.generation = s.best >= 0 ? s.generation[s.best] + 1u : 1u;
 }
 
-/* The text checks of a write, in the order the API promises: malformed
- * text, then too long for the layout. */
-static hk_result rec_text_check(const layout *l, const char *host, size_t host_len,
-                                const char *dev, size_t dev_len, uint8_t flags)
+/* The checks of a write, in the order the API promises: malformed text,
+ * then too long for the layout, then a newer version in the slot. */
+static hk_result rec_write_check(const hk_record_cache *plan, const char *host, size_t host_len,
+                                 const char *dev, size_t dev_len, uint8_t flags)
 {
     HK_REQUIRE(host_len == 0 || host != NULL);
     HK_REQUIRE(dev_len == 0 || dev != NULL);
@@ -310,29 +257,28 @@ static hk_result rec_text_check(const layout *l, const char *host, size_t host_l
                !rec_text_ok((const uint8_t *)dev, dev_len)) {
         return HK_ERR_MALFORMED;
     }
-    size_t text_max = l->copy_size - REC_HEADER - REC_CRC;
-    if (host_len > text_max || dev_len > text_max || host_len + dev_len > text_max)
+    size_t text_max = rec_copy_size(plan->_internal.legacy) - REC_HEADER - REC_CRC;
+    if (host_len > text_max || dev_len > text_max - host_len)
         return HK_ERR_RECORD_TOO_LONG;
-    return HK_OK;
+    return plan->_internal.version ? HK_ERR_RECORD_VERSION : HK_OK;
 }
 
 /* Copy: 48 4B | version | flags | generation LE32 | hlen | dlen | host
- * | device ID | zeros | CRC-32 LE32 */
-static void rec_copy_build(uint8_t *target, size_t size, uint32_t gen, uint8_t flags,
+ * | device ID | zeros | CRC-32 LE32. host and dev are never NULL. */
+static void rec_copy_build(uint8_t *target, const hk_record_cache *plan, uint8_t flags,
                            const char *host, size_t host_len, const char *dev, size_t dev_len)
 {
+    size_t size = rec_copy_size(plan->_internal.legacy);
     memset(target, 0, size);
     target[0] = REC_MAGIC0;
     target[1] = REC_MAGIC1;
     target[2] = REC_VERSION;
     target[3] = flags;
-    rec_put_le32(target + 4, gen);
+    rec_put_le32(target + 4, plan->_internal.generation);
     target[8] = (uint8_t)host_len;
     target[9] = (uint8_t)dev_len;
-    if (host_len > 0)
-        memcpy(target + REC_HEADER, host, host_len);
-    if (dev_len > 0)
-        memcpy(target + REC_HEADER + host_len, dev, dev_len);
+    memcpy(target + REC_HEADER, host, host_len);
+    memcpy(target + REC_HEADER + host_len, dev, dev_len);
     rec_put_le32(target + size - REC_CRC, rec_crc32(target, size - REC_CRC));
 }
 
@@ -344,47 +290,38 @@ hk_result hk_record_image_update(uint8_t *image, size_t len, const char *hub_hos
     HK_REQUIRE(image != NULL && out_offset != NULL && out_len != NULL);
     HK_REQUIRE(len == HK_RECORD_AREA_SIZE);
     (void)len; /* only checked: the image size is fixed */
-    rec_plan p = rec_plan_of(image);
-    HK_TRY(rec_text_check(&p.l, hub_hostname, hub_hostname_len, device_id, device_id_len, flags));
-    if (p.version)
-        return HK_ERR_RECORD_VERSION;
-    rec_copy_build(image + p.target, p.l.copy_size, p.generation, flags, hub_hostname,
-                   hub_hostname_len, device_id, device_id_len);
-    *out_offset = p.target;
-    *out_len = p.l.copy_size;
+    hk_record_cache p;
+    rec_plan_of(image, &p);
+    HK_TRY(rec_write_check(&p, hub_hostname, hub_hostname_len, device_id, device_id_len, flags));
+    rec_copy_build(image + p._internal.target, &p, flags, hub_hostname != NULL ? hub_hostname : "",
+                   hub_hostname_len, device_id != NULL ? device_id : "", device_id_len);
+    *out_offset = p._internal.target;
+    *out_len = rec_copy_size(p._internal.legacy);
     return HK_OK;
 }
 
-enum { CACHE_EMPTY = 0, CACHE_READY = 1 };
-
-static void rec_cache_set(hk_record_cache *cache, const rec_plan *p)
-{
-    cache->_internal.status = CACHE_READY;
-    cache->_internal.legacy = p->l.legacy;
-    cache->_internal.version = p->version;
-    cache->_internal.target = (uint16_t)p->target;
-    cache->_internal.generation = p->generation;
-}
-
-static rec_plan rec_cache_plan(const hk_record_cache *cache)
-{
-    rec_plan p;
-    p.l.legacy = cache->_internal.legacy;
-    p.l.base = p.l.legacy ? REC_LEGACY_BASE : 0u;
-    p.l.copy_size = p.l.legacy ? REC_LEGACY_COPY_SIZE : REC_COPY_SIZE;
-    p.target = cache->_internal.target;
-    p.generation = cache->_internal.generation;
-    p.version = cache->_internal.version;
-    return p;
-}
-
+/* The cache holds a plan whose target is one of the two copies. */
 static bool rec_cache_sane(const hk_record_cache *cache)
 {
-    if (cache->_internal.status != CACHE_READY)
-        return false;
-    size_t base = cache->_internal.legacy ? REC_LEGACY_BASE : 0u;
-    size_t size = cache->_internal.legacy ? REC_LEGACY_COPY_SIZE : REC_COPY_SIZE;
-    return cache->_internal.target == base || cache->_internal.target == base + size;
+    size_t base = rec_base(cache->_internal.legacy);
+    size_t target = cache->_internal.target;
+    return cache->_internal.status == CACHE_READY &&
+           (target == base || target == base + rec_copy_size(cache->_internal.legacy));
+}
+
+/* Read the whole area into image; *cache (if any) emptied first, then
+ * filled from the image. */
+static hk_result rec_load(const hk_se *se, uint8_t image[HK_RECORD_AREA_SIZE],
+                          hk_record_cache *cache)
+{
+    if (cache != NULL)
+        memset(cache, 0, sizeof(*cache));
+    if (se->data_size < HK_RECORD_AREA_SIZE)
+        return HK_ERR_SE_CONFIG;
+    HK_TRY(se->read_data(se->ctx, 0, image, HK_RECORD_AREA_SIZE));
+    if (cache != NULL)
+        rec_plan_of(image, cache);
+    return HK_OK;
 }
 
 /* One write: the plan comes from the cache when it holds one, else from
@@ -397,35 +334,29 @@ static hk_result rec_store(const hk_se *se, hk_record_cache *cache, const char *
     HK_REQUIRE(se != NULL && se->read_data != NULL && se->write_data != NULL);
     if (se->data_size < HK_RECORD_AREA_SIZE)
         return HK_ERR_SE_CONFIG;
-    rec_plan p;
-    if (cache != NULL && rec_cache_sane(cache)) {
-        p = rec_cache_plan(cache);
-    } else {
-        uint8_t image[HK_RECORD_AREA_SIZE];
-        if (cache != NULL)
-            memset(cache, 0, sizeof(*cache));
-        HK_TRY(se->read_data(se->ctx, 0, image, sizeof(image)));
-        p = rec_plan_of(image);
-        if (cache != NULL)
-            rec_cache_set(cache, &p);
+    hk_record_cache local;
+    hk_record_cache *p = cache;
+    if (p == NULL) {
+        p = &local;
+        memset(p, 0, sizeof(*p));
     }
-    HK_TRY(rec_text_check(&p.l, host, host_len, dev, dev_len, flags));
-    if (p.version)
-        return HK_ERR_RECORD_VERSION;
+    if (!rec_cache_sane(p)) {
+        uint8_t image[HK_RECORD_AREA_SIZE];
+        HK_TRY(rec_load(se, image, p));
+    }
+    size_t base = rec_base(p->_internal.legacy), size = rec_copy_size(p->_internal.legacy);
+    HK_TRY(rec_write_check(p, host, host_len, dev, dev_len, flags));
     uint8_t copy[REC_COPY_SIZE];
-    rec_copy_build(copy, p.l.copy_size, p.generation, flags, host, host_len, dev, dev_len);
-    hk_result r = se->write_data(se->ctx, p.target, copy, p.l.copy_size);
-    if (cache != NULL) {
-        if (r == HK_OK) {
-            /* The copy just written is the newest: the next write replaces
-             * the other one, one generation on. */
-            size_t a = p.l.base, b = p.l.base + p.l.copy_size;
-            p.target = p.target == a ? b : a;
-            p.generation++;
-            rec_cache_set(cache, &p);
-        } else {
-            memset(cache, 0, sizeof(*cache));
-        }
+    rec_copy_build(copy, p, flags, host, host_len, dev, dev_len);
+    size_t target = p->_internal.target;
+    hk_result r = se->write_data(se->ctx, target, copy, size);
+    if (r == HK_OK) {
+        /* The copy just written is the newest: the next write replaces
+         * the other one, one generation on. */
+        p->_internal.target = (uint16_t)(target == base ? base + size : base);
+        p->_internal.generation++;
+    } else {
+        memset(p, 0, sizeof(*p));
     }
     return r;
 }
@@ -433,16 +364,8 @@ static hk_result rec_store(const hk_se *se, hk_record_cache *cache, const char *
 static hk_result rec_read(const hk_se *se, hk_record *out, hk_record_cache *cache)
 {
     HK_REQUIRE(se != NULL && se->read_data != NULL && out != NULL);
-    if (cache != NULL)
-        memset(cache, 0, sizeof(*cache));
-    if (se->data_size < HK_RECORD_AREA_SIZE)
-        return HK_ERR_SE_CONFIG;
     uint8_t image[HK_RECORD_AREA_SIZE];
-    HK_TRY(se->read_data(se->ctx, 0, image, sizeof(image)));
-    if (cache != NULL) {
-        rec_plan p = rec_plan_of(image);
-        rec_cache_set(cache, &p);
-    }
+    HK_TRY(rec_load(se, image, cache));
     return hk_record_parse(image, sizeof(image), out);
 }
 
@@ -478,5 +401,5 @@ hk_result hk_record_write_cached(const hk_se *se, hk_record_cache *cache,
 
 hk_result hk_record_forget(const hk_se *se)
 {
-    return rec_store(se, NULL, NULL, 0, NULL, 0, HK_RECORD_FLAG_FORGOTTEN);
+    return rec_store(se, NULL, "", 0, "", 0, HK_RECORD_FLAG_FORGOTTEN);
 }
