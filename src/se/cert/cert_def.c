@@ -6,6 +6,7 @@
  * checked against the template, every count against what its element
  * needs, and the rebuild can then write without further bounds checks.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "common/hk_common.h"
@@ -154,6 +155,18 @@ hk_result hk_cert_def_check(const hk_cert_def *def)
     return HK_OK;
 }
 
+static void get_loc(hk_cert_loc *loc, const uint8_t *p)
+{
+    loc->offset = get_be16(p);
+    loc->count = get_be16(p + 2);
+}
+
+/* The header's six one-byte fields land in hk_cert_def's six consecutive
+ * bytes from template_id on. */
+_Static_assert(offsetof(hk_cert_def, expire_date_format) ==
+                   offsetof(hk_cert_def, template_id) + 5,
+               "template_id .. expire_date_format are consecutive bytes");
+
 /* Accepts "HKCD" 01 tpl chain sn exp fmt_i fmt_e n_extra | len16 | tbs |
  * 8 x (off16 cnt16) | n_extra x 8 | template. Example head of a device
  * definition (template ID 3, SN from the key hash, UTCTime dates, one
@@ -163,36 +176,25 @@ hk_result hk_cert_def_parse(const uint8_t *buf, size_t len, hk_cert_def *out)
 {
     HK_REQUIRE(buf != NULL && out != NULL);
     memset(out, 0, sizeof(*out));
-    if (len < DEF_HEADER || memcmp(buf, DEF_MAGIC, 4) != 0)
-        return HK_ERR_CERT_TEMPLATE;
-    if (buf[4] != DEF_VERSION)
+    if (len < DEF_HEADER || memcmp(buf, DEF_MAGIC "\x01", 5) != 0)
         return HK_ERR_CERT_TEMPLATE;
     size_t n_extra = buf[11];
     size_t tlen = get_be16(buf + 12);
     if (n_extra > HK_CERT_MAX_EXTRAS || len != DEF_HEADER + n_extra * DEF_EXTRA_SIZE + tlen)
         return HK_ERR_CERT_TEMPLATE;
-    out->template_id = buf[5];
-    out->chain_id = buf[6];
-    out->sn_source = buf[7];
-    out->expire_years = buf[8];
-    out->issue_date_format = buf[9];
-    out->expire_date_format = buf[10];
+    memcpy((uint8_t *)out + offsetof(hk_cert_def, template_id), buf + 5, 6);
     out->extra_count = (uint8_t)n_extra;
     out->template_len = tlen;
-    out->tbs.offset = get_be16(buf + 14);
-    out->tbs.count = get_be16(buf + 16);
-    for (unsigned i = 0; i < HK_CERT_EL_COUNT; i++) {
-        out->std[i].offset = get_be16(buf + 18 + 4 * i);
-        out->std[i].count = get_be16(buf + 20 + 4 * i);
-    }
+    for (unsigned i = 0; i <= HK_CERT_EL_COUNT; i++)
+        get_loc(i == 0 ? &out->tbs : &out->std[i - 1], buf + 14 + 4 * i);
     const uint8_t *x = buf + DEF_HEADER;
     for (size_t i = 0; i < n_extra; i++, x += DEF_EXTRA_SIZE) {
-        out->extras[i].source = x[0];
-        out->extras[i].transform = x[1];
-        out->extras[i].src_offset = x[2];
-        out->extras[i].src_count = x[3];
-        out->extras[i].cert.offset = get_be16(x + 4);
-        out->extras[i].cert.count = get_be16(x + 6);
+        hk_cert_extra *e = &out->extras[i];
+        e->source = x[0];
+        e->transform = x[1];
+        e->src_offset = x[2];
+        e->src_count = x[3];
+        get_loc(&e->cert, x + 4);
     }
     out->template_der = x;
     hk_result r = hk_cert_def_check(out);

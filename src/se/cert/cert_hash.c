@@ -37,42 +37,40 @@ static uint32_t sha1_rol(uint32_t x, unsigned n)
     return (x << n) | (x >> (32u - n));
 }
 
-/* One SHA-1 compression: state h[5] absorbs the 64-byte block p. */
+/* One SHA-1 compression: state h[5] absorbs the 64-byte block p. The
+ * message schedule lives in a 16-word ring; round t uses function and
+ * constant t / 20 (Ch, Parity, Maj, Parity). */
 static void sha1_block(uint32_t h[5], const uint8_t p[64])
 {
+    static const uint32_t k[4] = {0x5A827999u, 0x6ED9EBA1u, 0x8F1BBCDCu, 0xCA62C1D6u};
     uint32_t w[16];
-    uint32_t v[5];
-    for (unsigned i = 0; i < 16; i++)
-        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
-               (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
-    memcpy(v, h, sizeof v);
+    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
     for (unsigned t = 0; t < 80; t++) {
-        if (t >= 16)
-            w[t & 15] = sha1_rol(w[(t + 13) & 15] ^ w[(t + 8) & 15] ^ w[(t + 2) & 15] ^ w[t & 15], 1);
-        uint32_t b = v[1], c = v[2], d = v[3];
-        uint32_t f, k;
-        if (t < 20) {
+        uint32_t x;
+        if (t < 16)
+            x = (uint32_t)p[4 * t] << 24 | (uint32_t)p[4 * t + 1] << 16 |
+                (uint32_t)p[4 * t + 2] << 8 | p[4 * t + 3];
+        else
+            x = sha1_rol(w[(t + 13) & 15] ^ w[(t + 8) & 15] ^ w[(t + 2) & 15] ^ w[t & 15], 1);
+        w[t & 15] = x;
+        unsigned r = t / 20;
+        uint32_t f = b ^ c ^ d;
+        if (r == 0)
             f = (b & c) | (~b & d);
-            k = 0x5A827999u;
-        } else if (t < 40) {
-            f = b ^ c ^ d;
-            k = 0x6ED9EBA1u;
-        } else if (t < 60) {
-            f = (b & c) | (b & d) | (c & d);
-            k = 0x8F1BBCDCu;
-        } else {
-            f = b ^ c ^ d;
-            k = 0xCA62C1D6u;
-        }
-        uint32_t tmp = sha1_rol(v[0], 5) + f + v[4] + k + w[t & 15];
-        v[4] = d;
-        v[3] = c;
-        v[2] = sha1_rol(b, 30);
-        v[1] = v[0];
-        v[0] = tmp;
+        else if (r == 2)
+            f = (b & c) | (d & (b | c));
+        x += sha1_rol(a, 5) + f + e + k[r];
+        e = d;
+        d = c;
+        c = sha1_rol(b, 30);
+        b = a;
+        a = x;
     }
-    for (unsigned i = 0; i < 5; i++)
-        h[i] += v[i];
+    h[0] += a;
+    h[1] += b;
+    h[2] += c;
+    h[3] += d;
+    h[4] += e;
 }
 
 #if defined(MBEDTLS_SHA1_PROCESS_ALT)
