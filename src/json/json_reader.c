@@ -34,30 +34,22 @@ static bool is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
-/* \uXXXX from its backslash at s[*io] -> *out, e.g. "\u00e9" -> 0xE9. */
-static hk_result u_escape(const char *s, size_t end, size_t *io, uint32_t *out)
+/* Four hex digits at s[*io] -> *out (e.g. "00e9" -> 0xE9). */
+static hk_result hex4(const char *s, size_t end, size_t *io, uint32_t *out)
 {
-    size_t i = *io;
     uint32_t v = 0;
-    for (unsigned k = 0; k < 6; k++, i++) {
-        if (i >= end)
+    for (unsigned k = 0; k < 4; k++) {
+        if (*io >= end)
             return HK_ERR_JSON_TRUNCATED;
-        uint8_t c = (uint8_t)s[i];
-        uint32_t d = (uint32_t)c - '0';
-        if (k < 2) {
-            if (c != (uint8_t)"\\u"[k])
-                return HK_ERR_JSON_STRING;
-            continue;
-        }
+        uint32_t c = (uint8_t)s[(*io)++], d = c - '0';
         if (d > 9) {
-            d = (uint32_t)(c | 0x20) - 'a';
+            d = (c | 0x20) - 'a';
             if (d > 5)
                 return HK_ERR_JSON_STRING;
             d += 10;
         }
         v = (v << 4) | d;
     }
-    *io = i;
     *out = v;
     return HK_OK;
 }
@@ -97,11 +89,14 @@ static hk_result walk(const char *s, size_t end, size_t *io, sink *k)
     static const char esc[16] = {'"', '\\', '/', 'b',  'f',  'n',  'r',  't',
                                  '"', '\\', '/', '\b', '\f', '\n', '\r', '\t'};
     size_t i = *io;
+    uint32_t hi = 0; /* a \u high surrogate still waiting for its low half */
     for (;;) {
         if (i >= end)
             return HK_ERR_JSON_TRUNCATED;
         uint32_t cp = (uint8_t)s[i];
-        const char *e;
+        bool u = false;
+        if (hi != 0 && cp != '\\')
+            return HK_ERR_JSON_STRING; /* only \u + low surrogate may follow */
         if (cp == '"')
             break;
         if (cp >= 0x80) {
@@ -110,33 +105,42 @@ static hk_result walk(const char *s, size_t end, size_t *io, sink *k)
             return HK_ERR_JSON_STRING; /* raw control characters must be escaped */
         } else if (cp != '\\') {
             i++;
-        } else if (i + 1 < end && (e = memchr(esc, s[i + 1], 8)) != NULL) {
-            cp = (uint8_t)e[8];
-            i += 2;
         } else {
-            HK_TRY(u_escape(s, end, &i, &cp));
-            if (cp - 0xD800u < 0x800u) {
-                /* A surrogate: only a high one followed at once by a low
-                 * one makes a character. */
-                uint32_t lo;
-                if (cp >= 0xDC00u)
-                    return HK_ERR_JSON_STRING;
-                HK_TRY(u_escape(s, end, &i, &lo));
-                if (lo - 0xDC00u >= 0x400u)
-                    return HK_ERR_JSON_STRING;
-                cp = 0x10000u + ((cp - 0xD800u) << 10) + (lo - 0xDC00u);
+            if (++i >= end)
+                return HK_ERR_JSON_TRUNCATED;
+            const char *e = memchr(esc, s[i], 8);
+            if (e != NULL) {
+                cp = (uint8_t)e[8];
+                i++;
+            } else if (s[i++] == 'u') {
+                HK_TRY(hex4(s, end, &i, &cp));
+                u = true;
+            } else {
+                return HK_ERR_JSON_STRING;
             }
         }
+        /* Surrogates: a high one, then at once a low one, make one character. */
+        if (u && cp - 0xDC00u < 0x400u) {
+            if (hi == 0)
+                return HK_ERR_JSON_STRING;
+            cp = 0x10000u + ((hi - 0xD800u) << 10) + (cp - 0xDC00u);
+            hi = 0;
+        } else if (hi != 0) {
+            return HK_ERR_JSON_STRING;
+        } else if (u && cp - 0xD800u < 0x400u) {
+            hi = cp;
+            continue;
+        }
         if (k != NULL) {
-            uint8_t u[4];
-            size_t m = utf8_encode(cp, u);
+            uint8_t b[4];
+            size_t m = utf8_encode(cp, b);
             if (m > k->cap - k->n)
                 return k->out != NULL ? HK_ERR_BUFFER_TOO_SMALL : HK_ERR_NOT_FOUND;
             if (k->out != NULL) {
                 if (cp == 0)
                     return HK_ERR_JSON_STRING;
-                memcpy(k->out + k->n, u, m);
-            } else if (memcmp(k->cmp + k->n, u, m) != 0) {
+                memcpy(k->out + k->n, b, m);
+            } else if (memcmp(k->cmp + k->n, b, m) != 0) {
                 return HK_ERR_NOT_FOUND;
             }
             k->n += m;

@@ -281,6 +281,9 @@ static void test_errors_string(void)
         {"\"\\u 123\"", 0, HK_ERR_JSON_STRING},
         {"\"\\ud83d\"", 0, HK_ERR_JSON_STRING},       /* high surrogate alone */
         {"\"\\ud83dx\"", 0, HK_ERR_JSON_STRING},
+        {"\"\\ud83d\xc3\xa9\"", 0, HK_ERR_JSON_STRING}, /* high, then raw UTF-8 */
+        {"\"\\ud83d\xff\"", 0, HK_ERR_JSON_STRING},      /* high, then a byte never UTF-8 */
+        {"\"\\ud83d\\/\"", 0, HK_ERR_JSON_STRING},       /* high, then \/ */
         {"\"\\ud83d\\n\"", 0, HK_ERR_JSON_STRING},    /* high, then another escape */
         {"\"\\ud83d\\ud83d\"", 0, HK_ERR_JSON_STRING}, /* high, high */
         {"\"\\ud83d\\u0041\"", 0, HK_ERR_JSON_STRING}, /* high, not a low */
