@@ -74,27 +74,6 @@ hk_result hk_atecc608_config_decode(const uint8_t raw[HK_ATECC608_CONFIG_SIZE],
     return HK_OK;
 }
 
-static hk_result problem(hk_atecc608_problem p, hk_atecc608_problem *out_problem)
-{
-    if (out_problem != NULL)
-        *out_problem = p;
-    switch (p) {
-    case HK_ATECC608_PROBLEM_NONE:
-        return HK_OK;
-    case HK_ATECC608_PROBLEM_CONFIG_UNLOCKED:
-    case HK_ATECC608_PROBLEM_DATA_UNLOCKED:
-        return HK_ERR_SE_UNLOCKED;
-    case HK_ATECC608_PROBLEM_KEY_READABLE:
-    case HK_ATECC608_PROBLEM_KEY_ENCRYPT_READ:
-    case HK_ATECC608_PROBLEM_KEY_WRITABLE:
-        return HK_ERR_SE_KEY_EXPOSED;
-    case HK_ATECC608_PROBLEM_KEY_NOT_P256:
-    case HK_ATECC608_PROBLEM_KEY_NO_SIGN:
-        return HK_ERR_SE_CONFIG;
-    }
-    return HK_ERR_SE_CONFIG;
-}
-
 /* The rules, and why each one:
  *  - Unlocked config: anyone can rewrite the slot policy. Unlocked data:
  *    every slot, the key slot included, can be written in clear and the key
@@ -114,21 +93,33 @@ hk_result hk_atecc608_config_check(const hk_atecc608_config *cfg, uint8_t key_sl
 {
     HK_REQUIRE(cfg != NULL && key_slot < HK_ATECC608_SLOTS);
     const hk_atecc608_slot_config *s = &cfg->slots[key_slot];
-    if (!cfg->config_locked)
-        return problem(HK_ATECC608_PROBLEM_CONFIG_UNLOCKED, out_problem);
-    if (!cfg->data_locked)
-        return problem(HK_ATECC608_PROBLEM_DATA_UNLOCKED, out_problem);
-    if (!s->private_key || s->key_type != 4)
-        return problem(HK_ATECC608_PROBLEM_KEY_NOT_P256, out_problem);
-    if (!s->is_secret)
-        return problem(HK_ATECC608_PROBLEM_KEY_READABLE, out_problem);
-    if (s->encrypt_read)
-        return problem(HK_ATECC608_PROBLEM_KEY_ENCRYPT_READ, out_problem);
-    if ((s->write_config & 0x4u) != 0)
-        return problem(HK_ATECC608_PROBLEM_KEY_WRITABLE, out_problem);
-    if ((s->read_key & 0x1u) == 0)
-        return problem(HK_ATECC608_PROBLEM_KEY_NO_SIGN, out_problem);
-    return problem(HK_ATECC608_PROBLEM_NONE, out_problem);
+    hk_atecc608_problem p = HK_ATECC608_PROBLEM_NONE;
+    hk_result r = HK_ERR_SE_CONFIG;
+    if (!cfg->config_locked) {
+        p = HK_ATECC608_PROBLEM_CONFIG_UNLOCKED;
+        r = HK_ERR_SE_UNLOCKED;
+    } else if (!cfg->data_locked) {
+        p = HK_ATECC608_PROBLEM_DATA_UNLOCKED;
+        r = HK_ERR_SE_UNLOCKED;
+    } else if (!s->private_key || s->key_type != 4) {
+        p = HK_ATECC608_PROBLEM_KEY_NOT_P256;
+    } else if (!s->is_secret) {
+        p = HK_ATECC608_PROBLEM_KEY_READABLE;
+        r = HK_ERR_SE_KEY_EXPOSED;
+    } else if (s->encrypt_read) {
+        p = HK_ATECC608_PROBLEM_KEY_ENCRYPT_READ;
+        r = HK_ERR_SE_KEY_EXPOSED;
+    } else if ((s->write_config & 0x4u) != 0) {
+        p = HK_ATECC608_PROBLEM_KEY_WRITABLE;
+        r = HK_ERR_SE_KEY_EXPOSED;
+    } else if ((s->read_key & 0x1u) == 0) {
+        p = HK_ATECC608_PROBLEM_KEY_NO_SIGN;
+    } else {
+        r = HK_OK;
+    }
+    if (out_problem != NULL)
+        *out_problem = p;
+    return r;
 }
 
 const char *hk_atecc608_problem_str(hk_atecc608_problem p)
