@@ -45,73 +45,49 @@ static hk_result se_serial(void *vctx, uint8_t *out, size_t cap, size_t *out_len
     return HK_OK;
 }
 
-static hk_result device_pubkey(hk_se_atecc608 *ctx, uint8_t out[HK_ATECC608_PUBKEY_SIZE])
-{
-    if (!ctx->_internal.have_pubkey) {
-        HK_TRY(hk_atecc608_genkey(ctx->_internal.dev, false, HK_ATECC608_SLOT_DEVICE_KEY,
-                                  ctx->_internal.device_pubkey, NULL));
-        ctx->_internal.have_pubkey = true;
-    }
-    memcpy(out, ctx->_internal.device_pubkey, HK_ATECC608_PUBKEY_SIZE);
-    return HK_OK;
-}
-
-/* The signer public key as stored: 00000000 || X || 00000000 || Y. */
-static hk_result signer_pubkey(hk_se_atecc608 *ctx, uint8_t out[HK_ATECC608_PUBKEY_SIZE])
-{
-    if (!ctx->_internal.have_signer_pubkey) {
-        uint8_t padded[HK_CERT_PADDED_PUBLIC_KEY_SIZE];
-        HK_TRY(hk_atecc608_read_slot(ctx->_internal.dev, HK_ATECC608_SLOT_SIGNER_KEY, 0, padded,
-                                     sizeof padded, NULL));
-        HK_TRY(hk_cert_public_key_unpad(padded, ctx->_internal.signer_pubkey));
-        ctx->_internal.have_signer_pubkey = true;
-    }
-    memcpy(out, ctx->_internal.signer_pubkey, HK_ATECC608_PUBKEY_SIZE);
-    return HK_OK;
-}
-
-/* The compressed certificate of slot 10 (which 0) or 12 (which 1). */
-static hk_result compressed_cert(hk_se_atecc608 *ctx, unsigned which,
-                                 uint8_t out[HK_CERT_COMPRESSED_SIZE])
-{
-    uint8_t *cached = ctx->_internal.compressed[which];
-    if ((ctx->_internal.have_compressed & (1u << which)) == 0) {
-        uint8_t slot = which == 0 ? HK_ATECC608_SLOT_DEVICE_CERT : HK_ATECC608_SLOT_SIGNER_CERT;
-        HK_TRY(hk_atecc608_read_slot(ctx->_internal.dev, slot, 0, cached, HK_CERT_COMPRESSED_SIZE,
-                                     NULL));
-        ctx->_internal.have_compressed |= (uint8_t)(1u << which);
-    }
-    memcpy(out, cached, HK_CERT_COMPRESSED_SIZE);
-    return HK_OK;
-}
-
+/* The certificate: compressed slot 10 (index 0) or 12 (index 1), the
+ * signer key of slot 11 as stored (00000000 || X || 00000000 || Y) and,
+ * for the device certificate, the public key of slot 0 (GenKey), each
+ * read into the context the first time and used from there. */
 static hk_result se_cert(void *vctx, unsigned index, uint8_t *out, size_t cap, size_t *out_len)
 {
     hk_se_atecc608 *ctx = (hk_se_atecc608 *)vctx;
     HK_REQUIRE(ctx != NULL && out_len != NULL && (out != NULL || cap == 0));
     *out_len = 0;
-    const hk_cert_def *def;
-    if (index == 0)
-        def = ctx->_internal.device_def;
-    else if (index == 1 && ctx->_internal.signer_def != NULL)
-        def = ctx->_internal.signer_def;
-    else
+    const hk_cert_def *def = index == 0   ? ctx->_internal.device_def
+                             : index == 1 ? ctx->_internal.signer_def
+                                          : NULL;
+    if (def == NULL)
         return HK_ERR_NOT_FOUND;
-    uint8_t compressed[HK_CERT_COMPRESSED_SIZE];
-    uint8_t subject_key[HK_ATECC608_PUBKEY_SIZE];
-    uint8_t signer_key[HK_ATECC608_PUBKEY_SIZE];
-    HK_TRY(compressed_cert(ctx, index, compressed));
-    HK_TRY(signer_pubkey(ctx, signer_key));
+    hk_atecc608 *dev = ctx->_internal.dev;
+    uint8_t *compressed = ctx->_internal.compressed[index];
+    if ((ctx->_internal.have_compressed & (1u << index)) == 0) {
+        HK_TRY(hk_atecc608_read_slot(dev, index == 0 ? HK_ATECC608_SLOT_DEVICE_CERT
+                                                     : HK_ATECC608_SLOT_SIGNER_CERT,
+                                     0, compressed, HK_CERT_COMPRESSED_SIZE, NULL));
+        ctx->_internal.have_compressed |= (uint8_t)(1u << index);
+    }
+    if (!ctx->_internal.have_signer_pubkey) {
+        uint8_t padded[HK_CERT_PADDED_PUBLIC_KEY_SIZE];
+        HK_TRY(hk_atecc608_read_slot(dev, HK_ATECC608_SLOT_SIGNER_KEY, 0, padded, sizeof padded,
+                                     NULL));
+        HK_TRY(hk_cert_public_key_unpad(padded, ctx->_internal.signer_pubkey));
+        ctx->_internal.have_signer_pubkey = true;
+    }
     hk_cert_inputs in;
     memset(&in, 0, sizeof in);
     in.device_sn = ctx->_internal.serial;
+    /* The signer certificate: the root's key is not on the chip, the
+     * template keeps its bytes. */
+    in.public_key = ctx->_internal.signer_pubkey;
     if (index == 0) {
-        HK_TRY(device_pubkey(ctx, subject_key));
-        in.public_key = subject_key;
-        in.ca_public_key = signer_key;
-    } else {
-        /* The root's key is not on the chip: the template keeps its bytes. */
-        in.public_key = signer_key;
+        if (!ctx->_internal.have_pubkey) {
+            HK_TRY(hk_atecc608_genkey(dev, false, HK_ATECC608_SLOT_DEVICE_KEY,
+                                      ctx->_internal.device_pubkey, NULL));
+            ctx->_internal.have_pubkey = true;
+        }
+        in.public_key = ctx->_internal.device_pubkey;
+        in.ca_public_key = ctx->_internal.signer_pubkey;
     }
     return hk_cert_rebuild(def, compressed, &in, out, cap, out_len);
 }
@@ -178,13 +154,10 @@ hk_result hk_se_atecc608_open(hk_se_atecc608 *ctx, hk_atecc608 *dev,
     ctx->_internal.device_def = device_def;
     ctx->_internal.signer_def = signer_def;
     memcpy(ctx->_internal.serial, cfg.serial, HK_ATECC608_SERIAL_SIZE);
+    static const hk_se ops = {NULL,      se_serial,    se_cert,       se_sign,
+                              se_random, se_read_data, se_write_data, 0};
+    *out_se = ops;
     out_se->ctx = ctx;
-    out_se->serial = se_serial;
-    out_se->cert = se_cert;
-    out_se->sign_digest = se_sign;
-    out_se->random = se_random;
-    out_se->read_data = se_read_data;
-    out_se->write_data = se_write_data;
     out_se->data_size = hk_atecc608_slot_size(HK_ATECC608_SLOT_RECORD);
     return HK_OK;
 }
