@@ -364,18 +364,19 @@ bool hk_json_string_equals(const hk_json_doc *doc, size_t tok, const char *s, si
 hk_result hk_json_object_find(const hk_json_doc *doc, size_t obj, const char *key,
                               size_t *out_value)
 {
-    HK_REQUIRE(doc != NULL && key != NULL && out_value != NULL);
+    HK_REQUIRE(doc != NULL && obj < doc->count && key != NULL && out_value != NULL);
     size_t i = 0, found = 0, klen = strlen(key);
-    hk_result r;
-    while ((r = hk_json_next(doc, obj, &i)) == HK_OK) {
+    /* hk_json_next() walks arrays too: their elements are not keys. On an
+     * object it only ends with HK_ERR_NOT_FOUND. */
+    if (doc->tokens[obj].type != HK_JSON_OBJECT)
+        return HK_ERR_JSON_TYPE;
+    while (hk_json_next(doc, obj, &i) == HK_OK) {
         if (hk_json_string_equals(doc, i, key, klen)) {
             if (found != 0)
                 return HK_ERR_JSON_DUPLICATE_KEY;
             found = i + 1; /* a value token is never token 0 */
         }
     }
-    if (r != HK_ERR_NOT_FOUND)
-        return r;
     if (found == 0)
         return HK_ERR_NOT_FOUND;
     *out_value = found;

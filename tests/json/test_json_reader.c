@@ -427,6 +427,18 @@ static void test_object_find(void)
     HK_CHECK_RESULT(hk_json_object_find(&doc, 0, "j", &v), HK_OK);
     HK_CHECK_RESULT(parse(&doc, "{}"), HK_OK);
     HK_CHECK_RESULT(hk_json_object_find(&doc, 0, "k", &v), HK_ERR_NOT_FOUND);
+
+    /* An array whose elements look like a key and its value is not an
+     * object; nor is an array ending in such a "key", whose "value" would
+     * lie past the last token. */
+    v = 999;
+    HK_CHECK_RESULT(parse(&doc, "[\"k\",\"v\"]"), HK_OK);
+    HK_CHECK_RESULT(hk_json_object_find(&doc, 0, "k", &v), HK_ERR_JSON_TYPE);
+    HK_CHECK_RESULT(hk_json_parse(&doc, "[\"k\"]", 5, toks, 2, 16), HK_OK);
+    HK_CHECK_RESULT(hk_json_object_find(&doc, 0, "k", &v), HK_ERR_JSON_TYPE);
+    HK_CHECK_RESULT(parse(&doc, "[]"), HK_OK);
+    HK_CHECK_RESULT(hk_json_object_find(&doc, 0, "k", &v), HK_ERR_JSON_TYPE);
+    HK_CHECK_EQ(v, 999);
 }
 
 static void test_iteration(void)
