@@ -545,6 +545,7 @@ static void test_certdef_errors(void)
         {6, 16},            /* chain ID */
         {7, 0x0},           /* SN source STORED */
         {7, 0x8},           /* DEVICE_SN needs 10 bytes */
+        {7, 0x10},          /* SN source beyond 0xF */
         {8, 128},           /* expire years */
         {9, 2},             /* date format */
         {10, 4},            /* expire format vs 13 bytes */
@@ -579,6 +580,10 @@ static void test_certdef_errors(void)
                     muts[i].value);
         HK_CHECK_RESULT(r, HK_ERR_CERT_TEMPLATE);
     }
+    /* the signature element starts with a BIT STRING tag */
+    memcpy(m, ser, n);
+    m[n - def.std[HK_CERT_EL_SIGNATURE].count] = 0x04;
+    HK_CHECK_RESULT(hk_cert_def_parse(m, n, &p), HK_ERR_CERT_TEMPLATE);
     /* template length field disagreeing with the size */
     memcpy(m, ser, n);
     m[13] ^= 1;

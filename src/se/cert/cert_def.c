@@ -33,25 +33,17 @@ static bool loc_inside(hk_cert_loc loc, size_t start, size_t end)
     return loc.offset >= start && loc.offset <= end && loc.count <= end - loc.offset;
 }
 
-/* The length a serial-number source needs, or 0 for a source this module
- * does not support (stored serial numbers live outside the 72 bytes). */
+/* Whether count bytes are the serial number a source gives; false for a
+ * source this module does not support (stored serial numbers live outside
+ * the 72 bytes). */
 static bool sn_count_ok(uint8_t sn_source, size_t count)
 {
-    switch (sn_source) {
-    case HK_CERT_SN_DEVICE_SN:
+    if (sn_source == HK_CERT_SN_DEVICE_SN)
         return count == 10;
-    case HK_CERT_SN_SIGNER_ID:
+    if (sn_source == HK_CERT_SN_SIGNER_ID)
         return count == 3;
-    case HK_CERT_SN_PUB_KEY_HASH:
-    case HK_CERT_SN_DEVICE_SN_HASH:
-    case HK_CERT_SN_PUB_KEY_HASH_POS:
-    case HK_CERT_SN_DEVICE_SN_HASH_POS:
-    case HK_CERT_SN_PUB_KEY_HASH_RAW:
-    case HK_CERT_SN_DEVICE_SN_HASH_RAW:
-        return count >= 1 && count <= 32;
-    default:
-        return false;
-    }
+    return sn_source >= HK_CERT_SN_PUB_KEY_HASH && sn_source <= HK_CERT_SN_DEVICE_SN_HASH_RAW &&
+           count >= 1 && count <= 32;
 }
 
 /* Length of the DER SEQUENCE header + content at p (room bytes available),
@@ -83,57 +75,41 @@ hk_result hk_cert_def_check(const hk_cert_def *def)
     HK_REQUIRE(def != NULL);
     const uint8_t *t = def->template_der;
     size_t n = def->template_len;
-    if (t == NULL || n < 64 || n > HK_CERT_MAX_TEMPLATE)
-        return HK_ERR_CERT_TEMPLATE;
+    size_t issue_len = hk_cert_date_text_len(def->issue_date_format);
+    size_t expire_len = hk_cert_date_text_len(def->expire_date_format);
     /* The outer SEQUENCE uses the 2-byte long form so its length can be
      * fixed in place after the signature is written. */
-    if (t[0] != 0x30 || t[1] != 0x82)
-        return HK_ERR_CERT_TEMPLATE;
-    if (def->template_id > 15 || def->chain_id > 15 || def->expire_years > 127)
-        return HK_ERR_CERT_TEMPLATE;
-    if (hk_cert_date_text_len(def->issue_date_format) == 0 ||
-        hk_cert_date_text_len(def->expire_date_format) == 0)
+    if (t == NULL || n < 64 || n > HK_CERT_MAX_TEMPLATE || t[0] != 0x30 || t[1] != 0x82 ||
+        (def->template_id | def->chain_id) > 15 || def->expire_years > 127 || issue_len == 0 ||
+        expire_len == 0)
         return HK_ERR_CERT_TEMPLATE;
 
+    /* The signature ends the template (so it lies inside it), the TBS
+     * SEQUENCE starts at 4 and ends where its DER length says, before the
+     * signature. */
     hk_cert_loc sig = def->std[HK_CERT_EL_SIGNATURE];
-    if (sig.count < 8 || sig.count > 75 || !loc_inside(sig, 0, n) || sig.offset + sig.count != n ||
-        t[sig.offset] != 0x03)
-        return HK_ERR_CERT_TEMPLATE;
     hk_cert_loc tbs = def->tbs;
-    if (tbs.offset != 4 || !loc_inside(tbs, 4, sig.offset) ||
-        der_seq_total(t + 4, sig.offset - 4u) != tbs.count)
+    if (sig.count < 8 || sig.count > 75 || sig.offset + sig.count != n || t[sig.offset] != 0x03 ||
+        tbs.offset != 4 || sig.offset < 4 || der_seq_total(t + 4, sig.offset - 4u) != tbs.count)
         return HK_ERR_CERT_TEMPLATE;
-    size_t tbs_end = (size_t)tbs.offset + tbs.count;
+    size_t tbs_end = 4u + tbs.count;
 
-    static const uint16_t fixed[HK_CERT_EL_COUNT] = {64, 0, 0, 0, 4, 0, 20, 20};
+    /* Sizes of the elements inside the TBS; 4 and 20 (signer ID, key IDs)
+     * may also be absent, with count 0. The signature was checked above,
+     * the serial number depends on its source. */
+    static const uint8_t fixed[HK_CERT_EL_COUNT] = {64, 0, 0, 0, 4, 0, 20, 20};
     for (unsigned i = 0; i < HK_CERT_EL_COUNT; i++) {
         hk_cert_loc loc = def->std[i];
-        if (i == HK_CERT_EL_SIGNATURE)
-            continue;
-        if (loc.count == 0 && (i == HK_CERT_EL_SIGNER_ID || i == HK_CERT_EL_AUTH_KEY_ID ||
-                               i == HK_CERT_EL_SUBJ_KEY_ID))
+        size_t want = fixed[i];
+        if (i == HK_CERT_EL_SIGNATURE || (loc.count == 0 && (want == 4 || want == 20)))
             continue; /* absent optional element: its offset means nothing */
-        if (!loc_inside(loc, tbs.offset, tbs_end))
-            return HK_ERR_CERT_TEMPLATE;
-        bool ok;
-        switch (i) {
-        case HK_CERT_EL_PUBLIC_KEY:
-            ok = loc.count == 64;
-            break;
-        case HK_CERT_EL_ISSUE_DATE:
-            ok = loc.count == hk_cert_date_text_len(def->issue_date_format);
-            break;
-        case HK_CERT_EL_EXPIRE_DATE:
-            ok = loc.count == hk_cert_date_text_len(def->expire_date_format);
-            break;
-        case HK_CERT_EL_CERT_SN:
-            ok = sn_count_ok(def->sn_source, loc.count);
-            break;
-        default: /* optional elements: absent or exactly their size */
-            ok = loc.count == 0 || loc.count == fixed[i];
-            break;
-        }
-        if (!ok)
+        if (i == HK_CERT_EL_ISSUE_DATE)
+            want = issue_len;
+        if (i == HK_CERT_EL_EXPIRE_DATE)
+            want = expire_len;
+        if (!loc_inside(loc, 4, tbs_end) ||
+            (i == HK_CERT_EL_CERT_SN ? !sn_count_ok(def->sn_source, loc.count)
+                                     : loc.count != want))
             return HK_ERR_CERT_TEMPLATE;
     }
 
@@ -141,15 +117,12 @@ hk_result hk_cert_def_check(const hk_cert_def *def)
         return HK_ERR_CERT_TEMPLATE;
     for (unsigned i = 0; i < def->extra_count; i++) {
         const hk_cert_extra *x = &def->extras[i];
+        /* NONE copies the bytes, HEX_UPPER and HEX_LOWER double them. */
         if (x->source != HK_CERT_SRC_DEVICE_SN || x->src_count == 0 ||
-            x->src_offset + x->src_count > HK_CERT_DEVICE_SN_SIZE)
-            return HK_ERR_CERT_TEMPLATE;
-        size_t want = x->transform == HK_CERT_TF_NONE ? x->src_count
-                      : (x->transform == HK_CERT_TF_HEX_UPPER ||
-                         x->transform == HK_CERT_TF_HEX_LOWER)
-                          ? 2u * x->src_count
-                          : 0u;
-        if (want == 0 || x->cert.count != want || !loc_inside(x->cert, tbs.offset, tbs_end))
+            x->src_offset + x->src_count > HK_CERT_DEVICE_SN_SIZE ||
+            x->transform > HK_CERT_TF_HEX_LOWER ||
+            x->cert.count != (unsigned)x->src_count << (x->transform != HK_CERT_TF_NONE) ||
+            !loc_inside(x->cert, 4, tbs_end))
             return HK_ERR_CERT_TEMPLATE;
     }
     return HK_OK;
