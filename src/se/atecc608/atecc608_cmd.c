@@ -13,6 +13,7 @@
 #include "common/hk_common.h"
 #include "hubkey/atecc608.h"
 #include "se/atecc608/atecc608_crc.h"
+#include "se/atecc608/atecc608_internal.h"
 
 hk_result hk_atecc608_cmd_build(hk_atecc608_cmd *cmd, uint8_t opcode, uint8_t param1,
                                 uint16_t param2, const uint8_t *data, size_t data_len,
@@ -86,8 +87,8 @@ hk_result hk_atecc608_cmd_read(hk_atecc608_cmd *cmd, hk_atecc608_zone zone, bool
 {
     HK_REQUIRE((unsigned)zone <= 2u);
     return hk_atecc608_cmd_build(cmd, HK_ATECC608_OP_READ,
-                                 (uint8_t)((unsigned)zone | (size32 ? 0x80u : 0u)), param2, NULL,
-                                 0, size32 ? 35 : 7);
+                                 hk_atecc608_rw_param1(zone, size32 ? 32 : 4), param2, NULL, 0,
+                                 size32 ? 35 : 7);
 }
 
 hk_result hk_atecc608_cmd_write(hk_atecc608_cmd *cmd, hk_atecc608_zone zone, uint16_t param2,
@@ -95,9 +96,8 @@ hk_result hk_atecc608_cmd_write(hk_atecc608_cmd *cmd, hk_atecc608_zone zone, uin
 {
     HK_REQUIRE((unsigned)zone <= 2u);
     HK_REQUIRE(len == 4 || len == 32);
-    return hk_atecc608_cmd_build(cmd, HK_ATECC608_OP_WRITE,
-                                 (uint8_t)((unsigned)zone | (len == 32 ? 0x80u : 0u)), param2,
-                                 data, len, 4);
+    return hk_atecc608_cmd_build(cmd, HK_ATECC608_OP_WRITE, hk_atecc608_rw_param1(zone, len),
+                                 param2, data, len, 4);
 }
 
 hk_result hk_atecc608_cmd_lock(hk_atecc608_cmd *cmd, uint8_t param1, uint16_t summary_crc)
@@ -122,19 +122,20 @@ hk_result hk_atecc608_cmd_nonce_load(hk_atecc608_cmd *cmd, hk_atecc608_nonce_tar
     HK_REQUIRE(len == 32 || len == 64);
     HK_REQUIRE(target == HK_ATECC608_NONCE_TEMPKEY || target == HK_ATECC608_NONCE_MSG_DIGEST ||
                target == HK_ATECC608_NONCE_ALT_KEY);
-    uint8_t p1 = (uint8_t)(0x03u | (unsigned)target | (len == 64 ? 0x20u : 0u));
-    return hk_atecc608_cmd_build(cmd, HK_ATECC608_OP_NONCE, p1, 0, data, len, 4);
+    return hk_atecc608_cmd_build(cmd, HK_ATECC608_OP_NONCE, hk_atecc608_nonce_param1(target, len),
+                                 0, data, len, 4);
 }
 
 hk_result hk_atecc608_cmd_genkey(hk_atecc608_cmd *cmd, bool create, uint16_t slot)
 {
-    return hk_atecc608_cmd_build(cmd, HK_ATECC608_OP_GENKEY, create ? 0x04 : 0x00, slot, NULL,
-                                 0, 67);
+    return hk_atecc608_cmd_build(cmd, HK_ATECC608_OP_GENKEY,
+                                 create ? HK_ATECC608_GENKEY_CREATE : 0x00, slot, NULL, 0, 67);
 }
 
 hk_result hk_atecc608_cmd_sign_external(hk_atecc608_cmd *cmd, uint16_t slot)
 {
-    return hk_atecc608_cmd_build(cmd, HK_ATECC608_OP_SIGN, 0xA0, slot, NULL, 0, 67);
+    return hk_atecc608_cmd_build(cmd, HK_ATECC608_OP_SIGN, HK_ATECC608_SIGN_EXTERNAL, slot, NULL,
+                                 0, 67);
 }
 
 hk_result hk_atecc608_cmd_verify_external(hk_atecc608_cmd *cmd,

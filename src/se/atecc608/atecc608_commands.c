@@ -1,6 +1,8 @@
 /*
- * ATECC608A commands: one builder plus one transaction each, and the
- * multi-command sequences (sign, verify, SHA, slot and config helpers).
+ * ATECC608A commands: one group built and run each (through transact, or
+ * a builder where the group needs more than opcode, params and one data
+ * run), and the multi-command sequences (sign, verify, SHA, slot and
+ * config helpers).
  *
  * Every command idles the chip afterwards: idle keeps TempKey and the
  * message-digest buffer, which the sequences (Nonce -> Sign, Nonce ->
@@ -15,41 +17,55 @@
 #include "common/hk_common.h"
 #include "hubkey/atecc608.h"
 #include "se/atecc608/atecc608_crc.h"
+#include "se/atecc608/atecc608_internal.h"
 
-/* Execute and insist on exactly `expected` payload bytes. */
+/* Execute a command whose payload is `expected` bytes (0: status only,
+ * which is what its resp_len says): the transaction accepts nothing but an
+ * output group of exactly resp_len bytes or a 4-byte status, so on HK_OK
+ * exactly `expected` bytes were written. */
 static hk_result run(hk_atecc608 *dev, const hk_atecc608_cmd *cmd, uint8_t *out, size_t expected,
                      uint8_t *out_status)
 {
-    size_t n = 0;
-    HK_TRY(hk_atecc608_execute(dev, cmd, HK_ATECC608_AFTER_IDLE, out, expected, &n, out_status));
-    return n == expected ? HK_OK : HK_ERR_SE_RESPONSE;
+    size_t n;
+    return hk_atecc608_execute(dev, cmd, HK_ATECC608_AFTER_IDLE, out, expected, &n, out_status);
+}
+
+/* opcode, param1 and param2 of a command in one argument. */
+#define HEAD(opcode, p1, p2) \
+    ((uint32_t)(opcode) | (uint32_t)(p1) << 8 | (uint32_t)(p2) << 16)
+
+/* Build and run one command (hk_atecc608_cmd_build's group) whose payload
+ * is out_size bytes, 0 for a status-only answer. */
+static hk_result transact(hk_atecc608 *dev, uint32_t head, const uint8_t *data, size_t data_len,
+                          uint8_t *out, size_t out_size, uint8_t *out_status)
+{
+    hk_atecc608_cmd cmd;
+    HK_TRY(hk_atecc608_cmd_build(&cmd, (uint8_t)head, (uint8_t)(head >> 8), (uint16_t)(head >> 16),
+                                 data, data_len, (uint8_t)(out_size == 0 ? 4 : out_size + 3)));
+    return run(dev, &cmd, out, out_size, out_status);
 }
 
 hk_result hk_atecc608_info(hk_atecc608 *dev, uint8_t mode, uint16_t param2, uint8_t out[4],
                            uint8_t *out_status)
 {
     HK_REQUIRE(out != NULL);
-    hk_atecc608_cmd cmd;
-    HK_TRY(hk_atecc608_cmd_info(&cmd, mode, param2));
-    return run(dev, &cmd, out, 4, out_status);
+    return transact(dev, HEAD(HK_ATECC608_OP_INFO, mode, param2), NULL, 0, out, 4, out_status);
 }
 
 hk_result hk_atecc608_read(hk_atecc608 *dev, hk_atecc608_zone zone, uint16_t param2,
                            uint8_t *out, size_t len, uint8_t *out_status)
 {
-    HK_REQUIRE(out != NULL && (len == 4 || len == 32));
-    hk_atecc608_cmd cmd;
-    HK_TRY(hk_atecc608_cmd_read(&cmd, zone, len == 32, param2));
-    return run(dev, &cmd, out, len, out_status);
+    HK_REQUIRE(out != NULL && (len == 4 || len == 32) && (unsigned)zone <= 2u);
+    return transact(dev, HEAD(HK_ATECC608_OP_READ, hk_atecc608_rw_param1(zone, len), param2), NULL,
+                    0, out, len, out_status);
 }
 
 hk_result hk_atecc608_write(hk_atecc608 *dev, hk_atecc608_zone zone, uint16_t param2,
                             const uint8_t *data, size_t len, uint8_t *out_status)
 {
-    HK_REQUIRE(data != NULL);
-    hk_atecc608_cmd cmd;
-    HK_TRY(hk_atecc608_cmd_write(&cmd, zone, param2, data, len));
-    return run(dev, &cmd, NULL, 0, out_status);
+    HK_REQUIRE(data != NULL && (len == 4 || len == 32) && (unsigned)zone <= 2u);
+    return transact(dev, HEAD(HK_ATECC608_OP_WRITE, hk_atecc608_rw_param1(zone, len), param2),
+                    data, len, NULL, 0, out_status);
 }
 
 /* Config bytes 84..91 as one 8-byte view: LockValue at [2], LockConfig at
@@ -123,36 +139,32 @@ hk_result hk_atecc608_lock_slot(hk_atecc608 *dev, uint8_t slot, uint8_t *out_sta
 hk_result hk_atecc608_random(hk_atecc608 *dev, uint8_t out[32], uint8_t *out_status)
 {
     HK_REQUIRE(out != NULL);
-    hk_atecc608_cmd cmd;
-    HK_TRY(hk_atecc608_cmd_random(&cmd));
-    return run(dev, &cmd, out, 32, out_status);
+    return transact(dev, HEAD(HK_ATECC608_OP_RANDOM, 0, 0), NULL, 0, out, 32, out_status);
 }
 
 hk_result hk_atecc608_nonce_random(hk_atecc608 *dev, const uint8_t num_in[20], uint8_t out[32],
                                    uint8_t *out_status)
 {
-    HK_REQUIRE(out != NULL);
-    hk_atecc608_cmd cmd;
-    HK_TRY(hk_atecc608_cmd_nonce_random(&cmd, num_in));
-    return run(dev, &cmd, out, 32, out_status);
+    HK_REQUIRE(out != NULL && num_in != NULL);
+    return transact(dev, HEAD(HK_ATECC608_OP_NONCE, 0, 0), num_in, 20, out, 32, out_status);
 }
 
 hk_result hk_atecc608_nonce_load(hk_atecc608 *dev, hk_atecc608_nonce_target target,
                                  const uint8_t *data, size_t len, uint8_t *out_status)
 {
-    HK_REQUIRE(data != NULL);
-    hk_atecc608_cmd cmd;
-    HK_TRY(hk_atecc608_cmd_nonce_load(&cmd, target, data, len));
-    return run(dev, &cmd, NULL, 0, out_status);
+    HK_REQUIRE(data != NULL && (len == 32 || len == 64));
+    HK_REQUIRE(target == HK_ATECC608_NONCE_TEMPKEY || target == HK_ATECC608_NONCE_MSG_DIGEST ||
+               target == HK_ATECC608_NONCE_ALT_KEY);
+    return transact(dev, HEAD(HK_ATECC608_OP_NONCE, hk_atecc608_nonce_param1(target, len), 0),
+                    data, len, NULL, 0, out_status);
 }
 
 hk_result hk_atecc608_genkey(hk_atecc608 *dev, bool create, uint8_t slot,
                              uint8_t out_pubkey[HK_ATECC608_PUBKEY_SIZE], uint8_t *out_status)
 {
     HK_REQUIRE(out_pubkey != NULL && slot < HK_ATECC608_SLOTS);
-    hk_atecc608_cmd cmd;
-    HK_TRY(hk_atecc608_cmd_genkey(&cmd, create, slot));
-    return run(dev, &cmd, out_pubkey, HK_ATECC608_PUBKEY_SIZE, out_status);
+    return transact(dev, HEAD(HK_ATECC608_OP_GENKEY, create ? HK_ATECC608_GENKEY_CREATE : 0, slot),
+                    NULL, 0, out_pubkey, HK_ATECC608_PUBKEY_SIZE, out_status);
 }
 
 /* How many times a sequence (sign, verify, SHA) is started from the top
@@ -176,8 +188,6 @@ hk_result hk_atecc608_sign_digest(hk_atecc608 *dev, uint8_t slot, const uint8_t 
                                   uint8_t *out_status)
 {
     HK_REQUIRE(dev != NULL && digest != NULL && out_rs != NULL && slot < HK_ATECC608_SLOTS);
-    hk_atecc608_cmd cmd;
-    HK_TRY(hk_atecc608_cmd_sign_external(&cmd, slot));
     hk_result r = HK_ERR_SE_NO_RESPONSE;
     for (int round = 0; round < SEQUENCE_ROUNDS; round++) {
         uint32_t reruns = dev->_internal.reruns;
@@ -187,7 +197,8 @@ hk_result hk_atecc608_sign_digest(hk_atecc608 *dev, uint8_t slot, const uint8_t 
         if (r == HK_OK)
             r = hk_atecc608_nonce_load(dev, HK_ATECC608_NONCE_MSG_DIGEST, digest, 32, out_status);
         if (r == HK_OK)
-            r = run(dev, &cmd, out_rs, HK_ATECC608_SIGNATURE_SIZE, out_status);
+            r = transact(dev, HEAD(HK_ATECC608_OP_SIGN, HK_ATECC608_SIGN_EXTERNAL, slot), NULL, 0,
+                         out_rs, HK_ATECC608_SIGNATURE_SIZE, out_status);
         if (r == HK_OK || (!transient(r) && reruns == dev->_internal.reruns))
             return r;
     }
@@ -225,33 +236,28 @@ hk_result hk_atecc608_ecdh(hk_atecc608 *dev, uint8_t slot,
                            const uint8_t pubkey[HK_ATECC608_PUBKEY_SIZE], uint8_t out_secret[32],
                            uint8_t *out_status)
 {
-    HK_REQUIRE(out_secret != NULL && slot < HK_ATECC608_SLOTS);
-    hk_atecc608_cmd cmd;
-    HK_TRY(hk_atecc608_cmd_ecdh(&cmd, slot, pubkey));
-    return run(dev, &cmd, out_secret, 32, out_status);
+    HK_REQUIRE(out_secret != NULL && pubkey != NULL && slot < HK_ATECC608_SLOTS);
+    return transact(dev, HEAD(HK_ATECC608_OP_ECDH, 0, slot), pubkey, HK_ATECC608_PUBKEY_SIZE,
+                    out_secret, 32, out_status);
 }
 
 hk_result hk_atecc608_sha_start(hk_atecc608 *dev, uint8_t *out_status)
 {
-    hk_atecc608_cmd cmd;
-    HK_TRY(hk_atecc608_cmd_sha_start(&cmd));
-    return run(dev, &cmd, NULL, 0, out_status);
+    return transact(dev, HEAD(HK_ATECC608_OP_SHA, 0x00, 0), NULL, 0, NULL, 0, out_status);
 }
 
 hk_result hk_atecc608_sha_update(hk_atecc608 *dev, const uint8_t block[64], uint8_t *out_status)
 {
-    hk_atecc608_cmd cmd;
-    HK_TRY(hk_atecc608_cmd_sha_update(&cmd, block));
-    return run(dev, &cmd, NULL, 0, out_status);
+    HK_REQUIRE(block != NULL);
+    return transact(dev, HEAD(HK_ATECC608_OP_SHA, 0x01, 64), block, 64, NULL, 0, out_status);
 }
 
 hk_result hk_atecc608_sha_end(hk_atecc608 *dev, const uint8_t *data, size_t len,
                               uint8_t out_digest[32], uint8_t *out_status)
 {
-    HK_REQUIRE(out_digest != NULL && (data != NULL || len == 0));
-    hk_atecc608_cmd cmd;
-    HK_TRY(hk_atecc608_cmd_sha_end(&cmd, data, len));
-    return run(dev, &cmd, out_digest, 32, out_status);
+    HK_REQUIRE(out_digest != NULL && (data != NULL || len == 0) && len <= 63);
+    return transact(dev, HEAD(HK_ATECC608_OP_SHA, 0x02, len), data, len, out_digest, 32,
+                    out_status);
 }
 
 /* One pass of start, updates, end. */
@@ -288,19 +294,16 @@ hk_result hk_atecc608_sha256(hk_atecc608 *dev, const uint8_t *data, size_t len,
 
 hk_result hk_atecc608_selftest(hk_atecc608 *dev, uint8_t tests, uint8_t *out_status)
 {
-    hk_atecc608_cmd cmd;
-    HK_TRY(hk_atecc608_cmd_selftest(&cmd, tests));
-    return run(dev, &cmd, NULL, 0, out_status);
+    return transact(dev, HEAD(HK_ATECC608_OP_SELFTEST, tests, 0), NULL, 0, NULL, 0, out_status);
 }
 
 hk_result hk_atecc608_counter(hk_atecc608 *dev, uint8_t counter_id, bool increment,
                               uint32_t *out_value, uint8_t *out_status)
 {
-    HK_REQUIRE(out_value != NULL);
-    hk_atecc608_cmd cmd;
-    HK_TRY(hk_atecc608_cmd_counter(&cmd, increment, counter_id));
+    HK_REQUIRE(out_value != NULL && counter_id <= 1);
     uint8_t v[4];
-    HK_TRY(run(dev, &cmd, v, 4, out_status));
+    HK_TRY(transact(dev, HEAD(HK_ATECC608_OP_COUNTER, increment ? 0x01 : 0x00, counter_id), NULL,
+                    0, v, 4, out_status));
     *out_value = (uint32_t)v[0] | (uint32_t)v[1] << 8 | (uint32_t)v[2] << 16 |
                  (uint32_t)v[3] << 24;
     return HK_OK;
