@@ -343,11 +343,11 @@ hk_result hk_json_string_get(const hk_json_doc *doc, size_t tok, char *out, size
                              size_t *out_len)
 {
     HK_REQUIRE(doc != NULL && tok < doc->count && out != NULL && out_len != NULL);
-    if (cap == 0)
-        return doc->tokens[tok].type == HK_JSON_STRING ? HK_ERR_BUFFER_TOO_SMALL : HK_ERR_JSON_TYPE;
-    /* Reserve the last byte for the NUL. */
-    sink k = {out, NULL, cap - 1, 0};
+    /* Reserve the last byte for the NUL; with cap 0 there is none. */
+    sink k = {out, NULL, cap ? cap - 1 : 0, 0};
     HK_TRY(string_decode(doc, tok, &k));
+    if (k.n >= cap) /* only with cap 0: an empty string and no room for its NUL */
+        return HK_ERR_BUFFER_TOO_SMALL;
     out[k.n] = '\0';
     *out_len = k.n;
     return HK_OK;
@@ -428,9 +428,10 @@ hk_result hk_json_uint32_get(const hk_json_doc *doc, size_t tok, uint32_t *out_v
         uint32_t d = (uint32_t)(s[i] - '0');
         if (d > 9)
             return HK_ERR_JSON_NOT_INTEGER;
-        if (v > (UINT32_MAX - d) / 10u)
+        uint64_t next = (uint64_t)v * 10u + d; /* one multiply, no division */
+        if (next > UINT32_MAX)
             over = true; /* stays set: the wrapped value is never used */
-        v = v * 10u + d;
+        v = (uint32_t)next;
     }
     if (over || (neg && v != 0)) /* "-0" is 0 */
         return HK_ERR_JSON_RANGE;

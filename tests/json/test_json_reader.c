@@ -526,6 +526,23 @@ static void test_string_get(void)
     hk_guard_fill(out, 0, sizeof out);
     HK_CHECK_RESULT(hk_json_string_get(&doc, 1, out, 4, &n), HK_ERR_BUFFER_TOO_SMALL);
     HK_CHECK(hk_guard_intact(out, 1, sizeof out));
+    /* No room for even the NUL: too small, also for an empty string and
+     * before an embedded NUL is seen; an empty string fits in one byte. */
+    HK_CHECK_RESULT(hk_json_string_get(&doc, 3, out, 0, &n), HK_ERR_BUFFER_TOO_SMALL);
+    {
+        hk_json_doc empty;
+        hk_json_token et[1];
+        HK_CHECK_RESULT(hk_json_parse(&empty, "\"\"", 2, et, 1, 0), HK_OK);
+        hk_guard_fill(out, 0, sizeof out);
+        n = 777;
+        HK_CHECK_RESULT(hk_json_string_get(&empty, 0, out, 0, &n), HK_ERR_BUFFER_TOO_SMALL);
+        HK_CHECK_EQ(n, 777);
+        HK_CHECK(hk_guard_intact(out, 0, sizeof out));
+        HK_CHECK_RESULT(hk_json_string_get(&empty, 0, out, 1, &n), HK_OK);
+        HK_CHECK_EQ(n, 0);
+        HK_CHECK_EQ(out[0], 0);
+        HK_CHECK(hk_guard_intact(out, 1, sizeof out));
+    }
     /* Embedded NUL is refused. */
     HK_CHECK_RESULT(hk_json_string_get(&doc, 3, out, sizeof out, &n), HK_ERR_JSON_STRING);
     HK_CHECK_RESULT(hk_json_string_get(&doc, 4, out, sizeof out, &n), HK_ERR_JSON_STRING);
