@@ -318,26 +318,26 @@ typedef struct hk_device_sending {
  * (the MQTT engine keeps pointers into it). About 17 KiB on a 32-bit
  * target with the default sizes. */
 typedef struct hk_device {
+    /* The flags and counters come first: small offsets keep the code that
+     * touches them short on 32-bit targets. */
     struct hk_device_internal {
-        hk_device_config cfg;
-        hk_mqtt_client mqtt;
-        hk_dps_machine dps;
-        hk_record_cache rec_cache; /* from the RECORD read, for RECORD_WRITE */
-        hk_dps_response response;
-        hk_json_token tokens[HK_DPS_JSON_TOKENS];
-        uint8_t tx[HK_DEVICE_MQTT_TX_SIZE];
-        uint8_t rx[HK_DEVICE_MQTT_RX_SIZE];
-        char trust[HK_DEVICE_TRUST_BUNDLE_MAX];
-        size_t trust_len; /* with the NUL; 0 = no bundle */
-        size_t trust_count;
-        char body[HK_DEVICE_BODY_MAX];
-        char username[HK_DEVICE_USERNAME_MAX];
-        char topic[HK_DEVICE_TOPIC_MAX];
-        char registration_id[HK_DPS_DEVICE_ID_MAX + 1];
-        char hub[HK_DPS_HUB_MAX + 1];
-        char device_id[HK_DPS_DEVICE_ID_MAX + 1];
-        char c2d_filter[HK_DPS_DEVICE_ID_MAX + 40];
-        hk_device_sending sending[HK_MQTT_MAX_INFLIGHT];
+        uint8_t state;
+        uint8_t wait_next;
+        bool has_record;   /* hub/device_id hold a record read from the chip */
+        bool assigned;     /* hub/device_id hold a fresh DPS assignment */
+        bool link_open;
+        bool link_ready;
+        bool connack;
+        bool dps_done_once;
+        bool hub_failing;
+        bool stop_requested;
+        bool reprovision_requested;
+        bool force_dps;
+        bool same_as_record; /* the fresh assignment equals the record */
+        bool session_up;     /* READY was reached on the current connection */
+        bool kick;           /* bytes queued outside step: step again now */
+        bool in_step;
+        bool dps_fed;        /* a DPS response was consumed by the machine */
         uint32_t now_ms;
         uint32_t start_ms;
         uint32_t state_since_ms;
@@ -357,23 +357,25 @@ typedef struct hk_device {
         uint32_t visited; /* bit per state entered since the last run() began */
         hk_result fatal;
         hk_result session_error;
-        uint8_t state;
-        uint8_t wait_next;
-        bool has_record;   /* hub/device_id hold a record read from the chip */
-        bool assigned;     /* hub/device_id hold a fresh DPS assignment */
-        bool link_open;
-        bool link_ready;
-        bool connack;
-        bool dps_done_once;
-        bool hub_failing;
-        bool stop_requested;
-        bool reprovision_requested;
-        bool force_dps;
-        bool same_as_record; /* the fresh assignment equals the record */
-        bool session_up;     /* READY was reached on the current connection */
-        bool kick;           /* bytes queued outside step: step again now */
-        bool in_step;
-        bool dps_fed;        /* a DPS response was consumed by the machine */
+        size_t trust_len; /* with the NUL; 0 = no bundle */
+        size_t trust_count;
+        hk_device_config cfg; /* policy: zeros replaced by the defaults */
+        hk_record_cache rec_cache; /* from the RECORD read, for RECORD_WRITE */
+        char registration_id[HK_DPS_DEVICE_ID_MAX + 1];
+        char hub[HK_DPS_HUB_MAX + 1];
+        char device_id[HK_DPS_DEVICE_ID_MAX + 1];
+        hk_device_sending sending[HK_MQTT_MAX_INFLIGHT];
+        char c2d_filter[HK_DPS_DEVICE_ID_MAX + 40];
+        char username[HK_DEVICE_USERNAME_MAX];
+        char topic[HK_DEVICE_TOPIC_MAX];
+        char body[HK_DEVICE_BODY_MAX];
+        hk_mqtt_client mqtt;
+        hk_dps_machine dps;
+        hk_dps_response response;
+        hk_json_token tokens[HK_DPS_JSON_TOKENS];
+        uint8_t tx[HK_DEVICE_MQTT_TX_SIZE];
+        uint8_t rx[HK_DEVICE_MQTT_RX_SIZE];
+        char trust[HK_DEVICE_TRUST_BUNDLE_MAX];
     } _internal;
 } hk_device;
 

@@ -53,6 +53,7 @@
  *  - Jitter comes from a xorshift generator seeded by the chip's RNG once:
  *    one chip round trip per boot instead of one per backoff.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "common/hk_common.h"
@@ -76,12 +77,15 @@ static bool reached(uint32_t now, uint32_t t)
     return (uint32_t)(now - t) <= SPAN_MAX;
 }
 
-/* The earlier of deadline dl and time t (t in the past counts as now). */
-static uint32_t sooner(uint32_t now, uint32_t dl, uint32_t t)
+/* Lower the deadline *dl to time t if t comes first (t in the past counts
+ * as now). */
+static void sooner(const dev_in *I, uint32_t *dl, uint32_t t)
 {
+    uint32_t now = I->now_ms;
     if (reached(now, t))
         t = now;
-    return (uint32_t)(t - now) < (uint32_t)(dl - now) ? t : dl;
+    if ((uint32_t)(t - now) < (uint32_t)(*dl - now))
+        *dl = t;
 }
 
 static uint32_t rand32(dev_in *I)
@@ -94,10 +98,17 @@ static uint32_t rand32(dev_in *I)
     return x;
 }
 
-static uint32_t pol(uint32_t v, uint32_t def)
-{
-    return v != 0 ? v : def;
-}
+/* The policy fields that are uint32_t, in the order of hk_device_policy,
+ * with the default a zero selects. */
+static const uint32_t policy_defaults[] = {
+    HK_DEVICE_DPS_DEADLINE_MS,      HK_DEVICE_DPS_RESPONSE_TIMEOUT_MS,
+    HK_DEVICE_REPROVISION_INTERVAL_MS, HK_DEVICE_HUB_FALLBACK_MS,
+    HK_DEVICE_RECONNECT_MIN_MS,     HK_DEVICE_RECONNECT_MAX_MS,
+    HK_DEVICE_RECONNECT_JITTER_MS,  HK_DEVICE_CONNECT_TIMEOUT_MS,
+};
+_Static_assert(offsetof(hk_device_policy, connect_timeout_ms) == 7 * sizeof(uint32_t) &&
+                   offsetof(hk_device_policy, keep_alive_s) == 8 * sizeof(uint32_t),
+               "the uint32_t policy fields come first, in the order of policy_defaults");
 
 static const char *const state_names[HK_DEVICE_STATE_COUNT_] = {
     "identity",  "record",      "dps-connect", "dps-register", "record-write", "hub-connect",
@@ -109,6 +120,8 @@ const char *hk_device_state_name(hk_device_state state)
     return (unsigned)state < HK_DEVICE_STATE_COUNT_ ? state_names[state] : "unknown";
 }
 
+/* Deliver ev, which the caller zeroed and filled (state and elapsed_ms are
+ * set here). */
 static void emit(hk_device *dev, hk_device_event *ev)
 {
     dev_in *I = &dev->_internal;
@@ -117,6 +130,18 @@ static void emit(hk_device *dev, hk_device_event *ev)
     ev->state = (hk_device_state)I->state;
     ev->elapsed_ms = I->now_ms - I->start_ms;
     I->cfg.on_event(I->cfg.event_ctx, ev);
+}
+
+/* A SENT event: telemetry message id is finished with result. */
+static void emit_sent(hk_device *dev, hk_device_sending *s, hk_result result)
+{
+    hk_device_event ev;
+    memset(&ev, 0, sizeof ev);
+    s->used = false;
+    ev.type = HK_DEVICE_EVENT_SENT;
+    ev.id = s->id;
+    ev.result = result;
+    emit(dev, &ev);
 }
 
 static void set_state(hk_device *dev, hk_device_state st, hk_result why)
@@ -146,6 +171,25 @@ static void wait_then(hk_device *dev, uint32_t delay_ms, hk_device_state next, h
     set_state(dev, HK_DEVICE_STATE_WAIT, why);
 }
 
+/* Wait for the backoff of *attempt (counted up to 32), then go to next. */
+static void backoff_then(hk_device *dev, uint32_t *attempt, uint32_t min_ms, uint32_t max_ms,
+                         uint32_t jitter_ms, hk_device_state next, hk_result why)
+{
+    uint32_t d = hk_dps_backoff_ms(*attempt, min_ms, max_ms, jitter_ms, rand32(&dev->_internal));
+    if (*attempt < 32)
+        ++*attempt;
+    wait_then(dev, d, next, why);
+}
+
+/* Back to the hub after its reconnect backoff. */
+static void hub_later(hk_device *dev, hk_result why)
+{
+    dev_in *I = &dev->_internal;
+    const hk_device_policy *p = &I->cfg.policy;
+    backoff_then(dev, &I->hub_attempt, p->reconnect_min_ms, p->reconnect_max_ms,
+                 p->reconnect_jitter_ms, HK_DEVICE_STATE_HUB_CONNECT, why);
+}
+
 static uint32_t next_id(dev_in *I)
 {
     if (++I->next_id == 0)
@@ -167,29 +211,15 @@ static uint32_t parse_id(const char *s, size_t n)
     return v;
 }
 
-static size_t fmt_u32(uint32_t v, char out[11])
-{
-    char tmp[10];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10u);
-        v /= 10u;
-    } while (v != 0);
-    for (size_t i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
-    out[n] = '\0';
-    return n;
-}
-
 /* The DPS registration id alphabet (dps.h). */
 static bool registration_id_ok(const char *s, size_t n)
 {
     if (n == 0 || n > HK_DPS_DEVICE_ID_MAX)
         return false;
     for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '-' || c == '.' || c == '_' || c == ':';
+        char c = s[i], l = (char)(c | 0x20);
+        bool ok = (l >= 'a' && l <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+                  c == '_' || c == ':';
         if (!ok)
             return false;
     }
@@ -198,8 +228,7 @@ static bool registration_id_ok(const char *s, size_t n)
 
 static bool is_refusal(hk_result r)
 {
-    return r == HK_ERR_MQTT_REFUSED_IDENTIFIER || r == HK_ERR_MQTT_REFUSED_UNAVAILABLE ||
-           r == HK_ERR_MQTT_REFUSED_CREDENTIALS || r == HK_ERR_MQTT_REFUSED_NOT_AUTHORIZED ||
+    return (r >= HK_ERR_MQTT_REFUSED_IDENTIFIER && r <= HK_ERR_MQTT_REFUSED_NOT_AUTHORIZED) ||
            r == HK_ERR_TLS_CLIENT_REJECTED;
 }
 
@@ -230,8 +259,16 @@ static void close_link(hk_device *dev, bool graceful)
 
 static void on_mqtt(void *ctx, const hk_mqtt_event *e);
 
-/* Start an MQTT session; a session stuck flushing a DISCONNECT is reset. */
-/* CONNECT with client_id and I->username[0..username_len); DPS and hub
+static hk_result mqtt_init(hk_device *dev)
+{
+    dev_in *I = &dev->_internal;
+    hk_mqtt_client_config mc = {.tx_buf = I->tx, .tx_cap = sizeof I->tx, .rx_buf = I->rx,
+                                .rx_cap = sizeof I->rx, .on_event = on_mqtt, .event_ctx = dev};
+    return hk_mqtt_client_init(&I->mqtt, &mc);
+}
+
+/* Start an MQTT session; a session stuck flushing a DISCONNECT is reset.
+ * CONNECT with client_id and I->username[0..username_len); DPS and hub
  * differ only in those and in clean_session. */
 static hk_result mqtt_start(hk_device *dev, const hk_transport *t, const char *client_id,
                             size_t username_len, bool clean_session)
@@ -243,63 +280,20 @@ static hk_result mqtt_start(hk_device *dev, const hk_transport *t, const char *c
     opts.client_id_len = strlen(client_id);
     opts.username = I->username;
     opts.username_len = username_len;
-    opts.keep_alive_s = (uint16_t)pol(I->cfg.policy.keep_alive_s, HK_DEVICE_KEEP_ALIVE_S);
+    opts.keep_alive_s = I->cfg.policy.keep_alive_s;
     opts.clean_session = clean_session;
     hk_result r = hk_mqtt_client_connect(&I->mqtt, t, &opts, I->now_ms);
     if (r != HK_ERR_STATE)
         return r;
     /* Messages the engine forgets here are reported as dropped. */
-    for (size_t i = 0; i < HK_MQTT_MAX_INFLIGHT; i++) {
-        if (!I->sending[i].used)
-            continue;
-        I->sending[i].used = false;
-        hk_device_event ev;
-        memset(&ev, 0, sizeof ev);
-        ev.type = HK_DEVICE_EVENT_SENT;
-        ev.id = I->sending[i].id;
-        ev.result = HK_ERR_CLOSED;
-        emit(dev, &ev);
-    }
-    hk_mqtt_client_config mc = {.tx_buf = I->tx, .tx_cap = sizeof I->tx, .rx_buf = I->rx,
-                                .rx_cap = sizeof I->rx, .on_event = on_mqtt, .event_ctx = dev};
-    HK_TRY(hk_mqtt_client_init(&I->mqtt, &mc));
+    for (size_t i = 0; i < HK_MQTT_MAX_INFLIGHT; i++)
+        if (I->sending[i].used)
+            emit_sent(dev, &I->sending[i], HK_ERR_CLOSED);
+    HK_TRY(mqtt_init(dev));
     return hk_mqtt_client_connect(&I->mqtt, t, &opts, I->now_ms);
 }
 
-/* Open (first call) and advance the link. HK_OK with *out_ready when the
- * transport is usable; errors end the connection attempt. */
-static hk_result link_progress(hk_device *dev, const char *host, uint16_t port,
-                               const uint8_t *trust, size_t trust_len, uint32_t *dl,
-                               bool *out_ready, hk_transport *out_t)
-{
-    dev_in *I = &dev->_internal;
-    *out_ready = false;
-    if (!I->link_open) {
-        HK_TRY(I->cfg.link.open(I->cfg.link.ctx, host, port, trust, trust_len));
-        I->link_open = true;
-        I->link_since_ms = I->now_ms;
-    }
-    HK_TRY(I->cfg.link.poll(I->cfg.link.ctx, out_ready, out_t));
-    if (*out_ready) {
-        I->link_ready = true;
-        return HK_OK;
-    }
-    uint32_t limit = I->link_since_ms + pol(I->cfg.policy.connect_timeout_ms,
-                                            HK_DEVICE_CONNECT_TIMEOUT_MS);
-    if (reached(I->now_ms, limit))
-        return HK_ERR_TIMEOUT;
-    *dl = sooner(I->now_ms, *dl, limit);
-    return HK_OK;
-}
-
 /* ---- DPS -------------------------------------------------------------------- */
-
-static bool can_reprovision(const dev_in *I)
-{
-    uint32_t interval = pol(I->cfg.policy.reprovision_interval_ms,
-                            HK_DEVICE_REPROVISION_INTERVAL_MS);
-    return !I->dps_done_once || reached(I->now_ms, I->last_dps_ms + interval);
-}
 
 static void start_dps_round(hk_device *dev, hk_result why)
 {
@@ -314,20 +308,7 @@ static void start_dps_round(hk_device *dev, hk_result why)
 
 static uint32_t dps_deadline(const dev_in *I)
 {
-    return I->dps_round_start_ms + pol(I->cfg.policy.dps_deadline_ms, HK_DEVICE_DPS_DEADLINE_MS);
-}
-
-static uint32_t hub_backoff(dev_in *I)
-{
-    const hk_device_policy *p = &I->cfg.policy;
-    uint32_t d = hk_dps_backoff_ms(I->hub_attempt, pol(p->reconnect_min_ms,
-                                                       HK_DEVICE_RECONNECT_MIN_MS),
-                                   pol(p->reconnect_max_ms, HK_DEVICE_RECONNECT_MAX_MS),
-                                   pol(p->reconnect_jitter_ms, HK_DEVICE_RECONNECT_JITTER_MS),
-                                   rand32(I));
-    if (I->hub_attempt < 32)
-        I->hub_attempt++;
-    return d;
+    return I->dps_round_start_ms + I->cfg.policy.dps_deadline_ms;
 }
 
 /* The registration is over without an assignment. */
@@ -338,16 +319,13 @@ static void dps_round_over(hk_device *dev, hk_result why)
     if (I->has_record || I->assigned) {
         /* Back to the hub we know; DPS is asked again no sooner than the
          * reprovision interval allows. */
-        wait_then(dev, hub_backoff(I), HK_DEVICE_STATE_HUB_CONNECT, why);
+        hub_later(dev, why);
         return;
     }
-    uint32_t max = pol(I->cfg.policy.reprovision_interval_ms, HK_DEVICE_REPROVISION_INTERVAL_MS);
-    uint32_t d = hk_dps_backoff_ms(I->dps_round_attempt, DPS_ROUND_MIN_MS, max,
-                                   DPS_JITTER_MS < max ? DPS_JITTER_MS : 0, rand32(I));
-    if (I->dps_round_attempt < 32)
-        I->dps_round_attempt++;
+    uint32_t max = I->cfg.policy.reprovision_interval_ms;
     I->force_dps = true;
-    wait_then(dev, d, HK_DEVICE_STATE_RECORD, why);
+    backoff_then(dev, &I->dps_round_attempt, DPS_ROUND_MIN_MS, max,
+                 DPS_JITTER_MS < max ? DPS_JITTER_MS : 0, HK_DEVICE_STATE_RECORD, why);
 }
 
 /* The DPS connection failed; try again within the round's deadline. */
@@ -359,11 +337,8 @@ static void dps_conn_fail(hk_device *dev, hk_result why)
         dps_round_over(dev, why);
         return;
     }
-    uint32_t d = hk_dps_backoff_ms(I->dps_attempt, DPS_BACKOFF_MIN_MS, DPS_BACKOFF_MAX_MS,
-                                   DPS_JITTER_MS, rand32(I));
-    if (I->dps_attempt < 32)
-        I->dps_attempt++;
-    wait_then(dev, d, HK_DEVICE_STATE_DPS_CONNECT, why);
+    backoff_then(dev, &I->dps_attempt, DPS_BACKOFF_MIN_MS, DPS_BACKOFF_MAX_MS, DPS_JITTER_MS,
+                 HK_DEVICE_STATE_DPS_CONNECT, why);
 }
 
 static void on_dps_publish(hk_device *dev, const hk_mqtt_publish *p)
@@ -391,14 +366,14 @@ static void on_dps_publish(hk_device *dev, const hk_mqtt_publish *p)
         return;
 
     /* Assigned: remember whether it changes the record, then take it. */
-    bool same = I->has_record && strcmp(hub, I->hub) == 0 && strcmp(device_id, I->device_id) == 0;
-    size_t hl = strlen(hub), dl = strlen(device_id);
-    if (hl >= sizeof I->hub || dl >= sizeof I->device_id)
+    size_t hl = strlen(hub) + 1, dl = strlen(device_id) + 1;
+    if (hl > sizeof I->hub || dl > sizeof I->device_id)
         return; /* cannot happen: the parser bounds both */
-    memcpy(I->hub, hub, hl + 1);
-    memcpy(I->device_id, device_id, dl + 1);
+    I->same_as_record = I->has_record && memcmp(hub, I->hub, hl) == 0 &&
+                        memcmp(device_id, I->device_id, dl) == 0;
+    memcpy(I->hub, hub, hl);
+    memcpy(I->device_id, device_id, dl);
     I->assigned = true;
-    I->same_as_record = same;
 
     /* The trust bundle, PEM after PEM, for the hub connection. */
     I->trust_len = 0;
@@ -428,8 +403,10 @@ static void on_dps_publish(hk_device *dev, const hk_mqtt_publish *p)
     ev.hub = I->hub;
     ev.device_id = I->device_id;
     ev.trust_bundle_count = I->trust_count;
-    ev.payload = (const uint8_t *)resp->payload;
-    ev.payload_len = resp->payload != NULL ? resp->payload_len : 0;
+    if (resp->payload != NULL) {
+        ev.payload = (const uint8_t *)resp->payload;
+        ev.payload_len = resp->payload_len;
+    }
     emit(dev, &ev);
 }
 
@@ -439,78 +416,63 @@ static void hub_fail(hk_device *dev, hk_result why)
 {
     dev_in *I = &dev->_internal;
     close_link(dev, false);
-    if (I->session_up &&
-        reached(I->now_ms, I->ready_since_ms + HK_DEVICE_STABLE_MS))
+    if (I->session_up && reached(I->now_ms, I->ready_since_ms + HK_DEVICE_STABLE_MS))
         I->hub_attempt = 0;
     I->session_up = false;
     if (!I->hub_failing) {
         I->hub_failing = true;
         I->hub_fail_since_ms = I->now_ms;
     }
-    uint32_t fallback = pol(I->cfg.policy.hub_fallback_ms, HK_DEVICE_HUB_FALLBACK_MS);
-    bool want_dps = is_refusal(why) || reached(I->now_ms, I->hub_fail_since_ms + fallback);
-    if (want_dps && can_reprovision(I)) {
+    bool want_dps = is_refusal(why) ||
+                    reached(I->now_ms, I->hub_fail_since_ms + I->cfg.policy.hub_fallback_ms);
+    /* DPS again at most once per reprovision interval (the first time at
+     * once). */
+    if (want_dps && (!I->dps_done_once ||
+                     reached(I->now_ms, I->last_dps_ms + I->cfg.policy.reprovision_interval_ms))) {
         start_dps_round(dev, why);
         return;
     }
-    wait_then(dev, hub_backoff(I), HK_DEVICE_STATE_HUB_CONNECT, why);
+    hub_later(dev, why);
 }
 
-static hk_hub_client hub_client(const dev_in *I)
-{
-    hk_hub_client c;
-    memset(&c, 0, sizeof c);
-    c.host = I->hub;
-    c.device_id = I->device_id;
-    c.model_id = I->cfg.model_id;
-    return c;
-}
+/* Event types of the hub topics, indexed by hk_hub_topic_kind (a twin
+ * error is a REPORTED answer unless it answers our GET). */
+static const uint8_t hub_event_type[] = {
+    [HK_HUB_TOPIC_C2D] = HK_DEVICE_EVENT_C2D,
+    [HK_HUB_TOPIC_TWIN_GET] = HK_DEVICE_EVENT_TWIN,
+    [HK_HUB_TOPIC_TWIN_REPORTED] = HK_DEVICE_EVENT_REPORTED,
+    [HK_HUB_TOPIC_TWIN_ERROR] = HK_DEVICE_EVENT_REPORTED,
+    [HK_HUB_TOPIC_TWIN_DESIRED] = HK_DEVICE_EVENT_DESIRED,
+    [HK_HUB_TOPIC_METHOD_REQUEST] = HK_DEVICE_EVENT_METHOD,
+};
 
 static void on_hub_publish(hk_device *dev, const hk_mqtt_publish *p)
 {
     dev_in *I = &dev->_internal;
     hk_hub_topic t;
-    if (hk_hub_topic_parse(p->topic, p->topic_len, &t) != HK_OK)
+    if (hk_hub_topic_parse(p->topic, p->topic_len, &t) != HK_OK ||
+        (unsigned)t.kind >= sizeof hub_event_type || hub_event_type[t.kind] == 0)
         return; /* not a topic the device knows: ignored */
     hk_device_event ev;
     memset(&ev, 0, sizeof ev);
+    ev.type = (hk_device_event_type)hub_event_type[t.kind];
     ev.payload = p->payload;
     ev.payload_len = p->payload_len;
     ev.status = t.status;
     ev.has_version = t.has_version;
     ev.version = t.version;
-    ev.id = parse_id(t.rid, t.rid_len);
-    switch (t.kind) {
-    case HK_HUB_TOPIC_C2D:
-        ev.type = HK_DEVICE_EVENT_C2D;
-        ev.properties = t.properties;
-        ev.properties_len = t.properties_len;
-        ev.id = 0;
-        break;
-    case HK_HUB_TOPIC_TWIN_GET:
-        ev.type = HK_DEVICE_EVENT_TWIN;
-        break;
-    case HK_HUB_TOPIC_TWIN_ERROR:
-        ev.type = ev.id != 0 && ev.id == I->twin_get_id ? HK_DEVICE_EVENT_TWIN
-                                                        : HK_DEVICE_EVENT_REPORTED;
-        break;
-    case HK_HUB_TOPIC_TWIN_REPORTED:
-        ev.type = HK_DEVICE_EVENT_REPORTED;
-        break;
-    case HK_HUB_TOPIC_TWIN_DESIRED:
-        ev.type = HK_DEVICE_EVENT_DESIRED;
-        ev.id = 0;
-        break;
-    case HK_HUB_TOPIC_METHOD_REQUEST:
-        ev.type = HK_DEVICE_EVENT_METHOD;
-        ev.name = t.name;
-        ev.name_len = t.name_len;
+    /* Only a C2D message has properties, only a method a name (hub.h). */
+    ev.properties = t.properties;
+    ev.properties_len = t.properties_len;
+    ev.name = t.name;
+    ev.name_len = t.name_len;
+    if (ev.type == HK_DEVICE_EVENT_METHOD) {
         ev.request_id = t.rid;
         ev.request_id_len = t.rid_len;
-        ev.id = 0;
-        break;
-    default:
-        return;
+    } else if (ev.type != HK_DEVICE_EVENT_C2D && ev.type != HK_DEVICE_EVENT_DESIRED) {
+        ev.id = parse_id(t.rid, t.rid_len); /* twin answers */
+        if (t.kind == HK_HUB_TOPIC_TWIN_ERROR && ev.id != 0 && ev.id == I->twin_get_id)
+            ev.type = HK_DEVICE_EVENT_TWIN;
     }
     emit(dev, &ev);
 }
@@ -538,13 +500,7 @@ static void on_mqtt(void *ctx, const hk_mqtt_event *e)
         for (size_t i = 0; i < HK_MQTT_MAX_INFLIGHT; i++) {
             hk_device_sending *s = &I->sending[i];
             if (s->used && s->packet_id == e->packet_id) {
-                s->used = false;
-                hk_device_event ev;
-                memset(&ev, 0, sizeof ev);
-                ev.type = HK_DEVICE_EVENT_SENT;
-                ev.id = s->id;
-                ev.result = e->result;
-                emit(dev, &ev);
+                emit_sent(dev, s, e->result);
                 break;
             }
         }
@@ -554,30 +510,50 @@ static void on_mqtt(void *ctx, const hk_mqtt_event *e)
     }
 }
 
-/* QoS 0 publish of topic I->topic (already built) with a copied payload. */
-static hk_result publish0(dev_in *I, size_t topic_len, const void *payload, size_t len)
+/* Publish topic (already built, topic_len bytes) with a payload the engine
+ * copies; QoS 1 when *out_pid is wanted, else QoS 0. */
+static hk_result publish(dev_in *I, const char *topic, size_t topic_len, const void *payload,
+                         size_t len, uint8_t qos, uint16_t *out_pid)
 {
     hk_mqtt_publish m;
     memset(&m, 0, sizeof m);
-    m.topic = I->topic;
+    m.topic = topic;
     m.topic_len = topic_len;
     m.payload = payload;
     m.payload_len = len;
-    uint16_t pid;
-    hk_result r = hk_mqtt_client_publish(&I->mqtt, &m, &pid);
+    m.qos = qos;
+    hk_result r = hk_mqtt_client_publish(&I->mqtt, &m, out_pid);
     if (r == HK_OK)
         I->kick = true;
     return r;
 }
 
-static hk_result twin_get(dev_in *I, uint32_t *out_id)
+/* QoS 0 publish of topic I->topic (already built) with a copied payload. */
+static hk_result publish0(dev_in *I, size_t topic_len, const void *payload, size_t len)
+{
+    uint16_t pid;
+    return publish(I, I->topic, topic_len, payload, len, 0, &pid);
+}
+
+/* A twin request with a fresh request id: GET (json NULL) or a reported
+ * patch. */
+static hk_result twin_request(dev_in *I, const char *json, size_t json_len, uint32_t *out_id)
 {
     char rid[11];
     uint32_t id = next_id(I);
-    size_t n = fmt_u32(id, rid), tl = 0;
-    HK_TRY(hk_hub_twin_get_topic_build(rid, n, I->topic, sizeof I->topic, &tl));
-    HK_TRY(publish0(I, tl, NULL, 0));
-    I->twin_get_id = id;
+    size_t n = 0, tl = 0;
+    /* Decimal, most significant digit first. */
+    for (uint32_t v = id; v != 0; v /= 10u)
+        n++;
+    for (uint32_t v = id, i = (uint32_t)n; i-- > 0; v /= 10u)
+        rid[i] = (char)('0' + v % 10u);
+    if (json == NULL)
+        HK_TRY(hk_hub_twin_get_topic_build(rid, n, I->topic, sizeof I->topic, &tl));
+    else
+        HK_TRY(hk_hub_twin_patch_topic_build(rid, n, I->topic, sizeof I->topic, &tl));
+    HK_TRY(publish0(I, tl, json, json_len));
+    if (json == NULL)
+        I->twin_get_id = id;
     if (out_id != NULL)
         *out_id = id;
     return HK_OK;
@@ -587,11 +563,7 @@ static hk_result twin_get(dev_in *I, uint32_t *out_id)
 
 static void se_retry(hk_device *dev, hk_device_state again, hk_result why)
 {
-    dev_in *I = &dev->_internal;
-    uint32_t d = hk_dps_backoff_ms(I->se_attempt, 100u, 5000u, 100u, rand32(I));
-    if (I->se_attempt < 32)
-        I->se_attempt++;
-    wait_then(dev, d, again, why);
+    backoff_then(dev, &dev->_internal.se_attempt, 100u, 5000u, 100u, again, why);
 }
 
 static void fail_permanently(hk_device *dev, hk_result why)
@@ -623,8 +595,9 @@ static void do_identity(hk_device *dev)
     }
     uint8_t seed[4] = {0, 0, 0, 0};
     (void)se->random(se->ctx, seed, sizeof seed);
-    uint32_t s = ((uint32_t)seed[0] << 24) | ((uint32_t)seed[1] << 16) |
-                 ((uint32_t)seed[2] << 8) | seed[3];
+    uint32_t s = 0;
+    for (size_t i = 0; i < 4; i++)
+        s = (s << 8) | seed[i];
     for (size_t i = 0; i < cn; i++) /* devices differ even if the RNG read failed */
         s = s * 31u + (uint8_t)I->registration_id[i];
     I->rng = s != 0 ? s : 0x9E3779B9u;
@@ -643,14 +616,12 @@ static void do_record(hk_device *dev)
     if (r == HK_OK) {
         memcpy(I->hub, rec.hub_hostname, rec.hub_hostname_len + 1);
         memcpy(I->device_id, rec.device_id, rec.device_id_len + 1);
-        I->has_record = true;
-    } else if (r == HK_ERR_RECORD_EMPTY || r == HK_ERR_RECORD_CORRUPT ||
-               r == HK_ERR_RECORD_VERSION || r == HK_ERR_RECORD_TOO_LONG) {
-        I->has_record = false;
-    } else {
+    } else if (r != HK_ERR_RECORD_EMPTY && r != HK_ERR_RECORD_CORRUPT &&
+               r != HK_ERR_RECORD_VERSION && r != HK_ERR_RECORD_TOO_LONG) {
         se_retry(dev, HK_DEVICE_STATE_RECORD, r);
         return;
     }
+    I->has_record = r == HK_OK;
     I->se_attempt = 0;
     if (I->has_record && !I->force_dps)
         set_state(dev, HK_DEVICE_STATE_HUB_CONNECT, HK_OK);
@@ -658,35 +629,88 @@ static void do_record(hk_device *dev)
         start_dps_round(dev, r);
 }
 
-static void do_dps_connect(hk_device *dev, uint32_t *dl)
+static const hk_mqtt_subscription dps_sub = {HK_DPS_SUBSCRIBE_FILTER,
+                                             sizeof(HK_DPS_SUBSCRIBE_FILTER) - 1, 1};
+
+/* DPS_CONNECT and HUB_CONNECT: open (first call) and advance the link;
+ * once it is up, MQTT CONNECT and SUBSCRIBE (and, for DPS, a fresh
+ * registration machine) are queued and the session state follows. A
+ * failure ends the connection attempt (dps_conn_fail / hub_fail). */
+static void do_connect(hk_device *dev, uint32_t *dl)
 {
     dev_in *I = &dev->_internal;
-    if (!I->link_open && reached(I->now_ms, dps_deadline(I))) {
-        dps_round_over(dev, HK_ERR_DPS_DEADLINE);
-        return;
+    bool hub = I->state == HK_DEVICE_STATE_HUB_CONNECT;
+    hk_result r = HK_OK;
+    if (!I->link_open) {
+        if (!hub && reached(I->now_ms, dps_deadline(I))) {
+            dps_round_over(dev, HK_ERR_DPS_DEADLINE);
+            return;
+        }
+        /* The hub gets the DPS trust bundle when one was kept. */
+        const char *host = I->hub;
+        uint16_t port = I->cfg.hub_port;
+        size_t trust_len = I->trust_len;
+        if (!hub) {
+            host = I->cfg.dps_host != NULL ? I->cfg.dps_host : HK_DPS_GLOBAL_HOST;
+            port = I->cfg.dps_port;
+            trust_len = 0;
+        }
+        r = I->cfg.link.open(I->cfg.link.ctx, host, port != 0 ? port : 8883u,
+                             trust_len != 0 ? (const uint8_t *)I->trust : NULL, trust_len);
+        I->link_open = r == HK_OK;
+        I->link_since_ms = I->now_ms;
     }
-    const char *host = I->cfg.dps_host != NULL ? I->cfg.dps_host : HK_DPS_GLOBAL_HOST;
     bool ready = false;
     hk_transport t;
-    hk_result r = link_progress(dev, host, pol(I->cfg.dps_port, 8883u), NULL, 0, dl, &ready, &t);
-    if (r == HK_OK && !ready)
-        return;
+    if (r == HK_OK)
+        r = I->cfg.link.poll(I->cfg.link.ctx, &ready, &t);
+    if (r == HK_OK && !ready) {
+        uint32_t limit = I->link_since_ms + I->cfg.policy.connect_timeout_ms;
+        if (!reached(I->now_ms, limit)) {
+            sooner(I, dl, limit);
+            return;
+        }
+        r = HK_ERR_TIMEOUT;
+    }
+    I->link_ready = r == HK_OK;
+    hk_hub_client hc;
+    memset(&hc, 0, sizeof hc);
+    hc.host = I->hub;
+    hc.device_id = I->device_id;
+    hc.model_id = I->cfg.model_id;
     hk_dps_client c = {.id_scope = I->cfg.id_scope, .registration_id = I->registration_id,
                        .api_version = HK_DPS_API_2019_03_31, .client_version = NULL};
-    size_t ul = 0;
+    size_t ul = 0, fl = 0;
     if (r == HK_OK)
-        r = hk_dps_username_build(&c, I->username, sizeof I->username, &ul);
+        r = hub ? hk_hub_username_build(&hc, I->username, sizeof I->username, &ul)
+                : hk_dps_username_build(&c, I->username, sizeof I->username, &ul);
+    if (r == HK_OK && hub)
+        r = hk_hub_c2d_filter_build(&hc, I->c2d_filter, sizeof I->c2d_filter, &fl);
     if (r == HK_OK)
-        r = mqtt_start(dev, &t, I->registration_id, ul, true);
-    hk_mqtt_subscription sub = {HK_DPS_SUBSCRIBE_FILTER, sizeof(HK_DPS_SUBSCRIBE_FILTER) - 1, 1};
+        r = mqtt_start(dev, &t, hub ? I->device_id : I->registration_id, ul, !hub);
+    hk_mqtt_subscription subs[4] = {
+        {I->c2d_filter, fl, 1},
+        {HK_HUB_TWIN_RESPONSE_FILTER, sizeof(HK_HUB_TWIN_RESPONSE_FILTER) - 1, 1},
+        {HK_HUB_TWIN_DESIRED_FILTER, sizeof(HK_HUB_TWIN_DESIRED_FILTER) - 1, 1},
+        {HK_HUB_METHODS_FILTER, sizeof(HK_HUB_METHODS_FILTER) - 1, 1},
+    };
     uint16_t pid;
     if (r == HK_OK)
-        r = hk_mqtt_client_subscribe(&I->mqtt, &sub, 1, &pid);
+        r = hk_mqtt_client_subscribe(&I->mqtt, hub ? subs : &dps_sub, hub ? 4 : 1, &pid);
+    if (hub) {
+        if (r != HK_OK) {
+            hub_fail(dev, r);
+            return;
+        }
+        I->connack = false;
+        I->session_error = HK_OK;
+        set_state(dev, HK_DEVICE_STATE_HUB_SESSION, HK_OK);
+        return;
+    }
     uint32_t left = dps_deadline(I) - I->now_ms;
     hk_dps_machine_config mc = {
         .deadline_ms = left != 0 ? left : 1,
-        .response_timeout_ms = pol(I->cfg.policy.dps_response_timeout_ms,
-                                   HK_DEVICE_DPS_RESPONSE_TIMEOUT_MS),
+        .response_timeout_ms = I->cfg.policy.dps_response_timeout_ms,
         .backoff_min_ms = DPS_BACKOFF_MIN_MS,
         .backoff_max_ms = DPS_BACKOFF_MAX_MS,
         .jitter_ms = DPS_JITTER_MS,
@@ -715,6 +739,10 @@ static void do_dps_register(hk_device *dev, uint32_t *dl)
             (void)hk_dps_machine_next(&I->dps, I->now_ms, rand32(I), &s);
             size_t tl = 0, bl = 0;
             hk_result r = HK_OK;
+            if (s.action == HK_DPS_ACTION_WAIT) {
+                wait_dl = s.wait_until_ms;
+                break;
+            }
             if (s.action == HK_DPS_ACTION_SEND_REGISTER) {
                 hk_dps_client c = {.id_scope = I->cfg.id_scope,
                                    .registration_id = I->registration_id,
@@ -724,32 +752,26 @@ static void do_dps_register(hk_device *dev, uint32_t *dl)
                 if (r == HK_OK)
                     r = hk_dps_register_body_build(&c, I->cfg.registration_payload, NULL,
                                                    I->body, sizeof I->body, &bl);
-                if (r != HK_OK) { /* the configured payload cannot be sent */
-                    close_link(dev, true);
-                    dps_round_over(dev, r);
-                    return;
+                if (r == HK_OK) { /* else the configured payload cannot be sent */
+                    (void)publish0(I, tl, I->body, bl); /* a lost send: the response timeout */
+                    published = true;
+                    continue;
                 }
-                (void)publish0(I, tl, I->body, bl); /* a lost send: the response timeout */
-                published = true;
             } else if (s.action == HK_DPS_ACTION_SEND_POLL) {
-                r = hk_dps_poll_topic_build(s.rid, s.operation_id, strlen(s.operation_id),
-                                            I->topic, sizeof I->topic, &tl);
-                if (r == HK_OK)
+                if (hk_dps_poll_topic_build(s.rid, s.operation_id, strlen(s.operation_id),
+                                            I->topic, sizeof I->topic, &tl) == HK_OK)
                     (void)publish0(I, tl, NULL, 0);
                 published = true;
-            } else if (s.action == HK_DPS_ACTION_WAIT) {
-                wait_dl = s.wait_until_ms;
-                break;
-            } else if (s.action == HK_DPS_ACTION_ASSIGNED) {
-                close_link(dev, true);
+                continue;
+            }
+            close_link(dev, true);
+            if (s.action == HK_DPS_ACTION_ASSIGNED) {
                 I->dps_round_attempt = 0;
                 set_state(dev, HK_DEVICE_STATE_RECORD_WRITE, HK_OK);
-                return;
             } else {
-                close_link(dev, true);
-                dps_round_over(dev, s.result);
-                return;
+                dps_round_over(dev, r != HK_OK ? r : s.result);
             }
+            return;
         }
         I->kick = false;
         I->dps_fed = false;
@@ -759,7 +781,8 @@ static void do_dps_register(hk_device *dev, uint32_t *dl)
             dps_conn_fail(dev, r);
             return;
         }
-        *dl = sooner(I->now_ms, sooner(I->now_ms, *dl, mdl), wait_dl);
+        sooner(I, dl, mdl);
+        sooner(I, dl, wait_dl);
         if (!published && !I->dps_fed)
             return;
     }
@@ -787,58 +810,22 @@ static void do_record_write(hk_device *dev)
     set_state(dev, HK_DEVICE_STATE_HUB_CONNECT, r);
 }
 
-static void do_hub_connect(hk_device *dev, uint32_t *dl)
-{
-    dev_in *I = &dev->_internal;
-    bool ready = false;
-    hk_transport t;
-    const uint8_t *trust = I->trust_len != 0 ? (const uint8_t *)I->trust : NULL;
-    hk_result r = link_progress(dev, I->hub, pol(I->cfg.hub_port, 8883u), trust, I->trust_len,
-                                dl, &ready, &t);
-    if (r == HK_OK && !ready)
-        return;
-    hk_hub_client c = hub_client(I);
-    size_t ul = 0, fl = 0;
-    if (r == HK_OK)
-        r = hk_hub_username_build(&c, I->username, sizeof I->username, &ul);
-    if (r == HK_OK)
-        r = hk_hub_c2d_filter_build(&c, I->c2d_filter, sizeof I->c2d_filter, &fl);
-    if (r == HK_OK)
-        r = mqtt_start(dev, &t, I->device_id, ul, false);
-    hk_mqtt_subscription subs[4] = {
-        {I->c2d_filter, fl, 1},
-        {HK_HUB_TWIN_RESPONSE_FILTER, sizeof(HK_HUB_TWIN_RESPONSE_FILTER) - 1, 1},
-        {HK_HUB_TWIN_DESIRED_FILTER, sizeof(HK_HUB_TWIN_DESIRED_FILTER) - 1, 1},
-        {HK_HUB_METHODS_FILTER, sizeof(HK_HUB_METHODS_FILTER) - 1, 1},
-    };
-    uint16_t pid;
-    if (r == HK_OK)
-        r = hk_mqtt_client_subscribe(&I->mqtt, subs, 4, &pid);
-    if (r != HK_OK) {
-        hub_fail(dev, r);
-        return;
-    }
-    I->connack = false;
-    I->session_error = HK_OK;
-    set_state(dev, HK_DEVICE_STATE_HUB_SESSION, HK_OK);
-}
-
 static void do_hub_session(hk_device *dev, uint32_t *dl)
 {
     dev_in *I = &dev->_internal;
     uint32_t mdl = 0;
     hk_result r = hk_mqtt_client_process(&I->mqtt, I->now_ms, &mdl);
-    if (r == HK_OK && I->session_error != HK_OK)
+    if (r == HK_OK)
         r = I->session_error;
     if (r != HK_OK) {
         hub_fail(dev, r);
         return;
     }
-    *dl = sooner(I->now_ms, *dl, mdl);
+    sooner(I, dl, mdl);
     if (I->state == HK_DEVICE_STATE_HUB_SESSION && I->connack) {
         /* Desired updates are only sent while connected: GET the whole twin
          * after every connect so none is missed. */
-        (void)twin_get(I, NULL);
+        (void)twin_request(I, NULL, 0, NULL);
         I->hub_failing = false;
         I->session_up = true;
         I->ready_since_ms = I->now_ms;
@@ -857,16 +844,14 @@ static void do_state(hk_device *dev, uint32_t *dl)
         do_record(dev);
         break;
     case HK_DEVICE_STATE_DPS_CONNECT:
-        do_dps_connect(dev, dl);
+    case HK_DEVICE_STATE_HUB_CONNECT:
+        do_connect(dev, dl);
         break;
     case HK_DEVICE_STATE_DPS_REGISTER:
         do_dps_register(dev, dl);
         break;
     case HK_DEVICE_STATE_RECORD_WRITE:
         do_record_write(dev);
-        break;
-    case HK_DEVICE_STATE_HUB_CONNECT:
-        do_hub_connect(dev, dl);
         break;
     case HK_DEVICE_STATE_HUB_SESSION:
     case HK_DEVICE_STATE_READY:
@@ -876,7 +861,7 @@ static void do_state(hk_device *dev, uint32_t *dl)
         if (reached(I->now_ms, I->wait_until_ms))
             set_state(dev, (hk_device_state)I->wait_next, HK_OK);
         else
-            *dl = sooner(I->now_ms, *dl, I->wait_until_ms);
+            sooner(I, dl, I->wait_until_ms);
         break;
     default: /* STOPPED, FAILED */
         break;
@@ -910,24 +895,30 @@ static void do_requests(hk_device *dev)
 hk_result hk_device_init(hk_device *dev, const hk_device_config *config, uint32_t now_ms)
 {
     HK_REQUIRE(dev != NULL && config != NULL);
-    const hk_device_policy *p = &config->policy;
-    if (config->se == NULL || config->se->cert == NULL || config->se->random == NULL ||
-        config->se->read_data == NULL || config->se->write_data == NULL ||
-        config->link.open == NULL || config->link.poll == NULL || config->link.close == NULL ||
-        config->link.wait == NULL || config->id_scope == NULL || config->id_scope[0] == '\0')
+    const hk_se *se = config->se;
+    const hk_device_link *l = &config->link;
+    if (se == NULL || se->cert == NULL || se->random == NULL || se->read_data == NULL ||
+        se->write_data == NULL || l->open == NULL || l->poll == NULL || l->close == NULL ||
+        l->wait == NULL || config->id_scope == NULL || config->id_scope[0] == '\0')
         return HK_ERR_INVALID_ARG;
-    uint32_t rmin = pol(p->reconnect_min_ms, HK_DEVICE_RECONNECT_MIN_MS);
-    uint32_t rmax = pol(p->reconnect_max_ms, HK_DEVICE_RECONNECT_MAX_MS);
-    uint32_t jit = pol(p->reconnect_jitter_ms, HK_DEVICE_RECONNECT_JITTER_MS);
-    if (rmin > rmax || jit > rmax || pol(p->dps_deadline_ms, 1) > SPAN_MAX ||
-        pol(p->reprovision_interval_ms, 1) > SPAN_MAX || pol(p->hub_fallback_ms, 1) > SPAN_MAX)
+    /* The policy with every zero replaced by its default. */
+    hk_device_policy p = config->policy;
+    for (size_t i = 0; i < HK_ARRAY_LEN(policy_defaults); i++) {
+        uint32_t *f = (uint32_t *)(void *)((char *)&p + i * sizeof(uint32_t));
+        if (*f == 0)
+            *f = policy_defaults[i];
+    }
+    if (p.keep_alive_s == 0)
+        p.keep_alive_s = HK_DEVICE_KEEP_ALIVE_S;
+    if (p.reconnect_min_ms > p.reconnect_max_ms || p.reconnect_jitter_ms > p.reconnect_max_ms ||
+        p.dps_deadline_ms > SPAN_MAX || p.reprovision_interval_ms > SPAN_MAX ||
+        p.hub_fallback_ms > SPAN_MAX)
         return HK_ERR_INVALID_ARG;
     memset(dev, 0, sizeof *dev);
     dev_in *I = &dev->_internal;
     I->cfg = *config;
-    hk_mqtt_client_config mc = {.tx_buf = I->tx, .tx_cap = sizeof I->tx, .rx_buf = I->rx,
-                                .rx_cap = sizeof I->rx, .on_event = on_mqtt, .event_ctx = dev};
-    HK_TRY(hk_mqtt_client_init(&I->mqtt, &mc));
+    I->cfg.policy = p;
+    HK_TRY(mqtt_init(dev));
     I->now_ms = I->start_ms = I->state_since_ms = now_ms;
     I->state = HK_DEVICE_STATE_IDENTITY;
     I->visited = 1u << HK_DEVICE_STATE_IDENTITY;
@@ -1019,28 +1010,22 @@ hk_result hk_device_send_telemetry(hk_device *dev, const uint8_t *payload, size_
     /* From HUB_SESSION on: queued behind CONNECT and the SUBSCRIBEs. */
     if (I->state != HK_DEVICE_STATE_HUB_SESSION && I->state != HK_DEVICE_STATE_READY)
         return HK_ERR_STATE;
-    hk_device_sending *slot = NULL;
-    for (size_t i = 0; i < HK_MQTT_MAX_INFLIGHT && slot == NULL; i++)
-        if (!I->sending[i].used)
-            slot = &I->sending[i];
-    if (slot == NULL)
-        return HK_ERR_FULL;
-    hk_hub_client c = hub_client(I);
+    hk_device_sending *slot = I->sending;
+    while (slot->used)
+        if (++slot == I->sending + HK_MQTT_MAX_INFLIGHT)
+            return HK_ERR_FULL;
+    hk_hub_client c;
+    memset(&c, 0, sizeof c);
+    c.host = I->hub;
+    c.device_id = I->device_id;
+    c.model_id = I->cfg.model_id;
     size_t tl = 0;
-    HK_TRY(hk_hub_telemetry_topic_build(&c, props, slot->topic, sizeof slot->topic, &tl));
-    hk_mqtt_publish m;
-    memset(&m, 0, sizeof m);
-    m.topic = slot->topic;
-    m.topic_len = tl;
-    m.payload = payload;
-    m.payload_len = payload_len;
-    m.qos = 1;
     uint16_t pid = 0;
-    HK_TRY(hk_mqtt_client_publish(&I->mqtt, &m, &pid));
+    HK_TRY(hk_hub_telemetry_topic_build(&c, props, slot->topic, sizeof slot->topic, &tl));
+    HK_TRY(publish(I, slot->topic, tl, payload, payload_len, 1, &pid));
     slot->used = true;
     slot->packet_id = pid;
     slot->id = next_id(I);
-    I->kick = true;
     if (out_id != NULL)
         *out_id = slot->id;
     return HK_OK;
@@ -1051,24 +1036,16 @@ hk_result hk_device_twin_get(hk_device *dev, uint32_t *out_id)
     HK_REQUIRE(dev != NULL);
     if (dev->_internal.state != HK_DEVICE_STATE_READY)
         return HK_ERR_STATE;
-    return twin_get(&dev->_internal, out_id);
+    return twin_request(&dev->_internal, NULL, 0, out_id);
 }
 
 hk_result hk_device_twin_report(hk_device *dev, const char *json, size_t json_len,
                                 uint32_t *out_id)
 {
     HK_REQUIRE(dev != NULL && json != NULL);
-    dev_in *I = &dev->_internal;
-    if (I->state != HK_DEVICE_STATE_READY)
+    if (dev->_internal.state != HK_DEVICE_STATE_READY)
         return HK_ERR_STATE;
-    char rid[11];
-    uint32_t id = next_id(I);
-    size_t n = fmt_u32(id, rid), tl = 0;
-    HK_TRY(hk_hub_twin_patch_topic_build(rid, n, I->topic, sizeof I->topic, &tl));
-    HK_TRY(publish0(I, tl, json, json_len));
-    if (out_id != NULL)
-        *out_id = id;
-    return HK_OK;
+    return twin_request(&dev->_internal, json, json_len, out_id);
 }
 
 hk_result hk_device_method_respond(hk_device *dev, const char *request_id, size_t request_id_len,
