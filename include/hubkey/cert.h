@@ -256,7 +256,8 @@ hk_result hk_cert_key_id(const uint8_t public_key[HK_CERT_PUBLIC_KEY_SIZE],
                          uint8_t out[HK_CERT_KEY_ID_SIZE]);
 
 /* Unpad a 72-byte stored public key (00000000 || X || 00000000 || Y) into
- * X || Y. HK_ERR_CERT_COMPRESSED when the pad bytes are not zero. */
+ * X || Y. HK_ERR_CERT_COMPRESSED when the pad bytes are not zero (out may
+ * then hold the bytes before the first bad pad byte). */
 hk_result hk_cert_public_key_unpad(const uint8_t padded[HK_CERT_PADDED_PUBLIC_KEY_SIZE],
                                    uint8_t out[HK_CERT_PUBLIC_KEY_SIZE]);
 

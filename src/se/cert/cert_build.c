@@ -346,10 +346,12 @@ hk_result hk_cert_public_key_unpad(const uint8_t padded[HK_CERT_PADDED_PUBLIC_KE
                                    uint8_t out[HK_CERT_PUBLIC_KEY_SIZE])
 {
     HK_REQUIRE(padded != NULL && out != NULL);
-    for (int i = 0; i < 4; i++)
-        if (padded[i] != 0 || padded[36 + i] != 0)
+    /* Two halves of 36 bytes: four zero bytes, then 32 key bytes. */
+    for (unsigned i = 0; i < HK_CERT_PADDED_PUBLIC_KEY_SIZE; i++) {
+        if (i % 36 >= 4)
+            *out++ = padded[i];
+        else if (padded[i] != 0)
             return HK_ERR_CERT_COMPRESSED;
-    memcpy(out, padded + 4, 32);
-    memcpy(out + 32, padded + 40, 32);
+    }
     return HK_OK;
 }
