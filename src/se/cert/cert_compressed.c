@@ -119,9 +119,9 @@ hk_result hk_cert_date_format(uint8_t format, const uint16_t v[6], uint8_t *out)
     } else if (year > 9999) {
         return HK_ERR_CERT_COMPRESSED;
     }
-    uint8_t *p = put_digits(out, year, year_digits);
-    for (unsigned i = 1; i < 6; i++)
-        p = put_digits(p, v[i], 2);
+    uint8_t *p = out;
+    for (unsigned i = 0; i < 6; i++)
+        p = put_digits(p, i == 0 ? year : v[i], i == 0 ? year_digits : 2);
     *p = 'Z';
     return HK_OK;
 }
