@@ -16,13 +16,10 @@
 int hk_cert_date_valid(unsigned year, unsigned month, unsigned day)
 {
     static const uint8_t days[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (month < 1 || month > 12 || day < 1 || day > days[month - 1])
+    if (month - 1u > 11u || day - 1u >= days[month - 1u])
         return 0;
-    if (month == 2 && day == 29) {
-        bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-        return leap;
-    }
-    return 1;
+    /* 29 February only in leap years. */
+    return month != 2 || day != 29 || (year % 4 == 0 && (year % 100 != 0 || year % 400 == 0));
 }
 
 /* Bytes 64..66: Y(5) M(4) D(5) h(5) E(5), from bit 7 of byte 64 down;
