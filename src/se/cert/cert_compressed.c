@@ -111,8 +111,6 @@ hk_result hk_cert_date_format(uint8_t format, const uint16_t v[6], uint8_t *out)
             return HK_ERR_CERT_COMPRESSED;
         year %= 100u;
         year_digits = 2;
-    } else if (format != HK_CERT_DATE_GENERALIZED) {
-        return HK_ERR_CERT_TEMPLATE;
     } else if (year > 9999) {
         return HK_ERR_CERT_COMPRESSED;
     }

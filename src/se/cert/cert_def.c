@@ -139,6 +139,11 @@ static void get_loc(hk_cert_loc *loc, const uint8_t *p)
 _Static_assert(offsetof(hk_cert_def, expire_date_format) ==
                    offsetof(hk_cert_def, template_id) + 5,
                "template_id .. expire_date_format are consecutive bytes");
+/* An extra element's first four bytes are its four one-byte fields. */
+_Static_assert(offsetof(hk_cert_extra, source) == 0 && offsetof(hk_cert_extra, transform) == 1 &&
+                   offsetof(hk_cert_extra, src_offset) == 2 &&
+                   offsetof(hk_cert_extra, src_count) == 3,
+               "source .. src_count are the first four bytes");
 
 /* Accepts "HKCD" 01 tpl chain sn exp fmt_i fmt_e n_extra | len16 | tbs |
  * 8 x (off16 cnt16) | n_extra x 8 | template. Example head of a device
@@ -163,10 +168,7 @@ hk_result hk_cert_def_parse(const uint8_t *buf, size_t len, hk_cert_def *out)
     const uint8_t *x = buf + DEF_HEADER;
     for (size_t i = 0; i < n_extra; i++, x += DEF_EXTRA_SIZE) {
         hk_cert_extra *e = &out->extras[i];
-        e->source = x[0];
-        e->transform = x[1];
-        e->src_offset = x[2];
-        e->src_count = x[3];
+        memcpy(e, x, 4); /* source, transform, src_offset, src_count */
         get_loc(&e->cert, x + 4);
     }
     out->template_der = x;

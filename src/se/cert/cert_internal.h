@@ -16,9 +16,10 @@ hk_result hk_cert_sha256(const uint8_t *msg, size_t len, uint8_t out[32]);
 size_t hk_cert_date_text_len(uint8_t format);
 
 /* Format v = {year, month, day, hour, minute, second} (each in its range)
- * as "YYMMDDhhmmssZ" / "YYYYMMDDhhmmssZ". HK_ERR_CERT_COMPRESSED when the
- * year does not fit the format (UTCTime: 1950..2049), HK_ERR_CERT_TEMPLATE
- * for an unknown format. */
+ * as "YYMMDDhhmmssZ" (HK_CERT_DATE_UTC) or "YYYYMMDDhhmmssZ" (any other
+ * format: the callers pass a checked definition's, so it is
+ * HK_CERT_DATE_GENERALIZED). HK_ERR_CERT_COMPRESSED when the year does not
+ * fit the format (UTCTime: 1950..2049). */
 hk_result hk_cert_date_format(uint8_t format, const uint16_t v[6], uint8_t *out);
 
 /* Parse the text of a date in the given format. Strict: digits only,
