@@ -4,7 +4,16 @@ set(CMAKE_SYSTEM_NAME Generic)
 set(CMAKE_SYSTEM_PROCESSOR arm)
 set(CMAKE_C_COMPILER arm-none-eabi-gcc)
 set(CMAKE_TRY_COMPILE_TARGET_TYPE STATIC_LIBRARY)
-set(CMAKE_C_FLAGS_INIT "-mcpu=cortex-m4 -mthumb -ffunction-sections -fdata-sections")
+# -flto -ffat-lto-objects: every object carries both GCC's intermediate code
+# and ordinary machine code, so one set of archives serves the production
+# link (link-time optimisation across modules, -flto) and the plain link
+# (-fno-lto) make size reports next to it. The archiver and ranlib must be
+# GCC's wrappers so the archives index the intermediate code too.
+set(CMAKE_C_FLAGS_INIT "-mcpu=cortex-m4 -mthumb -ffunction-sections -fdata-sections -flto -ffat-lto-objects")
+find_program(HK_ARM_GCC_AR arm-none-eabi-gcc-ar REQUIRED)
+find_program(HK_ARM_GCC_RANLIB arm-none-eabi-gcc-ranlib REQUIRED)
+set(CMAKE_AR ${HK_ARM_GCC_AR})
+set(CMAKE_RANLIB ${HK_ARM_GCC_RANLIB})
 set(CMAKE_C_FLAGS_MINSIZEREL_INIT "-Os -DNDEBUG")
 set(CMAKE_EXE_LINKER_FLAGS_INIT "-Wl,--gc-sections --specs=nano.specs --specs=nosys.specs")
 
