@@ -313,9 +313,11 @@ hk_result hk_atecc608_read_config(hk_atecc608 *dev, uint8_t out[HK_ATECC608_CONF
                                   uint8_t *out_status)
 {
     HK_REQUIRE(out != NULL);
-    for (uint16_t block = 0; block < 4; block++)
-        HK_TRY(hk_atecc608_read(dev, HK_ATECC608_ZONE_CONFIG, (uint16_t)(block << 3),
-                                out + block * 32u, 32, out_status));
+    for (uint32_t block = 0; block < 4; block++)
+        HK_TRY(transact(dev,
+                        HEAD(HK_ATECC608_OP_READ,
+                             hk_atecc608_rw_param1(HK_ATECC608_ZONE_CONFIG, 32), block << 3),
+                        NULL, 0, out + block * 32u, 32, out_status));
     return HK_OK;
 }
 
@@ -350,19 +352,25 @@ static hk_result slot_io(hk_atecc608 *dev, uint8_t slot, size_t offset, uint8_t 
         size_t skip = offset - at;
         size_t n = have - skip < len ? have - skip : len;
         /* Data address: block in bits 11..8, slot in 6..3, word in 2..0. */
-        uint16_t p2 = (uint16_t)((at / 32u) << 8 | (unsigned)slot << 3 | (at % 32u) / 4u);
+        uint32_t p2 = (uint32_t)((at / 32u) << 8 | (unsigned)slot << 3 | (at % 32u) / 4u);
         uint8_t tmp[32];
-        if (in == NULL) {
-            HK_TRY(hk_atecc608_read(dev, HK_ATECC608_ZONE_DATA, p2, tmp, unit, out_status));
-            memcpy(out, tmp + skip, n);
-            out += n;
-        } else {
+        bool write = in != NULL;
+        if (write) {
             memset(tmp, 0, sizeof tmp);
             if (skip != 0 || n != have)
                 HK_TRY(slot_io(dev, slot, at, tmp, NULL, have, out_status));
             memcpy(tmp + skip, in, n);
-            HK_TRY(hk_atecc608_write(dev, HK_ATECC608_ZONE_DATA, p2, tmp, unit, out_status));
             in += n;
+        }
+        /* One Read into tmp, or one Write of tmp. */
+        HK_TRY(transact(dev,
+                        HEAD(write ? HK_ATECC608_OP_WRITE : HK_ATECC608_OP_READ,
+                             hk_atecc608_rw_param1(HK_ATECC608_ZONE_DATA, unit), p2),
+                        write ? tmp : NULL, write ? unit : 0, write ? NULL : tmp,
+                        write ? 0 : unit, out_status));
+        if (!write) {
+            memcpy(out, tmp + skip, n);
+            out += n;
         }
         offset += n;
         len -= n;

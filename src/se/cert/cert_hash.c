@@ -46,10 +46,10 @@ static void sha1_block(uint32_t h[5], const uint8_t p[64])
     uint32_t w[16];
     uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
     for (unsigned t = 0; t < 80; t++) {
-        uint32_t x;
+        uint32_t x = 0;
         if (t < 16)
-            x = (uint32_t)p[4 * t] << 24 | (uint32_t)p[4 * t + 1] << 16 |
-                (uint32_t)p[4 * t + 2] << 8 | p[4 * t + 3];
+            for (unsigned j = 0; j < 4; j++)
+                x = x << 8 | *p++; /* big-endian word t */
         else
             x = sha1_rol(w[(t + 13) & 15] ^ w[(t + 8) & 15] ^ w[(t + 2) & 15] ^ w[t & 15], 1);
         w[t & 15] = x;
