@@ -131,12 +131,6 @@ static void force_sleep(hk_atecc608 *dev)
     dev->_internal.awake = false;
 }
 
-static bool is_wake_token(const uint8_t rsp[4])
-{
-    static const uint8_t token[4] = {0x04, 0x11, 0x33, 0x43};
-    return memcmp(rsp, token, sizeof token) == 0;
-}
-
 /* Pulse, tWHI, read 04 11 33 43. A NACK means the chip is not ready yet (or
  * the bus is noisy): pulse again, which an awake chip ignores, so nothing it
  * holds is lost. Wrong bytes are read once more from the start of the output
@@ -153,19 +147,23 @@ static hk_result wake(hk_atecc608 *dev)
             return r;
         delay_us(dev, dev->policy.wake_delay_us);
         uint8_t rsp[4];
-        r = bus_read(dev, rsp, sizeof rsp);
-        if (r == HK_OK && !is_wake_token(rsp) && send_word(dev, WORD_RESET) == HK_OK)
+        bool token;
+        unsigned reads = 0;
+        do {
             r = bus_read(dev, rsp, sizeof rsp);
-        if (r == HK_ERR_IO)
-            return r;
-        if (r != HK_OK) {
-            dev->stats.nacks++;
-        } else if (is_wake_token(rsp)) {
+            token = r == HK_OK && (rsp[0] | rsp[1] << 8 | rsp[2] << 16 | (uint32_t)rsp[3] << 24) ==
+                                      0x43331104u; /* 04 11 33 43 */
+        } while (r == HK_OK && !token && reads++ == 0 && send_word(dev, WORD_RESET) == HK_OK);
+        if (token) {
             dev->_internal.awake = true;
             return HK_OK;
-        } else {
-            force_sleep(dev);
         }
+        if (r == HK_ERR_IO)
+            return r;
+        if (r != HK_OK)
+            dev->stats.nacks++;
+        else
+            force_sleep(dev);
     }
     return HK_ERR_SE_WAKE;
 }
