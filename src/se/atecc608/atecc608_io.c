@@ -203,9 +203,14 @@ static hk_result read_group(hk_atecc608 *dev, size_t expected, uint8_t rsp[HK_AT
 
 /* Poll until the chip answers or the time is up; a garbled group is read
  * once more from the same output buffer. */
-static hk_result receive(hk_atecc608 *dev, size_t expected, uint32_t exec_ms,
+static hk_result receive(hk_atecc608 *dev, const hk_atecc608_cmd *cmd,
                          uint8_t rsp[HK_ATECC608_RSP_MAX], uint8_t *status)
 {
+    /* The longer of the table's time for the clock mode and the command's. */
+    uint32_t exec_ms = hk_atecc608_exec_ms(cmd->group[1], dev->_internal.clock_mode);
+    if (cmd->exec_ms > exec_ms)
+        exec_ms = cmd->exec_ms;
+    size_t expected = cmd->resp_len;
     uint32_t limit_us = (exec_ms + dev->policy.poll_extra_ms) * 1000u;
     uint32_t waited_us = 0;
     uint32_t wait_us = dev->policy.poll_first_us;
@@ -231,8 +236,9 @@ static hk_result receive(hk_atecc608 *dev, size_t expected, uint32_t exec_ms,
 
 /* One attempt: wake when needed, send, receive. *may_have_run tells the
  * next attempt that this one's group reached the chip and may have run. */
-NOINLINE static hk_result send_once(hk_atecc608 *dev, const hk_atecc608_cmd *cmd, uint32_t exec_ms,
-                           uint8_t rsp[HK_ATECC608_RSP_MAX], uint8_t *status, bool *may_have_run)
+NOINLINE static hk_result send_once(hk_atecc608 *dev, const hk_atecc608_cmd *cmd,
+                                    uint8_t rsp[HK_ATECC608_RSP_MAX], uint8_t *status,
+                                    bool *may_have_run)
 {
     if (*may_have_run)
         dev->_internal.reruns++;
@@ -244,7 +250,7 @@ NOINLINE static hk_result send_once(hk_atecc608 *dev, const hk_atecc608_cmd *cmd
         return r;
     r = send_group(dev, cmd);
     if (r == HK_OK) {
-        r = receive(dev, cmd->resp_len, exec_ms, rsp, status);
+        r = receive(dev, cmd, rsp, status);
         /* The chip took the group; unless it says it did not run it, it
          * may have. */
         *may_have_run = r == HK_ERR_SE_NO_RESPONSE || r == HK_ERR_SE_CRC ||
@@ -269,10 +275,6 @@ hk_result hk_atecc608_execute(hk_atecc608 *dev, const hk_atecc608_cmd *cmd,
         *out_status = 0;
     dev->stats.transactions++;
 
-    uint32_t exec_ms = hk_atecc608_exec_ms(cmd->group[1], dev->_internal.clock_mode);
-    if (cmd->exec_ms > exec_ms)
-        exec_ms = cmd->exec_ms;
-
     uint8_t rsp[HK_ATECC608_RSP_MAX];
     uint8_t status = 0;
     hk_result r = HK_ERR_SE_NO_RESPONSE;
@@ -280,7 +282,7 @@ hk_result hk_atecc608_execute(hk_atecc608 *dev, const hk_atecc608_cmd *cmd,
     for (unsigned attempt = 0; attempt < dev->policy.attempts; attempt++) {
         if (attempt > 0)
             dev->stats.resends++;
-        r = send_once(dev, cmd, exec_ms, rsp, &status, &may_have_run);
+        r = send_once(dev, cmd, rsp, &status, &may_have_run);
         if (r == HK_ERR_SE_STATUS) {
             if (status == HK_ATECC608_STATUS_WATCHDOG) {
                 (void)send_word(dev, WORD_IDLE);
