@@ -195,7 +195,10 @@ hk_result hk_atecc608_sign_digest(hk_atecc608 *dev, uint8_t slot, const uint8_t 
         r = hk_atecc608_random(dev, rnd, out_status);
         memset(rnd, 0, sizeof rnd);
         if (r == HK_OK)
-            r = hk_atecc608_nonce_load(dev, HK_ATECC608_NONCE_MSG_DIGEST, digest, 32, out_status);
+            r = transact(dev,
+                         HEAD(HK_ATECC608_OP_NONCE,
+                              hk_atecc608_nonce_param1(HK_ATECC608_NONCE_MSG_DIGEST, 32), 0),
+                         digest, 32, NULL, 0, out_status);
         if (r == HK_OK)
             r = transact(dev, HEAD(HK_ATECC608_OP_SIGN, HK_ATECC608_SIGN_EXTERNAL, slot), NULL, 0,
                          out_rs, HK_ATECC608_SIGNATURE_SIZE, out_status);
