@@ -360,6 +360,8 @@ typedef struct hk_device {
         size_t trust_len; /* with the NUL; 0 = no bundle */
         size_t trust_count;
         hk_device_config cfg; /* policy: zeros replaced by the defaults */
+        hk_dps_client dps_client; /* points at registration_id */
+        hk_hub_client hub_client; /* points at hub and device_id */
         hk_record_cache rec_cache; /* from the RECORD read, for RECORD_WRITE */
         char registration_id[HK_DPS_DEVICE_ID_MAX + 1];
         char hub[HK_DPS_HUB_MAX + 1];

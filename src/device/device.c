@@ -397,7 +397,8 @@ static void on_dps_publish(hk_device *dev, const hk_mqtt_publish *p)
         I->trust_count = resp->trust_bundle_count;
     }
 
-    memset(&ev, 0, sizeof ev);
+    ev.status = 0; /* the rest of ev is still zero */
+    ev.retry_after_s = 0;
     ev.type = HK_DEVICE_EVENT_ASSIGNED;
     ev.result = tr == HK_OK ? HK_OK : HK_ERR_LIMIT; /* LIMIT: bundle too large, not kept */
     ev.hub = I->hub;
@@ -539,14 +540,13 @@ static hk_result publish0(dev_in *I, size_t topic_len, const void *payload, size
  * patch. */
 static hk_result twin_request(dev_in *I, const char *json, size_t json_len, uint32_t *out_id)
 {
-    char rid[11];
+    char digits[10];
+    char *rid = digits + sizeof digits;
     uint32_t id = next_id(I);
-    size_t n = 0, tl = 0;
-    /* Decimal, most significant digit first. */
-    for (uint32_t v = id; v != 0; v /= 10u)
-        n++;
-    for (uint32_t v = id, i = (uint32_t)n; i-- > 0; v /= 10u)
-        rid[i] = (char)('0' + v % 10u);
+    size_t tl = 0;
+    for (uint32_t v = id; v != 0; v /= 10u) /* decimal, written from the end */
+        *--rid = (char)('0' + v % 10u);
+    size_t n = (size_t)(digits + sizeof digits - rid);
     if (json == NULL)
         HK_TRY(hk_hub_twin_get_topic_build(rid, n, I->topic, sizeof I->topic, &tl));
     else
@@ -673,19 +673,12 @@ static void do_connect(hk_device *dev, uint32_t *dl)
         r = HK_ERR_TIMEOUT;
     }
     I->link_ready = r == HK_OK;
-    hk_hub_client hc;
-    memset(&hc, 0, sizeof hc);
-    hc.host = I->hub;
-    hc.device_id = I->device_id;
-    hc.model_id = I->cfg.model_id;
-    hk_dps_client c = {.id_scope = I->cfg.id_scope, .registration_id = I->registration_id,
-                       .api_version = HK_DPS_API_2019_03_31, .client_version = NULL};
     size_t ul = 0, fl = 0;
     if (r == HK_OK)
-        r = hub ? hk_hub_username_build(&hc, I->username, sizeof I->username, &ul)
-                : hk_dps_username_build(&c, I->username, sizeof I->username, &ul);
+        r = hub ? hk_hub_username_build(&I->hub_client, I->username, sizeof I->username, &ul)
+                : hk_dps_username_build(&I->dps_client, I->username, sizeof I->username, &ul);
     if (r == HK_OK && hub)
-        r = hk_hub_c2d_filter_build(&hc, I->c2d_filter, sizeof I->c2d_filter, &fl);
+        r = hk_hub_c2d_filter_build(&I->hub_client, I->c2d_filter, sizeof I->c2d_filter, &fl);
     if (r == HK_OK)
         r = mqtt_start(dev, &t, hub ? I->device_id : I->registration_id, ul, !hub);
     hk_mqtt_subscription subs[4] = {
@@ -744,13 +737,9 @@ static void do_dps_register(hk_device *dev, uint32_t *dl)
                 break;
             }
             if (s.action == HK_DPS_ACTION_SEND_REGISTER) {
-                hk_dps_client c = {.id_scope = I->cfg.id_scope,
-                                   .registration_id = I->registration_id,
-                                   .api_version = HK_DPS_API_2019_03_31,
-                                   .client_version = NULL};
                 r = hk_dps_register_topic_build(s.rid, I->topic, sizeof I->topic, &tl);
                 if (r == HK_OK)
-                    r = hk_dps_register_body_build(&c, I->cfg.registration_payload, NULL,
+                    r = hk_dps_register_body_build(&I->dps_client, I->cfg.registration_payload, NULL,
                                                    I->body, sizeof I->body, &bl);
                 if (r == HK_OK) { /* else the configured payload cannot be sent */
                     (void)publish0(I, tl, I->body, bl); /* a lost send: the response timeout */
@@ -901,23 +890,28 @@ hk_result hk_device_init(hk_device *dev, const hk_device_config *config, uint32_
         se->write_data == NULL || l->open == NULL || l->poll == NULL || l->close == NULL ||
         l->wait == NULL || config->id_scope == NULL || config->id_scope[0] == '\0')
         return HK_ERR_INVALID_ARG;
-    /* The policy with every zero replaced by its default. */
-    hk_device_policy p = config->policy;
-    for (size_t i = 0; i < HK_ARRAY_LEN(policy_defaults); i++) {
-        uint32_t *f = (uint32_t *)(void *)((char *)&p + i * sizeof(uint32_t));
-        if (*f == 0)
-            *f = policy_defaults[i];
-    }
-    if (p.keep_alive_s == 0)
-        p.keep_alive_s = HK_DEVICE_KEEP_ALIVE_S;
-    if (p.reconnect_min_ms > p.reconnect_max_ms || p.reconnect_jitter_ms > p.reconnect_max_ms ||
-        p.dps_deadline_ms > SPAN_MAX || p.reprovision_interval_ms > SPAN_MAX ||
-        p.hub_fallback_ms > SPAN_MAX)
-        return HK_ERR_INVALID_ARG;
     memset(dev, 0, sizeof *dev);
     dev_in *I = &dev->_internal;
     I->cfg = *config;
-    I->cfg.policy = p;
+    /* The policy with every zero replaced by its default. */
+    hk_device_policy *p = &I->cfg.policy;
+    for (size_t i = 0; i < HK_ARRAY_LEN(policy_defaults); i++) {
+        uint32_t *f = (uint32_t *)(void *)((char *)p + i * sizeof(uint32_t));
+        if (*f == 0)
+            *f = policy_defaults[i];
+    }
+    if (p->keep_alive_s == 0)
+        p->keep_alive_s = HK_DEVICE_KEEP_ALIVE_S;
+    if (p->reconnect_min_ms > p->reconnect_max_ms || p->reconnect_jitter_ms > p->reconnect_max_ms ||
+        p->dps_deadline_ms > SPAN_MAX || p->reprovision_interval_ms > SPAN_MAX ||
+        p->hub_fallback_ms > SPAN_MAX)
+        return HK_ERR_INVALID_ARG;
+    I->dps_client.id_scope = config->id_scope;
+    I->dps_client.registration_id = I->registration_id;
+    I->dps_client.api_version = HK_DPS_API_2019_03_31;
+    I->hub_client.host = I->hub;
+    I->hub_client.device_id = I->device_id;
+    I->hub_client.model_id = config->model_id;
     HK_TRY(mqtt_init(dev));
     I->now_ms = I->start_ms = I->state_since_ms = now_ms;
     I->state = HK_DEVICE_STATE_IDENTITY;
@@ -1014,14 +1008,9 @@ hk_result hk_device_send_telemetry(hk_device *dev, const uint8_t *payload, size_
     while (slot->used)
         if (++slot == I->sending + HK_MQTT_MAX_INFLIGHT)
             return HK_ERR_FULL;
-    hk_hub_client c;
-    memset(&c, 0, sizeof c);
-    c.host = I->hub;
-    c.device_id = I->device_id;
-    c.model_id = I->cfg.model_id;
     size_t tl = 0;
     uint16_t pid = 0;
-    HK_TRY(hk_hub_telemetry_topic_build(&c, props, slot->topic, sizeof slot->topic, &tl));
+    HK_TRY(hk_hub_telemetry_topic_build(&I->hub_client, props, slot->topic, sizeof slot->topic, &tl));
     HK_TRY(publish(I, slot->topic, tl, payload, payload_len, 1, &pid));
     slot->used = true;
     slot->packet_id = pid;

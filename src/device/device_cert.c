@@ -18,47 +18,30 @@
 #include "common/hk_common.h"
 #include "hubkey/device.h"
 
-/* A TLV inside [*pos, end): its tag, and its content as [*out_start, +*out_len). */
-static hk_result der_next(const uint8_t *der, size_t end, size_t *pos, uint8_t *out_tag,
-                          size_t *out_start, size_t *out_len)
+/* The TLV at *pos, which must lie inside [*pos, end): returns its tag
+ * and moves *pos to the start of its content, *out_end after it; -1 for
+ * malformed DER. */
+static int der_head(const uint8_t *der, size_t end, size_t *pos, size_t *out_end)
 {
     size_t p = *pos;
     if (end - p < 2)
-        return HK_ERR_CERT_PARSE;
+        return -1;
     uint8_t tag = der[p++];
-    if ((tag & 0x1Fu) == 0x1Fu)
-        return HK_ERR_CERT_PARSE;
     size_t len = der[p++];
+    if ((tag & 0x1Fu) == 0x1Fu)
+        return -1;
     if (len & 0x80u) {
         size_t n = len & 0x7Fu;
         if (n == 0 || n > 4 || end - p < n)
-            return HK_ERR_CERT_PARSE;
-        len = 0;
-        for (size_t i = 0; i < n; i++)
+            return -1;
+        for (len = 0; n > 0; n--)
             len = (len << 8) | der[p++];
     }
     if (len > end - p)
-        return HK_ERR_CERT_PARSE;
-    *out_tag = tag;
-    *out_start = p;
-    *out_len = len;
-    *pos = p + len;
-    return HK_OK;
-}
-
-/* Step into the next element, which must have tag `want`. */
-static hk_result der_expect(const uint8_t *der, size_t end, size_t *pos, uint8_t want,
-                            size_t *out_start, size_t *out_len)
-{
-    uint8_t tag;
-    HK_TRY(der_next(der, end, pos, &tag, out_start, out_len));
-    return tag == want ? HK_OK : HK_ERR_CERT_PARSE;
-}
-
-static bool is_string_tag(uint8_t tag)
-{
-    /* UTF8String, PrintableString, TeletexString, IA5String */
-    return tag == 0x0C || tag == 0x13 || tag == 0x14 || tag == 0x16;
+        return -1;
+    *pos = p;
+    *out_end = p + len;
+    return tag;
 }
 
 hk_result hk_device_cert_cn(const uint8_t *der, size_t len, char *out, size_t cap,
@@ -67,47 +50,54 @@ hk_result hk_device_cert_cn(const uint8_t *der, size_t len, char *out, size_t ca
     HK_REQUIRE(der != NULL || len == 0);
     HK_REQUIRE(out != NULL && cap > 0 && out_len != NULL);
     static const uint8_t cn_oid[] = {0x55, 0x04, 0x03};
-    size_t pos = 0, s, n;
-    uint8_t tag;
+    size_t pos = 0, end = len, e = 0;
+    size_t cn_start = 0, cn_len = 0;
+    bool found = false;
 
-    HK_TRY(der_expect(der, len, &pos, 0x30, &s, &n)); /* Certificate */
-    size_t end = s + n;
-    pos = s;
-    HK_TRY(der_expect(der, end, &pos, 0x30, &s, &n)); /* tbsCertificate */
-    end = s + n;
-    pos = s;
-    HK_TRY(der_next(der, end, &pos, &tag, &s, &n));
-    if (tag == 0xA0) /* [0] version */
-        HK_TRY(der_next(der, end, &pos, &tag, &s, &n));
+    /* Into Certificate, then tbsCertificate. */
+    for (int i = 0; i < 2; i++) {
+        if (der_head(der, end, &pos, &end) != 0x30)
+            return HK_ERR_CERT_PARSE;
+    }
+    int tag = der_head(der, end, &pos, &e);
+    pos = e;
+    if (tag == 0xA0) { /* [0] version */
+        tag = der_head(der, end, &pos, &e);
+        pos = e;
+    }
     if (tag != 0x02) /* serialNumber */
         return HK_ERR_CERT_PARSE;
     /* signature, issuer, validity, subject: four SEQUENCEs; the last one
-     * read is the subject. */
-    for (int i = 0; i < 4; i++)
-        HK_TRY(der_expect(der, end, &pos, 0x30, &s, &n));
-
-    size_t name_end = s + n, rdn_pos = s;
-    size_t cn_start = 0, cn_len = 0;
-    bool found = false;
-    while (rdn_pos < name_end) {
-        size_t set_s, set_n;
-        HK_TRY(der_expect(der, name_end, &rdn_pos, 0x31, &set_s, &set_n));
-        size_t set_end = set_s + set_n, atv_pos = set_s;
-        while (atv_pos < set_end) {
-            size_t atv_s, atv_n, oid_s, oid_n, val_s, val_n;
-            HK_TRY(der_expect(der, set_end, &atv_pos, 0x30, &atv_s, &atv_n));
-            size_t atv_end = atv_s + atv_n, p = atv_s;
-            HK_TRY(der_expect(der, atv_end, &p, 0x06, &oid_s, &oid_n));
-            HK_TRY(der_next(der, atv_end, &p, &tag, &val_s, &val_n));
-            if (p != atv_end)
+     * is entered. */
+    for (int i = 0; i < 4; i++) {
+        pos = e;
+        if (der_head(der, end, &pos, &e) != 0x30)
+            return HK_ERR_CERT_PARSE;
+    }
+    size_t name_end = e;
+    while (pos < name_end) {
+        size_t set_end, atv_end, oid_end, val_end;
+        if (der_head(der, name_end, &pos, &set_end) != 0x31)
+            return HK_ERR_CERT_PARSE;
+        while (pos < set_end) {
+            if (der_head(der, set_end, &pos, &atv_end) != 0x30 ||
+                der_head(der, atv_end, &pos, &oid_end) != 0x06)
                 return HK_ERR_CERT_PARSE;
-            if (oid_n != sizeof(cn_oid) || memcmp(der + oid_s, cn_oid, sizeof(cn_oid)) != 0)
-                continue;
-            if (found || !is_string_tag(tag))
+            bool is_cn = oid_end - pos == sizeof cn_oid &&
+                         memcmp(der + pos, cn_oid, sizeof cn_oid) == 0;
+            pos = oid_end;
+            tag = der_head(der, atv_end, &pos, &val_end);
+            if (tag < 0 || val_end != atv_end)
                 return HK_ERR_CERT_PARSE;
-            found = true;
-            cn_start = val_s;
-            cn_len = val_n;
+            if (is_cn) {
+                /* UTF8String, PrintableString, TeletexString, IA5String */
+                if (found || !(tag == 0x0C || tag == 0x13 || tag == 0x14 || tag == 0x16))
+                    return HK_ERR_CERT_PARSE;
+                found = true;
+                cn_start = pos;
+                cn_len = val_end - pos;
+            }
+            pos = val_end;
         }
     }
     if (!found)

@@ -266,6 +266,7 @@ static void serve(fake_cloud *c)
             uint8_t flags = n > 7 ? b[7] : 0;
             c->connect_flight = c->flight;
             c->clean_session = (flags & 0x02) != 0;
+            c->keep_alive_s = n > 9 ? (unsigned)((b[8] << 8) | b[9]) : 0;
             q = 10;
             get_str(b, n, &q, c->client_id, sizeof c->client_id);
             c->username[0] = '\0';

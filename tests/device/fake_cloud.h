@@ -78,6 +78,7 @@ typedef struct fake_cloud {
     char client_id[256];
     char username[512];
     bool clean_session;
+    unsigned keep_alive_s; /* of the last CONNECT */
     int subscribe_filters;
     char last_body[FAKE_TEXT];
     int telemetry, telemetry_dup;

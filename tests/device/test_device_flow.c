@@ -249,6 +249,7 @@ static void test_cold_boot(void)
     HK_CHECK(strcmp(W.cloud.client_id, "dev-1") == 0);
     HK_CHECK(strcmp(W.cloud.username, "hub-a.test/dev-1/?api-version=2020-09-30") == 0);
     HK_CHECK(!W.cloud.clean_session);
+    HK_CHECK_EQ(W.cloud.keep_alive_s, HK_DEVICE_KEEP_ALIVE_S); /* the default of a zero field */
     HK_CHECK_EQ(W.cloud.subscribe_filters, 1 + 4); /* DPS 1, hub 4 */
     HK_CHECK(drive(NULL, 10) || true);
     HK_CHECK_EQ(W.cloud.twin_gets, 1);
@@ -274,11 +275,13 @@ static void test_warm_boot_skips_dps(void)
     world_init(CERT_DEV1_HEX);
     put_record("hub-old.test", "dev-old");
     int writes = W.fse.writes;
+    W.cfg.policy.keep_alive_s = 60;
     world_start();
     HK_CHECK(drive(is_ready, 60000));
     HK_CHECK_EQ(W.cloud.opens_dps, 0);
     HK_CHECK_EQ(W.cloud.opens_hub, 1);
     HK_CHECK(strcmp(W.cloud.client_id, "dev-old") == 0);
+    HK_CHECK_EQ(W.cloud.keep_alive_s, 60); /* a configured value is kept */
     HK_CHECK_EQ(W.fse.writes, writes);
 }
 
@@ -802,6 +805,50 @@ static void test_init_checks(void)
     c.policy.reconnect_jitter_ms = 400000;
     HK_CHECK_RESULT(hk_device_init(&W.dev, &c, 0), HK_ERR_INVALID_ARG);
     HK_CHECK_RESULT(hk_device_init(NULL, &W.cfg, 0), HK_ERR_INVALID_ARG);
+    /* Every required function and the ID scope's text. */
+    for (int i = 0; i < 9; i++) {
+        hk_se se = W.se;
+        c = W.cfg;
+        c.se = &se;
+        switch (i) {
+        case 0: se.cert = NULL; break;
+        case 1: se.random = NULL; break;
+        case 2: se.read_data = NULL; break;
+        case 3: se.write_data = NULL; break;
+        case 4: c.link.open = NULL; break;
+        case 5: c.link.close = NULL; break;
+        case 6: c.link.wait = NULL; break;
+        case 7: c.id_scope = ""; break;
+        default: c.policy.keep_alive_s = 1; break; /* the one that is fine */
+        }
+        HK_CHECK_RESULT(hk_device_init(&W.dev, &c, 0), i < 8 ? HK_ERR_INVALID_ARG : HK_OK);
+    }
+    /* Spans above 2^31 - 1 ms; the defaults of zero fields take part in
+     * the checks (a minimum above the default maximum, a jitter equal to
+     * it). */
+    c = W.cfg;
+    c.policy.dps_deadline_ms = 0x80000000u;
+    HK_CHECK_RESULT(hk_device_init(&W.dev, &c, 0), HK_ERR_INVALID_ARG);
+    c = W.cfg;
+    c.policy.reprovision_interval_ms = 0x80000000u;
+    HK_CHECK_RESULT(hk_device_init(&W.dev, &c, 0), HK_ERR_INVALID_ARG);
+    c = W.cfg;
+    c.policy.hub_fallback_ms = 0x80000000u;
+    HK_CHECK_RESULT(hk_device_init(&W.dev, &c, 0), HK_ERR_INVALID_ARG);
+    c = W.cfg;
+    c.policy.dps_deadline_ms = 0x7fffffffu;
+    c.policy.reprovision_interval_ms = 0x7fffffffu;
+    c.policy.hub_fallback_ms = 0x7fffffffu;
+    HK_CHECK_RESULT(hk_device_init(&W.dev, &c, 0), HK_OK);
+    c = W.cfg;
+    c.policy.reconnect_min_ms = HK_DEVICE_RECONNECT_MAX_MS + 1;
+    HK_CHECK_RESULT(hk_device_init(&W.dev, &c, 0), HK_ERR_INVALID_ARG);
+    c = W.cfg;
+    c.policy.reconnect_max_ms = HK_DEVICE_RECONNECT_MIN_MS - 1;
+    HK_CHECK_RESULT(hk_device_init(&W.dev, &c, 0), HK_ERR_INVALID_ARG);
+    c = W.cfg;
+    c.policy.reconnect_jitter_ms = HK_DEVICE_RECONNECT_MAX_MS;
+    HK_CHECK_RESULT(hk_device_init(&W.dev, &c, 0), HK_OK);
     HK_CHECK(strcmp(hk_device_state_name(HK_DEVICE_STATE_READY), "ready") == 0);
     HK_CHECK(strcmp(hk_device_state_name((hk_device_state)99), "unknown") == 0);
 }
