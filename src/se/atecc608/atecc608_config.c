@@ -92,34 +92,31 @@ hk_result hk_atecc608_config_check(const hk_atecc608_config *cfg, uint8_t key_sl
                                    hk_atecc608_problem *out_problem)
 {
     HK_REQUIRE(cfg != NULL && key_slot < HK_ATECC608_SLOTS);
+    /* The result of each problem, in hk_atecc608_problem's order. */
+    static const uint16_t result_of[] = {
+        HK_OK,                 HK_ERR_SE_UNLOCKED,    HK_ERR_SE_UNLOCKED,    HK_ERR_SE_CONFIG,
+        HK_ERR_SE_KEY_EXPOSED, HK_ERR_SE_KEY_EXPOSED, HK_ERR_SE_KEY_EXPOSED, HK_ERR_SE_CONFIG,
+    };
+    _Static_assert(HK_ATECC608_PROBLEM_KEY_NO_SIGN == 7, "one result per problem");
     const hk_atecc608_slot_config *s = &cfg->slots[key_slot];
     hk_atecc608_problem p = HK_ATECC608_PROBLEM_NONE;
-    hk_result r = HK_ERR_SE_CONFIG;
-    if (!cfg->config_locked) {
+    if (!cfg->config_locked)
         p = HK_ATECC608_PROBLEM_CONFIG_UNLOCKED;
-        r = HK_ERR_SE_UNLOCKED;
-    } else if (!cfg->data_locked) {
+    else if (!cfg->data_locked)
         p = HK_ATECC608_PROBLEM_DATA_UNLOCKED;
-        r = HK_ERR_SE_UNLOCKED;
-    } else if (!s->private_key || s->key_type != 4) {
+    else if (!s->private_key || s->key_type != 4)
         p = HK_ATECC608_PROBLEM_KEY_NOT_P256;
-    } else if (!s->is_secret) {
+    else if (!s->is_secret)
         p = HK_ATECC608_PROBLEM_KEY_READABLE;
-        r = HK_ERR_SE_KEY_EXPOSED;
-    } else if (s->encrypt_read) {
+    else if (s->encrypt_read)
         p = HK_ATECC608_PROBLEM_KEY_ENCRYPT_READ;
-        r = HK_ERR_SE_KEY_EXPOSED;
-    } else if ((s->write_config & 0x4u) != 0) {
+    else if ((s->write_config & 0x4u) != 0)
         p = HK_ATECC608_PROBLEM_KEY_WRITABLE;
-        r = HK_ERR_SE_KEY_EXPOSED;
-    } else if ((s->read_key & 0x1u) == 0) {
+    else if ((s->read_key & 0x1u) == 0)
         p = HK_ATECC608_PROBLEM_KEY_NO_SIGN;
-    } else {
-        r = HK_OK;
-    }
     if (out_problem != NULL)
         *out_problem = p;
-    return r;
+    return (hk_result)result_of[p];
 }
 
 const char *hk_atecc608_problem_str(hk_atecc608_problem p)

@@ -104,17 +104,12 @@ hk_result hk_cert_sn_generate(uint8_t sn_source, const uint8_t compressed[HK_CER
                               size_t n)
 {
     HK_REQUIRE(compressed != NULL && out != NULL);
-    if (sn_source == HK_CERT_SN_DEVICE_SN) {
-        HK_REQUIRE(device_sn != NULL && n == 10);
+    if (sn_source == HK_CERT_SN_DEVICE_SN || sn_source == HK_CERT_SN_SIGNER_ID) {
+        /* 0x40 || device SN (9 bytes) or signer ID (compressed bytes 67, 68) */
+        bool dsn = sn_source == HK_CERT_SN_DEVICE_SN;
+        HK_REQUIRE(dsn ? device_sn != NULL && n == 10 : n == 3);
         out[0] = 0x40;
-        memcpy(out + 1, device_sn, HK_CERT_DEVICE_SN_SIZE);
-        return HK_OK;
-    }
-    if (sn_source == HK_CERT_SN_SIGNER_ID) {
-        HK_REQUIRE(n == 3);
-        out[0] = 0x40;
-        out[1] = compressed[67];
-        out[2] = compressed[68];
+        memcpy(out + 1, dsn ? device_sn : compressed + 67, n - 1);
         return HK_OK;
     }
     if (sn_source < HK_CERT_SN_PUB_KEY_HASH || sn_source > HK_CERT_SN_DEVICE_SN_HASH_RAW)
