@@ -47,27 +47,24 @@ static bool sn_count_ok(uint8_t sn_source, size_t count)
 }
 
 /* Length of the DER SEQUENCE header + content at p (room bytes available),
- * or 0 when it is not a SEQUENCE with a definite length that fits. */
+ * or 0 when it is not a SEQUENCE with a definite length that fits. Needs 4
+ * bytes of room even for a short form: a TBS shorter than that cannot hold
+ * the 64-byte public key, so the definition is refused either way. */
 static size_t der_seq_total(const uint8_t *p, size_t room)
 {
-    if (room < 2 || p[0] != 0x30)
+    if (room < 4 || p[0] != 0x30)
         return 0;
-    size_t hdr, len;
-    if (p[1] < 0x80) {
-        hdr = 2;
-        len = p[1];
-    } else if (p[1] == 0x81 && room >= 3) {
+    size_t hdr = 2, len = p[1];
+    if (len == 0x81) {
         hdr = 3;
         len = p[2];
-    } else if (p[1] == 0x82 && room >= 4) {
+    } else if (len == 0x82) {
         hdr = 4;
-        len = ((size_t)p[2] << 8) | p[3];
-    } else {
+        len = (size_t)p[2] << 8 | p[3];
+    } else if (len >= 0x80) {
         return 0;
     }
-    if (len > room - hdr)
-        return 0;
-    return hdr + len;
+    return len <= room - hdr ? hdr + len : 0;
 }
 
 hk_result hk_cert_def_check(const hk_cert_def *def)
