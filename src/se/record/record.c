@@ -74,11 +74,13 @@ static void rec_put_le32(uint8_t *p, uint32_t v)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
-static bool rec_text_ok(const uint8_t *p, size_t len)
+/* p[0..text) printable (0x21..0x7E), p[text..size) zero. */
+static bool rec_text_then_zeros(const uint8_t *p, size_t text, size_t size)
 {
-    for (size_t i = 0; i < len; i++)
-        if (p[i] < 0x21u || p[i] > 0x7Eu)
+    for (size_t i = 0; i < size; i++) {
+        if (i < text ? (p[i] < 0x21u || p[i] > 0x7Eu) : p[i] != 0)
             return false;
+    }
     return true;
 }
 
@@ -125,13 +127,9 @@ static enum copy_state rec_copy_check(const uint8_t *c, size_t size)
     if (text_end > end || (forgotten ? (text_end != REC_HEADER || (c[3] & HK_RECORD_FLAGS_USER_MASK) != 0)
                                      : (c[8] == 0 || c[9] == 0)))
         return COPY_TORN;
-    /* The text, then zeros up to the CRC. */
-    for (size_t i = REC_HEADER; i < end; i++) {
-        uint8_t b = c[i];
-        if (i < text_end ? (b < 0x21u || b > 0x7Eu) : b != 0)
-            return COPY_TORN;
-    }
-    return COPY_VALID;
+    return rec_text_then_zeros(c + REC_HEADER, text_end - REC_HEADER, end - REC_HEADER)
+               ? COPY_VALID
+               : COPY_TORN;
 }
 
 /* Serial-number arithmetic: a is newer than b when it is less than 2^31
@@ -141,24 +139,29 @@ static bool rec_newer(uint32_t a, uint32_t b)
     return (int32_t)(a - b) > 0;
 }
 
-/* Check both copies of a slot image and find the newest valid one and the
- * newest one with a good CRC (copy A wins a tie). */
+/* The newest copy (0, 1) whose state is at least min, copy A on a tie;
+ * -1 when there is none. */
+static int rec_newest(const rec_scan *s, unsigned min)
+{
+    int best = -1;
+    for (int i = 0; i < 2; i++)
+        if (s->state[i] >= min && (best < 0 || rec_newer(s->generation[i], s->generation[best])))
+            best = i;
+    return best;
+}
+
+/* Check both copies of a slot image and find the newest valid one and
+ * whether the newest one with a good CRC is of an unknown version. */
 static void rec_scan_image(const uint8_t *image, bool legacy, rec_scan *s)
 {
     size_t size = rec_copy_size(legacy);
-    int best = -1, seen = -1;
     for (int i = 0; i < 2; i++) {
         const uint8_t *c = image + rec_base(legacy) + (size_t)i * size;
-        uint8_t st = (uint8_t)rec_copy_check(c, size);
-        uint32_t gen = rec_get_le32(c + 4);
-        s->state[i] = st;
-        s->generation[i] = gen;
-        if (st >= COPY_VERSION && (seen < 0 || rec_newer(gen, s->generation[seen])))
-            seen = i;
-        if (st == COPY_VALID && (best < 0 || rec_newer(gen, s->generation[best])))
-            best = i;
+        s->state[i] = (uint8_t)rec_copy_check(c, size);
+        s->generation[i] = rec_get_le32(c + 4);
     }
-    s->best = best;
+    s->best = rec_newest(s, COPY_VALID);
+    int seen = rec_newest(s, COPY_VERSION);
     s->newest_version = seen >= 0 && s->state[seen] == COPY_VERSION;
 }
 
@@ -175,11 +178,8 @@ static hk_result rec_legacy_parse(const uint8_t *image, hk_record *out)
         n++;
     if (n == 0)
         return HK_ERR_RECORD_EMPTY;
-    if (!rec_text_ok(h, n))
+    if (!rec_text_then_zeros(h, n, room))
         return HK_ERR_RECORD_CORRUPT;
-    for (size_t i = n; i < room; i++)
-        if (h[i] != 0)
-            return HK_ERR_RECORD_CORRUPT;
     memcpy(out->hub_hostname, h, n);
     out->hub_hostname_len = n;
     memcpy(out->device_id, image, REC_LEGACY_SN_CHARS);
@@ -225,6 +225,15 @@ hk_result hk_record_parse(const uint8_t *image, size_t len, hk_record *out)
 
 enum { CACHE_EMPTY = 0, CACHE_READY = 1 };
 
+/* What a write stores. host and dev are never NULL. */
+typedef struct rec_text {
+    const char *host;
+    size_t host_len;
+    const char *dev;
+    size_t dev_len;
+    uint8_t flags;
+} rec_text;
+
 /* Where the next write goes, decided from a slot image, kept as a cache
  * (the cache is exactly this plan): the copy that does not hold the newest
  * valid record, with the generation after it. version is set when a copy
@@ -244,41 +253,41 @@ static void rec_plan_of(const uint8_t *image, hk_record_cache *plan)
 
 /* The checks of a write, in the order the API promises: malformed text,
  * then too long for the layout, then a newer version in the slot. */
-static hk_result rec_write_check(const hk_record_cache *plan, const char *host, size_t host_len,
-                                 const char *dev, size_t dev_len, uint8_t flags)
+static hk_result rec_write_check(const hk_record_cache *plan, const rec_text *t)
 {
-    HK_REQUIRE(host_len == 0 || host != NULL);
-    HK_REQUIRE(dev_len == 0 || dev != NULL);
+    HK_REQUIRE(t->host_len == 0 || t->host != NULL);
+    HK_REQUIRE(t->dev_len == 0 || t->dev != NULL);
     /* The text usually comes from the network (a DPS response): checked
      * with ordinary code, never only by a precondition. */
-    if ((flags & HK_RECORD_FLAG_FORGOTTEN) != 0) {
-        HK_REQUIRE(host_len == 0 && dev_len == 0 && (flags & HK_RECORD_FLAGS_USER_MASK) == 0);
-    } else if (host_len == 0 || dev_len == 0 || !rec_text_ok((const uint8_t *)host, host_len) ||
-               !rec_text_ok((const uint8_t *)dev, dev_len)) {
+    if ((t->flags & HK_RECORD_FLAG_FORGOTTEN) != 0) {
+        HK_REQUIRE(t->host_len == 0 && t->dev_len == 0 &&
+                   (t->flags & HK_RECORD_FLAGS_USER_MASK) == 0);
+    } else if (t->host_len == 0 || t->dev_len == 0 ||
+               !rec_text_then_zeros((const uint8_t *)t->host, t->host_len, t->host_len) ||
+               !rec_text_then_zeros((const uint8_t *)t->dev, t->dev_len, t->dev_len)) {
         return HK_ERR_MALFORMED;
     }
     size_t text_max = rec_copy_size(plan->_internal.legacy) - REC_HEADER - REC_CRC;
-    if (host_len > text_max || dev_len > text_max - host_len)
+    if (t->host_len > text_max || t->dev_len > text_max - t->host_len)
         return HK_ERR_RECORD_TOO_LONG;
     return plan->_internal.version ? HK_ERR_RECORD_VERSION : HK_OK;
 }
 
 /* Copy: 48 4B | version | flags | generation LE32 | hlen | dlen | host
  * | device ID | zeros | CRC-32 LE32. host and dev are never NULL. */
-static void rec_copy_build(uint8_t *target, const hk_record_cache *plan, uint8_t flags,
-                           const char *host, size_t host_len, const char *dev, size_t dev_len)
+static void rec_copy_build(uint8_t *target, const hk_record_cache *plan, const rec_text *t)
 {
     size_t size = rec_copy_size(plan->_internal.legacy);
     memset(target, 0, size);
     target[0] = REC_MAGIC0;
     target[1] = REC_MAGIC1;
     target[2] = REC_VERSION;
-    target[3] = flags;
+    target[3] = t->flags;
     rec_put_le32(target + 4, plan->_internal.generation);
-    target[8] = (uint8_t)host_len;
-    target[9] = (uint8_t)dev_len;
-    memcpy(target + REC_HEADER, host, host_len);
-    memcpy(target + REC_HEADER + host_len, dev, dev_len);
+    target[8] = (uint8_t)t->host_len;
+    target[9] = (uint8_t)t->dev_len;
+    memcpy(target + REC_HEADER, t->host, t->host_len);
+    memcpy(target + REC_HEADER + t->host_len, t->dev, t->dev_len);
     rec_put_le32(target + size - REC_CRC, rec_crc32(target, size - REC_CRC));
 }
 
@@ -291,10 +300,11 @@ hk_result hk_record_image_update(uint8_t *image, size_t len, const char *hub_hos
     HK_REQUIRE(len == HK_RECORD_AREA_SIZE);
     (void)len; /* only checked: the image size is fixed */
     hk_record_cache p;
+    rec_text t = {hub_hostname != NULL ? hub_hostname : "", hub_hostname_len,
+                  device_id != NULL ? device_id : "", device_id_len, flags};
     rec_plan_of(image, &p);
-    HK_TRY(rec_write_check(&p, hub_hostname, hub_hostname_len, device_id, device_id_len, flags));
-    rec_copy_build(image + p._internal.target, &p, flags, hub_hostname != NULL ? hub_hostname : "",
-                   hub_hostname_len, device_id != NULL ? device_id : "", device_id_len);
+    HK_TRY(rec_write_check(&p, &t));
+    rec_copy_build(image + p._internal.target, &p, &t);
     *out_offset = p._internal.target;
     *out_len = rec_copy_size(p._internal.legacy);
     return HK_OK;
@@ -328,8 +338,7 @@ static hk_result rec_load(const hk_se *se, uint8_t image[HK_RECORD_AREA_SIZE],
  * the slot read now. Only the target copy is sent, built in a copy-sized
  * buffer. A failed write empties the cache: the write may have reached
  * the chip whole, and only a fresh read tells which copy is newest now. */
-static hk_result rec_store(const hk_se *se, hk_record_cache *cache, const char *host,
-                           size_t host_len, const char *dev, size_t dev_len, uint8_t flags)
+static hk_result rec_store(const hk_se *se, hk_record_cache *cache, const rec_text *t)
 {
     HK_REQUIRE(se != NULL && se->read_data != NULL && se->write_data != NULL);
     if (se->data_size < HK_RECORD_AREA_SIZE)
@@ -345,9 +354,9 @@ static hk_result rec_store(const hk_se *se, hk_record_cache *cache, const char *
         HK_TRY(rec_load(se, image, p));
     }
     size_t base = rec_base(p->_internal.legacy), size = rec_copy_size(p->_internal.legacy);
-    HK_TRY(rec_write_check(p, host, host_len, dev, dev_len, flags));
+    HK_TRY(rec_write_check(p, t));
     uint8_t copy[REC_COPY_SIZE];
-    rec_copy_build(copy, p, flags, host, host_len, dev, dev_len);
+    rec_copy_build(copy, p, t);
     size_t target = p->_internal.target;
     hk_result r = se->write_data(se->ctx, target, copy, size);
     if (r == HK_OK) {
@@ -385,8 +394,8 @@ hk_result hk_record_write(const hk_se *se, const char *hub_hostname, size_t hub_
 {
     HK_REQUIRE(hub_hostname != NULL && device_id != NULL);
     HK_REQUIRE((user_flags & HK_RECORD_FLAG_FORGOTTEN) == 0);
-    return rec_store(se, NULL, hub_hostname, hub_hostname_len, device_id, device_id_len,
-                     user_flags);
+    rec_text t = {hub_hostname, hub_hostname_len, device_id, device_id_len, user_flags};
+    return rec_store(se, NULL, &t);
 }
 
 hk_result hk_record_write_cached(const hk_se *se, hk_record_cache *cache,
@@ -395,11 +404,12 @@ hk_result hk_record_write_cached(const hk_se *se, hk_record_cache *cache,
 {
     HK_REQUIRE(cache != NULL && hub_hostname != NULL && device_id != NULL);
     HK_REQUIRE((user_flags & HK_RECORD_FLAG_FORGOTTEN) == 0);
-    return rec_store(se, cache, hub_hostname, hub_hostname_len, device_id, device_id_len,
-                     user_flags);
+    rec_text t = {hub_hostname, hub_hostname_len, device_id, device_id_len, user_flags};
+    return rec_store(se, cache, &t);
 }
 
 hk_result hk_record_forget(const hk_se *se)
 {
-    return rec_store(se, NULL, "", 0, "", 0, HK_RECORD_FLAG_FORGOTTEN);
+    static const rec_text forgotten = {"", 0, "", 0, HK_RECORD_FLAG_FORGOTTEN};
+    return rec_store(se, NULL, &forgotten);
 }
