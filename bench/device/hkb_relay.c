@@ -27,6 +27,7 @@
 typedef struct hkb_chunk {
     struct hkb_chunk *next;
     int64_t due_us;
+    int64_t arrival_us; /* when the relay read it */
     bool eof; /* a half close instead of bytes */
     size_t len;
     size_t off; /* bytes of data already written */
@@ -77,7 +78,8 @@ static hkb_relay_flight *current_flight(hkb_relay_log *log)
     return &log->flights[log->flight_count - 1];
 }
 
-void hkb_relay_log_client(hkb_relay_log *log, int64_t now_us, const uint8_t *buf, size_t len)
+void hkb_relay_log_client(hkb_relay_log *log, int64_t now_us, int64_t reach_us,
+                          const uint8_t *buf, size_t len)
 {
     unsigned types = hkb_tls_scan_feed(&log->scan_up, buf, len);
     if (!log->last_was_client) {
@@ -86,6 +88,7 @@ void hkb_relay_log_client(hkb_relay_log *log, int64_t now_us, const uint8_t *buf
             hkb_relay_flight *f = &log->flights[log->flight_count];
             memset(f, 0, sizeof *f);
             f->start_us = now_us;
+            f->reach_us = reach_us;
             log->flight_count++;
         } else {
             log->flights_lost++;
@@ -100,10 +103,21 @@ void hkb_relay_log_client(hkb_relay_log *log, int64_t now_us, const uint8_t *buf
     }
 }
 
-void hkb_relay_log_server(hkb_relay_log *log, int64_t now_us, const uint8_t *buf, size_t len)
+void hkb_relay_log_server(hkb_relay_log *log, int64_t now_us, int64_t sent_us,
+                          const uint8_t *buf, size_t len)
 {
     unsigned types = hkb_tls_scan_feed(&log->scan_down, buf, len);
     hkb_relay_flight *f = current_flight(log);
+    if (f && log->last_was_client && sent_us < f->reach_us) {
+        /* Sent before the current flight reached the server: the rest of
+         * the previous answer. The current flight stays open. */
+        if (log->flight_count >= 2) {
+            hkb_relay_flight *prev = &log->flights[log->flight_count - 2];
+            prev->server_bytes += len;
+            prev->server_types |= types;
+        }
+        return;
+    }
     if (f) {
         if (f->answer_us == 0)
             f->answer_us = now_us;
@@ -241,12 +255,13 @@ static bool read_side(hkb_relay *r, hkb_relay_conn *c, bool from_client)
     memcpy(ch->data, buf, (size_t)n);
     if (from_client) {
         c->client_eof = n == 0;
-        if (n > 0)
-            hkb_relay_log_client(&c->log, now, buf, (size_t)n);
         ch->due_us = hkb_relay_due_up(c->log.accept_us, now, r->rtt_us);
+        if (n > 0)
+            hkb_relay_log_client(&c->log, now, ch->due_us, buf, (size_t)n);
         queue_push(&c->up_head, &c->up_tail, ch);
     } else {
         c->server_eof = n == 0;
+        ch->arrival_us = now;
         ch->due_us = hkb_relay_due_down(now, r->rtt_us);
         queue_push(&c->down_head, &c->down_tail, ch);
     }
@@ -275,7 +290,7 @@ static bool flush_side(hkb_relay_conn *c, bool to_server, int64_t now)
                 ch->off += (size_t)n;
             }
             if (!to_server)
-                hkb_relay_log_server(&c->log, hkb_now_us(), ch->data, ch->len);
+                hkb_relay_log_server(&c->log, hkb_now_us(), ch->arrival_us, ch->data, ch->len);
         }
         *head = ch->next;
         if (!*head)

@@ -20,10 +20,13 @@
  * Round trips are counted, not inferred. The relay sees the conversation
  * from the client's side: "client sent bytes" when it reads them, "server
  * bytes reached the client" when it delivers them. A client flight is the
- * run of client bytes between two server deliveries; an exchange is a
- * client flight followed by server bytes, i.e. one round trip the client
- * could have waited for. Flights the server never answers (a PUBACK, a
- * close_notify) are recorded but are not round trips. For each flight the
+ * run of client bytes between two answers; an answer is server bytes the
+ * server sent after the flight's first byte had reached it, so an exchange
+ * is one round trip the client could have waited for. Server bytes that
+ * were already on their way when the flight reached the server (the tail
+ * of the previous answer) belong to the previous flight and do not end the
+ * current one. Flights the server never answers (a PUBACK, a close_notify)
+ * are recorded but are not round trips. For each flight the
  * relay also notes which TLS record types went each way (it follows the
  * 5-byte record headers: 20 ChangeCipherSpec, 21 alert, 22 handshake,
  * 23 application data), so a reader can tell the handshake from the MQTT
@@ -64,7 +67,8 @@ unsigned hkb_tls_scan_feed(hkb_tls_scan *s, const uint8_t *buf, size_t len);
 
 typedef struct hkb_relay_flight {
     int64_t start_us;    /* first client byte of the flight (hkb_now_us clock) */
-    int64_t answer_us;   /* first server byte delivered after it; 0 = none */
+    int64_t reach_us;    /* when that byte reached the server */
+    int64_t answer_us;   /* first answer byte delivered to the client; 0 = none */
     uint64_t client_bytes;
     uint64_t server_bytes;
     unsigned client_types;
@@ -83,10 +87,14 @@ typedef struct hkb_relay_log {
 } hkb_relay_log;
 
 void hkb_relay_log_init(hkb_relay_log *log, int64_t accept_us);
-/* The relay read len client bytes at now_us. */
-void hkb_relay_log_client(hkb_relay_log *log, int64_t now_us, const uint8_t *buf, size_t len);
-/* The relay delivered len server bytes to the client at now_us. */
-void hkb_relay_log_server(hkb_relay_log *log, int64_t now_us, const uint8_t *buf, size_t len);
+/* The relay read len client bytes at now_us; they reach the server at
+ * reach_us. */
+void hkb_relay_log_client(hkb_relay_log *log, int64_t now_us, int64_t reach_us,
+                          const uint8_t *buf, size_t len);
+/* The relay delivered len server bytes to the client at now_us; the server
+ * had sent them (the relay read them) at sent_us. */
+void hkb_relay_log_server(hkb_relay_log *log, int64_t now_us, int64_t sent_us,
+                          const uint8_t *buf, size_t len);
 /* Round trips: flights that were answered. */
 size_t hkb_relay_log_round_trips(const hkb_relay_log *log);
 

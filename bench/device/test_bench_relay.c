@@ -62,17 +62,17 @@ static void test_log_flights(void)
     hkb_relay_log lg;
     hkb_relay_log_init(&lg, 1000);
     /* Server bytes before the client said anything: no flight. */
-    hkb_relay_log_server(&lg, 1100, k_tls + 10, 7);
+    hkb_relay_log_server(&lg, 1100, 1050, k_tls + 10, 7);
     HK_CHECK_EQ(lg.flight_count, 0);
     /* Flight 1: two client writes, answered by two server writes. */
-    hkb_relay_log_client(&lg, 2000, k_tls, 10);
-    hkb_relay_log_client(&lg, 2100, k_tls + 10, 7);
-    hkb_relay_log_server(&lg, 3000, k_tls, 4);
-    hkb_relay_log_server(&lg, 3200, k_tls + 4, 6);
+    hkb_relay_log_client(&lg, 2000, 2500, k_tls, 10);
+    hkb_relay_log_client(&lg, 2100, 2600, k_tls + 10, 7);
+    hkb_relay_log_server(&lg, 3000, 2700, k_tls, 4);
+    hkb_relay_log_server(&lg, 3200, 2900, k_tls + 4, 6);
     /* Flight 2: answered. Flight 3: never answered. */
-    hkb_relay_log_client(&lg, 4000, (const uint8_t *)"x", 1);
-    hkb_relay_log_server(&lg, 5000, (const uint8_t *)"yz", 2);
-    hkb_relay_log_client(&lg, 6000, (const uint8_t *)"q", 1);
+    hkb_relay_log_client(&lg, 4000, 4500, (const uint8_t *)"x", 1);
+    hkb_relay_log_server(&lg, 5000, 4700, (const uint8_t *)"yz", 2);
+    hkb_relay_log_client(&lg, 6000, 6500, (const uint8_t *)"q", 1);
     HK_CHECK_EQ(lg.flight_count, 3);
     HK_CHECK_EQ(hkb_relay_log_round_trips(&lg), 2);
     HK_CHECK_EQ(lg.flights[0].start_us, 2000);
@@ -88,13 +88,39 @@ static void test_log_flights(void)
     HK_CHECK_EQ(lg.accept_us, 1000);
 }
 
+/* The tail of an answer the server sent before the next flight reached it
+ * (delivered after the client had already sent that flight) is not an
+ * answer to that flight: it goes to the previous one, and the flight stays
+ * open until the server really answers. */
+static void test_log_answer_tail(void)
+{
+    hkb_relay_log lg;
+    hkb_relay_log_init(&lg, 0);
+    hkb_relay_log_client(&lg, 100, 150, (const uint8_t *)"a", 1);
+    hkb_relay_log_server(&lg, 250, 200, (const uint8_t *)"bb", 2);
+    /* The client answers the first part at once; the server's second part
+     * left at 210, before this flight reached it at 360. */
+    hkb_relay_log_client(&lg, 300, 360, (const uint8_t *)"c", 1);
+    hkb_relay_log_server(&lg, 310, 210, (const uint8_t *)"ddd", 3);
+    HK_CHECK_EQ(lg.flights[0].server_bytes, 5);
+    HK_CHECK_EQ(lg.flights[1].answer_us, 0);
+    /* Still the same flight; then the real answer. */
+    hkb_relay_log_client(&lg, 320, 380, (const uint8_t *)"e", 1);
+    HK_CHECK_EQ(lg.flight_count, 2);
+    hkb_relay_log_server(&lg, 500, 450, (const uint8_t *)"f", 1);
+    HK_CHECK_EQ(lg.flights[1].answer_us, 500);
+    HK_CHECK_EQ(lg.flights[1].client_bytes, 2);
+    HK_CHECK_EQ(lg.flights[1].server_bytes, 1);
+    HK_CHECK_EQ(hkb_relay_log_round_trips(&lg), 2);
+}
+
 static void test_log_table_full(void)
 {
     static hkb_relay_log lg;
     hkb_relay_log_init(&lg, 0);
     for (int i = 0; i < HKB_RELAY_MAX_FLIGHTS + 6; i++) {
-        hkb_relay_log_client(&lg, 10 * i + 1, (const uint8_t *)"c", 1);
-        hkb_relay_log_server(&lg, 10 * i + 5, (const uint8_t *)"s", 1);
+        hkb_relay_log_client(&lg, 10 * i + 1, 10 * i + 2, (const uint8_t *)"c", 1);
+        hkb_relay_log_server(&lg, 10 * i + 5, 10 * i + 3, (const uint8_t *)"s", 1);
     }
     HK_CHECK_EQ(lg.flight_count, HKB_RELAY_MAX_FLIGHTS);
     HK_CHECK_EQ(lg.flights_lost, 6);
@@ -231,6 +257,7 @@ int main(void)
     HK_RUN(test_scan_byte_by_byte);
     HK_RUN(test_scan_ccs_alert_other);
     HK_RUN(test_log_flights);
+    HK_RUN(test_log_answer_tail);
     HK_RUN(test_log_table_full);
     HK_RUN(test_due_times);
     HK_RUN(test_forwarding);
