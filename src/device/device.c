@@ -110,7 +110,10 @@ _Static_assert(offsetof(hk_device_policy, connect_timeout_ms) == 7 * sizeof(uint
                    offsetof(hk_device_policy, keep_alive_s) == 8 * sizeof(uint32_t),
                "the uint32_t policy fields come first, in the order of policy_defaults");
 
-static const char *const state_names[HK_DEVICE_STATE_COUNT_] = {
+/* An array of its own, not string literals: literals share one section
+ * with the strings the flow uses, which would keep the names in every
+ * image, also where hk_device_state_name is not linked. */
+static const char state_names[HK_DEVICE_STATE_COUNT_][13] = {
     "identity",  "record",      "dps-connect", "dps-register", "record-write", "hub-connect",
     "hub-session", "ready",     "wait",        "stopped",      "failed",
 };
@@ -132,16 +135,25 @@ static void emit(hk_device *dev, hk_device_event *ev)
     I->cfg.on_event(I->cfg.event_ctx, ev);
 }
 
-/* A SENT event: telemetry message id is finished with result. */
-static void emit_sent(hk_device *dev, hk_device_sending *s, hk_result result)
+/* Telemetry finished with result: the message of packet *pid (its
+ * PUBACK), or with pid NULL every message in flight (dropped). One SENT
+ * event each. */
+static void sent_done(hk_device *dev, const uint16_t *pid, hk_result result)
 {
-    hk_device_event ev;
-    memset(&ev, 0, sizeof ev);
-    s->used = false;
-    ev.type = HK_DEVICE_EVENT_SENT;
-    ev.id = s->id;
-    ev.result = result;
-    emit(dev, &ev);
+    for (size_t i = 0; i < HK_MQTT_MAX_INFLIGHT; i++) {
+        hk_device_sending *s = &dev->_internal.sending[i];
+        if (!s->used || (pid != NULL && s->packet_id != *pid))
+            continue;
+        s->used = false;
+        hk_device_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.type = HK_DEVICE_EVENT_SENT;
+        ev.id = s->id;
+        ev.result = result;
+        emit(dev, &ev);
+        if (pid != NULL)
+            return;
+    }
 }
 
 static void set_state(hk_device *dev, hk_device_state st, hk_result why)
@@ -286,9 +298,7 @@ static hk_result mqtt_start(hk_device *dev, const hk_transport *t, const char *c
     if (r != HK_ERR_STATE)
         return r;
     /* Messages the engine forgets here are reported as dropped. */
-    for (size_t i = 0; i < HK_MQTT_MAX_INFLIGHT; i++)
-        if (I->sending[i].used)
-            emit_sent(dev, &I->sending[i], HK_ERR_CLOSED);
+    sent_done(dev, NULL, HK_ERR_CLOSED);
     HK_TRY(mqtt_init(dev));
     return hk_mqtt_client_connect(&I->mqtt, t, &opts, I->now_ms);
 }
@@ -498,13 +508,7 @@ static void on_mqtt(void *ctx, const hk_mqtt_event *e)
             on_hub_publish(dev, &e->publish);
         break;
     case HK_MQTT_EVENT_PUBACK:
-        for (size_t i = 0; i < HK_MQTT_MAX_INFLIGHT; i++) {
-            hk_device_sending *s = &I->sending[i];
-            if (s->used && s->packet_id == e->packet_id) {
-                emit_sent(dev, s, e->result);
-                break;
-            }
-        }
+        sent_done(dev, &e->packet_id, e->result);
         break;
     default:
         break;
