@@ -24,11 +24,11 @@ deps:
 test: all
 	@ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
-# A size build configured before the toolchain file asked for fat LTO
-# objects keeps its old cached flags: it is made anew.
+# A size build configured before the toolchain file's current LTO flags
+# (fat LTO objects, one partition) keeps its old cached flags: made anew.
 size: deps
 	@if [ -f $(SIZE_BUILD)/CMakeCache.txt ] && \
-	    ! grep -q -- '-ffat-lto-objects' $(SIZE_BUILD)/CMakeCache.txt; then rm -rf $(SIZE_BUILD); fi
+	    ! grep -q -- '-flto-partition=one' $(SIZE_BUILD)/CMakeCache.txt; then rm -rf $(SIZE_BUILD); fi
 	@cmake -S . -B $(SIZE_BUILD) -DCMAKE_TOOLCHAIN_FILE=cmake/arm-none-eabi.cmake \
 	  -DHK_SIZE_BUILD=ON -DCMAKE_BUILD_TYPE=MinSizeRel >/dev/null
 	@cmake --build $(SIZE_BUILD) -j $(JOBS)

@@ -9,7 +9,10 @@ set(CMAKE_TRY_COMPILE_TARGET_TYPE STATIC_LIBRARY)
 # link (link-time optimisation across modules, -flto) and the plain link
 # (-fno-lto) make size reports next to it. The archiver and ranlib must be
 # GCC's wrappers so the archives index the intermediate code too.
-set(CMAKE_C_FLAGS_INIT "-mcpu=cortex-m4 -mthumb -ffunction-sections -fdata-sections -flto -ffat-lto-objects")
+# -flto-partition=one: the link-time compiler sees the whole image as one
+# unit (an image this size needs no parallel partitions), which also makes
+# its output independent of the partitioning heuristics.
+set(CMAKE_C_FLAGS_INIT "-mcpu=cortex-m4 -mthumb -ffunction-sections -fdata-sections -flto -ffat-lto-objects -flto-partition=one")
 find_program(HK_ARM_GCC_AR arm-none-eabi-gcc-ar REQUIRED)
 find_program(HK_ARM_GCC_RANLIB arm-none-eabi-gcc-ranlib REQUIRED)
 set(CMAKE_AR ${HK_ARM_GCC_AR})
