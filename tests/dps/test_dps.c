@@ -501,6 +501,10 @@ static void test_response_certificates(void)
         "\"trustBundle\":{\"certificates\":[{}]}",
         "\"trustBundle\":{\"certificates\":[{\"certificate\":1}]}",
         "\"trustBundle\":{\"certificates\":[{\"certificate\":\"a\",\"certificate\":\"b\"}]}",
+        /* Elements that are arrays, not objects: a key-value lookalike and a
+         * lone "key" as the last token of the document. */
+        "\"trustBundle\":{\"certificates\":[[\"certificate\",\"a\"]]}",
+        "\"trustBundle\":{\"certificates\":[[\"certificate\"]]}",
     };
     for (size_t i = 0; i < sizeof bad_certs / sizeof bad_certs[0]; i++) {
         snprintf(body, sizeof body,
