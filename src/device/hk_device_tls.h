@@ -60,13 +60,13 @@ typedef struct hk_device_tls_config {
 } hk_device_tls_config;
 
 typedef struct hk_device_tls_link {
-    struct {
-        hk_device_tls_config cfg;
-        hk_tls tls;
-        hk_transport socket;
+    struct { /* the large TLS context last: short offsets for the rest */
         bool socket_open;
         bool tls_live;
+        hk_transport socket;
+        hk_device_tls_config cfg;
         char reason[HK_TLS_REASON_MAX];
+        hk_tls tls;
     } _internal;
 } hk_device_tls_link;
 
