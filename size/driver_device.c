@@ -7,8 +7,8 @@
  *     hk_se (hk_se_atecc608: config zone check, certificate rebuild from the
  *     compressed slots with the CA's certificate definitions, Sign, Random,
  *     slot 8);
- *   - the certificate definitions from hubkey-factory's certdefs.h, parsed
- *     with hk_cert_def_parse;
+ *   - the certificate definitions compiled in from hubkey-factory's
+ *     certdefs.h (checked by the factory when it wrote them);
  *   - the boot flow (hk_device): identity, provisioning record (hk_record),
  *     DPS registration, record write, hub session, run until READY and then
  *     step; the application's part of a session: telemetry with
@@ -282,12 +282,10 @@ static hk_result firmware(void)
     const hk_i2c i2c = {NULL, i2c_write, i2c_read, i2c_wake, i2c_delay_us};
     HK_TRY(hk_atecc608_init(&chip, &i2c, HK_ATECC608_ADDR_DEFAULT));
 
-    hk_cert_def device_def, signer_def;
-    HK_TRY(hk_cert_def_parse(hubkey_device_certdef, sizeof hubkey_device_certdef, &device_def));
-    HK_TRY(hk_cert_def_parse(hubkey_signer_certdef, sizeof hubkey_signer_certdef, &signer_def));
     hk_se se;
     hk_atecc608_problem problem;
-    HK_TRY(hk_se_atecc608_open(&se_ctx, &chip, &device_def, &signer_def, &se, &problem));
+    HK_TRY(hk_se_atecc608_open(&se_ctx, &chip, &hubkey_device_def, &hubkey_signer_def, &se,
+                               &problem));
 
     hk_device_config config;
     memset(&config, 0, sizeof config);

@@ -22,7 +22,14 @@
  *  - No function keeps a pointer to its arguments after returning, except
  *    the two above as described.
  *
- * Errors: HK_ERR_INVALID_ARG for caller bugs (NULL pointers);
+ * Definitions: every function taking a const hk_cert_def * needs one that
+ * hk_cert_def_parse() returned or hk_cert_def_check() accepted (hubkey-factory
+ * checks the definitions it writes into certdefs.h). Passing any other is a
+ * caller bug: HK_ERR_INVALID_ARG while precondition checks are compiled in,
+ * and not checked again on a device built without them.
+ *
+ * Errors: HK_ERR_INVALID_ARG for caller bugs (NULL pointers, unchecked
+ * definitions);
  * HK_ERR_CERT_COMPRESSED for malformed 72-byte input;
  * HK_ERR_CERT_TEMPLATE for a malformed or inconsistent definition;
  * HK_ERR_CERT_WRONG_DEF when compressed data or a certificate does not

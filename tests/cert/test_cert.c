@@ -596,8 +596,10 @@ static void test_certdef_errors(void)
     uint8_t comp[72] = {0}, out[64];
     size_t out_len;
     hk_cert_inputs in = {dev_pub, DEVICE_SN, NULL};
+    /* Using a definition that fails the check is a caller bug. */
     HK_CHECK_RESULT(hk_cert_rebuild(&bad, comp, &in, out, sizeof(out), &out_len),
-                    HK_ERR_CERT_TEMPLATE);
+                    HK_ERR_INVALID_ARG);
+    HK_CHECK_RESULT(hk_cert_public_key(&bad, comp, sizeof(comp), out), HK_ERR_INVALID_ARG);
     bad = def;
     bad.template_der = NULL;
     HK_CHECK_RESULT(hk_cert_def_check(&bad), HK_ERR_CERT_TEMPLATE);

@@ -169,7 +169,8 @@ static void test_ca_init_and_show(void)
     HK_CHECK_RESULT(hk_cert_def_parse(buf, n, &def), HK_OK);
     HK_CHECK_EQ(def.sn_source, HK_CERT_SN_PUB_KEY_HASH);
     HK_CHECK_EQ(def.extra_count, 1);
-    /* certdefs.h carries the same bytes as C arrays. */
+    /* certdefs.h carries the same definition as C: the template array and an
+     * hk_cert_def initialiser with the parsed definition's fields. */
     snprintf(p, sizeof p, "%s/certdefs.h", ca_dir);
     char head[16384];
     f = fopen(p, "r");
@@ -177,20 +178,37 @@ static void test_ca_init_and_show(void)
     if (f)
         fclose(f);
     head[hn] = '\0';
+    HK_CHECK(strstr(head, "#ifndef HUBKEY_FACTORY_CERTDEFS_H") != NULL);
+    HK_CHECK(strstr(head, "#include \"hubkey/cert.h\"") != NULL);
     char decl[96];
-    snprintf(decl, sizeof decl, "hubkey_device_certdef[%zu] = {", n);
+    snprintf(decl, sizeof decl, "hubkey_device_template[%zu] = {", def.template_len);
     const char *arr = strstr(head, decl);
     HK_CHECK(arr != NULL);
-    HK_CHECK(strstr(head, "#ifndef HUBKEY_FACTORY_CERTDEFS_H") != NULL);
     size_t same = 0;
-    for (const char *q = arr ? arr + strlen(decl) : NULL; q && same < n; same++) {
+    for (const char *q = arr ? arr + strlen(decl) : NULL; q && same < def.template_len; same++) {
         unsigned v = 0;
         q = strstr(q, "0x");
-        if (!q || sscanf(q, "0x%2x", &v) != 1 || v != buf[same])
+        if (!q || sscanf(q, "0x%2x", &v) != 1 || v != def.template_der[same])
             break;
         q += 4;
     }
-    HK_CHECK_EQ(same, n);
+    HK_CHECK_EQ(same, def.template_len);
+    const char *body = strstr(head, "static const hk_cert_def hubkey_device_def = {");
+    HK_CHECK(body != NULL);
+    char want[256];
+    snprintf(want, sizeof want,
+             "    .template_der = hubkey_device_template,\n    .template_len = %zu,\n"
+             "    .template_id = %u,\n    .chain_id = %u,\n    .sn_source = 0x%X,\n",
+             def.template_len, def.template_id, def.chain_id, def.sn_source);
+    HK_CHECK(body != NULL && strstr(body, want) != NULL);
+    snprintf(want, sizeof want, "    .tbs = {%u, %u},\n    .std = {{%u, %u}, {%u, %u}, ",
+             def.tbs.offset, def.tbs.count, def.std[0].offset, def.std[0].count,
+             def.std[1].offset, def.std[1].count);
+    HK_CHECK(body != NULL && strstr(body, want) != NULL);
+    snprintf(want, sizeof want, "    .extra_count = 1,\n    .extras = {{%u, %u, %u, %u, {%u, %u}}},\n",
+             def.extras[0].source, def.extras[0].transform, def.extras[0].src_offset,
+             def.extras[0].src_count, def.extras[0].cert.offset, def.extras[0].cert.count);
+    HK_CHECK(body != NULL && strstr(body, want) != NULL);
 
     /* Bad settings never create anything. */
     char other[700];

@@ -8,8 +8,11 @@
  * INTEGER is 32 or 33 bytes, or shorter with leading zeros), which is why
  * it must be the last element of the template and why the outer SEQUENCE
  * length is fixed afterwards. The definition was checked when it was
- * parsed; the rebuild re-checks it anyway (a few comparisons) because a
- * definition built in code may not have been.
+ * parsed, or by hk_cert_def_check() for one built in code (hubkey-factory's
+ * certdefs.h), so checking it again is a precondition: the test build
+ * catches an unchecked definition, a device does not pay for the check on
+ * every rebuild and links no definition checker when its definitions are
+ * compiled in.
  *
  * Compression does not try to be clever: it extracts the fields, encodes
  * the 72 bytes and rebuilds, and only a byte-identical rebuild counts.
@@ -177,7 +180,7 @@ hk_result hk_cert_rebuild(const hk_cert_def *def, const uint8_t compressed[HK_CE
     HK_REQUIRE(out != NULL || cap == 0);
     HK_REQUIRE(in->public_key != NULL);
     *out_len = 0;
-    HK_TRY(hk_cert_def_check(def));
+    HK_REQUIRE(hk_cert_def_check(def) == HK_OK);
     HK_REQUIRE(in->device_sn != NULL || !def_needs_device_sn(def));
     hk_cert_compressed c;
     HK_TRY(hk_cert_compressed_decode(compressed, HK_CERT_COMPRESSED_SIZE, &c));
@@ -241,7 +244,7 @@ hk_result hk_cert_public_key(const hk_cert_def *def, const uint8_t *der, size_t 
                              uint8_t out[HK_CERT_PUBLIC_KEY_SIZE])
 {
     HK_REQUIRE(def != NULL && der != NULL && out != NULL);
-    HK_TRY(hk_cert_def_check(def));
+    HK_REQUIRE(hk_cert_def_check(def) == HK_OK);
     hk_cert_loc pk = def->std[HK_CERT_EL_PUBLIC_KEY];
     if (der_len < def->std[HK_CERT_EL_SIGNATURE].offset)
         return HK_ERR_CERT_WRONG_DEF;
@@ -293,7 +296,7 @@ hk_result hk_cert_compress(const hk_cert_def *def, const uint8_t *der, size_t de
                            uint8_t out[HK_CERT_COMPRESSED_SIZE])
 {
     HK_REQUIRE(def != NULL && der != NULL && in != NULL && scratch != NULL && out != NULL);
-    HK_TRY(hk_cert_def_check(def));
+    HK_REQUIRE(hk_cert_def_check(def) == HK_OK);
     HK_REQUIRE(in->device_sn != NULL || !def_needs_device_sn(def));
     size_t sig_off = def->std[HK_CERT_EL_SIGNATURE].offset;
     if (der_len <= sig_off || der_len > sig_off + 75u)
