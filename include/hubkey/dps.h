@@ -117,10 +117,11 @@ hk_result hk_dps_poll_topic_build(uint32_t rid, const char *operation_id, size_t
  * custom_payload: NULL/"" omits it; otherwise one complete JSON value
  * (normally an object), copied verbatim, whitespace included; not parsed.
  * csr: NULL/"" omits it; Base64 of the DER PKCS#10 request, no PEM armour,
- * written as a JSON string (escaped); only with
- * HK_DPS_API_2025_07_01_PREVIEW, else HK_ERR_UNSUPPORTED.
+ * written as a JSON string (escaped; HK_ERR_JSON_UTF8 when it is not valid
+ * UTF-8); only with HK_DPS_API_2025_07_01_PREVIEW, else HK_ERR_UNSUPPORTED.
  * Writes the text and a NUL into out[0..cap); *out_len = text length.
- * HK_ERR_BUFFER_TOO_SMALL when it does not fit (no size is reported then).
+ * HK_ERR_BUFFER_TOO_SMALL when it does not fit (*out_len is then no size to
+ * rely on).
  */
 hk_result hk_dps_register_body_build(const hk_dps_client *client, const char *custom_payload,
                                      const char *csr, char *out, size_t cap, size_t *out_len);

@@ -15,6 +15,7 @@
 
 #include "common/hk_common.h"
 #include "common/hk_text.h"
+#include "json/json_internal.h"
 
 static bool dps_is_alnum(unsigned char c)
 {
@@ -128,23 +129,28 @@ hk_result hk_dps_register_body_build(const hk_dps_client *client, const char *cu
         if (client->api_version != HK_DPS_API_2025_07_01_PREVIEW)
             return HK_ERR_UNSUPPORTED;
     }
-    /* The writer escapes the strings, so no input can change the shape of
-     * the object; the custom payload is the caller's JSON by contract. */
-    hk_json_writer w;
-    HK_TRY(hk_json_writer_init(&w, out, cap));
-    hk_json_write_object_begin(&w);
-    hk_json_write_key(&w, "registrationId");
-    hk_json_write_string(&w, client->registration_id);
+    /* {"registrationId":"{id}"[,"payload":{custom}][,"csr":"{csr}"]}
+     * The id's alphabet needs no escapes and the csr is escaped, so no input
+     * can change the shape of the object; the custom payload is the
+     * caller's JSON by contract. */
+    hk_text t = HK_TEXT_INIT(out, cap);
+    hk_text_puts(&t, "{\"registrationId\":\"");
+    hk_text_puts(&t, client->registration_id);
+    hk_text_puts(&t, "\"");
     if (dps_present(custom_payload)) {
-        hk_json_write_key(&w, "payload");
-        hk_json_write_raw(&w, custom_payload, strlen(custom_payload));
+        hk_text_puts(&t, ",\"payload\":");
+        hk_text_puts(&t, custom_payload);
     }
     if (dps_present(csr)) {
-        hk_json_write_key(&w, "csr");
-        hk_json_write_string(&w, csr);
+        hk_text_puts(&t, ",\"csr\":");
+        /* Bad UTF-8 in the csr is its error unless the text before it
+         * already ran out of room. */
+        hk_result r = hk_json_text_string(&t, csr, strlen(csr));
+        if (r != HK_OK && t.len <= cap)
+            return r;
     }
-    hk_json_write_object_end(&w);
-    return hk_json_writer_finish(&w, out_len);
+    hk_text_puts(&t, "}");
+    return hk_text_finish(&t, out_len);
 }
 
 /* ---- response topic ------------------------------------------------------- */

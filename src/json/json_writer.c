@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/hk_common.h"
+#include "common/hk_text.h"
 #include "hubkey/json.h"
 #include "json/json_internal.h"
 
@@ -38,14 +39,16 @@ static hk_result put(hk_json_writer *w, const char *s, size_t n)
     return HK_OK;
 }
 
-/* "text" with JSON escapes: "a\"b\\c\n\u0001" for a"b\c<LF><SOH>. */
-static hk_result put_string(hk_json_writer *w, const char *s, size_t len)
+/* "text" with JSON escapes: "a\"b\\c\n\u0001" for a"b\c<LF><SOH>. Multi-byte
+ * UTF-8 is copied as is once it is known to be valid; at an invalid sequence
+ * the text stops there, without its closing quote. */
+hk_result hk_json_text_string(hk_text *t, const char *s, size_t len)
 {
     static const char hex[16] = "0123456789abcdef";
     /* Characters with a short escape, and the letter of each. */
     static const char short_in[7] = {'"', '\\', '\b', '\f', '\n', '\r', '\t'};
     static const char short_out[7] = {'"', '\\', 'b', 'f', 'n', 'r', 't'};
-    HK_TRY(put(w, "\"", 1));
+    hk_text_put(t, "\"", 1);
     size_t i = 0;
     while (i < len) {
         uint8_t c = (uint8_t)s[i];
@@ -54,11 +57,10 @@ static hk_result put_string(hk_json_writer *w, const char *s, size_t len)
         const char *src = e;
         const char *sh = memchr(short_in, c, sizeof short_in);
         if (c >= 0x80) {
-            /* Multi-byte UTF-8: copied as is once it is known to be valid. */
             size_t j = i;
             uint32_t cp;
             if (hk_json_utf8_next(s, len, &j, &cp) != HK_OK)
-                return fail(w, HK_ERR_JSON_UTF8);
+                return HK_ERR_JSON_UTF8;
             src = s + i;
             k = used = j - i;
         } else if (sh != NULL) {
@@ -68,10 +70,28 @@ static hk_result put_string(hk_json_writer *w, const char *s, size_t len)
             e[0] = (char)c;
             k = 1;
         }
-        HK_TRY(put(w, src, k));
+        hk_text_put(t, src, k);
         i += used;
     }
-    return put(w, "\"", 1);
+    hk_text_put(t, "\"", 1);
+    return HK_OK;
+}
+
+/* A string or key into the buffer. Bytes past cap are only counted, so the
+ * first piece that does not fit shows as a length beyond cap, checked before
+ * an invalid UTF-8 sequence that comes later in the string. */
+static hk_result put_string(hk_json_writer *w, const char *s, size_t len)
+{
+    struct hk_json_writer_internal *x = &w->_internal;
+    hk_text t = HK_TEXT_INIT(x->buf, x->cap);
+    t.len = x->len;
+    hk_result r = hk_json_text_string(&t, s, len);
+    if (t.len > x->cap)
+        r = HK_ERR_BUFFER_TOO_SMALL;
+    if (r != HK_OK)
+        return fail(w, r);
+    x->len = t.len;
+    return HK_OK;
 }
 
 /* Check that `kind` may come next, write the separating comma, the text

@@ -5,8 +5,8 @@
 #include "hk_test.h"
 #include "hubkey/dps.h"
 
-/* The register body is built by the JSON writer: exact fit, one byte short
- * (no size reported), guard bytes after the buffer in both cases. */
+/* The register body: exact fit, one byte short, guard bytes after the
+ * buffer in both cases. */
 #define CHECK_BODY(expected, client, custom, csr)                                    \
     do {                                                                             \
         const char *e_ = (expected);                                                 \
@@ -172,7 +172,22 @@ static void test_register_body(void)
     old.api_version = HK_DPS_API_2021_06_01;
     HK_CHECK_BUILD_FAILS(HK_ERR_UNSUPPORTED,
                       hk_dps_register_body_build(&old, NULL, "TUlJQg==", out_, cap_, &len_));
+    /* every other control character as \u00xx, the short escapes, UTF-8 as it is */
+    CHECK_BODY("{\"registrationId\":\"myRegistrationId\",\"csr\":\"\\u0001\\b\\f\\n\\r\\t"
+               "\\u001f\xc3\xa9\x7f\"}",
+               &c, NULL, "\x01\b\f\n\r\t\x1f\xc3\xa9\x7f");
+    /* a CSR that is not UTF-8 is refused, unless the text before it does
+     * not fit anyway */
+    static const char bad_utf8[] = "AB\xc3(";
+    const char *head = "{\"registrationId\":\"myRegistrationId\",\"csr\":\"AB";
+    char body[128];
     size_t len;
+    for (size_t cap = 0; cap < sizeof body; cap++) {
+        hk_guard_fill(body, 0, sizeof body);
+        HK_CHECK_RESULT(hk_dps_register_body_build(&c, NULL, bad_utf8, body, cap, &len),
+                        cap >= strlen(head) ? HK_ERR_JSON_UTF8 : HK_ERR_BUFFER_TOO_SMALL);
+        HK_CHECK(hk_guard_intact(body, cap, sizeof body));
+    }
     HK_CHECK_RESULT(hk_dps_register_body_build(&sdk_client, NULL, NULL, NULL, 0, &len),
                     HK_ERR_BUFFER_TOO_SMALL);
     HK_CHECK_RESULT(hk_dps_register_body_build(&sdk_client, NULL, NULL, NULL, 5, &len),

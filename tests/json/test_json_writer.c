@@ -175,6 +175,22 @@ static void test_invalid_utf8_refused(void)
     }
 }
 
+/* The first error wins: a buffer that runs out before the bad sequence
+ * gives HK_ERR_BUFFER_TOO_SMALL, one that holds the text up to it gives
+ * HK_ERR_JSON_UTF8; nothing is written past the buffer either way. */
+static void test_invalid_utf8_after_full_buffer(void)
+{
+    for (size_t cap = 0; cap < 16; cap++) {
+        char buf[32];
+        hk_json_writer w;
+        hk_guard_fill(buf, 0, sizeof buf);
+        hk_json_writer_init(&w, buf, cap);
+        HK_CHECK_RESULT(hk_json_write_string(&w, "ab\ncd\xc3("),
+                        cap >= 7 ? HK_ERR_JSON_UTF8 : HK_ERR_BUFFER_TOO_SMALL);
+        HK_CHECK(hk_guard_intact(buf, cap, sizeof buf));
+    }
+}
+
 static void test_integers(void)
 {
     static const struct {
@@ -419,6 +435,7 @@ int main(void)
     HK_RUN(test_escapes);
     HK_RUN(test_keys_are_escaped);
     HK_RUN(test_invalid_utf8_refused);
+    HK_RUN(test_invalid_utf8_after_full_buffer);
     HK_RUN(test_integers);
     HK_RUN(test_call_sequence_errors);
     HK_RUN(test_sticky_error);
