@@ -426,6 +426,15 @@ typedef enum hk_atecc608_problem {
 hk_result hk_atecc608_config_check(const hk_atecc608_config *cfg, uint8_t key_slot,
                                    hk_atecc608_problem *out_problem);
 
+/* The same check on the raw 128-byte config zone, without decoding it (what
+ * hk_se_atecc608_open uses). */
+hk_result hk_atecc608_config_check_raw(const uint8_t raw[HK_ATECC608_CONFIG_SIZE],
+                                       uint8_t key_slot, hk_atecc608_problem *out_problem);
+
+/* The clock divider of a raw config zone: 0, 1 or 2 from ChipMode bits 7..3,
+ * 0xFF when they hold none of the three (as hk_atecc608_config.clock_mode). */
+uint8_t hk_atecc608_config_clock_mode(const uint8_t raw[HK_ATECC608_CONFIG_SIZE]);
+
 /* A one-line English description of a problem (static string, never NULL). */
 const char *hk_atecc608_problem_str(hk_atecc608_problem problem);
 

@@ -109,6 +109,46 @@ static void expect(uint16_t sc, uint16_t kc, hk_result want, hk_atecc608_problem
     hk_atecc608_problem p = (hk_atecc608_problem)99;
     HK_CHECK_RESULT(hk_atecc608_config_check(&cfg, 0, &p), want);
     HK_CHECK_EQ(p, want_p);
+    p = (hk_atecc608_problem)99;
+    HK_CHECK_RESULT(hk_atecc608_config_check_raw(raw, 0, &p), want);
+    HK_CHECK_EQ(p, want_p);
+}
+
+/* The raw check and the decoded check agree on every SlotConfig/KeyConfig
+ * bit that matters, in every lock state and slot; and the clock mode. */
+static void test_check_raw(void)
+{
+    for (unsigned locks = 0; locks < 4; locks++) {
+        for (uint32_t v = 0; v < 0x10000u; v += 0x0101u) {
+            locked_image();
+            raw[86] = (locks & 1u) ? 0x55 : 0x00;
+            raw[87] = (locks & 2u) ? 0x55 : 0x00;
+            uint16_t sc = (uint16_t)(v ^ 0x2085u), kc = (uint16_t)((v * 7u) ^ 0x0073u);
+            set_slot((int)(v % 16u), sc, kc);
+            hk_atecc608_config cfg;
+            HK_CHECK_RESULT(hk_atecc608_config_decode(raw, &cfg), HK_OK);
+            for (uint8_t slot = 0; slot < 16; slot++) {
+                hk_atecc608_problem a, b;
+                hk_result ra = hk_atecc608_config_check(&cfg, slot, &a);
+                hk_result rb = hk_atecc608_config_check_raw(raw, slot, &b);
+                if (ra != rb || a != b) {
+                    HK_CHECK_RESULT(rb, ra);
+                    HK_CHECK_EQ(b, a);
+                    return;
+                }
+            }
+        }
+    }
+    HK_CHECK_RESULT(hk_atecc608_config_check_raw(raw, 16, NULL), HK_ERR_INVALID_ARG);
+    HK_CHECK_RESULT(hk_atecc608_config_check_raw(NULL, 0, NULL), HK_ERR_INVALID_ARG);
+    static const struct {
+        uint8_t chip_mode, clock;
+    } modes[] = {{0x00, 0}, {0x07, 0}, {0x28, 1}, {0x2D, 1}, {0x68, 2}, {0x6F, 2}, {0x08, 0xFF},
+                 {0xF8, 0xFF}};
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        raw[19] = modes[i].chip_mode;
+        HK_CHECK_EQ(hk_atecc608_config_clock_mode(raw), modes[i].clock);
+    }
 }
 
 static void test_check(void)
@@ -174,6 +214,7 @@ int main(void)
 {
     HK_RUN(test_decode);
     HK_RUN(test_check);
+    HK_RUN(test_check_raw);
     HK_RUN(test_problem_strings);
     return hk_test_finish("atecc608_config");
 }

@@ -17,6 +17,21 @@ static uint16_t le16(const uint8_t *p)
     return (uint16_t)(p[0] | p[1] << 8);
 }
 
+/* ChipMode bits 7..3: the clock divider (0x00, 0x05 or 0x0D). */
+uint8_t hk_atecc608_config_clock_mode(const uint8_t raw[HK_ATECC608_CONFIG_SIZE])
+{
+    switch (raw[19] & 0xF8u) {
+    case 0x00:
+        return 0;
+    case 0x28:
+        return 1;
+    case 0x68:
+        return 2;
+    default:
+        return 0xFF;
+    }
+}
+
 /* Accepts any 128 bytes, for example a factory-new 608A zone starting
  * 01 23 xx xx 00 00 60 02 ... EE 01 01 00 C0 00 00 01 ... with 55 55 at 86. */
 hk_result hk_atecc608_config_decode(const uint8_t raw[HK_ATECC608_CONFIG_SIZE],
@@ -30,20 +45,7 @@ hk_result hk_atecc608_config_decode(const uint8_t raw[HK_ATECC608_CONFIG_SIZE],
     out->i2c_enabled = (raw[14] & 1u) != 0;
     out->i2c_address7 = (uint8_t)(raw[16] >> 1);
     out->chip_mode = raw[19];
-    switch (raw[19] & 0xF8u) {
-    case 0x00:
-        out->clock_mode = 0;
-        break;
-    case 0x28:
-        out->clock_mode = 1;
-        break;
-    case 0x68:
-        out->clock_mode = 2;
-        break;
-    default:
-        out->clock_mode = 0xFF;
-        break;
-    }
+    out->clock_mode = hk_atecc608_config_clock_mode(raw);
     out->data_locked = raw[86] != 0x55;
     out->config_locked = raw[87] != 0x55;
     out->slot_locked = le16(raw + 88);
@@ -88,35 +90,51 @@ hk_result hk_atecc608_config_decode(const uint8_t raw[HK_ATECC608_CONFIG_SIZE],
  *    only ever makes keys inside the chip, so neither is refused.
  *  - ReadKey bit 0 must allow external signatures: that is how the device
  *    signs its TLS handshake. */
-hk_result hk_atecc608_config_check(const hk_atecc608_config *cfg, uint8_t key_slot,
-                                   hk_atecc608_problem *out_problem)
+/* The rules over the raw fields the decoded and the raw check share. */
+static hk_result config_problem(bool config_locked, bool data_locked, uint16_t sc, uint16_t kc,
+                                hk_atecc608_problem *out_problem)
 {
-    HK_REQUIRE(cfg != NULL && key_slot < HK_ATECC608_SLOTS);
     /* The result of each problem, in hk_atecc608_problem's order. */
     static const uint16_t result_of[] = {
         HK_OK,                 HK_ERR_SE_UNLOCKED,    HK_ERR_SE_UNLOCKED,    HK_ERR_SE_CONFIG,
         HK_ERR_SE_KEY_EXPOSED, HK_ERR_SE_KEY_EXPOSED, HK_ERR_SE_KEY_EXPOSED, HK_ERR_SE_CONFIG,
     };
     _Static_assert(HK_ATECC608_PROBLEM_KEY_NO_SIGN == 7, "one result per problem");
-    const hk_atecc608_slot_config *s = &cfg->slots[key_slot];
     hk_atecc608_problem p = HK_ATECC608_PROBLEM_NONE;
-    if (!cfg->config_locked)
+    if (!config_locked)
         p = HK_ATECC608_PROBLEM_CONFIG_UNLOCKED;
-    else if (!cfg->data_locked)
+    else if (!data_locked)
         p = HK_ATECC608_PROBLEM_DATA_UNLOCKED;
-    else if (!s->private_key || s->key_type != 4)
+    else if ((kc & 0x001Du) != 0x0011u) /* Private = 1, KeyType (bits 4..2) = 4 */
         p = HK_ATECC608_PROBLEM_KEY_NOT_P256;
-    else if (!s->is_secret)
+    else if ((sc & 0x0080u) == 0) /* IsSecret */
         p = HK_ATECC608_PROBLEM_KEY_READABLE;
-    else if (s->encrypt_read)
+    else if ((sc & 0x0040u) != 0) /* EncryptRead */
         p = HK_ATECC608_PROBLEM_KEY_ENCRYPT_READ;
-    else if ((s->write_config & 0x4u) != 0)
+    else if ((sc & 0x4000u) != 0) /* WriteConfig bit 2: PrivWrite allowed */
         p = HK_ATECC608_PROBLEM_KEY_WRITABLE;
-    else if ((s->read_key & 0x1u) == 0)
+    else if ((sc & 0x0001u) == 0) /* ReadKey bit 0: external signatures */
         p = HK_ATECC608_PROBLEM_KEY_NO_SIGN;
     if (out_problem != NULL)
         *out_problem = p;
     return (hk_result)result_of[p];
+}
+
+hk_result hk_atecc608_config_check(const hk_atecc608_config *cfg, uint8_t key_slot,
+                                   hk_atecc608_problem *out_problem)
+{
+    HK_REQUIRE(cfg != NULL && key_slot < HK_ATECC608_SLOTS);
+    const hk_atecc608_slot_config *s = &cfg->slots[key_slot];
+    return config_problem(cfg->config_locked, cfg->data_locked, s->slot_config, s->key_config,
+                          out_problem);
+}
+
+hk_result hk_atecc608_config_check_raw(const uint8_t raw[HK_ATECC608_CONFIG_SIZE],
+                                       uint8_t key_slot, hk_atecc608_problem *out_problem)
+{
+    HK_REQUIRE(raw != NULL && key_slot < HK_ATECC608_SLOTS);
+    return config_problem(raw[87] != 0x55, raw[86] != 0x55, le16(raw + 20 + 2 * key_slot),
+                          le16(raw + 96 + 2 * key_slot), out_problem);
 }
 
 const char *hk_atecc608_problem_str(hk_atecc608_problem p)

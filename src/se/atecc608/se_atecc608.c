@@ -144,16 +144,17 @@ hk_result hk_se_atecc608_open(hk_se_atecc608 *ctx, hk_atecc608 *dev,
     memset(ctx, 0, sizeof *ctx);
     memset(out_se, 0, sizeof *out_se);
     uint8_t raw[HK_ATECC608_CONFIG_SIZE];
-    hk_atecc608_config cfg;
     HK_TRY(hk_atecc608_read_config(dev, raw, NULL));
-    HK_TRY(hk_atecc608_config_decode(raw, &cfg));
-    HK_TRY(hk_atecc608_config_check(&cfg, HK_ATECC608_SLOT_DEVICE_KEY, out_problem));
+    HK_TRY(hk_atecc608_config_check_raw(raw, HK_ATECC608_SLOT_DEVICE_KEY, out_problem));
     /* An unknown clock divider gets the slowest table: polling only waits longer. */
-    HK_TRY(hk_atecc608_set_clock_mode(dev, cfg.clock_mode <= 2 ? cfg.clock_mode : 2));
+    uint8_t clock = hk_atecc608_config_clock_mode(raw);
+    HK_TRY(hk_atecc608_set_clock_mode(dev, clock <= 2 ? clock : 2));
     ctx->_internal.dev = dev;
     ctx->_internal.device_def = device_def;
     ctx->_internal.signer_def = signer_def;
-    memcpy(ctx->_internal.serial, cfg.serial, HK_ATECC608_SERIAL_SIZE);
+    /* The serial number: config bytes 0..3 then 8..12. */
+    memcpy(ctx->_internal.serial, raw, 4);
+    memcpy(ctx->_internal.serial + 4, raw + 8, 5);
     static const hk_se ops = {NULL,      se_serial,    se_cert,       se_sign,
                               se_random, se_read_data, se_write_data, 0};
     *out_se = ops;
