@@ -1,7 +1,8 @@
 /*
- * A counting text writer for the string builders of src/ (private).
+ * Text helpers for the builders and parsers of src/ (private): a counting
+ * writer and a reader of "name=value&..." lists.
  *
- * It counts every byte a string needs and stores only those that fit, so one
+ * The writer counts every byte a string needs and stores only those that fit, so one
  * pass both sizes and writes, and a buffer that is too small is never
  * written past its end: builders report the size they need either way.
  *
@@ -12,6 +13,7 @@
 #ifndef HK_TEXT_H
 #define HK_TEXT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,5 +37,25 @@ void hk_text_put_uint(hk_text *t, uint32_t v);
 /* *out_len = the text's length (without NUL). HK_OK and a NUL-terminated
  * text when text and NUL fit; HK_ERR_BUFFER_TOO_SMALL otherwise. */
 hk_result hk_text_finish(hk_text *t, size_t *out_len);
+
+/* One item of a "name=value&name2=&name3" list (a topic's query or property
+ * bag). pos is the reader's cursor: 0 before the first item. */
+typedef struct hk_text_item {
+    size_t pos;
+    const char *name;
+    size_t name_len;
+    const char *value; /* the bytes after '=', or the end of the item without one */
+    size_t value_len;
+    bool has_value;
+} hk_text_item;
+
+/* The item of list[0..len) at it->pos, e.g. "$rid=1" and then "$version=6"
+ * from "$rid=1&$version=6"; items are "name=value", "name=" or "name",
+ * joined by '&'. HK_ERR_NOT_FOUND past the last one; bad for an empty name
+ * and for the empty last item that a trailing '&' leaves. */
+hk_result hk_text_item_next(const char *list, size_t len, hk_text_item *it, hk_result bad);
+
+/* True when the item's name is name. */
+bool hk_text_item_is(const hk_text_item *it, const char *name);
 
 #endif /* HK_TEXT_H */

@@ -36,3 +36,30 @@ hk_result hk_text_finish(hk_text *t, size_t *out_len)
     t->buf[t->len] = '\0';
     return HK_OK;
 }
+
+hk_result hk_text_item_next(const char *list, size_t len, hk_text_item *it, hk_result bad)
+{
+    size_t pos = it->pos;
+    if (pos >= len)
+        return HK_ERR_NOT_FOUND;
+    const char *p = list + pos;
+    size_t rest = len - pos;
+    const char *amp = memchr(p, '&', rest);
+    size_t item = amp != NULL ? (size_t)(amp - p) : rest;
+    const char *eq = memchr(p, '=', item);
+    size_t name_len = eq != NULL ? (size_t)(eq - p) : item;
+    if (name_len == 0 || (amp != NULL && item + 1 == rest))
+        return bad;
+    it->name = p;
+    it->name_len = name_len;
+    it->has_value = eq != NULL;
+    it->value = eq != NULL ? eq + 1 : p + item;
+    it->value_len = eq != NULL ? item - name_len - 1 : 0;
+    it->pos = pos + item + (amp != NULL ? 1 : 0);
+    return HK_OK;
+}
+
+bool hk_text_item_is(const hk_text_item *it, const char *name)
+{
+    return it->name_len == strlen(name) && memcmp(it->name, name, it->name_len) == 0;
+}

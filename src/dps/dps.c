@@ -189,29 +189,23 @@ hk_result hk_dps_topic_parse(const char *topic, size_t topic_len, hk_dps_topic *
         return HK_ERR_DPS_TOPIC;
     out->status = (unsigned)status;
     /* "name=value" items joined by '&'; an empty item (or name) is malformed. */
-    for (;;) {
-        const char *amp = memchr(s, '&', (size_t)(end - s));
-        if (amp == NULL)
-            amp = end;
-        const char *eq = memchr(s, '=', (size_t)(amp - s));
-        const char *value = eq != NULL ? eq + 1 : amp;
-        if (amp == s || eq == s)
-            return HK_ERR_DPS_TOPIC;
-        size_t name_len = (size_t)((eq != NULL ? eq : amp) - s);
-        if (name_len == 4 && memcmp(s, "$rid", 4) == 0) {
-            if (out->rid != NULL || value == amp)
+    hk_text_item it = {0};
+    hk_result r;
+    while ((r = hk_text_item_next(s, (size_t)(end - s), &it, HK_ERR_DPS_TOPIC)) == HK_OK) {
+        if (hk_text_item_is(&it, "$rid")) {
+            if (out->rid != NULL || it.value_len == 0)
                 return HK_ERR_DPS_TOPIC;
-            out->rid = value;
-            out->rid_len = (size_t)(amp - value);
-        } else if (name_len == 11 && memcmp(s, "retry-after", 11) == 0) {
-            if (has_retry || !dps_parse_digits(value, amp, &out->retry_after_s))
+            out->rid = it.value;
+            out->rid_len = it.value_len;
+        } else if (hk_text_item_is(&it, "retry-after")) {
+            if (has_retry || !dps_parse_digits(it.value, it.value + it.value_len,
+                                               &out->retry_after_s))
                 return HK_ERR_DPS_TOPIC;
             has_retry = true;
         }
-        if (amp == end)
-            break;
-        s = amp + 1;
     }
+    if (r != HK_ERR_NOT_FOUND)
+        return r;
     return out->rid != NULL ? HK_OK : HK_ERR_DPS_TOPIC;
 }
 

@@ -322,40 +322,6 @@ static const char *hub_match(const char *pat, const char *s, const char *end, co
     return s;
 }
 
-/* One item of a property bag, as hk_hub_properties_next() yields it. */
-typedef struct hub_item {
-    const char *name;
-    size_t name_len;
-    const char *value;
-    size_t value_len;
-    bool has_value;
-} hub_item;
-
-/* The item of bag[0..bag_len) at *pos: "name=value", "name=" or "name",
- * items joined by '&'. */
-static hk_result hub_item_next(const char *bag, size_t bag_len, size_t *pos, hub_item *it)
-{
-    if (*pos >= bag_len)
-        return HK_ERR_NOT_FOUND;
-    const char *p = bag + *pos;
-    size_t rest = bag_len - *pos;
-    const char *amp = memchr(p, '&', rest);
-    size_t item = amp != NULL ? (size_t)(amp - p) : rest;
-    const char *eq = memchr(p, '=', item);
-    size_t name_len = eq != NULL ? (size_t)(eq - p) : item;
-    /* An empty name, and the empty last item a trailing '&' leaves, are
-     * malformed. */
-    if (name_len == 0 || (amp != NULL && item + 1 == rest))
-        return HK_ERR_HUB_TOPIC;
-    it->name = p;
-    it->name_len = name_len;
-    it->has_value = eq != NULL;
-    it->value = eq != NULL ? eq + 1 : p + item;
-    it->value_len = eq != NULL ? item - name_len - 1 : 0;
-    *pos += item + (amp != NULL ? 1 : 0);
-    return HK_OK;
-}
-
 hk_result hk_hub_properties_next(const char *bag, size_t bag_len, size_t *pos,
                                  const char **out_name, size_t *out_name_len,
                                  const char **out_value, size_t *out_value_len,
@@ -364,8 +330,9 @@ hk_result hk_hub_properties_next(const char *bag, size_t bag_len, size_t *pos,
     HK_REQUIRE((bag != NULL || bag_len == 0) && pos != NULL && out_name != NULL &&
                out_name_len != NULL && out_value != NULL && out_value_len != NULL &&
                out_has_value != NULL);
-    hub_item it;
-    HK_TRY(hub_item_next(bag, bag_len, pos, &it));
+    hk_text_item it = {.pos = *pos};
+    HK_TRY(hk_text_item_next(bag, bag_len, &it, HK_ERR_HUB_TOPIC));
+    *pos = it.pos;
     *out_name = it.name;
     *out_name_len = it.name_len;
     *out_value = it.value;
@@ -376,13 +343,12 @@ hk_result hk_hub_properties_next(const char *bag, size_t bag_len, size_t *pos,
 
 /* Walk a whole bag: HK_OK when it is well formed; with name, stop at the
  * item of that name (*it) instead, HK_ERR_NOT_FOUND when there is none. */
-static hk_result hub_bag_find(const char *bag, size_t bag_len, const char *name, hub_item *it)
+static hk_result hub_bag_find(const char *bag, size_t bag_len, const char *name, hk_text_item *it)
 {
-    size_t pos = 0;
     hk_result r;
-    while ((r = hub_item_next(bag, bag_len, &pos, it)) == HK_OK) {
-        if (name != NULL && it->name_len == strlen(name) &&
-            memcmp(it->name, name, it->name_len) == 0)
+    it->pos = 0;
+    while ((r = hk_text_item_next(bag, bag_len, it, HK_ERR_HUB_TOPIC)) == HK_OK) {
+        if (name != NULL && hk_text_item_is(it, name))
             return HK_OK;
     }
     return r == HK_ERR_NOT_FOUND && name == NULL ? HK_OK : r;
@@ -392,7 +358,7 @@ hk_result hk_hub_properties_find(const char *bag, size_t bag_len, const char *na
                                  const char **out_value, size_t *out_value_len)
 {
     HK_REQUIRE(name != NULL && out_value != NULL && out_value_len != NULL);
-    hub_item it;
+    hk_text_item it;
     HK_TRY(hub_bag_find(bag, bag_len, name, &it));
     *out_value = it.value;
     *out_value_len = it.value_len;
@@ -431,7 +397,7 @@ hk_result hk_hub_topic_parse(const char *topic, size_t topic_len, hk_hub_topic *
     const char *s = NULL, *end = topic + topic_len;
     const char *seg = NULL;
     size_t seg_len = 0;
-    hub_item it;
+    hk_text_item it;
     hk_result r;
 
     for (size_t i = 0; s == NULL; i++) {
@@ -448,14 +414,14 @@ hk_result hk_hub_topic_parse(const char *topic, size_t topic_len, hk_hub_topic *
         return HK_OK;
     }
 
-    size_t pos = 0;
-    while ((r = hub_item_next(s, (size_t)(end - s), &pos, &it)) == HK_OK) {
-        if (it.name_len == 4 && memcmp(it.name, "$rid", 4) == 0) {
+    it.pos = 0;
+    while ((r = hk_text_item_next(s, (size_t)(end - s), &it, HK_ERR_HUB_TOPIC)) == HK_OK) {
+        if (hk_text_item_is(&it, "$rid")) {
             if (out->rid != NULL || !hub_rid_ok(it.value, it.value_len))
                 return HK_ERR_HUB_TOPIC;
             out->rid = it.value;
             out->rid_len = it.value_len;
-        } else if (it.name_len == 8 && memcmp(it.name, "$version", 8) == 0) {
+        } else if (hk_text_item_is(&it, "$version")) {
             if (out->has_version || !hub_parse_u32(it.value, it.value_len, &out->version))
                 return HK_ERR_HUB_TOPIC;
             out->has_version = true;

@@ -1,6 +1,9 @@
-/* hk_result: every value has a distinct name and message; unknown values are safe. */
+/* hk_result: every value has a distinct name and message; unknown values are
+ * safe. The shared text helpers of src/common: the counting writer and the
+ * list reader. */
 #include <string.h>
 
+#include "common/hk_text.h"
 #include "hk_test.h"
 #include "hubkey/result.h"
 
@@ -29,8 +32,63 @@ static void test_unknown_value(void)
     HK_CHECK(strcmp(hk_result_name((hk_result)-1), "HK_UNKNOWN") == 0);
 }
 
+/* The list reader shared by the IoT Hub and DPS topic parsers. */
+static void test_text_items(void)
+{
+    static const char list[] = "$rid=1&flag&empty=&a==b";
+    hk_text_item it = {0};
+    HK_CHECK_RESULT(hk_text_item_next(list, strlen(list), &it, HK_ERR_MALFORMED), HK_OK);
+    HK_CHECK(hk_text_item_is(&it, "$rid") && !hk_text_item_is(&it, "$ri") && it.has_value);
+    HK_CHECK_STRN(it.value, it.value_len, "1");
+    HK_CHECK_RESULT(hk_text_item_next(list, strlen(list), &it, HK_ERR_MALFORMED), HK_OK);
+    HK_CHECK(hk_text_item_is(&it, "flag") && !it.has_value && it.value_len == 0);
+    HK_CHECK(it.value == list + 11);
+    HK_CHECK_RESULT(hk_text_item_next(list, strlen(list), &it, HK_ERR_MALFORMED), HK_OK);
+    HK_CHECK(hk_text_item_is(&it, "empty") && it.has_value && it.value_len == 0);
+    HK_CHECK_RESULT(hk_text_item_next(list, strlen(list), &it, HK_ERR_MALFORMED), HK_OK);
+    HK_CHECK(hk_text_item_is(&it, "a"));
+    HK_CHECK_STRN(it.value, it.value_len, "=b");
+    HK_CHECK(it.pos == strlen(list));
+    HK_CHECK_RESULT(hk_text_item_next(list, strlen(list), &it, HK_ERR_MALFORMED),
+                    HK_ERR_NOT_FOUND);
+    /* an empty name, an empty item, a trailing '&': the caller's error */
+    static const char *bad[] = {"=1", "&a", "a&&b", "a&", "a=1&"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        hk_result r;
+        it.pos = 0;
+        while ((r = hk_text_item_next(bad[i], strlen(bad[i]), &it, HK_ERR_STATE)) == HK_OK) {
+        }
+        HK_CHECK_RESULT(r, HK_ERR_STATE);
+    }
+    it.pos = 0;
+    HK_CHECK_RESULT(hk_text_item_next("", 0, &it, HK_ERR_STATE), HK_ERR_NOT_FOUND);
+}
+
+/* The counting writer: sizes what does not fit, never writes past cap. */
+static void test_text_writer(void)
+{
+    char buf[8];
+    size_t len = 0;
+    for (size_t cap = 0; cap <= 7; cap++) {
+        hk_guard_fill(buf, 0, sizeof buf);
+        hk_text t = HK_TEXT_INIT(buf, cap);
+        hk_text_puts(&t, "ab");
+        hk_text_put_uint(&t, 4294967295u);
+        HK_CHECK_RESULT(hk_text_finish(&t, &len), HK_ERR_BUFFER_TOO_SMALL);
+        HK_CHECK(len == 12 && hk_guard_intact(buf, cap, sizeof buf));
+    }
+    hk_text t = HK_TEXT_INIT(buf, sizeof buf);
+    hk_text_put(&t, "x=", 2);
+    hk_text_put_uint(&t, 0);
+    HK_CHECK_RESULT(hk_text_finish(&t, &len), HK_OK);
+    HK_CHECK_STRN(buf, len, "x=0");
+    HK_CHECK(buf[3] == '\0');
+}
+
 int main(void)
 {
+    HK_RUN(test_text_items);
+    HK_RUN(test_text_writer);
     HK_RUN(test_values_distinct_and_named);
     HK_RUN(test_unknown_value);
     return hk_test_finish("result");
