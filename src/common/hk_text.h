@@ -38,6 +38,10 @@ void hk_text_put_uint(hk_text *t, uint32_t v);
  * text when text and NUL fit; HK_ERR_BUFFER_TOO_SMALL otherwise. */
 hk_result hk_text_finish(hk_text *t, size_t *out_len);
 
+/* True when s[0..n) is 1 or more printable ASCII bytes (no space), none of
+ * them in the NUL-terminated list forbidden. */
+bool hk_text_token_ok(const char *s, size_t n, const char *forbidden);
+
 /* One item of a "name=value&name2=&name3" list (a topic's query or property
  * bag). pos is the reader's cursor: 0 before the first item. */
 typedef struct hk_text_item {

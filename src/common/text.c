@@ -37,6 +37,18 @@ hk_result hk_text_finish(hk_text *t, size_t *out_len)
     return HK_OK;
 }
 
+bool hk_text_token_ok(const char *s, size_t n, const char *forbidden)
+{
+    if (n == 0)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c <= ' ' || c > '~' || strchr(forbidden, c) != NULL)
+            return false;
+    }
+    return true;
+}
+
 hk_result hk_text_item_next(const char *list, size_t len, hk_text_item *it, hk_result bad)
 {
     size_t pos = it->pos;

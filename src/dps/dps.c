@@ -38,14 +38,7 @@ static bool dps_id_ok(const char *s, size_t n, size_t max)
 /* Printable ASCII without space and without the bytes in forbidden. */
 static bool dps_token_ok(const char *s, const char *forbidden)
 {
-    if (s == NULL || s[0] == '\0')
-        return false;
-    for (; *s != '\0'; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c <= ' ' || c > '~' || strchr(forbidden, c) != NULL)
-            return false;
-    }
-    return true;
+    return s != NULL && hk_text_token_ok(s, strlen(s), forbidden);
 }
 
 static bool dps_present(const char *s)

@@ -35,19 +35,6 @@ static void hub_put_encoded(hk_text *t, const char *s)
     }
 }
 
-/* 1..max printable ASCII bytes, none of them in forbidden. */
-static bool hub_token_ok(const char *s, size_t n, size_t max, const char *forbidden)
-{
-    if (s == NULL || n == 0 || n > max)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c <= ' ' || c > '~' || strchr(forbidden, c) != NULL)
-            return false;
-    }
-    return true;
-}
-
 static bool hub_present(const char *s)
 {
     return s != NULL && s[0] != '\0';
@@ -83,8 +70,8 @@ static bool hub_client_ok(const hk_hub_client *c, unsigned first, unsigned end)
         if (!hub_present(s)) {
             if (hub_rules[i] & HUB_REQUIRED)
                 return false;
-        } else if (!hub_token_ok(s, strlen(s), SIZE_MAX,
-                                 (hub_rules[i] & HUB_NO_QUERY) ? "/#+&?" : "/#+")) {
+        } else if (!hk_text_token_ok(s, strlen(s),
+                                     (hub_rules[i] & HUB_NO_QUERY) ? "/#+&?" : "/#+")) {
             return false;
         }
     }
@@ -238,7 +225,8 @@ hk_result hk_hub_c2d_filter_build(const hk_hub_client *client, char *out, size_t
 
 static bool hub_rid_ok(const char *rid, size_t rid_len)
 {
-    return hub_token_ok(rid, rid_len, 64, "&#+/?");
+    /* 1..64 printable ASCII bytes, none of them a separator or wildcard */
+    return rid != NULL && rid_len <= 64 && hk_text_token_ok(rid, rid_len, "&#+/?");
 }
 
 /* No status: the twin topics. */

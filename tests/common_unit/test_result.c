@@ -64,6 +64,17 @@ static void test_text_items(void)
     HK_CHECK_RESULT(hk_text_item_next("", 0, &it, HK_ERR_STATE), HK_ERR_NOT_FOUND);
 }
 
+/* Tokens: printable ASCII without space, none of the forbidden bytes. */
+static void test_text_token(void)
+{
+    HK_CHECK(hk_text_token_ok("a!~", 3, "/#"));
+    HK_CHECK(hk_text_token_ok("ab/", 2, "/#")); /* only n bytes count */
+    HK_CHECK(!hk_text_token_ok("a", 0, ""));
+    static const char *bad[] = {"a b", "a/b", "#", "\x7f", "\x1f", "\xc3\xa9"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        HK_CHECK(!hk_text_token_ok(bad[i], strlen(bad[i]), "/#"));
+}
+
 /* The counting writer: sizes what does not fit, never writes past cap. */
 static void test_text_writer(void)
 {
@@ -88,6 +99,7 @@ static void test_text_writer(void)
 int main(void)
 {
     HK_RUN(test_text_items);
+    HK_RUN(test_text_token);
     HK_RUN(test_text_writer);
     HK_RUN(test_values_distinct_and_named);
     HK_RUN(test_unknown_value);
