@@ -48,6 +48,15 @@
             return hk_try_r_;          \
     } while (0)
 
+/* Keep a helper out of line: under link-time optimisation GCC may copy a
+ * helper's code into several paths of its caller, which costs more flash
+ * than one shared copy. Used only where a smaller image was measured. */
+#if defined(__GNUC__)
+#define HK_NOINLINE __attribute__((noinline))
+#else
+#define HK_NOINLINE
+#endif
+
 #define HK_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 #endif /* HK_COMMON_H */

@@ -386,6 +386,8 @@ static bool dps_parse_body(const hk_json_doc *doc, hk_dps_response *out)
     return true;
 }
 
+/* Out of line: its caller is large, and inlined there it measured bigger. */
+HK_NOINLINE
 hk_result hk_dps_response_parse(const char *topic, size_t topic_len, const char *payload,
                                 size_t payload_len, hk_json_token *tokens, size_t max_tokens,
                                 hk_dps_response *out)

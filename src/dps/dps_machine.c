@@ -108,6 +108,8 @@ static uint32_t dps_retry_delay(hk_dps_machine *m, const hk_dps_response *r, uin
     return s * 1000u;
 }
 
+/* Out of line: its caller is large, and inlined there it measured bigger. */
+HK_NOINLINE
 hk_result hk_dps_machine_next(hk_dps_machine *m, uint32_t now_ms, uint32_t random,
                               hk_dps_step *out_step)
 {
@@ -185,6 +187,8 @@ static bool dps_copy(char *dst, const char *src, size_t size)
     return true;
 }
 
+/* Out of line: its caller is large, and inlined there it measured bigger. */
+HK_NOINLINE
 hk_result hk_dps_machine_on_response(hk_dps_machine *m, const hk_dps_response *response,
                                      uint32_t now_ms, uint32_t random)
 {

@@ -212,6 +212,8 @@ static hk_result scan_literal(const char *s, size_t len, size_t *io, hk_json_typ
 /* What the parser expects next. */
 enum { W_VALUE, W_KEY, W_COLON, W_NEXT };
 
+/* Out of line: its caller is large, and inlined there it measured bigger. */
+HK_NOINLINE
 hk_result hk_json_parse(hk_json_doc *out_doc, const char *json, size_t len, hk_json_token *tokens,
                         size_t max_tokens, unsigned max_depth)
 {
