@@ -42,6 +42,10 @@ hk_result hk_text_finish(hk_text *t, size_t *out_len);
  * them in the NUL-terminated list forbidden. */
 bool hk_text_token_ok(const char *s, size_t n, const char *forbidden);
 
+/* Unsigned decimal s[0..n): 1 or more digits, nothing else. A value above
+ * UINT32_MAX is refused, or with saturate gives UINT32_MAX. */
+bool hk_text_uint(const char *s, size_t n, uint32_t *out, bool saturate);
+
 /* One item of a "name=value&name2=&name3" list (a topic's query or property
  * bag). pos is the reader's cursor: 0 before the first item. */
 typedef struct hk_text_item {

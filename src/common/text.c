@@ -49,6 +49,28 @@ bool hk_text_token_ok(const char *s, size_t n, const char *forbidden)
     return true;
 }
 
+bool hk_text_uint(const char *s, size_t n, uint32_t *out, bool saturate)
+{
+    uint32_t v = 0;
+    if (n == 0)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned d = (unsigned)(unsigned char)s[i] - '0';
+        if (d > 9)
+            return false;
+        /* 32-bit only: v * 10 + d stays below 2^32 up to 429496729 and 5 */
+        if (v > 429496729u || (v == 429496729u && d > 5)) {
+            if (!saturate)
+                return false;
+            v = UINT32_MAX;
+        } else {
+            v = v * 10u + d;
+        }
+    }
+    *out = v;
+    return true;
+}
+
 hk_result hk_text_item_next(const char *list, size_t len, hk_text_item *it, hk_result bad)
 {
     size_t pos = it->pos;

@@ -148,22 +148,6 @@ hk_result hk_dps_register_body_build(const hk_dps_client *client, const char *cu
 
 /* ---- response topic ------------------------------------------------------- */
 
-/* Decimal digits, at least one; values above UINT32_MAX saturate. */
-static bool dps_parse_digits(const char *s, const char *end, uint32_t *out)
-{
-    uint32_t v = 0;
-    if (s == end)
-        return false;
-    for (; s != end; s++) {
-        unsigned d = (unsigned)(unsigned char)*s - '0';
-        if (d > 9)
-            return false;
-        v = (v > (UINT32_MAX - 9u) / 10u) ? UINT32_MAX : v * 10u + d;
-    }
-    *out = v;
-    return true;
-}
-
 hk_result hk_dps_topic_parse(const char *topic, size_t topic_len, hk_dps_topic *out)
 {
     static const char prefix[] = "$dps/registrations/res/";
@@ -177,7 +161,7 @@ hk_result hk_dps_topic_parse(const char *topic, size_t topic_len, hk_dps_topic *
     if (topic_len < p + 5 || memcmp(topic, prefix, p) != 0)
         return HK_ERR_DPS_TOPIC;
     const char *s = topic + p + 5, *end = topic + topic_len;
-    if (s[-2] != '/' || s[-1] != '?' || !dps_parse_digits(s - 5, s - 2, &status) ||
+    if (s[-2] != '/' || s[-1] != '?' || !hk_text_uint(s - 5, 3, &status, false) ||
         status < 100 || status > 599)
         return HK_ERR_DPS_TOPIC;
     out->status = (unsigned)status;
@@ -191,8 +175,8 @@ hk_result hk_dps_topic_parse(const char *topic, size_t topic_len, hk_dps_topic *
             out->rid = it.value;
             out->rid_len = it.value_len;
         } else if (hk_text_item_is(&it, "retry-after")) {
-            if (has_retry || !dps_parse_digits(it.value, it.value + it.value_len,
-                                               &out->retry_after_s))
+            /* values above UINT32_MAX saturate */
+            if (has_retry || !hk_text_uint(it.value, it.value_len, &out->retry_after_s, true))
                 return HK_ERR_DPS_TOPIC;
             has_retry = true;
         }

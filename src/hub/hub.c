@@ -276,17 +276,7 @@ hk_result hk_hub_method_response_topic_build(unsigned status, const char *rid, s
 /* Strict unsigned decimal: 1..10 digits, no sign, no overflow. */
 static bool hub_parse_u32(const char *s, size_t n, uint32_t *out)
 {
-    uint32_t v = 0;
-    if (n == 0 || n > 10)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned d = (unsigned)(unsigned char)s[i] - '0';
-        if (d > 9 || v > 429496729u || (v == 429496729u && d > 5))
-            return false;
-        v = v * 10u + d;
-    }
-    *out = v;
-    return true;
+    return n <= 10 && hk_text_uint(s, n, out, false);
 }
 
 /* Match pattern pat against the start of [s, end): '*' takes one non-empty

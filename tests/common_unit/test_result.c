@@ -75,6 +75,32 @@ static void test_text_token(void)
         HK_CHECK(!hk_text_token_ok(bad[i], strlen(bad[i]), "/#"));
 }
 
+/* Decimal numbers: strict, or saturating at UINT32_MAX. */
+static void test_text_uint(void)
+{
+    uint32_t v = 7;
+    HK_CHECK(hk_text_uint("0", 1, &v, false) && v == 0);
+    HK_CHECK(hk_text_uint("4294967295", 10, &v, false) && v == UINT32_MAX);
+    HK_CHECK(hk_text_uint("4294967289", 10, &v, true) && v == 4294967289u);
+    HK_CHECK(hk_text_uint("4294967290", 10, &v, false) && v == 4294967290u);
+    HK_CHECK(hk_text_uint("0004294967295", 13, &v, false) && v == UINT32_MAX);
+    HK_CHECK(hk_text_uint("12x", 2, &v, false) && v == 12); /* only n bytes count */
+    v = 7;
+    HK_CHECK(!hk_text_uint("4294967296", 10, &v, false) && v == 7);
+    HK_CHECK(!hk_text_uint("4294967300", 10, &v, false) && v == 7);
+    HK_CHECK(!hk_text_uint("42949672950", 11, &v, false) && v == 7);
+    HK_CHECK(hk_text_uint("4294967296", 10, &v, true) && v == UINT32_MAX);
+    v = 7;
+    HK_CHECK(hk_text_uint("99999999999999999999", 20, &v, true) && v == UINT32_MAX);
+    v = 7;
+    static const char *bad[] = {"", "-1", "+1", " 1", "1 ", "1a", "/", ":", "99999999999x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        HK_CHECK(!hk_text_uint(bad[i], strlen(bad[i]), &v, false));
+        HK_CHECK(!hk_text_uint(bad[i], strlen(bad[i]), &v, true));
+    }
+    HK_CHECK(v == 7);
+}
+
 /* The counting writer: sizes what does not fit, never writes past cap. */
 static void test_text_writer(void)
 {
@@ -100,6 +126,7 @@ int main(void)
 {
     HK_RUN(test_text_items);
     HK_RUN(test_text_token);
+    HK_RUN(test_text_uint);
     HK_RUN(test_text_writer);
     HK_RUN(test_values_distinct_and_named);
     HK_RUN(test_unknown_value);
