@@ -46,6 +46,10 @@ bool hk_text_token_ok(const char *s, size_t n, const char *forbidden);
  * UINT32_MAX is refused, or with saturate gives UINT32_MAX. */
 bool hk_text_uint(const char *s, size_t n, uint32_t *out, bool saturate);
 
+/* Value of hex digit c ('0'-'9', 'A'-'F', 'a'-'f'), or 16 and more when c
+ * is not one. */
+unsigned hk_text_hex(char c);
+
 /* One item of a "name=value&name2=&name3" list (a topic's query or property
  * bag). pos is the reader's cursor: 0 before the first item. */
 typedef struct hk_text_item {

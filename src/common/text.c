@@ -49,6 +49,16 @@ bool hk_text_token_ok(const char *s, size_t n, const char *forbidden)
     return true;
 }
 
+unsigned hk_text_hex(char c)
+{
+    unsigned d = (unsigned)(unsigned char)c - '0';
+    if (d < 10)
+        return d;
+    /* 'A'..'F' and 'a'..'f' (and nothing else) map to 'a'..'f' */
+    d = ((unsigned)(unsigned char)c | 0x20u) - 'a';
+    return d < 6 ? d + 10 : 16;
+}
+
 bool hk_text_uint(const char *s, size_t n, uint32_t *out, bool saturate)
 {
     uint32_t v = 0;

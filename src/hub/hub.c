@@ -431,17 +431,6 @@ hk_result hk_hub_topic_parse(const char *topic, size_t topic_len, hk_hub_topic *
     }
 }
 
-/* Value of hex digit c, or 16 and more when c is not one. */
-static unsigned hub_hex_value(char c)
-{
-    unsigned d = (unsigned)(unsigned char)c - '0';
-    if (d < 10)
-        return d;
-    /* 'A'..'F' and 'a'..'f' (and nothing else) map to 'a'..'f' */
-    d = ((unsigned)(unsigned char)c | 0x20u) - 'a';
-    return d < 6 ? d + 10 : 16;
-}
-
 hk_result hk_hub_url_decode(const char *in, size_t in_len, char *out, size_t cap,
                             size_t *out_len)
 {
@@ -452,7 +441,7 @@ hk_result hk_hub_url_decode(const char *in, size_t in_len, char *out, size_t cap
         if (c == '%') {
             if (in_len - i < 3)
                 return HK_ERR_MALFORMED;
-            unsigned hi = hub_hex_value(in[i + 1]), lo = hub_hex_value(in[i + 2]);
+            unsigned hi = hk_text_hex(in[i + 1]), lo = hk_text_hex(in[i + 2]);
             if ((hi | lo) > 15)
                 return HK_ERR_MALFORMED;
             c = (char)(hi * 16 + lo);

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "common/hk_common.h"
+#include "common/hk_text.h"
 #include "hubkey/json.h"
 #include "json/json_internal.h"
 
@@ -41,13 +42,9 @@ static hk_result hex4(const char *s, size_t end, size_t *io, uint32_t *out)
     for (unsigned k = 0; k < 4; k++) {
         if (*io >= end)
             return HK_ERR_JSON_TRUNCATED;
-        uint32_t c = (uint8_t)s[(*io)++], d = c - '0';
-        if (d > 9) {
-            d = (c | 0x20) - 'a';
-            if (d > 5)
-                return HK_ERR_JSON_STRING;
-            d += 10;
-        }
+        uint32_t d = hk_text_hex(s[(*io)++]);
+        if (d > 15)
+            return HK_ERR_JSON_STRING;
         v = (v << 4) | d;
     }
     *out = v;

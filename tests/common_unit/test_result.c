@@ -101,6 +101,20 @@ static void test_text_uint(void)
     HK_CHECK(v == 7);
 }
 
+/* Hex digits in either case; every other byte is 16 or more. */
+static void test_text_hex(void)
+{
+    static const char lower[] = "0123456789abcdef", upper[] = "0123456789ABCDEF";
+    for (unsigned i = 0; i < 16; i++) {
+        HK_CHECK_EQ(hk_text_hex(lower[i]), i);
+        HK_CHECK_EQ(hk_text_hex(upper[i]), i);
+    }
+    for (unsigned c = 0; c < 256; c++) {
+        if (strchr("0123456789abcdefABCDEF", (int)c) == NULL || c == 0)
+            HK_CHECK(hk_text_hex((char)c) >= 16);
+    }
+}
+
 /* The counting writer: sizes what does not fit, never writes past cap. */
 static void test_text_writer(void)
 {
@@ -126,6 +140,7 @@ int main(void)
 {
     HK_RUN(test_text_items);
     HK_RUN(test_text_token);
+    HK_RUN(test_text_hex);
     HK_RUN(test_text_uint);
     HK_RUN(test_text_writer);
     HK_RUN(test_values_distinct_and_named);
