@@ -384,8 +384,9 @@ typedef struct hk_device {
 /* ---- Life cycle ------------------------------------------------------------ */
 
 /* Prepare the flow at now_ms (state IDENTITY). Checks the configuration:
- * HK_ERR_INVALID_ARG for a missing se, link function or id_scope, a
- * jitter above the reconnect maximum, or a min above a max. No I/O. */
+ * HK_ERR_INVALID_ARG for a missing se, link function or id_scope (dev
+ * untouched), a jitter above the reconnect maximum, a min above a max or a
+ * span beyond the limits (dev then in state FAILED). No I/O. */
 hk_result hk_device_init(hk_device *dev, const hk_device_config *config, uint32_t now_ms);
 
 /*

@@ -908,8 +908,12 @@ hk_result hk_device_init(hk_device *dev, const hk_device_config *config, uint32_
         p->keep_alive_s = HK_DEVICE_KEEP_ALIVE_S;
     if (p->reconnect_min_ms > p->reconnect_max_ms || p->reconnect_jitter_ms > p->reconnect_max_ms ||
         p->dps_deadline_ms > SPAN_MAX || p->reprovision_interval_ms > SPAN_MAX ||
-        p->hub_fallback_ms > SPAN_MAX)
+        p->hub_fallback_ms > SPAN_MAX) {
+        /* Refused after the defaults were filled in: a device that is
+         * stepped anyway stays FAILED instead of starting from IDENTITY. */
+        I->state = HK_DEVICE_STATE_FAILED;
         return HK_ERR_INVALID_ARG;
+    }
     I->dps_client.id_scope = config->id_scope;
     I->dps_client.registration_id = I->registration_id;
     I->dps_client.api_version = HK_DPS_API_2019_03_31;

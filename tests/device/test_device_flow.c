@@ -801,6 +801,8 @@ static void test_init_checks(void)
     c.policy.reconnect_min_ms = 10000;
     c.policy.reconnect_max_ms = 5000;
     HK_CHECK_RESULT(hk_device_init(&W.dev, &c, 0), HK_ERR_INVALID_ARG);
+    /* A refused policy leaves the device FAILED, not ready to start. */
+    HK_CHECK_EQ(hk_device_get_state(&W.dev), HK_DEVICE_STATE_FAILED);
     c = W.cfg;
     c.policy.reconnect_jitter_ms = 400000;
     HK_CHECK_RESULT(hk_device_init(&W.dev, &c, 0), HK_ERR_INVALID_ARG);

@@ -709,9 +709,36 @@ static void test_power_loss_forget(void)
     }
 }
 
+/* The in-memory update the factory tool uses: a new copy in an image, and
+ * caller bugs named as such (a NULL text with a length). */
+static void test_image_update(void)
+{
+    static uint8_t image[HK_RECORD_AREA_SIZE];
+    memset(image, 0, sizeof image);
+    size_t off = 0, len = 0;
+    HK_CHECK_RESULT(hk_record_image_update(image, sizeof image, "hub.example", 11, "dev-1", 5, 0,
+                                           &off, &len),
+                    HK_OK);
+    HK_CHECK(len > 0 && off + len <= sizeof image);
+    hk_record r;
+    HK_CHECK_RESULT(hk_record_parse(image, sizeof image, &r), HK_OK);
+    HK_CHECK(record_is(&r, "hub.example", "dev-1"));
+    HK_CHECK_RESULT(hk_record_image_update(image, sizeof image, NULL, 3, "dev-1", 5, 0, &off,
+                                           &len),
+                    HK_ERR_INVALID_ARG);
+    HK_CHECK_RESULT(hk_record_image_update(image, sizeof image, "hub", 3, NULL, 5, 0, &off, &len),
+                    HK_ERR_INVALID_ARG);
+    /* Empty texts are malformed unless the record is being forgotten. */
+    HK_CHECK_RESULT(hk_record_image_update(image, sizeof image, NULL, 0, NULL, 0, 0, &off, &len),
+                    HK_ERR_MALFORMED);
+    HK_CHECK_RESULT(hk_record_parse(image, sizeof image, &r), HK_OK);
+    HK_CHECK(record_is(&r, "hub.example", "dev-1"));
+}
+
 int main(void)
 {
     HK_RUN(test_empty_chip);
+    HK_RUN(test_image_update);
     HK_RUN(test_known_bytes);
     HK_RUN(test_round_trip_and_generations);
     HK_RUN(test_capacity);

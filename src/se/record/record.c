@@ -298,8 +298,11 @@ hk_result hk_record_image_update(uint8_t *image, size_t len, const char *hub_hos
 {
     HK_REQUIRE(image != NULL && out_offset != NULL && out_len != NULL);
     HK_REQUIRE(len == HK_RECORD_AREA_SIZE);
+    HK_REQUIRE(hub_hostname != NULL || hub_hostname_len == 0);
+    HK_REQUIRE(device_id != NULL || device_id_len == 0);
     (void)len; /* only checked: the image size is fixed */
     hk_record_cache p;
+    /* "" for an absent empty text: the copy's memcpy never sees NULL. */
     rec_text t = {hub_hostname != NULL ? hub_hostname : "", hub_hostname_len,
                   device_id != NULL ? device_id : "", device_id_len, flags};
     rec_plan_of(image, &p);
