@@ -75,6 +75,34 @@ static int run_cloud(const char *prog, char *const argv[])
     return FX_OK;
 }
 
+/* hubkey-cloud --dir DIR enroll KIND add NAME --cert FILE
+ *   [--device-id ID (individual only)] [--hubs LIST] */
+static int cloud_enroll(const char *prog, const fx_enroll_opts *o, const char *kind,
+                        const char *name, const char *cert)
+{
+    char *argv[16];
+    int k = 0;
+    argv[k++] = (char *)prog;
+    argv[k++] = "--dir";
+    argv[k++] = (char *)o->cloud_dir;
+    argv[k++] = "enroll";
+    argv[k++] = (char *)kind;
+    argv[k++] = "add";
+    argv[k++] = (char *)name;
+    argv[k++] = "--cert";
+    argv[k++] = (char *)cert;
+    if (o->device_id && strcmp(kind, "individual") == 0) {
+        argv[k++] = "--device-id";
+        argv[k++] = (char *)o->device_id;
+    }
+    if (o->hubs) {
+        argv[k++] = "--hubs";
+        argv[k++] = (char *)o->hubs;
+    }
+    argv[k] = NULL;
+    return run_cloud(prog, argv);
+}
+
 static bool reg_id_ok(const char *s)
 {
     size_t n = strlen(s);
@@ -108,23 +136,7 @@ static int enroll_group(const fx_enroll_opts *o, const char *prog)
     fx_path(root, o->ca_dir, "root.pem");
     if (!fx_exists(chain))
         return fx_fail(FX_FILE, "%s: missing (the CA directory is incomplete)", chain);
-    char *argv[16];
-    int k = 0;
-    argv[k++] = (char *)prog;
-    argv[k++] = "--dir";
-    argv[k++] = (char *)o->cloud_dir;
-    argv[k++] = "enroll";
-    argv[k++] = "group";
-    argv[k++] = "add";
-    argv[k++] = name;
-    argv[k++] = "--cert";
-    argv[k++] = chain;
-    if (o->hubs) {
-        argv[k++] = "--hubs";
-        argv[k++] = (char *)o->hubs;
-    }
-    argv[k] = NULL;
-    rc = run_cloud(prog, argv);
+    rc = cloud_enroll(prog, o, "group", name, chain);
     if (rc)
         return rc;
     printf("group enrollment %s registered with hubkey-cloud in %s (signer CA %s, root "
@@ -178,27 +190,7 @@ static int enroll_individual(const fx_enroll_opts *o, const char *prog)
         free(pem);
     }
     if (!rc) {
-        char *argv[16];
-        int k = 0;
-        argv[k++] = (char *)prog;
-        argv[k++] = "--dir";
-        argv[k++] = (char *)o->cloud_dir;
-        argv[k++] = "enroll";
-        argv[k++] = "individual";
-        argv[k++] = "add";
-        argv[k++] = cn;
-        argv[k++] = "--cert";
-        argv[k++] = tmp;
-        if (o->device_id) {
-            argv[k++] = "--device-id";
-            argv[k++] = (char *)o->device_id;
-        }
-        if (o->hubs) {
-            argv[k++] = "--hubs";
-            argv[k++] = (char *)o->hubs;
-        }
-        argv[k] = NULL;
-        rc = run_cloud(prog, argv);
+        rc = cloud_enroll(prog, o, "individual", cn, tmp);
     }
     if (tmp[0])
         unlink(tmp);
