@@ -388,28 +388,38 @@ static char *find_mosquitto(void)
     return NULL;
 }
 
-/* As root, mosquitto drops to user `mosquitto`: that works only when that
- * user can reach the state directory. Otherwise the broker keeps root. */
-static const char *broker_user(struct cli *c, uid_t *uid, gid_t *gid)
+/* Whether a user who is neither owner nor group ("others", as `mosquitto`
+ * is to our files) can reach path: every directory on the way searchable,
+ * and path itself with the mode bits in want. */
+static bool others_reach(const char *path, mode_t want)
+{
+    char *real = realpath(path, NULL);
+    bool reachable = real != NULL;
+    for (char *p = real; reachable && p; p = strchr(p + 1, '/')) {
+        char saved = p[1];
+        p[1] = '\0';
+        struct stat st;
+        mode_t need = saved ? S_IXOTH : want;
+        reachable = stat(real, &st) == 0 && (st.st_mode & need) == need;
+        p[1] = saved;
+        if (!saved)
+            break;
+    }
+    free(real);
+    return reachable;
+}
+
+/* As root, mosquitto drops to user `mosquitto` before it loads the plugin:
+ * that works only when that user can reach the state directory and read
+ * the plugin. Otherwise the broker keeps root. */
+static const char *broker_user(struct cli *c, const char *plugin, uid_t *uid, gid_t *gid)
 {
     if (geteuid() != 0)
         return NULL;
     struct passwd *pw = getpwnam("mosquitto");
     if (!pw)
         return "root";
-    char *real = realpath(c->dir, NULL);
-    bool reachable = real != NULL;
-    for (char *p = real; reachable && p; p = strchr(p + 1, '/')) {
-        char saved = p[1];
-        p[1] = '\0';
-        struct stat st;
-        reachable = stat(real, &st) == 0 && (st.st_mode & S_IXOTH);
-        p[1] = saved;
-        if (!saved)
-            break;
-    }
-    free(real);
-    if (!reachable)
+    if (!others_reach(c->dir, S_IXOTH) || !others_reach(plugin, S_IROTH))
         return "root";
     *uid = pw->pw_uid;
     *gid = pw->pw_gid;
@@ -615,7 +625,7 @@ static int cmd_start(struct cli *c)
     }
     uid_t uid = 0;
     gid_t gid = 0;
-    const char *user = broker_user(c, &uid, &gid);
+    const char *user = broker_user(c, plugin, &uid, &gid);
     int wake_port = free_port_any();
     if (!write_conf(c, (int)port, wake_port, plugin, user)) {
         free(plugin);
