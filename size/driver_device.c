@@ -144,14 +144,13 @@ static hk_result board_platform_wait(void *ctx, const hk_transport *socket, uint
 }
 
 static hk_result board_tcp_connect(void *ctx, const char *host, uint16_t port,
-                                   uint32_t timeout_ms, hk_transport *out_socket)
+                                   hk_transport *out_socket)
 {
     (void)ctx;
     for (const char *p = host; *p != '\0'; p++)
         nic_data = (uint8_t)*p;
     nic_data = (uint8_t)(port >> 8);
     nic_data = (uint8_t)port;
-    board_wait(timeout_ms);
     out_socket->ctx = NULL;
     out_socket->send = nic_send;
     out_socket->recv = nic_recv;
