@@ -27,7 +27,7 @@
 
 #include "app.h"
 #include "board.h"
-#include "certdefs.h"
+#include "hk_certdefs.h"
 #include "floor.h"
 #include "fw_config.h"
 #include "hk_device_tls.h"
@@ -199,8 +199,8 @@ static hk_se open_chip(void)
     hk_se se;
     for (unsigned attempt = 1;; attempt++) {
         hk_atecc608_problem problem = HK_ATECC608_PROBLEM_NONE;
-        hk_result r = hk_se_atecc608_open(&se_ctx, &chip, &hubkey_device_def,
-                                          &hubkey_signer_def, &se, &problem);
+        hk_result r = hk_se_atecc608_open(&se_ctx, &chip, hk_certdefs_device,
+                                          hk_certdefs_signer, &se, &problem);
         if (r == HK_OK)
             break;
         if (r == HK_ERR_SE_CONFIG || r == HK_ERR_SE_UNLOCKED || r == HK_ERR_SE_KEY_EXPOSED ||
