@@ -190,7 +190,7 @@ static hk_result execute(hk_chip_bridge *b, const uint8_t *frame)
 
 /* Drops the front candidate: its first byte and what follows up to the
  * next SYNC. */
-static void skip_candidate(hk_chip_bridge *b)
+static size_t skip_candidate(hk_chip_bridge *b)
 {
     uint8_t *buf = b->_internal.buf;
     size_t n = b->_internal.len, k = 1;
@@ -200,53 +200,79 @@ static void skip_candidate(hk_chip_bridge *b)
     }
     memmove(buf, buf + k, n - k);
     b->_internal.len = n - k;
+    return k;
+}
+
+/* Settles the front of buf: every complete good frame is executed and
+ * removed, every bad candidate skipped. Returns HK_OK with *need = the bytes
+ * the front candidate still lacks, or send's error. */
+static hk_result settle(hk_chip_bridge *b, size_t *need)
+{
+    uint8_t *buf = b->_internal.buf;
+    for (;;) {
+        size_t n = b->_internal.len;
+        if (n == 0) {
+            *need = 1;
+            return HK_OK;
+        }
+        if (buf[0] != SYNC) {
+            b->stats.garbage_bytes += skip_candidate(b);
+            continue;
+        }
+        if (n < HEADER) {
+            *need = HEADER - n;
+            return HK_OK;
+        }
+        if (buf[3] > HK_CHIP_BRIDGE_MAX_PAYLOAD) {
+            b->stats.bad_frames++;
+            (void)skip_candidate(b);
+            continue;
+        }
+        size_t total = HEADER + buf[3] + 2u;
+        if (n < total) {
+            *need = total - n;
+            return HK_OK;
+        }
+        uint16_t want = (uint16_t)(buf[total - 2] << 8 | buf[total - 1]);
+        if (hk_chip_bridge_crc16(buf + 1, total - 3) != want) {
+            b->stats.bad_frames++;
+            (void)skip_candidate(b);
+            continue;
+        }
+        hk_result r = execute(b, buf);
+        memmove(buf, buf + total, n - total);
+        b->_internal.len = n - total;
+        if (r != HK_OK)
+            return r;
+    }
 }
 
 hk_result hk_chip_bridge_input(hk_chip_bridge *b, const uint8_t *data, size_t len)
 {
-    uint8_t *buf = b->_internal.buf;
     size_t at = 0;
     for (;;) {
-        /* Settle the front of buf: a complete good frame is executed and
-         * removed, a bad candidate skipped; stop when more bytes are needed. */
-        size_t need;
-        size_t n = b->_internal.len;
-        if (n == 0) {
-            need = 1;
-        } else if (buf[0] != SYNC) {
-            b->stats.garbage_bytes++;
-            skip_candidate(b);
-            continue;
-        } else if (n < HEADER) {
-            need = HEADER - n;
-        } else if (buf[3] > HK_CHIP_BRIDGE_MAX_PAYLOAD) {
-            b->stats.bad_frames++;
-            skip_candidate(b);
-            continue;
-        } else {
-            size_t total = HEADER + buf[3] + 2u;
-            if (n < total) {
-                need = total - n;
-            } else {
-                uint16_t want = (uint16_t)(buf[total - 2] << 8 | buf[total - 1]);
-                if (hk_chip_bridge_crc16(buf + 1, total - 3) != want) {
-                    b->stats.bad_frames++;
-                    skip_candidate(b);
-                    continue;
-                }
-                hk_result r = execute(b, buf);
-                memmove(buf, buf + total, n - total);
-                b->_internal.len = n - total;
-                if (r != HK_OK)
-                    return r;
-                continue;
-            }
-        }
-        if (at == len)
-            return HK_OK;
+        size_t need = 0;
+        hk_result r = settle(b, &need);
+        if (r != HK_OK || at == len)
+            return r;
         size_t take = len - at < need ? len - at : need;
-        memcpy(buf + n, data + at, take);
-        b->_internal.len = n + take;
+        memcpy(b->_internal.buf + b->_internal.len, data + at, take);
+        b->_internal.len += take;
         at += take;
     }
+}
+
+bool hk_chip_bridge_pending(const hk_chip_bridge *b)
+{
+    return b->_internal.len > 0;
+}
+
+hk_result hk_chip_bridge_line_idle(hk_chip_bridge *b)
+{
+    if (b->_internal.len == 0)
+        return HK_OK;
+    b->stats.bad_frames++;
+    (void)skip_candidate(b);
+    size_t need = 0;
+    return settle(b, &need);
 }

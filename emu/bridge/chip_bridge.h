@@ -19,6 +19,8 @@
  *                                    SYNC inside it, and decoding resumes there
  *                                    (stats.bad_frames); no reply: the device
  *                                    times out and reports an I2C error
+ *   a candidate the line stops       the same, on hk_chip_bridge_line_idle()
+ *   feeding
  *   a frame with the reply bit set   ignored (stats.ignored)
  *   unknown opcode, wrong payload    BAD_REQUEST reply (stats.bad_requests)
  *
@@ -100,6 +102,17 @@ void hk_chip_bridge_set_log(hk_chip_bridge *b, hk_chip_bridge_log_fn log, void *
  * executed on the chip and answered, in order. HK_OK, or the first error
  * of send (the remaining bytes are not looked at: the line is gone). */
 hk_result hk_chip_bridge_input(hk_chip_bridge *b, const uint8_t *data, size_t len);
+
+/* True while part of a frame is held (more bytes are awaited). */
+bool hk_chip_bridge_pending(const hk_chip_bridge *b);
+
+/* The line has been quiet while part of a frame is held: that candidate can
+ * never complete (a SYNC in garbage announced more bytes than came), so it
+ * is dropped up to the next SYNC inside it and the bytes from there are
+ * decoded again, which may complete and execute requests. HK_OK or send's
+ * error. The program calls it after HK_CHIP_BRIDGE_IDLE_MS of silence. */
+hk_result hk_chip_bridge_line_idle(hk_chip_bridge *b);
+#define HK_CHIP_BRIDGE_IDLE_MS 100
 
 /* Forgets a partly received frame (a new connection starts clean).
  * Counters are kept. */

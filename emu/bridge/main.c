@@ -426,7 +426,9 @@ int main(int argc, char **argv)
     while (rc == 0 && !stop_signal) {
         struct pollfd pf[2] = {{stop_pipe[0], POLLIN, 0},
                                {app.conn >= 0 ? app.conn : lfd, POLLIN, 0}};
-        int n = poll(pf, 2, -1);
+        /* While part of a frame is held, silence on the line ends it. */
+        bool partial = app.conn >= 0 && hk_chip_bridge_pending(&app.bridge);
+        int n = poll(pf, 2, partial ? HK_CHIP_BRIDGE_IDLE_MS : -1);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -436,6 +438,12 @@ int main(int argc, char **argv)
         }
         if (pf[0].revents)
             break;
+        if (n == 0 && partial) {
+            if (hk_chip_bridge_line_idle(&app.bridge) != HK_OK)
+                close_conn(&app, "reply could not be sent");
+            check_autosave(&app);
+            continue;
+        }
         if (!pf[1].revents)
             continue;
         if (app.conn < 0) {

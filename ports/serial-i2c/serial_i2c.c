@@ -13,7 +13,10 @@
  * dropped up to the next SYNC byte inside it, and the bytes from there are
  * examined again as the start of a frame: a SYNC in garbage, or a stale
  * frame cut short, costs one candidate and never hides the real reply that
- * follows it. A frame with the right form but another sequence number is the
+ * follows it. A candidate that stays incomplete while the line is quiet for a
+ * quarter of the reply timeout (a SYNC in garbage announcing more bytes than
+ * will come) is dropped the same way, so the reply behind it is still found
+ * in time. A frame with the right form but another sequence number is the
  * late reply to an earlier request (one that timed out): it is dropped and
  * the wait goes on.
  *
@@ -60,8 +63,8 @@ static hk_result send_request(hk_serial_i2c *s, uint8_t op, size_t plen)
 }
 
 /* Drops the candidate at the front up to the next SYNC after its first byte
- * (or entirely). */
-static void drop_candidate(hk_serial_i2c *s)
+ * (or entirely); returns the number of bytes dropped. */
+static size_t drop_candidate(hk_serial_i2c *s)
 {
     uint8_t *f = s->_internal.frame;
     size_t len = s->_internal.len;
@@ -70,6 +73,7 @@ static void drop_candidate(hk_serial_i2c *s)
         i++;
     memmove(f, f + i, len - i);
     s->_internal.len = (uint16_t)(len - i);
+    return i;
 }
 
 /* Looks at the bytes collected so far. Returns the size of a complete frame
@@ -85,8 +89,7 @@ static size_t scan(hk_serial_i2c *s, size_t *need)
             return 0;
         }
         if (f[0] != HK_SERIAL_I2C_SYNC) {
-            s->stats.garbage_bytes++;
-            drop_candidate(s);
+            s->stats.garbage_bytes += (uint32_t)drop_candidate(s);
             continue;
         }
         if (len < HK_SERIAL_I2C_HEADER) {
@@ -95,7 +98,7 @@ static size_t scan(hk_serial_i2c *s, size_t *need)
         }
         if (f[3] > HK_SERIAL_I2C_MAX_PAYLOAD) {
             s->stats.bad_frames++;
-            drop_candidate(s);
+            (void)drop_candidate(s);
             continue;
         }
         size_t total = HK_SERIAL_I2C_HEADER + (size_t)f[3] + 2u;
@@ -106,7 +109,7 @@ static size_t scan(hk_serial_i2c *s, size_t *need)
         uint16_t crc = (uint16_t)((uint16_t)f[total - 2] << 8 | f[total - 1]);
         if (hk_serial_i2c_crc16(f + 1, total - 3) != crc) {
             s->stats.bad_frames++;
-            drop_candidate(s);
+            (void)drop_candidate(s);
             continue;
         }
         return total;
@@ -121,6 +124,8 @@ static hk_result await_reply(hk_serial_i2c *s, uint8_t op, uint8_t *out_status, 
     const hk_serial_line *line = &s->_internal.line;
     uint8_t *f = s->_internal.frame;
     uint32_t start = line->now_ms(line->ctx);
+    uint32_t last_byte = start;
+    uint32_t gap_ms = s->_internal.timeout_ms >= 4u ? s->_internal.timeout_ms / 4u : 1u;
     for (;;) {
         size_t need = 0;
         size_t total = scan(s, &need);
@@ -148,14 +153,23 @@ static hk_result await_reply(hk_serial_i2c *s, uint8_t op, uint8_t *out_status, 
             s->_internal.len = 0;
             return HK_ERR_IO;
         }
+        uint32_t now = line->now_ms(line->ctx);
         if (got > 0) {
             s->_internal.len = (uint16_t)(s->_internal.len + got);
+            last_byte = now;
             continue;
         }
-        if ((uint32_t)(line->now_ms(line->ctx) - start) >= s->_internal.timeout_ms) {
+        if ((uint32_t)(now - start) >= s->_internal.timeout_ms) {
             s->stats.timeouts++;
             s->_internal.len = 0;
             return HK_ERR_IO;
+        }
+        if (s->_internal.len > 0 && (uint32_t)(now - last_byte) >= gap_ms) {
+            /* A candidate whose bytes stopped coming: a SYNC in garbage
+             * announced more than will ever arrive. Look behind it. */
+            s->stats.bad_frames++;
+            (void)drop_candidate(s);
+            last_byte = now;
         }
     }
 }
