@@ -415,12 +415,15 @@ int main(int argc, char **argv)
     if (app.verbose)
         hk_chip_bridge_set_log(&app.bridge, log_command, &app);
 
+    /* The port file first: whoever sees the first line finds it there. */
     int rc = 0;
-    printf(strchr(host, ':') ? "listening on [%s]:%u\n" : "listening on %s:%u\n", host, port);
     if (app.port_file != NULL && write_port_file(app.port_file, port) != 0) {
         fprintf(stderr, "hubkey-chip-bridge: cannot write the port file %s: %s\n", app.port_file,
                 strerror(errno));
         rc = EXIT_RUNTIME;
+    } else {
+        printf(strchr(host, ':') ? "listening on [%s]:%u\n" : "listening on %s:%u\n", host,
+               port);
     }
 
     while (rc == 0 && !stop_signal) {
