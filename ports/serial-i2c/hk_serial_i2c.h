@@ -32,7 +32,7 @@
  * was written.
  *
  * Device code: no heap, no global state; everything lives in the caller's
- * hk_serial_i2c (about 230 bytes), which must outlive the hk_i2c handed out.
+ * hk_serial_i2c (260 bytes on a Cortex-M4), which must outlive the hk_i2c handed out.
  * One context per line, used by one thread at a time.
  */
 #ifndef HUBKEY_PORT_SERIAL_I2C_H
