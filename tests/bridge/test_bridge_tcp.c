@@ -11,7 +11,8 @@
  *  - the bridge killed in the middle of a command: the client gets
  *    HK_ERR_IO at once (no timeout, no hang), and a new bridge on the same
  *    chip file serves the same identity;
- *  - a failed save is reported on standard error and by the exit code.
+ *  - a failed save is reported on standard error and by the exit code;
+ *  - --create makes a factory-new chip, --once exits after one connection.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -23,6 +24,7 @@
 #include <time.h>
 
 #include "bridge_fixture.h"
+#include "emu_atecc608.h"
 #include "hk_serial_i2c.h"
 
 static bridge_fixture fx;
@@ -66,7 +68,9 @@ static int proc_wait_for(bridge_proc *b, const char *needle, uint32_t wait_ms)
     }
 }
 
-static int proc_start(bridge_proc *b, const char *chip, const char *port_file)
+/* Starts the bridge with --chip chip and the extra arguments (NULL-ended,
+ * may be NULL) and reads the port from its first line. */
+static int proc_start_args(bridge_proc *b, const char *chip, const char *const *extra)
 {
     memset(b, 0, sizeof *b);
     int p[2];
@@ -80,11 +84,10 @@ static int proc_start(bridge_proc *b, const char *chip, const char *port_file)
         dup2(p[1], 2);
         close(p[0]);
         close(p[1]);
-        if (port_file)
-            execl(HK_BRIDGE_BIN, HK_BRIDGE_BIN, "--chip", chip, "--listen", "127.0.0.1:0", "-v",
-                  "--port-file", port_file, (char *)NULL);
-        else
-            execl(HK_BRIDGE_BIN, HK_BRIDGE_BIN, "--chip", chip, (char *)NULL);
+        const char *argv[16] = {HK_BRIDGE_BIN, "--chip", chip};
+        for (size_t i = 0; extra != NULL && extra[i] != NULL && i < 12; i++)
+            argv[3 + i] = extra[i];
+        execv(HK_BRIDGE_BIN, (char *const *)argv);
         _exit(126);
     }
     close(p[1]);
@@ -103,13 +106,16 @@ static int proc_start(bridge_proc *b, const char *chip, const char *port_file)
     return 0;
 }
 
-/* Signals the bridge and returns its exit code (-1: did not exit by itself
- * within 30 s, or killed by a signal). */
-static int proc_stop(bridge_proc *b, int sig)
+static int proc_start(bridge_proc *b, const char *chip, const char *port_file)
 {
-    if (b->pid <= 0)
-        return -1;
-    kill(b->pid, sig);
+    const char *const verbose[] = {"--listen", "127.0.0.1:0", "-v", "--port-file", port_file, NULL};
+    return proc_start_args(b, chip, port_file != NULL ? verbose : NULL);
+}
+
+/* Waits (30 s at most) for the bridge to exit by itself; its exit code,
+ * -1 if it did not. */
+static int proc_wait_exit(bridge_proc *b)
+{
     int st = 0;
     uint32_t t0 = mono_ms();
     pid_t w;
@@ -121,19 +127,33 @@ static int proc_stop(bridge_proc *b, int sig)
                 b->len += (size_t)n;
         }
     }
-    if (w == 0) {
-        kill(b->pid, SIGKILL);
-        waitpid(b->pid, &st, 0);
-        b->pid = 0;
+    if (w == 0)
         return -1;
-    }
-    ssize_t n; /* what is left, up to the end of the pipe */
+    ssize_t n;
     while ((n = read(b->out, b->text + b->len, sizeof b->text - 1 - b->len)) > 0)
         b->len += (size_t)n;
     b->text[b->len] = '\0';
     close(b->out);
     b->pid = 0;
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Signals the bridge and returns its exit code (-1: did not exit by itself
+ * within 30 s, or killed by a signal). */
+static int proc_stop(bridge_proc *b, int sig)
+{
+    if (b->pid <= 0)
+        return -1;
+    kill(b->pid, sig);
+    int rc = proc_wait_exit(b);
+    if (b->pid > 0) {
+        kill(b->pid, SIGKILL);
+        int st;
+        waitpid(b->pid, &st, 0);
+        close(b->out);
+        b->pid = 0;
+    }
+    return rc;
 }
 
 /* ---- a host serial line over a TCP socket --------------------------------- */
@@ -436,6 +456,35 @@ static void test_save_failure(void)
     HK_CHECK(strstr(b.text, "chip saved") == NULL);
 }
 
+/* --create makes a factory-new chip; --once exits after the first
+ * connection, saving it. */
+static void test_create_and_once(void)
+{
+    if (!fx_ok)
+        return;
+    char chip[700];
+    snprintf(chip, sizeof chip, "%s/new.emu", fx.dir);
+    const char *const args[] = {"--create", "--once", NULL};
+    bridge_proc b;
+    HK_CHECK(proc_start_args(&b, chip, args) == 0);
+    struct stat st;
+    HK_CHECK(stat(chip, &st) == 0 && st.st_size == HK_EMU_ATECC608_FILE_SIZE);
+    client c;
+    HK_CHECK(client_open(&c, b.port, 10000) == 0);
+    uint8_t rnd[32], config[HK_ATECC608_CONFIG_SIZE];
+    /* Unlocked: Random gives the fixed pattern, the config zone is open. */
+    HK_CHECK_RESULT(hk_atecc608_random(&c.dev, rnd, NULL), HK_OK);
+    HK_CHECK(rnd[0] == 0xFF && rnd[1] == 0xFF && rnd[2] == 0x00 && rnd[3] == 0x00);
+    HK_CHECK_RESULT(hk_atecc608_read_config(&c.dev, config, NULL), HK_OK);
+    HK_CHECK_EQ(config[87], 0x55);
+    client_close(&c);
+    HK_CHECK_EQ(proc_wait_exit(&b), 0);
+    HK_CHECK(strstr(b.text, "connection 1 closed (peer closed)") != NULL);
+    HK_CHECK(strstr(b.text, "chip saved to") != NULL);
+    if (b.pid > 0)
+        proc_stop(&b, SIGKILL);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -445,6 +494,7 @@ int main(void)
     HK_RUN(test_sessions);
     HK_RUN(test_kill_mid_command);
     HK_RUN(test_save_failure);
+    HK_RUN(test_create_and_once);
     fixture_free(&fx);
     return hk_test_finish("bridge_tcp");
 }
