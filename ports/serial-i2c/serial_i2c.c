@@ -147,18 +147,9 @@ static hk_result await_reply(hk_serial_i2c *s, uint8_t op, uint8_t *out_status, 
             *out_len = (size_t)f[3] - 1u;
             return HK_OK;
         }
-        size_t got = 0;
-        if (line->read(line->ctx, f + s->_internal.len, need, &got) != HK_OK || got > need) {
-            s->stats.line_errors++;
-            s->_internal.len = 0;
-            return HK_ERR_IO;
-        }
+        /* The deadline holds whatever arrives: a line that never stops
+         * sending garbage fails the request as surely as a silent one. */
         uint32_t now = line->now_ms(line->ctx);
-        if (got > 0) {
-            s->_internal.len = (uint16_t)(s->_internal.len + got);
-            last_byte = now;
-            continue;
-        }
         if ((uint32_t)(now - start) >= s->_internal.timeout_ms) {
             s->stats.timeouts++;
             s->_internal.len = 0;
@@ -169,6 +160,17 @@ static hk_result await_reply(hk_serial_i2c *s, uint8_t op, uint8_t *out_status, 
              * announced more than will ever arrive. Look behind it. */
             s->stats.bad_frames++;
             (void)drop_candidate(s);
+            last_byte = now;
+            continue;
+        }
+        size_t got = 0;
+        if (line->read(line->ctx, f + s->_internal.len, need, &got) != HK_OK || got > need) {
+            s->stats.line_errors++;
+            s->_internal.len = 0;
+            return HK_ERR_IO;
+        }
+        if (got > 0) {
+            s->_internal.len = (uint16_t)(s->_internal.len + got);
             last_byte = now;
         }
     }

@@ -46,6 +46,8 @@ typedef struct fake_line {
     unsigned mangle_count; /* replies still to mangle */
     size_t keep;           /* MANGLE_TRUNCATE */
     bool fail_write, fail_read;
+    bool babble; /* an empty queue gives one byte of noise per read (1 ms each) */
+    uint8_t babble_state;
     unsigned writes, reads, empty_reads;
 } fake_line;
 
@@ -167,6 +169,13 @@ static inline hk_result line_read(void *ctx, uint8_t *buf, size_t cap, size_t *o
     if (l->fail_read)
         return HK_ERR_IO;
     size_t n = l->to_port_len < cap ? l->to_port_len : cap;
+    if (n == 0 && l->babble && cap > 0) {
+        l->babble_state = (uint8_t)(l->babble_state * 5u + 0x5Bu);
+        buf[0] = (l->babble_state & 3u) == 0 ? 0xA5 : l->babble_state;
+        l->now_ms += 1;
+        *out_len = 1;
+        return HK_OK;
+    }
     if (n == 0) {
         l->empty_reads++;
         l->now_ms += l->ms_per_empty_read;

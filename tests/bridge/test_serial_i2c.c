@@ -427,6 +427,26 @@ static void test_port_delay_without_reply(void)
     r.i2c.delay_us(NULL, 1);       /* no context: nothing, no crash */
 }
 
+/* A line that never stops sending noise: the request still ends at its
+ * deadline. */
+static void test_port_babbling_line(void)
+{
+    port_rig r;
+    rig_init(&r, 300);
+    r.l.babble = true;
+    uint8_t buf[4];
+    uint32_t t0 = r.l.now_ms;
+    HK_CHECK_RESULT(r.i2c.read(r.i2c.ctx, 0x60, buf, 4), HK_ERR_IO);
+    HK_CHECK_EQ(r.l.now_ms - t0, 300);
+    HK_CHECK_EQ(r.s.stats.timeouts, 1);
+    HK_CHECK(r.s.stats.garbage_bytes > 0);
+    HK_CHECK(r.s.stats.bad_frames > 0);
+    HK_CHECK_EQ(r.l.empty_reads, 0);
+    r.i2c.delay_us(r.i2c.ctx, 10);
+    HK_CHECK_EQ(r.s.stats.delay_failures, 1);
+    HK_CHECK_EQ(r.l.now_ms - t0, 600);
+}
+
 static void test_port_line_errors(void)
 {
     port_rig r;
@@ -732,6 +752,7 @@ int main(void)
     HK_RUN(test_port_resync);
     HK_RUN(test_port_stale_and_timeout);
     HK_RUN(test_port_delay_without_reply);
+    HK_RUN(test_port_babbling_line);
     HK_RUN(test_port_line_errors);
     HK_RUN(test_port_hello_and_args);
     HK_RUN(test_bridge_chunking);
