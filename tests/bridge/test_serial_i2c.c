@@ -266,7 +266,8 @@ static void test_port_statuses(void)
     /* A zero-byte write (an address probe) and a zero-byte read. */
     reply_next(&r, 1, 0x83, BYTES(0x00));
     HK_CHECK_RESULT(r.i2c.write(r.i2c.ctx, 0x60, NULL, 0), HK_OK);
-    CHECK_BYTES(r.l.to_bridge + r.l.to_bridge_len - 7, 5, 0xA5, r.s._internal.seq, 0x03, 0x01, 0x60);
+    const uint8_t *probe = r.l.to_bridge + r.l.to_bridge_len - 7;
+    CHECK_BYTES(probe, 5, 0xA5, r.s._internal.seq, 0x03, 0x01, 0x60);
     reply_next(&r, 1, 0x84, BYTES(0x00));
     HK_CHECK_RESULT(r.i2c.read(r.i2c.ctx, 0x60, NULL, 0), HK_OK);
     HK_CHECK_EQ(r.s.stats.timeouts, 0);
