@@ -977,6 +977,18 @@ static int enroll_add(struct cli *c, const char *kind)
                                 "the --cert file) so devices' TLS chains verify\n", name);
         }
     }
+    /* Registration IDs are case-insensitive: an individual enrollment added
+     * again in another case replaces the one stored, under its stored name. */
+    char *stored = NULL;
+    if (individual) {
+        json_t *row = hkc_db_row(c->db, "SELECT name FROM enrollments WHERE kind='individual' "
+                                        "AND lower(name)=lower(?)",
+                                 "s", name);
+        stored = hkc_strdup(hkc_row_str(row, "name"));
+        json_decref(row);
+        if (stored)
+            name = stored;
+    }
     char sha1[41], sha256[65], now[40];
     hkc_pki_thumbprints(x, sha1, sha256);
     hkc_time_utc(now, sizeof(now));
@@ -995,10 +1007,14 @@ static int enroll_add(struct cli *c, const char *kind)
                         (int64_t)(disabled ? 0 : 1), alloc, hubs, repro, twin, payload, now);
     bool ok = n > 0 && trust_add_pem(c, pem);
     free(pem);
-    if (!ok)
+    if (!ok) {
+        free(stored);
         return fail(EX_INPUT, "could not store the enrollment");
-    printf("enrollment %s %s added (%s, %s, reprovision %s%s)\n", kind, name, alloc,
-           hubs ? hubs : "all hubs", repro, disabled ? ", disabled" : "");
+    }
+    printf("enrollment %s %s %s (%s, %s, reprovision %s%s)\n", kind, name,
+           stored ? "replaced" : "added", alloc, hubs ? hubs : "all hubs", repro,
+           disabled ? ", disabled" : "");
+    free(stored);
     return EX_OK;
 }
 
@@ -1031,10 +1047,16 @@ static int cmd_enroll(struct cli *c)
             return fail(EX_USAGE, "usage: enroll %s %s NAME", kind, verb);
         if (!open_db(c, true))
             return EX_STATE;
+        /* Individual enrollments are named by registration ID, which is
+         * case-insensitive; group names are matched exactly. */
         int n = strcmp(verb, "remove") == 0
-                    ? hkc_db_exec(c->db, "DELETE FROM enrollments WHERE kind=? AND name=?", "ss",
-                                  kind, c->argv[0])
-                    : hkc_db_exec(c->db, "UPDATE enrollments SET enabled=? WHERE kind=? AND name=?",
+                    ? hkc_db_exec(c->db,
+                                  "DELETE FROM enrollments WHERE kind=?1 AND (name=?2 OR "
+                                  "(kind='individual' AND lower(name)=lower(?2)))",
+                                  "ss", kind, c->argv[0])
+                    : hkc_db_exec(c->db,
+                                  "UPDATE enrollments SET enabled=?1 WHERE kind=?2 AND (name=?3 OR "
+                                  "(kind='individual' AND lower(name)=lower(?3)))",
                                   "iss", (int64_t)(strcmp(verb, "enable") == 0), kind,
                                   c->argv[0]);
         if (n <= 0)

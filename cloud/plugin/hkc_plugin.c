@@ -582,6 +582,7 @@ static char *initial_desired(json_t *enr)
 }
 
 struct assignment {
+    char *reg_id; /* as first stored: the case of the first registration */
     char *hub;
     char *device_id;
     const char *substatus;
@@ -592,6 +593,7 @@ struct assignment {
 
 static void assignment_clear(struct assignment *a)
 {
+    free(a->reg_id);
     free(a->hub);
     free(a->device_id);
     free(a->created);
@@ -610,10 +612,16 @@ static bool assign(struct ctx *c, struct client *cl, json_t *enr, const char *sh
     hkc_time_utc(now, sizeof(now));
     const char *kind = hkc_row_str(enr, "kind");
     const char *enr_dev = hkc_row_str(enr, "device_id");
-    a->device_id = hkc_strdup(strcmp(kind, "individual") == 0 && enr_dev && *enr_dev ? enr_dev
-                                                                                  : cl->id);
     const char *policy = hkc_row_str(enr, "reprovision");
+    /* Registration IDs are case-insensitive (reg_id is COLLATE NOCASE): a
+     * device registering as "DevC" after "devc" continues that registration,
+     * under the ID it was first stored with, and so keeps its device ID (and
+     * with it the hub identity, enabled or not). */
     json_t *prev = hkc_db_row(c->db, "SELECT * FROM registrations WHERE reg_id=?", "s", cl->id);
+    const char *reg_id = prev && hkc_row_str(prev, "reg_id") ? hkc_row_str(prev, "reg_id") : cl->id;
+    a->reg_id = hkc_strdup(reg_id);
+    a->device_id = hkc_strdup(strcmp(kind, "individual") == 0 && enr_dev && *enr_dev ? enr_dev
+                                                                                  : reg_id);
     const char *prev_hub = hkc_row_str(prev, "hub");
     const char *prev_dev = hkc_row_str(prev, "device_id");
     bool was_assigned = prev && prev_hub && hkc_row_str(prev, "status") &&
@@ -622,7 +630,7 @@ static bool assign(struct ctx *c, struct client *cl, json_t *enr, const char *sh
     if (was_assigned && strcmp(policy, "never") == 0)
         a->hub = hkc_strdup(prev_hub);
     else
-        a->hub = allocate(c, enr, cl->id);
+        a->hub = allocate(c, enr, reg_id);
     if (!a->hub) {
         json_decref(prev);
         return false;
@@ -697,7 +705,7 @@ static bool assign(struct ctx *c, struct client *cl, json_t *enr, const char *sh
                 "hub=excluded.hub,device_id=excluded.device_id,status='assigned',"
                 "substatus=excluded.substatus,updated=excluded.updated,etag=excluded.etag,"
                 "count=count+1,error_code=NULL,error_message=NULL",
-                "ssssssssss", cl->id, kind, hkc_row_str(enr, "name"), a->hub, initial,
+                "ssssssssss", reg_id, kind, hkc_row_str(enr, "name"), a->hub, initial,
                 a->device_id, a->substatus, a->created, a->updated, a->etag);
     json_decref(old);
     json_decref(prev);
@@ -824,7 +832,7 @@ static int dps_register(struct ctx *c, struct client *cl, const char *rid, const
                           strcmp(hkc_row_str(enr, "kind"), "group") == 0
                               ? json_pack("{s:s}", "enrollmentGroupId", hkc_row_str(enr, "name"))
                               : json_object(),
-                          "registrationId", cl->id, "createdDateTimeUtc", a.created,
+                          "registrationId", a.reg_id, "createdDateTimeUtc", a.created,
                           "assignedHub", a.hub, "deviceId", a.device_id, "status", "assigned",
                           "substatus", a.substatus, "lastUpdatedDateTimeUtc", a.updated, "etag",
                           a.etag);
@@ -858,6 +866,7 @@ static int dps_register(struct ctx *c, struct client *cl, const char *rid, const
                           "lastUpdatedDateTimeUtc", now, "etag", etag);
         free(etag);
         record_failure(c, cl->id, enr, 400208, "No linked IoT hub is available for allocation.");
+        assignment_clear(&a);
     }
     json_t *result = json_pack("{s:s,s:s,s:o}", "operationId", op_id, "status",
                                ok ? "assigned" : "failed", "registrationState", state);

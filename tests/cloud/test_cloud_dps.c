@@ -169,6 +169,90 @@ static void test_individual_before_group(void)
     hkt_cert_free(&impostor);
 }
 
+/* Registration IDs are case-insensitive: the same certificate registering
+ * as "RegCase" after "regcase" is the same registration, keeps its device
+ * ID, and a device disabled in the hub stays disabled. */
+static void test_registration_id_case(void)
+{
+    const struct hkt_cert *chain[] = {&signer, NULL};
+    struct hkt_cert dev;
+    HK_CHECK(hkt_device_make(&cloud, &dev, "regcase", &signer, chain));
+    int status;
+    json_t *body = hkt_dps_register(&cloud, &dev, "regcase", NULL, &status);
+    HK_CHECK_EQ(status, 200);
+    char *hub = hkc_strdup(state_str(body, "assignedHub"));
+    json_decref(body);
+    HK_CHECK(hub != NULL);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "device", "disable", "regcase", NULL), 0);
+
+    body = hkt_dps_register(&cloud, &dev, "RegCase", NULL, &status);
+    HK_CHECK_EQ(status, 200);
+    HK_CHECK(strcmp(json_string_value(json_object_get(body, "status")) ?: "", "assigned") == 0);
+    HK_CHECK(strcmp(state_str(body, "deviceId") ?: "", "regcase") == 0);
+    HK_CHECK(strcmp(state_str(body, "registrationId") ?: "", "regcase") == 0);
+    HK_CHECK(hkc_streq_nocase(state_str(body, "assignedHub"), hub));
+    json_decref(body);
+
+    /* One hub identity, still disabled; one registration, counted twice. */
+    json_t *devs = hkt_cli_json(&cloud, "devices", "--json", NULL);
+    size_t i, found = 0;
+    json_t *d;
+    json_array_foreach(devs, i, d) {
+        if (!hkc_streq_nocase(json_string_value(json_object_get(d, "device_id")), "regcase"))
+            continue;
+        found++;
+        HK_CHECK_EQ(json_integer_value(json_object_get(d, "enabled")), 0);
+    }
+    HK_CHECK_EQ(found, 1);
+    json_decref(devs);
+    json_t *regs = hkt_cli_json(&cloud, "registrations", "--json", NULL);
+    found = 0;
+    json_array_foreach(regs, i, d)
+        if (hkc_streq_nocase(json_string_value(json_object_get(d, "reg_id")), "regcase"))
+            found++;
+    HK_CHECK_EQ(found, 1);
+    json_decref(regs);
+    HK_CHECK_EQ(registrations_count("regcase"), 2);
+    /* The hub refuses both spellings. */
+    struct hkt_mqtt q;
+    const char *ids[] = {"regcase", "RegCase"};
+    for (int k = 0; k < 2; k++) {
+        char *user = hkt_hub_username(hub, ids[k]);
+        HK_CHECK_EQ(hkt_mqtt_connect(&cloud, &q, &dev, ids[k], user), 5);
+        hkt_mqtt_close(&q);
+        free(user);
+    }
+
+    /* Individual enrollments too: one per registration ID whatever its
+     * case; adding it again in another case replaces it. */
+    struct hkt_cert solo;
+    HK_CHECK(hkt_device_make(&cloud, &solo, "solocase", NULL, NULL));
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "enroll", "individual", "add", "solocase", "--cert",
+                        solo.cert_path, "--device-id", "solo-case-device", NULL), 0);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "enroll", "individual", "add", "SoloCase", "--cert",
+                        solo.cert_path, "--device-id", "solo-case-device", "--disabled", NULL),
+                0);
+    json_t *enr = hkt_cli_json(&cloud, "enroll", "individual", "list", "--json", NULL);
+    found = 0;
+    json_array_foreach(enr, i, d)
+        if (hkc_streq_nocase(json_string_value(json_object_get(d, "name")), "solocase"))
+            found++;
+    HK_CHECK_EQ(found, 1);
+    json_decref(enr);
+    body = hkt_dps_register(&cloud, &solo, "solocase", NULL, &status);
+    HK_CHECK(strcmp(json_string_value(json_object_get(body, "status")) ?: "", "disabled") == 0);
+    json_decref(body);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "enroll", "individual", "enable", "SOLOCASE", NULL), 0);
+    body = hkt_dps_register(&cloud, &solo, "SoloCase", NULL, &status);
+    HK_CHECK_EQ(status, 200);
+    HK_CHECK(strcmp(state_str(body, "deviceId") ?: "", "solo-case-device") == 0);
+    json_decref(body);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "enroll", "individual", "remove", "SOLOcase", NULL), 0);
+    free(hub);
+    hkt_cert_free(&dev);
+    hkt_cert_free(&solo);
+}
+
 static void test_wrong_cn_and_unknown_ca(void)
 {
     const struct hkt_cert *chain[] = {&signer, NULL};
@@ -711,6 +795,7 @@ int main(void)
     HK_RUN(test_group_on_root_with_uploaded_intermediate);
     HK_RUN(test_individual_before_group);
     HK_RUN(test_wrong_cn_and_unknown_ca);
+    HK_RUN(test_registration_id_case);
     HK_RUN(test_disabled_group);
     HK_RUN(test_reprovision_policies);
     HK_RUN(test_hashed_allocation);
