@@ -545,10 +545,15 @@ static bool write_conf(struct cli *c, int port, int wake_port, const char *plugi
             "set_tcp_nodelay true\n"
             "max_queued_messages 100000\n"
             "max_inflight_messages 100\n"
+            /* mosquitto reads a whole packet into memory before a plugin
+             * sees it (a CONNECT before authentication): refuse any packet
+             * larger than the largest legitimate one as soon as its length
+             * is announced. */
+            "max_packet_size %u\n"
             "log_dest file %s/mosquitto.log\n"
             "log_type error\nlog_type warning\nlog_type notice\nlog_type information\n"
             "log_timestamp_format %%Y-%%m-%%dT%%H:%%M:%%S\n",
-            c->dir);
+            HKC_PACKET_MAX, c->dir);
     if (user)
         fprintf(f, "user %s\n", user);
     /* Plain loopback listener only the plugin itself uses (with a random token)
