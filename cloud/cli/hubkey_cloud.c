@@ -213,52 +213,133 @@ static char *hub_name(int i)
     return hkc_printf("hub-%d.hubkey.test", i);
 }
 
-static bool make_pki(struct cli *c)
+/* The names the server certificate must carry: the DPS host, every hub,
+ * localhost, then the extra names given to `start --server-name`. */
+static char **server_names(struct cli *c, char *const *extra, size_t n_extra, size_t *out_n)
+{
+    json_t *hubs = hkc_db_query(c->db, "SELECT name FROM hubs ORDER BY name", NULL);
+    size_t nh = json_array_size(hubs);
+    char **dns = calloc(nh + n_extra + 3, sizeof(*dns));
+    size_t k = 0;
+    dns[k++] = hkc_strdup(DPS_HOST);
+    for (size_t i = 0; i < nh; i++)
+        dns[k++] = hkc_strdup(hkc_row_str(json_array_get(hubs, i), "name"));
+    dns[k++] = hkc_strdup("localhost");
+    for (size_t i = 0; i < n_extra; i++) {
+        bool dup = false;
+        for (size_t j = 0; j < k; j++)
+            dup = dup || hkc_streq_nocase(dns[j], extra[i]);
+        if (!dup)
+            dns[k++] = hkc_strdup(extra[i]);
+    }
+    json_decref(hubs);
+    *out_n = k;
+    return dns;
+}
+
+static void free_names(char **names, size_t n)
+{
+    for (size_t i = 0; names && i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+/* Whether the server certificate at path names exactly the DNS names given
+ * (in any order and case). */
+static bool server_cert_names_match(const char *path, char *const *names, size_t n)
+{
+    X509 *x = hkc_pki_read_cert(path);
+    if (!x)
+        return false;
+    GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+    size_t have = 0;
+    bool all_wanted = true;
+    for (int i = 0; gens && i < sk_GENERAL_NAME_num(gens); i++) {
+        const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+        if (g->type != GEN_DNS)
+            continue;
+        const char *s = (const char *)ASN1_STRING_get0_data(g->d.dNSName);
+        int len = ASN1_STRING_length(g->d.dNSName);
+        bool wanted = false;
+        for (size_t j = 0; j < n && !wanted; j++)
+            wanted = (size_t)len == strlen(names[j]) && strncasecmp(s, names[j], (size_t)len) == 0;
+        all_wanted = all_wanted && wanted;
+        have++;
+    }
+    GENERAL_NAMES_free(gens);
+    X509_free(x);
+    return all_wanted && have == n;
+}
+
+/* Issues pki/server.pem (+ key) for names, signed by the server CA. */
+static bool issue_server_cert(struct cli *c, const char *pki, char *const *names, size_t n)
+{
+    char *p_ca = hkc_printf("%s/server-ca.pem", pki), *p_cak = hkc_printf("%s/server-ca.key", pki);
+    char *p_srv = hkc_printf("%s/server.pem", pki), *p_srvk = hkc_printf("%s/server.key", pki);
+    X509 *ca = hkc_pki_read_cert(p_ca);
+    EVP_PKEY *ca_key = hkc_pki_read_key(p_cak);
+    EVP_PKEY *srv_key = hkc_pki_key_rsa(2048);
+    const char **dns = calloc(n + 1, sizeof(*dns));
+    for (size_t i = 0; dns && i < n; i++)
+        dns[i] = names[i];
+    const char *ips[] = {"127.0.0.1", NULL};
+    struct hkc_cert_spec spec = {.cn = DPS_HOST, .key = srv_key, .issuer = ca,
+                                 .issuer_key = ca_key, .dns = dns, .ips = ips,
+                                 .days = 825, .server = true};
+    X509 *srv = ca && ca_key && srv_key && dns ? hkc_pki_cert(&spec) : NULL;
+    X509 *chain[2] = {srv, ca};
+    bool ok = srv && hkc_pki_write_key(p_srvk, srv_key) && hkc_pki_write_cert(p_srv, chain, 2);
+    if (!ok)
+        fail(EX_INPUT, "could not issue the server certificate in %s", pki);
+    (void)c;
+    X509_free(ca), X509_free(srv);
+    EVP_PKEY_free(ca_key), EVP_PKEY_free(srv_key);
+    free(dns);
+    free(p_ca), free(p_cak), free(p_srv), free(p_srvk);
+    return ok;
+}
+
+/* The server PKI: the CAs are made once; the server certificate is (re)issued
+ * whenever the set of names it must carry changed. *reissued says so. */
+static bool make_pki(struct cli *c, char *const *extra, size_t n_extra, bool *reissued)
 {
     char *pki = path_in(c, "pki");
     mkdir(pki, 0755);
     char *ca_pem = hkc_printf("%s/server-ca.pem", pki);
     struct stat st;
     bool ok = true;
+    *reissued = false;
     if (stat(ca_pem, &st) != 0) {
         /* RSA, as today's Azure endpoints present RSA chains. */
         EVP_PKEY *ca_key = hkc_pki_key_rsa(2048);
-        EVP_PKEY *srv_key = hkc_pki_key_rsa(2048);
         struct hkc_cert_spec ca_spec = {.cn = "hubkey-cloud Server Root CA", .key = ca_key,
                                         .ca = true, .pathlen = 0, .days = 3650};
         X509 *ca = ca_key ? hkc_pki_cert(&ca_spec) : NULL;
-        json_t *hubs = hkc_db_query(c->db, "SELECT name FROM hubs ORDER BY name", NULL);
-        size_t nh = json_array_size(hubs);
-        const char **dns = calloc(nh + 3, sizeof(*dns));
-        size_t k = 0;
-        dns[k++] = DPS_HOST;
-        for (size_t i = 0; i < nh; i++)
-            dns[k++] = hkc_row_str(json_array_get(hubs, i), "name");
-        dns[k++] = "localhost";
-        const char *ips[] = {"127.0.0.1", NULL};
-        struct hkc_cert_spec srv_spec = {.cn = DPS_HOST, .key = srv_key, .issuer = ca,
-                                         .issuer_key = ca_key, .dns = dns, .ips = ips,
-                                         .days = 825, .server = true};
-        X509 *srv = ca && srv_key ? hkc_pki_cert(&srv_spec) : NULL;
         EVP_PKEY *iss_key = hkc_pki_key_ec(NID_secp384r1);
         struct hkc_cert_spec iss_spec = {.cn = "hubkey-cloud Device Issuing CA", .key = iss_key,
                                          .ca = true, .pathlen = 0, .days = 3650};
         X509 *iss = iss_key ? hkc_pki_cert(&iss_spec) : NULL;
-        char *p_srv = hkc_printf("%s/server.pem", pki), *p_srvk = hkc_printf("%s/server.key", pki);
         char *p_cak = hkc_printf("%s/server-ca.key", pki);
         char *p_iss = hkc_printf("%s/issuing-ca.pem", pki), *p_issk = hkc_printf("%s/issuing-ca.key", pki);
-        X509 *chain[2] = {srv, ca};
-        ok = ca && srv && iss && hkc_pki_write_cert(p_srv, chain, 2) &&
-             hkc_pki_write_key(p_srvk, srv_key) && hkc_pki_write_key(p_cak, ca_key) &&
+        ok = ca && iss && hkc_pki_write_key(p_cak, ca_key) &&
              hkc_pki_write_cert(p_iss, &iss, 1) && hkc_pki_write_key(p_issk, iss_key) &&
              hkc_pki_write_cert(ca_pem, &ca, 1);
-        free(p_srv), free(p_srvk), free(p_cak), free(p_iss), free(p_issk);
-        X509_free(ca), X509_free(srv), X509_free(iss);
-        EVP_PKEY_free(ca_key), EVP_PKEY_free(srv_key), EVP_PKEY_free(iss_key);
-        free(dns);
-        json_decref(hubs);
+        free(p_cak), free(p_iss), free(p_issk);
+        X509_free(ca), X509_free(iss);
+        EVP_PKEY_free(ca_key), EVP_PKEY_free(iss_key);
         if (!ok)
             fail(EX_INPUT, "could not create the server PKI in %s", pki);
+    }
+    if (ok) {
+        size_t n = 0;
+        char **names = server_names(c, extra, n_extra, &n);
+        char *p_srv = hkc_printf("%s/server.pem", pki);
+        if (!server_cert_names_match(p_srv, names, n)) {
+            ok = issue_server_cert(c, pki, names, n);
+            *reissued = ok;
+        }
+        free(p_srv);
+        free_names(names, n);
     }
     free(ca_pem);
     free(pki);
@@ -323,7 +404,8 @@ static bool rebuild_trust(struct cli *c)
 
 /* ------------------------------------------------------------------ start / stop / status */
 
-static bool ensure_initialised(struct cli *c, long hubs_wanted)
+static bool ensure_initialised(struct cli *c, long hubs_wanted, char *const *extra,
+                               size_t n_extra, bool *reissued)
 {
     if (!open_db(c, false))
         return false;
@@ -347,7 +429,7 @@ static bool ensure_initialised(struct cli *c, long hubs_wanted)
         }
     }
     free(scope);
-    return make_pki(c);
+    return make_pki(c, extra, n_extra, reissued);
 }
 
 static char *plugin_path(void)
@@ -575,11 +657,49 @@ static bool write_conf(struct cli *c, int port, int wake_port, const char *plugi
     return fclose(f) == 0;
 }
 
+/* A DNS host name: 1..253 characters, labels of 1..63 letters, digits and
+ * '-' that neither start nor end with '-'. */
+static bool valid_dns_name(const char *s)
+{
+    size_t len = strlen(s), label = 0;
+    if (len == 0 || len > 253)
+        return false;
+    for (size_t i = 0; i <= len; i++) {
+        char ch = s[i];
+        if (ch == '.' || ch == '\0') {
+            if (label == 0 || label > 63 || s[i - 1] == '-')
+                return false;
+            label = 0;
+        } else if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                   (ch >= '0' && ch <= '9') || (ch == '-' && label > 0)) {
+            label++;
+        } else {
+            return false;
+        }
+    }
+    return true;
+}
+
+#define SERVER_NAMES_MAX 16
+
 static int cmd_start(struct cli *c)
 {
     bool missing = false;
     const char *port_s = take_opt(c, "--port", &missing);
     const char *hubs_s = take_opt(c, "--hubs", &missing);
+    /* --server-name NAME, repeatable: extra DNS names for the server
+     * certificate (for clients that check a fixed host name, such as
+     * global.azure-devices-provisioning.net). */
+    char *extra[SERVER_NAMES_MAX];
+    size_t n_extra = 0;
+    const char *name;
+    while ((name = take_opt(c, "--server-name", &missing)) != NULL) {
+        if (n_extra == SERVER_NAMES_MAX)
+            return fail(EX_INPUT, "at most %d --server-name options", SERVER_NAMES_MAX);
+        if (!valid_dns_name(name))
+            return fail(EX_INPUT, "--server-name '%s' is not a DNS host name", name);
+        extra[n_extra++] = (char *)name;
+    }
     if (missing)
         return fail(EX_USAGE, "option needs a value");
     int rc = check_leftovers(c, 0);
@@ -597,11 +717,20 @@ static int cmd_start(struct cli *c)
         return EX_INPUT;
     if (running(c, &pid)) {
         printf("hubkey-cloud is already running (pid %ld)\n",  pid);
+        if (n_extra > 0)
+            fprintf(stderr, "hubkey-cloud: note: --server-name applies when the cloud starts: "
+                            "stop it and start it again\n");
         print_endpoints(c, (int)hkc_db_setting_int(c->db, "port", DEFAULT_PORT));
         return EX_OK;
     }
-    if (!ensure_initialised(c, hubs))
+    bool reissued = false;
+    if (!ensure_initialised(c, hubs, extra, n_extra, &reissued))
         return EX_INPUT;
+    if (reissued)
+        printf("server certificate issued for %s, every hub, localhost, 127.0.0.1%s", DPS_HOST,
+               n_extra ? " and " : "\n");
+    for (size_t i = 0; reissued && i < n_extra; i++)
+        printf("%s%s", extra[i], i + 1 < n_extra ? ", " : "\n");
     if (!port)
         port = hkc_db_setting_int(c->db, "port", DEFAULT_PORT);
     char ps[16];
@@ -1729,7 +1858,8 @@ static void usage(FILE *f)
 {
     fputs("usage: hubkey-cloud [--dir STATE] COMMAND ...\n"
           "\n"
-          "  start [--port N] [--hubs N]     create state on first use, start the broker\n"
+          "  start [--port N] [--hubs N] [--server-name NAME]...\n"
+          "                                  create state on first use, start the broker\n"
           "  stop | status [--json]\n"
           "  enroll group add NAME --cert CA.pem [--hubs H1,H2] [--allocation hashed|static]\n"
           "        [--reprovision migrate|reset|never] [--initial-twin JSON] [--payload JSON]\n"

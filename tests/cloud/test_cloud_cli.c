@@ -118,6 +118,67 @@ static void test_bad_input(void)
     free(missing);
 }
 
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    char *buf = calloc(1, 64 * 1024);
+    size_t n = buf ? fread(buf, 1, 64 * 1024 - 1, f) : 0;
+    (void)n;
+    fclose(f);
+    return buf;
+}
+
+static int restart(const char *extra1, const char *extra2)
+{
+    char port[16];
+    snprintf(port, sizeof(port), "%d", cloud.port);
+    hkt_cli(&cloud, NULL, "stop", NULL);
+    return hkt_cli(&cloud, NULL, "start", "--port", port, extra1, extra2, NULL);
+}
+
+/* start --server-name adds names to the server certificate, which is
+ * reissued whenever the set of names changes, and only then. */
+static void test_server_names(void)
+{
+    const char *azure = "global.azure-devices-provisioning.net";
+    char *srv_path = hkc_printf("%s/pki/server.pem", cloud.state);
+    struct hkt_cert dev;
+    HK_CHECK(hkt_device_make(&cloud, &dev, "names-dev", NULL, NULL));
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "device", "add", "names-dev", "--hub", "hub-1.hubkey.test",
+                        "--cert", dev.cert_path, NULL), 0);
+    char *before = read_text(srv_path);
+    HK_CHECK_EQ(restart("--server-name", azure), 0);
+    char *with = read_text(srv_path);
+    HK_CHECK(before && with && strcmp(before, with) != 0);
+    struct hkt_tls t;
+    HK_CHECK(hkt_tls_open(&cloud, &t, &dev, azure));
+    HK_CHECK_EQ(t.verify, X509_V_OK);
+    hkt_tls_close(&t);
+    HK_CHECK(hkt_tls_open(&cloud, &t, &dev, "dps.hubkey.test"));
+    hkt_tls_close(&t);
+    /* The same set again: the certificate stays. */
+    HK_CHECK_EQ(restart("--server-name", azure), 0);
+    char *again = read_text(srv_path);
+    HK_CHECK(with && again && strcmp(with, again) == 0);
+    /* Without it: reissued without the name, which no longer verifies. */
+    HK_CHECK_EQ(restart(NULL, NULL), 0);
+    char *without = read_text(srv_path);
+    HK_CHECK(with && without && strcmp(with, without) != 0);
+    HK_CHECK(!hkt_tls_open(&cloud, &t, &dev, azure));
+    HK_CHECK_EQ(t.verify, X509_V_ERR_HOSTNAME_MISMATCH);
+    hkt_tls_close(&t);
+    HK_CHECK(hkt_tls_open(&cloud, &t, &dev, "hub-2.hubkey.test"));
+    hkt_tls_close(&t);
+    /* Names that are not DNS host names are refused before anything starts. */
+    HK_CHECK_EQ(restart("--server-name", "bad name"), 2);
+    HK_CHECK_EQ(restart("--server-name", "-x.example"), 2);
+    HK_CHECK_EQ(restart(NULL, NULL), 0);
+    free(before), free(with), free(again), free(without), free(srv_path);
+    hkt_cert_free(&dev);
+}
+
 static void test_lifecycle(void)
 {
     char *out = NULL;
@@ -166,6 +227,7 @@ int main(void)
     }
     HK_RUN(test_usage_errors);
     HK_RUN(test_bad_input);
+    HK_RUN(test_server_names);
     HK_RUN(test_lifecycle);
     hkt_cloud_stop(&cloud);
     return hk_test_finish("cloud_cli");
