@@ -978,6 +978,42 @@ static int list_query(struct cli *c, const char *sql, const char *const *cols, c
 
 /* ------------------------------------------------------------------ enrollments and CAs */
 
+static bool self_signed(X509 *x)
+{
+    EVP_PKEY *k = X509_get0_pubkey(x);
+    return X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(x)) == 0 && k &&
+           X509_verify(x, k) == 1;
+}
+
+/* Whether x reaches a self-signed root through the uploaded CAs (checked by
+ * signature, as the plugin walks them). NULL when it does (or is a root
+ * itself); else the subject of the first issuer that is missing (heap). */
+static char *untrusted_issuer(struct cli *c, X509 *x)
+{
+    if (self_signed(x))
+        return NULL;
+    json_t *rows = hkc_db_query(c->db, "SELECT pem FROM cas", NULL);
+    size_t n = json_array_size(rows), found = 0;
+    X509 **cas = calloc(n ? n : 1, sizeof(*cas));
+    for (size_t i = 0; cas && i < n; i++) {
+        X509 *ca = hkc_pki_from_pem(hkc_row_str(json_array_get(rows, i), "pem"));
+        if (ca)
+            cas[found++] = ca;
+    }
+    json_decref(rows);
+    size_t idx[8];
+    size_t depth = cas ? hkc_pki_ancestry(x, cas, found, idx, 8) : 0;
+    X509 *top = depth ? cas[idx[depth - 1]] : x;
+    char *missing = NULL;
+    if (!self_signed(top)) {
+        char buf[512];
+        X509_NAME_oneline(X509_get_issuer_name(top), buf, sizeof(buf));
+        missing = hkc_strdup(buf);
+    }
+    hkc_pki_free_certs(cas, found);
+    return missing;
+}
+
 static X509 *load_cert_arg(const char *path)
 {
     X509 *x = hkc_pki_read_cert(path);
@@ -1072,45 +1108,37 @@ static int enroll_add(struct cli *c, const char *kind)
         X509_free(x);
         return rc;
     }
-    /* Certificates after the first in a group's file are its issuers: they are
-     * uploaded as verified CAs so TLS can build the chain to a root. */
-    if (!individual) {
-        size_t nc = 0;
-        X509 **all = hkc_pki_read_certs(cert_path, &nc);
-        for (size_t i = 1; i < nc; i++) {
-            if (X509_check_ca(all[i]) == 0)
-                continue;
-            char s1[41], s2[65], ts[40];
-            hkc_pki_thumbprints(all[i], s1, s2);
-            hkc_time_utc(ts, sizeof(ts));
-            char *p = hkc_pki_to_pem(all[i]);
-            char *subject = hkc_pki_subject(all[i]);
-            hkc_db_exec(c->db, "INSERT OR IGNORE INTO cas(sha256,subject,pem,created) "
-                               "VALUES(?,?,?,?)", "ssss", s2, subject, p, ts);
-            trust_add_pem(c, p);
-            free(p);
-            free(subject);
-        }
-        hkc_pki_free_certs(all, nc);
-        if (X509_check_issued(x, x) != X509_V_OK) {
-            /* An intermediate: TLS needs every certificate up to a root. */
-            json_t *cas = hkc_db_query(c->db, "SELECT pem FROM cas", NULL);
-            bool have_issuer = false;
-            size_t i;
-            json_t *r;
-            json_array_foreach(cas, i, r) {
-                X509 *ca = hkc_pki_from_pem(hkc_row_str(r, "pem"));
-                if (ca && X509_check_issued(ca, x) == X509_V_OK)
-                    have_issuer = true;
-                X509_free(ca);
-            }
-            json_decref(cas);
-            if (!have_issuer)
-                fprintf(stderr, "hubkey-cloud: note: %s is an intermediate CA; upload its issuers "
-                                "up to the root (hubkey-cloud ca add ROOT.pem, or append them to "
-                                "the --cert file) so devices' TLS chains verify\n", name);
-        }
+    /* Certificates after the first in the file are its issuers (a group CA's
+     * or a device certificate's): they are uploaded as verified CAs so that
+     * TLS can build the device's chain to a root. */
+    size_t nc = 0;
+    X509 **all = hkc_pki_read_certs(cert_path, &nc);
+    for (size_t i = 1; i < nc; i++) {
+        if (X509_check_ca(all[i]) == 0)
+            continue;
+        char s1[41], s2[65], ts[40];
+        hkc_pki_thumbprints(all[i], s1, s2);
+        hkc_time_utc(ts, sizeof(ts));
+        char *p = hkc_pki_to_pem(all[i]);
+        char *subject = hkc_pki_subject(all[i]);
+        hkc_db_exec(c->db, "INSERT OR IGNORE INTO cas(sha256,subject,pem,created) "
+                           "VALUES(?,?,?,?)", "ssss", s2, subject, p, ts);
+        trust_add_pem(c, p);
+        free(p);
+        free(subject);
     }
+    hkc_pki_free_certs(all, nc);
+    /* Without a root above it, mosquitto's TLS layer refuses the device in
+     * the handshake: say exactly which certificate is missing. */
+    char *missing_ca = untrusted_issuer(c, x);
+    if (missing_ca)
+        fprintf(stderr,
+                "hubkey-cloud: note: %s %s is signed by '%s', which this cloud does not "
+                "trust: its devices will be refused in the TLS handshake. Upload that "
+                "certificate and its issuers up to the root (hubkey-cloud ca add ISSUER.pem), "
+                "or put them after the certificate in the --cert file.\n",
+                individual ? "the certificate of" : "the CA of group", name, missing_ca);
+    free(missing_ca);
     /* Registration IDs are case-insensitive: an individual enrollment added
      * again in another case replaces the one stored, under its stored name. */
     char *stored = NULL;
@@ -1316,9 +1344,13 @@ static int cmd_device(struct cli *c)
             }
             hkc_pki_thumbprints(x, sha1, sha256);
             pem = hkc_pki_to_pem(x);
-            if (X509_check_issued(x, x) != X509_V_OK)
-                fprintf(stderr, "hubkey-cloud: note: %s is CA-signed; the TLS layer needs its "
-                                "root uploaded (hubkey-cloud ca add ROOT.pem)\n", cert_path);
+            char *missing_ca = untrusted_issuer(c, x);
+            if (missing_ca)
+                fprintf(stderr, "hubkey-cloud: note: %s is signed by '%s', which this cloud "
+                                "does not trust: upload it and its issuers up to the root "
+                                "(hubkey-cloud ca add ISSUER.pem) or the TLS handshake fails\n",
+                        cert_path, missing_ca);
+            free(missing_ca);
             X509_free(x);
         } else {
             size_t l = strlen(thumb);

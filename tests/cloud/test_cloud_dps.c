@@ -253,6 +253,62 @@ static void test_registration_id_case(void)
     hkt_cert_free(&solo);
 }
 
+/* An individual enrollment of a CA-signed device certificate: the TLS layer
+ * needs the issuers up to a root. Given after the certificate in the --cert
+ * file they are uploaded with it; given alone, the CLI says which issuer is
+ * missing and how to upload it. */
+static void test_individual_ca_signed(void)
+{
+    /* The certificate alone: a note naming the issuer and `ca add`. */
+    struct hkt_cert root_a, dev_a;
+    HK_CHECK(hkt_ca_make(&cloud, &root_a, "Chain Root A", NULL));
+    HK_CHECK(hkt_device_make(&cloud, &dev_a, "ind-chain-a", &root_a, NULL));
+    char *out = NULL;
+    HK_CHECK_EQ(hkt_cli_all(&cloud, &out, "enroll", "individual", "add", "ind-chain-a", "--cert",
+                            dev_a.cert_path, NULL), 0);
+    HK_CHECK(out && strstr(out, "CN=Chain Root A") && strstr(out, "hubkey-cloud ca add") &&
+             strstr(out, "TLS handshake"));
+    free(out);
+    int status;
+    json_t *body = hkt_dps_register(&cloud, &dev_a, "ind-chain-a", NULL, &status);
+    HK_CHECK_EQ(status, -1); /* refused in the TLS handshake */
+    json_decref(body);
+    /* Doing what it says works. */
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "ca", "add", root_a.cert_path, NULL), 0);
+    body = hkt_dps_register(&cloud, &dev_a, "ind-chain-a", NULL, &status);
+    HK_CHECK_EQ(status, 200);
+    json_decref(body);
+
+    /* The chain in the file (leaf, intermediate, root): uploaded with it. */
+    struct hkt_cert root_b, mid_b, dev_b;
+    HK_CHECK(hkt_ca_make(&cloud, &root_b, "Chain Root B", NULL));
+    HK_CHECK(hkt_ca_make(&cloud, &mid_b, "Chain Intermediate B", &root_b));
+    const struct hkt_cert *chain_b[] = {&mid_b, &root_b, NULL};
+    HK_CHECK(hkt_device_make(&cloud, &dev_b, "ind-chain-b", &mid_b, chain_b));
+    out = NULL;
+    HK_CHECK_EQ(hkt_cli_all(&cloud, &out, "enroll", "individual", "add", "ind-chain-b", "--cert",
+                            dev_b.chain_path, NULL), 0);
+    HK_CHECK(out && !strstr(out, "note"));
+    free(out);
+    out = NULL;
+    HK_CHECK_EQ(hkt_cli(&cloud, &out, "ca", "list", NULL), 0);
+    HK_CHECK(out && strstr(out, "Chain Root B") && strstr(out, "Chain Intermediate B"));
+    free(out);
+    body = hkt_dps_register(&cloud, &dev_b, "ind-chain-b", NULL, &status);
+    HK_CHECK_EQ(status, 200);
+    json_decref(body);
+    /* A self-signed device certificate needs nothing more: no note. */
+    struct hkt_cert solo;
+    HK_CHECK(hkt_device_make(&cloud, &solo, "ind-chain-c", NULL, NULL));
+    out = NULL;
+    HK_CHECK_EQ(hkt_cli_all(&cloud, &out, "enroll", "individual", "add", "ind-chain-c", "--cert",
+                            solo.cert_path, NULL), 0);
+    HK_CHECK(out && !strstr(out, "note"));
+    free(out);
+    hkt_cert_free(&root_a), hkt_cert_free(&dev_a), hkt_cert_free(&root_b);
+    hkt_cert_free(&mid_b), hkt_cert_free(&dev_b), hkt_cert_free(&solo);
+}
+
 static void test_wrong_cn_and_unknown_ca(void)
 {
     const struct hkt_cert *chain[] = {&signer, NULL};
@@ -796,6 +852,7 @@ int main(void)
     HK_RUN(test_individual_before_group);
     HK_RUN(test_wrong_cn_and_unknown_ca);
     HK_RUN(test_registration_id_case);
+    HK_RUN(test_individual_ca_signed);
     HK_RUN(test_disabled_group);
     HK_RUN(test_reprovision_policies);
     HK_RUN(test_hashed_allocation);
