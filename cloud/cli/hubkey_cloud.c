@@ -985,14 +985,16 @@ static bool self_signed(X509 *x)
            X509_verify(x, k) == 1;
 }
 
-/* Whether x reaches a self-signed root through the uploaded CAs (checked by
- * signature, as the plugin walks them). NULL when it does (or is a root
+/* Whether x reaches a self-signed root through the uploaded CAs and group
+ * certificates (checked by signature, as the plugin walks them). NULL when it does (or is a root
  * itself); else the subject of the first issuer that is missing (heap). */
 static char *untrusted_issuer(struct cli *c, X509 *x)
 {
     if (self_signed(x))
         return NULL;
-    json_t *rows = hkc_db_query(c->db, "SELECT pem FROM cas", NULL);
+    json_t *rows = hkc_db_query(c->db, "SELECT pem FROM cas UNION ALL SELECT cert_pem AS pem "
+                                       "FROM enrollments WHERE kind='group'",
+                                NULL);
     size_t n = json_array_size(rows), found = 0;
     X509 **cas = calloc(n ? n : 1, sizeof(*cas));
     for (size_t i = 0; cas && i < n; i++) {

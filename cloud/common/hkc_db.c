@@ -48,6 +48,24 @@ static const char schema[] =
     " state TEXT NOT NULL DEFAULT 'queued', status INTEGER, response TEXT, created TEXT);"
     "CREATE INDEX IF NOT EXISTS commands_state ON commands(state);";
 
+static void (*error_hook)(void *ud, const char *msg);
+static void *error_hook_ud;
+
+void hkc_db_set_error_hook(void (*fn)(void *ud, const char *msg), void *ud)
+{
+    error_hook = fn;
+    error_hook_ud = ud;
+}
+
+static void sql_error(sqlite3 *db)
+{
+    const char *msg = sqlite3_errmsg(db);
+    if (error_hook)
+        error_hook(error_hook_ud, msg);
+    else
+        fprintf(stderr, "hubkey-cloud: sql error: %s\n", msg);
+}
+
 sqlite3 *hkc_db_open(const char *path)
 {
     sqlite3 *db = NULL;
@@ -80,7 +98,7 @@ static sqlite3_stmt *prepare_v(sqlite3 *db, const char *sql, const char *types, 
 {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        fprintf(stderr, "hubkey-cloud: sql error: %s\n", sqlite3_errmsg(db));
+        sql_error(db);
         return NULL;
     }
     int idx = 1;
@@ -113,7 +131,7 @@ int hkc_db_exec(sqlite3 *db, const char *sql, const char *types, ...)
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-        fprintf(stderr, "hubkey-cloud: sql error: %s\n", sqlite3_errmsg(db));
+        sql_error(db);
         return -1;
     }
     return sqlite3_changes(db);
@@ -162,7 +180,7 @@ static json_t *query_v(sqlite3 *db, const char *sql, const char *types, va_list 
             break;
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        fprintf(stderr, "hubkey-cloud: sql error: %s\n", sqlite3_errmsg(db));
+        sql_error(db);
         json_decref(rows);
         rows = NULL;
     }
@@ -246,12 +264,18 @@ int64_t hkc_row_int(const json_t *row, const char *col)
 
 bool hkc_db_begin(sqlite3 *db)
 {
-    return sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK)
+        return true;
+    sql_error(db);
+    return false;
 }
 
 bool hkc_db_commit(sqlite3 *db)
 {
-    return sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
+    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+        return true;
+    sql_error(db);
+    return false;
 }
 
 void hkc_db_rollback(sqlite3 *db)

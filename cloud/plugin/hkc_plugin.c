@@ -110,6 +110,10 @@ struct method_wait {
 struct ctx {
     mosquitto_plugin_id_t *pid;
     sqlite3 *db;
+    char *db_path;
+    bool db_failed;          /* an SQL error since the handler reset it */
+    uint64_t db_log_ms;      /* when a storage error was last logged */
+    unsigned db_unlogged;    /* storage errors since, not logged (rate limit) */
     char *dir;
     struct settings s;
     int64_t data_version;     /* last seen by TICK (identity checks, commands) */
@@ -168,20 +172,22 @@ static void settings_load(struct ctx *c)
         c->s.delay_ms = 0;
 }
 
+/* SQLite's data_version, or -1 when the database cannot be read. */
 static int64_t data_version(struct ctx *c)
 {
     json_t *row = hkc_db_row(c->db, "PRAGMA data_version", NULL);
-    int64_t v = hkc_row_int(row, "data_version");
+    int64_t v = row ? hkc_row_int(row, "data_version") : -1;
     json_decref(row);
     return v;
 }
 
 /* Reloads settings when another process committed since the last look, so a
- * change the CLI made before a request is in force for that request. */
+ * change the CLI made before a request is in force for that request. While
+ * the database cannot be read the settings in force stay. */
 static void settings_refresh(struct ctx *c)
 {
     int64_t v = data_version(c);
-    if (v != c->settings_version) {
+    if (v >= 0 && v != c->settings_version) {
         c->settings_version = v;
         settings_load(c);
         c->cas_stale = true;
@@ -200,6 +206,29 @@ static bool inject_error(struct ctx *c)
     uint32_t r = 0;
     RAND_bytes((unsigned char *)&r, sizeof(r));
     return (double)r / 4294967296.0 < c->s.error_rate;
+}
+
+/* Every SQL error of the plugin's connection lands here: it marks the
+ * request being handled as failed by storage and goes to the broker log,
+ * at most once per 10 s (a broken database fails every tick). */
+static void on_db_error(void *ud, const char *msg)
+{
+    struct ctx *c = ud;
+    c->db_failed = true;
+    uint64_t now = hkc_now_ms();
+    if (c->db_log_ms != 0 && now - c->db_log_ms < 10000) {
+        c->db_unlogged++;
+        return;
+    }
+    if (c->db_unlogged)
+        mosquitto_log_printf(MOSQ_LOG_ERR, "hubkey-cloud: storage error in %s: %s (%u more in "
+                                           "the last 10 s)",
+                             c->db_path ? c->db_path : "the database", msg, c->db_unlogged);
+    else
+        mosquitto_log_printf(MOSQ_LOG_ERR, "hubkey-cloud: storage error in %s: %s",
+                             c->db_path ? c->db_path : "the database", msg);
+    c->db_log_ms = now;
+    c->db_unlogged = 0;
 }
 
 static struct client *client_find(struct ctx *c, const struct mosquitto *m)
@@ -335,6 +364,12 @@ static void dps_error(struct ctx *c, struct client *cl, const char *rid, int sta
     json_decref(body);
 }
 
+/* A storage failure answered as DPS answers an internal error. */
+static void dps_storage_error(struct ctx *c, struct client *cl, const char *rid)
+{
+    dps_error(c, cl, rid, 500, 500000, "Internal server error.", 0);
+}
+
 /* Registration rate: a token bucket of reg_rate_per_min tokens refilled
  * evenly over a minute. Returns 0 when admitted, else seconds to wait. */
 static int reg_rate_wait(struct ctx *c)
@@ -448,8 +483,8 @@ static X509 *const *load_cas(struct ctx *c, size_t *out_n)
             if (x)
                 c->cas[c->cas_n++] = x;
         }
+        c->cas_stale = rows == NULL; /* a failed read is retried next time */
         json_decref(rows);
-        c->cas_stale = false;
     }
     *out_n = c->cas_n;
     return c->cas;
@@ -773,7 +808,14 @@ static int dps_register(struct ctx *c, struct client *cl, const char *rid, const
 
     int status, code;
     const char *msg;
+    c->db_failed = false;
     json_t *enr = find_enrollment(c, cl, &status, &code, &msg);
+    if (c->db_failed) {
+        json_decref(enr);
+        json_decref(req);
+        dps_storage_error(c, cl, rid);
+        return MOSQ_ERR_SUCCESS;
+    }
     if (!enr && status == 0) {
         /* {"operationId":"","status":"disabled","registrationState":{"registrationId":"x","status":"disabled"}} */
         json_t *body = json_pack("{s:s,s:s,s:{s:s,s:s}}", "operationId", "", "status", "disabled",
@@ -875,9 +917,21 @@ static int dps_register(struct ctx *c, struct client *cl, const char *rid, const
     hkc_time_utc(now, sizeof(now));
     hkc_db_exec(c->db, "INSERT INTO operations(op_id,reg_id,result,created) VALUES(?,?,?,?)",
                 "ssss", op_id, cl->id, text, now);
-    hkc_db_commit(c->db);
+    /* Any storage error in the transaction: nothing was decided. */
+    bool stored = !c->db_failed && hkc_db_commit(c->db);
+    if (!stored)
+        hkc_db_rollback(c->db);
     free(text);
     json_decref(result);
+    if (!stored) {
+        dps_storage_error(c, cl, rid);
+        free(op_id);
+        free(cert_pem);
+        X509_free(issued);
+        json_decref(enr);
+        json_decref(req);
+        return MOSQ_ERR_SUCCESS;
+    }
 
     /* {"operationId":"4.<hex>.<uuid>","status":"assigning"} */
     json_t *body = json_pack("{s:s,s:s}", "operationId", op_id, "status", "assigning");
@@ -914,12 +968,15 @@ static int dps_poll(struct ctx *c, struct client *cl, const char *rid, const cha
     }
     char *op_raw = hkc_query_get(query, "operationId");
     char *op = op_raw ? hkc_url_decode(op_raw) : NULL;
+    c->db_failed = false;
     json_t *row = op ? hkc_db_row(c->db,
                                   "SELECT result FROM operations WHERE op_id=? AND "
                                   "lower(reg_id)=lower(?)",
                                   "ss", op, cl->id)
                      : NULL;
-    if (!row) {
+    if (!row && c->db_failed) {
+        dps_storage_error(c, cl, rid);
+    } else if (!row) {
         dps_error(c, cl, rid, 404, 404002, "Operation not found.", 0);
     } else {
         const char *text = hkc_row_str(row, "result");
@@ -954,9 +1011,23 @@ static void twin_reply(struct ctx *c, struct client *cl, int status, const char 
 
 /* $iothub/twin/GET/?$rid=1 (empty body) -> $iothub/twin/res/200/?$rid=1 with
  * {"desired":{...,"$version":n},"reported":{...,"$version":m}} */
+/* A storage failure answered as IoT Hub answers an internal error. */
+static void twin_storage_error(struct ctx *c, struct client *cl, const char *rid)
+{
+    json_t *err = json_pack("{s:i,s:s}", "errorCode", 500000, "message",
+                            "Internal server error.");
+    twin_reply(c, cl, 500, rid, NULL, err);
+    json_decref(err);
+}
+
 static int hub_twin_get(struct ctx *c, struct client *cl, const char *rid)
 {
+    c->db_failed = false;
     json_t *dev = device_row(c, cl);
+    if (!dev && c->db_failed) {
+        twin_storage_error(c, cl, rid);
+        return MOSQ_ERR_SUCCESS;
+    }
     if (!dev)
         return MOSQ_ERR_UNKNOWN; /* identity removed while connected */
     json_t *desired = json_loads(hkc_row_str(dev, "desired"), 0, NULL);
@@ -992,12 +1063,16 @@ static int hub_twin_patch(struct ctx *c, struct client *cl, const char *rid, con
         json_decref(err);
         return MOSQ_ERR_SUCCESS;
     }
+    c->db_failed = false;
     hkc_db_begin(c->db);
     json_t *dev = device_row(c, cl);
     if (!dev) {
         hkc_db_rollback(c->db);
         json_decref(patch);
-        return MOSQ_ERR_UNKNOWN;
+        if (!c->db_failed)
+            return MOSQ_ERR_UNKNOWN; /* identity removed while connected */
+        twin_storage_error(c, cl, rid);
+        return MOSQ_ERR_SUCCESS;
     }
     json_t *reported = json_loads(hkc_row_str(dev, "reported"), 0, NULL);
     if (!json_is_object(reported)) {
@@ -1010,10 +1085,14 @@ static int hub_twin_patch(struct ctx *c, struct client *cl, const char *rid, con
     hkc_db_exec(c->db, "UPDATE devices SET reported=?, reported_version=? WHERE hub=? AND "
                        "device_id=?",
                 "siss", text, version, cl->hub, cl->id);
-    hkc_db_commit(c->db);
-    char extra[40];
-    snprintf(extra, sizeof(extra), "&$version=%lld", (long long)version);
-    twin_reply(c, cl, 204, rid, extra, NULL);
+    if (!c->db_failed && hkc_db_commit(c->db)) {
+        char extra[40];
+        snprintf(extra, sizeof(extra), "&$version=%lld", (long long)version);
+        twin_reply(c, cl, 204, rid, extra, NULL);
+    } else {
+        hkc_db_rollback(c->db);
+        twin_storage_error(c, cl, rid);
+    }
     free(text);
     json_decref(reported);
     json_decref(dev);
@@ -1198,6 +1277,7 @@ static int cb_basic_auth(int event, void *event_data, void *userdata)
     if (leaf)
         hkc_pki_thumbprints(leaf, sha1, sha256);
 
+    c->db_failed = false;
     if (drop_at(c, u.role == HKC_ROLE_DPS ? "dps-connect" : "hub-connect")) {
         why = "fault injection: connection dropped";
         rc = MOSQ_ERR_UNKNOWN;
@@ -1218,7 +1298,7 @@ static int cb_basic_auth(int event, void *event_data, void *userdata)
         else if (!(dev = hkc_db_row(c->db, "SELECT * FROM devices WHERE hub=? COLLATE NOCASE "
                                            "AND device_id=?",
                                     "ss", u.hub, u.device_id)))
-            why = "device not registered in this hub";
+            why = c->db_failed ? "storage error (see above)" : "device not registered in this hub";
         else if (!hkc_row_int(dev, "enabled"))
             why = "device disabled";
         else if (!(hkc_row_str(dev, "sha256") && strcasecmp(hkc_row_str(dev, "sha256"), sha256) == 0) &&
@@ -1536,11 +1616,13 @@ static void enforce_identities(struct ctx *c)
 {
     char **kick = NULL;
     size_t n = 0;
+    c->db_failed = false;
     for (struct client *cl = c->clients; cl; cl = cl->next) {
         if (cl->role != HKC_ROLE_HUB)
             continue;
         json_t *dev = device_row(c, cl);
-        bool keep = dev && hkc_row_int(dev, "enabled");
+        /* A read that failed says nothing about the identity: keep it. */
+        bool keep = (dev && hkc_row_int(dev, "enabled")) || (!dev && c->db_failed);
         json_decref(dev);
         if (!keep) {
             char **grown = realloc(kick, (n + 1) * sizeof(*kick));
@@ -1586,7 +1668,7 @@ static int cb_tick(int event, void *event_data, void *userdata)
     if (now - c->last_cmd_ms >= CMD_CHECK_MS) {
         c->last_cmd_ms = now;
         int64_t v = data_version(c);
-        if (v != c->data_version) {
+        if (v >= 0 && v != c->data_version) {
             c->data_version = v;
             settings_refresh(c);
             enforce_identities(c);
@@ -1655,9 +1737,13 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
     unsigned char tok[16];
     RAND_bytes(tok, sizeof(tok));
     hkc_hex(tok, sizeof(tok), c->wake_token);
+    c->db_path = hkc_strdup(db_path);
+    hkc_db_set_error_hook(on_db_error, c);
     c->db = hkc_db_open(db_path);
     if (!c->db) {
         mosquitto_log_printf(MOSQ_LOG_ERR, "hubkey-cloud: cannot open %s", db_path);
+        hkc_db_set_error_hook(NULL, NULL);
+        free(c->db_path);
         free(c->dir);
         free(c);
         return MOSQ_ERR_UNKNOWN;
@@ -1730,6 +1816,8 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int 
     X509_free(c->issuing_ca);
     EVP_PKEY_free(c->issuing_key);
     hkc_db_close(c->db);
+    hkc_db_set_error_hook(NULL, NULL);
+    free(c->db_path);
     free(c->dir);
     free(c);
     return MOSQ_ERR_SUCCESS;

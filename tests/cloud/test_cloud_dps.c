@@ -833,6 +833,89 @@ static void test_hostile_requests(void)
     hkt_cert_free(&dev);
 }
 
+/* Overwrites a file in place with text that is no database. */
+static bool scribble(const char *path)
+{
+    FILE *f = fopen(path, "r+");
+    if (!f)
+        return false;
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    static const char junk[] = "this is not an SQLite database. ";
+    for (long i = 0; i < size; i++)
+        fputc(junk[i % (long)(sizeof(junk) - 1)], f);
+    return fclose(f) == 0;
+}
+
+static bool log_has(struct hkt_cloud *c, const char *what)
+{
+    char *path = hkc_printf("%s/mosquitto.log", c->state);
+    FILE *f = fopen(path, "r");
+    free(path);
+    char line[1024];
+    bool found = false;
+    while (f && !found && fgets(line, sizeof(line), f))
+        found = strstr(line, what) != NULL;
+    if (f)
+        fclose(f);
+    return found;
+}
+
+/* The database breaks while the broker runs: DPS answers as it does for an
+ * internal error (500, errorCode 500000) instead of "not found", and the
+ * broker log says what failed. Its own cloud: this one is broken for good. */
+static void test_storage_error(void)
+{
+    struct hkt_cloud b;
+    HK_CHECK(hkt_cloud_start(&b));
+    struct hkt_cert dev;
+    HK_CHECK(hkt_device_make(&b, &dev, "store-dev", NULL, NULL));
+    HK_CHECK_EQ(hkt_cli(&b, NULL, "enroll", "individual", "add", "store-dev", "--cert",
+                        dev.cert_path, NULL), 0);
+    int status;
+    json_t *body = hkt_dps_register(&b, &dev, "store-dev", NULL, &status);
+    HK_CHECK_EQ(status, 200);
+    char *poll = hkc_printf("$dps/registrations/GET/iotdps-get-operationstatus/?$rid=5&"
+                            "operationId=%s",
+                            json_string_value(json_object_get(body, "operationId")) ?: "x");
+    json_decref(body);
+    struct hkt_mqtt q;
+    char *user = hkt_dps_username(&b, "store-dev", NULL);
+    HK_CHECK_EQ(hkt_mqtt_connect(&b, &q, &dev, "store-dev", user), 0);
+    free(user);
+    HK_CHECK_EQ(hkt_mqtt_subscribe(&q, "$dps/registrations/res/#", 1), 1);
+
+    const char *files[] = {"cloud.db", "cloud.db-wal", "cloud.db-shm"};
+    for (int i = 0; i < 3; i++) {
+        char *path = hkc_printf("%s/%s", b.state, files[i]);
+        scribble(path);
+        free(path);
+    }
+    /* A stored operation: 500, not 404 "Operation not found". */
+    hkt_mqtt_publish(&q, poll, NULL, 0, 1);
+    struct hkt_msg *m = hkt_mqtt_wait(&q, "$dps/registrations/res/", HKT_WAIT_MS);
+    HK_CHECK(m && hkt_topic_status(m->topic, "$dps/registrations/res/") == 500);
+    json_t *err = m ? json_loads(m->payload, 0, NULL) : NULL;
+    HK_CHECK_EQ(json_integer_value(json_object_get(err, "errorCode")), 500000);
+    HK_CHECK(json_string_value(json_object_get(err, "trackingId")));
+    HK_CHECK(json_string_value(json_object_get(err, "timestampUtc")));
+    json_decref(err);
+    hkt_msg_free(m);
+    /* A new registration: 500 too. */
+    const char *reg = "{\"registrationId\":\"store-dev\"}";
+    hkt_mqtt_publish(&q, "$dps/registrations/PUT/iotdps-register/?$rid=6", reg,
+                     (int)strlen(reg), 1);
+    m = hkt_mqtt_wait(&q, "$dps/registrations/res/", HKT_WAIT_MS);
+    HK_CHECK(m && hkt_topic_status(m->topic, "$dps/registrations/res/") == 500);
+    hkt_msg_free(m);
+    hkt_mqtt_close(&q);
+    HK_CHECK(log_has(&b, "hubkey-cloud: storage error"));
+    free(poll);
+    hkt_cert_free(&dev);
+    hkt_cloud_stop(&b);
+}
+
 int main(void)
 {
     if (!hkt_cloud_start(&cloud)) {
@@ -862,6 +945,7 @@ int main(void)
     HK_RUN(test_fault_knobs);
     HK_RUN(test_csr_issuance);
     HK_RUN(test_hostile_requests);
+    HK_RUN(test_storage_error);
     hkt_cert_free(&root);
     hkt_cert_free(&signer);
     hkt_cloud_stop(&cloud);
