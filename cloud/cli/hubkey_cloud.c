@@ -1016,6 +1016,49 @@ static char *untrusted_issuer(struct cli *c, X509 *x)
     return missing;
 }
 
+#define TRUST_BUNDLE_MAX 25
+
+/* Reads a trust bundle file: 1..TRUST_BUNDLE_MAX PEM CA certificates, kept
+ * as PEM text (re-encoded, one after the other) in *out. */
+static int read_trust_bundle(const char *path, char **out)
+{
+    size_t n = 0;
+    X509 **certs = hkc_pki_read_certs(path, &n);
+    int rc = EX_OK;
+    if (n == 0)
+        rc = fail(EX_INPUT, "--trust-bundle %s: no PEM certificate found", path);
+    else if (n > TRUST_BUNDLE_MAX)
+        rc = fail(EX_INPUT, "--trust-bundle %s: %zu certificates, at most %d", path, n,
+                  TRUST_BUNDLE_MAX);
+    size_t len = 0;
+    char *text = NULL;
+    for (size_t i = 0; i < n && rc == EX_OK; i++) {
+        if (X509_check_ca(certs[i]) == 0) {
+            rc = fail(EX_INPUT, "--trust-bundle %s: certificate %zu is not a CA", path, i + 1);
+            break;
+        }
+        char *pem = hkc_pki_to_pem(certs[i]);
+        size_t l = pem ? strlen(pem) : 0;
+        char *grown = pem ? realloc(text, len + l + 1) : NULL;
+        if (!grown) {
+            free(pem);
+            rc = fail(EX_INPUT, "--trust-bundle %s: out of memory", path);
+            break;
+        }
+        text = grown;
+        memcpy(text + len, pem, l + 1);
+        len += l;
+        free(pem);
+    }
+    hkc_pki_free_certs(certs, n);
+    if (rc != EX_OK) {
+        free(text);
+        text = NULL;
+    }
+    *out = text;
+    return rc;
+}
+
 static X509 *load_cert_arg(const char *path)
 {
     X509 *x = hkc_pki_read_cert(path);
@@ -1047,6 +1090,7 @@ static int enroll_add(struct cli *c, const char *kind)
     const char *repro = take_opt(c, "--reprovision", &missing);
     const char *twin = take_opt(c, "--initial-twin", &missing);
     const char *payload = take_opt(c, "--payload", &missing);
+    const char *bundle_path = take_opt(c, "--trust-bundle", &missing);
     bool disabled = take_flag(c, "--disabled");
     if (missing)
         return fail(EX_USAGE, "option needs a value");
@@ -1075,11 +1119,17 @@ static int enroll_add(struct cli *c, const char *kind)
     if (!valid_json_object_arg(twin, "--initial-twin") ||
         !valid_json_object_arg(payload, "--payload"))
         return EX_INPUT;
+    char *bundle = NULL;
+    if (bundle_path && (rc = read_trust_bundle(bundle_path, &bundle)) != EX_OK)
+        return rc;
     X509 *x = load_cert_arg(cert_path);
-    if (!x)
+    if (!x) {
+        free(bundle);
         return EX_INPUT;
+    }
     if (!open_db(c, true)) {
         X509_free(x);
+        free(bundle);
         return EX_STATE;
     }
     if (strcmp(alloc, "static") == 0) {
@@ -1108,6 +1158,7 @@ static int enroll_add(struct cli *c, const char *kind)
         rc = fail(EX_INPUT, "%s is not a CA certificate", cert_path);
     if (rc) {
         X509_free(x);
+        free(bundle);
         return rc;
     }
     /* Certificates after the first in the file are its issuers (a group CA's
@@ -1160,15 +1211,17 @@ static int enroll_add(struct cli *c, const char *kind)
     X509_free(x);
     int n = hkc_db_exec(c->db,
                         "INSERT INTO enrollments(kind,name,cert_pem,sha1,sha256,device_id,enabled,"
-                        "allocation,hubs,reprovision,initial_twin,payload,created) "
-                        "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(kind,name) DO UPDATE SET "
+                        "allocation,hubs,reprovision,initial_twin,payload,created,trust_bundle) "
+                        "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(kind,name) DO UPDATE SET "
                         "cert_pem=excluded.cert_pem,sha1=excluded.sha1,sha256=excluded.sha256,"
                         "device_id=excluded.device_id,enabled=excluded.enabled,"
                         "allocation=excluded.allocation,hubs=excluded.hubs,"
                         "reprovision=excluded.reprovision,initial_twin=excluded.initial_twin,"
-                        "payload=excluded.payload",
-                        "ssssssisssss" "s", kind, name, pem, sha1, sha256, device_id,
-                        (int64_t)(disabled ? 0 : 1), alloc, hubs, repro, twin, payload, now);
+                        "payload=excluded.payload,trust_bundle=excluded.trust_bundle",
+                        "ssssssisssss" "ss", kind, name, pem, sha1, sha256, device_id,
+                        (int64_t)(disabled ? 0 : 1), alloc, hubs, repro, twin, payload, now,
+                        bundle);
+    free(bundle);
     bool ok = n > 0 && trust_add_pem(c, pem);
     free(pem);
     if (!ok) {
@@ -1897,7 +1950,7 @@ static void usage(FILE *f)
           "  stop | status [--json]\n"
           "  enroll group add NAME --cert CA.pem [--hubs H1,H2] [--allocation hashed|static]\n"
           "        [--reprovision migrate|reset|never] [--initial-twin JSON] [--payload JSON]\n"
-          "        [--disabled]\n"
+          "        [--trust-bundle CAS.pem] [--disabled]\n"
           "  enroll individual add REG_ID --cert DEVICE.pem [--device-id ID] [same options]\n"
           "  enroll group|individual list [--json] | enable|disable|remove NAME\n"
           "  ca add FILE.pem | ca list [--json]     upload (verified) CA certificates\n"

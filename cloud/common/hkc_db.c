@@ -25,7 +25,7 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS enrollments(kind TEXT NOT NULL, name TEXT NOT NULL,"
     " cert_pem TEXT NOT NULL, sha1 TEXT, sha256 TEXT, device_id TEXT, enabled INTEGER NOT NULL,"
     " allocation TEXT NOT NULL, hubs TEXT, reprovision TEXT NOT NULL, initial_twin TEXT,"
-    " payload TEXT, created TEXT, PRIMARY KEY(kind, name));"
+    " payload TEXT, created TEXT, trust_bundle TEXT, PRIMARY KEY(kind, name));"
     "CREATE TABLE IF NOT EXISTS hubs(name TEXT PRIMARY KEY, weight INTEGER NOT NULL DEFAULT 1,"
     " apply_allocation INTEGER NOT NULL DEFAULT 1);"
     "CREATE TABLE IF NOT EXISTS devices(hub TEXT NOT NULL, device_id TEXT NOT NULL,"
@@ -66,6 +66,22 @@ static void sql_error(sqlite3 *db)
         fprintf(stderr, "hubkey-cloud: sql error: %s\n", msg);
 }
 
+/* Columns added after the first release, for state directories made before:
+ * enrollments.trust_bundle (PEM CA certificates returned to devices). */
+static bool migrate(sqlite3 *db, char **err)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info('enrollments') WHERE "
+                               "name='trust_bundle'", -1, &st, NULL) != SQLITE_OK)
+        return false;
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_ROW)
+        return true;
+    return sqlite3_exec(db, "ALTER TABLE enrollments ADD COLUMN trust_bundle TEXT", NULL, NULL,
+                        err) == SQLITE_OK;
+}
+
 sqlite3 *hkc_db_open(const char *path)
 {
     sqlite3 *db = NULL;
@@ -80,7 +96,7 @@ sqlite3 *hkc_db_open(const char *path)
     char *err = NULL;
     if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL,
                      &err) != SQLITE_OK ||
-        sqlite3_exec(db, schema, NULL, NULL, &err) != SQLITE_OK) {
+        sqlite3_exec(db, schema, NULL, NULL, &err) != SQLITE_OK || !migrate(db, &err)) {
         fprintf(stderr, "hubkey-cloud: database %s: %s\n", path, err ? err : "error");
         sqlite3_free(err);
         sqlite3_close(db);

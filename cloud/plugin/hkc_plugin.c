@@ -35,7 +35,10 @@
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 
 #include "hkc_db.h"
@@ -747,6 +750,91 @@ static bool assign(struct ctx *c, struct client *cl, json_t *enr, const char *sh
     return true;
 }
 
+/* "CN=Root, O=Example, C=US", as DPS writes certificate names. Heap. */
+static char *name_text(const X509_NAME *name)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    char *out = NULL;
+    if (b && X509_NAME_print_ex(b, name, 0, XN_FLAG_SEP_COMMA_PLUS | XN_FLAG_DN_REV |
+                                                 ASN1_STRFLGS_RFC2253) >= 0) {
+        char *data = NULL;
+        long n = BIO_get_mem_data(b, &data);
+        out = malloc((size_t)n + 1);
+        if (out) {
+            memcpy(out, data, (size_t)n);
+            out[n] = '\0';
+        }
+    }
+    BIO_free(b);
+    return out ? out : hkc_strdup("");
+}
+
+/* ASN.1 time as "2024-01-31T12:00:00Z" into out (at least 21 bytes). */
+static void time_text(const ASN1_TIME *t, char *out, size_t cap)
+{
+    struct tm tm;
+    if (!t || ASN1_TIME_to_tm(t, &tm) != 1 || strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(out, cap, "%s", "");
+}
+
+/* The enrollment's trust bundle in DPS's shape (registrationState.trustBundle,
+ * api-version 2021-11-01-preview):
+ *   {"certificates":[{"certificate":"-----BEGIN CERTIFICATE-----\n...",
+ *     "metadata":{"subjectName":"CN=Root","sha1Thumbprint":"..","sha256Thumbprint":"..",
+ *      "issuerName":"CN=Root","notBeforeUtc":"2024-..Z","notAfterUtc":"..","serialNumber":"..",
+ *      "version":3}}],
+ *    "id":"<enrollment name>","createdDateTime":"..","lastModifiedDateTime":"..","etag":".."}
+ * NULL when the enrollment has none. */
+static json_t *trust_bundle_json(json_t *enr)
+{
+    const char *pem = hkc_row_str(enr, "trust_bundle");
+    size_t n = 0;
+    X509 **certs = pem && *pem ? hkc_pki_parse_certs(pem, &n) : NULL;
+    if (n == 0) {
+        hkc_pki_free_certs(certs, n);
+        return NULL;
+    }
+    json_t *list = json_array();
+    for (size_t i = 0; i < n; i++) {
+        char s1[41], s2[65], nb[32], na[32];
+        hkc_pki_thumbprints(certs[i], s1, s2);
+        time_text(X509_get0_notBefore(certs[i]), nb, sizeof(nb));
+        time_text(X509_get0_notAfter(certs[i]), na, sizeof(na));
+        char *subject = name_text(X509_get_subject_name(certs[i]));
+        char *issuer = name_text(X509_get_issuer_name(certs[i]));
+        BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(certs[i]), NULL);
+        char *serial = bn ? BN_bn2hex(bn) : NULL;
+        char *text = hkc_pki_to_pem(certs[i]);
+        json_array_append_new(
+            list, json_pack("{s:s,s:{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i}}", "certificate",
+                            text ? text : "", "metadata", "subjectName", subject,
+                            "sha1Thumbprint", s1, "sha256Thumbprint", s2, "issuerName", issuer,
+                            "notBeforeUtc", nb, "notAfterUtc", na, "serialNumber",
+                            serial ? serial : "", "version",
+                            (int)X509_get_version(certs[i]) + 1));
+        free(text);
+        OPENSSL_free(serial);
+        BN_free(bn);
+        free(subject);
+        free(issuer);
+    }
+    hkc_pki_free_certs(certs, n);
+    /* A stable etag: the bundle's content decides it. */
+    unsigned char digest[32];
+    char hex[65];
+    SHA256((const unsigned char *)pem, strlen(pem), digest);
+    hkc_hex(digest, 8, hex);
+    char *quoted = hkc_printf("\"%s\"", hex);
+    char *etag = hkc_base64((const uint8_t *)quoted, strlen(quoted));
+    const char *created = hkc_row_str(enr, "created");
+    json_t *out = json_pack("{s:o,s:s,s:s,s:s,s:s}", "certificates", list, "id",
+                            hkc_row_str(enr, "name"), "createdDateTime", created ? created : "",
+                            "lastModifiedDateTime", created ? created : "", "etag", etag);
+    free(quoted);
+    free(etag);
+    return out;
+}
+
 /* Records a failed registration attempt for the listing. */
 static void record_failure(struct ctx *c, const char *reg_id, json_t *enr, int code,
                            const char *msg)
@@ -882,6 +970,9 @@ static int dps_register(struct ctx *c, struct client *cl, const char *rid, const
         json_t *pj = pl ? json_loads(pl, 0, NULL) : NULL;
         if (pj)
             json_object_set_new(state, "payload", pj);
+        json_t *bundle = trust_bundle_json(enr);
+        if (bundle)
+            json_object_set_new(state, "trustBundle", bundle);
         if (issued) {
             json_t *chain = json_array();
             X509 *certs[2] = {issued, c->issuing_ca};

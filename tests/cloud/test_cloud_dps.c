@@ -309,6 +309,68 @@ static void test_individual_ca_signed(void)
     hkt_cert_free(&mid_b), hkt_cert_free(&dev_b), hkt_cert_free(&solo);
 }
 
+/* An enrollment's trust bundle (a PEM file of CA certificates) comes back in
+ * registrationState.trustBundle, in DPS's shape. */
+static void test_trust_bundle(void)
+{
+    struct hkt_cert dev, extra;
+    HK_CHECK(hkt_device_make(&cloud, &dev, "bundle-dev", NULL, NULL));
+    HK_CHECK(hkt_ca_make(&cloud, &extra, "Bundle Extra CA", NULL));
+    char *bundle = hkc_printf("%s/bundle.pem", cloud.root);
+    X509 *pair[2] = {root.cert, extra.cert};
+    HK_CHECK(hkc_pki_write_cert(bundle, pair, 2));
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "enroll", "individual", "add", "bundle-dev", "--cert",
+                        dev.cert_path, "--trust-bundle", bundle, NULL), 0);
+    int status;
+    json_t *body = hkt_dps_register(&cloud, &dev, "bundle-dev", NULL, &status);
+    HK_CHECK_EQ(status, 200);
+    json_t *tb = json_object_get(json_object_get(body, "registrationState"), "trustBundle");
+    json_t *certs = json_object_get(tb, "certificates");
+    HK_CHECK_EQ(json_array_size(certs), 2);
+    for (size_t i = 0; i < 2 && i < json_array_size(certs); i++) {
+        json_t *e = json_array_get(certs, i);
+        char *pem = hkc_pki_to_pem(pair[i]);
+        HK_CHECK(strcmp(json_string_value(json_object_get(e, "certificate")) ?: "", pem) == 0);
+        free(pem);
+        json_t *md = json_object_get(e, "metadata");
+        char s1[41], s2[65];
+        hkc_pki_thumbprints(pair[i], s1, s2);
+        HK_CHECK(strcmp(json_string_value(json_object_get(md, "sha1Thumbprint")) ?: "", s1) == 0);
+        HK_CHECK(strcmp(json_string_value(json_object_get(md, "sha256Thumbprint")) ?: "", s2) ==
+                 0);
+        const char *subject = json_string_value(json_object_get(md, "subjectName"));
+        HK_CHECK(subject && strstr(subject, i == 0 ? "CN=Test Root CA" : "CN=Bundle Extra CA"));
+        HK_CHECK(json_string_value(json_object_get(md, "issuerName")));
+        const char *nb = json_string_value(json_object_get(md, "notBeforeUtc"));
+        HK_CHECK(nb && strlen(nb) == 20 && nb[10] == 'T' && nb[19] == 'Z');
+        HK_CHECK(json_string_value(json_object_get(md, "notAfterUtc")));
+        HK_CHECK(json_string_value(json_object_get(md, "serialNumber")));
+        HK_CHECK_EQ(json_integer_value(json_object_get(md, "version")), 3);
+    }
+    HK_CHECK(strcmp(json_string_value(json_object_get(tb, "id")) ?: "", "bundle-dev") == 0);
+    HK_CHECK(json_string_value(json_object_get(tb, "etag")));
+    HK_CHECK(json_string_value(json_object_get(tb, "createdDateTime")));
+    HK_CHECK(json_string_value(json_object_get(tb, "lastModifiedDateTime")));
+    json_decref(body);
+    /* Replaced without one: no trustBundle. */
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "enroll", "individual", "add", "bundle-dev", "--cert",
+                        dev.cert_path, NULL), 0);
+    body = hkt_dps_register(&cloud, &dev, "bundle-dev", NULL, &status);
+    HK_CHECK_EQ(status, 200);
+    HK_CHECK(json_object_get(json_object_get(body, "registrationState"), "trustBundle") == NULL);
+    json_decref(body);
+    /* Not a bundle of CA certificates, or no file: bad input. */
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "enroll", "individual", "add", "bundle-dev", "--cert",
+                        dev.cert_path, "--trust-bundle", dev.cert_path, NULL), 2);
+    char *missing = hkc_printf("%s/no-bundle.pem", cloud.root);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "enroll", "group", "add", "bundle-group", "--cert",
+                        root.cert_path, "--trust-bundle", missing, NULL), 2);
+    free(missing);
+    free(bundle);
+    hkt_cert_free(&dev);
+    hkt_cert_free(&extra);
+}
+
 static void test_wrong_cn_and_unknown_ca(void)
 {
     const struct hkt_cert *chain[] = {&signer, NULL};
@@ -936,6 +998,7 @@ int main(void)
     HK_RUN(test_wrong_cn_and_unknown_ca);
     HK_RUN(test_registration_id_case);
     HK_RUN(test_individual_ca_signed);
+    HK_RUN(test_trust_bundle);
     HK_RUN(test_disabled_group);
     HK_RUN(test_reprovision_policies);
     HK_RUN(test_hashed_allocation);
