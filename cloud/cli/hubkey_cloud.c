@@ -594,7 +594,7 @@ static void print_endpoints(struct cli *c, int port)
 {
     char *scope = hkc_db_setting(c->db, "id_scope");
     char *ca = path_in(c, "pki/server-ca.pem");
-    printf("DPS          mqtts://%s:%d  (connect to 127.0.0.1:%d)\n", DPS_HOST, port, port);
+    printf("DPS          mqtts://%s:%d\n", DPS_HOST, port);
     json_t *hubs = hkc_db_query(c->db, "SELECT name FROM hubs ORDER BY name", NULL);
     size_t i;
     json_t *h;
@@ -603,9 +603,28 @@ static void print_endpoints(struct cli *c, int port)
     printf("ID scope     %s\n", scope ? scope : "?");
     printf("Server CA    %s\n", ca);
     printf("State        %s\n", c->dir);
-    printf("Trust the server CA on the device (or with mosquitto_sub --cafile %s);\n"
-           "all host names above resolve to 127.0.0.1 (add them to /etc/hosts or connect by IP).\n",
-           ca);
+    /* Nothing makes these names resolve: say how to reach the listener. */
+    printf("\nThe broker listens on 127.0.0.1:%d only, and the host names above do not\n"
+           "resolve by themselves. Either connect to 127.0.0.1:%d and keep the names for\n"
+           "TLS (hubkey: --dps %s --cloud-address 127.0.0.1:%d --trust %s),\n"
+           "or add them to /etc/hosts:\n  127.0.0.1 %s",
+           port, port, DPS_HOST, port, ca, DPS_HOST);
+    json_array_foreach(hubs, i, h)
+        printf(" %s", hkc_row_str(h, "name"));
+    printf("\n");
+    /* A command that works as printed once DEVICE names a device certificate
+     * (CN = DEVICE, self-signed or its root uploaded with `ca add`). */
+    const char *hub = hkc_row_str(json_array_get(hubs, 0), "name");
+    if (hub) {
+        printf("Devices present a client certificate. To try the hub with one (DEVICE.pem,\n"
+               "DEVICE.key, CN=DEVICE; self-signed, or its root uploaded with ca add):\n"
+               "  hubkey-cloud --dir %s device add DEVICE --hub %s --cert DEVICE.pem\n"
+               "  mosquitto_pub -h 127.0.0.1 -p %d -V mqttv311 --cafile %s "
+               "--cert DEVICE.pem --key DEVICE.key -i DEVICE -u '%s/DEVICE/?api-version=2021-04-12' "
+               "-t 'devices/DEVICE/messages/events/' -m hello\n"
+               "  hubkey-cloud --dir %s telemetry\n",
+               c->dir, hub, port, ca, hub, c->dir);
+    }
     json_decref(hubs);
     free(scope);
     free(ca);
