@@ -1100,8 +1100,6 @@ static void twin_reply(struct ctx *c, struct client *cl, int status, const char 
     free(topic);
 }
 
-/* $iothub/twin/GET/?$rid=1 (empty body) -> $iothub/twin/res/200/?$rid=1 with
- * {"desired":{...,"$version":n},"reported":{...,"$version":m}} */
 /* A storage failure answered as IoT Hub answers an internal error. */
 static void twin_storage_error(struct ctx *c, struct client *cl, const char *rid)
 {
@@ -1111,6 +1109,8 @@ static void twin_storage_error(struct ctx *c, struct client *cl, const char *rid
     json_decref(err);
 }
 
+/* $iothub/twin/GET/?$rid=1 (empty body) -> $iothub/twin/res/200/?$rid=1 with
+ * {"desired":{...,"$version":n},"reported":{...,"$version":m}} */
 static int hub_twin_get(struct ctx *c, struct client *cl, const char *rid)
 {
     c->db_failed = false;
