@@ -48,16 +48,22 @@
 /* --- TCP ---------------------------------------------------------------------
  * Sizes chosen for TLS records carried over one connection at a time:
  *  - TCP_MSS 1460: a full Ethernet frame (1500 - 20 IP - 20 TCP).
- *  - TCP_WND 12 * MSS = 17,520 bytes: a TLS record is at most 16,384 bytes
- *    of plaintext plus 29 bytes of AES-GCM framing (5 header, 8 explicit
- *    nonce, 16 tag) = 16,413 bytes. With a window that holds a whole
- *    record the server sends the largest record in one round trip, and the
- *    port may keep received pbufs queued until mbedTLS reads them (no copy
- *    buffer of its own) without ever closing the window mid-record. hubkey's
- *    mbedTLS configuration asks for records of at most 2 KB
- *    (max_fragment_length) and holds at most 6 KB (docs/tls.md); a server
- *    that ignores the extension may still send up to 16 KB, and this window
- *    keeps such a record flowing. No window scaling is needed (< 64 KB).
+ *  - TCP_WND 6 * MSS = 8,760 bytes: bounded by the NIC, not by TLS. The
+ *    LAN9118's receive FIFO holds 10,560 bytes (QEMU: 2,640 words), six
+ *    full-size frames with their status and CRC words, and QEMU drops a
+ *    frame that does not fit (user networking delivers a whole window
+ *    back to back, faster than any polling loop drains the FIFO). A window
+ *    of six segments always fits, even if the firmware does not poll
+ *    during the burst. Measured on the self-test's 100 KB transfer: with
+ *    12 * MSS QEMU dropped frames and it took 1.5 s (the peer's
+ *    retransmission timer); with 6 * MSS none were dropped and it took
+ *    40-120 ms. A TLS record (at most 16,384 bytes of plaintext
+ *    plus 29 of AES-GCM framing: 5 header, 8 explicit nonce, 16 tag) then
+ *    arrives in two windows; the record does not have to fit in one,
+ *    since mbedTLS reads it piecewise and the port acknowledges
+ *    (tcp_recved) what it has copied out. hubkey's mbedTLS configuration
+ *    asks for records of at most 2 KB (max_fragment_length) and holds at
+ *    most 6 KB (docs/tls.md). No window scaling is needed.
  *  - TCP_SND_BUF 4 * MSS = 5,840 bytes: hubkey's largest outgoing TLS record
  *    is 2 KB plus 29 bytes (MBEDTLS_SSL_OUT_CONTENT_LEN 2048); four
  *    segments let a whole record and the next MQTT packet be queued before
@@ -67,7 +73,7 @@
  *    on the out-of-sequence queue. */
 #define LWIP_TCP 1
 #define TCP_MSS 1460
-#define TCP_WND (12 * TCP_MSS)
+#define TCP_WND (6 * TCP_MSS)
 #define TCP_SND_BUF (4 * TCP_MSS)
 #define MEMP_NUM_TCP_SEG 24
 #define TCP_QUEUE_OOSEQ 1
@@ -84,11 +90,12 @@
 /* --- receive buffers -----------------------------------------------------------
  * Each received frame is copied from the NIC's FIFO into one pool pbuf
  * (PBUF_POOL_BUFSIZE from lwIP's default: MSS + headers = 1,516 bytes, one
- * whole frame). 16 of them hold a full receive window of full-size segments
- * (12) plus ARP, ICMP and DNS frames arriving meanwhile: about 24 KB of
- * RAM. A burst beyond that is dropped at the driver and retransmitted by
- * the peer, never a failure. */
-#define PBUF_POOL_SIZE 16
+ * whole frame). 10 of them hold a full receive window of full-size segments
+ * (6) that the application has not read yet, plus ARP, ICMP and DNS frames
+ * arriving meanwhile: about 15 KB of RAM. A frame that finds the pool
+ * empty is dropped at the driver and retransmitted by the peer, never a
+ * failure. */
+#define PBUF_POOL_SIZE 10
 /* Pbufs that only reference data (tcp_write without TCP_WRITE_FLAG_COPY,
  * pbuf_ref chains). */
 #define MEMP_NUM_PBUF 16

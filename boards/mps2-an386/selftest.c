@@ -9,6 +9,9 @@
  *              newline) is the line to echo; otherwise a line of its own
  *   now=SECS   the host's time when QEMU started: the wall clock must agree
  *              within two minutes
+ *   bulk=N     after the echo, receive N bytes of a pattern from the server
+ *              and send N back (the server checks them and closes): many
+ *              full-size segments and window updates each way
  *   line       also exchange a line over UART1: send "hubkey-line ping\n",
  *              expect "hubkey-line pong\n" back
  *   fault      read from an address nothing decodes: the fault handler must
@@ -51,9 +54,20 @@ static struct {
     bool connected;
     bool echoed;
     bool failed;
+    bool remote_closed;
     err_t error;
     struct tcp_pcb *pcb;
+    uint32_t bulk;     /* bytes each way after the echo (bulk=N) */
+    uint32_t bulk_in;  /* received and checked */
+    uint32_t bulk_out; /* handed to tcp_write */
+    bool bulk_bad;     /* a received byte differed from the pattern */
 } run;
+
+/* Byte i of the bulk stream, both directions. */
+static uint8_t bulk_byte(uint32_t i)
+{
+    return (uint8_t)(i * 31u + 7u);
+}
 
 static _Noreturn void fail(const char *what)
 {
@@ -67,6 +81,7 @@ struct options {
     uint32_t port;
     const char *file;
     int64_t now;
+    uint32_t bulk;
     bool line;
     bool fault;
 };
@@ -113,6 +128,12 @@ static void parse_options(char *cmd, struct options *o)
                 board_exit(EXIT_USAGE);
             }
             o->port = (uint32_t)v;
+        } else if (strncmp(w, "bulk=", 5) == 0) {
+            if (!parse_u64(w + 5, 16u * 1024u * 1024u, &v)) {
+                board_log("selftest: bad bulk size '%s'\n", w + 5);
+                board_exit(EXIT_USAGE);
+            }
+            o->bulk = (uint32_t)v;
         } else if (strncmp(w, "file=", 5) == 0) {
             o->file = w + 5;
         } else if (strncmp(w, "now=", 4) == 0) {
@@ -143,28 +164,75 @@ static void on_err(void *arg, err_t err)
     run.error = err;
 }
 
+/* Bytes up to the first newline are the echo; what follows is the bulk
+ * stream, checked against the pattern as it arrives. */
 static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 {
     (void)arg;
     if (p == NULL) {
-        if (!run.echoed) {
-            run.failed = true;
-            run.error = ERR_CLSD;
-        }
+        run.remote_closed = true;
         return ERR_OK;
     }
     if (err != ERR_OK) {
         pbuf_free(p);
         return err;
     }
-    size_t room = sizeof run.echo - run.echo_len;
-    size_t take = p->tot_len < room ? p->tot_len : room;
-    pbuf_copy_partial(p, run.echo + run.echo_len, (u16_t)take, 0);
-    run.echo_len += take;
+    for (struct pbuf *q = p; q != NULL; q = q->next) {
+        const uint8_t *b = q->payload;
+        for (u16_t i = 0; i < q->len; i++) {
+            if (!run.echoed) {
+                if (run.echo_len < sizeof run.echo)
+                    run.echo[run.echo_len++] = (char)b[i];
+                if (b[i] == '\n' || run.echo_len == sizeof run.echo)
+                    run.echoed = true;
+            } else {
+                if (run.bulk_in >= run.bulk || b[i] != bulk_byte(run.bulk_in))
+                    run.bulk_bad = true;
+                run.bulk_in++;
+            }
+        }
+    }
     tcp_recved(pcb, p->tot_len);
     pbuf_free(p);
-    if (memchr(run.echo, '\n', run.echo_len) != NULL || run.echo_len == sizeof run.echo)
-        run.echoed = true;
+    return ERR_OK;
+}
+
+/* Queues as much of the outgoing bulk stream as the send buffer takes. */
+static void bulk_send(struct tcp_pcb *pcb)
+{
+    uint8_t chunk[512];
+    bool queued = false;
+    while (run.bulk_out < run.bulk) {
+        uint32_t n = run.bulk - run.bulk_out;
+        if (n > sizeof chunk)
+            n = sizeof chunk;
+        if (n > tcp_sndbuf(pcb))
+            n = tcp_sndbuf(pcb);
+        if (n == 0 || tcp_sndqueuelen(pcb) >= TCP_SND_QUEUELEN - 1)
+            break;
+        for (uint32_t i = 0; i < n; i++)
+            chunk[i] = bulk_byte(run.bulk_out + i);
+        err_t err = tcp_write(pcb, chunk, (u16_t)n, TCP_WRITE_FLAG_COPY);
+        if (err == ERR_MEM)
+            break;
+        if (err != ERR_OK) {
+            run.failed = true;
+            run.error = err;
+            return;
+        }
+        run.bulk_out += n;
+        queued = true;
+    }
+    if (queued)
+        (void)tcp_output(pcb);
+}
+
+static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
+{
+    (void)arg;
+    (void)len;
+    if (run.bulk_in == run.bulk)
+        bulk_send(pcb);
     return ERR_OK;
 }
 
@@ -219,6 +287,36 @@ static void line_exchange(void)
     board_log("selftest: UART1 line ok\n");
 }
 
+/* ---- board functions' edges ----------------------------------------------------------- */
+
+/* The logger's conversions, for the test to compare with the exact text it
+ * expects (tests/mcu/run_board_selftest.py). */
+static void log_formats(void)
+{
+    board_log("selftest: format [%5u|%-4d|%05x|%lu|%ld|%lx|%zu|%c|%s|%.3s|%8s|%-3s|%p|%%|%X|%lld|%hhu|%d]\n",
+              42u, -7, 0xbeefu, 4294967295ul, -2147483647l - 1, 0xdeadbeeful, (size_t)12345,
+              'k', "hub", "keyring", "right", "l", (void *)0x2000abcdu, 0xabcdu,
+              -9000000000ll, (unsigned char)300, 0);
+}
+
+/* Host file and command line failures: each must be refused cleanly. */
+static void host_edges(const char *file, size_t file_len)
+{
+    uint8_t buf[8];
+    size_t len = 99;
+    if (board_host_read_file("/nonexistent/hubkey-selftest", buf, sizeof buf, &len) || len != 0)
+        fail("reading a missing host file succeeded");
+    if (file != NULL && file_len > 1) {
+        len = 99;
+        if (board_host_read_file(file, buf, file_len - 1, &len) || len != 0)
+            fail("a host file larger than the buffer was accepted");
+    }
+    char small[4];
+    if (board_cmdline(small, sizeof small) != 0 || small[0] != '\0')
+        fail("a command line longer than the buffer was accepted");
+    board_log("selftest: host edges ok\n");
+}
+
 /* ---- main ------------------------------------------------------------------------------ */
 
 int main(void)
@@ -267,7 +365,9 @@ int main(void)
         memcpy(run.line, text, sizeof text - 1);
         run.line_len = sizeof text - 1;
     }
+    host_edges(opt.file, run.line_len);
     run.line[run.line_len++] = '\n';
+    log_formats();
 
     if (opt.line)
         line_exchange();
@@ -290,23 +390,26 @@ int main(void)
     if (!netif_is_link_up(&nif))
         fail("no link");
 
+    run.bulk = opt.bulk;
     run.pcb = tcp_new();
     if (run.pcb == NULL)
         fail("tcp_new");
     tcp_err(run.pcb, on_err);
     tcp_recv(run.pcb, on_recv);
+    tcp_sent(run.pcb, on_sent);
     if (tcp_connect(run.pcb, &gw, (u16_t)opt.port, on_connected) != ERR_OK)
         fail("tcp_connect");
     board_log("selftest: connecting to 10.0.2.2:%lu\n", (unsigned long)opt.port);
 
     uint32_t start = board_ms();
-    while (!run.echoed && !run.failed) {
+    while (!run.echoed && !run.failed && !run.remote_closed) {
         if ((uint32_t)(board_ms() - start) > RUN_DEADLINE_MS)
             fail("no echo before the deadline");
         service(&nif);
     }
-    if (run.failed) {
-        board_log("selftest: FAIL connection error %d\n", (int)run.error);
+    if (run.failed || !run.echoed) {
+        board_log("selftest: FAIL connection error %d%s\n", (int)run.error,
+                  run.remote_closed ? " (closed by the server)" : "");
         return EXIT_FAIL;
     }
     if (run.echo_len != run.line_len || memcmp(run.echo, run.line, run.line_len) != 0) {
@@ -315,6 +418,34 @@ int main(void)
         return EXIT_FAIL;
     }
     board_log("selftest: echo ok (%zu bytes)\n", run.line_len);
+
+    /* Bulk: the server sends run.bulk bytes, then expects as many back and
+     * closes once it has them all. */
+    if (run.bulk > 0) {
+        start = board_ms();
+        while (!run.failed && !run.bulk_bad && run.bulk_in < run.bulk) {
+            if ((uint32_t)(board_ms() - start) > RUN_DEADLINE_MS)
+                fail("bulk data in: deadline");
+            service(&nif);
+        }
+        if (run.bulk_bad)
+            fail("bulk data in differs from the pattern");
+        while (!run.failed && !run.remote_closed) {
+            if ((uint32_t)(board_ms() - start) > RUN_DEADLINE_MS)
+                fail("bulk data out: deadline");
+            if (run.pcb != NULL)
+                bulk_send(run.pcb);
+            service(&nif);
+        }
+        if (run.failed || run.bulk_out != run.bulk || run.bulk_in != run.bulk) {
+            board_log("selftest: FAIL bulk: in %lu out %lu of %lu, error %d\n",
+                      (unsigned long)run.bulk_in, (unsigned long)run.bulk_out,
+                      (unsigned long)run.bulk, (int)run.error);
+            return EXIT_FAIL;
+        }
+        board_log("selftest: bulk ok (%lu bytes each way in %lu ms)\n", (unsigned long)run.bulk,
+                  (unsigned long)(board_ms() - start));
+    }
 
     /* Close, and keep the stack running until the FIN has gone out. */
     if (run.pcb != NULL && tcp_close(run.pcb) != ERR_OK)
