@@ -9,7 +9,8 @@
 #   start-up, board support, LAN9118 driver) and lwIP, with the board's
 #   linker script (boards/mps2-an386/link.ld) and no C start-up files.
 #   MBEDTLS adds mbedTLS 3.6 as scripts/build-mbedtls-arm built it for the
-#   device code (libmbedtls, libmbedx509, libmbedcrypto; hk_tls_mbedtls3
+#   device code (libmbedtls, libmbedx509, libmbedcrypto, with mbedTLS's
+#   headers and hubkey's configuration for SOURCES; hk_tls_mbedtls3 in LIBS
 #   brings them too). STACK_SIZE sets the main stack (default 32 KiB).
 #   LTO links with link-time optimisation (the archives carry both forms);
 #   without it every input section in the map names its archive, which is
@@ -32,9 +33,10 @@ function(hk_firmware_image name)
   target_compile_options(${name} PRIVATE ${HK_DEVICE_WARNINGS})
   target_link_libraries(${name} PRIVATE ${A_LIBS} hk_board)
   if(A_MBEDTLS)
+    # mbedcrypto (src/CMakeLists.txt) carries the headers and the
+    # configuration definitions with the library.
     set(mbed ${CMAKE_BINARY_DIR}/mbedtls-arm/install/lib)
-    target_link_libraries(${name} PRIVATE ${mbed}/libmbedtls.a ${mbed}/libmbedx509.a
-                          ${mbed}/libmbedcrypto.a)
+    target_link_libraries(${name} PRIVATE ${mbed}/libmbedtls.a ${mbed}/libmbedx509.a mbedcrypto)
   endif()
   set(map ${HK_FIRMWARE_IMAGE_DIR}/${name}.map)
   target_link_options(${name} PRIVATE -T${HK_BOARD_DIR}/link.ld -nostartfiles
