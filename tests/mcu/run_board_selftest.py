@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Runs the mps2-an386 board self-test image under QEMU and checks it.
 
-Usage: run_board_selftest.py QEMU IMAGE echo|fault [--timeout S]
+Usage: run_board_selftest.py QEMU IMAGE echo|refused|fault [--timeout S]
 
 echo   starts a TCP echo server on a random loopback port and a line peer
        for UART1 on another, writes a one-line file, then runs the image
@@ -11,6 +11,9 @@ echo   starts a TCP echo server on a random loopback port and a line peer
        self-test's PASS and its checks, the server received exactly the
        file's line and the pattern, and the UART1 peer received the ping it
        answered.
+refused runs the image against a loopback port nothing listens on. Passes
+       when the self-test reports the connection error and exits 1: the
+       self-test can fail.
 fault  runs the image with the `fault` switch (a load from an address
        nothing decodes). Passes when QEMU exits with the board's fault
        status (3) and the console shows the BusFault register dump.
@@ -22,6 +25,7 @@ guest's 10.0.2.2 to it), with socket timeouts, closed at the end.
 import argparse
 import os
 import re
+import socket
 import sys
 import tempfile
 import time
@@ -112,18 +116,29 @@ def test_fault(qemu, image, timeout):
     print("PASS: fault reported, exit status %d" % rc)
 
 
+def test_refused(qemu, image, timeout):
+    # A loopback port nothing listens on: bound, then closed again.
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    rc, out = run_qemu(qemu, image, ["board-selftest", "port=%d" % port], None, timeout)
+    check(rc == 1, "QEMU exit status %d, expected 1 (the self-test's failure)" % rc)
+    check("selftest: FAIL connection error" in out, "no connection error on the console")
+    check("selftest: PASS" not in out, "PASS without a server")
+    print("PASS: a refused connection fails the self-test, exit status %d" % rc)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("qemu")
     ap.add_argument("image")
-    ap.add_argument("mode", choices=["echo", "fault"])
+    ap.add_argument("mode", choices=["echo", "fault", "refused"])
     ap.add_argument("--timeout", type=int, default=60)
     a = ap.parse_args()
     check(os.path.isfile(a.image), "no image %s (make firmware builds it)" % a.image)
-    if a.mode == "echo":
-        test_echo(a.qemu, a.image, a.timeout)
-    else:
-        test_fault(a.qemu, a.image, a.timeout)
+    {"echo": test_echo, "fault": test_fault, "refused": test_refused}[a.mode](
+        a.qemu, a.image, a.timeout)
 
 
 if __name__ == "__main__":
