@@ -38,6 +38,9 @@
 /* Bytes at the bottom of the stack that the MPU makes inaccessible
  * (startup.c): an overflow into them is a MemManage fault. */
 #define BOARD_STACK_GUARD 32u
+/* The 16 MiB below RAM, also inaccessible (startup.c). */
+#define BOARD_BELOW_RAM_GUARD_BASE 0x1F000000u
+#define BOARD_BELOW_RAM_GUARD_SIZE 0x01000000u
 
 /* Word the start-up code paints the unused stack with. */
 #define BOARD_STACK_PAINT 0xC5ACCE55u

@@ -16,6 +16,8 @@
  *              expect "hubkey-line pong\n" back
  *   fault      read from an address nothing decodes: the fault handler must
  *              end the run (tests/mcu checks status and register dump)
+ *   overflow   recurse until the main stack overflows: the MPU guard must
+ *              turn it into a MemManage fault the handler reports
  *
  * The run: board start, clocks (SysTick milliseconds against the 25 MHz
  * counter), lwIP up on the LAN9118 with 10.0.2.15/24 (QEMU's user network),
@@ -84,6 +86,7 @@ struct options {
     uint32_t bulk;
     bool line;
     bool fault;
+    bool overflow;
 };
 
 static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
@@ -146,6 +149,8 @@ static void parse_options(char *cmd, struct options *o)
             o->line = true;
         } else if (strcmp(w, "fault") == 0) {
             o->fault = true;
+        } else if (strcmp(w, "overflow") == 0) {
+            o->overflow = true;
         } else {
             board_log("selftest: unknown option '%s'\n", w);
             board_exit(EXIT_USAGE);
@@ -317,6 +322,21 @@ static void host_edges(const char *file, size_t file_len)
     board_log("selftest: host edges ok\n");
 }
 
+/* Uses 256 bytes of stack per level and cannot be turned into a loop (the
+ * buffer is read after the call). The depth limit, far beyond any stack
+ * this board has, is read at run time so the compiler cannot bound it. */
+static volatile uint32_t recurse_limit = 1000000u;
+
+static uint32_t recurse(uint32_t n)
+{
+    volatile uint8_t frame[256];
+    frame[0] = (uint8_t)n;
+    if (n >= recurse_limit)
+        return frame[0];
+    uint32_t below = recurse(n + 1u);
+    return below + frame[0];
+}
+
 /* ---- main ------------------------------------------------------------------------------ */
 
 int main(void)
@@ -339,6 +359,11 @@ int main(void)
         board_log("selftest: reading 0x%08lx\n", (unsigned long)FAULT_ADDRESS);
         uint32_t v = *(volatile uint32_t *)(uintptr_t)FAULT_ADDRESS;
         board_log("selftest: read 0x%08lx, no fault\n", (unsigned long)v);
+        return EXIT_FAIL;
+    }
+    if (opt.overflow) {
+        board_log("selftest: recursing into the stack guard\n");
+        board_log("selftest: returned %lu, no fault\n", (unsigned long)recurse(0));
         return EXIT_FAIL;
     }
     if (opt.port == 0) {

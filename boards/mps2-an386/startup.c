@@ -9,7 +9,7 @@
  * emits them even in integer code when an object is built for the hard-float
  * ABI. Then, in C: .data copied from its load image, .bss zeroed, the unused
  * part of the stack painted for board_stack_used(), the configurable faults
- * enabled and the MPU's stack guard set, main() called; if main returns,
+ * enabled and the MPU's stack guards set, main() called; if main returns,
  * its value is the exit status.
  *
  * Faults: HardFault, MemManage, BusFault and UsageFault share one entry. It
@@ -82,15 +82,21 @@ __attribute__((noreturn, used)) void board_reset_c(void)
 
     /* Stack guard: the stack grows down towards 0x2000_0000, and QEMU's
      * machine reads zeros and ignores writes just below it, so an overflow
-     * would go unnoticed. MPU region 0 makes the lowest BOARD_STACK_GUARD
-     * bytes of the stack inaccessible (AP = no access, execute never);
-     * everything else keeps the default memory map (PRIVDEFENA; all code
-     * runs privileged). HFNMIENA stays 0: the HardFault handler runs
-     * without the MPU. */
+     * would go unnoticed. Two MPU regions, no access and execute never:
+     * region 0, the lowest BOARD_STACK_GUARD bytes of the stack; region 1,
+     * the 16 MiB below RAM (0x1F00_0000-0x1FFF_FFFF, nothing of the board
+     * there), so a frame too large to touch the small guard still faults
+     * at its first push. Everything else keeps the default memory map
+     * (PRIVDEFENA; all code runs privileged). HFNMIENA stays 0: the
+     * HardFault handler runs without the MPU. */
     BOARD_REG(MPU_RNR) = 0;
     BOARD_REG(MPU_RBAR) = (uint32_t)(uintptr_t)__stack_bottom;
     BOARD_REG(MPU_RASR) = (1u << 28) /* XN */ | (0u << 24) /* AP: none */ |
                           ((uint32_t)(__builtin_ctz(BOARD_STACK_GUARD) - 1) << 1) | 1u;
+    BOARD_REG(MPU_RNR) = 1;
+    BOARD_REG(MPU_RBAR) = BOARD_BELOW_RAM_GUARD_BASE;
+    BOARD_REG(MPU_RASR) = (1u << 28) | (0u << 24) |
+                          ((uint32_t)(__builtin_ctz(BOARD_BELOW_RAM_GUARD_SIZE) - 1) << 1) | 1u;
     BOARD_REG(MPU_CTRL) = (1u << 2) /* PRIVDEFENA */ | 1u /* ENABLE */;
 
     /* Relocation-proof: the table is wherever the linker put .isr_vector. */

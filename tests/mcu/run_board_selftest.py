@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Runs the mps2-an386 board self-test image under QEMU and checks it.
 
-Usage: run_board_selftest.py QEMU IMAGE echo|refused|fault [--timeout S]
+Usage: run_board_selftest.py QEMU IMAGE echo|refused|fault|overflow [--timeout S]
 
 echo   starts a TCP echo server on a random loopback port and a line peer
        for UART1 on another, writes a one-line file, then runs the image
@@ -14,6 +14,9 @@ echo   starts a TCP echo server on a random loopback port and a line peer
 refused runs the image against a loopback port nothing listens on. Passes
        when the self-test reports the connection error and exits 1: the
        self-test can fail.
+overflow runs the image with the `overflow` switch (unbounded recursion).
+       Passes when the MPU's stack guard turns it into a reported MemManage
+       fault with MMFAR inside the guard and QEMU exits with status 3.
 fault  runs the image with the `fault` switch (a load from an address
        nothing decodes). Passes when QEMU exits with the board's fault
        status (3) and the console shows the BusFault register dump.
@@ -129,15 +132,30 @@ def test_refused(qemu, image, timeout):
     print("PASS: a refused connection fails the self-test, exit status %d" % rc)
 
 
+def test_overflow(qemu, image, timeout):
+    rc, out = run_qemu(qemu, image, ["board-selftest", "overflow"], None, timeout)
+    check(rc == BOARD_EXIT_FAULT, "QEMU exit status %d, expected %d" % (rc, BOARD_EXIT_FAULT))
+    check("*** MemManage" in out, "no MemManage report on the console")
+    check(re.search(r"CFSR=0x[0-9a-f]{8}", out), "no CFSR in the dump")
+    # The guards: the stack's lowest 32 bytes at the start of RAM and the
+    # 16 MiB below it (a 256-byte frame may step over the small one).
+    m = re.search(r"MMFAR=0x([0-9a-f]{8})", out)
+    check(m is not None and 0x1F000000 <= int(m.group(1), 16) < 0x20000020,
+          "MMFAR does not point into the stack guards")
+    check("no fault" not in out, "the recursion returned")
+    print("PASS: stack overflow reported, exit status %d" % rc)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("qemu")
     ap.add_argument("image")
-    ap.add_argument("mode", choices=["echo", "fault", "refused"])
+    ap.add_argument("mode", choices=["echo", "fault", "refused", "overflow"])
     ap.add_argument("--timeout", type=int, default=60)
     a = ap.parse_args()
     check(os.path.isfile(a.image), "no image %s (make firmware builds it)" % a.image)
-    {"echo": test_echo, "fault": test_fault, "refused": test_refused}[a.mode](
+    {"echo": test_echo, "fault": test_fault, "refused": test_refused,
+     "overflow": test_overflow}[a.mode](
         a.qemu, a.image, a.timeout)
 
 
