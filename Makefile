@@ -4,7 +4,7 @@
 #   build-bench/ optimized host build without sanitizers, for make bench
 #   build-firmware/ Cortex-M4 firmware images for QEMU mps2-an386 (make firmware);
 #                the host build runs them in its mcu tests
-.PHONY: all deps test size fuzz bench clean demo firmware firmware-build
+.PHONY: all host deps test size fuzz bench clean demo demo-firmware firmware firmware-build
 
 BUILD      ?= build
 SIZE_BUILD ?= build-size
@@ -14,11 +14,14 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SMOKE_SECONDS ?= 20
 FUZZ_SECONDS ?= 600
 
-# The host build's mcu tests run the firmware images: they are built first
-# and the host configuration is told where (HK_FIRMWARE_DIR).
-all: deps
+# The host build's mcu tests run the firmware images: the host configuration
+# is told where they will be (HK_FIRMWARE_DIR), the host programs are built
+# (hubkey-factory makes the CA whose certificate definitions the firmware
+# compiles in), then the firmware.
+all: deps host firmware-build
+
+host:
 	@JOBS=$(JOBS) scripts/build-mbedtls3 $(BUILD)/mbedtls3
-	@$(MAKE) --no-print-directory firmware-build
 	@cmake -S . -B $(BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DHK_SANITIZE=ON -DHK_FUZZ=ON -DHK_FUZZ_SMOKE_SECONDS=$(FUZZ_SMOKE_SECONDS) \
 	  -DHK_FUZZ_LONG_SECONDS=$(FUZZ_SECONDS) -DHK_MBEDTLS3_DIR=$(abspath $(BUILD))/mbedtls3/install \
@@ -44,13 +47,24 @@ size: deps
 # Firmware images for the Cortex-M4 board QEMU emulates (mps2-an386):
 # board, lwIP (scripts/build-lwip-arm), mbedTLS (scripts/build-mbedtls-arm)
 # and the images in $(FIRMWARE_BUILD)/images. See docs/firmware.md.
-firmware: deps
-	@$(MAKE) --no-print-directory firmware-build
+# The hubkey firmware compiles in the certificate definitions of the CA it
+# serves: FIRMWARE_CA (a hubkey-factory CA directory), by default one made
+# once in $(FIRMWARE_BUILD)/ca with the host build's hubkey-factory.
+FIRMWARE_CA ?= $(abspath $(FIRMWARE_BUILD))/ca
+firmware: deps host firmware-build
 
 firmware-build:
+	@if [ ! -f $(FIRMWARE_CA)/certdefs.h ]; then \
+	  mkdir -p $(dir $(FIRMWARE_CA)) && \
+	  $(BUILD)/bin/hubkey-factory ca init --ca $(FIRMWARE_CA) >/dev/null && \
+	  echo "firmware: made the firmware's CA in $(FIRMWARE_CA)"; fi
 	@cmake -S . -B $(FIRMWARE_BUILD) -DCMAKE_TOOLCHAIN_FILE=cmake/arm-none-eabi.cmake \
-	  -DHK_FIRMWARE_BUILD=ON -DCMAKE_BUILD_TYPE=MinSizeRel >/dev/null
+	  -DHK_FIRMWARE_BUILD=ON -DCMAKE_BUILD_TYPE=MinSizeRel -DHK_FIRMWARE_CA=$(FIRMWARE_CA) >/dev/null
 	@cmake --build $(FIRMWARE_BUILD) -j $(JOBS)
+
+# The zero-touch flow on the Cortex-M4 in QEMU (docs/firmware.md).
+demo-firmware: all
+	@scripts/demo-firmware $(BUILD) $(FIRMWARE_BUILD)
 
 demo: all
 	@scripts/demo $(BUILD)

@@ -92,15 +92,17 @@ static void on_event(void *ctx, const hk_device_event *ev)
     }
 }
 
-static void send_due(fw_app *a, uint32_t now)
+/* true when a message was queued: the flow must step again at once to send
+ * it (hk_device_send_telemetry only queues outside a step). */
+static bool send_due(fw_app *a, uint32_t now)
 {
     static const char reading[] = "{\"temperature\":21.5}";
     static const hk_hub_property app_props[] = {{"sensor", "t0"}};
     const fw_app_settings *s = a->settings;
     if (hk_device_get_state(&a->dev) != HK_DEVICE_STATE_READY || !reached(now, a->next_ms))
-        return;
+        return false;
     if (s->telemetry != 0 && a->sent >= s->telemetry)
-        return;
+        return false;
     hk_hub_telemetry_properties props;
     memset(&props, 0, sizeof props);
     props.content_type = "application/json";
@@ -108,11 +110,17 @@ static void send_due(fw_app *a, uint32_t now)
     props.app = app_props;
     props.app_count = sizeof app_props / sizeof app_props[0];
     uint32_t id;
-    if (hk_device_send_telemetry(&a->dev, (const uint8_t *)reading, sizeof reading - 1, &props,
-                                 &id) == HK_OK) {
+    hk_result r = hk_device_send_telemetry(&a->dev, (const uint8_t *)reading, sizeof reading - 1,
+                                           &props, &id);
+    if (r == HK_OK) {
         a->sent++;
-        a->next_ms = now + s->interval_ms;
+        LOG(a, "telemetry: message %u queued\n", (unsigned)id);
+    } else {
+        LOG(a, "telemetry: not queued: %s, again in %u ms\n", hk_result_name(r),
+            (unsigned)s->interval_ms);
     }
+    a->next_ms = now + s->interval_ms;
+    return r == HK_OK;
 }
 
 hk_result fw_app_run(fw_app *app, const fw_app_settings *settings, const hk_se *se,
@@ -147,7 +155,8 @@ hk_result fw_app_run(fw_app *app, const fw_app_settings *settings, const hk_se *
         r = hk_device_step(&app->dev, now, &deadline);
         if (r != HK_OK)
             return r;
-        send_due(app, now);
+        if (send_due(app, now))
+            continue;
         if (!forever && settings->telemetry != 0 && app->acked >= settings->telemetry) {
             (void)hk_device_stop(&app->dev);
             (void)hk_device_step(&app->dev, now, &deadline);

@@ -8,10 +8,12 @@
 
 #include "board.h"
 #include "floor.h"
+#include "mbedtls/asn1.h"
 #include "mbedtls/ctr_drbg.h"
 #include "mbedtls/ecdh.h"
 #include "mbedtls/ecp.h"
 #include "mbedtls/md.h"
+#include "mbedtls/oid.h"
 #include "mbedtls/pk.h"
 #include "mbedtls/x509_crt.h"
 
@@ -21,6 +23,22 @@ static int entropy(void *ctx, unsigned char *out, size_t len)
     return se->random(se->ctx, out, len) == HK_OK ? 0 : -1;
 }
 
+/* The signature BIT STRING after the TBS part and the algorithm of a
+ * certificate's DER (public fields and the ASN.1 reader only). */
+static int signature_of(const mbedtls_x509_crt *crt, unsigned char **out_sig, size_t *out_len)
+{
+    unsigned char *p = crt->tbs.p + crt->tbs.len, *end = crt->raw.p + crt->raw.len;
+    size_t len;
+    if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0)
+        return -1;
+    p += len; /* the signature algorithm */
+    if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_BIT_STRING) != 0 || len < 2 || *p != 0)
+        return -1;
+    *out_sig = p + 1;
+    *out_len = len - 1;
+    return 0;
+}
+
 /* One RSA verification of the root's own signature; ticks, 0 on failure. */
 static uint32_t rsa_verify_ticks(const uint8_t *pem, size_t len)
 {
@@ -28,14 +46,18 @@ static uint32_t rsa_verify_ticks(const uint8_t *pem, size_t len)
     mbedtls_x509_crt_init(&crt);
     uint32_t ticks = 0;
     unsigned char hash[MBEDTLS_MD_MAX_SIZE];
+    mbedtls_md_type_t md_type;
+    mbedtls_pk_type_t pk_type;
     const mbedtls_md_info_t *md = NULL;
+    unsigned char *sig;
+    size_t sig_len;
     if (mbedtls_x509_crt_parse(&crt, pem, len) == 0 &&
         mbedtls_pk_get_type(&crt.pk) == MBEDTLS_PK_RSA &&
-        (md = mbedtls_md_info_from_type(crt.sig_md)) != NULL &&
-        mbedtls_md(md, crt.tbs.p, crt.tbs.len, hash) == 0) {
+        mbedtls_oid_get_sig_alg(&crt.sig_oid, &md_type, &pk_type) == 0 &&
+        (md = mbedtls_md_info_from_type(md_type)) != NULL &&
+        mbedtls_md(md, crt.tbs.p, crt.tbs.len, hash) == 0 && signature_of(&crt, &sig, &sig_len) == 0) {
         uint32_t t0 = board_counter_25mhz();
-        int rc = mbedtls_pk_verify(&crt.pk, crt.sig_md, hash, mbedtls_md_get_size(md),
-                                   crt.sig.p, crt.sig.len);
+        int rc = mbedtls_pk_verify(&crt.pk, md_type, hash, mbedtls_md_get_size(md), sig, sig_len);
         uint32_t t1 = board_counter_25mhz();
         if (rc == 0)
             ticks = t1 - t0;

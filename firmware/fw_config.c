@@ -91,6 +91,7 @@ static const key keys[] = {
     U32(telemetry),         U32(interval_ms),       FLG(force),
     FLG(floor),             U32(reconnect_min_ms),  U32(reconnect_max_ms),
     U32(reconnect_jitter_ms), U32(reprovision_interval_ms), U32(dps_deadline_ms),
+    U32(connect_timeout_ms), U32(chip_timeout_ms),
 };
 
 static bool apply(fw_config *cfg, const char *name, char *value)

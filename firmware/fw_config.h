@@ -21,8 +21,11 @@
  *                                 QEMU with status 0 (default), or keep going
  *   force=0|1                     register with DPS even with a record
  *   reconnect_min_ms=N, reconnect_max_ms=N, reconnect_jitter_ms=N,
- *   reprovision_interval_ms=N, dps_deadline_ms=N   the boot flow's policy
- *                                 (0 or absent = its default)
+ *   reprovision_interval_ms=N, dps_deadline_ms=N, connect_timeout_ms=N
+ *                                 the boot flow's policy (0 or absent = its
+ *                                 default)
+ *   chip_timeout_ms=N             the chip line's reply timeout (default
+ *                                 HK_SERIAL_I2C_DEFAULT_TIMEOUT_MS)
  *   floor=0|1                     after the run, measure the TLS crypto floor
  *
  * The parser works in place: the text buffer is modified (NULs written) and
@@ -63,6 +66,8 @@ typedef struct fw_config {
     uint32_t reconnect_jitter_ms;
     uint32_t reprovision_interval_ms;
     uint32_t dps_deadline_ms;
+    uint32_t connect_timeout_ms;
+    uint32_t chip_timeout_ms;
 } fw_config;
 
 /* Parse text[0..len) (len < the buffer's size: a NUL is written at

@@ -191,11 +191,19 @@ static void start_network(void)
 static hk_se open_chip(void)
 {
     hk_serial_line line = {NULL, line_write, line_read, now_ms};
-    if (hk_serial_i2c_init(&chip_line, &line, 1000u, &app.i2c) != HK_OK ||
+    uint32_t timeout = cfg.chip_timeout_ms != 0 ? cfg.chip_timeout_ms
+                                                : HK_SERIAL_I2C_DEFAULT_TIMEOUT_MS;
+    if (hk_serial_i2c_init(&chip_line, &line, timeout, &app.i2c) != HK_OK ||
         hk_atecc608_init(&chip, &app.i2c, HK_ATECC608_ADDR_DEFAULT) != HK_OK) {
         board_log("hubkey-fw: chip line set-up failed\n");
         board_exit(EXIT_SETUP);
     }
+    /* Every poll of a busy chip is three frames on this line, which QEMU
+     * delivers at about 3 bytes per millisecond: poll a tenth as often as on
+     * a real bus. The chip's own time is the model's, moved by the delays,
+     * so only the line traffic changes. */
+    chip.policy.poll_first_us = 2000;
+    chip.policy.poll_every_us = 20000;
     hk_se se;
     for (unsigned attempt = 1;; attempt++) {
         hk_atecc608_problem problem = HK_ATECC608_PROBLEM_NONE;
@@ -292,6 +300,7 @@ int main(void)
     as.policy.reconnect_jitter_ms = cfg.reconnect_jitter_ms;
     as.policy.reprovision_interval_ms = cfg.reprovision_interval_ms;
     as.policy.dps_deadline_ms = cfg.dps_deadline_ms;
+    as.policy.connect_timeout_ms = cfg.connect_timeout_ms;
     as.log = board_log;
     as.on_first_ack = on_first_ack;
     hk_result r = fw_app_run(&app, &as, &se, link, &platform, !cfg.exit_after_sent);

@@ -22,6 +22,14 @@
 #define UART_STATE_RXFULL (1u << 1)
 #define UART_CTRL_TX_EN (1u << 0)
 #define UART_CTRL_RX_EN (1u << 1)
+#define UART_CTRL_RX_INT_EN (1u << 3)
+#define UART_INTCLEAR 0x0Cu
+#define UART_INT_RX (1u << 1)
+/* UART1's receive interrupt line and the NVIC's set/clear-enable and
+ * clear-pending registers for lines 0..31. */
+#define UART1_RX_IRQ 2u
+#define NVIC_ISER0 0xE000E100u
+#define NVIC_ICPR0 0xE000E280u
 /* 25 MHz / 115200 = 217: QEMU does not pace output by it, hardware does. */
 #define UART_BAUDDIV_115200 217u
 
@@ -264,6 +272,16 @@ size_t board_stack_used(void)
 
 /* ---- init -------------------------------------------------------------------------- */
 
+/* A byte on the chip line: the interrupt only ends a WFI (board_idle), so
+ * a firmware waiting for the bridge sleeps until its answer instead of
+ * until the next tick; the byte stays in the UART for board_line_read. The
+ * line is level-triggered, so the UART's interrupt status is cleared. */
+void UART1_RX_Handler(void);
+void UART1_RX_Handler(void)
+{
+    BOARD_REG(UART1_BASE + UART_INTCLEAR) = UART_INT_RX;
+}
+
 void board_init(void)
 {
     /* The FPGA counter counts the 25 MHz clock undivided. */
@@ -272,6 +290,9 @@ void board_init(void)
     uart_init(UART0_BASE);
     uart_init(UART1_BASE);
     console_blocked = false;
+    BOARD_REG(UART1_BASE + UART_CTRL) |= UART_CTRL_RX_INT_EN;
+    BOARD_REG(NVIC_ICPR0) = 1u << UART1_RX_IRQ;
+    BOARD_REG(NVIC_ISER0) = 1u << UART1_RX_IRQ;
 
     /* SysTick: 1 kHz from the 25 MHz processor clock (CLKSOURCE = 1; 0
      * would be the 1 MHz reference), interrupt on, lowest priority. */

@@ -114,8 +114,8 @@ size_t board_stack_used(void);
  * another with hk_firmware_image STACK_SIZE). */
 size_t board_stack_size(void);
 
-/* Nothing to do until the next interrupt (at the latest the next SysTick):
- * WFI. Under QEMU without -icount the CPU sleeps in host time; with
+/* Nothing to do until the next interrupt (at the latest the next SysTick;
+ * a byte arriving on the chip line, UART1, also wakes it): WFI. Under QEMU without -icount the CPU sleeps in host time; with
  * `-icount shift=N` and the default sleep=on, virtual time advances with
  * host time while idle; with sleep=off it jumps to the next timer deadline
  * (QEMU 7.2 was seen to advance twice the SysTick period per idle period

@@ -44,6 +44,7 @@ void Default_Handler(void);
 void board_fault_entry(void);
 void board_fault_report(uint32_t *frame, uint32_t exc_return);
 void SysTick_Handler(void);
+void UART1_RX_Handler(void);
 
 /* ---- reset ------------------------------------------------------------------- */
 
@@ -130,7 +131,9 @@ __attribute__((section(".isr_vector"), used)) const uint32_t board_vectors[16 + 
     [12] = (uint32_t)(uintptr_t)Default_Handler, /* DebugMonitor */
     [14] = (uint32_t)(uintptr_t)Default_Handler, /* PendSV */
     [15] = (uint32_t)(uintptr_t)SysTick_Handler,
-    [16 ... 47] = (uint32_t)(uintptr_t)Default_Handler,
+    [16 ... 17] = (uint32_t)(uintptr_t)Default_Handler,
+    [16 + 2] = (uint32_t)(uintptr_t)UART1_RX_Handler, /* UART1 receive: wakes board_idle */
+    [19 ... 47] = (uint32_t)(uintptr_t)Default_Handler,
 };
 
 /* ---- faults ------------------------------------------------------------------ */
