@@ -434,9 +434,40 @@ EOF
   file_has "$work/last.out" '"event":"summary"' || fail "--json from the configuration file not applied"
 }
 
+# A chip file that cannot be saved: every command that changes the chip says
+# so (file and reason), exits 3, and never reports the change as kept.
+readonly_chip() {
+  chmod 0444 "$work/chip.emu"
+  expect_rc 3 agent provision
+  file_has "$work/last.out" "chip file $work/chip.emu cannot be saved: Permission denied" ||
+    fail "the failed save does not name the file and the reason"
+  ! file_has "$work/last.out" "record saved" || fail "a record that was not saved is reported saved"
+  ! file_has "$work/last.out" "provisioned:" || fail "a provisioning that was not kept is reported done"
+  chmod 0600 "$work/chip.emu"
+  expect_rc 4 agent status || fail "the record reached the read-only chip file"
+  expect_rc 0 agent provision || return
+  [ "$(reg_count)" = 2 ] || fail "expected 2 registrations, the cloud counts $(reg_count)"
+  chmod 0444 "$work/chip.emu"
+  expect_rc 3 agent forget
+  file_has "$work/last.out" "cannot be saved: Permission denied" || fail "forget: the failed save is not named"
+  ! file_has "$work/last.out" "forgot hub" || fail "forget reports success although nothing was saved"
+  chmod 0600 "$work/chip.emu"
+  expect_rc 0 agent status || fail "the forgotten record reached the read-only chip file"
+  # A directory that cannot be written (root writes anywhere: only checked
+  # for other users).
+  if [ "$(id -u)" -ne 0 ]; then
+    agent forget >/dev/null 2>&1
+    chmod 0555 "$work"
+    expect_rc 3 agent provision
+    chmod 0755 "$work"
+    file_has "$work/last.out" "cannot be saved: Permission denied" || fail "read-only directory not reported"
+    expect_rc 4 agent status || fail "a record reached a read-only directory"
+  fi
+}
+
 case "$scenario" in
   cold_warm | reprovision_disabled | reprovision_deleted | reassign | dps_429 | dps_5xx | \
-    chip_faults | power_loss | payload | softkey | run_session | cli_errors)
+    chip_faults | power_loss | payload | softkey | run_session | cli_errors | readonly_chip)
     "$scenario"
     ;;
   cut_dps_connect) cut_at dps-connect ;;

@@ -101,6 +101,8 @@ typedef struct agent {
     char record_hub[HK_DPS_HUB_MAX + 1];      /* the record read at boot ("" none) */
     char record_device[HK_DPS_DEVICE_ID_MAX + 1];
     bool assignment_unchanged; /* DPS assigned what the record already held */
+    bool record_not_saved;     /* the record write did not reach the chip file */
+    char fail_msg[2 * AGENT_PATH_MAX + 256]; /* why the loop stops, when not a refusal */
 } agent;
 
 /* ---- output ---- */
@@ -244,8 +246,9 @@ static void describe_step(agent *a, const hk_device_event *ev, char *out, size_t
                  dev_id ? dev_id : "?");
         return;
     case HK_DEVICE_STATE_RECORD_WRITE:
-        snprintf(out, cap, a->assignment_unchanged ? "record unchanged (same assignment)"
-                                                   : "record saved");
+        snprintf(out, cap, a->record_not_saved       ? "record NOT saved: the chip file cannot be saved"
+                           : a->assignment_unchanged ? "record unchanged (same assignment)"
+                                                     : "record saved");
         return;
     case HK_DEVICE_STATE_HUB_SESSION:
         snprintf(out, cap, "session up");
@@ -623,6 +626,14 @@ static void on_event(void *ctx, const hk_device_event *ev_in)
         a->assignment_unchanged = ev->hub && ev->device_id &&
                                   strcmp(ev->hub, a->record_hub) == 0 &&
                                   strcmp(ev->device_id, a->record_device) == 0;
+    if (ev->type == HK_DEVICE_EVENT_STATE && ev->previous == HK_DEVICE_STATE_RECORD_WRITE &&
+        !a->exit_code &&
+        agent_chip_saved(&a->chip, a->fail_msg, sizeof(a->fail_msg)) != 0) {
+        /* The chip model took the record but its file did not: nothing is
+         * kept for the next boot, so the run is not a success. */
+        a->record_not_saved = true;
+        a->exit_code = AGENT_EXIT_CHIP;
+    }
     switch (ev->type) {
     case HK_DEVICE_EVENT_STATE:
         if (ev->state == HK_DEVICE_STATE_DPS_CONNECT)
@@ -817,6 +828,12 @@ static int event_loop(agent *a)
             err_line(a, "the device cannot continue: %s (%s)", hk_result_name(r),
                      hk_result_str(r));
             return r >= 500 && r < 700 ? AGENT_EXIT_CHIP : AGENT_EXIT_INTERNAL;
+        }
+        if (!a->exit_code && agent_chip_saved(&a->chip, a->fail_msg, sizeof(a->fail_msg)) != 0)
+            a->exit_code = AGENT_EXIT_CHIP;
+        if (a->exit_code && a->fail_msg[0]) {
+            err_line(a, "%s", a->fail_msg);
+            return a->exit_code;
         }
         if (a->exit_code) {
             err_line(a, "%s refused the device: %s (%s)",
@@ -1187,6 +1204,11 @@ static int cmd_forget(agent *a)
     if (w != HK_OK) {
         err_line(a, "chip %s: the record cannot be forgotten: %s (%s)", a->chip.name,
                  hk_result_name(w), hk_result_str(w));
+        return AGENT_EXIT_CHIP;
+    }
+    char save_err[2 * AGENT_PATH_MAX + 256];
+    if (agent_chip_saved(&a->chip, save_err, sizeof(save_err)) != 0) {
+        err_line(a, "the record was not forgotten: %s", save_err);
         return AGENT_EXIT_CHIP;
     }
     if (a->o->json) {
