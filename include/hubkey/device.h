@@ -119,11 +119,17 @@ extern "C" {
 #define HK_DEVICE_TRUST_BUNDLE_MAX 4096u
 #endif
 
-/* Register request body: {"registrationId":"<64>","payload":<custom>}.
- * The custom payload may use what is left (about 960 bytes). */
+/* Register request body: {"registrationId":"<id>","payload":<custom>}
+ * with its NUL. */
 #ifndef HK_DEVICE_BODY_MAX
 #define HK_DEVICE_BODY_MAX 1024u
 #endif
+/* The longest custom payload (config.registration_payload) that fits the
+ * body with the longest registration ID (HK_DPS_DEVICE_ID_MAX): 863 bytes
+ * with the default sizes. hk_device_init refuses a longer one. */
+#define HK_DEVICE_PAYLOAD_MAX                                                                 \
+    (HK_DEVICE_BODY_MAX - 1u -                                                                \
+     (sizeof("{\"registrationId\":\"\",\"payload\":}") - 1u + HK_DPS_DEVICE_ID_MAX))
 
 /* MQTT user names: "<hub up to 128>/<device id up to 128>/?api-version=
  * 2020-09-30" plus an optional model id fits; the DPS one is shorter. */
@@ -161,6 +167,12 @@ extern "C" {
 #define HK_DEVICE_CONNECT_TIMEOUT_MS 30000u
 /* MQTT keep-alive, the Azure SDK default. */
 #define HK_DEVICE_KEEP_ALIVE_S 240u
+/* DPS refusing the device identity on this many connections in a row
+ * (the same result each time: a TLS alert refusing the client certificate,
+ * or a CONNACK refusal) ends the registration round at once: the device
+ * then waits the round backoff (or returns to the hub of its record)
+ * instead of repeating a handshake DPS refuses until the deadline. */
+#define HK_DEVICE_REFUSALS_MAX 3u
 /* A hub session that lasted this long resets the reconnect backoff. */
 #define HK_DEVICE_STABLE_MS 60000u
 
@@ -338,6 +350,8 @@ typedef struct hk_device {
         bool kick;           /* bytes queued outside step: step again now */
         bool in_step;
         bool dps_fed;        /* a DPS response was consumed by the machine */
+        bool dps_live;       /* dps is this round's machine: a reconnect resumes it */
+        uint8_t refusals;    /* DPS connections refused in a row with refused_with */
         uint32_t now_ms;
         uint32_t start_ms;
         uint32_t state_since_ms;
@@ -357,6 +371,7 @@ typedef struct hk_device {
         uint32_t visited; /* bit per state entered since the last run() began */
         hk_result fatal;
         hk_result session_error;
+        hk_result refused_with;
         size_t trust_len; /* with the NUL; 0 = no bundle */
         size_t trust_count;
         hk_device_config cfg; /* policy: zeros replaced by the defaults */

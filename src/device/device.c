@@ -249,6 +249,16 @@ static bool se_error(hk_result r)
     return (r >= 500 && r <= 599) || r == HK_ERR_IO || r == HK_ERR_TIMEOUT;
 }
 
+/* The identity cannot be presented: the certificates cannot be rebuilt
+ * from the chip (definitions that do not match it) or do not parse. No
+ * retry changes that. */
+static bool identity_error(hk_result r)
+{
+    return (r >= HK_ERR_CERT_TEMPLATE && r <= HK_ERR_CERT_PARSE) || r == HK_ERR_TLS_OWN_CERT;
+}
+
+static void fail_permanently(hk_device *dev, hk_result why);
+
 /* ---- connection ------------------------------------------------------------- */
 
 static void close_link(hk_device *dev, bool graceful)
@@ -313,6 +323,8 @@ static void start_dps_round(hk_device *dev, hk_result why)
     I->last_dps_ms = I->now_ms;
     I->dps_done_once = true;
     I->dps_attempt = 0;
+    I->dps_live = false;
+    I->refusals = 0;
     set_state(dev, HK_DEVICE_STATE_DPS_CONNECT, why);
 }
 
@@ -338,12 +350,21 @@ static void dps_round_over(hk_device *dev, hk_result why)
                  DPS_JITTER_MS < max ? DPS_JITTER_MS : 0, HK_DEVICE_STATE_RECORD, why);
 }
 
-/* The DPS connection failed; try again within the round's deadline. */
+/* The DPS connection failed; try again within the round's deadline, unless
+ * DPS refused the identity HK_DEVICE_REFUSALS_MAX times in a row (the same
+ * way each time: a refusal that repeats is not a passing fault). */
 static void dps_conn_fail(hk_device *dev, hk_result why)
 {
     dev_in *I = &dev->_internal;
     close_link(dev, false);
-    if (reached(I->now_ms, dps_deadline(I))) {
+    if (identity_error(why)) {
+        fail_permanently(dev, why);
+        return;
+    }
+    bool refused = is_refusal(why);
+    I->refusals = (uint8_t)(refused && why == I->refused_with ? I->refusals + 1u : refused);
+    I->refused_with = why;
+    if (reached(I->now_ms, dps_deadline(I)) || I->refusals >= HK_DEVICE_REFUSALS_MAX) {
         dps_round_over(dev, why);
         return;
     }
@@ -370,6 +391,7 @@ static void on_dps_publish(hk_device *dev, const hk_mqtt_publish *p)
         hk_dps_machine_on_response(&I->dps, resp, I->now_ms, rand32(I)) != HK_OK)
         return;
     I->dps_fed = true;
+    I->refusals = 0; /* DPS answered: whatever refused before did not last */
     const char *hub, *device_id;
     hk_dps_substatus sub;
     if (hk_dps_machine_assignment(&I->dps, &hub, &device_id, &sub) != HK_OK)
@@ -427,6 +449,10 @@ static void hub_fail(hk_device *dev, hk_result why)
 {
     dev_in *I = &dev->_internal;
     close_link(dev, false);
+    if (identity_error(why)) {
+        fail_permanently(dev, why);
+        return;
+    }
     if (I->session_up && reached(I->now_ms, I->ready_since_ms + HK_DEVICE_STABLE_MS))
         I->hub_attempt = 0;
     I->session_up = false;
@@ -585,10 +611,12 @@ static void do_identity(hk_device *dev)
     if (r == HK_OK && n > sizeof I->rx)
         r = HK_ERR_SE_RESPONSE;
     if (r != HK_OK) {
-        if (r == HK_ERR_BUFFER_TOO_SMALL || r == HK_ERR_NOT_FOUND)
-            fail_permanently(dev, r);
-        else
+        /* Only the chip not answering properly is worth a retry; a
+         * certificate that cannot be rebuilt stays so. */
+        if (se_error(r))
             se_retry(dev, HK_DEVICE_STATE_IDENTITY, r);
+        else
+            fail_permanently(dev, r);
         return;
     }
     r = hk_device_cert_cn(I->rx, n, I->registration_id, sizeof I->registration_id, &cn);
@@ -704,6 +732,9 @@ static void do_connect(hk_device *dev, uint32_t *dl)
         set_state(dev, HK_DEVICE_STATE_HUB_SESSION, HK_OK);
         return;
     }
+    /* The first connection of a round starts the registration machine; a
+     * reconnect within the round resumes it, so an operation DPS already
+     * accepted (202) is polled, not registered again. */
     uint32_t left = dps_deadline(I) - I->now_ms;
     hk_dps_machine_config mc = {
         .deadline_ms = left != 0 ? left : 1,
@@ -713,7 +744,9 @@ static void do_connect(hk_device *dev, uint32_t *dl)
         .jitter_ms = DPS_JITTER_MS,
     };
     if (r == HK_OK)
-        r = hk_dps_machine_init(&I->dps, &mc, I->now_ms);
+        r = I->dps_live ? hk_dps_machine_resume(&I->dps)
+                        : hk_dps_machine_init(&I->dps, &mc, I->now_ms);
+    I->dps_live = r == HK_OK;
     if (r != HK_OK) {
         dps_conn_fail(dev, r);
         return;
@@ -908,7 +941,9 @@ hk_result hk_device_init(hk_device *dev, const hk_device_config *config, uint32_
         p->keep_alive_s = HK_DEVICE_KEEP_ALIVE_S;
     if (p->reconnect_min_ms > p->reconnect_max_ms || p->reconnect_jitter_ms > p->reconnect_max_ms ||
         p->dps_deadline_ms > SPAN_MAX || p->reprovision_interval_ms > SPAN_MAX ||
-        p->hub_fallback_ms > SPAN_MAX) {
+        p->hub_fallback_ms > SPAN_MAX ||
+        (config->registration_payload != NULL &&
+         strlen(config->registration_payload) > HK_DEVICE_PAYLOAD_MAX)) {
         /* Refused after the defaults were filled in: a device that is
          * stepped anyway stays FAILED instead of starting from IDENTITY. */
         I->state = HK_DEVICE_STATE_FAILED;
