@@ -39,7 +39,14 @@
  * Policy (the reasons are in device.c):
  *   - DPS answers 429/5xx: retry-after or backoff with jitter, within the
  *     overall deadline (policy.dps_deadline_ms); a cut connection is opened
- *     again (backoff) and registers again, within the same deadline.
+ *     again (backoff, 1 s doubling) within the same deadline and resumes:
+ *     once DPS answered 202 the known operation is polled, not registered
+ *     again (before the 202 it registers again). HK_DEVICE_REFUSALS_MAX
+ *     connections in a row refused the same way (TLS alert refusing the
+ *     client certificate, CONNACK refusal) end the round at once.
+ *   - An identity that cannot be used (no usable CN, certificates that
+ *     cannot be rebuilt: HK_ERR_CERT_*, HK_ERR_TLS_OWN_CERT) is permanent:
+ *     FAILED. Only chip communication errors are retried.
  *   - The hub refuses the identity (CONNACK 0x02 identifier rejected,
  *     0x03 unavailable = disabled, 0x04 bad credentials, 0x05 not
  *     authorized, or a TLS rejection of the client certificate): provision

@@ -27,9 +27,21 @@
  *  - The register request goes out pipelined behind CONNECT and SUBSCRIBE
  *    (MQTT 3.1.1 allows it): one round trip less on slow links. It is sent
  *    at QoS 0: DPS answers with a PUBLISH anyway, and a lost request is
- *    covered by the machine's response timeout. A cut connection registers
- *    again on the next one (DPS treats it as the same registration), which
- *    costs at most one extra registration per cut.
+ *    covered by the machine's response timeout. A cut connection resumes
+ *    the round's registration machine on the next one: once DPS answered
+ *    202 with an operation ID the operation is polled (DPS keeps it on the
+ *    service and answers its status query on any connection), so a cut
+ *    after the 202 costs no registration; a cut before it registers again
+ *    (at most one extra registration per cut, bounded by the backoff).
+ *  - A refusal of the identity that repeats (HK_DEVICE_REFUSALS_MAX
+ *    connections in a row, the same result) is the server's word, not a
+ *    passing fault: the round ends instead of repeating the handshake until
+ *    the deadline. One refusal alone is retried: a server being
+ *    reconfigured may refuse once.
+ *  - An identity that cannot be used (certificates that cannot be rebuilt
+ *    from the chip, no usable CN) fails the flow at once: no retry changes
+ *    a definition that does not match the chip, and retrying would hide the
+ *    cause behind timeouts.
  *  - Telemetry is QoS 1 with clean_session = 0 on the hub, so messages in
  *    flight survive a reconnect to the same hub (re-sent with DUP) and the
  *    hub keeps queued C2D messages. Moving to another hub goes through a
