@@ -357,7 +357,6 @@ typedef struct hk_device {
         bool kick;           /* bytes queued outside step: step again now */
         bool in_step;
         bool dps_fed;        /* a DPS response was consumed by the machine */
-        bool dps_live;       /* dps is this round's machine: a reconnect resumes it */
         uint8_t refusals;    /* DPS connections refused in a row with refused_with */
         uint32_t now_ms;
         uint32_t start_ms;

@@ -269,8 +269,6 @@ static bool identity_error(hk_result r)
     return (r >= HK_ERR_CERT_TEMPLATE && r <= HK_ERR_CERT_PARSE) || r == HK_ERR_TLS_OWN_CERT;
 }
 
-static void fail_permanently(hk_device *dev, hk_result why);
-
 /* ---- connection ------------------------------------------------------------- */
 
 static void close_link(hk_device *dev, bool graceful)
@@ -335,8 +333,20 @@ static void start_dps_round(hk_device *dev, hk_result why)
     I->last_dps_ms = I->now_ms;
     I->dps_done_once = true;
     I->dps_attempt = 0;
-    I->dps_live = false;
     I->refusals = 0;
+    /* One registration machine per round, started here with the round's
+     * deadline: every connection of the round resumes it (do_connect), so
+     * an operation DPS already accepted (202) is polled, not registered
+     * again. It cannot refuse this configuration: the deadline was checked
+     * by hk_device_init and the other values are constants or defaults. */
+    hk_dps_machine_config mc = {
+        .deadline_ms = I->cfg.policy.dps_deadline_ms,
+        .response_timeout_ms = I->cfg.policy.dps_response_timeout_ms,
+        .backoff_min_ms = DPS_BACKOFF_MIN_MS,
+        .backoff_max_ms = DPS_BACKOFF_MAX_MS,
+        .jitter_ms = DPS_JITTER_MS,
+    };
+    (void)hk_dps_machine_init(&I->dps, &mc, I->now_ms);
     set_state(dev, HK_DEVICE_STATE_DPS_CONNECT, why);
 }
 
@@ -369,10 +379,6 @@ static void dps_conn_fail(hk_device *dev, hk_result why)
 {
     dev_in *I = &dev->_internal;
     close_link(dev, false);
-    if (identity_error(why)) {
-        fail_permanently(dev, why);
-        return;
-    }
     bool refused = is_refusal(why);
     I->refusals = (uint8_t)(refused && why == I->refused_with ? I->refusals + 1u : refused);
     I->refused_with = why;
@@ -461,10 +467,6 @@ static void hub_fail(hk_device *dev, hk_result why)
 {
     dev_in *I = &dev->_internal;
     close_link(dev, false);
-    if (identity_error(why)) {
-        fail_permanently(dev, why);
-        return;
-    }
     if (I->session_up && reached(I->now_ms, I->ready_since_ms + HK_DEVICE_STABLE_MS))
         I->hub_attempt = 0;
     I->session_up = false;
@@ -716,6 +718,12 @@ static void do_connect(hk_device *dev, uint32_t *dl)
         }
         r = HK_ERR_TIMEOUT;
     }
+    if (identity_error(r)) {
+        /* The link cannot present the identity: no connection will. */
+        close_link(dev, false);
+        fail_permanently(dev, r);
+        return;
+    }
     I->link_ready = r == HK_OK;
     size_t ul = 0, fl = 0;
     if (r == HK_OK)
@@ -744,21 +752,11 @@ static void do_connect(hk_device *dev, uint32_t *dl)
         set_state(dev, HK_DEVICE_STATE_HUB_SESSION, HK_OK);
         return;
     }
-    /* The first connection of a round starts the registration machine; a
-     * reconnect within the round resumes it, so an operation DPS already
-     * accepted (202) is polled, not registered again. */
-    uint32_t left = dps_deadline(I) - I->now_ms;
-    hk_dps_machine_config mc = {
-        .deadline_ms = left != 0 ? left : 1,
-        .response_timeout_ms = I->cfg.policy.dps_response_timeout_ms,
-        .backoff_min_ms = DPS_BACKOFF_MIN_MS,
-        .backoff_max_ms = DPS_BACKOFF_MAX_MS,
-        .jitter_ms = DPS_JITTER_MS,
-    };
+    /* The round's machine (start_dps_round) carries on over this
+     * connection: a request whose answer was lost with the last one is
+     * sent again, a poll once DPS gave an operation ID. */
     if (r == HK_OK)
-        r = I->dps_live ? hk_dps_machine_resume(&I->dps)
-                        : hk_dps_machine_init(&I->dps, &mc, I->now_ms);
-    I->dps_live = r == HK_OK;
+        r = hk_dps_machine_resume(&I->dps);
     if (r != HK_OK) {
         dps_conn_fail(dev, r);
         return;
