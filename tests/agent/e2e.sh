@@ -255,9 +255,24 @@ dps_5xx() {
 # delivered.
 saw_cut() { grep '"result":"HK_ERR_' "$1" | grep -qv HK_ERR_RECORD_EMPTY; }
 
+ready_twice() { [ "$(grep -c '"next":"ready"' "$1")" -ge 2 ]; }
+
 cut_at() {
   local step=$1
   cloud fault set drop "$step" >/dev/null
+  if [ "$step" = hub-twin ]; then
+    # The twin GET leaves after READY, so a send can be done before it:
+    # run stays connected until the cut and the session after it.
+    agent_bg cut run
+    wait_for 30 saw_cut "$work/cut.json" || fail "no connection failure seen with drop at $step"
+    cloud fault clear >/dev/null
+    wait_for 30 ready_twice "$work/cut.json" || fail "no session again after the cut at $step"
+    kill -TERM "$last_pid"
+    wait_agent "$last_pid" || { cat "$work/cut.err"; fail "run did not stop cleanly after the cut"; }
+    [ -n "$(current_hub)" ] || fail "not provisioned after a cut at $step"
+    [ "$(reg_count)" = 1 ] || fail "cut at $step: $(reg_count) registrations, expected 1"
+    return
+  fi
   agent_bg cut send "after cut at $step"
   # The first connection failure (leaving the record state without a record
   # is not one: the fault must stay set until the cut really happened).
