@@ -406,8 +406,9 @@ typedef struct hk_device {
 
 /* Prepare the flow at now_ms (state IDENTITY). Checks the configuration:
  * HK_ERR_INVALID_ARG for a missing se, link function or id_scope (dev
- * untouched), a jitter above the reconnect maximum, a min above a max or a
- * span beyond the limits (dev then in state FAILED). No I/O. */
+ * untouched), a jitter above the reconnect maximum, a min above a max, a
+ * span beyond the limits or a registration payload longer than
+ * HK_DEVICE_PAYLOAD_MAX (dev then in state FAILED). No I/O. */
 hk_result hk_device_init(hk_device *dev, const hk_device_config *config, uint32_t now_ms);
 
 /*
