@@ -2,20 +2,27 @@
 #   build/       host build (clang, ASan + UBSan, libFuzzer harnesses)
 #   build-size/  Cortex-M4 cross build for make size
 #   build-bench/ optimized host build without sanitizers, for make bench
-.PHONY: all deps test size fuzz bench clean demo
+#   build-firmware/ Cortex-M4 firmware images for QEMU mps2-an386 (make firmware);
+#                the host build runs them in its mcu tests
+.PHONY: all deps test size fuzz bench clean demo firmware firmware-build
 
 BUILD      ?= build
 SIZE_BUILD ?= build-size
 BENCH_BUILD ?= build-bench
+FIRMWARE_BUILD ?= build-firmware
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SMOKE_SECONDS ?= 20
 FUZZ_SECONDS ?= 600
 
+# The host build's mcu tests run the firmware images: they are built first
+# and the host configuration is told where (HK_FIRMWARE_DIR).
 all: deps
 	@JOBS=$(JOBS) scripts/build-mbedtls3 $(BUILD)/mbedtls3
+	@$(MAKE) --no-print-directory firmware-build
 	@cmake -S . -B $(BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DHK_SANITIZE=ON -DHK_FUZZ=ON -DHK_FUZZ_SMOKE_SECONDS=$(FUZZ_SMOKE_SECONDS) \
-	  -DHK_FUZZ_LONG_SECONDS=$(FUZZ_SECONDS) -DHK_MBEDTLS3_DIR=$(abspath $(BUILD))/mbedtls3/install >/dev/null
+	  -DHK_FUZZ_LONG_SECONDS=$(FUZZ_SECONDS) -DHK_MBEDTLS3_DIR=$(abspath $(BUILD))/mbedtls3/install \
+	  -DHK_FIRMWARE_DIR=$(abspath $(FIRMWARE_BUILD)) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
 deps:
@@ -34,6 +41,17 @@ size: deps
 	@cmake --build $(SIZE_BUILD) -j $(JOBS)
 	@python3 scripts/size-report $(SIZE_BUILD)
 
+# Firmware images for the Cortex-M4 board QEMU emulates (mps2-an386):
+# board, lwIP (scripts/build-lwip-arm), mbedTLS (scripts/build-mbedtls-arm)
+# and the images in $(FIRMWARE_BUILD)/images. See docs/firmware.md.
+firmware: deps
+	@$(MAKE) --no-print-directory firmware-build
+
+firmware-build:
+	@cmake -S . -B $(FIRMWARE_BUILD) -DCMAKE_TOOLCHAIN_FILE=cmake/arm-none-eabi.cmake \
+	  -DHK_FIRMWARE_BUILD=ON -DCMAKE_BUILD_TYPE=MinSizeRel >/dev/null
+	@cmake --build $(FIRMWARE_BUILD) -j $(JOBS)
+
 demo: all
 	@scripts/demo $(BUILD)
 
@@ -49,4 +67,4 @@ bench: deps
 	@cmake --build $(BENCH_BUILD) -j $(JOBS) --target bench
 
 clean:
-	rm -rf $(BUILD) $(SIZE_BUILD) $(BENCH_BUILD)
+	rm -rf $(BUILD) $(SIZE_BUILD) $(BENCH_BUILD) $(FIRMWARE_BUILD)

@@ -8,12 +8,13 @@
  *     compressed slots with the CA's certificate definitions, Sign, Random,
  *     slot 8);
  *   - the certificate definitions compiled in from hubkey-factory's
- *     certdefs.h (checked by the factory when it wrote them);
- *   - the boot flow (hk_device): identity, provisioning record (hk_record),
- *     DPS registration, record write, hub session, run until READY and then
- *     step; the application's part of a session: telemetry with
- *     properties, reported properties on a desired update, method answers,
- *     C2D properties.
+ *     certdefs.h (checked by the factory when it wrote them), in an archive
+ *     of their own (hk_certdefs) so they are counted with hubkey;
+ *   - the application of the QEMU firmware (firmware/app.c, the same
+ *     source): the boot flow (hk_device) from identity through DPS and the
+ *     record write to the hub session, telemetry with properties, reported
+ *     properties on a desired update, method answers, C2D properties, and a
+ *     log line per event.
  * Built twice:
  *   device-stack  the link is the board's byte stream as is: everything
  *                 hubkey runs except TLS (hubkey's archives are counted);
@@ -24,16 +25,19 @@
  *                 are counted).
  * The board (I2C controller, network interface, clock) is a set of volatile
  * registers: the compiler cannot know what they return, so no path is
- * optimised away, and nothing of it counts as hubkey. The images are only
- * linked, never run.
+ * optimised away, and nothing of it counts as hubkey. These images are only
+ * linked; the same application runs on a Cortex-M4 in QEMU in the mcu
+ * tests (firmware/, docs/firmware.md), there with lwIP and the board's
+ * drivers.
  */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
-#include "certdefs.h"
+#include "app.h"
 #include "common/hk_common.h"
+#include "hk_certdefs.h"
 #include "hubkey/atecc608.h"
 #include "hubkey/cert.h"
 #include "hubkey/device.h"
@@ -144,14 +148,13 @@ static hk_result board_platform_wait(void *ctx, const hk_transport *socket, uint
 }
 
 static hk_result board_tcp_connect(void *ctx, const char *host, uint16_t port,
-                                   uint32_t timeout_ms, hk_transport *out_socket)
+                                   hk_transport *out_socket)
 {
     (void)ctx;
     for (const char *p = host; *p != '\0'; p++)
         nic_data = (uint8_t)*p;
     nic_data = (uint8_t)(port >> 8);
     nic_data = (uint8_t)port;
-    board_wait(timeout_ms);
     out_socket->ctx = NULL;
     out_socket->send = nic_send;
     out_socket->recv = nic_recv;
@@ -235,95 +238,43 @@ static hk_result make_link(const hk_se *se, hk_device_link *out_link)
 }
 #endif
 
-/* ---- the application ---------------------------------------------------------- */
+/* ---- the firmware --------------------------------------------------------- */
 
-typedef struct app {
-    hk_device *dev;
-    char buf[64];
-} app;
-
-static void on_event(void *ctx, const hk_device_event *ev)
+/* The board's console: one line at a time to its UART data register. */
+__attribute__((format(printf, 1, 2))) static void board_log(const char *fmt, ...)
 {
-    app *a = ctx;
-    uint32_t id;
-    switch (ev->type) {
-    case HK_DEVICE_EVENT_DESIRED: {
-        /* Acknowledge the version of the desired properties. */
-        static const char reported[] = "{\"interval\":{\"ac\":200,\"av\":1}}";
-        (void)hk_device_twin_report(a->dev, reported, sizeof reported - 1, &id);
-        break;
-    }
-    case HK_DEVICE_EVENT_METHOD: {
-        static const char answer[] = "{\"ok\":true}";
-        (void)hk_device_method_respond(a->dev, ev->request_id, ev->request_id_len, 200, answer,
-                                       sizeof answer - 1);
-        break;
-    }
-    case HK_DEVICE_EVENT_C2D: {
-        const char *value;
-        size_t value_len, len;
-        if (hk_hub_properties_find(ev->properties, ev->properties_len, "cmd", &value,
-                                   &value_len) == HK_OK)
-            (void)hk_hub_url_decode(value, value_len, a->buf, sizeof a->buf, &len);
-        break;
-    }
-    default:
-        break;
-    }
+    for (const char *p = fmt; *p != '\0'; p++)
+        nic_data = (uint8_t)*p;
 }
 
 static hk_result firmware(void)
 {
     static hk_atecc608 chip;
     static hk_se_atecc608 se_ctx;
-    static hk_device dev;
-    static app application;
+    static fw_app application;
 
-    const hk_i2c i2c = {NULL, i2c_write, i2c_read, i2c_wake, i2c_delay_us};
-    HK_TRY(hk_atecc608_init(&chip, &i2c, HK_ATECC608_ADDR_DEFAULT));
+    application.i2c = (hk_i2c){NULL, i2c_write, i2c_read, i2c_wake, i2c_delay_us};
+    HK_TRY(hk_atecc608_init(&chip, &application.i2c, HK_ATECC608_ADDR_DEFAULT));
 
     hk_se se;
     hk_atecc608_problem problem;
-    HK_TRY(hk_se_atecc608_open(&se_ctx, &chip, &hubkey_device_def, &hubkey_signer_def, &se,
+    HK_TRY(hk_se_atecc608_open(&se_ctx, &chip, hk_certdefs_device, hk_certdefs_signer, &se,
                                &problem));
 
-    hk_device_config config;
-    memset(&config, 0, sizeof config);
-    config.se = &se;
-    HK_TRY(make_link(&se, &config.link));
-    config.id_scope = "0ne00000000";
-    config.on_event = on_event;
-    application.dev = &dev;
-    config.event_ctx = &application;
-    HK_TRY(hk_device_init(&dev, &config, tick_ms));
-
+    hk_device_link link;
+    HK_TRY(make_link(&se, &link));
     hk_platform clock;
     memset(&clock, 0, sizeof clock);
     clock.monotonic_ms = board_ms;
-    HK_TRY(hk_device_run(&dev, &clock, HK_DEVICE_STATE_READY, 0));
 
-    /* Connected: a reading every minute, the flow stepped in between. */
-    static const char reading[] = "{\"temperature\":21.5}";
-    static const hk_hub_property app_props[] = {{"sensor", "t0"}};
-    hk_hub_telemetry_properties props;
-    memset(&props, 0, sizeof props);
-    props.content_type = "application/json";
-    props.content_encoding = "utf-8";
-    props.app = app_props;
-    props.app_count = HK_ARRAY_LEN(app_props);
-    uint32_t next_reading = tick_ms;
-    for (;;) {
-        uint32_t deadline;
-        HK_TRY(hk_device_step(&dev, tick_ms, &deadline));
-        if (hk_device_get_state(&dev) == HK_DEVICE_STATE_READY &&
-            (int32_t)(tick_ms - next_reading) >= 0) {
-            uint32_t id;
-            if (hk_device_send_telemetry(&dev, (const uint8_t *)reading, sizeof reading - 1,
-                                         &props, &id) == HK_OK)
-                next_reading = tick_ms + 60000u;
-        }
-        board_wait(deadline - tick_ms);
-    }
+    /* The application the QEMU firmware runs (firmware/app.c): telemetry
+     * every minute, forever, with the twin, method and C2D reactions. */
+    static fw_app_settings settings;
+    settings.id_scope = "0ne00000000";
+    settings.telemetry = 0;
+    settings.interval_ms = 60000u;
+    settings.log = board_log;
+    return fw_app_run(&application, &settings, &se, link, &clock, true);
 }
 
 int main(void)

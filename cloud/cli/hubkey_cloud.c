@@ -213,52 +213,133 @@ static char *hub_name(int i)
     return hkc_printf("hub-%d.hubkey.test", i);
 }
 
-static bool make_pki(struct cli *c)
+/* The names the server certificate must carry: the DPS host, every hub,
+ * localhost, then the extra names given to `start --server-name`. */
+static char **server_names(struct cli *c, char *const *extra, size_t n_extra, size_t *out_n)
+{
+    json_t *hubs = hkc_db_query(c->db, "SELECT name FROM hubs ORDER BY name", NULL);
+    size_t nh = json_array_size(hubs);
+    char **dns = calloc(nh + n_extra + 3, sizeof(*dns));
+    size_t k = 0;
+    dns[k++] = hkc_strdup(DPS_HOST);
+    for (size_t i = 0; i < nh; i++)
+        dns[k++] = hkc_strdup(hkc_row_str(json_array_get(hubs, i), "name"));
+    dns[k++] = hkc_strdup("localhost");
+    for (size_t i = 0; i < n_extra; i++) {
+        bool dup = false;
+        for (size_t j = 0; j < k; j++)
+            dup = dup || hkc_streq_nocase(dns[j], extra[i]);
+        if (!dup)
+            dns[k++] = hkc_strdup(extra[i]);
+    }
+    json_decref(hubs);
+    *out_n = k;
+    return dns;
+}
+
+static void free_names(char **names, size_t n)
+{
+    for (size_t i = 0; names && i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+/* Whether the server certificate at path names exactly the DNS names given
+ * (in any order and case). */
+static bool server_cert_names_match(const char *path, char *const *names, size_t n)
+{
+    X509 *x = hkc_pki_read_cert(path);
+    if (!x)
+        return false;
+    GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+    size_t have = 0;
+    bool all_wanted = true;
+    for (int i = 0; gens && i < sk_GENERAL_NAME_num(gens); i++) {
+        const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+        if (g->type != GEN_DNS)
+            continue;
+        const char *s = (const char *)ASN1_STRING_get0_data(g->d.dNSName);
+        int len = ASN1_STRING_length(g->d.dNSName);
+        bool wanted = false;
+        for (size_t j = 0; j < n && !wanted; j++)
+            wanted = (size_t)len == strlen(names[j]) && strncasecmp(s, names[j], (size_t)len) == 0;
+        all_wanted = all_wanted && wanted;
+        have++;
+    }
+    GENERAL_NAMES_free(gens);
+    X509_free(x);
+    return all_wanted && have == n;
+}
+
+/* Issues pki/server.pem (+ key) for names, signed by the server CA. */
+static bool issue_server_cert(struct cli *c, const char *pki, char *const *names, size_t n)
+{
+    char *p_ca = hkc_printf("%s/server-ca.pem", pki), *p_cak = hkc_printf("%s/server-ca.key", pki);
+    char *p_srv = hkc_printf("%s/server.pem", pki), *p_srvk = hkc_printf("%s/server.key", pki);
+    X509 *ca = hkc_pki_read_cert(p_ca);
+    EVP_PKEY *ca_key = hkc_pki_read_key(p_cak);
+    EVP_PKEY *srv_key = hkc_pki_key_rsa(2048);
+    const char **dns = calloc(n + 1, sizeof(*dns));
+    for (size_t i = 0; dns && i < n; i++)
+        dns[i] = names[i];
+    const char *ips[] = {"127.0.0.1", NULL};
+    struct hkc_cert_spec spec = {.cn = DPS_HOST, .key = srv_key, .issuer = ca,
+                                 .issuer_key = ca_key, .dns = dns, .ips = ips,
+                                 .days = 825, .server = true};
+    X509 *srv = ca && ca_key && srv_key && dns ? hkc_pki_cert(&spec) : NULL;
+    X509 *chain[2] = {srv, ca};
+    bool ok = srv && hkc_pki_write_key(p_srvk, srv_key) && hkc_pki_write_cert(p_srv, chain, 2);
+    if (!ok)
+        fail(EX_INPUT, "could not issue the server certificate in %s", pki);
+    (void)c;
+    X509_free(ca), X509_free(srv);
+    EVP_PKEY_free(ca_key), EVP_PKEY_free(srv_key);
+    free(dns);
+    free(p_ca), free(p_cak), free(p_srv), free(p_srvk);
+    return ok;
+}
+
+/* The server PKI: the CAs are made once; the server certificate is (re)issued
+ * whenever the set of names it must carry changed. *reissued says so. */
+static bool make_pki(struct cli *c, char *const *extra, size_t n_extra, bool *reissued)
 {
     char *pki = path_in(c, "pki");
     mkdir(pki, 0755);
     char *ca_pem = hkc_printf("%s/server-ca.pem", pki);
     struct stat st;
     bool ok = true;
+    *reissued = false;
     if (stat(ca_pem, &st) != 0) {
         /* RSA, as today's Azure endpoints present RSA chains. */
         EVP_PKEY *ca_key = hkc_pki_key_rsa(2048);
-        EVP_PKEY *srv_key = hkc_pki_key_rsa(2048);
         struct hkc_cert_spec ca_spec = {.cn = "hubkey-cloud Server Root CA", .key = ca_key,
                                         .ca = true, .pathlen = 0, .days = 3650};
         X509 *ca = ca_key ? hkc_pki_cert(&ca_spec) : NULL;
-        json_t *hubs = hkc_db_query(c->db, "SELECT name FROM hubs ORDER BY name", NULL);
-        size_t nh = json_array_size(hubs);
-        const char **dns = calloc(nh + 3, sizeof(*dns));
-        size_t k = 0;
-        dns[k++] = DPS_HOST;
-        for (size_t i = 0; i < nh; i++)
-            dns[k++] = hkc_row_str(json_array_get(hubs, i), "name");
-        dns[k++] = "localhost";
-        const char *ips[] = {"127.0.0.1", NULL};
-        struct hkc_cert_spec srv_spec = {.cn = DPS_HOST, .key = srv_key, .issuer = ca,
-                                         .issuer_key = ca_key, .dns = dns, .ips = ips,
-                                         .days = 825, .server = true};
-        X509 *srv = ca && srv_key ? hkc_pki_cert(&srv_spec) : NULL;
         EVP_PKEY *iss_key = hkc_pki_key_ec(NID_secp384r1);
         struct hkc_cert_spec iss_spec = {.cn = "hubkey-cloud Device Issuing CA", .key = iss_key,
                                          .ca = true, .pathlen = 0, .days = 3650};
         X509 *iss = iss_key ? hkc_pki_cert(&iss_spec) : NULL;
-        char *p_srv = hkc_printf("%s/server.pem", pki), *p_srvk = hkc_printf("%s/server.key", pki);
         char *p_cak = hkc_printf("%s/server-ca.key", pki);
         char *p_iss = hkc_printf("%s/issuing-ca.pem", pki), *p_issk = hkc_printf("%s/issuing-ca.key", pki);
-        X509 *chain[2] = {srv, ca};
-        ok = ca && srv && iss && hkc_pki_write_cert(p_srv, chain, 2) &&
-             hkc_pki_write_key(p_srvk, srv_key) && hkc_pki_write_key(p_cak, ca_key) &&
+        ok = ca && iss && hkc_pki_write_key(p_cak, ca_key) &&
              hkc_pki_write_cert(p_iss, &iss, 1) && hkc_pki_write_key(p_issk, iss_key) &&
              hkc_pki_write_cert(ca_pem, &ca, 1);
-        free(p_srv), free(p_srvk), free(p_cak), free(p_iss), free(p_issk);
-        X509_free(ca), X509_free(srv), X509_free(iss);
-        EVP_PKEY_free(ca_key), EVP_PKEY_free(srv_key), EVP_PKEY_free(iss_key);
-        free(dns);
-        json_decref(hubs);
+        free(p_cak), free(p_iss), free(p_issk);
+        X509_free(ca), X509_free(iss);
+        EVP_PKEY_free(ca_key), EVP_PKEY_free(iss_key);
         if (!ok)
             fail(EX_INPUT, "could not create the server PKI in %s", pki);
+    }
+    if (ok) {
+        size_t n = 0;
+        char **names = server_names(c, extra, n_extra, &n);
+        char *p_srv = hkc_printf("%s/server.pem", pki);
+        if (!server_cert_names_match(p_srv, names, n)) {
+            ok = issue_server_cert(c, pki, names, n);
+            *reissued = ok;
+        }
+        free(p_srv);
+        free_names(names, n);
     }
     free(ca_pem);
     free(pki);
@@ -323,7 +404,8 @@ static bool rebuild_trust(struct cli *c)
 
 /* ------------------------------------------------------------------ start / stop / status */
 
-static bool ensure_initialised(struct cli *c, long hubs_wanted)
+static bool ensure_initialised(struct cli *c, long hubs_wanted, char *const *extra,
+                               size_t n_extra, bool *reissued)
 {
     if (!open_db(c, false))
         return false;
@@ -347,7 +429,7 @@ static bool ensure_initialised(struct cli *c, long hubs_wanted)
         }
     }
     free(scope);
-    return make_pki(c);
+    return make_pki(c, extra, n_extra, reissued);
 }
 
 static char *plugin_path(void)
@@ -512,7 +594,7 @@ static void print_endpoints(struct cli *c, int port)
 {
     char *scope = hkc_db_setting(c->db, "id_scope");
     char *ca = path_in(c, "pki/server-ca.pem");
-    printf("DPS          mqtts://%s:%d  (connect to 127.0.0.1:%d)\n", DPS_HOST, port, port);
+    printf("DPS          mqtts://%s:%d\n", DPS_HOST, port);
     json_t *hubs = hkc_db_query(c->db, "SELECT name FROM hubs ORDER BY name", NULL);
     size_t i;
     json_t *h;
@@ -521,9 +603,28 @@ static void print_endpoints(struct cli *c, int port)
     printf("ID scope     %s\n", scope ? scope : "?");
     printf("Server CA    %s\n", ca);
     printf("State        %s\n", c->dir);
-    printf("Trust the server CA on the device (or with mosquitto_sub --cafile %s);\n"
-           "all host names above resolve to 127.0.0.1 (add them to /etc/hosts or connect by IP).\n",
-           ca);
+    /* Nothing makes these names resolve: say how to reach the listener. */
+    printf("\nThe broker listens on 127.0.0.1:%d only, and the host names above do not\n"
+           "resolve by themselves. Either connect to 127.0.0.1:%d and keep the names for\n"
+           "TLS (hubkey: --dps %s --cloud-address 127.0.0.1:%d --trust %s),\n"
+           "or add them to /etc/hosts:\n  127.0.0.1 %s",
+           port, port, DPS_HOST, port, ca, DPS_HOST);
+    json_array_foreach(hubs, i, h)
+        printf(" %s", hkc_row_str(h, "name"));
+    printf("\n");
+    /* A command that works as printed once DEVICE names a device certificate
+     * (CN = DEVICE, self-signed or its root uploaded with `ca add`). */
+    const char *hub = hkc_row_str(json_array_get(hubs, 0), "name");
+    if (hub) {
+        printf("Devices present a client certificate. To try the hub with one (DEVICE.pem,\n"
+               "DEVICE.key, CN=DEVICE; self-signed, or its root uploaded with ca add):\n"
+               "  hubkey-cloud --dir %s device add DEVICE --hub %s --cert DEVICE.pem\n"
+               "  mosquitto_pub -h 127.0.0.1 -p %d -V mqttv311 --cafile %s "
+               "--cert DEVICE.pem --key DEVICE.key -i DEVICE -u '%s/DEVICE/?api-version=2021-04-12' "
+               "-t 'devices/DEVICE/messages/events/' -m hello\n"
+               "  hubkey-cloud --dir %s telemetry\n",
+               c->dir, hub, port, ca, hub, c->dir);
+    }
     json_decref(hubs);
     free(scope);
     free(ca);
@@ -545,10 +646,15 @@ static bool write_conf(struct cli *c, int port, int wake_port, const char *plugi
             "set_tcp_nodelay true\n"
             "max_queued_messages 100000\n"
             "max_inflight_messages 100\n"
+            /* mosquitto reads a whole packet into memory before a plugin
+             * sees it (a CONNECT before authentication): refuse any packet
+             * larger than the largest legitimate one as soon as its length
+             * is announced. */
+            "max_packet_size %u\n"
             "log_dest file %s/mosquitto.log\n"
             "log_type error\nlog_type warning\nlog_type notice\nlog_type information\n"
             "log_timestamp_format %%Y-%%m-%%dT%%H:%%M:%%S\n",
-            c->dir);
+            HKC_PACKET_MAX, c->dir);
     if (user)
         fprintf(f, "user %s\n", user);
     /* Plain loopback listener only the plugin itself uses (with a random token)
@@ -570,11 +676,49 @@ static bool write_conf(struct cli *c, int port, int wake_port, const char *plugi
     return fclose(f) == 0;
 }
 
+/* A DNS host name: 1..253 characters, labels of 1..63 letters, digits and
+ * '-' that neither start nor end with '-'. */
+static bool valid_dns_name(const char *s)
+{
+    size_t len = strlen(s), label = 0;
+    if (len == 0 || len > 253)
+        return false;
+    for (size_t i = 0; i <= len; i++) {
+        char ch = s[i];
+        if (ch == '.' || ch == '\0') {
+            if (label == 0 || label > 63 || s[i - 1] == '-')
+                return false;
+            label = 0;
+        } else if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                   (ch >= '0' && ch <= '9') || (ch == '-' && label > 0)) {
+            label++;
+        } else {
+            return false;
+        }
+    }
+    return true;
+}
+
+#define SERVER_NAMES_MAX 16
+
 static int cmd_start(struct cli *c)
 {
     bool missing = false;
     const char *port_s = take_opt(c, "--port", &missing);
     const char *hubs_s = take_opt(c, "--hubs", &missing);
+    /* --server-name NAME, repeatable: extra DNS names for the server
+     * certificate (for clients that check a fixed host name, such as
+     * global.azure-devices-provisioning.net). */
+    char *extra[SERVER_NAMES_MAX];
+    size_t n_extra = 0;
+    const char *name;
+    while ((name = take_opt(c, "--server-name", &missing)) != NULL) {
+        if (n_extra == SERVER_NAMES_MAX)
+            return fail(EX_INPUT, "at most %d --server-name options", SERVER_NAMES_MAX);
+        if (!valid_dns_name(name))
+            return fail(EX_INPUT, "--server-name '%s' is not a DNS host name", name);
+        extra[n_extra++] = (char *)name;
+    }
     if (missing)
         return fail(EX_USAGE, "option needs a value");
     int rc = check_leftovers(c, 0);
@@ -592,11 +736,20 @@ static int cmd_start(struct cli *c)
         return EX_INPUT;
     if (running(c, &pid)) {
         printf("hubkey-cloud is already running (pid %ld)\n",  pid);
+        if (n_extra > 0)
+            fprintf(stderr, "hubkey-cloud: note: --server-name applies when the cloud starts: "
+                            "stop it and start it again\n");
         print_endpoints(c, (int)hkc_db_setting_int(c->db, "port", DEFAULT_PORT));
         return EX_OK;
     }
-    if (!ensure_initialised(c, hubs))
+    bool reissued = false;
+    if (!ensure_initialised(c, hubs, extra, n_extra, &reissued))
         return EX_INPUT;
+    if (reissued)
+        printf("server certificate issued for %s, every hub, localhost, 127.0.0.1%s", DPS_HOST,
+               n_extra ? " and " : "\n");
+    for (size_t i = 0; reissued && i < n_extra; i++)
+        printf("%s%s", extra[i], i + 1 < n_extra ? ", " : "\n");
     if (!port)
         port = hkc_db_setting_int(c->db, "port", DEFAULT_PORT);
     char ps[16];
@@ -844,6 +997,87 @@ static int list_query(struct cli *c, const char *sql, const char *const *cols, c
 
 /* ------------------------------------------------------------------ enrollments and CAs */
 
+static bool self_signed(X509 *x)
+{
+    EVP_PKEY *k = X509_get0_pubkey(x);
+    return X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(x)) == 0 && k &&
+           X509_verify(x, k) == 1;
+}
+
+/* Whether x reaches a self-signed root through the uploaded CAs and group
+ * certificates (checked by signature, as the plugin walks them). NULL when it does (or is a root
+ * itself); else the subject of the first issuer that is missing (heap). */
+static char *untrusted_issuer(struct cli *c, X509 *x)
+{
+    if (self_signed(x))
+        return NULL;
+    json_t *rows = hkc_db_query(c->db, "SELECT pem FROM cas UNION ALL SELECT cert_pem AS pem "
+                                       "FROM enrollments WHERE kind='group'",
+                                NULL);
+    size_t n = json_array_size(rows), found = 0;
+    X509 **cas = calloc(n ? n : 1, sizeof(*cas));
+    for (size_t i = 0; cas && i < n; i++) {
+        X509 *ca = hkc_pki_from_pem(hkc_row_str(json_array_get(rows, i), "pem"));
+        if (ca)
+            cas[found++] = ca;
+    }
+    json_decref(rows);
+    size_t idx[8];
+    size_t depth = cas ? hkc_pki_ancestry(x, cas, found, idx, 8) : 0;
+    X509 *top = depth ? cas[idx[depth - 1]] : x;
+    char *missing = NULL;
+    if (!self_signed(top)) {
+        char buf[512];
+        X509_NAME_oneline(X509_get_issuer_name(top), buf, sizeof(buf));
+        missing = hkc_strdup(buf);
+    }
+    hkc_pki_free_certs(cas, found);
+    return missing;
+}
+
+#define TRUST_BUNDLE_MAX 25
+
+/* Reads a trust bundle file: 1..TRUST_BUNDLE_MAX PEM CA certificates, kept
+ * as PEM text (re-encoded, one after the other) in *out. */
+static int read_trust_bundle(const char *path, char **out)
+{
+    size_t n = 0;
+    X509 **certs = hkc_pki_read_certs(path, &n);
+    int rc = EX_OK;
+    if (n == 0)
+        rc = fail(EX_INPUT, "--trust-bundle %s: no PEM certificate found", path);
+    else if (n > TRUST_BUNDLE_MAX)
+        rc = fail(EX_INPUT, "--trust-bundle %s: %zu certificates, at most %d", path, n,
+                  TRUST_BUNDLE_MAX);
+    size_t len = 0;
+    char *text = NULL;
+    for (size_t i = 0; i < n && rc == EX_OK; i++) {
+        if (X509_check_ca(certs[i]) == 0) {
+            rc = fail(EX_INPUT, "--trust-bundle %s: certificate %zu is not a CA", path, i + 1);
+            break;
+        }
+        char *pem = hkc_pki_to_pem(certs[i]);
+        size_t l = pem ? strlen(pem) : 0;
+        char *grown = pem ? realloc(text, len + l + 1) : NULL;
+        if (!grown) {
+            free(pem);
+            rc = fail(EX_INPUT, "--trust-bundle %s: out of memory", path);
+            break;
+        }
+        text = grown;
+        memcpy(text + len, pem, l + 1);
+        len += l;
+        free(pem);
+    }
+    hkc_pki_free_certs(certs, n);
+    if (rc != EX_OK) {
+        free(text);
+        text = NULL;
+    }
+    *out = text;
+    return rc;
+}
+
 static X509 *load_cert_arg(const char *path)
 {
     X509 *x = hkc_pki_read_cert(path);
@@ -875,6 +1109,7 @@ static int enroll_add(struct cli *c, const char *kind)
     const char *repro = take_opt(c, "--reprovision", &missing);
     const char *twin = take_opt(c, "--initial-twin", &missing);
     const char *payload = take_opt(c, "--payload", &missing);
+    const char *bundle_path = take_opt(c, "--trust-bundle", &missing);
     bool disabled = take_flag(c, "--disabled");
     if (missing)
         return fail(EX_USAGE, "option needs a value");
@@ -903,11 +1138,17 @@ static int enroll_add(struct cli *c, const char *kind)
     if (!valid_json_object_arg(twin, "--initial-twin") ||
         !valid_json_object_arg(payload, "--payload"))
         return EX_INPUT;
+    char *bundle = NULL;
+    if (bundle_path && (rc = read_trust_bundle(bundle_path, &bundle)) != EX_OK)
+        return rc;
     X509 *x = load_cert_arg(cert_path);
-    if (!x)
+    if (!x) {
+        free(bundle);
         return EX_INPUT;
+    }
     if (!open_db(c, true)) {
         X509_free(x);
+        free(bundle);
         return EX_STATE;
     }
     if (strcmp(alloc, "static") == 0) {
@@ -936,46 +1177,51 @@ static int enroll_add(struct cli *c, const char *kind)
         rc = fail(EX_INPUT, "%s is not a CA certificate", cert_path);
     if (rc) {
         X509_free(x);
+        free(bundle);
         return rc;
     }
-    /* Certificates after the first in a group's file are its issuers: they are
-     * uploaded as verified CAs so TLS can build the chain to a root. */
-    if (!individual) {
-        size_t nc = 0;
-        X509 **all = hkc_pki_read_certs(cert_path, &nc);
-        for (size_t i = 1; i < nc; i++) {
-            if (X509_check_ca(all[i]) == 0)
-                continue;
-            char s1[41], s2[65], ts[40];
-            hkc_pki_thumbprints(all[i], s1, s2);
-            hkc_time_utc(ts, sizeof(ts));
-            char *p = hkc_pki_to_pem(all[i]);
-            char *subject = hkc_pki_subject(all[i]);
-            hkc_db_exec(c->db, "INSERT OR IGNORE INTO cas(sha256,subject,pem,created) "
-                               "VALUES(?,?,?,?)", "ssss", s2, subject, p, ts);
-            trust_add_pem(c, p);
-            free(p);
-            free(subject);
-        }
-        hkc_pki_free_certs(all, nc);
-        if (X509_check_issued(x, x) != X509_V_OK) {
-            /* An intermediate: TLS needs every certificate up to a root. */
-            json_t *cas = hkc_db_query(c->db, "SELECT pem FROM cas", NULL);
-            bool have_issuer = false;
-            size_t i;
-            json_t *r;
-            json_array_foreach(cas, i, r) {
-                X509 *ca = hkc_pki_from_pem(hkc_row_str(r, "pem"));
-                if (ca && X509_check_issued(ca, x) == X509_V_OK)
-                    have_issuer = true;
-                X509_free(ca);
-            }
-            json_decref(cas);
-            if (!have_issuer)
-                fprintf(stderr, "hubkey-cloud: note: %s is an intermediate CA; upload its issuers "
-                                "up to the root (hubkey-cloud ca add ROOT.pem, or append them to "
-                                "the --cert file) so devices' TLS chains verify\n", name);
-        }
+    /* Certificates after the first in the file are its issuers (a group CA's
+     * or a device certificate's): they are uploaded as verified CAs so that
+     * TLS can build the device's chain to a root. */
+    size_t nc = 0;
+    X509 **all = hkc_pki_read_certs(cert_path, &nc);
+    for (size_t i = 1; i < nc; i++) {
+        if (X509_check_ca(all[i]) == 0)
+            continue;
+        char s1[41], s2[65], ts[40];
+        hkc_pki_thumbprints(all[i], s1, s2);
+        hkc_time_utc(ts, sizeof(ts));
+        char *p = hkc_pki_to_pem(all[i]);
+        char *subject = hkc_pki_subject(all[i]);
+        hkc_db_exec(c->db, "INSERT OR IGNORE INTO cas(sha256,subject,pem,created) "
+                           "VALUES(?,?,?,?)", "ssss", s2, subject, p, ts);
+        trust_add_pem(c, p);
+        free(p);
+        free(subject);
+    }
+    hkc_pki_free_certs(all, nc);
+    /* Without a root above it, mosquitto's TLS layer refuses the device in
+     * the handshake: say exactly which certificate is missing. */
+    char *missing_ca = untrusted_issuer(c, x);
+    if (missing_ca)
+        fprintf(stderr,
+                "hubkey-cloud: note: %s %s is signed by '%s', which this cloud does not "
+                "trust: its devices will be refused in the TLS handshake. Upload that "
+                "certificate and its issuers up to the root (hubkey-cloud ca add ISSUER.pem), "
+                "or put them after the certificate in the --cert file.\n",
+                individual ? "the certificate of" : "the CA of group", name, missing_ca);
+    free(missing_ca);
+    /* Registration IDs are case-insensitive: an individual enrollment added
+     * again in another case replaces the one stored, under its stored name. */
+    char *stored = NULL;
+    if (individual) {
+        json_t *row = hkc_db_row(c->db, "SELECT name FROM enrollments WHERE kind='individual' "
+                                        "AND lower(name)=lower(?)",
+                                 "s", name);
+        stored = hkc_strdup(hkc_row_str(row, "name"));
+        json_decref(row);
+        if (stored)
+            name = stored;
     }
     char sha1[41], sha256[65], now[40];
     hkc_pki_thumbprints(x, sha1, sha256);
@@ -984,21 +1230,27 @@ static int enroll_add(struct cli *c, const char *kind)
     X509_free(x);
     int n = hkc_db_exec(c->db,
                         "INSERT INTO enrollments(kind,name,cert_pem,sha1,sha256,device_id,enabled,"
-                        "allocation,hubs,reprovision,initial_twin,payload,created) "
-                        "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(kind,name) DO UPDATE SET "
+                        "allocation,hubs,reprovision,initial_twin,payload,created,trust_bundle) "
+                        "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(kind,name) DO UPDATE SET "
                         "cert_pem=excluded.cert_pem,sha1=excluded.sha1,sha256=excluded.sha256,"
                         "device_id=excluded.device_id,enabled=excluded.enabled,"
                         "allocation=excluded.allocation,hubs=excluded.hubs,"
                         "reprovision=excluded.reprovision,initial_twin=excluded.initial_twin,"
-                        "payload=excluded.payload",
-                        "ssssssisssss" "s", kind, name, pem, sha1, sha256, device_id,
-                        (int64_t)(disabled ? 0 : 1), alloc, hubs, repro, twin, payload, now);
+                        "payload=excluded.payload,trust_bundle=excluded.trust_bundle",
+                        "ssssssisssss" "ss", kind, name, pem, sha1, sha256, device_id,
+                        (int64_t)(disabled ? 0 : 1), alloc, hubs, repro, twin, payload, now,
+                        bundle);
+    free(bundle);
     bool ok = n > 0 && trust_add_pem(c, pem);
     free(pem);
-    if (!ok)
+    if (!ok) {
+        free(stored);
         return fail(EX_INPUT, "could not store the enrollment");
-    printf("enrollment %s %s added (%s, %s, reprovision %s%s)\n", kind, name, alloc,
-           hubs ? hubs : "all hubs", repro, disabled ? ", disabled" : "");
+    }
+    printf("enrollment %s %s %s (%s, %s, reprovision %s%s)\n", kind, name,
+           stored ? "replaced" : "added", alloc, hubs ? hubs : "all hubs", repro,
+           disabled ? ", disabled" : "");
+    free(stored);
     return EX_OK;
 }
 
@@ -1031,10 +1283,16 @@ static int cmd_enroll(struct cli *c)
             return fail(EX_USAGE, "usage: enroll %s %s NAME", kind, verb);
         if (!open_db(c, true))
             return EX_STATE;
+        /* Individual enrollments are named by registration ID, which is
+         * case-insensitive; group names are matched exactly. */
         int n = strcmp(verb, "remove") == 0
-                    ? hkc_db_exec(c->db, "DELETE FROM enrollments WHERE kind=? AND name=?", "ss",
-                                  kind, c->argv[0])
-                    : hkc_db_exec(c->db, "UPDATE enrollments SET enabled=? WHERE kind=? AND name=?",
+                    ? hkc_db_exec(c->db,
+                                  "DELETE FROM enrollments WHERE kind=?1 AND (name=?2 OR "
+                                  "(kind='individual' AND lower(name)=lower(?2)))",
+                                  "ss", kind, c->argv[0])
+                    : hkc_db_exec(c->db,
+                                  "UPDATE enrollments SET enabled=?1 WHERE kind=?2 AND (name=?3 OR "
+                                  "(kind='individual' AND lower(name)=lower(?3)))",
                                   "iss", (int64_t)(strcmp(verb, "enable") == 0), kind,
                                   c->argv[0]);
         if (n <= 0)
@@ -1160,9 +1418,13 @@ static int cmd_device(struct cli *c)
             }
             hkc_pki_thumbprints(x, sha1, sha256);
             pem = hkc_pki_to_pem(x);
-            if (X509_check_issued(x, x) != X509_V_OK)
-                fprintf(stderr, "hubkey-cloud: note: %s is CA-signed; the TLS layer needs its "
-                                "root uploaded (hubkey-cloud ca add ROOT.pem)\n", cert_path);
+            char *missing_ca = untrusted_issuer(c, x);
+            if (missing_ca)
+                fprintf(stderr, "hubkey-cloud: note: %s is signed by '%s', which this cloud "
+                                "does not trust: upload it and its issuers up to the root "
+                                "(hubkey-cloud ca add ISSUER.pem) or the TLS handshake fails\n",
+                        cert_path, missing_ca);
+            free(missing_ca);
             X509_free(x);
         } else {
             size_t l = strlen(thumb);
@@ -1702,11 +1964,12 @@ static void usage(FILE *f)
 {
     fputs("usage: hubkey-cloud [--dir STATE] COMMAND ...\n"
           "\n"
-          "  start [--port N] [--hubs N]     create state on first use, start the broker\n"
+          "  start [--port N] [--hubs N] [--server-name NAME]...\n"
+          "                                  create state on first use, start the broker\n"
           "  stop | status [--json]\n"
           "  enroll group add NAME --cert CA.pem [--hubs H1,H2] [--allocation hashed|static]\n"
           "        [--reprovision migrate|reset|never] [--initial-twin JSON] [--payload JSON]\n"
-          "        [--disabled]\n"
+          "        [--trust-bundle CAS.pem] [--disabled]\n"
           "  enroll individual add REG_ID --cert DEVICE.pem [--device-id ID] [same options]\n"
           "  enroll group|individual list [--json] | enable|disable|remove NAME\n"
           "  ca add FILE.pem | ca list [--json]     upload (verified) CA certificates\n"

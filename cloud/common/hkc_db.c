@@ -25,7 +25,7 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS enrollments(kind TEXT NOT NULL, name TEXT NOT NULL,"
     " cert_pem TEXT NOT NULL, sha1 TEXT, sha256 TEXT, device_id TEXT, enabled INTEGER NOT NULL,"
     " allocation TEXT NOT NULL, hubs TEXT, reprovision TEXT NOT NULL, initial_twin TEXT,"
-    " payload TEXT, created TEXT, PRIMARY KEY(kind, name));"
+    " payload TEXT, created TEXT, trust_bundle TEXT, PRIMARY KEY(kind, name));"
     "CREATE TABLE IF NOT EXISTS hubs(name TEXT PRIMARY KEY, weight INTEGER NOT NULL DEFAULT 1,"
     " apply_allocation INTEGER NOT NULL DEFAULT 1);"
     "CREATE TABLE IF NOT EXISTS devices(hub TEXT NOT NULL, device_id TEXT NOT NULL,"
@@ -48,6 +48,40 @@ static const char schema[] =
     " state TEXT NOT NULL DEFAULT 'queued', status INTEGER, response TEXT, created TEXT);"
     "CREATE INDEX IF NOT EXISTS commands_state ON commands(state);";
 
+static void (*error_hook)(void *ud, const char *msg);
+static void *error_hook_ud;
+
+void hkc_db_set_error_hook(void (*fn)(void *ud, const char *msg), void *ud)
+{
+    error_hook = fn;
+    error_hook_ud = ud;
+}
+
+static void sql_error(sqlite3 *db)
+{
+    const char *msg = sqlite3_errmsg(db);
+    if (error_hook)
+        error_hook(error_hook_ud, msg);
+    else
+        fprintf(stderr, "hubkey-cloud: sql error: %s\n", msg);
+}
+
+/* Columns added after the first release, for state directories made before:
+ * enrollments.trust_bundle (PEM CA certificates returned to devices). */
+static bool migrate(sqlite3 *db, char **err)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info('enrollments') WHERE "
+                               "name='trust_bundle'", -1, &st, NULL) != SQLITE_OK)
+        return false;
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_ROW)
+        return true;
+    return sqlite3_exec(db, "ALTER TABLE enrollments ADD COLUMN trust_bundle TEXT", NULL, NULL,
+                        err) == SQLITE_OK;
+}
+
 sqlite3 *hkc_db_open(const char *path)
 {
     sqlite3 *db = NULL;
@@ -62,7 +96,7 @@ sqlite3 *hkc_db_open(const char *path)
     char *err = NULL;
     if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL,
                      &err) != SQLITE_OK ||
-        sqlite3_exec(db, schema, NULL, NULL, &err) != SQLITE_OK) {
+        sqlite3_exec(db, schema, NULL, NULL, &err) != SQLITE_OK || !migrate(db, &err)) {
         fprintf(stderr, "hubkey-cloud: database %s: %s\n", path, err ? err : "error");
         sqlite3_free(err);
         sqlite3_close(db);
@@ -80,7 +114,7 @@ static sqlite3_stmt *prepare_v(sqlite3 *db, const char *sql, const char *types, 
 {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        fprintf(stderr, "hubkey-cloud: sql error: %s\n", sqlite3_errmsg(db));
+        sql_error(db);
         return NULL;
     }
     int idx = 1;
@@ -113,7 +147,7 @@ int hkc_db_exec(sqlite3 *db, const char *sql, const char *types, ...)
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-        fprintf(stderr, "hubkey-cloud: sql error: %s\n", sqlite3_errmsg(db));
+        sql_error(db);
         return -1;
     }
     return sqlite3_changes(db);
@@ -162,7 +196,7 @@ static json_t *query_v(sqlite3 *db, const char *sql, const char *types, va_list 
             break;
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        fprintf(stderr, "hubkey-cloud: sql error: %s\n", sqlite3_errmsg(db));
+        sql_error(db);
         json_decref(rows);
         rows = NULL;
     }
@@ -246,12 +280,18 @@ int64_t hkc_row_int(const json_t *row, const char *col)
 
 bool hkc_db_begin(sqlite3 *db)
 {
-    return sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK)
+        return true;
+    sql_error(db);
+    return false;
 }
 
 bool hkc_db_commit(sqlite3 *db)
 {
-    return sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
+    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+        return true;
+    sql_error(db);
+    return false;
 }
 
 void hkc_db_rollback(sqlite3 *db)

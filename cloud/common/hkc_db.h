@@ -20,6 +20,12 @@
 sqlite3 *hkc_db_open(const char *path);
 void hkc_db_close(sqlite3 *db);
 
+/* Where SQL errors go: by default one line on stderr ("hubkey-cloud: sql
+ * error: ..."). The broker plugin routes them into the broker log and notes
+ * that the request being handled met a storage error. The hook is process
+ * wide; fn NULL restores the default. */
+void hkc_db_set_error_hook(void (*fn)(void *ud, const char *msg), void *ud);
+
 /* Runs one statement. types names the bound parameters, one letter each:
  *   s = const char * (NULL binds SQL NULL), i = int64_t, b = const void *, int len (blob).
  * Returns the number of changed rows, or -1 on error (printed to stderr). */
@@ -43,6 +49,7 @@ bool hkc_db_set(sqlite3 *db, const char *key, const char *value);
 const char *hkc_row_str(const json_t *row, const char *col);
 int64_t hkc_row_int(const json_t *row, const char *col);
 
+/* Transactions; a failure is reported through the error hook too. */
 bool hkc_db_begin(sqlite3 *db);
 bool hkc_db_commit(sqlite3 *db);
 void hkc_db_rollback(sqlite3 *db);

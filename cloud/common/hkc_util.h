@@ -23,6 +23,13 @@
 #define HKC_DEVICE_ID_MAX 128
 /* Largest device-to-cloud message IoT Hub accepts (body + properties). */
 #define HKC_MESSAGE_MAX (256u * 1024u)
+/* Largest MQTT packet the broker reads at all (its max_packet_size, counted
+ * as mosquitto does: remaining length + 1). The largest legitimate packet is
+ * a telemetry PUBLISH of HKC_MESSAGE_MAX bytes of topic and body plus a few
+ * bytes of framing (topic length, packet identifier, remaining length); the
+ * extra KiB leaves room for that and an MQTT 5 property block. Everything
+ * else a device sends is far smaller (DPS requests stay under 96 KB). */
+#define HKC_PACKET_MAX (HKC_MESSAGE_MAX + 1024u)
 
 enum hkc_role { HKC_ROLE_NONE = 0, HKC_ROLE_DPS, HKC_ROLE_HUB };
 

@@ -35,7 +35,10 @@
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 
 #include "hkc_db.h"
@@ -110,6 +113,10 @@ struct method_wait {
 struct ctx {
     mosquitto_plugin_id_t *pid;
     sqlite3 *db;
+    char *db_path;
+    bool db_failed;          /* an SQL error since the handler reset it */
+    uint64_t db_log_ms;      /* when a storage error was last logged */
+    unsigned db_unlogged;    /* storage errors since, not logged (rate limit) */
     char *dir;
     struct settings s;
     int64_t data_version;     /* last seen by TICK (identity checks, commands) */
@@ -168,20 +175,22 @@ static void settings_load(struct ctx *c)
         c->s.delay_ms = 0;
 }
 
+/* SQLite's data_version, or -1 when the database cannot be read. */
 static int64_t data_version(struct ctx *c)
 {
     json_t *row = hkc_db_row(c->db, "PRAGMA data_version", NULL);
-    int64_t v = hkc_row_int(row, "data_version");
+    int64_t v = row ? hkc_row_int(row, "data_version") : -1;
     json_decref(row);
     return v;
 }
 
 /* Reloads settings when another process committed since the last look, so a
- * change the CLI made before a request is in force for that request. */
+ * change the CLI made before a request is in force for that request. While
+ * the database cannot be read the settings in force stay. */
 static void settings_refresh(struct ctx *c)
 {
     int64_t v = data_version(c);
-    if (v != c->settings_version) {
+    if (v >= 0 && v != c->settings_version) {
         c->settings_version = v;
         settings_load(c);
         c->cas_stale = true;
@@ -200,6 +209,29 @@ static bool inject_error(struct ctx *c)
     uint32_t r = 0;
     RAND_bytes((unsigned char *)&r, sizeof(r));
     return (double)r / 4294967296.0 < c->s.error_rate;
+}
+
+/* Every SQL error of the plugin's connection lands here: it marks the
+ * request being handled as failed by storage and goes to the broker log,
+ * at most once per 10 s (a broken database fails every tick). */
+static void on_db_error(void *ud, const char *msg)
+{
+    struct ctx *c = ud;
+    c->db_failed = true;
+    uint64_t now = hkc_now_ms();
+    if (c->db_log_ms != 0 && now - c->db_log_ms < 10000) {
+        c->db_unlogged++;
+        return;
+    }
+    if (c->db_unlogged)
+        mosquitto_log_printf(MOSQ_LOG_ERR, "hubkey-cloud: storage error in %s: %s (%u more in "
+                                           "the last 10 s)",
+                             c->db_path ? c->db_path : "the database", msg, c->db_unlogged);
+    else
+        mosquitto_log_printf(MOSQ_LOG_ERR, "hubkey-cloud: storage error in %s: %s",
+                             c->db_path ? c->db_path : "the database", msg);
+    c->db_log_ms = now;
+    c->db_unlogged = 0;
 }
 
 static struct client *client_find(struct ctx *c, const struct mosquitto *m)
@@ -335,6 +367,12 @@ static void dps_error(struct ctx *c, struct client *cl, const char *rid, int sta
     json_decref(body);
 }
 
+/* A storage failure answered as DPS answers an internal error. */
+static void dps_storage_error(struct ctx *c, struct client *cl, const char *rid)
+{
+    dps_error(c, cl, rid, 500, 500000, "Internal server error.", 0);
+}
+
 /* Registration rate: a token bucket of reg_rate_per_min tokens refilled
  * evenly over a minute. Returns 0 when admitted, else seconds to wait. */
 static int reg_rate_wait(struct ctx *c)
@@ -448,8 +486,8 @@ static X509 *const *load_cas(struct ctx *c, size_t *out_n)
             if (x)
                 c->cas[c->cas_n++] = x;
         }
+        c->cas_stale = rows == NULL; /* a failed read is retried next time */
         json_decref(rows);
-        c->cas_stale = false;
     }
     *out_n = c->cas_n;
     return c->cas;
@@ -582,6 +620,7 @@ static char *initial_desired(json_t *enr)
 }
 
 struct assignment {
+    char *reg_id; /* as first stored: the case of the first registration */
     char *hub;
     char *device_id;
     const char *substatus;
@@ -592,6 +631,7 @@ struct assignment {
 
 static void assignment_clear(struct assignment *a)
 {
+    free(a->reg_id);
     free(a->hub);
     free(a->device_id);
     free(a->created);
@@ -610,10 +650,16 @@ static bool assign(struct ctx *c, struct client *cl, json_t *enr, const char *sh
     hkc_time_utc(now, sizeof(now));
     const char *kind = hkc_row_str(enr, "kind");
     const char *enr_dev = hkc_row_str(enr, "device_id");
-    a->device_id = hkc_strdup(strcmp(kind, "individual") == 0 && enr_dev && *enr_dev ? enr_dev
-                                                                                  : cl->id);
     const char *policy = hkc_row_str(enr, "reprovision");
+    /* Registration IDs are case-insensitive (reg_id is COLLATE NOCASE): a
+     * device registering as "DevC" after "devc" continues that registration,
+     * under the ID it was first stored with, and so keeps its device ID (and
+     * with it the hub identity, enabled or not). */
     json_t *prev = hkc_db_row(c->db, "SELECT * FROM registrations WHERE reg_id=?", "s", cl->id);
+    const char *reg_id = prev && hkc_row_str(prev, "reg_id") ? hkc_row_str(prev, "reg_id") : cl->id;
+    a->reg_id = hkc_strdup(reg_id);
+    a->device_id = hkc_strdup(strcmp(kind, "individual") == 0 && enr_dev && *enr_dev ? enr_dev
+                                                                                  : reg_id);
     const char *prev_hub = hkc_row_str(prev, "hub");
     const char *prev_dev = hkc_row_str(prev, "device_id");
     bool was_assigned = prev && prev_hub && hkc_row_str(prev, "status") &&
@@ -622,7 +668,7 @@ static bool assign(struct ctx *c, struct client *cl, json_t *enr, const char *sh
     if (was_assigned && strcmp(policy, "never") == 0)
         a->hub = hkc_strdup(prev_hub);
     else
-        a->hub = allocate(c, enr, cl->id);
+        a->hub = allocate(c, enr, reg_id);
     if (!a->hub) {
         json_decref(prev);
         return false;
@@ -697,11 +743,96 @@ static bool assign(struct ctx *c, struct client *cl, json_t *enr, const char *sh
                 "hub=excluded.hub,device_id=excluded.device_id,status='assigned',"
                 "substatus=excluded.substatus,updated=excluded.updated,etag=excluded.etag,"
                 "count=count+1,error_code=NULL,error_message=NULL",
-                "ssssssssss", cl->id, kind, hkc_row_str(enr, "name"), a->hub, initial,
+                "ssssssssss", reg_id, kind, hkc_row_str(enr, "name"), a->hub, initial,
                 a->device_id, a->substatus, a->created, a->updated, a->etag);
     json_decref(old);
     json_decref(prev);
     return true;
+}
+
+/* "CN=Root, O=Example, C=US", as DPS writes certificate names. Heap. */
+static char *name_text(const X509_NAME *name)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    char *out = NULL;
+    if (b && X509_NAME_print_ex(b, name, 0, XN_FLAG_SEP_COMMA_PLUS | XN_FLAG_DN_REV |
+                                                 ASN1_STRFLGS_RFC2253) >= 0) {
+        char *data = NULL;
+        long n = BIO_get_mem_data(b, &data);
+        out = malloc((size_t)n + 1);
+        if (out) {
+            memcpy(out, data, (size_t)n);
+            out[n] = '\0';
+        }
+    }
+    BIO_free(b);
+    return out ? out : hkc_strdup("");
+}
+
+/* ASN.1 time as "2024-01-31T12:00:00Z" into out (at least 21 bytes). */
+static void time_text(const ASN1_TIME *t, char *out, size_t cap)
+{
+    struct tm tm;
+    if (!t || ASN1_TIME_to_tm(t, &tm) != 1 || strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(out, cap, "%s", "");
+}
+
+/* The enrollment's trust bundle in DPS's shape (registrationState.trustBundle,
+ * api-version 2021-11-01-preview):
+ *   {"certificates":[{"certificate":"-----BEGIN CERTIFICATE-----\n...",
+ *     "metadata":{"subjectName":"CN=Root","sha1Thumbprint":"..","sha256Thumbprint":"..",
+ *      "issuerName":"CN=Root","notBeforeUtc":"2024-..Z","notAfterUtc":"..","serialNumber":"..",
+ *      "version":3}}],
+ *    "id":"<enrollment name>","createdDateTime":"..","lastModifiedDateTime":"..","etag":".."}
+ * NULL when the enrollment has none. */
+static json_t *trust_bundle_json(json_t *enr)
+{
+    const char *pem = hkc_row_str(enr, "trust_bundle");
+    size_t n = 0;
+    X509 **certs = pem && *pem ? hkc_pki_parse_certs(pem, &n) : NULL;
+    if (n == 0) {
+        hkc_pki_free_certs(certs, n);
+        return NULL;
+    }
+    json_t *list = json_array();
+    for (size_t i = 0; i < n; i++) {
+        char s1[41], s2[65], nb[32], na[32];
+        hkc_pki_thumbprints(certs[i], s1, s2);
+        time_text(X509_get0_notBefore(certs[i]), nb, sizeof(nb));
+        time_text(X509_get0_notAfter(certs[i]), na, sizeof(na));
+        char *subject = name_text(X509_get_subject_name(certs[i]));
+        char *issuer = name_text(X509_get_issuer_name(certs[i]));
+        BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(certs[i]), NULL);
+        char *serial = bn ? BN_bn2hex(bn) : NULL;
+        char *text = hkc_pki_to_pem(certs[i]);
+        json_array_append_new(
+            list, json_pack("{s:s,s:{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i}}", "certificate",
+                            text ? text : "", "metadata", "subjectName", subject,
+                            "sha1Thumbprint", s1, "sha256Thumbprint", s2, "issuerName", issuer,
+                            "notBeforeUtc", nb, "notAfterUtc", na, "serialNumber",
+                            serial ? serial : "", "version",
+                            (int)X509_get_version(certs[i]) + 1));
+        free(text);
+        OPENSSL_free(serial);
+        BN_free(bn);
+        free(subject);
+        free(issuer);
+    }
+    hkc_pki_free_certs(certs, n);
+    /* A stable etag: the bundle's content decides it. */
+    unsigned char digest[32];
+    char hex[65];
+    SHA256((const unsigned char *)pem, strlen(pem), digest);
+    hkc_hex(digest, 8, hex);
+    char *quoted = hkc_printf("\"%s\"", hex);
+    char *etag = hkc_base64((const uint8_t *)quoted, strlen(quoted));
+    const char *created = hkc_row_str(enr, "created");
+    json_t *out = json_pack("{s:o,s:s,s:s,s:s,s:s}", "certificates", list, "id",
+                            hkc_row_str(enr, "name"), "createdDateTime", created ? created : "",
+                            "lastModifiedDateTime", created ? created : "", "etag", etag);
+    free(quoted);
+    free(etag);
+    return out;
 }
 
 /* Records a failed registration attempt for the listing. */
@@ -765,7 +896,14 @@ static int dps_register(struct ctx *c, struct client *cl, const char *rid, const
 
     int status, code;
     const char *msg;
+    c->db_failed = false;
     json_t *enr = find_enrollment(c, cl, &status, &code, &msg);
+    if (c->db_failed) {
+        json_decref(enr);
+        json_decref(req);
+        dps_storage_error(c, cl, rid);
+        return MOSQ_ERR_SUCCESS;
+    }
     if (!enr && status == 0) {
         /* {"operationId":"","status":"disabled","registrationState":{"registrationId":"x","status":"disabled"}} */
         json_t *body = json_pack("{s:s,s:s,s:{s:s,s:s}}", "operationId", "", "status", "disabled",
@@ -824,7 +962,7 @@ static int dps_register(struct ctx *c, struct client *cl, const char *rid, const
                           strcmp(hkc_row_str(enr, "kind"), "group") == 0
                               ? json_pack("{s:s}", "enrollmentGroupId", hkc_row_str(enr, "name"))
                               : json_object(),
-                          "registrationId", cl->id, "createdDateTimeUtc", a.created,
+                          "registrationId", a.reg_id, "createdDateTimeUtc", a.created,
                           "assignedHub", a.hub, "deviceId", a.device_id, "status", "assigned",
                           "substatus", a.substatus, "lastUpdatedDateTimeUtc", a.updated, "etag",
                           a.etag);
@@ -832,6 +970,9 @@ static int dps_register(struct ctx *c, struct client *cl, const char *rid, const
         json_t *pj = pl ? json_loads(pl, 0, NULL) : NULL;
         if (pj)
             json_object_set_new(state, "payload", pj);
+        json_t *bundle = trust_bundle_json(enr);
+        if (bundle)
+            json_object_set_new(state, "trustBundle", bundle);
         if (issued) {
             json_t *chain = json_array();
             X509 *certs[2] = {issued, c->issuing_ca};
@@ -858,6 +999,7 @@ static int dps_register(struct ctx *c, struct client *cl, const char *rid, const
                           "lastUpdatedDateTimeUtc", now, "etag", etag);
         free(etag);
         record_failure(c, cl->id, enr, 400208, "No linked IoT hub is available for allocation.");
+        assignment_clear(&a);
     }
     json_t *result = json_pack("{s:s,s:s,s:o}", "operationId", op_id, "status",
                                ok ? "assigned" : "failed", "registrationState", state);
@@ -866,9 +1008,21 @@ static int dps_register(struct ctx *c, struct client *cl, const char *rid, const
     hkc_time_utc(now, sizeof(now));
     hkc_db_exec(c->db, "INSERT INTO operations(op_id,reg_id,result,created) VALUES(?,?,?,?)",
                 "ssss", op_id, cl->id, text, now);
-    hkc_db_commit(c->db);
+    /* Any storage error in the transaction: nothing was decided. */
+    bool stored = !c->db_failed && hkc_db_commit(c->db);
+    if (!stored)
+        hkc_db_rollback(c->db);
     free(text);
     json_decref(result);
+    if (!stored) {
+        dps_storage_error(c, cl, rid);
+        free(op_id);
+        free(cert_pem);
+        X509_free(issued);
+        json_decref(enr);
+        json_decref(req);
+        return MOSQ_ERR_SUCCESS;
+    }
 
     /* {"operationId":"4.<hex>.<uuid>","status":"assigning"} */
     json_t *body = json_pack("{s:s,s:s}", "operationId", op_id, "status", "assigning");
@@ -905,12 +1059,15 @@ static int dps_poll(struct ctx *c, struct client *cl, const char *rid, const cha
     }
     char *op_raw = hkc_query_get(query, "operationId");
     char *op = op_raw ? hkc_url_decode(op_raw) : NULL;
+    c->db_failed = false;
     json_t *row = op ? hkc_db_row(c->db,
                                   "SELECT result FROM operations WHERE op_id=? AND "
                                   "lower(reg_id)=lower(?)",
                                   "ss", op, cl->id)
                      : NULL;
-    if (!row) {
+    if (!row && c->db_failed) {
+        dps_storage_error(c, cl, rid);
+    } else if (!row) {
         dps_error(c, cl, rid, 404, 404002, "Operation not found.", 0);
     } else {
         const char *text = hkc_row_str(row, "result");
@@ -943,11 +1100,25 @@ static void twin_reply(struct ctx *c, struct client *cl, int status, const char 
     free(topic);
 }
 
+/* A storage failure answered as IoT Hub answers an internal error. */
+static void twin_storage_error(struct ctx *c, struct client *cl, const char *rid)
+{
+    json_t *err = json_pack("{s:i,s:s}", "errorCode", 500000, "message",
+                            "Internal server error.");
+    twin_reply(c, cl, 500, rid, NULL, err);
+    json_decref(err);
+}
+
 /* $iothub/twin/GET/?$rid=1 (empty body) -> $iothub/twin/res/200/?$rid=1 with
  * {"desired":{...,"$version":n},"reported":{...,"$version":m}} */
 static int hub_twin_get(struct ctx *c, struct client *cl, const char *rid)
 {
+    c->db_failed = false;
     json_t *dev = device_row(c, cl);
+    if (!dev && c->db_failed) {
+        twin_storage_error(c, cl, rid);
+        return MOSQ_ERR_SUCCESS;
+    }
     if (!dev)
         return MOSQ_ERR_UNKNOWN; /* identity removed while connected */
     json_t *desired = json_loads(hkc_row_str(dev, "desired"), 0, NULL);
@@ -983,12 +1154,16 @@ static int hub_twin_patch(struct ctx *c, struct client *cl, const char *rid, con
         json_decref(err);
         return MOSQ_ERR_SUCCESS;
     }
+    c->db_failed = false;
     hkc_db_begin(c->db);
     json_t *dev = device_row(c, cl);
     if (!dev) {
         hkc_db_rollback(c->db);
         json_decref(patch);
-        return MOSQ_ERR_UNKNOWN;
+        if (!c->db_failed)
+            return MOSQ_ERR_UNKNOWN; /* identity removed while connected */
+        twin_storage_error(c, cl, rid);
+        return MOSQ_ERR_SUCCESS;
     }
     json_t *reported = json_loads(hkc_row_str(dev, "reported"), 0, NULL);
     if (!json_is_object(reported)) {
@@ -1001,10 +1176,14 @@ static int hub_twin_patch(struct ctx *c, struct client *cl, const char *rid, con
     hkc_db_exec(c->db, "UPDATE devices SET reported=?, reported_version=? WHERE hub=? AND "
                        "device_id=?",
                 "siss", text, version, cl->hub, cl->id);
-    hkc_db_commit(c->db);
-    char extra[40];
-    snprintf(extra, sizeof(extra), "&$version=%lld", (long long)version);
-    twin_reply(c, cl, 204, rid, extra, NULL);
+    if (!c->db_failed && hkc_db_commit(c->db)) {
+        char extra[40];
+        snprintf(extra, sizeof(extra), "&$version=%lld", (long long)version);
+        twin_reply(c, cl, 204, rid, extra, NULL);
+    } else {
+        hkc_db_rollback(c->db);
+        twin_storage_error(c, cl, rid);
+    }
     free(text);
     json_decref(reported);
     json_decref(dev);
@@ -1189,6 +1368,7 @@ static int cb_basic_auth(int event, void *event_data, void *userdata)
     if (leaf)
         hkc_pki_thumbprints(leaf, sha1, sha256);
 
+    c->db_failed = false;
     if (drop_at(c, u.role == HKC_ROLE_DPS ? "dps-connect" : "hub-connect")) {
         why = "fault injection: connection dropped";
         rc = MOSQ_ERR_UNKNOWN;
@@ -1209,7 +1389,7 @@ static int cb_basic_auth(int event, void *event_data, void *userdata)
         else if (!(dev = hkc_db_row(c->db, "SELECT * FROM devices WHERE hub=? COLLATE NOCASE "
                                            "AND device_id=?",
                                     "ss", u.hub, u.device_id)))
-            why = "device not registered in this hub";
+            why = c->db_failed ? "storage error (see above)" : "device not registered in this hub";
         else if (!hkc_row_int(dev, "enabled"))
             why = "device disabled";
         else if (!(hkc_row_str(dev, "sha256") && strcasecmp(hkc_row_str(dev, "sha256"), sha256) == 0) &&
@@ -1527,11 +1707,13 @@ static void enforce_identities(struct ctx *c)
 {
     char **kick = NULL;
     size_t n = 0;
+    c->db_failed = false;
     for (struct client *cl = c->clients; cl; cl = cl->next) {
         if (cl->role != HKC_ROLE_HUB)
             continue;
         json_t *dev = device_row(c, cl);
-        bool keep = dev && hkc_row_int(dev, "enabled");
+        /* A read that failed says nothing about the identity: keep it. */
+        bool keep = (dev && hkc_row_int(dev, "enabled")) || (!dev && c->db_failed);
         json_decref(dev);
         if (!keep) {
             char **grown = realloc(kick, (n + 1) * sizeof(*kick));
@@ -1577,7 +1759,7 @@ static int cb_tick(int event, void *event_data, void *userdata)
     if (now - c->last_cmd_ms >= CMD_CHECK_MS) {
         c->last_cmd_ms = now;
         int64_t v = data_version(c);
-        if (v != c->data_version) {
+        if (v >= 0 && v != c->data_version) {
             c->data_version = v;
             settings_refresh(c);
             enforce_identities(c);
@@ -1646,9 +1828,13 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
     unsigned char tok[16];
     RAND_bytes(tok, sizeof(tok));
     hkc_hex(tok, sizeof(tok), c->wake_token);
+    c->db_path = hkc_strdup(db_path);
+    hkc_db_set_error_hook(on_db_error, c);
     c->db = hkc_db_open(db_path);
     if (!c->db) {
         mosquitto_log_printf(MOSQ_LOG_ERR, "hubkey-cloud: cannot open %s", db_path);
+        hkc_db_set_error_hook(NULL, NULL);
+        free(c->db_path);
         free(c->dir);
         free(c);
         return MOSQ_ERR_UNKNOWN;
@@ -1721,6 +1907,8 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int 
     X509_free(c->issuing_ca);
     EVP_PKEY_free(c->issuing_key);
     hkc_db_close(c->db);
+    hkc_db_set_error_hook(NULL, NULL);
+    free(c->db_path);
     free(c->dir);
     free(c);
     return MOSQ_ERR_SUCCESS;

@@ -168,7 +168,10 @@ static void factory_reset(hk_emu_atecc608 *emu, const uint8_t sn[9])
 {
     uint8_t *c = emu->config;
     memcpy(c, sn, 4);                         /* SN[0..3] */
-    c[4] = 0x00, c[5] = 0x00, c[6] = 0x60, c[7] = 0x02; /* RevNum: ATECC608A */
+    /* RevNum: byte 6 = 0x60 (the 608 family), byte 7 = silicon revision,
+     * 0x02 on an ATECC608A, 0x03 on an ATECC608B (atecc608a.md §4.1). */
+    c[4] = 0x00, c[5] = 0x00, c[6] = 0x60;
+    c[7] = emu->opts.part == HK_EMU_ATECC608_PART_B ? 0x03 : 0x02;
     memcpy(c + 8, sn + 4, 5);                 /* SN[4..8] */
     c[13] = 0x01;                             /* AES_Enable */
     c[14] = 0x01;                             /* I2C_Enable */
@@ -633,6 +636,11 @@ static hk_result emu_alloc(const hk_emu_atecc608_options *opts, hk_emu_atecc608 
 
 hk_result hk_emu_atecc608_create(const hk_emu_atecc608_options *opts, hk_emu_atecc608 **out_emu)
 {
+    if (out_emu != NULL)
+        *out_emu = NULL;
+    if (opts != NULL && opts->part != HK_EMU_ATECC608_PART_A &&
+        opts->part != HK_EMU_ATECC608_PART_B)
+        return HK_ERR_INVALID_ARG;
     hk_emu_atecc608 *emu;
     hk_result r = emu_alloc(opts, &emu);
     if (r != HK_OK)

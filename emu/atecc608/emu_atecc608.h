@@ -53,6 +53,14 @@ extern "C" {
 
 typedef struct hk_emu_atecc608 hk_emu_atecc608; /* opaque */
 
+/* Which part a new chip is. The two differ in the model only by their
+ * revision number (config bytes 4..7, returned by Info mode 0); what else
+ * differs on real parts is in docs/atecc608-emulator.md. */
+typedef enum hk_emu_atecc608_part {
+    HK_EMU_ATECC608_PART_A = 0, /* ATECC608A: RevNum 00 00 60 02 (the default) */
+    HK_EMU_ATECC608_PART_B = 1  /* ATECC608B: RevNum 00 00 60 03 */
+} hk_emu_atecc608_part;
+
 /* Options for a new chip (create) or for a chip read from a file (load/open:
  * only the RNG and timing fields apply there; the serial number and every
  * zone come from the file). Start from hk_emu_atecc608_options_init(). */
@@ -70,15 +78,20 @@ typedef struct hk_emu_atecc608_options {
      * divider). 100 = the table value, which a no-poll host must wait; lower
      * values let polling hosts see the chip finish early. 0 = done at once. */
     uint32_t exec_time_percent;
+    /* The part a new chip is made as. Ignored by load/open of an existing
+     * file: the revision is in the config zone, so the file keeps it. */
+    hk_emu_atecc608_part part;
 } hk_emu_atecc608_options;
 
 /* Defaults: seed 0, deterministic_rng false, serial derived from the seed,
- * exec_time_percent 100. */
+ * exec_time_percent 100, part HK_EMU_ATECC608_PART_A. */
 void hk_emu_atecc608_options_init(hk_emu_atecc608_options *out_opts);
 
-/* A factory-new, unlocked ATECC608A, asleep, with the default configuration
- * and zone contents described in docs/atecc608-emulator.md. opts may be NULL (defaults). HK_ERR_CRYPTO if the RNG cannot be
- * seeded. */
+/* A factory-new, unlocked ATECC608A or ATECC608B (opts->part), asleep, with
+ * the default configuration and zone contents described in
+ * docs/atecc608-emulator.md. opts may be NULL (defaults). HK_ERR_INVALID_ARG
+ * for a part that is not one of the enum's values, HK_ERR_CRYPTO if the RNG
+ * cannot be seeded. */
 hk_result hk_emu_atecc608_create(const hk_emu_atecc608_options *opts,
                                  hk_emu_atecc608 **out_emu);
 

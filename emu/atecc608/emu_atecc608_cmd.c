@@ -103,14 +103,42 @@ static const uint8_t *slot_private(hk_emu_atecc608 *emu, unsigned slot)
     return slot_ptr(emu, slot) + 4;
 }
 
+/* Key-use policies the model does not implement: a command that would use
+ * such a key is refused (0x0F) instead of running without the policy.
+ *  - SlotConfig.LimitedUse: each use counts on a monotonic counter whose
+ *    rules the reference does not give;
+ *  - KeyConfig.ReqAuth: needs a prior authorisation (CheckMac/GenDig with
+ *    AuthKey), which the model cannot give;
+ *  - the key named by CountMatch (byte 18, when bit 0 is set): bound to
+ *    Counter0 by rules the reference does not give;
+ *  - UseLock (byte 68, any non-zero enable nibble: the reference does not
+ *    give the enabling value): keys stay locked until an unlock the model
+ *    cannot do;
+ *  - KeyConfig.PersistentDisable is modelled: the key works only while the
+ *    persistent latch (Info mode 0x04) is set. */
+static bool key_use_refused(const hk_emu_atecc608 *emu, unsigned slot)
+{
+    uint16_t sc = emu_slot_config(emu, slot), kc = emu_key_config(emu, slot);
+    uint8_t count_match = emu->config[EMU_CFG_COUNT_MATCH];
+    return (sc & 0x0020u) || (kc & 0x0080u) ||
+           ((count_match & 1u) && (unsigned)(count_match >> 4) == slot) ||
+           (emu->config[EMU_CFG_USE_LOCK] & 0x0Fu) ||
+           ((kc & 0x1000u) && !emu->persistent_latch);
+}
+
 /* Where a Read/Write address points (atecc608a.md §4.4). Returns 0 or a
  * parse-error status; *out_n is the number of bytes that exist there (less
- * than 32 for the short last block of a slot). */
-static uint8_t locate(hk_emu_atecc608 *emu, unsigned zone, bool is32, uint16_t p2,
+ * than 32 when a 32-byte access runs past the end of a slot: the short last
+ * block of a slot, or a Write starting at a word inside a block). Word bits
+ * on a 32-byte access are taken only by a data-zone Write, the one case the
+ * reference describes ("the chip still accepts a 32-byte Write whose word
+ * bits are not 0 ... and stores what fits"); the access then starts at that
+ * word. */
+static uint8_t locate(hk_emu_atecc608 *emu, unsigned zone, bool is32, bool write, uint16_t p2,
                       uint8_t **out_p, size_t *out_n, unsigned *out_slot)
 {
     unsigned word = p2 & 7u;
-    if (is32 && word != 0)
+    if (is32 && word != 0 && !(write && zone == 2))
         return EMU_STATUS_PARSE;
     size_t off, n = is32 ? 32 : 4;
     switch (zone) {
@@ -204,12 +232,9 @@ static bool cmd_read(hk_emu_atecc608 *emu, const emu_cmd *c)
     uint8_t *p;
     size_t n;
     unsigned slot = 0;
-    uint8_t st = locate(emu, zone, is32, c->p2, &p, &n, &slot);
+    uint8_t st = locate(emu, zone, is32, false, c->p2, &p, &n, &slot);
     if (st)
         return status(emu, st);
-    /* A 32-byte read of a short last block: the host reads it in words. */
-    if (n < (is32 ? 32u : 4u))
-        return status(emu, EMU_STATUS_PARSE);
     if (zone == 1 && !emu_data_locked(emu))
         return status(emu, EMU_STATUS_EXEC);
     if (zone == 2) {
@@ -226,7 +251,13 @@ static bool cmd_read(hk_emu_atecc608 *emu, const emu_cmd *c)
     } else {
         emu->counters.otp_reads++;
     }
-    emu_respond_data(emu, p, n);
+    /* A 32-byte read of a slot's short last block (cryptoauthlib reads
+     * block 2 of a stored public key this way): the slot's remaining bytes
+     * first; the chip's other bytes are not documented, the model sends
+     * zeros. */
+    uint8_t out[32] = {0};
+    memcpy(out, p, n);
+    emu_respond_data(emu, out, is32 ? 32u : 4u);
     return false;
 }
 
@@ -246,7 +277,7 @@ static bool cmd_write(hk_emu_atecc608 *emu, const emu_cmd *c)
     uint8_t *p;
     size_t n;
     unsigned slot = 0;
-    uint8_t st = locate(emu, zone, is32, c->p2, &p, &n, &slot);
+    uint8_t st = locate(emu, zone, is32, true, c->p2, &p, &n, &slot);
     if (st)
         return status(emu, st);
 
@@ -280,14 +311,19 @@ static bool cmd_write(hk_emu_atecc608 *emu, const emu_cmd *c)
                     return status(emu, EMU_STATUS_EXEC);
                 if (wc & 0x4u) /* Encrypt: needs a GenDig TempKey, not modelled */
                     return status(emu, EMU_STATUS_EXEC);
-                if (wc != 0 && wc != 1) /* Never */
+                /* PubInvalid (1): the chip stores the key and marks it
+                 * invalid until a Verify(Validate), a flag the model does
+                 * not keep (key validation is not modelled): refused
+                 * rather than stored half-done. Never: 001x, 10xx. */
+                if (wc != 0)
                     return status(emu, EMU_STATUS_EXEC);
                 if (encrypted)
                     return status(emu, EMU_STATUS_EXEC);
             }
         }
     }
-    /* A 32-byte write to a short last block stores what fits. */
+    /* A 32-byte write that runs past the slot's end (the short last block,
+     * or a start at a word) stores what fits; the rest is dropped. */
     bool powered = emu_eeprom_store(emu, p, c->data, n);
     if (zone == 0)
         emu->counters.config_writes++;
@@ -506,7 +542,7 @@ static bool cmd_sign(hk_emu_atecc608 *emu, const emu_cmd *c)
          * mode, neither of which is modelled: it can never run here. */
         return status(emu, EMU_STATUS_EXEC);
     }
-    if (!(sc & 0x0001u)) /* ReadKey bit 0: external signatures allowed */
+    if (!(sc & 0x0001u) || key_use_refused(emu, slot)) /* ReadKey bit 0: external sign */
         return status(emu, EMU_STATUS_EXEC);
     const uint8_t *msg;
     if (c->p1 & 0x20u) {
@@ -555,7 +591,7 @@ static bool cmd_verify(hk_emu_atecc608 *emu, const emu_cmd *c)
          * 00000000 || X || 00000000 || Y. Keys that must be validated first
          * (PubInfo = 1) are refused: validation is not modelled. */
         if (!emu_data_locked(emu) || (kc & 0x0001u) || ((kc >> 2) & 7u) != 4u || (kc & 0x0002u) ||
-            hk_emu_atecc608_slot_size(slot) < 72)
+            hk_emu_atecc608_slot_size(slot) < 72 || key_use_refused(emu, slot))
             return status(emu, EMU_STATUS_EXEC);
         const uint8_t *s = slot_ptr(emu, slot);
         memcpy(pub, s + 4, 32);
@@ -592,7 +628,8 @@ static bool cmd_ecdh(hk_emu_atecc608 *emu, const emu_cmd *c)
         return status(emu, EMU_STATUS_PARSE);
     unsigned slot = c->p2;
     uint16_t sc = emu_slot_config(emu, slot);
-    if (!emu_data_locked(emu) || !slot_is_p256_private(emu, slot) || !(sc & 0x0004u))
+    if (!emu_data_locked(emu) || !slot_is_p256_private(emu, slot) || !(sc & 0x0004u) ||
+        key_use_refused(emu, slot))
         return status(emu, EMU_STATUS_EXEC);
     bool to_slot = copy == 0x00u && (sc & 0x0008u);      /* ReadKey bit 3: secret to slot N|1 */
     bool clear_out = copy == 0x0Cu || (copy == 0x00u && !to_slot);
@@ -682,11 +719,14 @@ static bool cmd_sha(hk_emu_atecc608 *emu, const emu_cmd *c)
 }
 
 /* ---- SelfTest (0x77) ---------------------------------------------------------- */
-/* `07 77 3B 00 00` + CRC (all tests) -> `04 00 03 40` */
+/* `07 77 3B 00 00` + CRC (all tests) -> `04 00 03 40`. ECDSA is selected by
+ * 0x02 (cryptoauthlib up to 3.3, and the 0x3B "all" mask) or 0x04
+ * (cryptoauthlib 3.6.1 and later); the reference has Microchip's tests
+ * expect both to pass on a real chip. Any mix of 0x01..0x20 is accepted. */
 
 static bool cmd_selftest(hk_emu_atecc608 *emu, const emu_cmd *c)
 {
-    if (c->data_len != 0 || c->p2 != 0 || c->p1 == 0 || (c->p1 & ~0x3Bu))
+    if (c->data_len != 0 || c->p2 != 0 || c->p1 == 0 || (c->p1 & ~0x3Fu))
         return status(emu, EMU_STATUS_PARSE);
     return status(emu, emu_crypto_selftest(emu, c->p1));
 }

@@ -34,9 +34,11 @@
 
 /* Config-zone offsets (atecc608a.md §5). */
 #define EMU_CFG_I2C_ADDRESS 16u
+#define EMU_CFG_COUNT_MATCH 18u
 #define EMU_CFG_CHIP_MODE 19u
 #define EMU_CFG_SLOT_CONFIG 20u
 #define EMU_CFG_COUNTER0 52u
+#define EMU_CFG_USE_LOCK 68u
 #define EMU_CFG_VOLATILE_KEY_PERMISSION 69u
 #define EMU_CFG_USER_EXTRA 84u
 #define EMU_CFG_USER_EXTRA_ADD 85u

@@ -112,7 +112,8 @@ typedef enum hk_atecc608_nonce_target {
 } hk_atecc608_nonce_target;
 
 /* SelfTest bitmap, bits as cryptoauthlib defines them (SELFTEST_MODE_*): ECDSA is
- * 0x02, so that RNG|ECDSA|ECDH|AES|SHA = 0x3B ("all"). */
+ * 0x02, so that RNG|ECDSA|ECDH|AES|SHA = 0x3B ("all"). cryptoauthlib 3.6.1 and
+ * later select ECDSA alone with 0x04, which the chip also takes. */
 #define HK_ATECC608_SELFTEST_RNG 0x01u
 #define HK_ATECC608_SELFTEST_ECDSA 0x02u
 #define HK_ATECC608_SELFTEST_ECDH 0x08u
@@ -279,7 +280,8 @@ hk_result hk_atecc608_sleep(hk_atecc608 *dev);
  * Every command below idles the chip afterwards and takes an optional
  * out_status (may be NULL) filled as described above. */
 
-/* Info mode 0: revision, 4 bytes (00 00 60 02 on an ATECC608A). */
+/* Info mode 0: revision, 4 bytes (00 00 60 02 on an ATECC608A, 00 00 60 03
+ * on an ATECC608B; hk_atecc608_part_of names the part). */
 hk_result hk_atecc608_info(hk_atecc608 *dev, uint8_t mode, uint16_t param2, uint8_t out[4],
                            uint8_t *out_status);
 /* One 4- or 32-byte Read at a param2 address (see hk_atecc608_addr). */
@@ -434,6 +436,23 @@ hk_result hk_atecc608_config_check_raw(const uint8_t raw[HK_ATECC608_CONFIG_SIZE
 /* The clock divider of a raw config zone: 0, 1 or 2 from ChipMode bits 7..3,
  * 0xFF when they hold none of the three (as hk_atecc608_config.clock_mode). */
 uint8_t hk_atecc608_config_clock_mode(const uint8_t raw[HK_ATECC608_CONFIG_SIZE]);
+
+/* Which ATECC608 a revision number names (Info mode 0, or config bytes
+ * 4..7): byte 2 is the device family (0x60 = ATECC608), byte 3 the silicon
+ * revision, 0x02 on an ATECC608A and 0x03 or higher on an ATECC608B
+ * (Microchip says later silicon may count higher). The driver works both
+ * parts the same way; nothing in it depends on the part. */
+typedef enum hk_atecc608_part {
+    HK_ATECC608_PART_UNKNOWN = 0, /* another family, or a 608 revision below 0x02 */
+    HK_ATECC608_PART_A = 1,       /* xx xx 60 02 */
+    HK_ATECC608_PART_B = 2        /* xx xx 60 03 and higher */
+} hk_atecc608_part;
+
+/* NULL gives HK_ATECC608_PART_UNKNOWN. */
+hk_atecc608_part hk_atecc608_part_of(const uint8_t revision[4]);
+
+/* "ATECC608A", "ATECC608B" or "unknown part" (static string, never NULL). */
+const char *hk_atecc608_part_name(hk_atecc608_part part);
 
 /* A one-line English description of a problem (static string, never NULL). */
 const char *hk_atecc608_problem_str(hk_atecc608_problem problem);

@@ -209,9 +209,11 @@ const char *hk_device_state_name(hk_device_state state);
  *          hub host name): TLS checks the server certificate against it.
  *          trust_pem: NULL = the link's configured trust; otherwise PEM
  *          certificates ending with a NUL that trust_pem_len counts, valid
- *          until close. May block for name resolution and TCP connect.
+ *          until close. Must not block on the peer: it starts the
+ *          connection (a synchronous system resolver's name lookup is the
+ *          one allowed wait) and poll completes it.
  *          Errors are connection failures (the device backs off).
- *   poll:  advance the set-up (TLS handshake) without blocking. HK_OK with
+ *   poll:  advance the set-up (TCP and TLS handshakes) without blocking. HK_OK with
  *          *out_ready false: call again later; HK_OK with *out_ready true:
  *          *out_transport is the byte stream, valid until close. An error
  *          ends the connection (HK_ERR_TLS_CLIENT_REJECTED counts as the
@@ -416,8 +418,11 @@ hk_result hk_device_init(hk_device *dev, const hk_device_config *config, uint32_
  * record write, link open and set-up, MQTT traffic, timers) and sets
  * *out_next_deadline_ms to when step must run again at the latest if the
  * connection shows no activity; call it earlier when the connection has
- * bytes to read (or room to write after a short write). Blocking: only
- * the link's open (name resolution, TCP connect) and the chip.
+ * bytes to read (or room to write after a short write). Never waits for a
+ * network peer: connections are started and then completed over later
+ * steps. What may take time inside a step: the chip's commands (each
+ * bounded by its maximum execution time) and, where the port's resolver
+ * is synchronous, a name lookup.
  * Returns HK_OK, or the permanent failure once FAILED (e.g.
  * HK_ERR_CERT_PARSE: the device certificate has no usable CN). Connection
  * and cloud errors never come back here: they are events and retries.

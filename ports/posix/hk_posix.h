@@ -12,9 +12,14 @@
  * 2^32); wall_s is CLOCK_REALTIME, reported as HK_PLATFORM_TIME_UNKNOWN when
  * it reads before 2024-01-01 (a clock that was never set).
  *
- * Sockets: getaddrinfo (IPv4 and IPv6, every address tried in order within
- * the one timeout), a non-blocking connect finished with poll(), TCP_NODELAY
- * (MQTT packets are small and latency-bound). send and recv never block:
+ * Sockets: getaddrinfo (IPv4 and IPv6; the one call that may block, for the
+ * name lookup), then a non-blocking connect that tcp_connect only starts:
+ * send, recv and wait finish it (platform.h). Up to HK_POSIX_MAX_ADDRESSES
+ * resolved addresses are tried in order: the next when one fails, or when
+ * one has been connecting for HK_POSIX_ADDRESS_STEP_MS and another is left
+ * (an IPv6 address that drops SYNs must not eat the caller's whole
+ * timeout). TCP_NODELAY (MQTT packets are small and latency-bound). send
+ * and recv never block:
  * a full kernel buffer or nothing to read gives 0 bytes; a peer that closed
  * gives HK_ERR_CLOSED; a reset or other failure HK_ERR_IO. SIGPIPE is never
  * raised (MSG_NOSIGNAL). Up to HK_POSIX_MAX_SOCKETS sockets are open at once.
@@ -44,13 +49,30 @@ extern "C" {
 #define HK_POSIX_MAX_SOCKETS 4
 #endif
 
+/* Resolved addresses kept per connecting socket, and how long one may stay
+ * unanswered before the next is tried. */
+#ifndef HK_POSIX_MAX_ADDRESSES
+#define HK_POSIX_MAX_ADDRESSES 4
+#endif
+#define HK_POSIX_ADDRESS_STEP_MS 3000u
+
 /* Times before this (2024-01-01T00:00:00Z) mean "clock never set". */
 #define HK_POSIX_WALL_FLOOR_S 1704067200
 
 typedef struct hk_posix_socket {
     struct {
-        int fd;          /* -1 when free */
+        int fd;          /* -1 when free or failed */
+        bool used;       /* handed out by tcp_connect, not closed yet */
         bool want_write; /* the last send accepted less than it was offered */
+        bool connecting; /* the TCP handshake is not finished */
+        bool failed;     /* every address failed: send/recv give HK_ERR_CONNECT */
+        uint8_t addr_count;
+        uint8_t addr_next;      /* the address being tried */
+        uint64_t addr_since_ms; /* when its connect started */
+        struct hk_posix_addr {
+            uint32_t len;
+            unsigned char bytes[128]; /* a struct sockaddr_storage */
+        } addrs[HK_POSIX_MAX_ADDRESSES];
     } _internal;
 } hk_posix_socket;
 

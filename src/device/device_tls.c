@@ -53,10 +53,10 @@ static hk_result link_open(void *ctx, const char *host, uint16_t port, const uin
             break;
         }
     }
-    uint32_t timeout = c->connect_timeout_ms != 0 ? c->connect_timeout_ms
-                                                  : HK_DEVICE_CONNECT_TIMEOUT_MS;
-    HK_TRY(c->platform->tcp_connect(c->platform->ctx, address, port, timeout,
-                                    &l->_internal.socket));
+    /* Only started here: the TLS handshake's first send finishes the TCP
+     * handshake through polling (platform.h), so open never blocks on the
+     * peer and the flow's connect timeout bounds TCP and TLS together. */
+    HK_TRY(c->platform->tcp_connect(c->platform->ctx, address, port, &l->_internal.socket));
     l->_internal.socket_open = true;
 
     hk_tls_config tc;

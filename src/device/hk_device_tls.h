@@ -23,6 +23,12 @@
  * The wall clock from the platform is given to TLS for certificate
  * validity (unknown time: see hubkey/tls.h).
  *
+ * Nothing here blocks on the network: open only starts the TCP connection
+ * (hk_platform.tcp_connect) and sets TLS up; poll advances the TCP and TLS
+ * handshakes together; the boot flow bounds both with its
+ * policy.connect_timeout_ms. wait passes the link's socket to the
+ * platform's one wait.
+ *
  * This part needs mbedTLS (through hk_tls); the flow itself (hubkey/device.h)
  * does not.
  */
@@ -56,7 +62,6 @@ typedef struct hk_device_tls_config {
     size_t trust_pem_len;
     const hk_device_route *routes;
     size_t route_count;
-    uint32_t connect_timeout_ms; /* TCP connect; 0 = HK_DEVICE_CONNECT_TIMEOUT_MS */
 } hk_device_tls_config;
 
 typedef struct hk_device_tls_link {

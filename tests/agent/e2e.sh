@@ -415,6 +415,29 @@ run_session() {
   wait_agent "$pid" || { tail -n 5 "$work/run.json" "$work/run.err"; fail "run did not exit 0 on SIGTERM"; }
 }
 
+# A trust bundle on the enrollment: DPS returns it, the agent keeps it and
+# trusts it (instead of --trust) for the hub connection. A bundle of an
+# unrelated CA makes the hub connection fail as untrusted, which shows the
+# bundle is what the agent uses; the cloud's server CA makes it work.
+trust_bundle() {
+  cloud enroll group add "$group" --cert "$work/ca/chain.pem" --trust-bundle "$work/ca/root.pem" \
+    >/dev/null || { fail "enroll with --trust-bundle"; return; }
+  agent --json --timeout 3s send 'not trusted' >"$work/last.out" 2>&1
+  local rc=$?
+  [ "$rc" -ne 0 ] || fail "the hub was trusted through a bundle that does not hold its CA"
+  grep '"event":"assigned"' "$work/last.out" | head -n 1 | grep -q '"trust_bundle_certificates":1' ||
+    { cat "$work/last.out"; fail "the agent did not report keeping the bundle of 1 certificate"; }
+  file_has "$work/last.out" HK_ERR_TLS_UNTRUSTED || fail "the hub connection did not use the bundle"
+  [ "$(telemetry_count 'not trusted')" = 0 ] || fail "a message went through an untrusted hub"
+  cloud enroll group add "$group" --cert "$work/ca/chain.pem" \
+    --trust-bundle "$cloud_dir/pki/server-ca.pem" >/dev/null || return
+  expect_rc 0 agent forget || return
+  expect_rc 0 agent --json send 'via bundle' || return
+  grep '"event":"assigned"' "$work/last.out" | grep -q '"trust_bundle_certificates":1' ||
+    fail "the agent did not report keeping the bundle"
+  wait_for 10 telemetry_arrived 'via bundle' || fail "telemetry over the bundle-trusted hub did not arrive"
+}
+
 cli_errors() {
   expect_rc 1 "$HUBKEY" || return
   expect_rc 1 "$HUBKEY" frobnicate
@@ -551,8 +574,8 @@ payload_limits() {
 
 case "$scenario" in
   cold_warm | reprovision_disabled | reprovision_deleted | reassign | dps_429 | dps_5xx | \
-    chip_faults | power_loss | payload | softkey | run_session | cli_errors | readonly_chip | \
-    untrusted_ca | bad_identity | payload_limits)
+    chip_faults | power_loss | payload | softkey | run_session | cli_errors | trust_bundle | \
+    readonly_chip | untrusted_ca | bad_identity | payload_limits)
     "$scenario"
     ;;
   cut_dps_connect) cut_at dps-connect ;;

@@ -210,11 +210,47 @@ static void test_problem_strings(void)
     HK_CHECK(strcmp(hk_atecc608_problem_str((hk_atecc608_problem)42), "unknown problem") == 0);
 }
 
+/* The part named by a revision number (Info mode 0 / config bytes 4..7):
+ * atecc608a.md §4.1, byte 2 = family (0x60 = 608), byte 3 = silicon
+ * revision, 0x02 = ATECC608A, 0x03 or higher = ATECC608B. */
+static void test_part(void)
+{
+    static const struct {
+        const char *rev;
+        hk_atecc608_part part;
+    } cases[] = {
+        {"00006002", HK_ATECC608_PART_A},       {"00006003", HK_ATECC608_PART_B},
+        {"00006004", HK_ATECC608_PART_B},       {"000060FF", HK_ATECC608_PART_B},
+        {"00006001", HK_ATECC608_PART_UNKNOWN}, {"00006000", HK_ATECC608_PART_UNKNOWN},
+        {"00005000", HK_ATECC608_PART_UNKNOWN}, /* ATECC508A */
+        {"00000002", HK_ATECC608_PART_UNKNOWN}, /* SHA204A */
+        {"00006102", HK_ATECC608_PART_UNKNOWN}, {"FFFFFFFF", HK_ATECC608_PART_UNKNOWN},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint8_t rev[4];
+        hk_test_unhex(cases[i].rev, rev, 4);
+        HK_CHECK_EQ(hk_atecc608_part_of(rev), cases[i].part);
+    }
+    HK_CHECK(strcmp(hk_atecc608_part_name(HK_ATECC608_PART_A), "ATECC608A") == 0);
+    HK_CHECK(strcmp(hk_atecc608_part_name(HK_ATECC608_PART_B), "ATECC608B") == 0);
+    HK_CHECK(strcmp(hk_atecc608_part_name(HK_ATECC608_PART_UNKNOWN), "unknown part") == 0);
+    HK_CHECK(strcmp(hk_atecc608_part_name((hk_atecc608_part)9), "unknown part") == 0);
+    /* A decoded config zone carries the revision the part is read from. */
+    locked_image();
+    raw[7] = 0x03;
+    hk_atecc608_config cfg;
+    HK_CHECK_RESULT(hk_atecc608_config_decode(raw, &cfg), HK_OK);
+    HK_CHECK_EQ(hk_atecc608_part_of(cfg.revision), HK_ATECC608_PART_B);
+    /* The safety check does not depend on the part. */
+    HK_CHECK_RESULT(hk_atecc608_config_check_raw(raw, 0, NULL), HK_OK);
+}
+
 int main(void)
 {
     HK_RUN(test_decode);
     HK_RUN(test_check);
     HK_RUN(test_check_raw);
     HK_RUN(test_problem_strings);
+    HK_RUN(test_part);
     return hk_test_finish("atecc608_config");
 }

@@ -87,6 +87,40 @@ static void test_factory_new(void)
     rig_close(&rig);
 }
 
+/* The driver works an ATECC608B (RevNum 00 00 60 03) the same way: the
+ * revision is reported, the part named, and the factory flow, signing and
+ * the safety check behave as on a 608A. */
+static void test_part_b(void)
+{
+    hk_emu_atecc608_options opts;
+    hk_emu_atecc608_options_init(&opts);
+    opts.seed = 77;
+    opts.deterministic_rng = true;
+    opts.part = HK_EMU_ATECC608_PART_B;
+    HK_CHECK_RESULT(hk_emu_atecc608_create(&opts, &rig.emu), HK_OK);
+    hk_i2c i2c = hk_emu_atecc608_i2c(rig.emu);
+    HK_CHECK_RESULT(hk_atecc608_init(&rig.dev, &i2c, HK_ATECC608_ADDR_DEFAULT), HK_OK);
+    uint8_t rev[4];
+    HK_CHECK_RESULT(hk_atecc608_info(dev, 0, 0, rev, NULL), HK_OK);
+    HK_CHECK_MEM(rev, 4, "\x00\x00\x60\x03", 4);
+    HK_CHECK_EQ(hk_atecc608_part_of(rev), HK_ATECC608_PART_B);
+    uint8_t pub[64], rs[64];
+    HK_CHECK_RESULT(rig_provision(&rig, pub), HK_OK);
+    uint8_t cfg[128];
+    HK_CHECK_RESULT(hk_atecc608_read_config(dev, cfg, NULL), HK_OK);
+    HK_CHECK_EQ(hk_atecc608_part_of(cfg + 4), HK_ATECC608_PART_B);
+    HK_CHECK_RESULT(hk_atecc608_config_check_raw(cfg, 0, NULL), HK_OK);
+    HK_CHECK_RESULT(hk_atecc608_sign_digest(dev, 0, digest, rs, NULL), HK_OK);
+    HK_CHECK(mbed_verify(pub, digest, rs));
+    rig_close(&rig);
+
+    /* And a 608A is named as one. */
+    open_new();
+    HK_CHECK_RESULT(hk_atecc608_info(dev, 0, 0, rev, NULL), HK_OK);
+    HK_CHECK_EQ(hk_atecc608_part_of(rev), HK_ATECC608_PART_A);
+    rig_close(&rig);
+}
+
 static void test_parse_errors(void)
 {
     open_new();
@@ -482,6 +516,7 @@ int main(void)
         digest[i] = (uint8_t)(0xD0 ^ i);
     HK_RUN(test_factory_new);
     HK_RUN(test_parse_errors);
+    HK_RUN(test_part_b);
     HK_RUN(test_config_lock_crc);
     HK_RUN(test_keys_sign_verify_ecdh);
     HK_RUN(test_nonce_sha_selftest_counter);

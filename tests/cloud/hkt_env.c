@@ -8,7 +8,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -58,7 +61,7 @@ static int free_port(void)
     return port;
 }
 
-static pid_t spawn_argv(char *const *argv, int *out_fd)
+static pid_t spawn_argv_ex(char *const *argv, int *out_fd, bool with_stderr)
 {
     int pipefd[2];
     if (pipe2(pipefd, O_CLOEXEC) != 0)
@@ -72,6 +75,8 @@ static pid_t spawn_argv(char *const *argv, int *out_fd)
     }
     if (pid == 0) {
         dup2(pipefd[1], 1);
+        if (with_stderr)
+            dup2(pipefd[1], 2);
         close(pipefd[0]);
         close(pipefd[1]);
         execv(argv[0], argv);
@@ -80,6 +85,11 @@ static pid_t spawn_argv(char *const *argv, int *out_fd)
     close(pipefd[1]);
     *out_fd = pipefd[0];
     return pid;
+}
+
+static pid_t spawn_argv(char *const *argv, int *out_fd)
+{
+    return spawn_argv_ex(argv, out_fd, false);
 }
 
 static int collect(pid_t pid, int fd, char **out)
@@ -160,6 +170,20 @@ int hkt_cli(struct hkt_cloud *c, char **out, const char *arg, ...)
     int rc = cli_v(c, out, arg, ap);
     va_end(ap);
     return rc;
+}
+
+int hkt_cli_all(struct hkt_cloud *c, char **out, const char *arg, ...)
+{
+    char *argv[64];
+    va_list ap;
+    va_start(ap, arg);
+    cli_argv(c, argv, arg, ap);
+    va_end(ap);
+    int fd = -1;
+    pid_t pid = spawn_argv_ex(argv, &fd, true);
+    if (pid < 0)
+        return -1;
+    return collect(pid, fd, out);
 }
 
 json_t *hkt_cli_json(struct hkt_cloud *c, const char *arg, ...)
@@ -610,4 +634,121 @@ json_t *hkt_dps_register(struct hkt_cloud *c, const struct hkt_cert *id, const c
     hkt_msg_free(m);
     hkt_mqtt_close(&q);
     return result;
+}
+
+/* ------------------------------------------------------------------ raw TLS */
+
+bool hkt_tls_open(struct hkt_cloud *c, struct hkt_tls *t, const struct hkt_cert *id,
+                  const char *verify_name)
+{
+    memset(t, 0, sizeof(*t));
+    t->fd = -1;
+    t->verify = -1;
+    signal(SIGPIPE, SIG_IGN); /* a closed connection is an error return, not a signal */
+    t->ctx = SSL_CTX_new(TLS_client_method());
+    if (!t->ctx)
+        return false;
+    SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION);
+    SSL_CTX_set_max_proto_version(t->ctx, TLS1_2_VERSION);
+    if (SSL_CTX_load_verify_locations(t->ctx, c->ca, NULL) != 1)
+        return false;
+    SSL_CTX_set_verify(t->ctx, SSL_VERIFY_PEER, NULL);
+    if (id && (SSL_CTX_use_certificate_chain_file(t->ctx, id->chain_path) != 1 ||
+               SSL_CTX_use_PrivateKey_file(t->ctx, id->key_path, SSL_FILETYPE_PEM) != 1))
+        return false;
+    t->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)c->port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (t->fd < 0 || connect(t->fd, (struct sockaddr *)&a, sizeof(a)) != 0)
+        return false;
+    struct timeval tv = {.tv_sec = HKT_WAIT_MS / 1000};
+    setsockopt(t->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(t->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    t->ssl = SSL_new(t->ctx);
+    if (!t->ssl)
+        return false;
+    SSL_set_fd(t->ssl, t->fd);
+    if (verify_name) {
+        SSL_set_tlsext_host_name(t->ssl, verify_name);
+        SSL_set_hostflags(t->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+        if (SSL_set1_host(t->ssl, verify_name) != 1)
+            return false;
+    }
+    int rc = SSL_connect(t->ssl);
+    t->verify = SSL_get_verify_result(t->ssl);
+    ERR_clear_error();
+    return rc == 1;
+}
+
+bool hkt_tls_write(struct hkt_tls *t, const void *buf, size_t len)
+{
+    const unsigned char *p = buf;
+    while (len > 0) {
+        int n = SSL_write(t->ssl, p, len > (1u << 20) ? (1 << 20) : (int)len);
+        if (n <= 0) {
+            ERR_clear_error();
+            return false;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+int hkt_tls_read(struct hkt_tls *t, void *buf, size_t cap, int timeout_ms)
+{
+    if (SSL_pending(t->ssl) == 0) {
+        struct pollfd p = {.fd = t->fd, .events = POLLIN};
+        if (poll(&p, 1, timeout_ms) <= 0)
+            return -1;
+    }
+    int n = SSL_read(t->ssl, buf, (int)cap);
+    if (n > 0)
+        return n;
+    int e = SSL_get_error(t->ssl, n);
+    ERR_clear_error();
+    return e == SSL_ERROR_ZERO_RETURN || e == SSL_ERROR_SYSCALL || e == SSL_ERROR_SSL ? 0 : -1;
+}
+
+void hkt_tls_close(struct hkt_tls *t)
+{
+    if (t->ssl)
+        SSL_free(t->ssl);
+    if (t->ctx)
+        SSL_CTX_free(t->ctx);
+    if (t->fd >= 0)
+        close(t->fd);
+    memset(t, 0, sizeof(*t));
+    t->fd = -1;
+}
+
+long hkt_broker_pid(struct hkt_cloud *c)
+{
+    char path[400];
+    snprintf(path, sizeof(path), "%s/mosquitto.pid", c->state);
+    FILE *f = fopen(path, "r");
+    long pid = -1;
+    if (f) {
+        if (fscanf(f, "%ld", &pid) != 1)
+            pid = -1;
+        fclose(f);
+    }
+    return pid;
+}
+
+long hkt_broker_rss_kb(struct hkt_cloud *c)
+{
+    long pid = hkt_broker_pid(c);
+    if (pid <= 0)
+        return -1;
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+    FILE *f = fopen(path, "r");
+    long kb = -1;
+    while (f && fgets(line, sizeof(line), f))
+        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kb;
 }

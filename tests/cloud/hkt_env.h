@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <mosquitto.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #define HKT_WAIT_MS 10000
@@ -41,6 +42,8 @@ int hkt_cli(struct hkt_cloud *c, char **out, const char *arg, ...);
  * invoke); hkt_cli_finish collects its exit code and output. */
 int hkt_cli_spawn(struct hkt_cloud *c, int *out_fd, const char *arg, ...);
 int hkt_cli_finish(int pid, int fd, char **out);
+/* Like hkt_cli, with standard error in the same output (for notes and errors). */
+int hkt_cli_all(struct hkt_cloud *c, char **out, const char *arg, ...);
 /* Runs the CLI and parses its output as JSON (for --json listings). */
 json_t *hkt_cli_json(struct hkt_cloud *c, const char *arg, ...);
 
@@ -100,6 +103,33 @@ struct hkt_msg *hkt_mqtt_wait(struct hkt_mqtt *q, const char *prefix, int timeou
 /* Waits until the server closes the connection. */
 bool hkt_mqtt_wait_closed(struct hkt_mqtt *q, int timeout_ms);
 void hkt_mqtt_close(struct hkt_mqtt *q);
+
+/* A raw TLS connection to the cloud's listener, for what libmosquitto will
+ * not send (oversized or hand-made packets) and for checking the server
+ * certificate's names. */
+struct hkt_tls {
+    int fd;
+    SSL_CTX *ctx;
+    SSL *ssl;
+    long verify; /* SSL_get_verify_result after the handshake */
+};
+/* Connects to 127.0.0.1:port with TLS 1.2, presenting id (chain + key) when
+ * not NULL and verifying the server against the cloud's server CA; with
+ * verify_name the server certificate must also name that host (sent as SNI
+ * too). True when the handshake completed; t->verify says why not otherwise. */
+bool hkt_tls_open(struct hkt_cloud *c, struct hkt_tls *t, const struct hkt_cert *id,
+                  const char *verify_name);
+/* Writes all of buf; false once the server closed the connection. */
+bool hkt_tls_write(struct hkt_tls *t, const void *buf, size_t len);
+/* Reads what arrives within timeout_ms: byte count, 0 on a closed
+ * connection, -1 on timeout or error. */
+int hkt_tls_read(struct hkt_tls *t, void *buf, size_t cap, int timeout_ms);
+void hkt_tls_close(struct hkt_tls *t);
+
+/* The broker's process ID (from the state directory) and its resident set
+ * size in KiB (VmRSS of /proc/PID/status); -1 when unknown. */
+long hkt_broker_pid(struct hkt_cloud *c);
+long hkt_broker_rss_kb(struct hkt_cloud *c);
 
 /* Username helpers. */
 char *hkt_dps_username(struct hkt_cloud *c, const char *reg_id, const char *api_version);

@@ -118,6 +118,118 @@ static void test_bad_input(void)
     free(missing);
 }
 
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    char *buf = calloc(1, 64 * 1024);
+    size_t n = buf ? fread(buf, 1, 64 * 1024 - 1, f) : 0;
+    (void)n;
+    fclose(f);
+    return buf;
+}
+
+static int restart(const char *extra1, const char *extra2)
+{
+    char port[16];
+    snprintf(port, sizeof(port), "%d", cloud.port);
+    hkt_cli(&cloud, NULL, "stop", NULL);
+    return hkt_cli(&cloud, NULL, "start", "--port", port, extra1, extra2, NULL);
+}
+
+/* start --server-name adds names to the server certificate, which is
+ * reissued whenever the set of names changes, and only then. */
+static void test_server_names(void)
+{
+    const char *azure = "global.azure-devices-provisioning.net";
+    char *srv_path = hkc_printf("%s/pki/server.pem", cloud.state);
+    struct hkt_cert dev;
+    HK_CHECK(hkt_device_make(&cloud, &dev, "names-dev", NULL, NULL));
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "device", "add", "names-dev", "--hub", "hub-1.hubkey.test",
+                        "--cert", dev.cert_path, NULL), 0);
+    char *before = read_text(srv_path);
+    HK_CHECK_EQ(restart("--server-name", azure), 0);
+    char *with = read_text(srv_path);
+    HK_CHECK(before && with && strcmp(before, with) != 0);
+    struct hkt_tls t;
+    HK_CHECK(hkt_tls_open(&cloud, &t, &dev, azure));
+    HK_CHECK_EQ(t.verify, X509_V_OK);
+    hkt_tls_close(&t);
+    HK_CHECK(hkt_tls_open(&cloud, &t, &dev, "dps.hubkey.test"));
+    hkt_tls_close(&t);
+    /* The same set again: the certificate stays. */
+    HK_CHECK_EQ(restart("--server-name", azure), 0);
+    char *again = read_text(srv_path);
+    HK_CHECK(with && again && strcmp(with, again) == 0);
+    /* Without it: reissued without the name, which no longer verifies. */
+    HK_CHECK_EQ(restart(NULL, NULL), 0);
+    char *without = read_text(srv_path);
+    HK_CHECK(with && without && strcmp(with, without) != 0);
+    HK_CHECK(!hkt_tls_open(&cloud, &t, &dev, azure));
+    HK_CHECK_EQ(t.verify, X509_V_ERR_HOSTNAME_MISMATCH);
+    hkt_tls_close(&t);
+    HK_CHECK(hkt_tls_open(&cloud, &t, &dev, "hub-2.hubkey.test"));
+    hkt_tls_close(&t);
+    /* Names that are not DNS host names are refused before anything starts. */
+    HK_CHECK_EQ(restart("--server-name", "bad name"), 2);
+    HK_CHECK_EQ(restart("--server-name", "-x.example"), 2);
+    HK_CHECK_EQ(restart(NULL, NULL), 0);
+    free(before), free(with), free(again), free(without), free(srv_path);
+    hkt_cert_free(&dev);
+}
+
+/* Replaces every occurrence of from in *s by to. */
+static void replace_all(char **s, const char *from, const char *to)
+{
+    char *p;
+    while ((p = strstr(*s, from)) != NULL) {
+        *p = '\0';
+        char *next = hkc_printf("%s%s%s", *s, to, p + strlen(from));
+        free(*s);
+        *s = next;
+    }
+}
+
+/* What start prints is true: the host names do not resolve by themselves,
+ * the way to reach the cloud is named, and the printed mosquitto_pub
+ * command, with a device's files filled in, delivers a message. */
+static void test_start_text(void)
+{
+    char port[16];
+    snprintf(port, sizeof(port), "%d", cloud.port);
+    hkt_cli(&cloud, NULL, "stop", NULL);
+    char *out = NULL;
+    HK_CHECK_EQ(hkt_cli(&cloud, &out, "start", "--port", port, NULL), 0);
+    HK_CHECK(out && !strstr(out, "resolve to 127.0.0.1"));
+    char *addr = hkc_printf("--cloud-address 127.0.0.1:%d", cloud.port);
+    HK_CHECK(out && strstr(out, addr));
+    free(addr);
+    HK_CHECK(out && strstr(out, "127.0.0.1 dps.hubkey.test hub-1.hubkey.test hub-2.hubkey.test"));
+    char *line = out ? strstr(out, "mosquitto_pub ") : NULL;
+    HK_CHECK(line != NULL);
+    if (line) {
+        char *end = strchr(line, '\n');
+        char *cmd = hkc_printf("%.*s", end ? (int)(end - line) : (int)strlen(line), line);
+        struct hkt_cert dev;
+        HK_CHECK(hkt_device_make(&cloud, &dev, "try-dev", NULL, NULL));
+        HK_CHECK_EQ(hkt_cli(&cloud, NULL, "device", "add", "try-dev", "--hub",
+                            "hub-1.hubkey.test", "--cert", dev.cert_path, NULL), 0);
+        replace_all(&cmd, "DEVICE.pem", dev.cert_path);
+        replace_all(&cmd, "DEVICE.key", dev.key_path);
+        replace_all(&cmd, "DEVICE", "try-dev");
+        char *full = hkc_printf("%s 2>&1", cmd);
+        HK_CHECK_EQ(system(full), 0);
+        free(full);
+        json_t *tel = hkt_cli_json(&cloud, "telemetry", "--json", "--device", "try-dev", NULL);
+        HK_CHECK_EQ(json_array_size(tel), 1);
+        json_decref(tel);
+        free(cmd);
+        hkt_cert_free(&dev);
+    }
+    free(out);
+}
+
 static void test_lifecycle(void)
 {
     char *out = NULL;
@@ -166,6 +278,8 @@ int main(void)
     }
     HK_RUN(test_usage_errors);
     HK_RUN(test_bad_input);
+    HK_RUN(test_server_names);
+    HK_RUN(test_start_text);
     HK_RUN(test_lifecycle);
     hkt_cloud_stop(&cloud);
     return hk_test_finish("cloud_cli");

@@ -169,6 +169,208 @@ static void test_individual_before_group(void)
     hkt_cert_free(&impostor);
 }
 
+/* Registration IDs are case-insensitive: the same certificate registering
+ * as "RegCase" after "regcase" is the same registration, keeps its device
+ * ID, and a device disabled in the hub stays disabled. */
+static void test_registration_id_case(void)
+{
+    const struct hkt_cert *chain[] = {&signer, NULL};
+    struct hkt_cert dev;
+    HK_CHECK(hkt_device_make(&cloud, &dev, "regcase", &signer, chain));
+    int status;
+    json_t *body = hkt_dps_register(&cloud, &dev, "regcase", NULL, &status);
+    HK_CHECK_EQ(status, 200);
+    char *hub = hkc_strdup(state_str(body, "assignedHub"));
+    json_decref(body);
+    HK_CHECK(hub != NULL);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "device", "disable", "regcase", NULL), 0);
+
+    body = hkt_dps_register(&cloud, &dev, "RegCase", NULL, &status);
+    HK_CHECK_EQ(status, 200);
+    HK_CHECK(strcmp(json_string_value(json_object_get(body, "status")) ?: "", "assigned") == 0);
+    HK_CHECK(strcmp(state_str(body, "deviceId") ?: "", "regcase") == 0);
+    HK_CHECK(strcmp(state_str(body, "registrationId") ?: "", "regcase") == 0);
+    HK_CHECK(hkc_streq_nocase(state_str(body, "assignedHub"), hub));
+    json_decref(body);
+
+    /* One hub identity, still disabled; one registration, counted twice. */
+    json_t *devs = hkt_cli_json(&cloud, "devices", "--json", NULL);
+    size_t i, found = 0;
+    json_t *d;
+    json_array_foreach(devs, i, d) {
+        if (!hkc_streq_nocase(json_string_value(json_object_get(d, "device_id")), "regcase"))
+            continue;
+        found++;
+        HK_CHECK_EQ(json_integer_value(json_object_get(d, "enabled")), 0);
+    }
+    HK_CHECK_EQ(found, 1);
+    json_decref(devs);
+    json_t *regs = hkt_cli_json(&cloud, "registrations", "--json", NULL);
+    found = 0;
+    json_array_foreach(regs, i, d)
+        if (hkc_streq_nocase(json_string_value(json_object_get(d, "reg_id")), "regcase"))
+            found++;
+    HK_CHECK_EQ(found, 1);
+    json_decref(regs);
+    HK_CHECK_EQ(registrations_count("regcase"), 2);
+    /* The hub refuses both spellings. */
+    struct hkt_mqtt q;
+    const char *ids[] = {"regcase", "RegCase"};
+    for (int k = 0; k < 2; k++) {
+        char *user = hkt_hub_username(hub, ids[k]);
+        HK_CHECK_EQ(hkt_mqtt_connect(&cloud, &q, &dev, ids[k], user), 5);
+        hkt_mqtt_close(&q);
+        free(user);
+    }
+
+    /* Individual enrollments too: one per registration ID whatever its
+     * case; adding it again in another case replaces it. */
+    struct hkt_cert solo;
+    HK_CHECK(hkt_device_make(&cloud, &solo, "solocase", NULL, NULL));
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "enroll", "individual", "add", "solocase", "--cert",
+                        solo.cert_path, "--device-id", "solo-case-device", NULL), 0);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "enroll", "individual", "add", "SoloCase", "--cert",
+                        solo.cert_path, "--device-id", "solo-case-device", "--disabled", NULL),
+                0);
+    json_t *enr = hkt_cli_json(&cloud, "enroll", "individual", "list", "--json", NULL);
+    found = 0;
+    json_array_foreach(enr, i, d)
+        if (hkc_streq_nocase(json_string_value(json_object_get(d, "name")), "solocase"))
+            found++;
+    HK_CHECK_EQ(found, 1);
+    json_decref(enr);
+    body = hkt_dps_register(&cloud, &solo, "solocase", NULL, &status);
+    HK_CHECK(strcmp(json_string_value(json_object_get(body, "status")) ?: "", "disabled") == 0);
+    json_decref(body);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "enroll", "individual", "enable", "SOLOCASE", NULL), 0);
+    body = hkt_dps_register(&cloud, &solo, "SoloCase", NULL, &status);
+    HK_CHECK_EQ(status, 200);
+    HK_CHECK(strcmp(state_str(body, "deviceId") ?: "", "solo-case-device") == 0);
+    json_decref(body);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "enroll", "individual", "remove", "SOLOcase", NULL), 0);
+    free(hub);
+    hkt_cert_free(&dev);
+    hkt_cert_free(&solo);
+}
+
+/* An individual enrollment of a CA-signed device certificate: the TLS layer
+ * needs the issuers up to a root. Given after the certificate in the --cert
+ * file they are uploaded with it; given alone, the CLI says which issuer is
+ * missing and how to upload it. */
+static void test_individual_ca_signed(void)
+{
+    /* The certificate alone: a note naming the issuer and `ca add`. */
+    struct hkt_cert root_a, dev_a;
+    HK_CHECK(hkt_ca_make(&cloud, &root_a, "Chain Root A", NULL));
+    HK_CHECK(hkt_device_make(&cloud, &dev_a, "ind-chain-a", &root_a, NULL));
+    char *out = NULL;
+    HK_CHECK_EQ(hkt_cli_all(&cloud, &out, "enroll", "individual", "add", "ind-chain-a", "--cert",
+                            dev_a.cert_path, NULL), 0);
+    HK_CHECK(out && strstr(out, "CN=Chain Root A") && strstr(out, "hubkey-cloud ca add") &&
+             strstr(out, "TLS handshake"));
+    free(out);
+    int status;
+    json_t *body = hkt_dps_register(&cloud, &dev_a, "ind-chain-a", NULL, &status);
+    HK_CHECK_EQ(status, -1); /* refused in the TLS handshake */
+    json_decref(body);
+    /* Doing what it says works. */
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "ca", "add", root_a.cert_path, NULL), 0);
+    body = hkt_dps_register(&cloud, &dev_a, "ind-chain-a", NULL, &status);
+    HK_CHECK_EQ(status, 200);
+    json_decref(body);
+
+    /* The chain in the file (leaf, intermediate, root): uploaded with it. */
+    struct hkt_cert root_b, mid_b, dev_b;
+    HK_CHECK(hkt_ca_make(&cloud, &root_b, "Chain Root B", NULL));
+    HK_CHECK(hkt_ca_make(&cloud, &mid_b, "Chain Intermediate B", &root_b));
+    const struct hkt_cert *chain_b[] = {&mid_b, &root_b, NULL};
+    HK_CHECK(hkt_device_make(&cloud, &dev_b, "ind-chain-b", &mid_b, chain_b));
+    out = NULL;
+    HK_CHECK_EQ(hkt_cli_all(&cloud, &out, "enroll", "individual", "add", "ind-chain-b", "--cert",
+                            dev_b.chain_path, NULL), 0);
+    HK_CHECK(out && !strstr(out, "note"));
+    free(out);
+    out = NULL;
+    HK_CHECK_EQ(hkt_cli(&cloud, &out, "ca", "list", NULL), 0);
+    HK_CHECK(out && strstr(out, "Chain Root B") && strstr(out, "Chain Intermediate B"));
+    free(out);
+    body = hkt_dps_register(&cloud, &dev_b, "ind-chain-b", NULL, &status);
+    HK_CHECK_EQ(status, 200);
+    json_decref(body);
+    /* A self-signed device certificate needs nothing more: no note. */
+    struct hkt_cert solo;
+    HK_CHECK(hkt_device_make(&cloud, &solo, "ind-chain-c", NULL, NULL));
+    out = NULL;
+    HK_CHECK_EQ(hkt_cli_all(&cloud, &out, "enroll", "individual", "add", "ind-chain-c", "--cert",
+                            solo.cert_path, NULL), 0);
+    HK_CHECK(out && !strstr(out, "note"));
+    free(out);
+    hkt_cert_free(&root_a), hkt_cert_free(&dev_a), hkt_cert_free(&root_b);
+    hkt_cert_free(&mid_b), hkt_cert_free(&dev_b), hkt_cert_free(&solo);
+}
+
+/* An enrollment's trust bundle (a PEM file of CA certificates) comes back in
+ * registrationState.trustBundle, in DPS's shape. */
+static void test_trust_bundle(void)
+{
+    struct hkt_cert dev, extra;
+    HK_CHECK(hkt_device_make(&cloud, &dev, "bundle-dev", NULL, NULL));
+    HK_CHECK(hkt_ca_make(&cloud, &extra, "Bundle Extra CA", NULL));
+    char *bundle = hkc_printf("%s/bundle.pem", cloud.root);
+    X509 *pair[2] = {root.cert, extra.cert};
+    HK_CHECK(hkc_pki_write_cert(bundle, pair, 2));
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "enroll", "individual", "add", "bundle-dev", "--cert",
+                        dev.cert_path, "--trust-bundle", bundle, NULL), 0);
+    int status;
+    json_t *body = hkt_dps_register(&cloud, &dev, "bundle-dev", NULL, &status);
+    HK_CHECK_EQ(status, 200);
+    json_t *tb = json_object_get(json_object_get(body, "registrationState"), "trustBundle");
+    json_t *certs = json_object_get(tb, "certificates");
+    HK_CHECK_EQ(json_array_size(certs), 2);
+    for (size_t i = 0; i < 2 && i < json_array_size(certs); i++) {
+        json_t *e = json_array_get(certs, i);
+        char *pem = hkc_pki_to_pem(pair[i]);
+        HK_CHECK(strcmp(json_string_value(json_object_get(e, "certificate")) ?: "", pem) == 0);
+        free(pem);
+        json_t *md = json_object_get(e, "metadata");
+        char s1[41], s2[65];
+        hkc_pki_thumbprints(pair[i], s1, s2);
+        HK_CHECK(strcmp(json_string_value(json_object_get(md, "sha1Thumbprint")) ?: "", s1) == 0);
+        HK_CHECK(strcmp(json_string_value(json_object_get(md, "sha256Thumbprint")) ?: "", s2) ==
+                 0);
+        const char *subject = json_string_value(json_object_get(md, "subjectName"));
+        HK_CHECK(subject && strstr(subject, i == 0 ? "CN=Test Root CA" : "CN=Bundle Extra CA"));
+        HK_CHECK(json_string_value(json_object_get(md, "issuerName")));
+        const char *nb = json_string_value(json_object_get(md, "notBeforeUtc"));
+        HK_CHECK(nb && strlen(nb) == 20 && nb[10] == 'T' && nb[19] == 'Z');
+        HK_CHECK(json_string_value(json_object_get(md, "notAfterUtc")));
+        HK_CHECK(json_string_value(json_object_get(md, "serialNumber")));
+        HK_CHECK_EQ(json_integer_value(json_object_get(md, "version")), 3);
+    }
+    HK_CHECK(strcmp(json_string_value(json_object_get(tb, "id")) ?: "", "bundle-dev") == 0);
+    HK_CHECK(json_string_value(json_object_get(tb, "etag")));
+    HK_CHECK(json_string_value(json_object_get(tb, "createdDateTime")));
+    HK_CHECK(json_string_value(json_object_get(tb, "lastModifiedDateTime")));
+    json_decref(body);
+    /* Replaced without one: no trustBundle. */
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "enroll", "individual", "add", "bundle-dev", "--cert",
+                        dev.cert_path, NULL), 0);
+    body = hkt_dps_register(&cloud, &dev, "bundle-dev", NULL, &status);
+    HK_CHECK_EQ(status, 200);
+    HK_CHECK(json_object_get(json_object_get(body, "registrationState"), "trustBundle") == NULL);
+    json_decref(body);
+    /* Not a bundle of CA certificates, or no file: bad input. */
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "enroll", "individual", "add", "bundle-dev", "--cert",
+                        dev.cert_path, "--trust-bundle", dev.cert_path, NULL), 2);
+    char *missing = hkc_printf("%s/no-bundle.pem", cloud.root);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "enroll", "group", "add", "bundle-group", "--cert",
+                        root.cert_path, "--trust-bundle", missing, NULL), 2);
+    free(missing);
+    free(bundle);
+    hkt_cert_free(&dev);
+    hkt_cert_free(&extra);
+}
+
 static void test_wrong_cn_and_unknown_ca(void)
 {
     const struct hkt_cert *chain[] = {&signer, NULL};
@@ -693,6 +895,89 @@ static void test_hostile_requests(void)
     hkt_cert_free(&dev);
 }
 
+/* Overwrites a file in place with text that is no database. */
+static bool scribble(const char *path)
+{
+    FILE *f = fopen(path, "r+");
+    if (!f)
+        return false;
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    static const char junk[] = "this is not an SQLite database. ";
+    for (long i = 0; i < size; i++)
+        fputc(junk[i % (long)(sizeof(junk) - 1)], f);
+    return fclose(f) == 0;
+}
+
+static bool log_has(struct hkt_cloud *c, const char *what)
+{
+    char *path = hkc_printf("%s/mosquitto.log", c->state);
+    FILE *f = fopen(path, "r");
+    free(path);
+    char line[1024];
+    bool found = false;
+    while (f && !found && fgets(line, sizeof(line), f))
+        found = strstr(line, what) != NULL;
+    if (f)
+        fclose(f);
+    return found;
+}
+
+/* The database breaks while the broker runs: DPS answers as it does for an
+ * internal error (500, errorCode 500000) instead of "not found", and the
+ * broker log says what failed. Its own cloud: this one is broken for good. */
+static void test_storage_error(void)
+{
+    struct hkt_cloud b;
+    HK_CHECK(hkt_cloud_start(&b));
+    struct hkt_cert dev;
+    HK_CHECK(hkt_device_make(&b, &dev, "store-dev", NULL, NULL));
+    HK_CHECK_EQ(hkt_cli(&b, NULL, "enroll", "individual", "add", "store-dev", "--cert",
+                        dev.cert_path, NULL), 0);
+    int status;
+    json_t *body = hkt_dps_register(&b, &dev, "store-dev", NULL, &status);
+    HK_CHECK_EQ(status, 200);
+    char *poll = hkc_printf("$dps/registrations/GET/iotdps-get-operationstatus/?$rid=5&"
+                            "operationId=%s",
+                            json_string_value(json_object_get(body, "operationId")) ?: "x");
+    json_decref(body);
+    struct hkt_mqtt q;
+    char *user = hkt_dps_username(&b, "store-dev", NULL);
+    HK_CHECK_EQ(hkt_mqtt_connect(&b, &q, &dev, "store-dev", user), 0);
+    free(user);
+    HK_CHECK_EQ(hkt_mqtt_subscribe(&q, "$dps/registrations/res/#", 1), 1);
+
+    const char *files[] = {"cloud.db", "cloud.db-wal", "cloud.db-shm"};
+    for (int i = 0; i < 3; i++) {
+        char *path = hkc_printf("%s/%s", b.state, files[i]);
+        scribble(path);
+        free(path);
+    }
+    /* A stored operation: 500, not 404 "Operation not found". */
+    hkt_mqtt_publish(&q, poll, NULL, 0, 1);
+    struct hkt_msg *m = hkt_mqtt_wait(&q, "$dps/registrations/res/", HKT_WAIT_MS);
+    HK_CHECK(m && hkt_topic_status(m->topic, "$dps/registrations/res/") == 500);
+    json_t *err = m ? json_loads(m->payload, 0, NULL) : NULL;
+    HK_CHECK_EQ(json_integer_value(json_object_get(err, "errorCode")), 500000);
+    HK_CHECK(json_string_value(json_object_get(err, "trackingId")));
+    HK_CHECK(json_string_value(json_object_get(err, "timestampUtc")));
+    json_decref(err);
+    hkt_msg_free(m);
+    /* A new registration: 500 too. */
+    const char *reg = "{\"registrationId\":\"store-dev\"}";
+    hkt_mqtt_publish(&q, "$dps/registrations/PUT/iotdps-register/?$rid=6", reg,
+                     (int)strlen(reg), 1);
+    m = hkt_mqtt_wait(&q, "$dps/registrations/res/", HKT_WAIT_MS);
+    HK_CHECK(m && hkt_topic_status(m->topic, "$dps/registrations/res/") == 500);
+    hkt_msg_free(m);
+    hkt_mqtt_close(&q);
+    HK_CHECK(log_has(&b, "hubkey-cloud: storage error"));
+    free(poll);
+    hkt_cert_free(&dev);
+    hkt_cloud_stop(&b);
+}
+
 int main(void)
 {
     if (!hkt_cloud_start(&cloud)) {
@@ -711,6 +996,9 @@ int main(void)
     HK_RUN(test_group_on_root_with_uploaded_intermediate);
     HK_RUN(test_individual_before_group);
     HK_RUN(test_wrong_cn_and_unknown_ca);
+    HK_RUN(test_registration_id_case);
+    HK_RUN(test_individual_ca_signed);
+    HK_RUN(test_trust_bundle);
     HK_RUN(test_disabled_group);
     HK_RUN(test_reprovision_policies);
     HK_RUN(test_hashed_allocation);
@@ -720,6 +1008,7 @@ int main(void)
     HK_RUN(test_fault_knobs);
     HK_RUN(test_csr_issuance);
     HK_RUN(test_hostile_requests);
+    HK_RUN(test_storage_error);
     hkt_cert_free(&root);
     hkt_cert_free(&signer);
     hkt_cloud_stop(&cloud);

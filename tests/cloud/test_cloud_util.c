@@ -2,10 +2,13 @@
  * hubkey-cloud shared helpers: known answers (usernames and topics from the
  * protocol reference, section D) and every rejection branch of the parsers.
  */
+#define _GNU_SOURCE
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hk_test.h"
+#include "hkc_db.h"
 #include "hkc_util.h"
 
 static void test_dps_username(void)
@@ -227,6 +230,54 @@ static void test_hash_pick(void)
     HK_CHECK_EQ(hkc_hash_pick("x", hubs, w, 0), -1);
 }
 
+static void count_error(void *ud, const char *msg)
+{
+    (void)msg;
+    (*(int *)ud)++;
+}
+
+/* A database made before enrollments had a trust bundle gains the column
+ * when opened; SQL errors go to the error hook when one is set. */
+static void test_db_migration_and_errors(void)
+{
+    char dir[] = "/tmp/hkc-util-XXXXXX";
+    HK_CHECK(mkdtemp(dir) != NULL);
+    char *path = hkc_printf("%s/old.db", dir);
+    sqlite3 *raw = NULL;
+    HK_CHECK_EQ(sqlite3_open(path, &raw), SQLITE_OK);
+    HK_CHECK_EQ(sqlite3_exec(raw,
+                             "CREATE TABLE enrollments(kind TEXT NOT NULL, name TEXT NOT NULL,"
+                             " cert_pem TEXT NOT NULL, sha1 TEXT, sha256 TEXT, device_id TEXT,"
+                             " enabled INTEGER NOT NULL, allocation TEXT NOT NULL, hubs TEXT,"
+                             " reprovision TEXT NOT NULL, initial_twin TEXT, payload TEXT,"
+                             " created TEXT, PRIMARY KEY(kind, name));"
+                             "INSERT INTO enrollments VALUES('group','g','pem',NULL,NULL,NULL,1,"
+                             "'hashed',NULL,'migrate',NULL,NULL,NULL);",
+                             NULL, NULL, NULL),
+                SQLITE_OK);
+    sqlite3_close(raw);
+    sqlite3 *db = hkc_db_open(path);
+    HK_CHECK(db != NULL);
+    json_t *row = hkc_db_row(db, "SELECT name, trust_bundle FROM enrollments", NULL);
+    HK_CHECK(strcmp(hkc_row_str(row, "name") ?: "", "g") == 0);
+    HK_CHECK(json_is_null(json_object_get(row, "trust_bundle")));
+    json_decref(row);
+    hkc_db_close(db);
+    db = hkc_db_open(path); /* a second open leaves it as it is */
+    HK_CHECK(db != NULL);
+    int errors = 0;
+    hkc_db_set_error_hook(count_error, &errors);
+    HK_CHECK(hkc_db_query(db, "SELECT * FROM no_such_table", NULL) == NULL);
+    HK_CHECK_EQ(hkc_db_exec(db, "INSERT INTO nowhere VALUES(1)", NULL), -1);
+    HK_CHECK_EQ(errors, 2);
+    hkc_db_set_error_hook(NULL, NULL);
+    hkc_db_close(db);
+    char *rm = hkc_printf("rm -rf %s", dir);
+    HK_CHECK_EQ(system(rm), 0);
+    free(rm);
+    free(path);
+}
+
 int main(void)
 {
     HK_RUN(test_dps_username);
@@ -238,5 +289,6 @@ int main(void)
     HK_RUN(test_merge);
     HK_RUN(test_base64_and_ids);
     HK_RUN(test_hash_pick);
+    HK_RUN(test_db_migration_and_errors);
     return hk_test_finish("cloud_util");
 }

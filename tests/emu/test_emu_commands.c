@@ -63,6 +63,55 @@ static void test_info(void)
     chip_free(&v);
 }
 
+/* The part: ATECC608A (RevNum 00 00 60 02) by default, ATECC608B (00 00 60
+ * 03) when asked; the revision lives in config bytes 4..7, so a state file
+ * keeps it. Nothing else differs in the model. */
+static void test_part(void)
+{
+    hk_emu_atecc608_options o;
+    hk_emu_atecc608_options_init(&o);
+    HK_CHECK_EQ(o.part, HK_EMU_ATECC608_PART_A);
+    o.seed = 40;
+    o.deterministic_rng = true;
+    o.part = HK_EMU_ATECC608_PART_B;
+    chip c = chip_new_opts(&o);
+    uint8_t out[4], cfg[128];
+    HK_CHECK(chip_data(&c, 0x30, 0x00, 0, NULL, 0, out, 4));
+    HK_CHECK_MEM(out, 4, "\x00\x00\x60\x03", 4);
+    hk_emu_atecc608_config_get(c.emu, cfg);
+    HK_CHECK_MEM(cfg + 4, 4, "\x00\x00\x60\x03", 4);
+    /* Config bytes 4..7 are factory-set on a 608B as well. */
+    HK_CHECK_EQ(chip_write4(&c, CFG, 1, (const uint8_t[]){0, 0, 0x60, 0x02}), 0x0F);
+    uint8_t pub[64], digest[32], rs[64];
+    HK_CHECK(chip_provision(&c, pub));
+    fill(digest, 32, 7);
+    HK_CHECK_EQ(chip_status(&c, 0x16, 0x43, 0, digest, 32), 0x00);
+    HK_CHECK(chip_data(&c, 0x41, 0xA0, 0, NULL, 0, rs, 64));
+    HK_CHECK(test_verify(pub, digest, rs));
+    /* A state file keeps the part, whatever the options of the load say. */
+    uint8_t file[HK_EMU_ATECC608_FILE_SIZE];
+    size_t n = 0;
+    HK_CHECK_RESULT(hk_emu_atecc608_save_buffer(c.emu, file, sizeof file, &n), HK_OK);
+    hk_emu_atecc608 *loaded = NULL;
+    o.part = HK_EMU_ATECC608_PART_A;
+    HK_CHECK_RESULT(hk_emu_atecc608_load_buffer(file, n, &o, &loaded), HK_OK);
+    chip l = {loaded, hk_emu_atecc608_i2c(loaded)};
+    HK_CHECK(chip_data(&l, 0x30, 0x00, 0, NULL, 0, out, 4));
+    HK_CHECK_MEM(out, 4, "\x00\x00\x60\x03", 4);
+    chip_free(&l);
+    chip_free(&c);
+
+    /* The default stays a 608A; an unknown part is refused. */
+    chip a = chip_new(41);
+    HK_CHECK(chip_data(&a, 0x30, 0x00, 0, NULL, 0, out, 4));
+    HK_CHECK_MEM(out, 4, "\x00\x00\x60\x02", 4);
+    chip_free(&a);
+    hk_emu_atecc608 *bad = NULL;
+    o.part = (hk_emu_atecc608_part)7;
+    HK_CHECK_RESULT(hk_emu_atecc608_create(&o, &bad), HK_ERR_INVALID_ARG);
+    HK_CHECK(bad == NULL);
+}
+
 static void test_read_rules(void)
 {
     chip c = chip_new(12);
@@ -97,8 +146,7 @@ static void test_read_rules(void)
     /* The verified example address: slot 8 block 12 (`07 02 82 40 0C A9 A4`). */
     HK_CHECK(chip_read32(&c, DATA, 0x0C40, b));
     HK_CHECK_MEM(b, 32, blk, 32);
-    /* Slot 10 (72 bytes): block 2 holds 8 bytes; read by words. */
-    HK_CHECK_EQ(chip_status(&c, 0x02, 0x82, data_addr(10, 2, 0), NULL, 0), 0x03);
+    /* Slot 10 (72 bytes): block 2 holds 8 bytes, readable by words too. */
     HK_CHECK(chip_read4(&c, DATA, data_addr(10, 2, 1), w));
     HK_CHECK_MEM(w, 4, blk + 4, 4);
     HK_CHECK_EQ(chip_status(&c, 0x02, 0x02, data_addr(10, 2, 2), NULL, 0), 0x03);
@@ -167,6 +215,7 @@ static void test_write_rules(void)
     HK_CHECK_EQ(chip_write32(&c, DATA, data_addr(0, 0, 0), blk), 0x0F);
     HK_CHECK_EQ(chip_write32(&c, DATA, data_addr(8, 0, 0), blk), 0x00);
     HK_CHECK_EQ(chip_write32(&c, DATA, data_addr(5, 0, 0), blk), 0x00); /* secret, before lock */
+    HK_CHECK_EQ(chip_write32(&c, DATA, data_addr(14, 0, 0), blk), 0x00); /* PubInvalid, before */
     HK_CHECK_EQ(chip_write32(&c, OTP, 1 << 3, blk), 0x00);
     HK_CHECK_EQ(chip_write4(&c, OTP, 0, blk), 0x00);
     /* A 32-byte write to a short last block stores what fits. */
@@ -192,7 +241,10 @@ static void test_write_rules(void)
     HK_CHECK_EQ(chip_write32(&c, DATA, data_addr(0, 0, 0), blk), 0x0F);  /* private key */
     HK_CHECK_EQ(chip_write32(&c, DATA, data_addr(5, 0, 0), blk), 0x0F);  /* Encrypt */
     HK_CHECK_EQ(chip_write32(&c, DATA, data_addr(7, 0, 0), blk), 0x0F);  /* Never */
-    HK_CHECK_EQ(chip_write32(&c, DATA, data_addr(14, 0, 0), blk), 0x00); /* PubInvalid */
+    /* PubInvalid: the chip would mark the key invalid, which the model
+     * does not keep: refused (before the data lock it was written above). */
+    HK_CHECK_EQ(chip_write32(&c, DATA, data_addr(14, 0, 0), blk), 0x0F);
+    HK_CHECK_EQ(chip_write4(&c, DATA, data_addr(14, 1, 0), blk), 0x0F);
     HK_CHECK_EQ(chip_write4(&c, DATA, data_addr(6, 0, 0), blk), 0x0F);   /* secret: 32 only */
     HK_CHECK_EQ(chip_write32(&c, OTP, 0, blk), 0x0F);                    /* OTP locked */
     /* A locked slot refuses writes. */
@@ -201,6 +253,7 @@ static void test_write_rules(void)
     hk_emu_atecc608_counters k;
     hk_emu_atecc608_counters_get(c.emu, &k);
     HK_CHECK_EQ(k.slot_writes[8], 2);
+    HK_CHECK_EQ(k.slot_writes[14], 1);
     HK_CHECK_EQ(k.slot_writes[0], 0);
     HK_CHECK_EQ(k.otp_writes, 2);
     chip_free(&c);
@@ -580,9 +633,235 @@ static void test_selftest(void)
     HK_CHECK_EQ(chip_status(&c, 0x77, 0x01, 0, NULL, 0), 0x00);
     HK_CHECK_EQ(chip_status(&c, 0x77, 0x02, 0, NULL, 0), 0x00);
     HK_CHECK_EQ(chip_status(&c, 0x77, 0x20, 0, NULL, 0), 0x00);
-    HK_CHECK_EQ(chip_status(&c, 0x77, 0x04, 0, NULL, 0), 0x03);
+    /* ECDSA as current cryptoauthlib selects it (0x04), alone and with all
+     * the others; both ECDSA bits at once. */
+    HK_CHECK_EQ(chip_status(&c, 0x77, 0x04, 0, NULL, 0), 0x00);
+    HK_CHECK_EQ(chip_status(&c, 0x77, 0x3D, 0, NULL, 0), 0x00);
+    HK_CHECK_EQ(chip_status(&c, 0x77, 0x3F, 0, NULL, 0), 0x00);
     HK_CHECK_EQ(chip_status(&c, 0x77, 0x00, 0, NULL, 0), 0x03);
+    HK_CHECK_EQ(chip_status(&c, 0x77, 0x40, 0, NULL, 0), 0x03);
+    HK_CHECK_EQ(chip_status(&c, 0x77, 0x84, 0, NULL, 0), 0x03);
     HK_CHECK_EQ(chip_status(&c, 0x77, 0x01, 1, NULL, 0), 0x03);
+    chip_free(&c);
+
+    /* 0x04 runs the same ECDSA test as 0x02: the test makes a throwaway key
+     * from the RNG, so after it the next Random output of a deterministic
+     * chip is the same for 0x02 and 0x04 and differs from a chip that ran
+     * only the SHA test (which draws nothing). */
+    uint8_t after[3][32];
+    static const uint8_t modes[3] = {0x02, 0x04, 0x20};
+    for (int i = 0; i < 3; i++) {
+        chip t = chip_new(230);
+        HK_CHECK_EQ(chip_lock_config(&t), 0x00);
+        HK_CHECK_EQ(chip_status(&t, 0x77, modes[i], 0, NULL, 0), 0x00);
+        HK_CHECK(chip_data(&t, 0x1B, 0x00, 0, NULL, 0, after[i], 32));
+        chip_free(&t);
+    }
+    HK_CHECK_MEM(after[1], 32, after[0], 32);
+    HK_CHECK(memcmp(after[2], after[0], 32) != 0);
+}
+
+/* A 32-byte Read of a slot's short last block (how cryptoauthlib reads a
+ * stored public key's block 2): the slot's remaining bytes, then zeros. */
+static void test_read_short_last_block(void)
+{
+    chip c = chip_new(27);
+    uint8_t blk[3][32], b[32 + 8];
+    HK_CHECK_EQ(chip_lock_config(&c), 0x00);
+    for (unsigned i = 0; i < 3; i++) {
+        fill(blk[i], 32, (uint8_t)(0x20 * i + 1));
+        HK_CHECK_EQ(chip_write32(&c, DATA, data_addr(11, i, 0), blk[i]), 0x00);
+    }
+    HK_CHECK_EQ(chip_write32(&c, DATA, data_addr(8, 12, 0), blk[0]), 0x00);
+    HK_CHECK_EQ(chip_lock_data_nocrc(&c), 0x00);
+    /* Slot 11, block 2: bytes 64..71, then 24 zero bytes. */
+    hk_guard_fill(b, 32, sizeof b);
+    HK_CHECK(chip_read32(&c, DATA, data_addr(11, 2, 0), b));
+    HK_CHECK(hk_guard_intact(b, 32, sizeof b));
+    HK_CHECK_MEM(b, 8, blk[2], 8);
+    static const uint8_t zeros[32] = {0};
+    HK_CHECK_MEM(b + 8, 24, zeros, 24);
+    /* The three reads cryptoauthlib's atcab_read_pubkey makes. */
+    HK_CHECK(chip_read32(&c, DATA, data_addr(11, 0, 0), b));
+    HK_CHECK_MEM(b, 32, blk[0], 32);
+    HK_CHECK(chip_read32(&c, DATA, data_addr(11, 1, 0), b));
+    HK_CHECK_MEM(b, 32, blk[1], 32);
+    /* Slot 13 (never written): the erased 0xFF bytes, then zeros. */
+    HK_CHECK(chip_read32(&c, DATA, data_addr(13, 2, 0), b));
+    HK_CHECK_MEM(b, 8, "\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF", 8);
+    HK_CHECK_MEM(b + 8, 24, zeros, 24);
+    /* Still refused: a block past the slot, word bits on a 32-byte read,
+     * secret slots (slot 5's block 1 is 4 bytes long). */
+    HK_CHECK_EQ(chip_status(&c, 0x02, 0x82, data_addr(11, 3, 0), NULL, 0), 0x03);
+    HK_CHECK_EQ(chip_status(&c, 0x02, 0x82, data_addr(11, 2, 1), NULL, 0), 0x03);
+    HK_CHECK_EQ(chip_status(&c, 0x02, 0x82, data_addr(5, 1, 0), NULL, 0), 0x0F);
+    /* A full block at a slot's end is a plain read (slot 8 block 12). */
+    HK_CHECK(chip_read32(&c, DATA, data_addr(8, 12, 0), b));
+    HK_CHECK_MEM(b, 32, blk[0], 32);
+    hk_emu_atecc608_counters k;
+    hk_emu_atecc608_counters_get(c.emu, &k);
+    HK_CHECK_EQ(k.slot_reads[11], 3);
+    HK_CHECK_EQ(k.slot_reads[13], 1);
+    chip_free(&c);
+}
+
+/* A 32-byte Write whose address has word bits (cryptoauthlib's
+ * write_invalid_block_len: slot 10, block 2, word 1): accepted, stored from
+ * that word, bytes past the slot's end dropped. */
+static void test_write_word_offset(void)
+{
+    chip c = chip_new(28);
+    uint8_t blk[32], got[72];
+    fill(blk, 32, 0xA0);
+    HK_CHECK_EQ(chip_lock_config(&c), 0x00);
+    HK_CHECK_EQ(chip_write32(&c, DATA, data_addr(10, 2, 1), blk), 0x00);
+    HK_CHECK_RESULT(hk_emu_atecc608_slot_peek(c.emu, 10, 0, got, 72), HK_OK);
+    for (unsigned i = 0; i < 68; i++)
+        HK_CHECK_EQ(got[i], 0xFF); /* untouched */
+    HK_CHECK_MEM(got + 68, 4, blk, 4);
+    /* Inside a slot the 32 bytes start at the word (slot 8, block 1, word 3:
+     * bytes 44..75). */
+    HK_CHECK_EQ(chip_write32(&c, DATA, data_addr(8, 1, 3), blk), 0x00);
+    uint8_t s8[80];
+    HK_CHECK_RESULT(hk_emu_atecc608_slot_peek(c.emu, 8, 40, s8, 40), HK_OK);
+    HK_CHECK_MEM(s8, 4, "\xFF\xFF\xFF\xFF", 4);
+    HK_CHECK_MEM(s8 + 4, 32, blk, 32);
+    HK_CHECK_MEM(s8 + 36, 4, "\xFF\xFF\xFF\xFF", 4);
+    /* Slot 8's last block, word 7: 4 bytes fit. */
+    HK_CHECK_EQ(chip_write32(&c, DATA, data_addr(8, 12, 7), blk), 0x00);
+    HK_CHECK_RESULT(hk_emu_atecc608_slot_peek(c.emu, 8, 412, s8, 4), HK_OK);
+    HK_CHECK_MEM(s8, 4, blk, 4);
+    /* A word past the slot's end, config and OTP words on 32-byte writes,
+     * 4-byte writes before the data lock: refused as before. */
+    HK_CHECK_EQ(chip_status(&c, 0x12, 0x82, data_addr(10, 2, 2), blk, 32), 0x03);
+    HK_CHECK_EQ(chip_status(&c, 0x12, 0x82, data_addr(3, 1, 1), blk, 32), 0x03);
+    HK_CHECK_EQ(chip_status(&c, 0x12, 0x81, 1, blk, 32), 0x03);
+    HK_CHECK_EQ(chip_write4(&c, DATA, data_addr(10, 2, 1), blk), 0x0F);
+    /* After the data lock too (slot 10 is written Always). */
+    HK_CHECK_EQ(chip_lock_data_nocrc(&c), 0x00);
+    fill(blk, 32, 0x50);
+    HK_CHECK_EQ(chip_write32(&c, DATA, data_addr(10, 2, 1), blk), 0x00);
+    uint8_t w[4];
+    HK_CHECK(chip_read4(&c, DATA, data_addr(10, 2, 1), w));
+    HK_CHECK_MEM(w, 4, blk, 4);
+    chip_free(&c);
+}
+
+/* Key policies the model does not implement are refused (0x0F), never run
+ * half-way: SlotConfig.LimitedUse (the chip would count each use on a
+ * monotonic counter), KeyConfig.ReqAuth (needs an authorisation the model
+ * cannot give) and the key named by an enabled CountMatch. */
+static void set_slot_configs(chip *c, unsigned slot, uint16_t sc, uint16_t kc)
+{
+    /* Read the word holding the slot's 2 bytes, patch, write back. */
+    uint8_t w[4];
+    unsigned at = 20 + 2 * slot, kat = 96 + 2 * slot;
+    HK_CHECK(chip_read4(c, CFG, (uint16_t)(((at / 32) << 3) | ((at % 32) / 4)), w));
+    w[at % 4] = (uint8_t)sc;
+    w[at % 4 + 1] = (uint8_t)(sc >> 8);
+    HK_CHECK_EQ(chip_write4(c, CFG, (uint16_t)(((at / 32) << 3) | ((at % 32) / 4)), w), 0x00);
+    HK_CHECK(chip_read4(c, CFG, (uint16_t)(((kat / 32) << 3) | ((kat % 32) / 4)), w));
+    w[kat % 4] = (uint8_t)kc;
+    w[kat % 4 + 1] = (uint8_t)(kc >> 8);
+    HK_CHECK_EQ(chip_write4(c, CFG, (uint16_t)(((kat / 32) << 3) | ((kat % 32) / 4)), w), 0x00);
+}
+
+static void test_unmodelled_key_policies(void)
+{
+    uint8_t pub[64], digest[32], peer_priv[32], peer[64], vdata[128], padded[96];
+    fill(digest, 32, 0x31);
+    HK_CHECK(test_keypair("policy", peer_priv, peer));
+    HK_CHECK(test_sign(peer_priv, digest, vdata));
+    memset(padded, 0, sizeof padded);
+    memcpy(padded + 4, peer, 32);
+    memcpy(padded + 40, peer + 32, 32);
+    static const struct {
+        unsigned slot;
+        uint16_t sc, kc;
+        uint8_t count_match; /* config byte 18 */
+    } cases[] = {
+        {2, 0x20A5, 0x0073, 0x00}, /* LimitedUse */
+        {2, 0x2085, 0x01F3, 0x00}, /* ReqAuth, AuthKey 1 */
+        {2, 0x2085, 0x0073, 0x21}, /* CountMatch enabled for slot 2 */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        chip c = chip_new(29 + i);
+        set_slot_configs(&c, cases[i].slot, cases[i].sc, cases[i].kc);
+        /* The same policy on the stored public key in slot 13. */
+        uint16_t pub_sc = cases[i].sc & 0x0020u ? 0x0F2F : 0x0F0F;
+        uint16_t pub_kc = cases[i].kc & 0x0080u ? 0x01B0 : 0x0030;
+        set_slot_configs(&c, 13, pub_sc, pub_kc);
+        if (cases[i].count_match) {
+            uint8_t w[4];
+            HK_CHECK(chip_read4(&c, CFG, 4, w));
+            w[2] = cases[i].count_match;
+            HK_CHECK_EQ(chip_write4(&c, CFG, 4, w), 0x00);
+        }
+        HK_CHECK_EQ(chip_lock_config(&c), 0x00);
+        HK_CHECK(chip_data(&c, 0x40, 0x04, cases[i].slot, NULL, 0, pub, 64));
+        for (unsigned b = 0; b < 3; b++)
+            HK_CHECK_EQ(chip_write32(&c, DATA, data_addr(13, b, 0), padded + 32 * b), 0x00);
+        HK_CHECK_EQ(chip_lock_data_nocrc(&c), 0x00);
+        HK_CHECK_EQ(chip_status(&c, 0x16, 0x43, 0, digest, 32), 0x00);
+        HK_CHECK_EQ(chip_status(&c, 0x41, 0xA0, cases[i].slot, NULL, 0), 0x0F);
+        HK_CHECK_EQ(chip_status(&c, 0x43, 0x0C, cases[i].slot, peer, 64), 0x0F);
+        if (!cases[i].count_match)
+            HK_CHECK_EQ(chip_status(&c, 0x45, 0x20, 13, vdata, 64), 0x0F);
+        else /* CountMatch names slot 2 only: slot 13 verifies */
+            HK_CHECK_EQ(chip_status(&c, 0x45, 0x20, 13, vdata, 64), 0x00);
+        /* Slot 3 (no such policy) still signs. */
+        uint8_t rs[64];
+        HK_CHECK(chip_data(&c, 0x40, 0x04, 3, NULL, 0, pub, 64));
+        HK_CHECK_EQ(chip_status(&c, 0x16, 0x43, 0, digest, 32), 0x00);
+        HK_CHECK(chip_data(&c, 0x41, 0xA0, 3, NULL, 0, rs, 64));
+        HK_CHECK(test_verify(pub, digest, rs));
+        hk_emu_atecc608_counters k;
+        hk_emu_atecc608_counters_get(c.emu, &k);
+        HK_CHECK_EQ(k.signs, 1);
+        HK_CHECK_EQ(k.ecdhs, 0);
+        chip_free(&c);
+    }
+}
+
+/* UseLock with its enable nibble set: every key stays locked for the model
+ * (it cannot unlock one), so even the plain slot 0 key refuses to sign. */
+static void test_use_lock(void)
+{
+    chip c = chip_new(36);
+    uint8_t digest[32];
+    fill(digest, 32, 0x24);
+    HK_CHECK_EQ(chip_write4(&c, CFG, (2 << 3) | 1, (const uint8_t[]){0x6A, 0x00, 0x00, 0x00}),
+                0x00); /* byte 68 = 0x6A: enable nibble A, key slot 6 */
+    HK_CHECK(chip_provision(&c, NULL));
+    HK_CHECK_EQ(chip_status(&c, 0x16, 0x43, 0, digest, 32), 0x00);
+    HK_CHECK_EQ(chip_status(&c, 0x41, 0xA0, 0, NULL, 0), 0x0F);
+    chip_free(&c);
+}
+
+/* KeyConfig.PersistentDisable: the key works only while the persistent
+ * latch is set (Info mode 0x04), which the model keeps. */
+static void test_persistent_disable(void)
+{
+    chip c = chip_new(35);
+    uint8_t pub[64], digest[32], rs[64], out[4];
+    fill(digest, 32, 0x42);
+    set_slot_configs(&c, 2, 0x2085, 0x1073);
+    uint8_t w[4] = {0x00, 0x82, 0x00, 0x00}; /* byte 69: latch allowed, slot 2 */
+    HK_CHECK_EQ(chip_write4(&c, CFG, (2 << 3) | 1, w), 0x00);
+    HK_CHECK_EQ(chip_lock_config(&c), 0x00);
+    HK_CHECK(chip_data(&c, 0x40, 0x04, 2, NULL, 0, pub, 64));
+    HK_CHECK_EQ(chip_lock_data_nocrc(&c), 0x00);
+    HK_CHECK_EQ(chip_status(&c, 0x16, 0x43, 0, digest, 32), 0x00);
+    HK_CHECK_EQ(chip_status(&c, 0x41, 0xA0, 2, NULL, 0), 0x0F);
+    HK_CHECK(chip_data(&c, 0x30, 0x04, 0x0003, NULL, 0, out, 4));
+    HK_CHECK_EQ(out[0], 1);
+    HK_CHECK_EQ(chip_status(&c, 0x16, 0x43, 0, digest, 32), 0x00);
+    HK_CHECK(chip_data(&c, 0x41, 0xA0, 2, NULL, 0, rs, 64));
+    HK_CHECK(test_verify(pub, digest, rs));
+    /* Power gone: the latch is clear again. */
+    hk_emu_atecc608_power_cycle(c.emu);
+    HK_CHECK_EQ(chip_status(&c, 0x16, 0x43, 0, digest, 32), 0x00);
+    HK_CHECK_EQ(chip_status(&c, 0x41, 0xA0, 2, NULL, 0), 0x0F);
     chip_free(&c);
 }
 
@@ -700,6 +979,7 @@ static void test_factory_config_write(void)
 int main(void)
 {
     HK_RUN(test_info);
+    HK_RUN(test_part);
     HK_RUN(test_read_rules);
     HK_RUN(test_write_rules);
     HK_RUN(test_lock);
@@ -710,6 +990,11 @@ int main(void)
     HK_RUN(test_cmd_ecdh);
     HK_RUN(test_sha);
     HK_RUN(test_selftest);
+    HK_RUN(test_read_short_last_block);
+    HK_RUN(test_write_word_offset);
+    HK_RUN(test_unmodelled_key_policies);
+    HK_RUN(test_use_lock);
+    HK_RUN(test_persistent_disable);
     HK_RUN(test_counter);
     HK_RUN(test_update_extra);
     HK_RUN(test_factory_config_write);

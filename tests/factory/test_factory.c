@@ -547,6 +547,74 @@ static void test_power_loss_and_faults(void)
                 FXT_USAGE);
 }
 
+/* ATECC608A and ATECC608B: --part chooses what a new emulated chip is (608a
+ * by default) and checks an existing one; configure, provision and show
+ * work either part and name it. */
+static void test_parts(void)
+{
+    char spec[700], specb[700], p[700], out[700];
+    spec_of(spec, sizeof spec, "part-a.emu");
+    spec_of(specb, sizeof specb, "part-b.emu");
+    path_in(out, sizeof out, "part-b-out");
+    HK_CHECK_EQ(fr_run(F, "chip", "configure", "--chip", specb, "--part", "608c", NULL),
+                FXT_USAGE);
+    HK_CHECK(fr_has("--part"));
+    path_in(p, sizeof p, "part-b.emu");
+    HK_CHECK(access(p, F_OK) != 0);
+    HK_CHECK_EQ(fr_run(F, "chip", "configure", "--chip", specb, "--part", "608b", "--dry-run",
+                       NULL),
+                FXT_OK);
+    HK_CHECK(fr_has("ATECC608B serial"));
+    HK_CHECK(access(p, F_OK) != 0);
+    HK_CHECK_EQ(fr_run(F, "chip", "configure", "--chip", specb, "--part", "608b", NULL), FXT_OK);
+    HK_CHECK(fr_has("created a factory-new emulated ATECC608B"));
+    HK_CHECK(fr_has("ATECC608B serial"));
+    HK_CHECK(fr_has("is configured"));
+    uint8_t cfg[128];
+    load_config("part-b.emu", cfg);
+    HK_CHECK_MEM(cfg + 4, 4, "\x00\x00\x60\x03", 4);
+    HK_CHECK_EQ(cfg[86], 0x00);
+    /* An existing chip of the other part: refused, nothing written. */
+    HK_CHECK_EQ(fr_run(F, "chip", "configure", "--chip", specb, "--part", "608a", NULL),
+                FXT_INCOMPATIBLE);
+    HK_CHECK(fr_has("is an ATECC608B"));
+    HK_CHECK_EQ(fr_run(F, "chip", "configure", "--chip", specb, "--part", "608B", NULL), FXT_OK);
+    HK_CHECK(fr_has("already locked with the hubkey configuration"));
+    HK_CHECK_EQ(fr_run(F, "chip", "provision", "--chip", specb, "--ca", ca_dir, "--out", out,
+                       NULL),
+                FXT_OK);
+    HK_CHECK(fr_has("chain read back and verified"));
+    HK_CHECK(fr_has("part              ATECC608B"));
+    HK_CHECK_EQ(fr_run(F, "chip", "show", "--chip", specb, "--ca", ca_dir, NULL), FXT_OK);
+    HK_CHECK(fr_has("revision        00 00 60 03 (ATECC608B)"));
+    /* The default is a 608A, named as one everywhere. */
+    HK_CHECK_EQ(fr_run(F, "chip", "configure", "--chip", spec, NULL), FXT_OK);
+    HK_CHECK(fr_has("created a factory-new emulated ATECC608A"));
+    HK_CHECK(fr_has("ATECC608A serial"));
+    load_config("part-a.emu", cfg);
+    HK_CHECK_MEM(cfg + 4, 4, "\x00\x00\x60\x02", 4);
+    HK_CHECK_EQ(fr_run(F, "chip", "configure", "--chip", spec, "--part", "608b", NULL),
+                FXT_INCOMPATIBLE);
+    HK_CHECK(fr_has("is an ATECC608A"));
+    HK_CHECK_EQ(fr_run(F, "chip", "provision", "--chip", spec, "--ca", ca_dir, NULL), FXT_OK);
+    HK_CHECK(fr_has("part              ATECC608A"));
+    HK_CHECK_EQ(fr_run(F, "chip", "show", "--chip", spec, NULL), FXT_OK);
+    HK_CHECK(fr_has("revision        00 00 60 02 (ATECC608A)"));
+    /* --part belongs to the commands that make chips. */
+    HK_CHECK_EQ(fr_run(F, "chip", "show", "--chip", spec, "--part", "608a", NULL), FXT_USAGE);
+    /* A batch of 608B chips. */
+    char dir[700];
+    path_in(dir, sizeof dir, "batch-b");
+    HK_CHECK_EQ(fr_run(F, "batch", "--count", "2", "--dir", dir, "--ca", ca_dir, "--part", "608b",
+                       "--quiet", NULL),
+                FXT_OK);
+    load_config("batch-b/chip-0001.emu", cfg);
+    HK_CHECK_MEM(cfg + 4, 4, "\x00\x00\x60\x03", 4);
+    HK_CHECK_EQ(cfg[87], 0x00);
+    HK_CHECK_EQ(fr_run(F, "batch", "--count", "2", "--dir", dir, "--part", "508a", NULL),
+                FXT_USAGE);
+}
+
 static void test_batch_of_100(void)
 {
     char dir[700];
@@ -755,6 +823,7 @@ int main(void)
     HK_RUN(test_incompatible_chips);
     HK_RUN(test_provision);
     HK_RUN(test_power_loss_and_faults);
+    HK_RUN(test_parts);
     HK_RUN(test_batch_of_100);
     HK_RUN(test_enroll);
     fr_rmrf(tmp);

@@ -134,7 +134,7 @@ static int new_serial(uint8_t serial[9], const entry *done, unsigned n)
     return fx_fail(FX_INTERNAL, "no unique serial number found");
 }
 
-int fx_batch(const char *ca_dir, const char *dir, unsigned count, bool quiet)
+int fx_batch(const char *ca_dir, const char *dir, unsigned count, bool quiet, fx_part part)
 {
     if (count < 1 || count > 100000)
         return fx_fail(FX_USAGE, "--count must be 1..100000");
@@ -181,6 +181,7 @@ int fx_batch(const char *ca_dir, const char *dir, unsigned count, bool quiet)
         hk_emu_atecc608_options o;
         hk_emu_atecc608_options_init(&o);
         o.has_serial = true;
+        o.part = part == FX_PART_608B ? HK_EMU_ATECC608_PART_B : HK_EMU_ATECC608_PART_A;
         rc = new_serial(o.serial, e, i);
         if (rc)
             break;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 
 #include "factory.h"
@@ -26,6 +27,50 @@ static int random_serial(uint8_t serial[9])
     return FX_OK;
 }
 
+int fx_part_parse(const char *text, fx_part *out)
+{
+    *out = FX_PART_ANY;
+    if (text == NULL)
+        return FX_OK;
+    if (strcasecmp(text, "608a") == 0)
+        *out = FX_PART_608A;
+    else if (strcasecmp(text, "608b") == 0)
+        *out = FX_PART_608B;
+    else
+        return fx_fail(FX_USAGE, "--part '%s': expected 608a (ATECC608A) or 608b (ATECC608B)",
+                       text);
+    return FX_OK;
+}
+
+void fx_part_text(const uint8_t revision[4], char *out, size_t cap)
+{
+    hk_atecc608_part p = hk_atecc608_part_of(revision);
+    if (p != HK_ATECC608_PART_UNKNOWN)
+        snprintf(out, cap, "%s", hk_atecc608_part_name(p));
+    else
+        snprintf(out, cap, "unknown part (revision %02X %02X %02X %02X)", revision[0],
+                 revision[1], revision[2], revision[3]);
+}
+
+/* --part on an existing chip: it must be that part (Info revision). */
+static int check_part(fx_chip *chip, fx_part want)
+{
+    if (want == FX_PART_ANY)
+        return FX_OK;
+    uint8_t rev[4], st = 0;
+    hk_result r = hk_atecc608_info(&chip->dev, 0, 0, rev, &st);
+    if (r != HK_OK)
+        return fx_chip_error(chip, "reading the revision (Info)", r, st);
+    hk_atecc608_part is = hk_atecc608_part_of(rev);
+    hk_atecc608_part need = want == FX_PART_608B ? HK_ATECC608_PART_B : HK_ATECC608_PART_A;
+    if (is == need)
+        return FX_OK;
+    char text[48];
+    fx_part_text(rev, text, sizeof text);
+    return fx_fail(FX_INCOMPATIBLE, "chip %s is an %s, not the %s --part asks for", chip->name,
+                   text, hk_atecc608_part_name(need));
+}
+
 static int attach(fx_chip *chip, hk_i2c *i2c)
 {
     if (hk_atecc608_init(&chip->dev, i2c, chip->spec.addr7) != HK_OK)
@@ -33,7 +78,20 @@ static int attach(fx_chip *chip, hk_i2c *i2c)
     return FX_OK;
 }
 
-int fx_chip_open(fx_chip *chip, const char *spec_text, fx_open_mode mode)
+static int open_chip(fx_chip *chip, const char *spec_text, fx_open_mode mode, fx_part part);
+
+int fx_chip_open(fx_chip *chip, const char *spec_text, fx_open_mode mode, fx_part part)
+{
+    int rc = open_chip(chip, spec_text, mode, part);
+    if (rc == FX_OK) {
+        rc = check_part(chip, part);
+        if (rc)
+            fx_chip_close(chip);
+    }
+    return rc;
+}
+
+static int open_chip(fx_chip *chip, const char *spec_text, fx_open_mode mode, fx_part part)
 {
     memset(chip, 0, sizeof *chip);
     int rc = fx_chip_spec_parse(spec_text, &chip->spec);
@@ -74,6 +132,7 @@ int fx_chip_open(fx_chip *chip, const char *spec_text, fx_open_mode mode)
             return fx_fail(FX_FILE, "chip %s: no emulated chip file %s (chip configure creates "
                                     "one)", chip->name, chip->spec.path);
         opts.has_serial = true;
+        opts.part = part == FX_PART_608B ? HK_EMU_ATECC608_PART_B : HK_EMU_ATECC608_PART_A;
         rc = random_serial(opts.serial);
         if (rc)
             return rc;
@@ -87,7 +146,8 @@ int fx_chip_open(fx_chip *chip, const char *spec_text, fx_open_mode mode)
                 return fx_fail(FX_FILE, "chip %s: %s cannot be written", chip->name,
                                chip->spec.path);
             }
-            printf("created a factory-new emulated ATECC608A in %s\n", chip->spec.path);
+            printf("created a factory-new emulated %s in %s\n",
+                   part == FX_PART_608B ? "ATECC608B" : "ATECC608A", chip->spec.path);
         }
     }
     if (mode != FX_OPEN_DRY && hk_emu_atecc608_set_autosave(chip->emu, chip->spec.path) != HK_OK) {

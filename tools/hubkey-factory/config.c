@@ -340,10 +340,11 @@ int fx_configure(fx_chip *chip, const fx_configure_opts *opts)
     int rc = read_config(chip, raw, &cfg);
     if (rc)
         return rc;
-    char sn[19];
+    char sn[19], part[48];
     fx_hex(sn, cfg.serial, 9, false);
+    fx_part_text(cfg.revision, part, sizeof part);
     if (!opts->quiet)
-        printf("chip %s: ATECC608A serial %s, config zone %s, data zone %s\n", chip->name, sn,
+        printf("chip %s: %s serial %s, config zone %s, data zone %s\n", chip->name, part, sn,
                cfg.config_locked ? "locked" : "unlocked", cfg.data_locked ? "locked" : "unlocked");
     memcpy(want, raw, sizeof want);
     fx_config_fill(want);

@@ -163,7 +163,7 @@ static int enroll_individual(const fx_enroll_opts *o, const char *prog)
         return rc;
     }
     fx_chip chip;
-    rc = fx_chip_open(&chip, o->chip, FX_OPEN_EXISTING);
+    rc = fx_chip_open(&chip, o->chip, FX_OPEN_EXISTING, FX_PART_ANY);
     uint8_t *dev = NULL, *sig = NULL;
     size_t dlen = 0, slen = 0;
     if (!rc)

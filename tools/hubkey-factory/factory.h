@@ -99,6 +99,17 @@ typedef struct fx_chip {
     hk_atecc608 dev;
 } fx_chip;
 
+/* --part: the part a new emulated chip is made as, and, when given, what an
+ * existing chip (emulated or real) must be. FX_PART_ANY: no check; a new
+ * emulated chip is an ATECC608A. */
+typedef enum fx_part { FX_PART_ANY = 0, FX_PART_608A = 1, FX_PART_608B = 2 } fx_part;
+
+/* "608a" or "608b" (any case); NULL gives FX_PART_ANY. FX_USAGE otherwise. */
+int fx_part_parse(const char *text, fx_part *out);
+/* The part a revision number names, for messages: "ATECC608A",
+ * "ATECC608B", or "unknown part (revision xx xx xx xx)". */
+void fx_part_text(const uint8_t revision[4], char *out, size_t cap);
+
 typedef enum fx_open_mode {
     FX_OPEN_EXISTING = 0, /* the emulator file must exist */
     FX_OPEN_CREATE = 1,   /* a missing emulator file becomes a factory-new chip */
@@ -108,7 +119,7 @@ typedef enum fx_open_mode {
 /* Opens the chip. Emulated chips are saved after every command that changes
  * their EEPROM (so an interrupted run leaves the file as a real chip would
  * be), except in FX_OPEN_DRY. */
-int fx_chip_open(fx_chip *chip, const char *spec_text, fx_open_mode mode);
+int fx_chip_open(fx_chip *chip, const char *spec_text, fx_open_mode mode, fx_part part);
 /* Wraps a chip made in memory (batch): no file, no autosave. */
 int fx_chip_wrap_emu(fx_chip *chip, hk_emu_atecc608 *emu, const char *name);
 /* Testing aids for emulated chips (FX_USAGE for an i2c: chip or bad text):
@@ -222,6 +233,7 @@ typedef struct fx_provision_result {
     uint8_t *device_der; /* heap; fx_provision_result_free */
     size_t device_len;
     bool already;        /* the chip was provisioned before and left as it was */
+    char part[48];       /* fx_part_text of the chip's revision */
 } fx_provision_result;
 
 int fx_provision(fx_chip *chip, fx_ca *ca, const fx_provision_opts *opts,
@@ -236,7 +248,7 @@ int fx_chip_read_chain(fx_chip *chip, fx_ca *ca, uint8_t **dev, size_t *dev_len,
 /* ---- commands (show.c, batch.c, enroll.c) ---- */
 
 int fx_chip_show(fx_chip *chip, const char *ca_dir);
-int fx_batch(const char *ca_dir, const char *dir, unsigned count, bool quiet);
+int fx_batch(const char *ca_dir, const char *dir, unsigned count, bool quiet, fx_part part);
 
 typedef struct fx_enroll_opts {
     const char *cloud_dir;

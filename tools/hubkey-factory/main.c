@@ -19,16 +19,20 @@ static void usage(FILE *f)
           "          [--device-subject 'O=...,CN=sn{sn}'] [--root-years N] [--signer-years N]\n"
           "          [--device-years N]        create a root and a signer CA (P-256)\n"
           "  ca show [--ca DIR]\n"
-          "  chip configure --chip SPEC [--dry-run]   write, lock and check the configuration\n"
+          "  chip configure --chip SPEC [--part 608a|608b] [--dry-run]\n"
+          "                                    write, lock and check the configuration\n"
           "  chip provision --chip SPEC [--ca DIR] [--out DIR] [--reissue]\n"
           "  chip show --chip SPEC [--ca DIR]\n"
-          "  batch --count N --dir DIR [--ca DIR] [--quiet]   N emulated chips + manifest\n"
+          "  batch --count N --dir DIR [--ca DIR] [--part 608a|608b] [--quiet]\n"
+          "                                    N emulated chips + manifest\n"
           "  enroll --cloud STATE group [--name ID] [--ca DIR] [--hubs H1,H2] [--cloud-cli PATH]\n"
           "  enroll --cloud STATE individual --chip SPEC [--device-id ID] [--ca DIR] [--hubs ...]\n"
           "testing (emu: chips): --chip-faults PPM[,SEED] (corrupt and drop responses),\n"
           "  --chip-power-loss N[,KEEP] (power fails in the N-th Write after KEEP bytes)\n"
-          "SPEC: emu:FILE (software ATECC608A state file) or i2c:/dev/i2c-N[@ADDR]\n"
+          "SPEC: emu:FILE (software ATECC608A/B state file) or i2c:/dev/i2c-N[@ADDR]\n"
           "      (ADDR 7-bit such as 0x60, or 8-bit such as 0xC0; default 0x60)\n"
+          "--part: what a new emu: chip is made as (default 608a); for an existing chip,\n"
+          "  what it must be (ATECC608A or ATECC608B)\n"
           "--ca DIR defaults to $HUBKEY_FACTORY_CA, else ./hubkey-ca\n"
           "exit codes: 0 ok, 1 usage, 2 file/CA, 3 chip I/O, 4 chip incompatible,\n"
           "  5 chip partly configured/provisioned, 6 verification failed, 7 cloud,\n"
@@ -40,7 +44,7 @@ typedef struct args {
     const char *ca, *org, *root_cn, *signer_cn, *device_subject;
     const char *root_years, *signer_years, *device_years;
     const char *chip, *out, *dir, *count, *cloud, *cloud_cli, *name, *device_id, *hubs;
-    const char *chip_faults, *chip_power_loss;
+    const char *chip_faults, *chip_power_loss, *part;
     bool dry_run, reissue, quiet;
     const char *pos[4];
     int npos;
@@ -62,7 +66,7 @@ static const opt_def opts_table[] = {
     OPT("--chip", chip), OPT("--out", out), OPT("--dir", dir), OPT("--count", count),
     OPT("--cloud", cloud), OPT("--cloud-cli", cloud_cli), OPT("--name", name),
     OPT("--device-id", device_id), OPT("--hubs", hubs), OPT("--chip-faults", chip_faults),
-    OPT("--chip-power-loss", chip_power_loss), FLAG("--dry-run", dry_run),
+    OPT("--chip-power-loss", chip_power_loss), OPT("--part", part), FLAG("--dry-run", dry_run),
     FLAG("--reissue", reissue), FLAG("--quiet", quiet)};
 
 static int parse(int argc, char **argv, args *a)
@@ -172,9 +176,12 @@ static int cmd_chip(const args *a)
         return rc;
     fx_chip chip;
     if (strcmp(verb, "configure") == 0) {
-        rc = only(a, " --chip --dry-run --chip-faults --chip-power-loss ");
+        rc = only(a, " --chip --part --dry-run --chip-faults --chip-power-loss ");
+        fx_part part = FX_PART_ANY;
         if (!rc)
-            rc = fx_chip_open(&chip, a->chip, a->dry_run ? FX_OPEN_DRY : FX_OPEN_CREATE);
+            rc = fx_part_parse(a->part, &part);
+        if (!rc)
+            rc = fx_chip_open(&chip, a->chip, a->dry_run ? FX_OPEN_DRY : FX_OPEN_CREATE, part);
         if (rc)
             return rc;
         rc = fx_chip_set_faults(&chip, a->chip_faults, a->chip_power_loss);
@@ -194,7 +201,7 @@ static int cmd_chip(const args *a)
         fx_ca ca;
         rc = fx_ca_load(&ca, ca_dir(a), true);
         if (!rc)
-            rc = fx_chip_open(&chip, a->chip, FX_OPEN_EXISTING);
+            rc = fx_chip_open(&chip, a->chip, FX_OPEN_EXISTING, FX_PART_ANY);
         if (rc) {
             fx_ca_free(&ca);
             return rc;
@@ -218,6 +225,7 @@ static int cmd_chip(const args *a)
             printf("chip %s %s\n", a->chip,
                    r.already ? "was already provisioned" : "provisioned; chain read back and verified");
             printf("serial            %s\n", sn);
+            printf("part              %s\n", r.part);
             printf("registration ID   %s\n", r.registration_id);
             printf("SHA-256 thumbprint %s\n", r.sha256);
             printf("SHA-1 thumbprint  %s\n", r.sha1);
@@ -232,7 +240,7 @@ static int cmd_chip(const args *a)
     if (strcmp(verb, "show") == 0) {
         rc = only(a, " --chip --ca ");
         if (!rc)
-            rc = fx_chip_open(&chip, a->chip, FX_OPEN_EXISTING);
+            rc = fx_chip_open(&chip, a->chip, FX_OPEN_EXISTING, FX_PART_ANY);
         if (rc)
             return rc;
         rc = fx_chip_show(&chip, a->ca ? a->ca : (getenv("HUBKEY_FACTORY_CA") ? ca_dir(a) : NULL));
@@ -265,14 +273,17 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "chip") == 0)
         return cmd_chip(&a);
     if (strcmp(cmd, "batch") == 0) {
-        rc = only(&a, " --count --dir --ca --quiet ");
+        rc = only(&a, " --count --dir --ca --part --quiet ");
+        fx_part part = FX_PART_ANY;
+        if (!rc)
+            rc = fx_part_parse(a.part, &part);
         if (rc)
             return rc;
         if (a.npos != 1 || !a.count || !a.dir)
             return fx_fail(FX_USAGE, "usage: batch --count N --dir DIR [--ca DIR] [--quiet]");
         unsigned n = 0;
         rc = number(a.count, "--count", 1, 100000, 0, &n);
-        return rc ? rc : fx_batch(ca_dir(&a), a.dir, n, a.quiet);
+        return rc ? rc : fx_batch(ca_dir(&a), a.dir, n, a.quiet, part);
     }
     if (strcmp(cmd, "enroll") == 0) {
         rc = only(&a, " --cloud --cloud-cli --ca --name --chip --device-id --hubs ");

@@ -181,6 +181,7 @@ int fx_provision(fx_chip *chip, fx_ca *ca, const fx_provision_opts *opts,
     if (rc)
         return rc;
     memcpy(out->serial, cfg.serial, 9);
+    fx_part_text(cfg.revision, out->part, sizeof out->part);
     fx_ca_registration_id(ca, cfg.serial, out->registration_id, sizeof out->registration_id);
     const hk_atecc608_slot_config *s0 = &cfg.slots[HK_ATECC608_SLOT_DEVICE_KEY];
     uint8_t pub[64], st = 0;

@@ -79,8 +79,12 @@ int fx_chip_show(fx_chip *chip, const char *ca_dir)
     printf("chip %s\n", chip->name);
     printf("serial          %s\n", sn);
     if (hk_atecc608_info(&chip->dev, 0, 0, rev, &st) == HK_OK)
-        printf("revision        %02X %02X %02X %02X%s\n", rev[0], rev[1], rev[2], rev[3],
-               (rev[2] == 0x60 && rev[3] == 0x02) ? " (ATECC608A)" : "");
+    {
+        char part[48];
+        fx_part_text(rev, part, sizeof part);
+        printf("revision        %02X %02X %02X %02X (%s)\n", rev[0], rev[1], rev[2], rev[3],
+               hk_atecc608_part_of(rev) != HK_ATECC608_PART_UNKNOWN ? part : "unknown part");
+    }
     printf("config zone     %s\n", cfg.config_locked ? "locked" : "unlocked");
     printf("data zone       %s\n", cfg.data_locked ? "locked" : "unlocked");
     printf("slots locked    ");

@@ -83,7 +83,6 @@ typedef struct agent_link {
     bool want_write;
     char address[AGENT_HOST_MAX + 1]; /* where the last socket went */
     uint16_t port;
-    hk_result connect_result;  /* of the last tcp_connect */
     unsigned opens;            /* tcp_connect calls so far */
     hk_device_route routes[AGENT_MAX_OVERRIDES];
     size_t route_count;
@@ -97,8 +96,7 @@ typedef struct agent_link {
  * the TLS link for a missing se. */
 hk_result agent_link_init(agent_link *link, const hk_platform *inner, hk_posix *posix,
                           const hk_se *se, const agent_override *overrides,
-                          size_t override_count, const uint8_t *trust_pem, size_t trust_len,
-                          uint32_t connect_timeout_ms);
+                          size_t override_count, const uint8_t *trust_pem, size_t trust_len);
 
 /* Where host:port really connects after the overrides: an exact host name
  * first, then "*"; the port stays when the override has none. The routes

@@ -6,7 +6,9 @@
  * standard input and signals, so it needs the descriptor of the socket the
  * TLS link opened, and it must know when a send was short (the kernel
  * buffer was full) to wait for the socket to take bytes again. The wrapper
- * sees both as the socket passes through tcp_connect and send; everything
+ * sees both as the socket passes through tcp_connect and send (a socket
+ * still connecting counts as a short send: writable means connected or
+ * failed, and the next step finds out which); everything
  * else goes straight to the POSIX platform. The device opens one
  * connection at a time, so one socket is tracked.
  */
@@ -61,8 +63,7 @@ static hk_result w_wait(void *ctx, const hk_transport *socket, uint32_t timeout_
     return l->inner->wait(l->inner->ctx, socket && l->sock_open ? &l->sock : NULL, timeout_ms);
 }
 
-static hk_result w_connect(void *ctx, const char *host, uint16_t port, uint32_t timeout_ms,
-                           hk_transport *out_socket)
+static hk_result w_connect(void *ctx, const char *host, uint16_t port, hk_transport *out_socket)
 {
     agent_link *l = ctx;
     if (l->sock_open)
@@ -70,12 +71,11 @@ static hk_result w_connect(void *ctx, const char *host, uint16_t port, uint32_t 
     snprintf(l->address, sizeof(l->address), "%s", host);
     l->port = port;
     l->opens++;
-    hk_result r = l->inner->tcp_connect(l->inner->ctx, host, port, timeout_ms, &l->sock);
-    l->connect_result = r;
+    hk_result r = l->inner->tcp_connect(l->inner->ctx, host, port, &l->sock);
     if (r != HK_OK)
         return r;
     l->sock_open = true;
-    l->want_write = false;
+    l->want_write = true; /* connecting: writable = the connection is made */
     out_socket->ctx = l;
     out_socket->send = w_send;
     out_socket->recv = w_recv;
@@ -95,8 +95,7 @@ static void w_close(void *ctx, const hk_transport *socket)
 
 hk_result agent_link_init(agent_link *l, const hk_platform *inner, hk_posix *posix,
                           const hk_se *se, const agent_override *overrides,
-                          size_t override_count, const uint8_t *trust_pem, size_t trust_len,
-                          uint32_t connect_timeout_ms)
+                          size_t override_count, const uint8_t *trust_pem, size_t trust_len)
 {
     memset(l, 0, sizeof(*l));
     l->inner = inner;
@@ -122,8 +121,7 @@ hk_result agent_link_init(agent_link *l, const hk_platform *inner, hk_posix *pos
                                .trust_pem = trust_pem,
                                .trust_pem_len = trust_len,
                                .routes = l->route_count ? l->routes : NULL,
-                               .route_count = l->route_count,
-                               .connect_timeout_ms = connect_timeout_ms};
+                               .route_count = l->route_count};
     return hk_device_tls_link_init(&l->tls, &tc, &l->device_link);
 }
 

@@ -1034,7 +1034,7 @@ static int start_device(agent *a)
     }
     a->posix_open = true;
     pr = agent_link_init(&a->link, &a->platform, &a->posix, &a->chip.se, o->overrides,
-                         o->override_count, a->trust, a->trust_len, o->policy.connect_timeout_ms);
+                         o->override_count, a->trust, a->trust_len);
     if (pr != HK_OK) {
         err_line(a, "link: %s (%s)", hk_result_name(pr), hk_result_str(pr));
         return AGENT_EXIT_INTERNAL;

@@ -159,3 +159,25 @@ const char *hk_atecc608_problem_str(hk_atecc608_problem p)
     }
     return "unknown problem";
 }
+
+/* `00 00 60 02` -> A, `00 00 60 03` -> B. Bytes 0..1 are not looked at: the
+ * reference gives them no meaning. */
+hk_atecc608_part hk_atecc608_part_of(const uint8_t revision[4])
+{
+    if (revision == NULL || revision[2] != 0x60u || revision[3] < 0x02u)
+        return HK_ATECC608_PART_UNKNOWN;
+    return revision[3] == 0x02u ? HK_ATECC608_PART_A : HK_ATECC608_PART_B;
+}
+
+const char *hk_atecc608_part_name(hk_atecc608_part part)
+{
+    switch (part) {
+    case HK_ATECC608_PART_A:
+        return "ATECC608A";
+    case HK_ATECC608_PART_B:
+        return "ATECC608B";
+    case HK_ATECC608_PART_UNKNOWN:
+        break;
+    }
+    return "unknown part";
+}

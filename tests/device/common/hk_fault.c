@@ -101,8 +101,7 @@ static hk_result f_wait(void *ctx, const hk_transport *socket, uint32_t timeout_
     return f->inner.wait(f->inner.ctx, &c->lower, timeout_ms);
 }
 
-static hk_result f_connect(void *ctx, const char *host, uint16_t port, uint32_t timeout_ms,
-                           hk_transport *out_socket)
+static hk_result f_connect(void *ctx, const char *host, uint16_t port, hk_transport *out_socket)
 {
     hk_fault *f = ctx;
     if (f->fail_connects > 0) {
@@ -117,7 +116,7 @@ static hk_result f_connect(void *ctx, const char *host, uint16_t port, uint32_t 
     if (c == NULL)
         return HK_ERR_FULL;
     hk_transport lower;
-    hk_result r = f->inner.tcp_connect(f->inner.ctx, host, port, timeout_ms, &lower);
+    hk_result r = f->inner.tcp_connect(f->inner.ctx, host, port, &lower);
     if (r != HK_OK)
         return r;
     memset(c, 0, sizeof *c);
