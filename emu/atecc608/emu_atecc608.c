@@ -378,8 +378,16 @@ static void complete_group(hk_emu_atecc608 *emu)
     finish_group(emu);
     bool changed = emu_cmd_execute(emu, group, count);
     if (changed && emu->autosave_path) {
-        if (hk_emu_atecc608_save(emu, emu->autosave_path) != HK_OK)
+        /* The chip keeps working (a host cannot make the command fail
+         * after the fact), but the failure stays visible through
+         * hk_emu_atecc608_autosave_error until a save succeeds. */
+        errno = 0;
+        if (hk_emu_atecc608_save(emu, emu->autosave_path) != HK_OK) {
             emu->counters.autosave_failures++;
+            emu->autosave_errno = errno != 0 ? errno : EIO;
+        } else {
+            emu->autosave_errno = 0;
+        }
     }
     if (emu->state == HK_EMU_ATECC608_OFF)
         return;
@@ -669,6 +677,14 @@ void hk_emu_atecc608_destroy(hk_emu_atecc608 *emu)
     free(emu);
 }
 
+hk_result hk_emu_atecc608_autosave_error(const hk_emu_atecc608 *emu, int *out_errno)
+{
+    if (emu == NULL || out_errno == NULL)
+        return HK_ERR_INVALID_ARG;
+    *out_errno = emu->autosave_errno;
+    return emu->autosave_errno != 0 ? HK_ERR_FILE : HK_OK;
+}
+
 hk_result hk_emu_atecc608_set_autosave(hk_emu_atecc608 *emu, const char *path)
 {
     if (emu == NULL)
@@ -681,6 +697,7 @@ hk_result hk_emu_atecc608_set_autosave(hk_emu_atecc608 *emu, const char *path)
     }
     free(emu->autosave_path);
     emu->autosave_path = copy;
+    emu->autosave_errno = 0;
     return HK_OK;
 }
 
@@ -782,23 +799,43 @@ hk_result hk_emu_atecc608_save(hk_emu_atecc608 *emu, const char *path)
         return r;
     r = HK_ERR_FILE;
     char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp) {
+        errno = ENAMETOOLONG;
         goto out;
+    }
+    /* The replace below only needs a writable directory: a file the user
+     * made read-only (no write bit at all, which stops root too, or one
+     * this process may not write) is refused instead of silently replaced. */
+    struct stat st;
+    if (stat(path, &st) == 0 && ((st.st_mode & 0222) == 0 || access(path, W_OK) != 0)) {
+        errno = EACCES;
+        goto out;
+    }
     /* 0600: the file holds the chip's private keys. */
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         goto out;
     bool ok = write_all(fd, buf, len) && fsync(fd) == 0;
+    int saved = errno;
     ok = (close(fd) == 0) && ok;
     if (!ok || rename(tmp, path) != 0) {
+        if (ok)
+            saved = errno;
+        else if (saved == 0)
+            saved = EIO;
         unlink(tmp);
+        errno = saved;
         goto out;
     }
     fsync_parent(path);
     emu->counters.saves++;
     r = HK_OK;
 out:
-    memset(buf, 0, sizeof buf);
+    {
+        int saved_errno = errno;
+        memset(buf, 0, sizeof buf);
+        errno = saved_errno;
+    }
     return r;
 }
 

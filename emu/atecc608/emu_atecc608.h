@@ -106,7 +106,10 @@ hk_result hk_emu_atecc608_load(const char *path, const hk_emu_atecc608_options *
  * keys) to path by atomic replace: a temporary file in the same directory is
  * written, flushed with fsync and renamed over path, so a reader sees the old
  * or the new file, never a mix. Volatile state (TempKey, clock) is not saved.
- * HK_ERR_FILE on any I/O failure (path is then unchanged). */
+ * An existing path that is read-only (no write permission bit at all, even
+ * for root, or not writable by this process) is not replaced (EACCES).
+ * HK_ERR_FILE on any I/O failure, with errno set to the reason (path is then
+ * unchanged). */
 hk_result hk_emu_atecc608_save(hk_emu_atecc608 *emu, const char *path);
 
 /* The same state-file image in memory (HK_EMU_ATECC608_FILE_SIZE bytes), for
@@ -129,8 +132,17 @@ hk_result hk_emu_atecc608_open(const char *path, const hk_emu_atecc608_options *
  * GenKey, Counter increment, UpdateExtra) saves the state before its response
  * becomes readable, so a process that exits at any time leaves the chip as a
  * real one would be. NULL turns autosave off. The path is copied. A failed
- * autosave is counted in counters.autosave_failures (the chip keeps working). */
+ * autosave is counted in counters.autosave_failures and reported by
+ * hk_emu_atecc608_autosave_error (the chip keeps working: the change is in
+ * the model's memory only, and lost when the process ends). */
 hk_result hk_emu_atecc608_set_autosave(hk_emu_atecc608 *emu, const char *path);
+
+/* Whether the state file holds the chip as it is: HK_OK when the last
+ * autosave worked (or none was needed since autosave was set), HK_ERR_FILE
+ * when it failed, with *out_errno the system's reason (errno value, e.g.
+ * EACCES; 0 with HK_OK). A caller that changed the chip checks this before
+ * it reports the change as kept. HK_ERR_INVALID_ARG for NULL arguments. */
+hk_result hk_emu_atecc608_autosave_error(const hk_emu_atecc608 *emu, int *out_errno);
 
 /* Releases everything (the key material in memory is wiped). NULL is ignored. */
 void hk_emu_atecc608_destroy(hk_emu_atecc608 *emu);

@@ -109,6 +109,7 @@ struct hk_emu_atecc608 {
 
     hk_emu_atecc608_counters counters;
     char *autosave_path;
+    int autosave_errno; /* errno of the last autosave, 0 when it worked */
 };
 
 /* Data-zone layout. */

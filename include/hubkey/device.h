@@ -39,7 +39,14 @@
  * Policy (the reasons are in device.c):
  *   - DPS answers 429/5xx: retry-after or backoff with jitter, within the
  *     overall deadline (policy.dps_deadline_ms); a cut connection is opened
- *     again (backoff) and registers again, within the same deadline.
+ *     again (backoff, 1 s doubling) within the same deadline and resumes:
+ *     once DPS answered 202 the known operation is polled, not registered
+ *     again (before the 202 it registers again). HK_DEVICE_REFUSALS_MAX
+ *     connections in a row refused the same way (TLS alert refusing the
+ *     client certificate, CONNACK refusal) end the round at once.
+ *   - An identity that cannot be used (no usable CN, certificates that
+ *     cannot be rebuilt: HK_ERR_CERT_*, HK_ERR_TLS_OWN_CERT) is permanent:
+ *     FAILED. Only chip communication errors are retried.
  *   - The hub refuses the identity (CONNACK 0x02 identifier rejected,
  *     0x03 unavailable = disabled, 0x04 bad credentials, 0x05 not
  *     authorized, or a TLS rejection of the client certificate): provision
@@ -119,11 +126,17 @@ extern "C" {
 #define HK_DEVICE_TRUST_BUNDLE_MAX 4096u
 #endif
 
-/* Register request body: {"registrationId":"<64>","payload":<custom>}.
- * The custom payload may use what is left (about 960 bytes). */
+/* Register request body: {"registrationId":"<id>","payload":<custom>}
+ * with its NUL. */
 #ifndef HK_DEVICE_BODY_MAX
 #define HK_DEVICE_BODY_MAX 1024u
 #endif
+/* The longest custom payload (config.registration_payload) that fits the
+ * body with the longest registration ID (HK_DPS_DEVICE_ID_MAX): 863 bytes
+ * with the default sizes. hk_device_init refuses a longer one. */
+#define HK_DEVICE_PAYLOAD_MAX                                                                 \
+    (HK_DEVICE_BODY_MAX - 1u -                                                                \
+     (sizeof("{\"registrationId\":\"\",\"payload\":}") - 1u + HK_DPS_DEVICE_ID_MAX))
 
 /* MQTT user names: "<hub up to 128>/<device id up to 128>/?api-version=
  * 2020-09-30" plus an optional model id fits; the DPS one is shorter. */
@@ -161,6 +174,12 @@ extern "C" {
 #define HK_DEVICE_CONNECT_TIMEOUT_MS 30000u
 /* MQTT keep-alive, the Azure SDK default. */
 #define HK_DEVICE_KEEP_ALIVE_S 240u
+/* DPS refusing the device identity on this many connections in a row
+ * (the same result each time: a TLS alert refusing the client certificate,
+ * or a CONNACK refusal) ends the registration round at once: the device
+ * then waits the round backoff (or returns to the hub of its record)
+ * instead of repeating a handshake DPS refuses until the deadline. */
+#define HK_DEVICE_REFUSALS_MAX 3u
 /* A hub session that lasted this long resets the reconnect backoff. */
 #define HK_DEVICE_STABLE_MS 60000u
 
@@ -340,6 +359,7 @@ typedef struct hk_device {
         bool kick;           /* bytes queued outside step: step again now */
         bool in_step;
         bool dps_fed;        /* a DPS response was consumed by the machine */
+        uint8_t refusals;    /* DPS connections refused in a row with refused_with */
         uint32_t now_ms;
         uint32_t start_ms;
         uint32_t state_since_ms;
@@ -359,6 +379,7 @@ typedef struct hk_device {
         uint32_t visited; /* bit per state entered since the last run() began */
         hk_result fatal;
         hk_result session_error;
+        hk_result refused_with;
         size_t trust_len; /* with the NUL; 0 = no bundle */
         size_t trust_count;
         hk_device_config cfg; /* policy: zeros replaced by the defaults */
@@ -387,8 +408,9 @@ typedef struct hk_device {
 
 /* Prepare the flow at now_ms (state IDENTITY). Checks the configuration:
  * HK_ERR_INVALID_ARG for a missing se, link function or id_scope (dev
- * untouched), a jitter above the reconnect maximum, a min above a max or a
- * span beyond the limits (dev then in state FAILED). No I/O. */
+ * untouched), a jitter above the reconnect maximum, a min above a max, a
+ * span beyond the limits or a registration payload longer than
+ * HK_DEVICE_PAYLOAD_MAX (dev then in state FAILED). No I/O. */
 hk_result hk_device_init(hk_device *dev, const hk_device_config *config, uint32_t now_ms);
 
 /*

@@ -317,11 +317,25 @@ hk_result hk_dps_machine_next(hk_dps_machine *m, uint32_t now_ms, uint32_t rando
  * -> poll after retry-after (clamped) or, without one, after backoff;
  * 200 assigned -> ASSIGNED; 200 failed/disabled -> FAILED with
  * HK_ERR_DPS_FAILED/HK_ERR_DPS_DISABLED; 429 and 5xx -> the same request
- * again after retry-after or backoff with jitter; 401 -> FAILED
- * HK_ERR_DPS_UNAUTHORIZED; any other status -> FAILED HK_ERR_DPS_REJECTED.
+ * again after retry-after or backoff with jitter; 404 to a status query
+ * (the operation is not known, e.g. expired) -> register again after
+ * backoff; 401 -> FAILED HK_ERR_DPS_UNAUTHORIZED; any other status ->
+ * FAILED HK_ERR_DPS_REJECTED.
  */
 hk_result hk_dps_machine_on_response(hk_dps_machine *m, const hk_dps_response *response,
                                      uint32_t now_ms, uint32_t random);
+
+/*
+ * The connection that carried the machine's requests was replaced by a new
+ * one (a cut, then a reconnect within the same registration). A request
+ * awaiting its answer is sent again at the next call to next(): the status
+ * query with the known operation ID once DPS answered 202 (DPS keeps the
+ * operation; querying it does not depend on the connection, so the device
+ * does not register again), the register request before that. A wait in
+ * progress (retry-after, backoff) is kept; ASSIGNED and FAILED stay; the
+ * deadline still counts from init. HK_OK.
+ */
+hk_result hk_dps_machine_resume(hk_dps_machine *m);
 
 /* After ASSIGNED: the hub host name, device id (NUL-terminated, inside the
  * machine, valid as long as it is) and substatus. HK_ERR_STATE before. */

@@ -27,9 +27,21 @@
  *  - The register request goes out pipelined behind CONNECT and SUBSCRIBE
  *    (MQTT 3.1.1 allows it): one round trip less on slow links. It is sent
  *    at QoS 0: DPS answers with a PUBLISH anyway, and a lost request is
- *    covered by the machine's response timeout. A cut connection registers
- *    again on the next one (DPS treats it as the same registration), which
- *    costs at most one extra registration per cut.
+ *    covered by the machine's response timeout. A cut connection resumes
+ *    the round's registration machine on the next one: once DPS answered
+ *    202 with an operation ID the operation is polled (DPS keeps it on the
+ *    service and answers its status query on any connection), so a cut
+ *    after the 202 costs no registration; a cut before it registers again
+ *    (at most one extra registration per cut, bounded by the backoff).
+ *  - A refusal of the identity that repeats (HK_DEVICE_REFUSALS_MAX
+ *    connections in a row, the same result) is the server's word, not a
+ *    passing fault: the round ends instead of repeating the handshake until
+ *    the deadline. One refusal alone is retried: a server being
+ *    reconfigured may refuse once.
+ *  - An identity that cannot be used (certificates that cannot be rebuilt
+ *    from the chip, no usable CN) fails the flow at once: no retry changes
+ *    a definition that does not match the chip, and retrying would hide the
+ *    cause behind timeouts.
  *  - Telemetry is QoS 1 with clean_session = 0 on the hub, so messages in
  *    flight survive a reconnect to the same hub (re-sent with DUP) and the
  *    hub keeps queued C2D messages. Moving to another hub goes through a
@@ -249,6 +261,14 @@ static bool se_error(hk_result r)
     return (r >= 500 && r <= 599) || r == HK_ERR_IO || r == HK_ERR_TIMEOUT;
 }
 
+/* The identity cannot be presented: the certificates cannot be rebuilt
+ * from the chip (definitions that do not match it) or do not parse. No
+ * retry changes that. */
+static bool identity_error(hk_result r)
+{
+    return (r >= HK_ERR_CERT_TEMPLATE && r <= HK_ERR_CERT_PARSE) || r == HK_ERR_TLS_OWN_CERT;
+}
+
 /* ---- connection ------------------------------------------------------------- */
 
 static void close_link(hk_device *dev, bool graceful)
@@ -313,6 +333,20 @@ static void start_dps_round(hk_device *dev, hk_result why)
     I->last_dps_ms = I->now_ms;
     I->dps_done_once = true;
     I->dps_attempt = 0;
+    I->refusals = 0;
+    /* One registration machine per round, started here with the round's
+     * deadline: every connection of the round resumes it (do_connect), so
+     * an operation DPS already accepted (202) is polled, not registered
+     * again. It cannot refuse this configuration: the deadline was checked
+     * by hk_device_init and the other values are constants or defaults. */
+    hk_dps_machine_config mc = {
+        .deadline_ms = I->cfg.policy.dps_deadline_ms,
+        .response_timeout_ms = I->cfg.policy.dps_response_timeout_ms,
+        .backoff_min_ms = DPS_BACKOFF_MIN_MS,
+        .backoff_max_ms = DPS_BACKOFF_MAX_MS,
+        .jitter_ms = DPS_JITTER_MS,
+    };
+    (void)hk_dps_machine_init(&I->dps, &mc, I->now_ms);
     set_state(dev, HK_DEVICE_STATE_DPS_CONNECT, why);
 }
 
@@ -338,12 +372,17 @@ static void dps_round_over(hk_device *dev, hk_result why)
                  DPS_JITTER_MS < max ? DPS_JITTER_MS : 0, HK_DEVICE_STATE_RECORD, why);
 }
 
-/* The DPS connection failed; try again within the round's deadline. */
+/* The DPS connection failed; try again within the round's deadline, unless
+ * DPS refused the identity HK_DEVICE_REFUSALS_MAX times in a row (the same
+ * way each time: a refusal that repeats is not a passing fault). */
 static void dps_conn_fail(hk_device *dev, hk_result why)
 {
     dev_in *I = &dev->_internal;
     close_link(dev, false);
-    if (reached(I->now_ms, dps_deadline(I))) {
+    bool refused = is_refusal(why);
+    I->refusals = (uint8_t)(refused && why == I->refused_with ? I->refusals + 1u : refused);
+    I->refused_with = why;
+    if (reached(I->now_ms, dps_deadline(I)) || I->refusals >= HK_DEVICE_REFUSALS_MAX) {
         dps_round_over(dev, why);
         return;
     }
@@ -370,6 +409,7 @@ static void on_dps_publish(hk_device *dev, const hk_mqtt_publish *p)
         hk_dps_machine_on_response(&I->dps, resp, I->now_ms, rand32(I)) != HK_OK)
         return;
     I->dps_fed = true;
+    I->refusals = 0; /* DPS answered: whatever refused before did not last */
     const char *hub, *device_id;
     hk_dps_substatus sub;
     if (hk_dps_machine_assignment(&I->dps, &hub, &device_id, &sub) != HK_OK)
@@ -585,10 +625,12 @@ static void do_identity(hk_device *dev)
     if (r == HK_OK && n > sizeof I->rx)
         r = HK_ERR_SE_RESPONSE;
     if (r != HK_OK) {
-        if (r == HK_ERR_BUFFER_TOO_SMALL || r == HK_ERR_NOT_FOUND)
-            fail_permanently(dev, r);
-        else
+        /* Only the chip not answering properly is worth a retry; a
+         * certificate that cannot be rebuilt stays so. */
+        if (se_error(r))
             se_retry(dev, HK_DEVICE_STATE_IDENTITY, r);
+        else
+            fail_permanently(dev, r);
         return;
     }
     r = hk_device_cert_cn(I->rx, n, I->registration_id, sizeof I->registration_id, &cn);
@@ -676,6 +718,12 @@ static void do_connect(hk_device *dev, uint32_t *dl)
         }
         r = HK_ERR_TIMEOUT;
     }
+    if (identity_error(r)) {
+        /* The link cannot present the identity: no connection will. */
+        close_link(dev, false);
+        fail_permanently(dev, r);
+        return;
+    }
     I->link_ready = r == HK_OK;
     size_t ul = 0, fl = 0;
     if (r == HK_OK)
@@ -704,16 +752,11 @@ static void do_connect(hk_device *dev, uint32_t *dl)
         set_state(dev, HK_DEVICE_STATE_HUB_SESSION, HK_OK);
         return;
     }
-    uint32_t left = dps_deadline(I) - I->now_ms;
-    hk_dps_machine_config mc = {
-        .deadline_ms = left != 0 ? left : 1,
-        .response_timeout_ms = I->cfg.policy.dps_response_timeout_ms,
-        .backoff_min_ms = DPS_BACKOFF_MIN_MS,
-        .backoff_max_ms = DPS_BACKOFF_MAX_MS,
-        .jitter_ms = DPS_JITTER_MS,
-    };
+    /* The round's machine (start_dps_round) carries on over this
+     * connection: a request whose answer was lost with the last one is
+     * sent again, a poll once DPS gave an operation ID. */
     if (r == HK_OK)
-        r = hk_dps_machine_init(&I->dps, &mc, I->now_ms);
+        r = hk_dps_machine_resume(&I->dps);
     if (r != HK_OK) {
         dps_conn_fail(dev, r);
         return;
@@ -908,7 +951,9 @@ hk_result hk_device_init(hk_device *dev, const hk_device_config *config, uint32_
         p->keep_alive_s = HK_DEVICE_KEEP_ALIVE_S;
     if (p->reconnect_min_ms > p->reconnect_max_ms || p->reconnect_jitter_ms > p->reconnect_max_ms ||
         p->dps_deadline_ms > SPAN_MAX || p->reprovision_interval_ms > SPAN_MAX ||
-        p->hub_fallback_ms > SPAN_MAX) {
+        p->hub_fallback_ms > SPAN_MAX ||
+        (config->registration_payload != NULL &&
+         strlen(config->registration_payload) > HK_DEVICE_PAYLOAD_MAX)) {
         /* Refused after the defaults were filled in: a device that is
          * stepped anyway stays FAILED instead of starting from IDENTITY. */
         I->state = HK_DEVICE_STATE_FAILED;

@@ -234,11 +234,29 @@ hk_result hk_dps_machine_on_response(hk_dps_machine *m, const hk_dps_response *r
         dps_wait(m, now_ms, dps_retry_delay(m, response, random));
         return HK_OK;
     }
+    if (status == 404 && m->_internal.pending == DPS_PENDING_POLL) {
+        /* The operation is not known (any more): register again. */
+        m->_internal.pending = DPS_PENDING_REGISTER;
+        dps_wait(m, now_ms, dps_backoff(m, random));
+        return HK_OK;
+    }
     if (status == 429 || status >= 500) {
         dps_wait(m, now_ms, dps_retry_delay(m, response, random));
         return HK_OK;
     }
     dps_fail(m, status == 401 ? HK_ERR_DPS_UNAUTHORIZED : HK_ERR_DPS_REJECTED);
+    return HK_OK;
+}
+
+/* Why a poll and not a register after a reconnect: DPS keeps a
+ * registration operation on the service and answers its status query on
+ * any connection, so registering again would only start a second
+ * operation (and count a second registration). */
+hk_result hk_dps_machine_resume(hk_dps_machine *m)
+{
+    HK_REQUIRE(m != NULL);
+    if (m->_internal.state == DPS_ST_AWAIT)
+        m->_internal.state = DPS_ST_SEND;
     return HK_OK;
 }
 

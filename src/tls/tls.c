@@ -338,11 +338,43 @@ static bool hk_tls_alert_is_about_our_cert(uint8_t desc)
     }
 }
 
+/*
+ * A server that refuses our certificate sends its fatal alert and closes at
+ * once. We may still be writing our flight (ClientKeyExchange,
+ * CertificateVerify, Finished): the write then fails (EPIPE, or a reset the
+ * server's kernel sends because our bytes arrived after its close) before
+ * mbedTLS reads again, and the alert, already in our receive buffer, was
+ * never looked at, so the refusal read as "connection closed by peer". The
+ * bytes that wait are read here, without blocking and a bounded number of
+ * times, for the watcher only: an alert found there is what ended the
+ * handshake.
+ */
+static void hk_tls_drain_for_alert(hk_tls *tls)
+{
+    struct hk_tls_internal *in = &tls->_internal;
+    uint8_t buf[16];
+    for (int i = 0; i < 32 && in->alert_level == 0 && !in->server_encrypting; i++) {
+        size_t got = 0;
+        if (in->lower.recv(in->lower.ctx, buf, sizeof buf, &got) != HK_OK || got > sizeof buf)
+            return;
+        hk_tls_watch(tls, buf, got);
+    }
+}
+
 static hk_result hk_tls_fail(hk_tls *tls, int ret)
 {
     struct hk_tls_internal *in = &tls->_internal;
     hk_result r;
     in->mbedtls_err = ret;
+    bool lost = in->lower_result != HK_OK || ret == MBEDTLS_ERR_SSL_CONN_EOF ||
+                ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY;
+    if (lost && !in->handshake_done && in->se_result == HK_OK) {
+        hk_tls_drain_for_alert(tls);
+        if (in->alert_level == 2) { /* fatal: a warning does not end a handshake */
+            in->lower_result = HK_OK; /* the alert, not the closed connection */
+            ret = MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE;
+        }
+    }
     if (in->se_result != HK_OK) {
         in->fail_kind = HK_TLS_FAIL_SE;
         r = in->se_result;

@@ -256,11 +256,30 @@ dps_5xx() {
 # The connection cut at one named step (the cloud's drop knob); the device
 # must end provisioned with at most one extra registration and its message
 # delivered.
+saw_cut() { grep '"result":"HK_ERR_' "$1" | grep -qv HK_ERR_RECORD_EMPTY; }
+
+ready_twice() { [ "$(grep -c '"next":"ready"' "$1")" -ge 2 ]; }
+
 cut_at() {
   local step=$1
   cloud fault set drop "$step" >/dev/null
+  if [ "$step" = hub-twin ]; then
+    # The twin GET leaves after READY, so a send can be done before it:
+    # run stays connected until the cut and the session after it.
+    agent_bg cut run
+    wait_for 30 saw_cut "$work/cut.json" || fail "no connection failure seen with drop at $step"
+    cloud fault clear >/dev/null
+    wait_for 30 ready_twice "$work/cut.json" || fail "no session again after the cut at $step"
+    kill -TERM "$last_pid"
+    wait_agent "$last_pid" || { cat "$work/cut.err"; fail "run did not stop cleanly after the cut"; }
+    [ -n "$(current_hub)" ] || fail "not provisioned after a cut at $step"
+    [ "$(reg_count)" = 1 ] || fail "cut at $step: $(reg_count) registrations, expected 1"
+    return
+  fi
   agent_bg cut send "after cut at $step"
-  if ! wait_for 30 file_has "$work/cut.json" '"result":"HK_ERR'; then
+  # The first connection failure (leaving the record state without a record
+  # is not one: the fault must stay set until the cut really happened).
+  if ! wait_for 30 saw_cut "$work/cut.json"; then
     fail "no connection failure seen with drop at $step"
   fi
   cloud fault clear >/dev/null
@@ -273,6 +292,11 @@ cut_at() {
   local n
   n=$(reg_count)
   [ "$n" -ge 1 ] && [ "$n" -le 2 ] || fail "cut at $step: $n registrations, expected 1 or 2"
+  # After the 202 the operation is polled on the next connection, never
+  # registered again.
+  if [ "$step" = dps-poll ]; then
+    [ "$n" = 1 ] || fail "cut at $step (after the 202): $n registrations, expected 1"
+  fi
   wait_for 10 telemetry_arrived "after cut at $step" ||
     fail "message not delivered after a cut at $step"
 }
@@ -460,9 +484,101 @@ EOF
   file_has "$work/last.out" '"event":"summary"' || fail "--json from the configuration file not applied"
 }
 
+# A chip file that cannot be saved: every command that changes the chip says
+# so (file and reason), exits 3, and never reports the change as kept.
+readonly_chip() {
+  chmod 0444 "$work/chip.emu"
+  expect_rc 3 agent provision
+  file_has "$work/last.out" "chip file $work/chip.emu cannot be saved: Permission denied" ||
+    fail "the failed save does not name the file and the reason"
+  ! file_has "$work/last.out" "record saved" || fail "a record that was not saved is reported saved"
+  ! file_has "$work/last.out" "provisioned:" || fail "a provisioning that was not kept is reported done"
+  chmod 0600 "$work/chip.emu"
+  expect_rc 4 agent status || fail "the record reached the read-only chip file"
+  expect_rc 0 agent provision || return
+  [ "$(reg_count)" = 2 ] || fail "expected 2 registrations, the cloud counts $(reg_count)"
+  chmod 0444 "$work/chip.emu"
+  expect_rc 3 agent forget
+  file_has "$work/last.out" "cannot be saved: Permission denied" || fail "forget: the failed save is not named"
+  ! file_has "$work/last.out" "forgot hub" || fail "forget reports success although nothing was saved"
+  chmod 0600 "$work/chip.emu"
+  expect_rc 0 agent status || fail "the forgotten record reached the read-only chip file"
+  # A directory that cannot be written (root writes anywhere: only checked
+  # for other users).
+  if [ "$(id -u)" -ne 0 ]; then
+    agent forget >/dev/null 2>&1
+    chmod 0555 "$work"
+    expect_rc 3 agent provision
+    chmod 0755 "$work"
+    file_has "$work/last.out" "cannot be saved: Permission denied" || fail "read-only directory not reported"
+    expect_rc 4 agent status || fail "a record reached a read-only directory"
+  fi
+}
+
+# A chip from a CA the cloud does not know: the broker refuses its
+# certificate in the handshake (alert unknown_ca). The agent names the
+# alert, stops after HK_DEVICE_REFUSALS_MAX (3) refusals in a row with exit 6,
+# long before --timeout, and never registers.
+untrusted_ca() {
+  "$HUBKEY_FACTORY" ca init --ca "$work/ca2" >>"$work/factory.out" 2>&1 || { cat "$work/factory.out"; die "ca init ca2"; }
+  "$HUBKEY_FACTORY" chip configure --chip "emu:$work/chip2.emu" >>"$work/factory.out" 2>&1 || die "chip2 configure"
+  "$HUBKEY_FACTORY" chip provision --chip "emu:$work/chip2.emu" --ca "$work/ca2" >>"$work/factory.out" 2>&1 || die "chip2 provision"
+  local start=$SECONDS
+  expect_rc 6 "$HUBKEY" --chip "emu:$work/chip2.emu" --certdefs "$work/ca2" --id-scope "$scope" \
+    --dps dps.hubkey.test --cloud-address "127.0.0.1:$port" --trust "$cloud_dir/pki/server-ca.pem" \
+    --timeout 30s provision
+  [ $((SECONDS - start)) -lt 25 ] || fail "the refusal took $((SECONDS - start)) s (a timeout, not a refusal)"
+  file_has "$work/last.out" "TLS alert unknown_ca from the server: the server does not trust the device certificate's issuer" ||
+    fail "the alert is not named"
+  ! file_has "$work/last.out" "closed by peer" || fail "the refusal reads as a closed connection"
+  [ "$(grep -c 'HK_ERR_TLS_CLIENT_REJECTED' "$work/last.out")" -ge 3 ] || fail "fewer than 3 refusals before giving up"
+  file_has "$work/last.out" "DPS refused the device" || fail "no refusal line"
+}
+
+# Certificate definitions that do not match the chip (the two files mixed
+# up): the device certificate cannot be rebuilt. status and provision fail
+# at once with exit 3 (the identity is not usable), naming the cause;
+# nothing is retried, nothing registers.
+bad_identity() {
+  mkdir -p "$work/swapped"
+  cp "$work/ca/signer.certdef" "$work/swapped/device.certdef"
+  cp "$work/ca/device.certdef" "$work/swapped/signer.certdef"
+  expect_rc 3 agent --certdefs "$work/swapped" status
+  file_has "$work/last.out" "cannot be used: HK_ERR_CERT_WRONG_DEF" ||
+    fail "status does not say the identity cannot be used"
+  local start=$SECONDS
+  expect_rc 3 agent --certdefs "$work/swapped" --timeout 30s provision
+  [ $((SECONDS - start)) -lt 20 ] || fail "an unusable identity was retried for $((SECONDS - start)) s"
+  file_has "$work/last.out" "HK_ERR_CERT" || fail "the certificate error is not named"
+  [ "$(reg_count)" = 0 ] || fail "an unusable identity registered"
+}
+
+# What the options can refuse is refused when they are read, with the limit
+# or the rule; a --force registration that fails is not reported as a cold
+# boot that succeeded.
+payload_limits() {
+  local big
+  big=$(python3 -c 'print("\"" + "x" * 862 + "\"")') # 864 bytes
+  expect_rc 1 agent --payload "$big" --force provision
+  file_has "$work/last.out" "at most 863 fit" || fail "the payload limit is not in the message"
+  expect_rc 1 agent --reconnect-min 200ms --reconnect-max 1s --reconnect-jitter 2s provision
+  file_has "$work/last.out" "must not exceed --reconnect-max" || fail "the jitter rule is not in the message"
+  ! file_has "$work/last.out" "caller bug" || fail "a bad option reads as a caller bug"
+  expect_rc 0 agent provision || return
+  # DPS unreachable: --force cannot register; the device falls back to the
+  # hub of its record, which is not what --force asked for.
+  local closed
+  closed=$(free_port)
+  expect_rc 5 agent --connect "dps.hubkey.test=127.0.0.1:$closed" --dps-deadline 2s --force provision
+  file_has "$work/last.out" "DPS registration failed" || fail "the failed registration is not named"
+  ! file_has "$work/last.out" "cold boot" || fail "a cold boot is reported that did not happen"
+  [ "$(reg_count)" = 1 ] || fail "expected 1 registration, the cloud counts $(reg_count)"
+}
+
 case "$scenario" in
   cold_warm | reprovision_disabled | reprovision_deleted | reassign | dps_429 | dps_5xx | \
-    chip_faults | power_loss | payload | softkey | run_session | cli_errors | trust_bundle)
+    chip_faults | power_loss | payload | softkey | run_session | cli_errors | trust_bundle | \
+    readonly_chip | untrusted_ca | bad_identity | payload_limits)
     "$scenario"
     ;;
   cut_dps_connect) cut_at dps-connect ;;

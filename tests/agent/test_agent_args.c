@@ -249,6 +249,12 @@ static void test_args_errors(void)
         {{"--report", "[1]", NULL}, "JSON object"},
         {{"--timeout", "soon", NULL}, "bad duration"},
         {{"--reconnect-min", "0", NULL}, "more than 0"},
+        /* Relations between the policy options, with the device defaults
+         * (min 5s, max 5m, jitter 5s) for what is not given. */
+        {{"--reconnect-max", "1s", "--reconnect-min", "200ms", NULL},
+         "--reconnect-jitter (5000 ms) must not exceed --reconnect-max (1000 ms)"},
+        {{"--reconnect-max", "2s", NULL}, "--reconnect-min (5000 ms) must not exceed --reconnect-max (2000 ms)"},
+        {{"--reconnect-jitter", "6m", NULL}, "must not exceed --reconnect-max (300000 ms)"},
         {{"--keep-alive", "500ms", NULL}, "1s..65535s"},
         {{"--chip-faults", "2000000", NULL}, "PPM"},
         {{"--chip-power-loss", "0", NULL}, "WRITE"},
@@ -267,6 +273,29 @@ static void test_args_errors(void)
                     err);
         }
     }
+    /* The registration payload must fit the DPS request buffer with the
+     * longest registration ID: HK_DEVICE_PAYLOAD_MAX bytes. */
+    static char big[HK_DEVICE_PAYLOAD_MAX + 2];
+    memset(big, 'x', sizeof(big) - 1);
+    big[0] = '"';
+    big[HK_DEVICE_PAYLOAD_MAX] = '"'; /* a JSON string of HK_DEVICE_PAYLOAD_MAX + 1 bytes */
+    big[HK_DEVICE_PAYLOAD_MAX + 1] = '\0';
+    const char *too_big[] = {"--payload", big, NULL};
+    err[0] = '\0';
+    HK_CHECK_EQ(parse(&o, too_big), AGENT_EXIT_USAGE);
+    char want[128];
+    snprintf(want, sizeof(want), "--payload is %u bytes; at most %u fit",
+             (unsigned)HK_DEVICE_PAYLOAD_MAX + 1, (unsigned)HK_DEVICE_PAYLOAD_MAX);
+    HK_CHECK(strstr(err, want) != NULL);
+    big[HK_DEVICE_PAYLOAD_MAX - 1] = '"';
+    big[HK_DEVICE_PAYLOAD_MAX] = '\0';
+    const char *fits[] = {"--payload", big, "provision", NULL};
+    HK_CHECK_EQ(parse(&o, fits), 0);
+    HK_CHECK_EQ(strlen(o.payload), HK_DEVICE_PAYLOAD_MAX);
+    /* The policy relations hold for the values that are given together. */
+    const char *ok_timing[] = {"--reconnect-min", "200ms", "--reconnect-max", "1s",
+                               "--reconnect-jitter", "100ms", NULL};
+    HK_CHECK_EQ(parse(&o, ok_timing), 0);
     /* More overrides than fit. */
     const char *many[2 * AGENT_MAX_OVERRIDES + 4];
     char names[AGENT_MAX_OVERRIDES + 1][32];

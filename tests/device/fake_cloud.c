@@ -28,6 +28,8 @@ static hk_result se_cert(void *ctx, unsigned index, uint8_t *out, size_t cap, si
     }
     if (index != 0)
         return HK_ERR_NOT_FOUND;
+    if (f->cert_error != HK_OK)
+        return f->cert_error;
     *out_len = f->cert_len;
     if (cap < f->cert_len)
         return HK_ERR_BUFFER_TOO_SMALL;
@@ -317,6 +319,12 @@ static void serve(fake_cloud *c)
     c->in_len -= pos;
 }
 
+/* Whether the byte cuts apply to the open connection. */
+static bool cuts_apply(const fake_cloud *c)
+{
+    return c->kind == FAKE_DPS && (c->cut_every_connection || c->opens_dps == 1);
+}
+
 static hk_result t_send(void *ctx, const uint8_t *buf, size_t len, size_t *out_sent)
 {
     fake_cloud *c = ctx;
@@ -331,6 +339,20 @@ static hk_result t_send(void *ctx, const uint8_t *buf, size_t len, size_t *out_s
     }
     size_t room = sizeof c->in - c->in_len;
     size_t n = len < room ? len : room;
+    if (cuts_apply(c) && c->cut_up_at >= 0 && c->conn_up + n >= (size_t)c->cut_up_at) {
+        /* The device's send succeeds; only the bytes before the cut reach
+         * the server, which then sees the connection end. */
+        size_t k = (size_t)c->cut_up_at - c->conn_up;
+        memcpy(c->in + c->in_len, buf, k);
+        c->in_len += k;
+        c->conn_up += n;
+        *out_sent = n;
+        serve(c);
+        c->cut = true;
+        c->out_pos = c->out_len; /* whatever the server had not yet sent is lost */
+        return HK_OK;
+    }
+    c->conn_up += n;
     memcpy(c->in + c->in_len, buf, n);
     c->in_len += n;
     *out_sent = n;
@@ -345,11 +367,20 @@ static hk_result t_recv(void *ctx, uint8_t *buf, size_t cap, size_t *out_receive
     if (!c->open)
         return HK_ERR_STATE;
     size_t left = c->out_len - c->out_pos;
+    if (cuts_apply(c) && c->cut_down_at >= 0 && !c->cut) {
+        size_t room = (size_t)c->cut_down_at - c->conn_down;
+        if (left >= room) {
+            left = room; /* the rest never arrives */
+            c->out_len = c->out_pos + room;
+            c->cut = true;
+        }
+    }
     if (left == 0) {
         c->out_len = c->out_pos = 0;
         return c->cut ? HK_ERR_CLOSED : HK_OK;
     }
     size_t n = left < cap ? left : cap;
+    c->conn_down += n;
     memcpy(buf, c->out + c->out_pos, n);
     c->out_pos += n;
     *out_received = n;
@@ -391,6 +422,7 @@ static hk_result l_open(void *ctx, const char *host, uint16_t port, const uint8_
     c->connect_flight = -1;
     c->telemetry_flight = -1;
     c->telemetry_packets = 0;
+    c->conn_up = c->conn_down = 0;
     return HK_OK;
 }
 
@@ -406,6 +438,11 @@ static hk_result l_poll(void *ctx, bool *out_ready, hk_transport *out_t)
         return HK_OK;
     }
     c->handshaking = false;
+    if (c->kind == FAKE_DPS && c->dps_handshake_error != HK_OK && c->handshake_errors_left != 0) {
+        if (c->handshake_errors_left > 0)
+            c->handshake_errors_left--;
+        return c->dps_handshake_error;
+    }
     out_t->ctx = c;
     out_t->send = t_send;
     out_t->recv = t_recv;
@@ -416,6 +453,10 @@ static hk_result l_poll(void *ctx, bool *out_ready, hk_transport *out_t)
 static void l_close(void *ctx)
 {
     fake_cloud *c = ctx;
+    if (c->kind == FAKE_DPS) {
+        c->closed_dps_up = c->conn_up;
+        c->closed_dps_down = c->conn_down;
+    }
     c->open = false;
     c->kind = 0;
 }
@@ -430,6 +471,7 @@ void fake_cloud_init(fake_cloud *c)
 {
     memset(c, 0, sizeof *c);
     c->dps_host = "dps.test";
+    c->cut_up_at = c->cut_down_at = -1;
     c->hub_ack_telemetry = true;
     c->twin_doc = "{\"desired\":{\"$version\":1},\"reported\":{\"$version\":1}}";
 }

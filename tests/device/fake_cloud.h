@@ -23,6 +23,7 @@ typedef struct fake_se {
     int fail_cert;   /* next N cert reads fail (HK_ERR_SE_NO_RESPONSE) */
     int fail_read;   /* next N data reads fail */
     int fail_write;  /* next N data writes fail */
+    hk_result cert_error; /* not HK_OK: every read of certificate 0 fails with it */
     int writes;      /* write_data calls that succeeded */
     int reads;       /* read_data calls that succeeded */
 } fake_se;
@@ -53,6 +54,20 @@ typedef struct fake_cloud {
     bool hub_ack_telemetry;
     int fail_open;        /* next N opens fail with HK_ERR_CONNECT */
     bool slow_handshake;  /* first poll of each connection is "not ready" */
+    /* The set-up (TLS handshake) of DPS connections fails with this result
+     * (not HK_OK), e.g. the server's alert refusing the client certificate;
+     * handshake_errors_left: for that many connections (-1: all). */
+    hk_result dps_handshake_error;
+    int handshake_errors_left;
+    /* Cuts at a byte of DPS connections, counted per connection (-1: off):
+     * the server receives only the first cut_up_at bytes the device sends,
+     * the device only the first cut_down_at bytes the server sends; then the
+     * connection is closed. cut_every_connection: on every DPS connection,
+     * else on the first one only. */
+    long cut_up_at, cut_down_at;
+    bool cut_every_connection;
+    size_t conn_up, conn_down; /* bytes moved on the open connection */
+    size_t closed_dps_up, closed_dps_down; /* the same, of the last DPS connection closed */
     const char *twin_doc;
 
     /* the open connection */

@@ -38,6 +38,7 @@ typedef struct world {
     int states[64];
     hk_result state_results[64];
     uint32_t wait_ms[64];
+    int next_states[64];
     int nstates;
     int assigned, c2d, desired, twin, reported, methods, sent_ok, sent_closed;
     uint32_t last_twin_id, last_reported_id, last_sent_id;
@@ -50,6 +51,7 @@ typedef struct world {
     bool answer_methods;
     bool record_old_during_dps; /* the record still held the old hub while DPS ran */
     int dps_responses;
+    int registers_at_202; /* registrations the server had seen when the first 202 arrived; -1 */
     /* telemetry handed over from the callback on the first HUB_SESSION entry */
     int send_on_session;
     int early_sent;
@@ -81,6 +83,7 @@ static void on_event(void *ctx, const hk_device_event *e)
             w->states[w->nstates] = e->state;
             w->state_results[w->nstates] = e->result;
             w->wait_ms[w->nstates] = e->wait_ms;
+            w->next_states[w->nstates] = e->next_state;
             w->nstates++;
         }
         if (e->state == HK_DEVICE_STATE_HUB_SESSION && w->send_on_session > 0) {
@@ -104,6 +107,8 @@ static void on_event(void *ctx, const hk_device_event *e)
         break;
     case HK_DEVICE_EVENT_DPS_RESPONSE:
         w->dps_responses++;
+        if (e->status == 202 && w->registers_at_202 < 0)
+            w->registers_at_202 = w->cloud.registers;
         break;
     case HK_DEVICE_EVENT_ASSIGNED:
         w->assigned++;
@@ -163,6 +168,7 @@ static void world_init(const char *cert_hex)
     W.cfg.on_event = on_event;
     W.cfg.event_ctx = &W;
     W.now = 1000;
+    W.registers_at_202 = -1;
 }
 
 static void world_start(void)
@@ -737,6 +743,253 @@ static void test_unusable_identity_fails(void)
     HK_CHECK_RESULT(hk_device_reprovision(&W.dev), HK_ERR_STATE);
 }
 
+/* The longest payload the device accepts goes out whole with the longest
+ * registration ID the device accepts (HK_DPS_DEVICE_ID_MAX characters). */
+static void test_longest_payload_is_sent(void)
+{
+    world_init(CERT_DEV1_HEX);
+    static char payload[HK_DEVICE_PAYLOAD_MAX + 1];
+    memset(payload, '7', HK_DEVICE_PAYLOAD_MAX);
+    payload[HK_DEVICE_PAYLOAD_MAX] = '\0';
+    W.cfg.registration_payload = payload;
+    world_start();
+    /* The flow's own registration ID is dev-1; the limit is for the
+     * longest: check the body builder with one of that length too. */
+    HK_CHECK(drive(is_ready, 60000));
+    HK_CHECK_EQ(W.cloud.registers, 1);
+    HK_CHECK(strstr(W.cloud.last_body, payload) != NULL);
+    char rid[HK_DPS_DEVICE_ID_MAX + 1];
+    memset(rid, 'r', HK_DPS_DEVICE_ID_MAX);
+    rid[HK_DPS_DEVICE_ID_MAX] = '\0';
+    hk_dps_client dc = {.id_scope = "0ne00TEST", .registration_id = rid,
+                        .api_version = HK_DPS_API_2019_03_31};
+    char body[HK_DEVICE_BODY_MAX];
+    size_t bl = 0;
+    HK_CHECK_RESULT(hk_dps_register_body_build(&dc, payload, NULL, body, sizeof body, &bl), HK_OK);
+    HK_CHECK_EQ(bl, HK_DEVICE_BODY_MAX - 1);
+}
+
+/* A device certificate that cannot be rebuilt (the definitions do not
+ * match the chip) is a permanent failure: FAILED at once, not retried as
+ * a chip that does not answer. */
+static void test_identity_that_cannot_be_rebuilt_fails(void)
+{
+    static const hk_result errs[] = {HK_ERR_CERT_WRONG_DEF, HK_ERR_CERT_COMPRESSED,
+                                     HK_ERR_CERT_TEMPLATE};
+    for (size_t i = 0; i < sizeof errs / sizeof errs[0]; i++) {
+        world_init(CERT_DEV1_HEX);
+        W.fse.cert_error = errs[i];
+        world_start();
+        uint32_t dl;
+        HK_CHECK_RESULT(hk_device_step(&W.dev, W.now, &dl), errs[i]);
+        HK_CHECK_EQ(hk_device_get_state(&W.dev), HK_DEVICE_STATE_FAILED);
+        HK_CHECK_EQ(W.cloud.opens_dps, 0);
+    }
+}
+
+/* The TLS link cannot present the identity (the chain does not parse or
+ * cannot be rebuilt): FAILED with that result, not a connection retried
+ * until the deadline. */
+static void test_link_identity_error_fails(void)
+{
+    static const hk_result errs[] = {HK_ERR_TLS_OWN_CERT, HK_ERR_CERT_WRONG_DEF};
+    for (size_t i = 0; i < sizeof errs / sizeof errs[0]; i++) {
+        world_init(CERT_DEV1_HEX);
+        W.cloud.dps_handshake_error = errs[i];
+        W.cloud.handshake_errors_left = -1;
+        world_start();
+        HK_CHECK(!drive(is_ready, 600000));
+        HK_CHECK_EQ(hk_device_get_state(&W.dev), HK_DEVICE_STATE_FAILED);
+        uint32_t dl;
+        HK_CHECK_RESULT(hk_device_step(&W.dev, W.now, &dl), errs[i]);
+        HK_CHECK_EQ(W.cloud.opens_dps, 1);
+    }
+}
+
+static int waits_then(int next_state, hk_result why)
+{
+    (void)next_state;
+    int n = 0;
+    for (int i = 0; i < W.nstates; i++)
+        n += W.states[i] == HK_DEVICE_STATE_WAIT && W.state_results[i] == why;
+    return n;
+}
+
+static bool round_ended_refused(void)
+{
+    for (int i = 0; i < W.nstates; i++)
+        if (W.states[i] == HK_DEVICE_STATE_WAIT && W.state_results[i] == HK_ERR_TLS_CLIENT_REJECTED &&
+            W.next_states[i] != HK_DEVICE_STATE_DPS_CONNECT)
+            return true;
+    return false;
+}
+
+/* DPS refuses the client certificate in the handshake on every connection:
+ * after HK_DEVICE_REFUSALS_MAX refusals in a row the round ends (no more
+ * handshakes DPS refuses until the round backoff), instead of a connection
+ * retried every few seconds until the 5-minute deadline. */
+static void test_dps_tls_refusal_bounded(void)
+{
+    world_init(CERT_DEV1_HEX);
+    W.cloud.dps_handshake_error = HK_ERR_TLS_CLIENT_REJECTED;
+    W.cloud.handshake_errors_left = -1;
+    world_start();
+    uint32_t t0 = W.now;
+    HK_CHECK(drive(round_ended_refused, 600000));
+    HK_CHECK_EQ(W.cloud.opens_dps, HK_DEVICE_REFUSALS_MAX);
+    HK_CHECK((uint32_t)(W.now - t0) < 10000);
+    HK_CHECK_EQ(waits_then(0, HK_ERR_TLS_CLIENT_REJECTED), HK_DEVICE_REFUSALS_MAX);
+    /* The next round comes after the round backoff (at least 5 s). */
+    uint32_t t1 = W.now;
+    W.cloud.handshake_errors_left = 0; /* the CA was enrolled meanwhile */
+    HK_CHECK(drive(is_ready, 120000));
+    HK_CHECK((uint32_t)(W.now - t1) >= 5000);
+    HK_CHECK_EQ(W.cloud.opens_dps, HK_DEVICE_REFUSALS_MAX + 1);
+    HK_CHECK_EQ(W.cloud.registers, 1);
+}
+
+/* Refusals that are not in a row do not add up: a refusal, then a
+ * connection that is cut, then refusals again. */
+static void test_dps_refusals_counted_in_a_row(void)
+{
+    world_init(CERT_DEV1_HEX);
+    W.cloud.dps_handshake_error = HK_ERR_TLS_CLIENT_REJECTED;
+    W.cloud.handshake_errors_left = HK_DEVICE_REFUSALS_MAX - 1;
+    W.cloud.script[0] = (fake_dps_reply){0, 0, "", true};
+    W.cloud.script_len = 1;
+    world_start();
+    HK_CHECK(drive(is_ready, 120000));
+    HK_CHECK(!round_ended_refused());
+    HK_CHECK_EQ(W.cloud.opens_dps, HK_DEVICE_REFUSALS_MAX + 1);
+}
+
+/* ---- connection cuts at every byte of a cold boot ---------------------------- */
+
+typedef struct cut_result {
+    int runs, ready, with_202, extra_after_202, max_registers;
+} cut_result;
+
+/* One cold boot (register -> 202 retry-after 1 -> poll -> 200) with the first
+ * DPS connection cut after byte k of one direction. */
+static void cold_boot_cut(bool up, long k, cut_result *res)
+{
+    world_init(CERT_DEV1_HEX);
+    W.cloud.script[0] = (fake_dps_reply){202, 1, ASSIGNING, false};
+    W.cloud.script_len = 1;
+    if (up)
+        W.cloud.cut_up_at = k;
+    else
+        W.cloud.cut_down_at = k;
+    world_start();
+    bool ok = drive(is_ready, 120000);
+    res->runs++;
+    res->ready += ok;
+    if (W.registers_at_202 >= 0) {
+        res->with_202++;
+        res->extra_after_202 += W.cloud.registers - W.registers_at_202;
+    }
+    if (W.cloud.registers > res->max_registers)
+        res->max_registers = W.cloud.registers;
+    HK_CHECK(ok);
+    HK_CHECK_EQ(W.assigned, 1);
+}
+
+/* Once DPS answered 202 "assigning" with an operation ID, a cut connection
+ * is opened again and the operation is polled: no registration again
+ * (DPS keeps the operation; its status query does not depend on the
+ * connection). Cuts at every byte of the first DPS connection, both ways. */
+static void test_dps_cut_at_every_byte_resumes(void)
+{
+    cut_result up = {0}, down = {0};
+    /* The bytes of an uncut first connection, each way (a cut that never
+     * happens keeps the counting on). */
+    world_init(CERT_DEV1_HEX);
+    W.cloud.script[0] = (fake_dps_reply){202, 1, ASSIGNING, false};
+    W.cloud.script_len = 1;
+    W.cloud.cut_up_at = 1L << 30;
+    W.cloud.cut_down_at = 1L << 30;
+    world_start();
+    HK_CHECK(drive(is_ready, 60000));
+    HK_CHECK_EQ(W.cloud.opens_dps, 1);
+    size_t total_up = W.cloud.closed_dps_up, total_down = W.cloud.closed_dps_down;
+    HK_CHECK(total_up > 100 && total_down > 50);
+    if (getenv("HK_TEST_VERBOSE"))
+        fprintf(stderr, "  first DPS connection: %zu bytes up, %zu down\n", total_up, total_down);
+    for (long k = 0; k <= (long)total_up; k++)
+        cold_boot_cut(true, k, &up);
+    for (long k = 0; k <= (long)total_down; k++)
+        cold_boot_cut(false, k, &down);
+    fprintf(stderr,
+            "  cuts at every byte of the first DPS connection: device->server %d cuts (%d after "
+            "the 202), server->device %d cuts (%d after the 202); registrations again after a "
+            "202: %d and %d; most registrations in one boot: %d and %d\n",
+            up.runs, up.with_202, down.runs, down.with_202, up.extra_after_202,
+            down.extra_after_202, up.max_registers, down.max_registers);
+    HK_CHECK_EQ(up.ready, up.runs);
+    HK_CHECK_EQ(down.ready, down.runs);
+    HK_CHECK(up.with_202 > 0 && down.with_202 > 0);
+    HK_CHECK_EQ(up.extra_after_202, 0);
+    HK_CHECK_EQ(down.extra_after_202, 0);
+    HK_CHECK(up.max_registers <= 2 && down.max_registers <= 2);
+}
+
+/* Every DPS connection is cut at the same byte and the flow makes no
+ * progress: registrations (and polls) stay bounded by the connection
+ * backoff (1 s doubling, plus up to 1 s of jitter). Two places: just after
+ * the 202 (then, after the first registration, only the operation is
+ * polled), and before the 202 (each connection registers again). */
+static int requests_within(uint32_t t0, uint32_t span)
+{
+    int n = 0;
+    for (int i = 0; i < W.cloud.requests && i < 32; i++)
+        n += (uint32_t)(W.cloud.register_ms[i] - t0) < span;
+    return n;
+}
+
+static void test_dps_same_cut_every_connection_bounded(void)
+{
+    for (int where = 0; where < 2; where++) {
+        world_init(CERT_DEV1_HEX);
+        W.cloud.after = (fake_dps_reply){202, 1, ASSIGNING, false};
+        /* CONNACK (4) + SUBACK (5) + the 202 PUBLISH, then the cut; or the
+         * cut after CONNACK and SUBACK, before the answer. */
+        W.cloud.cut_down_at = where == 0 ? 1L << 30 : 9;
+        W.cloud.cut_every_connection = true;
+        world_start();
+        uint32_t t0 = W.now;
+        if (where == 0) {
+            /* Measure the first connection's bytes up to the end of the 202. */
+            for (int i = 0; i < 1000 && W.registers_at_202 < 0; i++) {
+                uint32_t dl = 0;
+                HK_CHECK_RESULT(hk_device_step(&W.dev, W.now, &dl), HK_OK);
+            }
+            long k = (long)W.cloud.conn_down;
+            world_init(CERT_DEV1_HEX);
+            W.cloud.after = (fake_dps_reply){202, 1, ASSIGNING, false};
+            W.cloud.cut_down_at = k;
+            W.cloud.cut_every_connection = true;
+            world_start();
+            t0 = W.now;
+        }
+        HK_CHECK(!drive(is_ready, 20000));
+        int regs = W.cloud.registers, polls = W.cloud.polls;
+        int in20 = requests_within(t0, 20000);
+        fprintf(stderr,
+                "  same cut on every DPS connection (%s the 202): %d connections, %d "
+                "registrations, %d polls, %d requests in 20 s\n",
+                where == 0 ? "after" : "before", W.cloud.opens_dps, regs, polls, in20);
+        /* Attempts at 0, >= 1, >= 3, >= 7, >= 15 s: at most 5 in 20 s. */
+        HK_CHECK(W.cloud.opens_dps <= 5);
+        HK_CHECK(in20 <= 5);
+        if (where == 0)
+            HK_CHECK_EQ(regs, 1);
+        for (int i = 1; i + 1 < W.cloud.requests && i < 31; i++) {
+            uint32_t gap = W.cloud.register_ms[i + 1] - W.cloud.register_ms[i];
+            HK_CHECK(gap >= 1000u << (i < 5 ? i : 5)); /* the backoff doubles */
+        }
+    }
+}
+
 static void test_stop(void)
 {
     world_init(CERT_DEV1_HEX);
@@ -807,6 +1060,18 @@ static void test_init_checks(void)
     c.policy.reconnect_jitter_ms = 400000;
     HK_CHECK_RESULT(hk_device_init(&W.dev, &c, 0), HK_ERR_INVALID_ARG);
     HK_CHECK_RESULT(hk_device_init(NULL, &W.cfg, 0), HK_ERR_INVALID_ARG);
+    /* A registration payload that cannot fit the register request with the
+     * longest registration ID is refused at once: never found out later
+     * as a registration that fails. */
+    static char payload[HK_DEVICE_PAYLOAD_MAX + 2];
+    memset(payload, '1', HK_DEVICE_PAYLOAD_MAX + 1);
+    payload[HK_DEVICE_PAYLOAD_MAX + 1] = '\0';
+    c = W.cfg;
+    c.registration_payload = payload;
+    HK_CHECK_RESULT(hk_device_init(&W.dev, &c, 0), HK_ERR_INVALID_ARG);
+    HK_CHECK_EQ(hk_device_get_state(&W.dev), HK_DEVICE_STATE_FAILED);
+    payload[HK_DEVICE_PAYLOAD_MAX] = '\0';
+    HK_CHECK_RESULT(hk_device_init(&W.dev, &c, 0), HK_OK);
     /* Every required function and the ID scope's text. */
     for (int i = 0; i < 9; i++) {
         hk_se se = W.se;
@@ -879,6 +1144,13 @@ int main(void)
     HK_RUN(test_record_write_faults);
     HK_RUN(test_chip_faults_on_identity_and_record);
     HK_RUN(test_unusable_identity_fails);
+    HK_RUN(test_longest_payload_is_sent);
+    HK_RUN(test_identity_that_cannot_be_rebuilt_fails);
+    HK_RUN(test_link_identity_error_fails);
+    HK_RUN(test_dps_tls_refusal_bounded);
+    HK_RUN(test_dps_refusals_counted_in_a_row);
+    HK_RUN(test_dps_cut_at_every_byte_resumes);
+    HK_RUN(test_dps_same_cut_every_connection_bounded);
     HK_RUN(test_stop);
     HK_RUN(test_run_loop);
     HK_RUN(test_init_checks);

@@ -444,6 +444,85 @@ static void test_rid_wrap(void)
     HK_CHECK_EQ(s.rid, 1);
 }
 
+/* The connection was replaced: an answer awaited on the old one is lost, so
+ * the request is sent again at once (the poll once an operation ID is
+ * known, the register before); a wait in progress is kept. */
+static void test_resume(void)
+{
+    hk_dps_machine m;
+    HK_CHECK_RESULT(hk_dps_machine_init(&m, &cfg, 0), HK_OK);
+    /* Nothing sent yet: resume changes nothing. */
+    HK_CHECK_RESULT(hk_dps_machine_resume(&m), HK_OK);
+    hk_dps_step s = next(&m, 0, 0);
+    HK_CHECK_EQ(s.action, HK_DPS_ACTION_SEND_REGISTER);
+    HK_CHECK_EQ(s.rid, 1);
+    /* Register in flight, connection lost: register again at once. */
+    HK_CHECK_EQ(next(&m, 100, 0).action, HK_DPS_ACTION_WAIT);
+    HK_CHECK_RESULT(hk_dps_machine_resume(&m), HK_OK);
+    s = next(&m, 200, 0);
+    HK_CHECK_EQ(s.action, HK_DPS_ACTION_SEND_REGISTER);
+    HK_CHECK_EQ(s.rid, 2);
+    /* The 202 arrives: a poll after retry-after 3 s. Lost connection while
+     * waiting: the wait is kept, then the poll (not a register). */
+    hk_dps_response r = response("$dps/registrations/res/202/?$rid=2&retry-after=3", assigning);
+    HK_CHECK_RESULT(hk_dps_machine_on_response(&m, &r, 300, 0), HK_OK);
+    HK_CHECK_RESULT(hk_dps_machine_resume(&m), HK_OK);
+    s = next(&m, 1300, 0);
+    HK_CHECK_EQ(s.action, HK_DPS_ACTION_WAIT);
+    HK_CHECK_EQ(s.wait_until_ms, 3300);
+    s = next(&m, 3300, 0);
+    HK_CHECK_EQ(s.action, HK_DPS_ACTION_SEND_POLL);
+    HK_CHECK(strcmp(s.operation_id, "4.d0a671905ea5b2c8.42d78160-4c78-479e-8be7-61d5e55dac0d") == 0);
+    /* Poll in flight, connection lost: poll again at once. */
+    HK_CHECK_RESULT(hk_dps_machine_resume(&m), HK_OK);
+    s = next(&m, 3400, 0);
+    HK_CHECK_EQ(s.action, HK_DPS_ACTION_SEND_POLL);
+    HK_CHECK_EQ(s.rid, 4);
+    /* The answer to the old poll's rid is stale now. */
+    hk_dps_response old = response("$dps/registrations/res/200/?$rid=3", assigned);
+    HK_CHECK_RESULT(hk_dps_machine_on_response(&m, &old, 3500, 0), HK_ERR_DPS_RID);
+    hk_dps_response done = response("$dps/registrations/res/200/?$rid=4", assigned);
+    HK_CHECK_RESULT(hk_dps_machine_on_response(&m, &done, 3500, 0), HK_OK);
+    HK_CHECK_RESULT(hk_dps_machine_resume(&m), HK_OK); /* done stays done */
+    HK_CHECK_EQ(next(&m, 3600, 0).action, HK_DPS_ACTION_ASSIGNED);
+    /* The round's deadline still counts from init. */
+    HK_CHECK_RESULT(hk_dps_machine_init(&m, &cfg, 0), HK_OK);
+    (void)next(&m, 0, 0);
+    HK_CHECK_RESULT(hk_dps_machine_resume(&m), HK_OK);
+    s = next(&m, cfg.deadline_ms, 0);
+    HK_CHECK_EQ(s.action, HK_DPS_ACTION_FAILED);
+    HK_CHECK_RESULT(s.result, HK_ERR_DPS_DEADLINE);
+}
+
+/* A poll answered 404 (the operation is not known, e.g. it expired on the
+ * service): register again after a backoff instead of failing the round. */
+static void test_poll_not_found_registers_again(void)
+{
+    hk_dps_machine m;
+    HK_CHECK_RESULT(hk_dps_machine_init(&m, &cfg, 0), HK_OK);
+    (void)next(&m, 0, 0);
+    hk_dps_response r = response("$dps/registrations/res/202/?$rid=1&retry-after=1", assigning);
+    HK_CHECK_RESULT(hk_dps_machine_on_response(&m, &r, 100, 0), HK_OK);
+    hk_dps_step s = next(&m, 1100, 0);
+    HK_CHECK_EQ(s.action, HK_DPS_ACTION_SEND_POLL);
+    hk_dps_response nf = response("$dps/registrations/res/404/?$rid=2",
+                                  "{\"errorCode\":404002,\"trackingId\":\"t\",\"message\":\"Operation not found.\"}");
+    HK_CHECK_RESULT(hk_dps_machine_on_response(&m, &nf, 1200, 0), HK_OK);
+    s = next(&m, 1200, 0);
+    HK_CHECK_EQ(s.action, HK_DPS_ACTION_WAIT);
+    s = next(&m, s.wait_until_ms, 0);
+    HK_CHECK_EQ(s.action, HK_DPS_ACTION_SEND_REGISTER);
+    /* A 404 to the register itself is a refusal, as before. */
+    HK_CHECK_RESULT(hk_dps_machine_init(&m, &cfg, 0), HK_OK);
+    (void)next(&m, 0, 0);
+    hk_dps_response nf1 = response("$dps/registrations/res/404/?$rid=1",
+                                   "{\"errorCode\":404002,\"trackingId\":\"t\",\"message\":\"x\"}");
+    HK_CHECK_RESULT(hk_dps_machine_on_response(&m, &nf1, 100, 0), HK_OK);
+    s = next(&m, 100, 0);
+    HK_CHECK_EQ(s.action, HK_DPS_ACTION_FAILED);
+    HK_CHECK_RESULT(s.result, HK_ERR_DPS_REJECTED);
+}
+
 int main(void)
 {
     HK_RUN(test_backoff_sdk_vector);
@@ -459,5 +538,7 @@ int main(void)
     HK_RUN(test_deadline);
     HK_RUN(test_clock_wrap);
     HK_RUN(test_rid_wrap);
+    HK_RUN(test_resume);
+    HK_RUN(test_poll_not_found_registers_again);
     return hk_test_finish("dps_machine");
 }

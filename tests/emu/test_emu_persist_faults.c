@@ -4,6 +4,7 @@
 #define _XOPEN_SOURCE 700 /* mkdtemp, P_tmpdir */
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -233,6 +234,67 @@ static void test_malformed_files(void)
         if (c.emu)
             chip_free(&c);
     }
+    remove_all();
+}
+
+/* A chip file that cannot be saved: the failure is an error the API
+ * reports (with the system's reason), not only a counter; the file keeps
+ * its old contents. A file without any write permission bit is read-only
+ * even for root; a temporary file that cannot be made (here a directory in
+ * its place) stands for a directory that cannot be written. A later
+ * successful save clears the error. */
+static void test_autosave_failure_reported(void)
+{
+    char path[1024], tmp[1100];
+    path_in_dir(path, sizeof path, "ro-chip.bin");
+    hk_emu_atecc608_options o;
+    hk_emu_atecc608_options_init(&o);
+    o.seed = 35;
+    o.deterministic_rng = true;
+    chip c = {NULL, {0}};
+    HK_CHECK_RESULT(hk_emu_atecc608_open(path, &o, &c.emu), HK_OK);
+    if (c.emu == NULL)
+        return;
+    c.i2c = hk_emu_atecc608_i2c(c.emu);
+    int err = -1;
+    HK_CHECK_RESULT(hk_emu_atecc608_autosave_error(c.emu, &err), HK_OK);
+    HK_CHECK_EQ(err, 0);
+    uint8_t before[HK_EMU_ATECC608_FILE_SIZE + 1], after[HK_EMU_ATECC608_FILE_SIZE + 1];
+    size_t n0 = file_read(path, before, sizeof before);
+    HK_CHECK_EQ(n0, HK_EMU_ATECC608_FILE_SIZE);
+
+    /* Read-only file: a Write changes the EEPROM, the save fails. */
+    HK_CHECK(chmod(path, 0444) == 0);
+    uint8_t word[4] = {0x8F, 0x20, 0xC4, 0x8F};
+    HK_CHECK_EQ(chip_write4(&c, 0, 5, word), 0x00); /* config word 5 (slot configs) */
+    HK_CHECK_RESULT(hk_emu_atecc608_autosave_error(c.emu, &err), HK_ERR_FILE);
+    HK_CHECK_EQ(err, EACCES);
+    hk_emu_atecc608_counters k;
+    hk_emu_atecc608_counters_get(c.emu, &k);
+    HK_CHECK_EQ(k.autosave_failures, 1);
+    HK_CHECK_EQ(file_read(path, after, sizeof after), n0);
+    HK_CHECK_MEM(after, n0, before, n0);
+    struct stat sb;
+    HK_CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0444); /* not replaced */
+    /* An explicit save to the same path fails the same way. */
+    HK_CHECK_RESULT(hk_emu_atecc608_save(c.emu, path), HK_ERR_FILE);
+
+    /* Writable again: the next change saves and clears the error. */
+    HK_CHECK(chmod(path, 0600) == 0);
+    word[0] = 0x80;
+    HK_CHECK_EQ(chip_write4(&c, 0, 5, word), 0x00);
+    HK_CHECK_RESULT(hk_emu_atecc608_autosave_error(c.emu, &err), HK_OK);
+    HK_CHECK_EQ(err, 0);
+
+    /* The temporary file cannot be created. */
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    HK_CHECK(mkdir(tmp, 0700) == 0);
+    word[0] = 0x81;
+    HK_CHECK_EQ(chip_write4(&c, 0, 5, word), 0x00);
+    HK_CHECK_RESULT(hk_emu_atecc608_autosave_error(c.emu, &err), HK_ERR_FILE);
+    HK_CHECK_EQ(err, EISDIR);
+    rmdir(tmp);
+    chip_free(&c);
     remove_all();
 }
 
@@ -498,6 +560,7 @@ int main(void)
     HK_RUN(test_atomic_replace);
     HK_RUN(test_malformed_files);
     HK_RUN(test_autosave_survives_restart);
+    HK_RUN(test_autosave_failure_reported);
     HK_RUN(test_power_loss_every_byte);
     HK_RUN(test_power_loss_persists);
     HK_RUN(test_fault_statistics);

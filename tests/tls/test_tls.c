@@ -304,7 +304,7 @@ static void test_fake_garbage(void)
 {
     char reason[HK_TLS_REASON_MAX];
     static const uint8_t http[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
-    tt_fake f = {http, sizeof http - 1, 0, 0, HK_OK, 0, false, false};
+    tt_fake f = {http, sizeof http - 1, 0, 0, HK_OK, 0, false, false, HK_OK};
     HK_CHECK_RESULT(run_fake(&f, reason, sizeof reason), HK_ERR_TLS_HANDSHAKE);
     HK_CHECK(strncmp(reason, "mbedTLS error -0x", 17) == 0);
 
@@ -325,7 +325,7 @@ static void test_fake_garbage(void)
     noise[6] = 0x00;
     noise[7] = 0x00;
     noise[8] = 0xfc;
-    tt_fake g = {noise, 5 + 256, 0, 3, HK_ERR_CLOSED, 0, true, false};
+    tt_fake g = {noise, 5 + 256, 0, 3, HK_ERR_CLOSED, 0, true, false, HK_OK};
     HK_CHECK_RESULT(run_fake(&g, reason, sizeof reason), HK_ERR_TLS_HANDSHAKE);
 }
 
@@ -333,14 +333,14 @@ static void test_fake_cut(void)
 {
     char reason[HK_TLS_REASON_MAX];
     static const uint8_t partial[] = {0x16, 0x03, 0x03, 0x00, 0x40, 0x02, 0x00, 0x00};
-    tt_fake f = {partial, sizeof partial, 0, 0, HK_ERR_CLOSED, 0, false, false};
+    tt_fake f = {partial, sizeof partial, 0, 0, HK_ERR_CLOSED, 0, false, false, HK_OK};
     HK_CHECK_RESULT(run_fake(&f, reason, sizeof reason), HK_ERR_CLOSED);
     HK_CHECK(strcmp(reason, "connection: connection closed by peer") == 0);
     /* A lower-transport failure passes through unchanged. */
-    tt_fake g = {partial, sizeof partial, 0, 1, HK_ERR_IO, 0, false, false};
+    tt_fake g = {partial, sizeof partial, 0, 1, HK_ERR_IO, 0, false, false, HK_OK};
     HK_CHECK_RESULT(run_fake(&g, reason, sizeof reason), HK_ERR_IO);
     /* Closed before a single byte. */
-    tt_fake h = {partial, 0, 0, 0, HK_ERR_CLOSED, 0, false, false};
+    tt_fake h = {partial, 0, 0, 0, HK_ERR_CLOSED, 0, false, false, HK_OK};
     HK_CHECK_RESULT(run_fake(&h, reason, sizeof reason), HK_ERR_CLOSED);
 }
 
@@ -349,21 +349,34 @@ static void test_fake_alerts(void)
     char reason[HK_TLS_REASON_MAX];
     /* 15 03 03 00 02 | 02 28: fatal handshake_failure, byte by byte with stalls. */
     static const uint8_t hs_fail[] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28};
-    tt_fake f = {hs_fail, sizeof hs_fail, 0, 1, HK_ERR_CLOSED, 0, true, false};
+    tt_fake f = {hs_fail, sizeof hs_fail, 0, 1, HK_ERR_CLOSED, 0, true, false, HK_OK};
     HK_CHECK_RESULT(run_fake(&f, reason, sizeof reason), HK_ERR_TLS_ALERT);
     HK_CHECK(strcmp(reason, "alert 40 (handshake_failure) from server") == 0);
     /* unknown_ca before we presented a certificate is not about our
      * certificate: a plain alert. */
     static const uint8_t unknown_ca[] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x30};
-    tt_fake g = {unknown_ca, sizeof unknown_ca, 0, 0, HK_ERR_CLOSED, 0, false, false};
+    tt_fake g = {unknown_ca, sizeof unknown_ca, 0, 0, HK_ERR_CLOSED, 0, false, false, HK_OK};
     HK_CHECK_RESULT(run_fake(&g, reason, sizeof reason), HK_ERR_TLS_ALERT);
     HK_CHECK(strcmp(reason, "alert 48 (unknown_ca) from server") == 0);
     /* An empty record before the alert does not confuse the watcher. */
     static const uint8_t empty_then_alert[] = {0x17, 0x03, 0x03, 0x00, 0x00,
                                                0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x46};
-    tt_fake h = {empty_then_alert, sizeof empty_then_alert, 0, 2, HK_ERR_CLOSED, 0, false, false};
+    tt_fake h = {empty_then_alert, sizeof empty_then_alert, 0, 2, HK_ERR_CLOSED, 0, false, false, HK_OK};
     hk_result r = run_fake(&h, reason, sizeof reason);
     HK_CHECK(r == HK_ERR_TLS_HANDSHAKE || r == HK_ERR_TLS_ALERT);
+    /* The server sent its alert and closed; our next write fails (EPIPE or
+     * a reset) before mbedTLS reads again. The alert still waits in the
+     * receive buffer: it is read and named, not reported as a closed
+     * connection. */
+    tt_fake k = {unknown_ca, sizeof unknown_ca, 0, 0, HK_ERR_CLOSED, 0, false, false, HK_ERR_CLOSED};
+    HK_CHECK_RESULT(run_fake(&k, reason, sizeof reason), HK_ERR_TLS_ALERT);
+    HK_CHECK(strcmp(reason, "alert 48 (unknown_ca) from server") == 0);
+    tt_fake k2 = {unknown_ca, sizeof unknown_ca, 0, 1, HK_ERR_CLOSED, 0, true, false, HK_ERR_IO};
+    HK_CHECK_RESULT(run_fake(&k2, reason, sizeof reason), HK_ERR_TLS_ALERT);
+    /* Nothing waiting: the write's failure stands. */
+    tt_fake m = {unknown_ca, 0, 0, 0, HK_ERR_CLOSED, 0, false, false, HK_ERR_CLOSED};
+    HK_CHECK_RESULT(run_fake(&m, reason, sizeof reason), HK_ERR_CLOSED);
+    HK_CHECK(strcmp(reason, "connection: connection closed by peer") == 0);
 }
 
 /* ------------------------------------------------------------------------ */

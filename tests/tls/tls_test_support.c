@@ -204,6 +204,8 @@ static hk_result tt_fake_send(void *ctx, const uint8_t *buf, size_t len, size_t 
 {
     tt_fake *f = ctx;
     (void)buf;
+    if (f->send_error != HK_OK)
+        return f->send_error;
     f->sent_total += len;
     *out_sent = len;
     return HK_OK;

@@ -59,6 +59,7 @@ typedef struct tt_fake {
     size_t sent_total;  /* bytes the client sent */
     bool stall_once;    /* alternate 0-byte results to exercise "try again" */
     bool stalled;
+    hk_result send_error; /* not HK_OK: every send fails with it (the peer is gone) */
 } tt_fake;
 
 hk_transport tt_fake_transport(tt_fake *f);

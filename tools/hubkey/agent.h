@@ -150,7 +150,11 @@ int agent_option_set(agent_options *opts, const char *name, const char *value, c
 int agent_option_arity(const char *name);
 
 /* The whole command line (argv[0] is skipped). Options may come before or
- * after the command; "-v" may repeat ("-vv"); "--" ends the options. */
+ * after the command; "-v" may repeat ("-vv"); "--" ends the options. Then
+ * checks the relations between the options in opts (also those set before
+ * from the environment or a configuration file), with the device defaults
+ * for timings not given: --reconnect-min and --reconnect-jitter at most
+ * --reconnect-max; the message states the rule. */
 int agent_args_parse(int argc, char *const argv[], agent_options *opts, char *err,
                      size_t err_cap);
 

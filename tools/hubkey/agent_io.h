@@ -55,6 +55,12 @@ int agent_chip_open(agent_chip *chip, const agent_options *opts, char *err, size
 /* Puts the chip to sleep and releases everything. Safe when closed. */
 void agent_chip_close(agent_chip *chip);
 
+/* Emulated chips: whether every change reached the chip file. 0 when it
+ * did (and for other chips, whose writes report their own errors);
+ * AGENT_EXIT_CHIP with a message naming the file and the system's reason
+ * when the last save failed (the change lives only in this process). */
+int agent_chip_saved(const agent_chip *chip, char *err, size_t cap);
+
 /* Emulated chips: true once an injected power loss switched the chip off
  * (a real device would have lost power too, so the agent stops at once). */
 bool agent_chip_lost_power(agent_chip *chip);

@@ -453,6 +453,11 @@ int agent_option_set(agent_options *o, const char *name, const char *value, char
     case OPT_PAYLOAD:
         if (!agent_json_valid(value, strlen(value)))
             return usage_err(err, cap, "--payload must be one JSON value, e.g. '{\"model\":\"x\"}'");
+        if (strlen(value) > HK_DEVICE_PAYLOAD_MAX)
+            return usage_err(err, cap,
+                             "--payload is %zu bytes; at most %u fit the DPS registration request "
+                             "(with the longest registration ID)",
+                             strlen(value), (unsigned)HK_DEVICE_PAYLOAD_MAX);
         o->payload = value;
         return 0;
     case OPT_MODEL_ID:
@@ -553,7 +558,42 @@ static int positional(agent_options *o, const char *arg, char *err, size_t cap)
     return usage_err(err, cap, "unexpected argument '%.64s'", arg);
 }
 
+/* The rules hk_device_init applies to the reconnect timings, checked here
+ * with the device defaults for what was not given, so that a bad
+ * combination is named as options, not found later as a refused device
+ * configuration. */
+static int agent_args_parse_only(int argc, char *const argv[], agent_options *o, char *err,
+                                 size_t cap);
+
+static int check_policy(const agent_options *o, char *err, size_t cap)
+{
+    const hk_device_policy *p = &o->policy;
+    uint32_t min = p->reconnect_min_ms ? p->reconnect_min_ms : HK_DEVICE_RECONNECT_MIN_MS;
+    uint32_t max = p->reconnect_max_ms ? p->reconnect_max_ms : HK_DEVICE_RECONNECT_MAX_MS;
+    uint32_t jitter = p->reconnect_jitter_ms ? p->reconnect_jitter_ms : HK_DEVICE_RECONNECT_JITTER_MS;
+    if (jitter == 1 && p->reconnect_jitter_ms == 1)
+        jitter = 0; /* --reconnect-jitter 0 */
+    if (min > max)
+        return usage_err(err, cap,
+                         "--reconnect-min (%u ms) must not exceed --reconnect-max (%u ms): the "
+                         "backoff starts at the minimum and doubles up to the maximum",
+                         (unsigned)min, (unsigned)max);
+    if (jitter > max)
+        return usage_err(err, cap,
+                         "--reconnect-jitter (%u ms) must not exceed --reconnect-max (%u ms): no "
+                         "wait is longer than the maximum, jitter included",
+                         (unsigned)jitter, (unsigned)max);
+    return 0;
+}
+
 int agent_args_parse(int argc, char *const argv[], agent_options *o, char *err, size_t cap)
+{
+    int rc = agent_args_parse_only(argc, argv, o, err, cap);
+    return rc ? rc : check_policy(o, err, cap);
+}
+
+static int agent_args_parse_only(int argc, char *const argv[], agent_options *o, char *err,
+                                 size_t cap)
 {
     bool options_done = false;
     for (int i = 1; i < argc; i++) {

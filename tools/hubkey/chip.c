@@ -276,6 +276,18 @@ void agent_chip_close(agent_chip *chip)
     memset(&chip->se, 0, sizeof(chip->se));
 }
 
+int agent_chip_saved(const agent_chip *chip, char *err, size_t cap)
+{
+    int e = 0;
+    if (chip->emu == NULL || hk_emu_atecc608_autosave_error(chip->emu, &e) == HK_OK)
+        return 0;
+    /* name is "emu:" followed by the file's path */
+    return fail(AGENT_EXIT_CHIP, err, cap,
+                "chip %s: the chip file %s cannot be saved: %s; the change is not kept (make "
+                "the file and its directory writable)",
+                chip->name, chip->name + 4, strerror(e));
+}
+
 bool agent_chip_lost_power(agent_chip *chip)
 {
     return chip->emu && hk_emu_atecc608_power_state_get(chip->emu) == HK_EMU_ATECC608_OFF;

@@ -77,6 +77,7 @@ typedef struct agent {
     /* what happened in this run */
     bool dps_assigned;      /* an ASSIGNED event came */
     bool dps_visited;       /* DPS was contacted */
+    bool ready_cold;        /* the first READY was on a hub DPS assigned in this run */
     bool can_send;          /* HUB_SESSION or READY now: telemetry is accepted */
     bool reached_ready;     /* READY at least once */
     uint32_t ready_ms;      /* elapsed at the first READY */
@@ -101,6 +102,8 @@ typedef struct agent {
     char record_hub[HK_DPS_HUB_MAX + 1];      /* the record read at boot ("" none) */
     char record_device[HK_DPS_DEVICE_ID_MAX + 1];
     bool assignment_unchanged; /* DPS assigned what the record already held */
+    bool record_not_saved;     /* the record write did not reach the chip file */
+    char fail_msg[2 * AGENT_PATH_MAX + 256]; /* why the loop stops, when not a refusal */
 } agent;
 
 /* ---- output ---- */
@@ -181,6 +184,52 @@ static bool is_connection_error(hk_result r)
            (r >= HK_ERR_TLS_HANDSHAKE && r <= HK_ERR_TLS_OWN_CERT);
 }
 
+/* What the flow really did: a boot is cold when the hub it reached was
+ * assigned by DPS in this run. Contacting DPS is not enough: a registration
+ * that failed falls back to the record's hub, which is a warm boot. */
+static const char *boot_kind(const agent *a)
+{
+    return a->dps_assigned ? "cold" : "warm";
+}
+
+/* The explanation of a TLS alert in the link's reason ("alert 48
+ * (unknown_ca) from server", the form hk_tls_reason documents), in out;
+ * false when the reason is not such an alert. */
+static bool explain_alert(const char *reason, char *out, size_t cap)
+{
+    unsigned code = 0;
+    char name[64];
+    if (sscanf(reason, "alert %u (%63[^)]) from server", &code, name) != 2)
+        return false;
+    static const struct {
+        unsigned code;
+        const char *why;
+    } whys[] = {
+        {42, "the server found the device certificate or its chain invalid"},
+        {43, "the server does not accept the device certificate's type"},
+        {44, "the device certificate has been revoked"},
+        {45, "the server finds the device certificate expired or not yet valid"},
+        {46, "the server refused the device certificate"},
+        {48, "the server does not trust the device certificate's issuer"},
+        {49, "the server denies this device access"},
+        {116, "the server wants a device certificate"},
+    };
+    const char *why = "the server ended the handshake";
+    for (size_t i = 0; i < sizeof(whys) / sizeof(whys[0]); i++)
+        if (whys[i].code == code)
+            why = whys[i].why;
+    snprintf(out, cap, "TLS alert %s from the server: %s", name, why);
+    return true;
+}
+
+/* The link's reason for the last connection failure, with an alert
+ * explained. */
+static const char *link_reason(agent *a, char *buf, size_t cap)
+{
+    const char *why = agent_link_reason(&a->link);
+    return explain_alert(why, buf, cap) ? buf : why;
+}
+
 /* The host name a connect step was for. */
 static const char *logical_host(agent *a, hk_device_state step)
 {
@@ -208,7 +257,8 @@ static void describe_step(agent *a, const hk_device_event *ev, char *out, size_t
     if (ev->result != HK_OK) {
         int n = snprintf(out, cap, "%s (%s)", hk_result_name(ev->result),
                          hk_result_str(ev->result));
-        const char *why = agent_link_reason(&a->link);
+        char buf[256];
+        const char *why = link_reason(a, buf, sizeof(buf));
         if (why[0] && is_connection_error(ev->result) && n > 0 && (size_t)n < cap)
             snprintf(out + n, cap - (size_t)n, ": %s", why);
         return;
@@ -244,8 +294,9 @@ static void describe_step(agent *a, const hk_device_event *ev, char *out, size_t
                  dev_id ? dev_id : "?");
         return;
     case HK_DEVICE_STATE_RECORD_WRITE:
-        snprintf(out, cap, a->assignment_unchanged ? "record unchanged (same assignment)"
-                                                   : "record saved");
+        snprintf(out, cap, a->record_not_saved       ? "record NOT saved: the chip file cannot be saved"
+                           : a->assignment_unchanged ? "record unchanged (same assignment)"
+                                                     : "record saved");
         return;
     case HK_DEVICE_STATE_HUB_SESSION:
         snprintf(out, cap, "session up");
@@ -274,9 +325,10 @@ static void print_state(agent *a, const hk_device_event *ev)
             printf(",\"wait_ms\":%u", (unsigned)ev->wait_ms);
             json_cstr("then", hk_device_state_name(ev->next_state));
         }
+        char buf[256];
         if (ev->result != HK_OK && agent_link_reason(&a->link)[0] &&
             is_connection_error(ev->result))
-            json_cstr("reason", agent_link_reason(&a->link));
+            json_cstr("reason", link_reason(a, buf, sizeof(buf)));
         if (ev->previous == HK_DEVICE_STATE_DPS_CONNECT ||
             ev->previous == HK_DEVICE_STATE_HUB_CONNECT) {
             json_cstr("host", logical_host(a, ev->previous));
@@ -284,7 +336,7 @@ static void print_state(agent *a, const hk_device_event *ev)
             printf(",\"port\":%u", (unsigned)a->link.port);
         }
         if (ev->state == HK_DEVICE_STATE_READY)
-            printf(",\"boot\":\"%s\"", a->dps_visited ? "cold" : "warm");
+            printf(",\"boot\":\"%s\"", boot_kind(a));
         json_end();
         return;
     }
@@ -305,7 +357,7 @@ static void print_state(agent *a, const hk_device_event *ev)
     if (ev->state == HK_DEVICE_STATE_READY) {
         stamp(ev->elapsed_ms);
         printf("%-13s %9s  %s boot, connected in %u.%03u s\n", "ready", "",
-               a->dps_visited ? "cold" : "warm", (unsigned)(ev->elapsed_ms / 1000),
+               boot_kind(a), (unsigned)(ev->elapsed_ms / 1000),
                (unsigned)(ev->elapsed_ms % 1000));
     }
     fflush(stdout);
@@ -623,6 +675,14 @@ static void on_event(void *ctx, const hk_device_event *ev_in)
         a->assignment_unchanged = ev->hub && ev->device_id &&
                                   strcmp(ev->hub, a->record_hub) == 0 &&
                                   strcmp(ev->device_id, a->record_device) == 0;
+    if (ev->type == HK_DEVICE_EVENT_STATE && ev->previous == HK_DEVICE_STATE_RECORD_WRITE &&
+        !a->exit_code &&
+        agent_chip_saved(&a->chip, a->fail_msg, sizeof(a->fail_msg)) != 0) {
+        /* The chip model took the record but its file did not: nothing is
+         * kept for the next boot, so the run is not a success. */
+        a->record_not_saved = true;
+        a->exit_code = AGENT_EXIT_CHIP;
+    }
     switch (ev->type) {
     case HK_DEVICE_EVENT_STATE:
         if (ev->state == HK_DEVICE_STATE_DPS_CONNECT)
@@ -638,8 +698,10 @@ static void on_event(void *ctx, const hk_device_event *ev_in)
         if (ev->state == HK_DEVICE_STATE_HUB_SESSION)
             (void)q_flush(a);
         if (ev->state == HK_DEVICE_STATE_READY) {
-            if (!a->reached_ready)
+            if (!a->reached_ready) {
                 a->ready_ms = ev->elapsed_ms;
+                a->ready_cold = a->dps_assigned;
+            }
             a->reached_ready = true;
             if (a->o->report)
                 (void)hk_device_twin_report(&a->dev, a->o->report, strlen(a->o->report),
@@ -656,9 +718,27 @@ static void on_event(void *ctx, const hk_device_event *ev_in)
                           ev->previous == HK_DEVICE_STATE_READY;
             bool at_dps = ev->previous == HK_DEVICE_STATE_DPS_CONNECT ||
                           ev->previous == HK_DEVICE_STATE_DPS_REGISTER;
+            /* DPS: once the registration round is over (the flow does not
+             * go back to DPS_CONNECT): a refusal in an answer ends it at
+             * once, a refused handshake or CONNACK after
+             * HK_DEVICE_REFUSALS_MAX in a row. */
+            bool round_over = !(ev->state == HK_DEVICE_STATE_WAIT &&
+                                ev->next_state == HK_DEVICE_STATE_DPS_CONNECT);
             if ((at_hub && a->dps_assigned && is_hub_refusal(ev->result)) ||
-                (at_dps && is_dps_refusal(ev->result)))
+                (at_dps && round_over && is_dps_refusal(ev->result)))
                 a->exit_code = AGENT_EXIT_REFUSED;
+            else if (at_dps && round_over && a->o->force &&
+                     a->o->command == AGENT_CMD_PROVISION && !a->dps_assigned) {
+                /* --force asked for a registration; falling back to the
+                 * record's hub is not what was asked. */
+                const char *hub = NULL, *dev_id = NULL;
+                (void)hk_device_assignment(&a->dev, &hub, &dev_id);
+                snprintf(a->fail_msg, sizeof(a->fail_msg),
+                         "provision --force: the DPS registration failed: %s (%s); the device "
+                         "kept its record (hub %s)",
+                         hk_result_name(ev->result), hk_result_str(ev->result), hub ? hub : "?");
+                a->exit_code = AGENT_EXIT_TIMEOUT;
+            }
         }
         break;
     case HK_DEVICE_EVENT_DPS_RESPONSE:
@@ -785,13 +865,14 @@ static bool send_done(agent *a)
 
 static int timeout_exit(agent *a, uint32_t waited_ms)
 {
+    char buf[256];
     hk_device_state st = hk_device_get_state(&a->dev);
     if (a->last_error != HK_OK)
         err_line(a, "gave up after %u.%u s in state %s; last error in %s: %s (%s)%s%s",
                  (unsigned)(waited_ms / 1000), (unsigned)(waited_ms % 1000 / 100),
                  hk_device_state_name(st), hk_device_state_name(a->last_error_state),
                  hk_result_name(a->last_error), hk_result_str(a->last_error),
-                 agent_link_reason(&a->link)[0] ? ": " : "", agent_link_reason(&a->link));
+                 agent_link_reason(&a->link)[0] ? ": " : "", link_reason(a, buf, sizeof(buf)));
     else
         err_line(a, "gave up after %u.%u s in state %s (raise --timeout)",
                  (unsigned)(waited_ms / 1000), (unsigned)(waited_ms % 1000 / 100),
@@ -818,13 +899,22 @@ static int event_loop(agent *a)
                      hk_result_str(r));
             return r >= 500 && r < 700 ? AGENT_EXIT_CHIP : AGENT_EXIT_INTERNAL;
         }
+        if (!a->exit_code && agent_chip_saved(&a->chip, a->fail_msg, sizeof(a->fail_msg)) != 0)
+            a->exit_code = AGENT_EXIT_CHIP;
+        if (a->exit_code && a->fail_msg[0]) {
+            err_line(a, "%s", a->fail_msg);
+            return a->exit_code;
+        }
         if (a->exit_code) {
-            err_line(a, "%s refused the device: %s (%s)",
+            char buf[256];
+            const char *why = is_connection_error(a->last_error) ? link_reason(a, buf, sizeof(buf)) : "";
+            err_line(a, "%s refused the device: %s (%s)%s%s",
                      a->last_error_state == HK_DEVICE_STATE_DPS_CONNECT ||
                              a->last_error_state == HK_DEVICE_STATE_DPS_REGISTER
                          ? "DPS"
                          : "the hub",
-                     hk_result_name(a->last_error), hk_result_str(a->last_error));
+                     hk_result_name(a->last_error), hk_result_str(a->last_error),
+                     why[0] ? ": " : "", why);
             return a->exit_code;
         }
         size_t handed = q_flush(a);
@@ -996,7 +1086,7 @@ static void summary(agent *a, int rc)
         json_cstr("hub", hub);
         json_cstr("device_id", dev_id);
         if (a->reached_ready) {
-            printf(",\"boot\":\"%s\",\"connect_ms\":%u", a->dps_visited ? "cold" : "warm",
+            printf(",\"boot\":\"%s\",\"connect_ms\":%u", a->ready_cold ? "cold" : "warm",
                    (unsigned)a->ready_ms);
         }
         printf(",\"dps_registrations\":%u,\"sent\":%u,\"not_sent\":%u", a->dps_registrations,
@@ -1015,7 +1105,7 @@ static void summary(agent *a, int rc)
     if (rc == AGENT_EXIT_OK && a->o->command == AGENT_CMD_PROVISION)
         printf("provisioned: %s on hub %s as device %s (%s boot, %u.%03u s)\n",
                rid ? rid : "?", hub ? hub : "?", dev_id ? dev_id : "?",
-               a->dps_visited ? "cold" : "warm", (unsigned)(a->ready_ms / 1000),
+               a->ready_cold ? "cold" : "warm", (unsigned)(a->ready_ms / 1000),
                (unsigned)(a->ready_ms % 1000));
     if (a->o->command == AGENT_CMD_SEND)
         printf("sent %u message%s to %s%s\n", a->sent_ok, a->sent_ok == 1 ? "" : "s",
@@ -1153,8 +1243,27 @@ static int cmd_status(agent *a)
             printf("%-16s no: %s (%s)\n", "provisioned", hk_result_name(rc_rec),
                    hk_result_str(rc_rec));
     }
-    if (r != HK_OK || (rc_id != HK_OK && rc_id >= 500 && rc_id < 600))
+    /* An identity the device cannot use (a certificate that cannot be
+     * rebuilt with these definitions, or without a usable CN) makes every
+     * boot fail: not a provisioned device, whatever the record says. */
+    uint8_t signer[HK_CERT_MAX_TEMPLATE + 64];
+    size_t signer_len = 0;
+    hk_result rc_signer = a->chip.se.cert(a->chip.se.ctx, 1, signer, sizeof(signer), &signer_len);
+    if (rc_signer == HK_ERR_NOT_FOUND)
+        rc_signer = HK_OK; /* a self-signed device has none */
+    if (r != HK_OK || rc_id != HK_OK || rc_signer != HK_OK) {
+        hk_result bad = r != HK_OK ? r : rc_id != HK_OK ? rc_id : rc_signer;
+        bool cert = bad >= HK_ERR_CERT_TEMPLATE && bad <= HK_ERR_CERT_PARSE;
+        err_line(a, "chip %s: the %s cannot be used: %s (%s)%s%s%s", a->chip.name,
+                 r != HK_OK       ? "serial number"
+                 : rc_id != HK_OK ? "device identity (device certificate)"
+                                  : "signer certificate",
+                 hk_result_name(bad), hk_result_str(bad),
+                 cert && a->chip.certdefs_dir[0] ? "; the certificate definitions in " : "",
+                 cert && a->chip.certdefs_dir[0] ? a->chip.certdefs_dir : "",
+                 cert && a->chip.certdefs_dir[0] ? " must be those of the CA that issued them" : "");
         return AGENT_EXIT_CHIP;
+    }
     if (rc_rec == HK_ERR_RECORD_EMPTY)
         return AGENT_EXIT_NOT_PROVISIONED;
     if (rc_rec != HK_OK)
@@ -1187,6 +1296,11 @@ static int cmd_forget(agent *a)
     if (w != HK_OK) {
         err_line(a, "chip %s: the record cannot be forgotten: %s (%s)", a->chip.name,
                  hk_result_name(w), hk_result_str(w));
+        return AGENT_EXIT_CHIP;
+    }
+    char save_err[2 * AGENT_PATH_MAX + 256];
+    if (agent_chip_saved(&a->chip, save_err, sizeof(save_err)) != 0) {
+        err_line(a, "the record was not forgotten: %s", save_err);
         return AGENT_EXIT_CHIP;
     }
     if (a->o->json) {
