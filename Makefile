@@ -22,9 +22,11 @@ all: deps host firmware-build
 
 host:
 	@JOBS=$(JOBS) scripts/build-mbedtls3 $(BUILD)/mbedtls3
+	@JOBS=$(JOBS) scripts/build-mbedtls3-fuzz $(BUILD)/mbedtls3
 	@cmake -S . -B $(BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DHK_SANITIZE=ON -DHK_FUZZ=ON -DHK_FUZZ_SMOKE_SECONDS=$(FUZZ_SMOKE_SECONDS) \
 	  -DHK_FUZZ_LONG_SECONDS=$(FUZZ_SECONDS) -DHK_MBEDTLS3_DIR=$(abspath $(BUILD))/mbedtls3/install \
+	  -DHK_MBEDTLS3_FUZZ_DIR=$(abspath $(BUILD))/mbedtls3/install-fuzz \
 	  -DHK_FIRMWARE_DIR=$(abspath $(FIRMWARE_BUILD)) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 

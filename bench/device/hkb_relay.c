@@ -139,11 +139,17 @@ size_t hkb_relay_log_round_trips(const hkb_relay_log *log)
     return n;
 }
 
-int64_t hkb_relay_due_up(int64_t accept_us, int64_t arrival_us, int64_t rtt_us)
+/* Before the client has heard from the server, its clock runs one RTT ahead
+ * of a real client's: its connect() returned at once instead of after SYN,
+ * SYN-ACK. Whatever it did after connect() (TLS set-up, building the
+ * ClientHello) a real client would have done after that RTT, so its bytes
+ * leave one RTT later than they arrive here and then take the one-way delay;
+ * nothing it does in the meantime is hidden behind the handshake. The first
+ * server bytes it receives carry the real timing, so from then on only the
+ * one-way delay applies. */
+int64_t hkb_relay_due_up(bool heard_server, int64_t arrival_us, int64_t rtt_us)
 {
-    int64_t connected = accept_us + rtt_us; /* when connect() would have returned */
-    int64_t sent = arrival_us > connected ? arrival_us : connected;
-    return sent + rtt_us / 2;
+    return arrival_us + (heard_server ? 0 : rtt_us) + rtt_us / 2;
 }
 
 int64_t hkb_relay_due_down(int64_t arrival_us, int64_t rtt_us)
@@ -255,7 +261,11 @@ static bool read_side(hkb_relay *r, hkb_relay_conn *c, bool from_client)
     memcpy(ch->data, buf, (size_t)n);
     if (from_client) {
         c->client_eof = n == 0;
-        ch->due_us = hkb_relay_due_up(c->log.accept_us, now, r->rtt_us);
+        ch->due_us = hkb_relay_due_up(c->heard_server, now, r->rtt_us);
+        /* Order is kept: bytes sent just after the first answer must not
+         * overtake bytes still held for the connection's set-up. */
+        if (c->up_tail && ch->due_us < c->up_tail->due_us)
+            ch->due_us = c->up_tail->due_us;
         if (n > 0)
             hkb_relay_log_client(&c->log, now, ch->due_us, buf, (size_t)n);
         queue_push(&c->up_head, &c->up_tail, ch);
@@ -289,8 +299,10 @@ static bool flush_side(hkb_relay_conn *c, bool to_server, int64_t now)
                 }
                 ch->off += (size_t)n;
             }
-            if (!to_server)
+            if (!to_server) {
                 hkb_relay_log_server(&c->log, hkb_now_us(), ch->arrival_us, ch->data, ch->len);
+                c->heard_server = true;
+            }
         }
         *head = ch->next;
         if (!*head)

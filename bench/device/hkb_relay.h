@@ -7,11 +7,20 @@
  *     client --(loopback)--> relay 127.0.0.1:<random> --(loopback)--> upstream
  *
  * Rules, per connection:
- *   - bytes from the client are forwarded rtt/2 after they arrived, but never
- *     before accept + rtt + rtt/2: a loopback connect completes at once in
- *     the kernel, so the relay charges the TCP handshake (one round trip) by
- *     holding the client's first bytes, exactly as if connect() had
- *     returned one rtt later;
+ *   - bytes from the client are forwarded rtt/2 after they arrived, and
+ *     those the client sent before any server byte reached it rtt + rtt/2
+ *     after they arrived: a loopback connect completes at once in the
+ *     kernel, so the client starts its work after connect() (TLS set-up,
+ *     the ClientHello) one round trip early. A real client would have
+ *     started it when SYN-ACK arrived and sent its first bytes one rtt
+ *     after those arrive here; so the TCP handshake is charged in full and
+ *     the client's own work after connect() is not hidden inside it (it
+ *     would be if the first bytes were merely held until accept + rtt).
+ *     The server's first bytes carry the real timing, so once the client
+ *     has heard from the server only the one-way delay applies;
+ *   - name resolution is not modelled: the client connects to 127.0.0.1
+ *     (a real device also pays a DNS lookup, one more round trip to its
+ *     resolver, before connect());
  *   - bytes from the server reach the client rtt/2 after they arrived;
  *   - a half close (FIN) travels with the same delay as the bytes before it;
  *     a reset or any error closes both sides at once.
@@ -98,8 +107,9 @@ void hkb_relay_log_server(hkb_relay_log *log, int64_t now_us, int64_t sent_us,
 /* Round trips: flights that were answered. */
 size_t hkb_relay_log_round_trips(const hkb_relay_log *log);
 
-/* When bytes read at arrival_us leave the relay (see the rules above). */
-int64_t hkb_relay_due_up(int64_t accept_us, int64_t arrival_us, int64_t rtt_us);
+/* When bytes read at arrival_us leave the relay (see the rules above);
+ * heard_server: server bytes had already been delivered to the client. */
+int64_t hkb_relay_due_up(bool heard_server, int64_t arrival_us, int64_t rtt_us);
 int64_t hkb_relay_due_down(int64_t arrival_us, int64_t rtt_us);
 
 struct hkb_chunk;
@@ -107,6 +117,7 @@ struct hkb_chunk;
 typedef struct hkb_relay_conn {
     int client_fd, server_fd; /* -1 when closed */
     bool client_eof, server_eof;       /* read side saw EOF */
+    bool heard_server;                 /* server bytes were delivered to the client */
     struct hkb_chunk *up_head, *up_tail;     /* client -> server, not yet due */
     struct hkb_chunk *down_head, *down_tail; /* server -> client */
     hkb_relay_log log;

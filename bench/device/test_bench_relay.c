@@ -1,6 +1,8 @@
 /*
  * The latency relay: round-trip bookkeeping and TLS record following with
- * injected times (no clock), the due-time rules, and forwarding over real
+ * injected times (no clock), the due-time rules (the TCP handshake is
+ * charged in full, with the client's own work after connect() on top of it;
+ * name resolution is not modelled), and forwarding over real
  * loopback sockets with 0 ms of latency (nothing waits for time; every
  * blocking call has a receive timeout so a broken relay fails the test
  * instead of hanging it).
@@ -133,14 +135,21 @@ static void test_log_table_full(void)
 static void test_due_times(void)
 {
     const int64_t rtt = 100000;
-    /* First bytes right after connect: connect costs one RTT, then half. */
-    HK_CHECK_EQ(hkb_relay_due_up(0, 10000, rtt), 150000);
-    HK_CHECK_EQ(hkb_relay_due_up(0, 0, rtt), 150000);
-    /* Later bytes: only the one-way delay. */
-    HK_CHECK_EQ(hkb_relay_due_up(0, 500000, rtt), 550000);
+    /* Before the client heard from the server: connect() returned one RTT
+     * early, so its bytes leave one RTT after they arrive, then take half an
+     * RTT. Local work after connect() is charged: a ClientHello built in
+     * 10 ms after the accept is due at 10 + 100 + 50 ms, not hidden inside
+     * the TCP handshake (150 ms, as if it had cost nothing). */
+    HK_CHECK_EQ(hkb_relay_due_up(false, 0, rtt), 150000);
+    HK_CHECK_EQ(hkb_relay_due_up(false, 10000, rtt), 160000);
+    HK_CHECK_EQ(hkb_relay_due_up(false, 130000, rtt), 280000);
+    /* After the first server bytes reached it: only the one-way delay. */
+    HK_CHECK_EQ(hkb_relay_due_up(true, 500000, rtt), 550000);
     HK_CHECK_EQ(hkb_relay_due_down(1000000, rtt), 1050000);
-    HK_CHECK_EQ(hkb_relay_due_up(7, 7, 0), 7);
+    HK_CHECK_EQ(hkb_relay_due_up(false, 7, 0), 7);
+    HK_CHECK_EQ(hkb_relay_due_up(true, 7, 0), 7);
     HK_CHECK_EQ(hkb_relay_due_down(7, 0), 7);
+    /* Name resolution is not modelled: the client connects to an address. */
 }
 
 /* ---- real sockets, 0 ms ------------------------------------------------------ */

@@ -123,7 +123,11 @@ cloud start --port "$port" --hubs 2 >"$work/cloud-start.out" 2>&1 ||
   { cat "$work/cloud-start.out"; die "hubkey-cloud start failed"; }
 scope=$(cloud status --json | json_field idScope)
 [ -n "$scope" ] || die "no ID scope from hubkey-cloud status"
-cloud config set retry-after 0 >/dev/null || die "config set retry-after"
+# Short retry timings, except in the scenario that checks the cloud's own
+# default retry-after.
+if [ "$scenario" != retry_after_default ]; then
+  cloud config set retry-after 0 >/dev/null || die "config set retry-after"
+fi
 
 "$HUBKEY_FACTORY" ca init --ca "$work/ca" >"$work/factory.out" 2>&1 || { cat "$work/factory.out"; die "ca init"; }
 "$HUBKEY_FACTORY" chip configure --chip "emu:$work/chip.emu" >>"$work/factory.out" 2>&1 || { cat "$work/factory.out"; die "chip configure"; }
@@ -210,6 +214,65 @@ reprovision_deleted() {
   file_has "$work/last.out" "dps-register" || fail "no re-registration after the device was deleted"
   [ "$(reg_count)" = 2 ] || fail "expected one re-registration, the cloud counts $(reg_count)"
   cloud devices --json | grep -q "$reg_id" || fail "the hub identity was not re-created"
+}
+
+# The hub refuses the device's certificate in the TLS handshake (an alert,
+# before any MQTT): that is a refusal like a CONNACK refusal, so the flow goes
+# back to DPS at once. The hub's host name is routed to openssl s_server,
+# which presents the cloud's own server certificate (the device trusts it)
+# but accepts only client certificates issued by a CA the device does not
+# chain to, and ends the handshake with alert unknown_ca.
+reprovision_tls_rejected() {
+  expect_rc 0 agent provision || return
+  hub=$(current_hub)
+  [ -n "$hub" ] || { fail "no hub after provisioning"; return; }
+  local rport
+  rport=$(free_port)
+  mkfifo "$work/s_server.in"
+  # The FIFO stays open for writing on fd 3, so s_server's stdin never ends.
+  exec 3<>"$work/s_server.in"
+  openssl s_server -accept "127.0.0.1:$rport" -tls1_2 \
+    -cert "$cloud_dir/pki/server.pem" -key "$cloud_dir/pki/server.key" \
+    -Verify 1 -verify_return_error -CAfile "$cloud_dir/pki/server-ca.pem" \
+    <"$work/s_server.in" >"$work/s_server.out" 2>&1 &
+  bg_pids+=($!)
+  wait_for 20 file_has "$work/s_server.out" "ACCEPT" || { fail "openssl s_server did not start"; return; }
+  # At most one DPS registration per hour: the hub's refusal may use it at once.
+  expect_rc 6 agent provision --connect "$hub=127.0.0.1:$rport" --reprovision-interval 1h \
+    --timeout 30s || return
+  grep -q "hub-connect.*HK_ERR_TLS_CLIENT_REJECTED" "$work/last.out" ||
+    fail "the hub's TLS alert was not reported as HK_ERR_TLS_CLIENT_REJECTED at hub-connect"
+  file_has "$work/last.out" "dps-register" || fail "no re-registration after the hub's TLS refusal"
+  [ "$(reg_count)" = 2 ] || fail "expected exactly one re-registration, the cloud counts $(reg_count)"
+  [ "$(current_hub)" = "$hub" ] || fail "the record changed although the assignment did not"
+}
+
+# The cloud as it comes (no retry-after configured): the 202 "assigning"
+# answer carries the cloud's default retry-after, 1 s, in its topic
+# ($dps/registrations/res/202/?$rid=..&retry-after=1), and the agent polls no
+# earlier than that after the 202 arrived.
+retry_after_default() {
+  cloud config show --json | python3 -c '
+import json, sys
+v = [k["value"] for k in json.load(sys.stdin) if k["name"] == "retry-after"]
+sys.exit(0 if v == ["default"] else 1)' || fail "retry-after is configured; this scenario needs the default"
+  "${agent_cmd[@]}" --json provision >"$work/prov.json" 2>"$work/prov.err" ||
+    { tail -n 20 "$work/prov.json" "$work/prov.err"; fail "provision failed"; return; }
+  python3 - "$work/prov.json" <<'PY' || fail "retry-after of the 202 answer not sent or not honoured"
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+dps = [e for e in ev if e.get("event") == "dps-response"]
+i = next((k for k, e in enumerate(dps) if e["status"] == 202), None)
+if i is None or i + 1 >= len(dps):
+    sys.exit("no 202 answer followed by another answer: %s" % dps)
+ra = dps[i]["retry_after_s"]
+if ra != 1:
+    sys.exit("the 202 answer said retry-after=%s, the cloud's default is 1" % ra)
+gap = dps[i + 1]["t"] - dps[i]["t"]
+if gap < ra:
+    sys.exit("polled %.3f s after the 202, before retry-after=%d s" % (gap, ra))
+print("202 with retry-after=%d, next answer %.3f s later" % (ra, gap))
+PY
 }
 
 reassign() {
@@ -576,9 +639,9 @@ payload_limits() {
 }
 
 case "$scenario" in
-  cold_warm | reprovision_disabled | reprovision_deleted | reassign | dps_429 | dps_5xx | \
-    chip_faults | power_loss | payload | softkey | run_session | cli_errors | trust_bundle | \
-    readonly_chip | untrusted_ca | bad_identity | payload_limits)
+  cold_warm | reprovision_disabled | reprovision_deleted | reprovision_tls_rejected | reassign | \
+    dps_429 | dps_5xx | chip_faults | power_loss | payload | softkey | run_session | cli_errors | \
+    trust_bundle | retry_after_default | readonly_chip | untrusted_ca | bad_identity | payload_limits)
     "$scenario"
     ;;
   cut_dps_connect) cut_at dps-connect ;;

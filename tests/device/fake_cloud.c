@@ -412,6 +412,10 @@ static hk_result l_open(void *ctx, const char *host, uint16_t port, const uint8_
         c->fail_open--;
         return HK_ERR_CONNECT;
     }
+    if (!dps && c->hub_reject > 0) {
+        c->hub_reject--;
+        return c->hub_reject_result;
+    }
     c->kind = dps ? FAKE_DPS : FAKE_HUB;
     c->open = true;
     c->cut = false;

@@ -53,6 +53,9 @@ typedef struct fake_cloud {
     uint8_t hub_connack;  /* CONNACK return code the hub gives */
     bool hub_ack_telemetry;
     int fail_open;        /* next N opens fail with HK_ERR_CONNECT */
+    int hub_reject;       /* next N hub opens fail with hub_reject_result, as
+                           * when the hub's TLS handshake refuses the device */
+    hk_result hub_reject_result;
     bool slow_handshake;  /* first poll of each connection is "not ready" */
     /* The set-up (TLS handshake) of DPS connections fails with this result
      * (not HK_OK), e.g. the server's alert refusing the client certificate;

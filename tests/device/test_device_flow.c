@@ -426,6 +426,32 @@ static void test_hub_refusal_reprovisions_once(void)
     HK_CHECK((uint32_t)(W.now - t0) > 0);
 }
 
+/* The hub refuses the device certificate in the TLS handshake (an alert:
+ * the link's open reports HK_ERR_TLS_CLIENT_REJECTED). That is a refusal
+ * like a CONNACK refusal: DPS at once, not the hub's reconnect backoff. */
+static void test_hub_tls_rejection_reprovisions(void)
+{
+    world_init(CERT_DEV1_HEX);
+    put_record("hub-old.test", "dev-old");
+    W.cloud.hub_reject = 1;
+    W.cloud.hub_reject_result = HK_ERR_TLS_CLIENT_REJECTED;
+    W.cloud.after = (fake_dps_reply){200, 0, ASSIGNED_B, false};
+    W.cfg.policy.reprovision_interval_ms = 600000;
+    world_start();
+    HK_CHECK(drive(is_ready, 1000));
+    HK_CHECK_EQ(W.cloud.opens_dps, 1);
+    HK_CHECK_EQ(W.cloud.opens_hub, 2);
+    HK_CHECK(strcmp(W.cloud.last_host, "hub-b.test") == 0);
+    /* A handshake that fails otherwise is no refusal: the hub again later. */
+    world_init(CERT_DEV1_HEX);
+    put_record("hub-old.test", "dev-old");
+    W.cloud.hub_reject = 1;
+    W.cloud.hub_reject_result = HK_ERR_TLS_HANDSHAKE;
+    world_start();
+    HK_CHECK(!drive(is_ready, 1000));
+    HK_CHECK_EQ(W.cloud.opens_dps, 0);
+}
+
 static void test_refusal_then_interval_allows_dps(void)
 {
     world_init(CERT_DEV1_HEX);
@@ -1131,6 +1157,7 @@ int main(void)
     HK_RUN(test_dps_cut_registers_once_more);
     HK_RUN(test_connect_failures_back_off);
     HK_RUN(test_hub_refusal_reprovisions_once);
+    HK_RUN(test_hub_tls_rejection_reprovisions);
     HK_RUN(test_refusal_then_interval_allows_dps);
     HK_RUN(test_hub_fallback_to_dps);
     HK_RUN(test_reconnect_resends_telemetry);
