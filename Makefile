@@ -4,7 +4,7 @@
 #   build-bench/ optimized host build without sanitizers, for make bench
 #   build-firmware/ Cortex-M4 firmware images for QEMU mps2-an386 (make firmware);
 #                the host build runs them in its mcu tests
-.PHONY: all host deps test size fuzz bench clean demo demo-firmware firmware firmware-build
+.PHONY: all host deps test size fuzz bench clean demo demo-firmware bench-firmware firmware firmware-build
 
 BUILD      ?= build
 SIZE_BUILD ?= build-size
@@ -63,6 +63,10 @@ firmware-build:
 	@cmake -S . -B $(FIRMWARE_BUILD) -DCMAKE_TOOLCHAIN_FILE=cmake/arm-none-eabi.cmake \
 	  -DHK_FIRMWARE_BUILD=ON -DCMAKE_BUILD_TYPE=MinSizeRel -DHK_FIRMWARE_CA=$(FIRMWARE_CA) >/dev/null
 	@cmake --build $(FIRMWARE_BUILD) -j $(JOBS)
+
+# On-target figures of the firmware (docs/performance.md): a benchmark.
+bench-firmware: all
+	@scripts/bench-firmware $(BUILD) $(FIRMWARE_BUILD)
 
 # The zero-touch flow on the Cortex-M4 in QEMU (docs/firmware.md).
 demo-firmware: all
