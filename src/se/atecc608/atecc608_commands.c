@@ -179,10 +179,12 @@ static bool transient(hk_result r)
 
 /* Microchip's library signs external digests on a 608 this way: Random
  * (mode 0, so the RNG seed is fresh), Nonce pass-through of the digest into
- * the message-digest buffer (param1 0x43), Sign param1 0xA0. If the bus
- * garbled a step badly enough that a command had to be re-run, the sequence
- * is started again from the top (a re-run Sign may find the digest
- * buffer consumed or lost to a sleep). */
+ * the message-digest buffer (param1 0x43), Sign param1 0xA0. The Random is
+ * left out while one has run since the chip last slept (rng_fresh, see
+ * atecc608_io.c). If the bus garbled a step badly enough that a command had
+ * to be re-run, the sequence is started again from the top (a re-run Sign
+ * may find the digest buffer consumed or lost to a sleep); so is a Sign
+ * the chip refused without a Random of its own, this time with one. */
 hk_result hk_atecc608_sign_digest(hk_atecc608 *dev, uint8_t slot, const uint8_t digest[32],
                                   uint8_t out_rs[HK_ATECC608_SIGNATURE_SIZE],
                                   uint8_t *out_status)
@@ -191,9 +193,13 @@ hk_result hk_atecc608_sign_digest(hk_atecc608 *dev, uint8_t slot, const uint8_t 
     hk_result r = HK_ERR_SE_NO_RESPONSE;
     for (int round = 0; round < SEQUENCE_ROUNDS; round++) {
         uint32_t reruns = dev->_internal.reruns;
-        uint8_t rnd[32];
-        r = hk_atecc608_random(dev, rnd, out_status);
-        memset(rnd, 0, sizeof rnd);
+        bool skipped = dev->_internal.rng_fresh;
+        r = HK_OK;
+        if (!skipped) {
+            uint8_t rnd[32];
+            r = hk_atecc608_random(dev, rnd, out_status);
+            memset(rnd, 0, sizeof rnd);
+        }
         if (r == HK_OK)
             r = transact(dev,
                          HEAD(HK_ATECC608_OP_NONCE,
@@ -202,7 +208,9 @@ hk_result hk_atecc608_sign_digest(hk_atecc608 *dev, uint8_t slot, const uint8_t 
         if (r == HK_OK)
             r = transact(dev, HEAD(HK_ATECC608_OP_SIGN, HK_ATECC608_SIGN_EXTERNAL, slot), NULL, 0,
                          out_rs, HK_ATECC608_SIGNATURE_SIZE, out_status);
-        if (r == HK_OK || (!transient(r) && reruns == dev->_internal.reruns))
+        if (r != HK_OK && skipped)
+            dev->_internal.rng_fresh = false;
+        if (r == HK_OK || (!transient(r) && reruns == dev->_internal.reruns && !skipped))
             return r;
     }
     return r;
