@@ -111,10 +111,11 @@ hk_result hk_record_write(const hk_se *se, const char *hub_hostname, size_t hub_
  * may have reached the chip whole: the next cached write then reads first,
  * as hk_record_write does. A zeroed cache is empty. 16 bytes of RAM.
  *
- * Both writes send only the words of the new copy that change: words that
- * are zero in the new copy and were zero in the copy it replaces when the
- * slot was read (a bitmap in the cache) are not written, so an assignment
- * on a cleared slot takes 3 or 4 chip Writes instead of 10. The slot ends
+ * Both writes leave out zero padding that is zero on the chip already:
+ * the new copy is sent up to the end of its text or of the replaced
+ * copy's non-zero bytes (as read; the whole copy when not known), rounded
+ * up to a 32-byte block, then its CRC; an assignment of typical length on
+ * a cleared slot takes 3 to 6 chip Writes instead of 10. The slot ends
  * byte for byte as after a full write.
  */
 typedef struct hk_record_cache {
@@ -124,7 +125,7 @@ typedef struct hk_record_cache {
         uint8_t status;      /* 0 = empty: read before writing */
         bool legacy;         /* the legacy layout (bytes 0..67 kept) */
         bool version;        /* a copy of a newer version is there: no write */
-        uint8_t zero[7];     /* bit w: word w of the target copy read as zero */
+        uint8_t used;        /* target copy: bytes up to its last non-zero one before the CRC */
     } _internal;
 } hk_record_cache;
 

@@ -148,9 +148,8 @@ static void test_known_bytes(void)
     HK_CHECK_EQ(f.writes, 1);
     HK_CHECK_EQ(f.last_offset, 0);
     HK_CHECK_EQ(f.last_len, 208);
-    /* Erased to FF: every word changes, so all 208 bytes go out: blocks
-     * 0-5 whole, then bytes 192-207 of block 6, which copy B shares. */
-    HK_CHECK_EQ(f.calls, 7);
+    /* Erased to FF: nothing is zero already, so all 208 bytes go out. */
+    HK_CHECK_EQ(f.calls, 1);
     HK_CHECK_EQ(f.bytes, 208);
     for (size_t i = 208; i < HK_RECORD_AREA_SIZE; i++)
         HK_CHECK(f.area[i] == 0xFF); /* copy B untouched */
@@ -173,25 +172,23 @@ static void test_writes_only_changes(void)
                     HK_OK);
     HK_CHECK_RESULT(write_str(&se, "hub.example.net", "dev-0001", 0), HK_OK);
     HK_CHECK_MEM(f.area, HK_RECORD_AREA_SIZE, expect, sizeof(expect));
-    /* 33 bytes of header and text: blocks 0 and 1 (one 32-byte write
-     * each), then the CRC word at 204 alone: 3 calls, 68 bytes. */
-    HK_CHECK_EQ(f.calls, 3);
+    /* 33 bytes of header and text: up to the end of block 1 (two 32-byte
+     * chip Writes), then the CRC word at 204 alone: 68 bytes. */
+    HK_CHECK_EQ(f.calls, 2);
     HK_CHECK_EQ(f.bytes, 68);
     HK_CHECK_EQ(f.last_offset, 0);
     HK_CHECK_EQ(f.last_len, 208);
-    /* Copy B the same way: its first 16 bytes share block 6 with copy A,
-     * so the header goes out as bytes 208-223 (words), then block 7
-     * (text), then block 12 with the CRC (wholly copy B's: one 32-byte
-     * write costs what one word costs). */
+    /* Copy B the same way: 34 bytes from 208 to the end of block 7
+     * (bytes 208-223 share block 6 with copy A), then the CRC at 412. */
     f.calls = 0;
     f.bytes = 0;
     HK_CHECK_RESULT(write_str(&se, "hub2.example.net", "dev-0002", 0), HK_OK);
-    HK_CHECK_EQ(f.calls, 3);
-    HK_CHECK_EQ(f.bytes, 16 + 32 + 32);
+    HK_CHECK_EQ(f.calls, 2);
+    HK_CHECK_EQ(f.bytes, 48 + 4);
     HK_CHECK_EQ(f.last_offset, 208);
     HK_CHECK_RESULT(hk_record_read(&se, &r), HK_OK);
     HK_CHECK(record_is(&r, "hub2.example.net", "dev-0002"));
-    /* A shorter assignment over copy A: the old text's words are not zero,
+    /* A shorter assignment over copy A: the old text's bytes are not zero,
      * so they are written (with the new bytes or zeros); the slot reads
      * back exactly the new copy. */
     memcpy(expect, f.area, sizeof(expect));

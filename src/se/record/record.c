@@ -250,10 +250,10 @@ static void rec_plan_of(const uint8_t *image, hk_record_cache *plan)
         (uint16_t)(rec_base(legacy) + (s.best == 0 ? rec_copy_size(legacy) : 0u));
     plan->_internal.generation = s.best >= 0 ? s.generation[s.best] + 1u : 1u;
     const uint8_t *c = image + plan->_internal.target;
-    memset(plan->_internal.zero, 0, sizeof plan->_internal.zero);
-    for (size_t w = 0; w < rec_copy_size(legacy) / 4u; w++)
-        if (rec_get_le32(c + 4u * w) == 0)
-            plan->_internal.zero[w / 8u] |= (uint8_t)(1u << w % 8u);
+    size_t used = rec_copy_size(legacy) - REC_CRC;
+    while (used > 0 && c[used - 1] == 0)
+        used--;
+    plan->_internal.used = (uint8_t)used;
 }
 
 /* The checks of a write, in the order the API promises: malformed text,
@@ -347,19 +347,19 @@ static hk_result rec_load(const hk_se *se, uint8_t image[HK_RECORD_AREA_SIZE],
  * buffer. A failed write empties the cache: the write may have reached
  * the chip whole, and only a fresh read tells which copy is newest now.
  *
- * Only what changes is sent. A chip Write is 45 ms at most, and a copy is
- * mostly zero padding that is already zero on the chip (the factory clears
- * the slot, and a shorter assignment leaves zeros behind); writing all 208
- * bytes took 10 Writes where an assignment of typical length needs 3 or 4.
- * So per 32-byte block of the data area: nothing when every word of the
- * copy in it is zero and was zero when the slot was read (the plan's
- * bitmap); a block wholly inside the copy as one write (one 32-byte Write);
- * in a block the copy shares with the other copy, the words from the first
- * to the last that change (4-byte Writes). Every word the write skips
- * already holds the value it would have written, so the slot ends exactly
- * as if all of the copy had been written, and a write cut anywhere leaves
- * what a cut full write could have left: the torn-write argument is the
- * same. */
+ * Zero padding that is already zero is not sent. A chip Write is 45 ms
+ * at most, and a copy is mostly padding that is zero on the chip already
+ * (the factory clears the slot, and an assignment leaves zeros behind its
+ * text); writing all 208 bytes took 10 Writes where an assignment of
+ * typical length needs 3 to 6. The plan knows how far the copy it replaces
+ * held non-zero bytes before its CRC (used; unknown after a write of the
+ * cache, then the whole copy). The write sends the copy from its start to
+ * the further of that and the end of the new text, rounded up to the end
+ * of a 32-byte block of the data area (within the copy; whole blocks are
+ * one chip Write), then the CRC when that did not reach it. Every byte
+ * left out is zero in the new copy and on the chip, so the slot ends
+ * exactly as after a full write, and a write cut anywhere leaves what a
+ * cut full write could have left: the torn-write argument is the same. */
 static hk_result rec_store(const hk_se *se, hk_record_cache *cache, const rec_text *t)
 {
     HK_REQUIRE(se != NULL && se->read_data != NULL && se->write_data != NULL);
@@ -380,31 +380,19 @@ static hk_result rec_store(const hk_se *se, hk_record_cache *cache, const rec_te
     uint8_t copy[REC_COPY_SIZE];
     rec_copy_build(copy, p, t);
     size_t target = p->_internal.target;
-    hk_result r = HK_OK;
-    for (size_t at = 0; r == HK_OK && at < size;) {
-        size_t end = ((target + at) | 31u) + 1u - target;
-        end = end < size ? end : size;
-        size_t from = end, to = at;
-        for (size_t o = at; o < end; o += 4)
-            if ((p->_internal.zero[o / 32u] >> (o / 4u % 8u) & 1u) == 0 ||
-                rec_get_le32(copy + o) != 0) {
-                from = from < o ? from : o;
-                to = o + 4;
-            }
-        if (end - at == 32 && to > at) {
-            from = at;
-            to = end;
-        }
-        if (to > from)
-            r = se->write_data(se->ctx, target + from, copy + from, to - from);
-        at = end;
-    }
+    size_t end = REC_HEADER + t->host_len + t->dev_len;
+    end = end > p->_internal.used ? end : p->_internal.used;
+    end = ((target + end + 31u) & ~(size_t)31) - target;
+    end = end < size ? end : size;
+    hk_result r = se->write_data(se->ctx, target, copy, end);
+    if (r == HK_OK && end < size)
+        r = se->write_data(se->ctx, target + size - REC_CRC, copy + size - REC_CRC, REC_CRC);
     if (r == HK_OK) {
         /* The copy just written is the newest: the next write replaces
-         * the other one, one generation on, whose words are not known. */
+         * the other one, one generation on, whose bytes are not known. */
         p->_internal.target = (uint16_t)(target == base ? base + size : base);
         p->_internal.generation++;
-        memset(p->_internal.zero, 0, sizeof p->_internal.zero);
+        p->_internal.used = UINT8_MAX;
     } else {
         memset(p, 0, sizeof(*p));
     }
