@@ -504,8 +504,8 @@ typedef struct hk_se_atecc608 {
         uint8_t device_pubkey[HK_ATECC608_PUBKEY_SIZE];
         uint8_t signer_pubkey[HK_ATECC608_PUBKEY_SIZE];
         uint8_t compressed[2][72]; /* slots 10 and 12 (HK_CERT_COMPRESSED_SIZE) */
-        uint8_t drbg[32];          /* V of the random-number DRBG */
-        uint8_t drbg_left;         /* requests before the next seeding; 0 = seed first */
+        uint8_t drbg[32];          /* K of the random-number generator */
+        uint32_t drbg_n;           /* its next block number (0: a new K first) */
         uint8_t have_compressed;   /* bit 0: slot 10, bit 1: slot 12 */
         bool have_pubkey;
         bool have_signer_pubkey;
@@ -528,8 +528,8 @@ typedef struct hk_se_atecc608 {
  *    the key in slot 11 (HK_ERR_NOT_FOUND when signer_def is NULL);
  *  - sign_digest: hk_atecc608_sign_digest with slot 0 (Random unless one
  *    already ran since the chip slept, Nonce, Sign);
- *  - random: a SHA-256 hash DRBG in ctx, seeded with one Random at its
- *    first use and again every 64 requests;
+ *  - random: SHA-256(K || block number), K from one Random at the first
+ *    use and again every 256 blocks (se_atecc608.c says why);
  *  - read_data / write_data: slot 8, data_size 416; write_data writes in
  *    ascending order (see hk_atecc608_write_slot).
  * Every operation is one awake sequence (hk_atecc608_hold / _release).

@@ -456,7 +456,7 @@ static void test_stored_pubkey(void)
     }
 }
 
-/* One Random seeds the DRBG; its output is the construction of
+/* One Random keys the generator; its output is the construction of
  * se_atecc608.c, checked against mbedTLS's SHA-256 with the chip's Random
  * output, which a second emulator with the same seed and history gives. */
 static void test_random_drbg(void)
@@ -480,47 +480,41 @@ static void test_random_drbg(void)
     hk_guard_fill(out, 40, sizeof out);
     HK_CHECK_RESULT(se.random(se.ctx, out, 40), HK_OK);
     HK_CHECK(hk_guard_intact(out, 40, sizeof out));
-    /* V = SHA-256(00 || 0^32 || chip); blocks SHA-256(01 || V || i). */
-    uint8_t msg[65] = {0}, v[32], expect[64];
-    memcpy(msg + 33, chip, 32);
-    sha256(msg, 65, v);
+    /* Block n = SHA-256(K || n as 4 bytes big-endian), K = the Random. */
+    uint8_t msg[36], expect[64];
+    memcpy(msg, chip, 32);
+    memset(msg + 32, 0, 4);
     for (unsigned i = 0; i < 2; i++) {
-        msg[0] = 0x01;
-        memcpy(msg + 1, v, 32);
-        memset(msg + 33, 0, 4);
-        msg[36] = (uint8_t)i;
-        sha256(msg, 37, expect + 32 * i);
+        msg[35] = (uint8_t)i;
+        sha256(msg, 36, expect + 32 * i);
     }
     HK_CHECK_MEM(out, 40, expect, 40);
-    /* The next request: V moved on (SHA-256(02 || V)), no chip command. */
-    msg[0] = 0x02;
-    memcpy(msg + 1, v, 32);
-    sha256(msg, 33, v);
-    msg[0] = 0x01;
-    memcpy(msg + 1, v, 32);
-    memset(msg + 33, 0, 4);
-    sha256(msg, 37, expect);
+    /* The next request starts a block of its own, with no chip command. */
+    msg[35] = 2;
+    sha256(msg, 36, expect);
     HK_CHECK_RESULT(se.random(se.ctx, out, 4), HK_OK);
     HK_CHECK_MEM(out, 4, expect, 4);
     hk_emu_atecc608_counters_get(rig.emu, &c1);
     HK_CHECK_EQ(c1.randoms - c0.randoms, 1);
     HK_CHECK_EQ(c1.commands - c0.commands, 1);
-    /* Seeded again from the chip every 64 requests. */
-    for (int i = 2; i < 64; i++)
+    /* A new K from the chip every 256 blocks (blocks 3..255, then 256). */
+    for (int i = 3; i < 256; i++)
         HK_CHECK_RESULT(se.random(se.ctx, out, 8), HK_OK);
     hk_emu_atecc608_counters_get(rig.emu, &c1);
     HK_CHECK_EQ(c1.randoms - c0.randoms, 1);
     HK_CHECK_RESULT(se.random(se.ctx, out, 8), HK_OK);
     hk_emu_atecc608_counters_get(rig.emu, &c1);
     HK_CHECK_EQ(c1.randoms - c0.randoms, 2);
-    /* A chip that does not answer: an error, and the next request seeds
-     * again instead of repeating output. */
+    HK_CHECK(memcmp(out, expect, 4) != 0);
+    /* A chip that does not answer: blocks 257..511 still come from K, block
+     * 512 needs a new one and fails; the next request then starts over
+     * with a new K instead of repeating output. */
     hk_emu_atecc608_faults f;
     memset(&f, 0, sizeof f);
     f.drop_ppm = 1000000u;
     hk_emu_atecc608_faults_set(rig.emu, &f);
-    for (int i = 0; i < 70; i++)
-        HK_CHECK((se.random(se.ctx, out, 8) == HK_OK) == (i < 63));
+    for (int i = 0; i < 260; i++)
+        HK_CHECK((se.random(se.ctx, out, 8) == HK_OK) == (i < 255));
     hk_emu_atecc608_faults_clear(rig.emu);
     hk_emu_atecc608_counters_get(rig.emu, &c0);
     HK_CHECK_RESULT(se.random(se.ctx, out, 8), HK_OK);

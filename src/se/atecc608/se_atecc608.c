@@ -48,15 +48,17 @@
  * Randomness. One Random gives 32 bytes; a boot asked for 4 bytes of
  * jitter and 48 bytes of DRBG seed per TLS connection (two Randoms each),
  * and Sign ran one more: 4 commands on a warm boot, 7 cold. Now one Random
- * seeds a small hash DRBG kept in the context (SHA-256, the function the
- * certificate rebuild already uses): V = SHA-256(00 || V || 32 chip bytes)
- * at seeding and every DRBG_REQUESTS requests; output block i of a request
- * = SHA-256(01 || V || i as 4 bytes big-endian); after each request
- * V = SHA-256(02 || V), so a V read later does not give earlier output.
- * Its output seeds mbedTLS's CTR-DRBG per TLS connection and the boot
- * flow's jitter, the same uses the chip's bytes had. The Random also
- * leaves the chip's RNG seed fresh, which lets the first Sign after it
- * leave its own Random out (hk_atecc608_sign_digest).
+ * gives a 32-byte key K kept in the context, and the bytes asked for are
+ * SHA-256(K || n) for a running 32-bit block number n (SHA-256 as a
+ * pseudorandom function keyed by K: the function the certificate rebuild
+ * already uses); K is replaced by a new Random every DRBG_BLOCKS blocks
+ * (8 KiB) and n never repeats under one K. Its output seeds mbedTLS's
+ * CTR-DRBG per TLS connection and the boot flow's jitter, the same uses
+ * the chip's bytes had. Unlike the chip's output it comes from RAM: whoever
+ * reads K from RAM can compute the bytes of this K's lifetime, the same
+ * exposure as mbedTLS's own DRBG state and the TLS session keys next to
+ * it. The Random also leaves the chip's RNG seed fresh, which lets the
+ * first Sign after it leave its own Random out (hk_atecc608_sign_digest).
  *
  * Each operation is one awake sequence (hk_atecc608_hold): one wake for the
  * config reads of open, for the reads of a certificate, for Random + Nonce
@@ -69,8 +71,8 @@
 #include "hubkey/cert.h"
 #include "se/cert/cert_internal.h"
 
-/* DRBG requests between two seedings from the chip. */
-#define DRBG_REQUESTS 64u
+/* Generator blocks (32 bytes each) between two Randoms from the chip. */
+#define DRBG_BLOCKS 256u
 
 _Static_assert(sizeof(((hk_se_atecc608 *)0)->_internal.compressed[0]) == HK_CERT_COMPRESSED_SIZE,
                "the cached compressed certificate is HK_CERT_COMPRESSED_SIZE bytes");
@@ -174,44 +176,35 @@ static hk_result se_sign(void *vctx, const uint8_t digest[HK_SE_DIGEST_SIZE],
                                                  digest, out_rs, NULL));
 }
 
-/* One request of the DRBG described at the top; buf is tag || V || 32
- * bytes (chip output at seeding, the block counter when generating). A
- * failure part way leaves the DRBG to be seeded again, so nothing handed
+/* One request of the generator described at the top: 32-byte blocks
+ * SHA-256(K || n), n the running block number, K a Random from the chip at
+ * block 0 and every DRBG_BLOCKS blocks. A failure part way starts the
+ * count again, so the next request first takes a new K and nothing handed
  * out once comes out again. */
 static hk_result drbg_request(hk_se_atecc608 *ctx, uint8_t *out, size_t len)
 {
-    uint8_t *v = ctx->_internal.drbg;
-    uint8_t buf[1 + 32 + 32];
-    uint8_t block[32];
+    uint8_t *k = ctx->_internal.drbg;
+    uint8_t msg[32 + 4], block[32];
     hk_result r = HK_OK;
-    if (ctx->_internal.drbg_left == 0) {
-        buf[0] = 0x00;
-        memcpy(buf + 1, v, 32);
-        r = hk_atecc608_random(ctx->_internal.dev, buf + 33, NULL);
+    while (r == HK_OK && len > 0) {
+        uint32_t n = ctx->_internal.drbg_n++;
+        if (n % DRBG_BLOCKS == 0)
+            r = hk_atecc608_random(ctx->_internal.dev, k, NULL);
+        memcpy(msg, k, 32);
+        msg[32] = (uint8_t)(n >> 24);
+        msg[33] = (uint8_t)(n >> 16);
+        msg[34] = (uint8_t)(n >> 8);
+        msg[35] = (uint8_t)n;
         if (r == HK_OK)
-            r = hk_cert_sha256(buf, sizeof buf, v);
-        if (r == HK_OK)
-            ctx->_internal.drbg_left = DRBG_REQUESTS;
+            r = hk_cert_sha256(msg, sizeof msg, block);
+        size_t take = len < sizeof block ? len : sizeof block;
+        memcpy(out, block, take);
+        out += take;
+        len -= take;
     }
-    for (uint32_t i = 0; r == HK_OK && len > 0; i++) {
-        buf[0] = 0x01;
-        memcpy(buf + 1, v, 32);
-        buf[33] = (uint8_t)(i >> 24);
-        buf[34] = (uint8_t)(i >> 16);
-        buf[35] = (uint8_t)(i >> 8);
-        buf[36] = (uint8_t)i;
-        r = hk_cert_sha256(buf, 37, block);
-        size_t n = len < sizeof block ? len : sizeof block;
-        memcpy(out, block, n);
-        out += n;
-        len -= n;
-    }
-    buf[0] = 0x02;
-    memcpy(buf + 1, v, 32);
-    if (r == HK_OK)
-        r = hk_cert_sha256(buf, 33, v);
-    ctx->_internal.drbg_left = r == HK_OK ? (uint8_t)(ctx->_internal.drbg_left - 1u) : 0u;
-    memset(buf, 0, sizeof buf);
+    if (r != HK_OK)
+        ctx->_internal.drbg_n = 0;
+    memset(msg, 0, sizeof msg);
     memset(block, 0, sizeof block);
     return r;
 }
