@@ -294,7 +294,9 @@ hk_result hk_atecc608_sleep(hk_atecc608 *dev);
  * commands that follow each other directly. Holds nest; the outermost
  * release idles the chip (HK_OK when it was not awake; otherwise the
  * result of sending the idle word). A command asked to sleep afterwards
- * still sleeps. hold returns HK_OK (HK_ERR_INVALID_ARG past 255 levels). */
+ * still sleeps. The driver's own sequences hold the chip themselves:
+ * hk_atecc608_read_config, _read_slot, _write_slot and _sign_digest are
+ * each one awake sequence. hold returns HK_OK (HK_ERR_INVALID_ARG past 255 levels). */
 hk_result hk_atecc608_hold(hk_atecc608 *dev);
 hk_result hk_atecc608_release(hk_atecc608 *dev);
 

@@ -185,11 +185,9 @@ static bool transient(hk_result r)
  * to be re-run, the sequence is started again from the top (a re-run Sign
  * may find the digest buffer consumed or lost to a sleep); so is a Sign
  * the chip refused without a Random of its own, this time with one. */
-hk_result hk_atecc608_sign_digest(hk_atecc608 *dev, uint8_t slot, const uint8_t digest[32],
-                                  uint8_t out_rs[HK_ATECC608_SIGNATURE_SIZE],
-                                  uint8_t *out_status)
+static hk_result sign_rounds(hk_atecc608 *dev, uint8_t slot, const uint8_t digest[32],
+                             uint8_t out_rs[HK_ATECC608_SIGNATURE_SIZE], uint8_t *out_status)
 {
-    HK_REQUIRE(dev != NULL && digest != NULL && out_rs != NULL && slot < HK_ATECC608_SLOTS);
     hk_result r = HK_ERR_SE_NO_RESPONSE;
     for (int round = 0; round < SEQUENCE_ROUNDS; round++) {
         uint32_t reruns = dev->_internal.reruns;
@@ -213,6 +211,19 @@ hk_result hk_atecc608_sign_digest(hk_atecc608 *dev, uint8_t slot, const uint8_t 
         if (r == HK_OK || (!transient(r) && reruns == dev->_internal.reruns && !skipped))
             return r;
     }
+    return r;
+}
+
+/* The driver's own sequences are awake sequences (hk_atecc608_hold): their
+ * commands follow each other directly. */
+hk_result hk_atecc608_sign_digest(hk_atecc608 *dev, uint8_t slot, const uint8_t digest[32],
+                                  uint8_t out_rs[HK_ATECC608_SIGNATURE_SIZE],
+                                  uint8_t *out_status)
+{
+    HK_REQUIRE(dev != NULL && digest != NULL && out_rs != NULL && slot < HK_ATECC608_SLOTS);
+    (void)hk_atecc608_hold(dev);
+    hk_result r = sign_rounds(dev, slot, digest, out_rs, out_status);
+    (void)hk_atecc608_release(dev);
     return r;
 }
 
@@ -324,12 +335,15 @@ hk_result hk_atecc608_read_config(hk_atecc608 *dev, uint8_t out[HK_ATECC608_CONF
                                   uint8_t *out_status)
 {
     HK_REQUIRE(out != NULL);
-    for (uint32_t block = 0; block < 4; block++)
-        HK_TRY(transact(dev,
-                        HEAD(HK_ATECC608_OP_READ,
-                             hk_atecc608_rw_param1(HK_ATECC608_ZONE_CONFIG, 32), block << 3),
-                        NULL, 0, out + block * 32u, 32, out_status));
-    return HK_OK;
+    hk_result r = HK_OK;
+    (void)hk_atecc608_hold(dev);
+    for (uint32_t block = 0; block < 4 && r == HK_OK; block++)
+        r = transact(dev,
+                     HEAD(HK_ATECC608_OP_READ, hk_atecc608_rw_param1(HK_ATECC608_ZONE_CONFIG, 32),
+                          block << 3),
+                     NULL, 0, out + block * 32u, 32, out_status);
+    (void)hk_atecc608_release(dev);
+    return r;
 }
 
 /* Slot bytes [offset, offset + len) in ascending order, one chip access per
@@ -389,16 +403,26 @@ static hk_result slot_io(hk_atecc608 *dev, uint8_t slot, size_t offset, uint8_t 
     return HK_OK;
 }
 
+/* slot_io as one awake sequence. */
+static hk_result slot_io_held(hk_atecc608 *dev, uint8_t slot, size_t offset, uint8_t *out,
+                              const uint8_t *in, size_t len, uint8_t *out_status)
+{
+    (void)hk_atecc608_hold(dev);
+    hk_result r = slot_io(dev, slot, offset, out, in, len, out_status);
+    (void)hk_atecc608_release(dev);
+    return r;
+}
+
 hk_result hk_atecc608_read_slot(hk_atecc608 *dev, uint8_t slot, size_t offset, uint8_t *out,
                                 size_t len, uint8_t *out_status)
 {
     HK_REQUIRE(out != NULL || len == 0);
-    return slot_io(dev, slot, offset, out, NULL, len, out_status);
+    return slot_io_held(dev, slot, offset, out, NULL, len, out_status);
 }
 
 hk_result hk_atecc608_write_slot(hk_atecc608 *dev, uint8_t slot, size_t offset,
                                  const uint8_t *data, size_t len, uint8_t *out_status)
 {
     HK_REQUIRE(data != NULL || len == 0);
-    return slot_io(dev, slot, offset, NULL, data, len, out_status);
+    return slot_io_held(dev, slot, offset, NULL, data, len, out_status);
 }

@@ -238,10 +238,9 @@ static hk_result read_group(hk_atecc608 *dev, size_t expected, uint8_t rsp[HK_AT
 
 /* Poll until the chip answers or the time is up; a garbled group is read
  * once more from the same output buffer. */
-static hk_result receive(hk_atecc608 *dev, const hk_atecc608_cmd *cmd,
+static hk_result receive(hk_atecc608 *dev, const hk_atecc608_cmd *cmd, uint32_t exec_ms,
                          uint8_t rsp[HK_ATECC608_RSP_MAX], uint8_t *status)
 {
-    uint32_t exec_ms = exec_ms_of(dev, cmd);
     size_t expected = cmd->resp_len;
     uint32_t limit_us = (exec_ms + dev->policy.poll_extra_ms) * 1000u;
     uint32_t waited_us = 0;
@@ -269,8 +268,8 @@ static hk_result receive(hk_atecc608 *dev, const hk_atecc608_cmd *cmd,
 /* One attempt: wake when needed, send, receive. *may_have_run tells the
  * next attempt that this one's group reached the chip and may have run. */
 NOINLINE static hk_result send_once(hk_atecc608 *dev, const hk_atecc608_cmd *cmd,
-                                    uint8_t rsp[HK_ATECC608_RSP_MAX], uint8_t *status,
-                                    bool *may_have_run)
+                                    uint32_t exec_ms, uint8_t rsp[HK_ATECC608_RSP_MAX],
+                                    uint8_t *status, bool *may_have_run)
 {
     if (*may_have_run)
         dev->_internal.reruns++;
@@ -282,7 +281,7 @@ NOINLINE static hk_result send_once(hk_atecc608 *dev, const hk_atecc608_cmd *cmd
         return r;
     r = send_group(dev, cmd);
     if (r == HK_OK) {
-        r = receive(dev, cmd, rsp, status);
+        r = receive(dev, cmd, exec_ms, rsp, status);
         /* The chip took the group; unless it says it did not run it, it
          * may have. */
         *may_have_run = r == HK_ERR_SE_NO_RESPONSE || r == HK_ERR_SE_CRC ||
@@ -311,17 +310,18 @@ hk_result hk_atecc608_execute(hk_atecc608 *dev, const hk_atecc608_cmd *cmd,
     uint8_t status = 0;
     hk_result r = HK_ERR_SE_NO_RESPONSE;
     bool may_have_run = false;
+    uint32_t exec_ms = exec_ms_of(dev, cmd);
     /* A held chip that would pass the awake budget during this command is
      * idled first (the next attempt wakes it, which restarts the watchdog). */
     if (dev->_internal.awake &&
-        dev->_internal.awake_us / 1000u + exec_ms_of(dev, cmd) > dev->policy.awake_max_ms) {
+        dev->_internal.awake_us / 1000u + exec_ms > dev->policy.awake_max_ms) {
         (void)send_word(dev, WORD_IDLE);
         dev->_internal.awake = false;
     }
     for (unsigned attempt = 0; attempt < dev->policy.attempts; attempt++) {
         if (attempt > 0)
             dev->stats.resends++;
-        r = send_once(dev, cmd, rsp, &status, &may_have_run);
+        r = send_once(dev, cmd, exec_ms, rsp, &status, &may_have_run);
         if (r == HK_ERR_SE_STATUS) {
             if (status == HK_ATECC608_STATUS_WATCHDOG) {
                 (void)send_word(dev, WORD_IDLE);

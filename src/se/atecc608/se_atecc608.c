@@ -60,9 +60,11 @@
  * it. The Random also leaves the chip's RNG seed fresh, which lets the
  * first Sign after it leave its own Random out (hk_atecc608_sign_digest).
  *
- * Each operation is one awake sequence (hk_atecc608_hold): one wake for the
- * config reads of open, for the reads of a certificate, for Random + Nonce
- * + Sign, for a record read or write, instead of one per command.
+ * Each operation is one awake sequence: the driver's own sequences (the
+ * config zone, slot bytes, Random + Nonce + Sign) hold the chip awake, and
+ * a certificate request holds it across its slot reads; so one wake for
+ * open, for a certificate, for a signature, for a record read or write,
+ * instead of one per command.
  */
 #include <string.h>
 
@@ -86,14 +88,6 @@ static hk_result se_serial(void *vctx, uint8_t *out, size_t cap, size_t *out_len
         return HK_ERR_BUFFER_TOO_SMALL;
     memcpy(out, ctx->_internal.serial, HK_ATECC608_SERIAL_SIZE);
     return HK_OK;
-}
-
-/* An operation as one awake sequence: the chip is released (idled) whatever
- * r is. */
-static hk_result released(hk_se_atecc608 *ctx, hk_result r)
-{
-    (void)hk_atecc608_release(ctx->_internal.dev);
-    return r;
 }
 
 /* The public key of slot 0: from slot 13 when the chip vouches for it (see
@@ -162,8 +156,11 @@ static hk_result se_cert(void *vctx, unsigned index, uint8_t *out, size_t cap, s
     hk_se_atecc608 *ctx = (hk_se_atecc608 *)vctx;
     HK_REQUIRE(ctx != NULL && out_len != NULL && (out != NULL || cap == 0));
     *out_len = 0;
+    /* The reads of slots 10/12, 11 and 13 (or GenKey) in one wake. */
     (void)hk_atecc608_hold(ctx->_internal.dev);
-    return released(ctx, cert_held(ctx, index, out, cap, out_len));
+    hk_result r = cert_held(ctx, index, out, cap, out_len);
+    (void)hk_atecc608_release(ctx->_internal.dev);
+    return r;
 }
 
 static hk_result se_sign(void *vctx, const uint8_t digest[HK_SE_DIGEST_SIZE],
@@ -171,9 +168,8 @@ static hk_result se_sign(void *vctx, const uint8_t digest[HK_SE_DIGEST_SIZE],
 {
     hk_se_atecc608 *ctx = (hk_se_atecc608 *)vctx;
     HK_REQUIRE(ctx != NULL);
-    (void)hk_atecc608_hold(ctx->_internal.dev);
-    return released(ctx, hk_atecc608_sign_digest(ctx->_internal.dev, HK_ATECC608_SLOT_DEVICE_KEY,
-                                                 digest, out_rs, NULL));
+    return hk_atecc608_sign_digest(ctx->_internal.dev, HK_ATECC608_SLOT_DEVICE_KEY, digest,
+                                   out_rs, NULL);
 }
 
 /* One request of the generator described at the top: 32-byte blocks
@@ -213,26 +209,23 @@ static hk_result se_random(void *vctx, uint8_t *out, size_t len)
 {
     hk_se_atecc608 *ctx = (hk_se_atecc608 *)vctx;
     HK_REQUIRE(ctx != NULL && (out != NULL || len == 0));
-    (void)hk_atecc608_hold(ctx->_internal.dev);
-    return released(ctx, drbg_request(ctx, out, len));
+    return drbg_request(ctx, out, len);
 }
 
 static hk_result se_read_data(void *vctx, size_t offset, uint8_t *out, size_t len)
 {
     hk_se_atecc608 *ctx = (hk_se_atecc608 *)vctx;
     HK_REQUIRE(ctx != NULL);
-    (void)hk_atecc608_hold(ctx->_internal.dev);
-    return released(ctx, hk_atecc608_read_slot(ctx->_internal.dev, HK_ATECC608_SLOT_RECORD,
-                                               offset, out, len, NULL));
+    return hk_atecc608_read_slot(ctx->_internal.dev, HK_ATECC608_SLOT_RECORD, offset, out, len,
+                                 NULL);
 }
 
 static hk_result se_write_data(void *vctx, size_t offset, const uint8_t *data, size_t len)
 {
     hk_se_atecc608 *ctx = (hk_se_atecc608 *)vctx;
     HK_REQUIRE(ctx != NULL);
-    (void)hk_atecc608_hold(ctx->_internal.dev);
-    return released(ctx, hk_atecc608_write_slot(ctx->_internal.dev, HK_ATECC608_SLOT_RECORD,
-                                                offset, data, len, NULL));
+    return hk_atecc608_write_slot(ctx->_internal.dev, HK_ATECC608_SLOT_RECORD, offset, data, len,
+                                  NULL);
 }
 
 hk_result hk_se_atecc608_open(hk_se_atecc608 *ctx, hk_atecc608 *dev,
@@ -246,10 +239,7 @@ hk_result hk_se_atecc608_open(hk_se_atecc608 *ctx, hk_atecc608 *dev,
     memset(ctx, 0, sizeof *ctx);
     memset(out_se, 0, sizeof *out_se);
     uint8_t raw[HK_ATECC608_CONFIG_SIZE];
-    (void)hk_atecc608_hold(dev);
-    hk_result r = hk_atecc608_read_config(dev, raw, NULL);
-    (void)hk_atecc608_release(dev);
-    HK_TRY(r);
+    HK_TRY(hk_atecc608_read_config(dev, raw, NULL));
     HK_TRY(hk_atecc608_config_check_raw(raw, HK_ATECC608_SLOT_DEVICE_KEY, out_problem));
     /* An unknown clock divider gets the slowest table: polling only waits longer. */
     uint8_t clock = hk_atecc608_config_clock_mode(raw);
