@@ -507,7 +507,7 @@ typedef struct hk_se_atecc608 {
         uint8_t signer_pubkey[HK_ATECC608_PUBKEY_SIZE];
         uint8_t compressed[2][72]; /* slots 10 and 12 (HK_CERT_COMPRESSED_SIZE) */
         uint8_t drbg[32];          /* K of the random-number generator */
-        uint32_t drbg_n;           /* its next block number (0: a new K first) */
+        uint8_t drbg_n;            /* its next block number (0: a new K first) */
         uint8_t have_compressed;   /* bit 0: slot 10, bit 1: slot 12 */
         bool have_pubkey;
         bool have_signer_pubkey;

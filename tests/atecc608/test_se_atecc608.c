@@ -480,18 +480,17 @@ static void test_random_drbg(void)
     hk_guard_fill(out, 40, sizeof out);
     HK_CHECK_RESULT(se.random(se.ctx, out, 40), HK_OK);
     HK_CHECK(hk_guard_intact(out, 40, sizeof out));
-    /* Block n = SHA-256(K || n as 4 bytes big-endian), K = the Random. */
-    uint8_t msg[36], expect[64];
+    /* Block n = SHA-256(K || n as one byte), K = the Random. */
+    uint8_t msg[33], expect[64];
     memcpy(msg, chip, 32);
-    memset(msg + 32, 0, 4);
     for (unsigned i = 0; i < 2; i++) {
-        msg[35] = (uint8_t)i;
-        sha256(msg, 36, expect + 32 * i);
+        msg[32] = (uint8_t)i;
+        sha256(msg, 33, expect + 32 * i);
     }
     HK_CHECK_MEM(out, 40, expect, 40);
     /* The next request starts a block of its own, with no chip command. */
-    msg[35] = 2;
-    sha256(msg, 36, expect);
+    msg[32] = 2;
+    sha256(msg, 33, expect);
     HK_CHECK_RESULT(se.random(se.ctx, out, 4), HK_OK);
     HK_CHECK_MEM(out, 4, expect, 4);
     hk_emu_atecc608_counters_get(rig.emu, &c1);
@@ -506,8 +505,8 @@ static void test_random_drbg(void)
     hk_emu_atecc608_counters_get(rig.emu, &c1);
     HK_CHECK_EQ(c1.randoms - c0.randoms, 2);
     HK_CHECK(memcmp(out, expect, 4) != 0);
-    /* A chip that does not answer: blocks 257..511 still come from K, block
-     * 512 needs a new one and fails; the next request then starts over
+    /* A chip that does not answer: the next 255 blocks still come from K, the
+     * 256th needs a new one and fails; the next request then starts over
      * with a new K instead of repeating output. */
     hk_emu_atecc608_faults f;
     memset(&f, 0, sizeof f);

@@ -139,7 +139,9 @@ hk_result hk_atecc608_lock_slot(hk_atecc608 *dev, uint8_t slot, uint8_t *out_sta
 hk_result hk_atecc608_random(hk_atecc608 *dev, uint8_t out[32], uint8_t *out_status)
 {
     HK_REQUIRE(out != NULL);
-    return transact(dev, HEAD(HK_ATECC608_OP_RANDOM, 0, 0), NULL, 0, out, 32, out_status);
+    HK_TRY(transact(dev, HEAD(HK_ATECC608_OP_RANDOM, 0, 0), NULL, 0, out, 32, out_status));
+    dev->_internal.rng_fresh = true; /* mode 0 updated the seed (atecc608_io.c) */
+    return HK_OK;
 }
 
 hk_result hk_atecc608_nonce_random(hk_atecc608 *dev, const uint8_t num_in[20], uint8_t out[32],

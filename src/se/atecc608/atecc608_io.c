@@ -36,7 +36,7 @@
  * rng_fresh: Microchip's library runs Random before every Sign to make
  * sure the RNG seed was updated since the chip woke from sleep. Idle keeps
  * the RNG state (reference §1.4), so the flag is set by a Random that
- * succeeded and cleared whenever the driver puts the chip to sleep or finds
+ * succeeded (hk_atecc608_random, mode 0) and cleared whenever the driver puts the chip to sleep or finds
  * it in an unknown state; hk_atecc608_sign_digest skips its Random while
  * it is set. A power cycle between two commands is invisible here (the chip
  * then wakes as from idle); sign_digest runs the Random and signs again if
@@ -336,14 +336,10 @@ hk_result hk_atecc608_execute(hk_atecc608 *dev, const hk_atecc608_cmd *cmd,
          * the command goes again. */
     }
 
-    if (r == HK_OK && cmd->group[1] == HK_ATECC608_OP_RANDOM && cmd->group[2] == 0)
-        dev->_internal.rng_fresh = true;
-    if (after == HK_ATECC608_AFTER_SLEEP) {
-        if (dev->_internal.awake)
-            force_sleep(dev);
+    if (after == HK_ATECC608_AFTER_SLEEP)
         dev->_internal.rng_fresh = false;
-    } else if (dev->_internal.awake && dev->_internal.hold == 0) {
-        (void)send_word(dev, WORD_IDLE);
+    if (dev->_internal.awake && (dev->_internal.hold == 0 || after == HK_ATECC608_AFTER_SLEEP)) {
+        (void)send_word(dev, after == HK_ATECC608_AFTER_SLEEP ? WORD_SLEEP : WORD_IDLE);
         dev->_internal.awake = false;
     }
     if (r == HK_ERR_SE_STATUS && out_status != NULL)

@@ -49,10 +49,10 @@
  * jitter and 48 bytes of DRBG seed per TLS connection (two Randoms each),
  * and Sign ran one more: 4 commands on a warm boot, 7 cold. Now one Random
  * gives a 32-byte key K kept in the context, and the bytes asked for are
- * SHA-256(K || n) for a running 32-bit block number n (SHA-256 as a
- * pseudorandom function keyed by K: the function the certificate rebuild
- * already uses); K is replaced by a new Random every DRBG_BLOCKS blocks
- * (8 KiB) and n never repeats under one K. Its output seeds mbedTLS's
+ * SHA-256(K || n) for the block number n under this K, one byte (SHA-256
+ * as a pseudorandom function keyed by K: the function the certificate
+ * rebuild already uses); K is replaced by a new Random every 256 blocks
+ * (8 KiB), so n never repeats under one K. Its output seeds mbedTLS's
  * CTR-DRBG per TLS connection and the boot flow's jitter, the same uses
  * the chip's bytes had. Unlike the chip's output it comes from RAM: whoever
  * reads K from RAM can compute the bytes of this K's lifetime, the same
@@ -73,8 +73,6 @@
 #include "hubkey/cert.h"
 #include "se/cert/cert_internal.h"
 
-/* Generator blocks (32 bytes each) between two Randoms from the chip. */
-#define DRBG_BLOCKS 256u
 
 _Static_assert(sizeof(((hk_se_atecc608 *)0)->_internal.compressed[0]) == HK_CERT_COMPRESSED_SIZE,
                "the cached compressed certificate is HK_CERT_COMPRESSED_SIZE bytes");
@@ -173,24 +171,21 @@ static hk_result se_sign(void *vctx, const uint8_t digest[HK_SE_DIGEST_SIZE],
 }
 
 /* One request of the generator described at the top: 32-byte blocks
- * SHA-256(K || n), n the running block number, K a Random from the chip at
- * block 0 and every DRBG_BLOCKS blocks. A failure part way starts the
- * count again, so the next request first takes a new K and nothing handed
- * out once comes out again. */
+ * SHA-256(K || n), n the block number under this K (one byte: K is
+ * replaced when it wraps), K a Random from the chip at block 0. A failure
+ * part way starts the count again, so the next request first takes a new
+ * K and nothing handed out once comes out again. */
 static hk_result drbg_request(hk_se_atecc608 *ctx, uint8_t *out, size_t len)
 {
     uint8_t *k = ctx->_internal.drbg;
-    uint8_t msg[32 + 4], block[32];
+    uint8_t msg[32 + 1], block[32];
     hk_result r = HK_OK;
     while (r == HK_OK && len > 0) {
-        uint32_t n = ctx->_internal.drbg_n++;
-        if (n % DRBG_BLOCKS == 0)
+        uint8_t n = ctx->_internal.drbg_n++;
+        if (n == 0)
             r = hk_atecc608_random(ctx->_internal.dev, k, NULL);
         memcpy(msg, k, 32);
-        msg[32] = (uint8_t)(n >> 24);
-        msg[33] = (uint8_t)(n >> 16);
-        msg[34] = (uint8_t)(n >> 8);
-        msg[35] = (uint8_t)n;
+        msg[32] = n;
         if (r == HK_OK)
             r = hk_cert_sha256(msg, sizeof msg, block);
         size_t take = len < sizeof block ? len : sizeof block;
