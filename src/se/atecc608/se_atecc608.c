@@ -90,20 +90,18 @@ static hk_result se_serial(void *vctx, uint8_t *out, size_t cap, size_t *out_len
 
 /* The public key of slot 0: from slot 13 when the chip vouches for it (see
  * the top of the file), else from GenKey. */
-/* A public key stored in the padded form (00000000 || X || 00000000 || Y). */
-static hk_result read_key(hk_atecc608 *dev, uint8_t slot, uint8_t key[HK_ATECC608_PUBKEY_SIZE])
-{
-    uint8_t padded[HK_CERT_PADDED_PUBLIC_KEY_SIZE];
-    HK_TRY(hk_atecc608_read_slot(dev, slot, 0, padded, sizeof padded, NULL));
-    return hk_cert_public_key_unpad(padded, key);
-}
-
 static hk_result device_pubkey(hk_se_atecc608 *ctx)
 {
     hk_atecc608 *dev = ctx->_internal.dev;
     uint8_t *key = ctx->_internal.device_pubkey;
-    if (ctx->_internal.stored_pubkey && read_key(dev, HK_ATECC608_SLOT_DEVICE_PUBKEY, key) == HK_OK)
-        return HK_OK;
+    if (ctx->_internal.stored_pubkey) {
+        uint8_t padded[HK_CERT_PADDED_PUBLIC_KEY_SIZE];
+        if (hk_atecc608_read_slot(dev, HK_ATECC608_SLOT_DEVICE_PUBKEY, 0, padded, sizeof padded,
+                                  NULL) == HK_OK &&
+            hk_cert_public_key_unpad(padded, key) == HK_OK)
+            return HK_OK;
+        ctx->_internal.stored_pubkey = false;
+    }
     return hk_atecc608_genkey(dev, false, HK_ATECC608_SLOT_DEVICE_KEY, key, NULL);
 }
 
@@ -128,7 +126,10 @@ static hk_result cert_held(hk_se_atecc608 *ctx, unsigned index, uint8_t *out, si
         ctx->_internal.have_compressed |= (uint8_t)(1u << index);
     }
     if (!ctx->_internal.have_signer_pubkey) {
-        HK_TRY(read_key(dev, HK_ATECC608_SLOT_SIGNER_KEY, ctx->_internal.signer_pubkey));
+        uint8_t padded[HK_CERT_PADDED_PUBLIC_KEY_SIZE];
+        HK_TRY(hk_atecc608_read_slot(dev, HK_ATECC608_SLOT_SIGNER_KEY, 0, padded, sizeof padded,
+                                     NULL));
+        HK_TRY(hk_cert_public_key_unpad(padded, ctx->_internal.signer_pubkey));
         ctx->_internal.have_signer_pubkey = true;
     }
     hk_cert_inputs in;
