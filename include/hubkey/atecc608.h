@@ -385,8 +385,9 @@ size_t hk_atecc608_slot_size(uint8_t slot);
 /* The whole config zone (four 32-byte reads). */
 hk_result hk_atecc608_read_config(hk_atecc608 *dev, uint8_t out[HK_ATECC608_CONFIG_SIZE],
                                   uint8_t *out_status);
-/* len bytes at offset of a data slot: whole 32-byte blocks, 4-byte reads
- * for the short last block of a slot. The data zone must be locked. */
+/* len bytes at offset of a data slot: one 32-byte Read per block, also for
+ * the short last block of a slot (the chip answers with the slot's bytes
+ * first). The data zone must be locked. */
 hk_result hk_atecc608_read_slot(hk_atecc608 *dev, uint8_t slot, size_t offset, uint8_t *out,
                                 size_t len, uint8_t *out_status);
 /* len bytes at offset of a data slot, block by block in ascending order.

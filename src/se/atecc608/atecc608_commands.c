@@ -350,9 +350,11 @@ hk_result hk_atecc608_read_config(hk_atecc608 *dev, uint8_t out[HK_ATECC608_CONF
 
 /* Slot bytes [offset, offset + len) in ascending order, one chip access per
  * step: `in` NULL reads into out, otherwise writes in.
- * Reads: a whole 32-byte block with one Read, the short last block of a
- * slot (4 bytes in slots 0-7, 8 in slots 9-15) word by word with 4-byte
- * Reads.
+ * Reads: every block with one 32-byte Read, the short last block of a
+ * slot (4 bytes in slots 0-7, 8 in slots 9-15) too: the chip answers with
+ * the slot's bytes first (Microchip's library reads a 72-byte public key
+ * this way, reference §4.4); the rest of the 32 bytes is not used. One
+ * Read instead of one per word: 3 Reads for a 72-byte slot instead of 4.
  * Writes: a whole 32-byte block with one 32-byte Write. Part of a full
  * block with 4-byte Writes, so bytes outside the range are never rewritten
  * (only the edge words' own bytes, with their current values, read first):
@@ -372,7 +374,7 @@ static hk_result slot_io(hk_atecc608 *dev, uint8_t slot, size_t offset, uint8_t 
         bool full = block_len == 32;
         /* One access: `unit` bytes on the bus at slot byte `at`, holding
          * `have` bytes of the slot. */
-        bool word = in == NULL ? !full : full && (offset != block || len < 32);
+        bool word = in != NULL && full && (offset != block || len < 32);
         size_t at = word ? offset & ~(size_t)3 : block;
         size_t unit = word ? 4 : 32;
         size_t have = word ? 4 : block_len;
