@@ -27,7 +27,7 @@
  *
  * The device public key without GenKey. GenKey in public-key mode is the
  * chip's second-slowest command of a boot (115 ms at most, as long as a
- * Sign); a 72-byte read of slot 13 is 4 Reads (20 ms). hubkey-factory
+ * Sign); a 72-byte read of slot 13 is 3 Reads (15 ms). hubkey-factory
  * writes slot 0's public key there, in the padded form of slot 11, reads
  * the chain back through this code and compares it with the certificate it
  * issued, and only then locks slot 13. The key is used from slot 13 only
