@@ -34,13 +34,14 @@
  * wrong, the 0xEE and NACK paths below recover as before.
  *
  * rng_fresh: Microchip's library runs Random before every Sign to make
- * sure the RNG seed was updated since the chip woke from sleep. Idle keeps
- * the RNG state (reference §1.4), so the flag is set by a Random that
- * succeeded (hk_atecc608_random, mode 0) and cleared whenever the driver puts the chip to sleep or finds
- * it in an unknown state; hk_atecc608_sign_digest skips its Random while
- * it is set. A power cycle between two commands is invisible here (the chip
- * then wakes as from idle); sign_digest runs the Random and signs again if
- * the chip refuses the Sign.
+ * sure the RNG seed was updated since the chip woke from sleep. Idle
+ * keeps the RNG state (reference §1.4), so the flag is set by a Random
+ * that succeeded (hk_atecc608_random, mode 0) and cleared whenever the
+ * driver puts the chip to sleep or finds it in an unknown state;
+ * hk_atecc608_sign_digest skips its Random while it is set. A power cycle
+ * between two commands is invisible here (the chip then wakes as from
+ * idle); sign_digest runs the Random and signs again if the chip refuses
+ * the Sign.
  */
 #include <string.h>
 
