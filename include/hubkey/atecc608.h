@@ -219,6 +219,7 @@ typedef struct hk_atecc608_policy {
     uint16_t poll_first_us;    /* wait after sending before the first poll (1000) */
     uint16_t poll_every_us;    /* wait between polls (2000) */
     uint16_t poll_extra_ms;    /* polling continues this long past exec_ms (50) */
+    uint16_t awake_max_ms;     /* a held sequence stays awake this long after a wake (1000) */
 } hk_atecc608_policy;
 
 /* Counters of what the transactions had to do (for tests and diagnostics). */
@@ -238,7 +239,10 @@ typedef struct hk_atecc608 {
         uint8_t addr7;
         uint8_t clock_mode; /* 0 = M0, 1 = M1, 2 = M2 */
         bool awake;
-        uint32_t reruns; /* commands sent again although the first may have run */
+        bool rng_fresh;    /* a Random ran since the chip last slept (hk_atecc608_sign_digest) */
+        uint8_t hold;      /* hk_atecc608_hold depth: stay awake between commands */
+        uint32_t awake_us; /* the driver's waits since the last wake (the watchdog's view) */
+        uint32_t reruns;   /* commands sent again although the first may have run */
     } _internal;
 } hk_atecc608;
 
@@ -275,6 +279,26 @@ hk_result hk_atecc608_execute(hk_atecc608 *dev, const hk_atecc608_cmd *cmd,
 /* Wakes the chip and sends sleep (word address 0x01): the chip loses
  * TempKey and its buffers and draws the least power. */
 hk_result hk_atecc608_sleep(hk_atecc608 *dev);
+
+/* Awake sequences. Between hk_atecc608_hold and the matching
+ * hk_atecc608_release the transaction leaves the chip awake after each
+ * command instead of idling it, so a sequence of commands costs one wake
+ * (tWHI, 1.5 ms) instead of one per command. The watchdog (about 1.3 s
+ * after a wake, reference §1.5) bounds it: a command is sent in the same
+ * wake only while the driver's waits since that wake plus the command's
+ * maximum execution time stay within policy.awake_max_ms (1000: the
+ * margin covers bus transfers and CPU time between commands, which the
+ * driver does not count); otherwise the chip is idled and woken again
+ * first. Only the caller knows when its sequence ends, and time outside
+ * the driver (network waits) is not counted, so hold only around
+ * commands that follow each other directly. Holds nest; the outermost
+ * release idles the chip (HK_OK when it was not awake; otherwise the
+ * result of sending the idle word). A command asked to sleep afterwards
+ * still sleeps. The driver's own sequences hold the chip themselves:
+ * hk_atecc608_read_config, _read_slot, _write_slot and _sign_digest are
+ * each one awake sequence. hold returns HK_OK (HK_ERR_INVALID_ARG past 255 levels). */
+hk_result hk_atecc608_hold(hk_atecc608 *dev);
+hk_result hk_atecc608_release(hk_atecc608 *dev);
 
 /* ---- 3. commands --------------------------------------------------------
  * Every command below idles the chip afterwards and takes an optional
@@ -317,8 +341,12 @@ hk_result hk_atecc608_genkey(hk_atecc608 *dev, bool create, uint8_t slot,
                              uint8_t out_pubkey[HK_ATECC608_PUBKEY_SIZE], uint8_t *out_status);
 /* Signs a 32-byte digest with the key in slot the way a 608 requires:
  * Random (reseeds the RNG), Nonce pass-through to the message-digest buffer,
- * Sign 0xA0. out_rs gets R || S. Exactly one Sign command runs unless the
- * bus forces a retry. */
+ * Sign 0xA0. The Random is left out when one already ran since the chip
+ * last slept (idle keeps the RNG state, reference §1.4): the condition
+ * Microchip's library makes sure of with it holds then. If the chip
+ * refuses such a Sign, the sequence runs again with the Random. out_rs
+ * gets R || S. Exactly one Sign command runs unless the bus forces a
+ * retry or the chip refuses it. */
 hk_result hk_atecc608_sign_digest(hk_atecc608 *dev, uint8_t slot, const uint8_t digest[32],
                                   uint8_t out_rs[HK_ATECC608_SIGNATURE_SIZE],
                                   uint8_t *out_status);
@@ -357,8 +385,9 @@ size_t hk_atecc608_slot_size(uint8_t slot);
 /* The whole config zone (four 32-byte reads). */
 hk_result hk_atecc608_read_config(hk_atecc608 *dev, uint8_t out[HK_ATECC608_CONFIG_SIZE],
                                   uint8_t *out_status);
-/* len bytes at offset of a data slot: whole 32-byte blocks, 4-byte reads
- * for the short last block of a slot. The data zone must be locked. */
+/* len bytes at offset of a data slot: one 32-byte Read per block, also for
+ * the short last block of a slot (the chip answers with the slot's bytes
+ * first). The data zone must be locked. */
 hk_result hk_atecc608_read_slot(hk_atecc608 *dev, uint8_t slot, size_t offset, uint8_t *out,
                                 size_t len, uint8_t *out_status);
 /* len bytes at offset of a data slot, block by block in ascending order.
@@ -465,6 +494,7 @@ const char *hk_atecc608_problem_str(hk_atecc608_problem problem);
 #define HK_ATECC608_SLOT_DEVICE_CERT 10u /* compressed device certificate */
 #define HK_ATECC608_SLOT_SIGNER_KEY 11u  /* signer public key, 72-byte padded form */
 #define HK_ATECC608_SLOT_SIGNER_CERT 12u /* compressed signer certificate */
+#define HK_ATECC608_SLOT_DEVICE_PUBKEY 13u /* slot 0's public key, padded, locked */
 
 struct hk_cert_def; /* include/hubkey/cert.h */
 
@@ -477,9 +507,12 @@ typedef struct hk_se_atecc608 {
         uint8_t device_pubkey[HK_ATECC608_PUBKEY_SIZE];
         uint8_t signer_pubkey[HK_ATECC608_PUBKEY_SIZE];
         uint8_t compressed[2][72]; /* slots 10 and 12 (HK_CERT_COMPRESSED_SIZE) */
+        uint8_t drbg[32];          /* K of the random-number generator */
+        uint8_t drbg_n;            /* its next block number (0: a new K first) */
         uint8_t have_compressed;   /* bit 0: slot 10, bit 1: slot 12 */
         bool have_pubkey;
         bool have_signer_pubkey;
+        bool stored_pubkey; /* slot 13 is locked: try it before GenKey */
     } _internal;
 } hk_se_atecc608;
 
@@ -489,16 +522,22 @@ typedef struct hk_se_atecc608 {
  * execution-time table of its clock divider, and fills *out_se:
  *  - serial: the 9-byte serial number;
  *  - cert 0: the device certificate rebuilt with device_def from slot 10,
- *    the public key of slot 0 (GenKey public mode) and the serial number,
- *    with the AuthorityKeyID taken from the signer key in slot 11;
+ *    the public key of slot 0 and the serial number, with the
+ *    AuthorityKeyID taken from the signer key in slot 11. The public key
+ *    is read from slot 13 (72-byte padded form, as slot 11) when the
+ *    config zone shows slot 13 locked and the bytes have that form; else
+ *    (a chip provisioned without it) it comes from GenKey public mode;
  *    cert 1: the signer certificate rebuilt with signer_def from slot 12 and
  *    the key in slot 11 (HK_ERR_NOT_FOUND when signer_def is NULL);
- *  - sign_digest: Random, Nonce to the message-digest buffer, Sign (slot 0);
- *  - random: Random, 32 bytes per command;
+ *  - sign_digest: hk_atecc608_sign_digest with slot 0 (Random unless one
+ *    already ran since the chip slept, Nonce, Sign);
+ *  - random: SHA-256(K || block number), K from one Random at the first
+ *    use and again every 256 blocks (se_atecc608.c says why);
  *  - read_data / write_data: slot 8, data_size 416; write_data writes in
  *    ascending order (see hk_atecc608_write_slot).
+ * Every operation is one awake sequence (hk_atecc608_hold / _release).
  * Chip reads are done once per open: the device and signer public keys and
- * the two compressed certificates are kept in ctx (about 280 bytes) after
+ * the two compressed certificates are kept in ctx (about 320 bytes with the DRBG state) after
  * their first successful use, so later cert calls send no command to the
  * chip; the DER is rebuilt from them on each call (CPU only). A slot
  * rewritten after open is seen after the next open.

@@ -200,14 +200,14 @@ static void test_chain_and_identity(void)
     HK_CHECK_RESULT(hk_cert_public_key(&is.ddef, der, len, cert_pub), HK_OK);
     HK_CHECK(mbed_verify(cert_pub, digest, rs));
 
-    /* Random: any length, in 32-byte commands. */
+    /* Random: any length; one Random seeds the DRBG (test_random_drbg). */
     uint8_t rnd[80];
     hk_guard_fill(rnd, 70, sizeof rnd);
     hk_emu_atecc608_counters_get(rig.emu, &c0);
     HK_CHECK_RESULT(se.random(se.ctx, rnd, 70), HK_OK);
     hk_emu_atecc608_counters_get(rig.emu, &c1);
     HK_CHECK(hk_guard_intact(rnd, 70, sizeof rnd));
-    HK_CHECK_EQ(c1.randoms - c0.randoms, 3);
+    HK_CHECK_EQ(c1.randoms - c0.randoms, 1);
     HK_CHECK_RESULT(se.random(se.ctx, rnd, 0), HK_OK);
 
     /* The data area is slot 8. */
@@ -281,17 +281,17 @@ static void test_cert_chip_commands(void)
     HK_CHECK_RESULT(se.cert(se.ctx, 0, der, sizeof der, &len), HK_OK);
     HK_CHECK_MEM(der, len, is.device_der, (size_t)is.device_len);
     hk_emu_atecc608_counters_get(rig.emu, &c1);
-    /* 72 bytes = two 32-byte and two 4-byte Reads per slot */
-    HK_CHECK_EQ(reads(&c1, 10) - reads(&c0, 10), 4);
-    HK_CHECK_EQ(reads(&c1, 11) - reads(&c0, 11), 4);
+    /* 72 bytes = three 32-byte Reads per slot (the last answers 8 bytes) */
+    HK_CHECK_EQ(reads(&c1, 10) - reads(&c0, 10), 3);
+    HK_CHECK_EQ(reads(&c1, 11) - reads(&c0, 11), 3);
     HK_CHECK_EQ(c1.pubkeys - c0.pubkeys, 1);
-    HK_CHECK_EQ(c1.commands - c0.commands, 9);
+    HK_CHECK_EQ(c1.commands - c0.commands, 7);
     HK_CHECK_RESULT(se.cert(se.ctx, 1, der, sizeof der, &len), HK_OK);
     HK_CHECK_MEM(der, len, is.signer_der, (size_t)is.signer_len);
     hk_emu_atecc608_counters_get(rig.emu, &c2);
-    HK_CHECK_EQ(reads(&c2, 12) - reads(&c1, 12), 4);
+    HK_CHECK_EQ(reads(&c2, 12) - reads(&c1, 12), 3);
     HK_CHECK_EQ(reads(&c2, 11) - reads(&c1, 11), 0); /* the signer key is kept */
-    HK_CHECK_EQ(c2.commands - c1.commands, 4);
+    HK_CHECK_EQ(c2.commands - c1.commands, 3);
 
     /* The chain again, as two more TLS connections ask for it: no command. */
     for (int round = 0; round < 2; round++) {
@@ -320,8 +320,8 @@ static void test_cert_chip_commands(void)
     HK_CHECK_RESULT(se.cert(se.ctx, 1, der, sizeof der, &len), HK_OK);
     HK_CHECK_MEM(der, len, is.signer_der, (size_t)is.signer_len);
     hk_emu_atecc608_counters_get(rig.emu, &c1);
-    HK_CHECK_EQ(reads(&c1, 12) - reads(&c0, 12), 4);
-    HK_CHECK_EQ(reads(&c1, 11) - reads(&c0, 11), 4);
+    HK_CHECK_EQ(reads(&c1, 12) - reads(&c0, 12), 3);
+    HK_CHECK_EQ(reads(&c1, 11) - reads(&c0, 11), 3);
     issued_free();
     rig_close(&rig);
 }
@@ -368,8 +368,301 @@ static void test_refused_chips(void)
     rig_close(&rig);
 }
 
+/* Slot 0's public key from slot 13: used only when the slot is locked and
+ * holds the padded form; every other case falls back to GenKey, and the
+ * certificate is the issued one either way. */
+static hk_result open_cert(hk_se_atecc608 *ctx, hk_se *se, uint8_t *der, size_t cap,
+                           size_t *len)
+{
+    HK_TRY(hk_se_atecc608_open(ctx, &rig.dev, &is.ddef, &is.sdef, se, NULL));
+    return se->cert(se->ctx, 0, der, cap, len);
+}
+
+static void write_padded(const uint8_t key[64])
+{
+    uint8_t padded[72] = {0};
+    memcpy(padded + 4, key, 32);
+    memcpy(padded + 40, key + 32, 32);
+    HK_CHECK_RESULT(hk_atecc608_write_slot(&rig.dev, HK_ATECC608_SLOT_DEVICE_PUBKEY, 0, padded,
+                                           sizeof padded, NULL),
+                    HK_OK);
+}
+
+static void test_stored_pubkey(void)
+{
+    hk_se_atecc608 ctx;
+    hk_se se;
+    uint8_t der[1100];
+    size_t len = 0;
+    hk_emu_atecc608_counters c0, c1;
+    for (int variant = 0; variant < 3; variant++) {
+        HK_CHECK_RESULT(rig_open(&rig, 40u + (unsigned)variant), HK_OK);
+        HK_CHECK_RESULT(rig_provision(&rig, NULL), HK_OK);
+        int rc = factory_issue();
+        HK_CHECK_EQ(rc, 0);
+        if (rc != 0) {
+            rig_close(&rig);
+            return;
+        }
+        /* A chip provisioned without it (slot 13 erased, not locked): GenKey. */
+        hk_emu_atecc608_counters_get(rig.emu, &c0);
+        HK_CHECK_RESULT(open_cert(&ctx, &se, der, sizeof der, &len), HK_OK);
+        HK_CHECK_MEM(der, len, is.device_der, (size_t)is.device_len);
+        hk_emu_atecc608_counters_get(rig.emu, &c1);
+        HK_CHECK_EQ(c1.pubkeys - c0.pubkeys, 1);
+        HK_CHECK_EQ(reads(&c1, 13) - reads(&c0, 13), 0);
+        uint8_t other[64];
+        memcpy(other, is.device_pub, 64);
+        other[5] ^= 0x01;
+        if (variant == 0) {
+            /* The right key, not locked: anything on the bus could have
+             * written it, so it is not trusted. */
+            write_padded(is.device_pub);
+        } else if (variant == 1) {
+            /* Locked but not in the padded form (the factory never writes
+             * this): not used. */
+            uint8_t bad[72];
+            memset(bad, 0x5A, sizeof bad);
+            HK_CHECK_RESULT(hk_atecc608_write_slot(&rig.dev, 13, 0, bad, 72, NULL), HK_OK);
+            HK_CHECK_RESULT(hk_atecc608_lock_slot(&rig.dev, 13, NULL), HK_OK);
+        } else {
+            /* A substituted key before the lock goes in only while slot 13
+             * is writable; once the right key is locked in, Write is
+             * refused, and the device reads the locked key. */
+            write_padded(other);
+            write_padded(is.device_pub);
+            HK_CHECK_RESULT(hk_atecc608_lock_slot(&rig.dev, 13, NULL), HK_OK);
+            uint8_t padded[72] = {0};
+            memcpy(padded + 4, other, 32);
+            memcpy(padded + 40, other + 32, 32);
+            uint8_t st = 0;
+            HK_CHECK_RESULT(hk_atecc608_write_slot(&rig.dev, 13, 0, padded, 72, &st),
+                            HK_ERR_SE_STATUS);
+            HK_CHECK_EQ(st, HK_ATECC608_STATUS_EXECUTION);
+        }
+        hk_emu_atecc608_counters_get(rig.emu, &c0);
+        HK_CHECK_RESULT(open_cert(&ctx, &se, der, sizeof der, &len), HK_OK);
+        HK_CHECK_MEM(der, len, is.device_der, (size_t)is.device_len);
+        hk_emu_atecc608_counters_get(rig.emu, &c1);
+        HK_CHECK_EQ(c1.pubkeys - c0.pubkeys, variant == 2 ? 0 : 1);
+        HK_CHECK_EQ(reads(&c1, 13) - reads(&c0, 13), variant == 0 ? 0 : 3);
+        /* The key is kept: the chain again costs nothing. */
+        hk_emu_atecc608_counters_get(rig.emu, &c0);
+        HK_CHECK_RESULT(se.cert(se.ctx, 0, der, sizeof der, &len), HK_OK);
+        hk_emu_atecc608_counters_get(rig.emu, &c1);
+        HK_CHECK_EQ(c1.commands - c0.commands, 0);
+        issued_free();
+        rig_close(&rig);
+    }
+}
+
+/* One Random keys the generator; its output is the construction of
+ * se_atecc608.c, checked against mbedTLS's SHA-256 with the chip's Random
+ * output, which a second emulator with the same seed and history gives. */
+static void test_random_drbg(void)
+{
+    uint8_t chip[32];
+    HK_CHECK_RESULT(rig_open(&rig, 50), HK_OK);
+    HK_CHECK_RESULT(rig_provision(&rig, NULL), HK_OK);
+    HK_CHECK_RESULT(hk_atecc608_random(&rig.dev, chip, NULL), HK_OK);
+    rig_close(&rig);
+
+    HK_CHECK_RESULT(rig_open(&rig, 50), HK_OK);
+    HK_CHECK_RESULT(rig_provision(&rig, NULL), HK_OK);
+    hk_cert_def def;
+    memset(&def, 0, sizeof def);
+    hk_se_atecc608 ctx;
+    hk_se se;
+    HK_CHECK_RESULT(hk_se_atecc608_open(&ctx, &rig.dev, &def, NULL, &se, NULL), HK_OK);
+    hk_emu_atecc608_counters c0, c1;
+    hk_emu_atecc608_counters_get(rig.emu, &c0);
+    uint8_t out[40 + 8];
+    hk_guard_fill(out, 40, sizeof out);
+    HK_CHECK_RESULT(se.random(se.ctx, out, 40), HK_OK);
+    HK_CHECK(hk_guard_intact(out, 40, sizeof out));
+    /* Block n = SHA-256(K || n as one byte), K = the Random. */
+    uint8_t msg[33], expect[64];
+    memcpy(msg, chip, 32);
+    for (unsigned i = 0; i < 2; i++) {
+        msg[32] = (uint8_t)i;
+        sha256(msg, 33, expect + 32 * i);
+    }
+    HK_CHECK_MEM(out, 40, expect, 40);
+    /* The next request starts a block of its own, with no chip command. */
+    msg[32] = 2;
+    sha256(msg, 33, expect);
+    HK_CHECK_RESULT(se.random(se.ctx, out, 4), HK_OK);
+    HK_CHECK_MEM(out, 4, expect, 4);
+    hk_emu_atecc608_counters_get(rig.emu, &c1);
+    HK_CHECK_EQ(c1.randoms - c0.randoms, 1);
+    HK_CHECK_EQ(c1.commands - c0.commands, 1);
+    /* A new K from the chip every 256 blocks (blocks 3..255, then 256). */
+    for (int i = 3; i < 256; i++)
+        HK_CHECK_RESULT(se.random(se.ctx, out, 8), HK_OK);
+    hk_emu_atecc608_counters_get(rig.emu, &c1);
+    HK_CHECK_EQ(c1.randoms - c0.randoms, 1);
+    HK_CHECK_RESULT(se.random(se.ctx, out, 8), HK_OK);
+    hk_emu_atecc608_counters_get(rig.emu, &c1);
+    HK_CHECK_EQ(c1.randoms - c0.randoms, 2);
+    HK_CHECK(memcmp(out, expect, 4) != 0);
+    /* A chip that does not answer: the next 255 blocks still come from K, the
+     * 256th needs a new one and fails; the next request then starts over
+     * with a new K instead of repeating output. */
+    hk_emu_atecc608_faults f;
+    memset(&f, 0, sizeof f);
+    f.drop_ppm = 1000000u;
+    hk_emu_atecc608_faults_set(rig.emu, &f);
+    for (int i = 0; i < 260; i++)
+        HK_CHECK((se.random(se.ctx, out, 8) == HK_OK) == (i < 255));
+    hk_emu_atecc608_faults_clear(rig.emu);
+    hk_emu_atecc608_counters_get(rig.emu, &c0);
+    HK_CHECK_RESULT(se.random(se.ctx, out, 8), HK_OK);
+    hk_emu_atecc608_counters_get(rig.emu, &c1);
+    HK_CHECK_EQ(c1.randoms - c0.randoms, 1);
+    rig_close(&rig);
+}
+
+/* Sign leaves its Random out while one ran since the chip last slept, and
+ * runs it again when the chip refuses a Sign without it. */
+static void test_sign_random(void)
+{
+    HK_CHECK_RESULT(rig_open(&rig, 51), HK_OK);
+    uint8_t pub[64], digest[32], rs[64];
+    HK_CHECK_RESULT(rig_provision(&rig, pub), HK_OK);
+    sha256((const uint8_t *)"sign", 4, digest);
+    hk_emu_atecc608_counters c0, c1;
+    hk_emu_atecc608_counters_get(rig.emu, &c0);
+    HK_CHECK_RESULT(hk_atecc608_sign_digest(&rig.dev, 0, digest, rs, NULL), HK_OK);
+    HK_CHECK(mbed_verify(pub, digest, rs));
+    HK_CHECK_RESULT(hk_atecc608_sign_digest(&rig.dev, 0, digest, rs, NULL), HK_OK);
+    HK_CHECK(mbed_verify(pub, digest, rs));
+    hk_emu_atecc608_counters_get(rig.emu, &c1);
+    HK_CHECK_EQ(c1.signs - c0.signs, 2);
+    HK_CHECK_EQ(c1.randoms - c0.randoms, 1); /* the chip only idled in between */
+    /* Sleep loses the RNG state: the next Sign runs its Random. */
+    HK_CHECK_RESULT(hk_atecc608_sleep(&rig.dev), HK_OK);
+    HK_CHECK_RESULT(hk_atecc608_sign_digest(&rig.dev, 0, digest, rs, NULL), HK_OK);
+    hk_emu_atecc608_counters_get(rig.emu, &c0);
+    HK_CHECK_EQ(c0.randoms - c1.randoms, 1);
+    /* A Sign refused after the Random was left out (slot 8 holds no key):
+     * once more with a Random, then the chip's answer. */
+    uint8_t st = 0;
+    HK_CHECK_RESULT(hk_atecc608_sign_digest(&rig.dev, 8, digest, rs, &st), HK_ERR_SE_STATUS);
+    HK_CHECK_EQ(st, HK_ATECC608_STATUS_EXECUTION);
+    hk_emu_atecc608_counters_get(rig.emu, &c1);
+    HK_CHECK_EQ(c1.by_opcode[HK_ATECC608_OP_SIGN] - c0.by_opcode[HK_ATECC608_OP_SIGN], 2);
+    HK_CHECK_EQ(c1.randoms - c0.randoms, 1);
+    rig_close(&rig);
+}
+
+/* Awake sequences: one wake for a held run of commands, a new wake before
+ * the watchdog's bound, and the emulator's watchdog when the bound is set
+ * past it. */
+static void test_awake_sequences(void)
+{
+    HK_CHECK_RESULT(rig_open(&rig, 52), HK_OK);
+    uint8_t pub[64], digest[32], rs[64], block[32];
+    HK_CHECK_RESULT(rig_provision(&rig, pub), HK_OK);
+    sha256((const uint8_t *)"awake", 5, digest);
+    hk_emu_atecc608_counters c0, c1;
+    /* Not held: one wake and one idle per command. */
+    hk_emu_atecc608_counters_get(rig.emu, &c0);
+    for (int i = 0; i < 5; i++)
+        HK_CHECK_RESULT(hk_atecc608_read(&rig.dev, HK_ATECC608_ZONE_DATA, 8u << 3, block, 32,
+                                         NULL),
+                        HK_OK);
+    hk_emu_atecc608_counters_get(rig.emu, &c1);
+    HK_CHECK_EQ(c1.wakes - c0.wakes, 5);
+    HK_CHECK_EQ(c1.idles - c0.idles, 5);
+    /* Held: one wake, one idle at the release. */
+    HK_CHECK_RESULT(hk_atecc608_hold(&rig.dev), HK_OK);
+    HK_CHECK_RESULT(hk_atecc608_hold(&rig.dev), HK_OK); /* nested */
+    for (int i = 0; i < 5; i++)
+        HK_CHECK_RESULT(hk_atecc608_read(&rig.dev, HK_ATECC608_ZONE_DATA, 8u << 3, block, 32,
+                                         NULL),
+                        HK_OK);
+    HK_CHECK_RESULT(hk_atecc608_release(&rig.dev), HK_OK);
+    hk_emu_atecc608_counters_get(rig.emu, &c0);
+    HK_CHECK_EQ(c0.wakes - c1.wakes, 1);
+    HK_CHECK_EQ(c0.idles - c1.idles, 0); /* still held once */
+    HK_CHECK_RESULT(hk_atecc608_release(&rig.dev), HK_OK);
+    hk_emu_atecc608_counters_get(rig.emu, &c1);
+    HK_CHECK_EQ(c1.idles - c0.idles, 1);
+    HK_CHECK_RESULT(hk_atecc608_release(&rig.dev), HK_ERR_INVALID_ARG); /* not held */
+    /* Twelve signatures held (about 140 ms each at the maximum times):
+     * more than the 1.3 s watchdog in all, so the driver idles and wakes
+     * again once the next one would pass 1000 ms; the chip never refuses
+     * a command for the watchdog and never expires. */
+    HK_CHECK_RESULT(hk_atecc608_hold(&rig.dev), HK_OK);
+    for (int i = 0; i < 12; i++) {
+        HK_CHECK_RESULT(hk_atecc608_sign_digest(&rig.dev, 0, digest, rs, NULL), HK_OK);
+        HK_CHECK(mbed_verify(pub, digest, rs));
+    }
+    HK_CHECK_RESULT(hk_atecc608_release(&rig.dev), HK_OK);
+    hk_emu_atecc608_counters_get(rig.emu, &c0);
+    HK_CHECK_EQ(c0.signs - c1.signs, 12);
+    HK_CHECK_EQ(c0.wakes - c1.wakes, 2);
+    HK_CHECK_EQ(c0.idles - c1.idles, 2);
+    HK_CHECK_EQ(c0.watchdog_refusals - c1.watchdog_refusals, 0);
+    HK_CHECK_EQ(c0.watchdog_expiries - c1.watchdog_expiries, 0);
+    HK_CHECK_EQ(rig.dev.stats.resends, 0);
+    /* A bound past the watchdog: the emulator refuses the command that
+     * would end after it (0xEE); the driver idles, wakes and sends it
+     * again, so the signatures still come, at the cost of a resend. */
+    rig.dev.policy.awake_max_ms = 5000;
+    HK_CHECK_RESULT(hk_atecc608_hold(&rig.dev), HK_OK);
+    for (int i = 0; i < 12; i++) {
+        HK_CHECK_RESULT(hk_atecc608_sign_digest(&rig.dev, 0, digest, rs, NULL), HK_OK);
+        HK_CHECK(mbed_verify(pub, digest, rs));
+    }
+    HK_CHECK_RESULT(hk_atecc608_release(&rig.dev), HK_OK);
+    hk_emu_atecc608_counters_get(rig.emu, &c1);
+    HK_CHECK(c1.watchdog_refusals - c0.watchdog_refusals >= 1);
+    HK_CHECK(rig.dev.stats.resends >= 1);
+    rig_close(&rig);
+}
+
+/* Each hk_se operation is one awake sequence. */
+static void test_se_one_wake_per_operation(void)
+{
+    HK_CHECK_RESULT(rig_open(&rig, 53), HK_OK);
+    HK_CHECK_RESULT(rig_provision(&rig, NULL), HK_OK);
+    int rc = factory_issue();
+    HK_CHECK_EQ(rc, 0);
+    if (rc != 0) {
+        rig_close(&rig);
+        return;
+    }
+    hk_emu_atecc608_counters c0, c1;
+    hk_se_atecc608 ctx;
+    hk_se se;
+    hk_emu_atecc608_counters_get(rig.emu, &c0);
+    HK_CHECK_RESULT(hk_se_atecc608_open(&ctx, &rig.dev, &is.ddef, &is.sdef, &se, NULL), HK_OK);
+    uint8_t der[1100], area[416], digest[32] = {1}, rs[64];
+    size_t len = 0;
+    HK_CHECK_RESULT(se.cert(se.ctx, 0, der, sizeof der, &len), HK_OK);
+    HK_CHECK_RESULT(se.cert(se.ctx, 1, der, sizeof der, &len), HK_OK);
+    HK_CHECK_RESULT(se.random(se.ctx, area, 4), HK_OK);
+    HK_CHECK_RESULT(se.read_data(se.ctx, 0, area, sizeof area), HK_OK);
+    HK_CHECK_RESULT(se.sign_digest(se.ctx, digest, rs), HK_OK);
+    hk_emu_atecc608_counters_get(rig.emu, &c1);
+    /* open, cert 0, cert 1, random, read, sign: six wakes for
+     * 4 + 7 + 3 + 1 + 13 + 2 commands (the Sign's Random left out). */
+    HK_CHECK_EQ(c1.wakes - c0.wakes, 6);
+    HK_CHECK_EQ(c1.idles - c0.idles, 6);
+    HK_CHECK_EQ(c1.commands - c0.commands, 30);
+    HK_CHECK_EQ(c1.randoms - c0.randoms, 1);
+    issued_free();
+    rig_close(&rig);
+}
+
 int main(void)
 {
+    HK_RUN(test_stored_pubkey);
+    HK_RUN(test_random_drbg);
+    HK_RUN(test_sign_random);
+    HK_RUN(test_awake_sequences);
+    HK_RUN(test_se_one_wake_per_operation);
     HK_RUN(test_chain_and_identity);
     HK_RUN(test_cert_chip_commands);
     HK_RUN(test_refused_chips);

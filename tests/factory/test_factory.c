@@ -353,6 +353,30 @@ static void test_incompatible_chips(void)
     HK_CHECK(fr_has("chip configure --chip"));
 }
 
+/* Slot 13 locked by someone else to a key that is not slot 0's: a device
+ * would rebuild its certificate with it, so provisioning refuses the chip. */
+static void test_provision_foreign_slot13(void)
+{
+    char spec[700], p[700];
+    spec_of(spec, sizeof spec, "slot13.emu");
+    path_in(p, sizeof p, "slot13.emu");
+    HK_CHECK_EQ(fr_run(F, "chip", "configure", "--chip", spec, NULL), FXT_OK);
+    fr_chip c;
+    HK_CHECK_EQ(fr_chip_load(&c, p), 0);
+    uint8_t padded[72] = {0};
+    for (int i = 0; i < 32; i++) {
+        padded[4 + i] = (uint8_t)(i + 1);
+        padded[40 + i] = (uint8_t)(i + 2);
+    }
+    HK_CHECK_RESULT(hk_atecc608_write_slot(&c.dev, 13, 0, padded, sizeof padded, NULL), HK_OK);
+    HK_CHECK_RESULT(hk_atecc608_lock_slot(&c.dev, 13, NULL), HK_OK);
+    HK_CHECK_RESULT(hk_emu_atecc608_save(c.emu, p), HK_OK);
+    fr_chip_free(&c);
+    HK_CHECK_EQ(fr_run(F, "chip", "provision", "--chip", spec, "--ca", ca_dir, NULL),
+                FXT_INCOMPATIBLE);
+    HK_CHECK(fr_has("slot 13 is locked and holds a public key that is not slot 0's"));
+}
+
 static void test_provision(void)
 {
     char spec[700], out[700], p[700];
@@ -368,6 +392,7 @@ static void test_provision(void)
                 FXT_OK);
     HK_CHECK(fr_has("key made in slot 0 and the slot locked"));
     HK_CHECK(fr_has("chain read back and verified"));
+    HK_CHECK(fr_has("public key stored in slot 13 and the slot locked"));
     HK_CHECK(!fr_has("PRIVATE KEY"));
     /* Registration ID = "sn" + serial in lower-case hex. */
     uint8_t cfg[128];
@@ -460,7 +485,7 @@ static void test_provision(void)
     HK_CHECK_EQ(fr_run(F, "chip", "show", "--chip", spec, "--ca", ca_dir, NULL), FXT_OK);
     HK_CHECK(fr_has("chain verifies up to"));
     HK_CHECK(fr_has("registration ID  sn"));
-    HK_CHECK(fr_has("slots locked    0\n"));
+    HK_CHECK(fr_has("slots locked    0, 13\n"));
     HK_CHECK_EQ(fr_run(F, "chip", "show", "--chip", spec, NULL), FXT_OK);
     HK_CHECK(fr_has("slot 10 device certificate: compressed"));
 
@@ -822,6 +847,7 @@ int main(void)
     HK_RUN(test_configure_partial_chip);
     HK_RUN(test_incompatible_chips);
     HK_RUN(test_provision);
+    HK_RUN(test_provision_foreign_slot13);
     HK_RUN(test_power_loss_and_faults);
     HK_RUN(test_parts);
     HK_RUN(test_batch_of_100);

@@ -56,7 +56,7 @@ static const char *const slot_role[16] = {
     "device compressed certificate",
     "signer public key (padded, 72 bytes)",
     "signer compressed certificate",
-    "public key",
+    "device public key (padded; locked by chip provision)",
     "validated public key",
     "public key"};
 

@@ -136,6 +136,78 @@ static int sign_check(fx_chip *chip, fx_ca *ca, const uint8_t *dev, size_t dev_l
     return FX_OK;
 }
 
+/* A slot 13 locked earlier (by another tool) must hold exactly slot 0's key
+ * (pub; NULL when slot 0 has no key yet, so no key can match): a device
+ * trusts a locked slot 13 and would rebuild its certificate with that key.
+ * Checked before anything is made or written. */
+static int slot13_check(fx_chip *chip, const hk_atecc608_config *cfg, const uint8_t *pub)
+{
+    uint8_t back[HK_CERT_PADDED_PUBLIC_KEY_SIZE], key[HK_CERT_PUBLIC_KEY_SIZE];
+    if (cfg->slots[HK_ATECC608_SLOT_DEVICE_PUBKEY].locked &&
+        hk_atecc608_read_slot(&chip->dev, HK_ATECC608_SLOT_DEVICE_PUBKEY, 0, back, sizeof back,
+                              NULL) == HK_OK &&
+        hk_cert_public_key_unpad(back, key) == HK_OK &&
+        (pub == NULL || memcmp(key, pub, sizeof key) != 0))
+        return fx_fail(FX_INCOMPATIBLE, "chip %s: slot 13 is locked and holds a public key that "
+                                        "is not slot 0's; a device would rebuild its certificate "
+                                        "with it, so this chip cannot be used", chip->name);
+    return FX_OK;
+}
+
+/* Slot 0's public key into slot 13 (the padded form of slot 11), read back,
+ * then slot 13 locked and the chain read through hk_se again, which now
+ * takes the key from slot 13: devices then read it at every boot instead
+ * of running GenKey. A device trusts slot 13 only when it is locked, so a
+ * slot that cannot be locked (another tool's configuration) is left alone
+ * (devices keep using GenKey), and a slot locked earlier holds this key
+ * already (slot13_check ran first). */
+static int store_pubkey(fx_chip *chip, fx_ca *ca, const uint8_t pub[64], const uint8_t *der,
+                        size_t der_len, bool quiet)
+{
+    hk_atecc608_config cfg;
+    int rc = read_config(chip, &cfg);
+    if (rc)
+        return rc;
+    const uint8_t slot = HK_ATECC608_SLOT_DEVICE_PUBKEY;
+    const hk_atecc608_slot_config *s = &cfg.slots[slot];
+    uint8_t padded[HK_CERT_PADDED_PUBLIC_KEY_SIZE] = {0}, back[HK_CERT_PADDED_PUBLIC_KEY_SIZE];
+    uint8_t st = 0;
+    memcpy(padded + 4, pub, 32);
+    memcpy(padded + 40, pub + 32, 32);
+    rc = slot13_check(chip, &cfg, pub);
+    if (rc || s->locked)
+        return rc;
+    if (!s->lockable || s->write_config != 0 || s->is_secret || s->encrypt_read) {
+        if (!quiet)
+            printf("slot 13 cannot keep the public key (not a lockable clear slot); devices "
+                   "derive it with GenKey at every boot\n");
+        return FX_OK;
+    }
+    hk_result r = hk_atecc608_write_slot(&chip->dev, slot, 0, padded, sizeof padded, &st);
+    if (r == HK_OK)
+        r = hk_atecc608_read_slot(&chip->dev, slot, 0, back, sizeof back, &st);
+    if (r != HK_OK)
+        return fx_chip_error(chip, "writing slot 13 (device public key)", r, st);
+    if (memcmp(back, padded, sizeof padded) != 0)
+        return fx_fail(FX_VERIFY, "chip %s: slot 13 reads back differently from the public key "
+                                  "written; it is not locked (run `hubkey-factory chip provision "
+                                  "--chip %s` again)", chip->name, chip->name);
+    r = hk_atecc608_lock_slot(&chip->dev, slot, &st);
+    if (r != HK_OK)
+        return fx_chip_error(chip, "locking slot 13 (device public key)", r, st);
+    uint8_t *dev = NULL, *sig = NULL;
+    size_t dlen = 0, slen = 0;
+    rc = fx_chip_read_chain(chip, ca, &dev, &dlen, &sig, &slen);
+    if (!rc && (dlen != der_len || memcmp(dev, der, der_len) != 0))
+        rc = fx_fail(FX_VERIFY, "chip %s: the device certificate rebuilt with the key of slot 13 "
+                                "differs from the one issued", chip->name);
+    free(dev);
+    free(sig);
+    if (!rc && !quiet)
+        printf("public key stored in slot 13 and the slot locked\n");
+    return rc;
+}
+
 static int write_pem_file(const char *path, const uint8_t *der, size_t len, const uint8_t *more,
                           size_t more_len)
 {
@@ -195,6 +267,9 @@ int fx_provision(fx_chip *chip, fx_ca *ca, const fx_provision_opts *opts,
             return fx_fail(FX_INCOMPATIBLE, "chip %s: slot 0 holds no usable key and does not "
                                             "allow a new one", chip->name);
         }
+        rc = slot13_check(chip, &cfg, pub);
+        if (rc)
+            return rc;
         uint8_t *dev = NULL, *sig = NULL;
         size_t dlen = 0, slen = 0;
         char why[300];
@@ -220,8 +295,12 @@ int fx_provision(fx_chip *chip, fx_ca *ca, const fx_provision_opts *opts,
                 thumbprints(out);
                 if (!opts->quiet)
                     printf("chip %s is already provisioned by this CA (slot 0 locked, chain "
-                           "verifies); nothing written (--reissue writes a new certificate)\n",
+                           "verifies); no certificate written (--reissue writes a new one)\n",
                            chip->name);
+                /* A chip provisioned before slot 13 held the key gets it now. */
+                rc = store_pubkey(chip, ca, pub, dev, dlen, opts->quiet);
+                if (rc)
+                    return rc;
                 goto outputs;
             }
             free(dev);
@@ -231,6 +310,9 @@ int fx_provision(fx_chip *chip, fx_ca *ca, const fx_provision_opts *opts,
             printf("slot 0 already holds the device key; %s\n",
                    s0->locked ? "reusing it" : "reusing it (the slot does not allow GenKey)");
     } else {
+        rc = slot13_check(chip, &cfg, NULL);
+        if (rc)
+            return rc;
         r = hk_atecc608_genkey(&chip->dev, true, HK_ATECC608_SLOT_DEVICE_KEY, pub, &st);
         if (r != HK_OK)
             return fx_chip_error(chip, "GenKey in slot 0", r, st);
@@ -311,6 +393,8 @@ int fx_provision(fx_chip *chip, fx_ca *ca, const fx_provision_opts *opts,
             return rc;
     }
     rc = sign_check(chip, ca, der, der_len);
+    if (!rc)
+        rc = store_pubkey(chip, ca, pub, der, der_len, opts->quiet);
     if (rc)
         return rc;
 

@@ -139,7 +139,9 @@ hk_result hk_atecc608_lock_slot(hk_atecc608 *dev, uint8_t slot, uint8_t *out_sta
 hk_result hk_atecc608_random(hk_atecc608 *dev, uint8_t out[32], uint8_t *out_status)
 {
     HK_REQUIRE(out != NULL);
-    return transact(dev, HEAD(HK_ATECC608_OP_RANDOM, 0, 0), NULL, 0, out, 32, out_status);
+    HK_TRY(transact(dev, HEAD(HK_ATECC608_OP_RANDOM, 0, 0), NULL, 0, out, 32, out_status));
+    dev->_internal.rng_fresh = true; /* mode 0 updated the seed (atecc608_io.c) */
+    return HK_OK;
 }
 
 hk_result hk_atecc608_nonce_random(hk_atecc608 *dev, const uint8_t num_in[20], uint8_t out[32],
@@ -179,21 +181,25 @@ static bool transient(hk_result r)
 
 /* Microchip's library signs external digests on a 608 this way: Random
  * (mode 0, so the RNG seed is fresh), Nonce pass-through of the digest into
- * the message-digest buffer (param1 0x43), Sign param1 0xA0. If the bus
- * garbled a step badly enough that a command had to be re-run, the sequence
- * is started again from the top (a re-run Sign may find the digest
- * buffer consumed or lost to a sleep). */
-hk_result hk_atecc608_sign_digest(hk_atecc608 *dev, uint8_t slot, const uint8_t digest[32],
-                                  uint8_t out_rs[HK_ATECC608_SIGNATURE_SIZE],
-                                  uint8_t *out_status)
+ * the message-digest buffer (param1 0x43), Sign param1 0xA0. The Random is
+ * left out while one has run since the chip last slept (rng_fresh, see
+ * atecc608_io.c). If the bus garbled a step badly enough that a command had
+ * to be re-run, the sequence is started again from the top (a re-run Sign
+ * may find the digest buffer consumed or lost to a sleep); so is a Sign
+ * the chip refused without a Random of its own, this time with one. */
+static hk_result sign_rounds(hk_atecc608 *dev, uint8_t slot, const uint8_t digest[32],
+                             uint8_t out_rs[HK_ATECC608_SIGNATURE_SIZE], uint8_t *out_status)
 {
-    HK_REQUIRE(dev != NULL && digest != NULL && out_rs != NULL && slot < HK_ATECC608_SLOTS);
     hk_result r = HK_ERR_SE_NO_RESPONSE;
     for (int round = 0; round < SEQUENCE_ROUNDS; round++) {
         uint32_t reruns = dev->_internal.reruns;
-        uint8_t rnd[32];
-        r = hk_atecc608_random(dev, rnd, out_status);
-        memset(rnd, 0, sizeof rnd);
+        bool skipped = dev->_internal.rng_fresh;
+        r = HK_OK;
+        if (!skipped) {
+            uint8_t rnd[32];
+            r = hk_atecc608_random(dev, rnd, out_status);
+            memset(rnd, 0, sizeof rnd);
+        }
         if (r == HK_OK)
             r = transact(dev,
                          HEAD(HK_ATECC608_OP_NONCE,
@@ -202,9 +208,24 @@ hk_result hk_atecc608_sign_digest(hk_atecc608 *dev, uint8_t slot, const uint8_t 
         if (r == HK_OK)
             r = transact(dev, HEAD(HK_ATECC608_OP_SIGN, HK_ATECC608_SIGN_EXTERNAL, slot), NULL, 0,
                          out_rs, HK_ATECC608_SIGNATURE_SIZE, out_status);
-        if (r == HK_OK || (!transient(r) && reruns == dev->_internal.reruns))
+        if (r != HK_OK && skipped)
+            dev->_internal.rng_fresh = false;
+        if (r == HK_OK || (!transient(r) && reruns == dev->_internal.reruns && !skipped))
             return r;
     }
+    return r;
+}
+
+/* The driver's own sequences are awake sequences (hk_atecc608_hold): their
+ * commands follow each other directly. */
+hk_result hk_atecc608_sign_digest(hk_atecc608 *dev, uint8_t slot, const uint8_t digest[32],
+                                  uint8_t out_rs[HK_ATECC608_SIGNATURE_SIZE],
+                                  uint8_t *out_status)
+{
+    HK_REQUIRE(dev != NULL && digest != NULL && out_rs != NULL && slot < HK_ATECC608_SLOTS);
+    (void)hk_atecc608_hold(dev);
+    hk_result r = sign_rounds(dev, slot, digest, out_rs, out_status);
+    (void)hk_atecc608_release(dev);
     return r;
 }
 
@@ -316,19 +337,24 @@ hk_result hk_atecc608_read_config(hk_atecc608 *dev, uint8_t out[HK_ATECC608_CONF
                                   uint8_t *out_status)
 {
     HK_REQUIRE(out != NULL);
-    for (uint32_t block = 0; block < 4; block++)
-        HK_TRY(transact(dev,
-                        HEAD(HK_ATECC608_OP_READ,
-                             hk_atecc608_rw_param1(HK_ATECC608_ZONE_CONFIG, 32), block << 3),
-                        NULL, 0, out + block * 32u, 32, out_status));
-    return HK_OK;
+    hk_result r = HK_OK;
+    (void)hk_atecc608_hold(dev);
+    for (uint32_t block = 0; block < 4 && r == HK_OK; block++)
+        r = transact(dev,
+                     HEAD(HK_ATECC608_OP_READ, hk_atecc608_rw_param1(HK_ATECC608_ZONE_CONFIG, 32),
+                          block << 3),
+                     NULL, 0, out + block * 32u, 32, out_status);
+    (void)hk_atecc608_release(dev);
+    return r;
 }
 
 /* Slot bytes [offset, offset + len) in ascending order, one chip access per
  * step: `in` NULL reads into out, otherwise writes in.
- * Reads: a whole 32-byte block with one Read, the short last block of a
- * slot (4 bytes in slots 0-7, 8 in slots 9-15) word by word with 4-byte
- * Reads.
+ * Reads: every block with one 32-byte Read, the short last block of a
+ * slot (4 bytes in slots 0-7, 8 in slots 9-15) too: the chip answers with
+ * the slot's bytes first (Microchip's library reads a 72-byte public key
+ * this way, reference §4.4); the rest of the 32 bytes is not used. One
+ * Read instead of one per word: 3 Reads for a 72-byte slot instead of 4.
  * Writes: a whole 32-byte block with one 32-byte Write. Part of a full
  * block with 4-byte Writes, so bytes outside the range are never rewritten
  * (only the edge words' own bytes, with their current values, read first):
@@ -348,7 +374,7 @@ static hk_result slot_io(hk_atecc608 *dev, uint8_t slot, size_t offset, uint8_t 
         bool full = block_len == 32;
         /* One access: `unit` bytes on the bus at slot byte `at`, holding
          * `have` bytes of the slot. */
-        bool word = in == NULL ? !full : full && (offset != block || len < 32);
+        bool word = in != NULL && full && (offset != block || len < 32);
         size_t at = word ? offset & ~(size_t)3 : block;
         size_t unit = word ? 4 : 32;
         size_t have = word ? 4 : block_len;
@@ -381,16 +407,26 @@ static hk_result slot_io(hk_atecc608 *dev, uint8_t slot, size_t offset, uint8_t 
     return HK_OK;
 }
 
+/* slot_io as one awake sequence. */
+static hk_result slot_io_held(hk_atecc608 *dev, uint8_t slot, size_t offset, uint8_t *out,
+                              const uint8_t *in, size_t len, uint8_t *out_status)
+{
+    (void)hk_atecc608_hold(dev);
+    hk_result r = slot_io(dev, slot, offset, out, in, len, out_status);
+    (void)hk_atecc608_release(dev);
+    return r;
+}
+
 hk_result hk_atecc608_read_slot(hk_atecc608 *dev, uint8_t slot, size_t offset, uint8_t *out,
                                 size_t len, uint8_t *out_status)
 {
     HK_REQUIRE(out != NULL || len == 0);
-    return slot_io(dev, slot, offset, out, NULL, len, out_status);
+    return slot_io_held(dev, slot, offset, out, NULL, len, out_status);
 }
 
 hk_result hk_atecc608_write_slot(hk_atecc608 *dev, uint8_t slot, size_t offset,
                                  const uint8_t *data, size_t len, uint8_t *out_status)
 {
     HK_REQUIRE(data != NULL || len == 0);
-    return slot_io(dev, slot, offset, NULL, data, len, out_status);
+    return slot_io_held(dev, slot, offset, NULL, data, len, out_status);
 }

@@ -17,6 +17,31 @@
  *    (whose clock moves with delay_us) and a real bus agree, and no clock is
  *    needed. Real I2C transfers add to that, so on hardware the driver only
  *    ever waits longer than the budget, never shorter.
+ *
+ * Awake sequences (hk_atecc608_hold): a wake costs tWHI (1.5 ms) and a
+ * pulse on the bus; cryptoauthlib idles after every command and wakes for
+ * the next, which for the 30 to 50 commands of a boot adds up to more than
+ * one Sign. Inside a hold the chip stays awake between commands. What
+ * bounds that is the watchdog: it runs from the wake, idle is the only way
+ * to stop it, and a command that would end after it expires is refused
+ * with 0xEE (or, if it expires during I/O, the chip sleeps and loses
+ * TempKey). The driver counts the same time it counts for polling (its own
+ * waits since the wake, awake_us) and idles and wakes again before a
+ * command that would take the total past policy.awake_max_ms. 1000 ms
+ * against the nominal 1.3 s leaves 300 ms for what is not counted: bus
+ * transfers (a 35-byte read at 100 kHz is about 4 ms) and the caller's CPU
+ * time between the commands of one sequence. If the estimate is still
+ * wrong, the 0xEE and NACK paths below recover as before.
+ *
+ * rng_fresh: Microchip's library runs Random before every Sign to make
+ * sure the RNG seed was updated since the chip woke from sleep. Idle
+ * keeps the RNG state (reference §1.4), so the flag is set by a Random
+ * that succeeded (hk_atecc608_random, mode 0) and cleared whenever the
+ * driver puts the chip to sleep or finds it in an unknown state;
+ * hk_atecc608_sign_digest skips its Random while it is set. A power cycle
+ * between two commands is invisible here (the chip then wakes as from
+ * idle); sign_digest runs the Random and signs again if the chip refuses
+ * the Sign.
  */
 #include <string.h>
 
@@ -52,6 +77,7 @@ hk_result hk_atecc608_init(hk_atecc608 *dev, const hk_i2c *i2c, uint8_t addr7)
     dev->policy.poll_first_us = 1000;
     dev->policy.poll_every_us = 2000;
     dev->policy.poll_extra_ms = 50;
+    dev->policy.awake_max_ms = 1000;
     dev->_internal.i2c = *i2c;
     dev->_internal.addr7 = addr7;
     return HK_OK;
@@ -81,7 +107,15 @@ static hk_result send_word(hk_atecc608 *dev, uint8_t word)
 
 static void delay_us(hk_atecc608 *dev, uint32_t us)
 {
+    dev->_internal.awake_us += us;
     dev->_internal.i2c.delay_us(dev->_internal.i2c.ctx, us);
+}
+
+/* The longer of the table's time for the clock mode and the command's. */
+static uint32_t exec_ms_of(const hk_atecc608 *dev, const hk_atecc608_cmd *cmd)
+{
+    uint32_t exec_ms = hk_atecc608_exec_ms(cmd->group[1], dev->_internal.clock_mode);
+    return cmd->exec_ms > exec_ms ? cmd->exec_ms : exec_ms;
 }
 
 /* CRC and status of an output group whose count byte rsp[0] is 4 or at
@@ -129,6 +163,7 @@ static void force_sleep(hk_atecc608 *dev)
 {
     (void)send_word(dev, WORD_SLEEP);
     dev->_internal.awake = false;
+    dev->_internal.rng_fresh = false;
 }
 
 /* Pulse, tWHI, read 04 11 33 43. A NACK means the chip is not ready yet (or
@@ -142,6 +177,7 @@ static hk_result wake(hk_atecc608 *dev)
 {
     for (unsigned t = 0; t < dev->policy.wake_tries; t++) {
         dev->stats.wakes++;
+        dev->_internal.awake_us = 0;
         hk_result r = dev->_internal.i2c.wake(dev->_internal.i2c.ctx);
         if (r == HK_ERR_IO)
             return r;
@@ -203,13 +239,9 @@ static hk_result read_group(hk_atecc608 *dev, size_t expected, uint8_t rsp[HK_AT
 
 /* Poll until the chip answers or the time is up; a garbled group is read
  * once more from the same output buffer. */
-static hk_result receive(hk_atecc608 *dev, const hk_atecc608_cmd *cmd,
+static hk_result receive(hk_atecc608 *dev, const hk_atecc608_cmd *cmd, uint32_t exec_ms,
                          uint8_t rsp[HK_ATECC608_RSP_MAX], uint8_t *status)
 {
-    /* The longer of the table's time for the clock mode and the command's. */
-    uint32_t exec_ms = hk_atecc608_exec_ms(cmd->group[1], dev->_internal.clock_mode);
-    if (cmd->exec_ms > exec_ms)
-        exec_ms = cmd->exec_ms;
     size_t expected = cmd->resp_len;
     uint32_t limit_us = (exec_ms + dev->policy.poll_extra_ms) * 1000u;
     uint32_t waited_us = 0;
@@ -237,8 +269,8 @@ static hk_result receive(hk_atecc608 *dev, const hk_atecc608_cmd *cmd,
 /* One attempt: wake when needed, send, receive. *may_have_run tells the
  * next attempt that this one's group reached the chip and may have run. */
 NOINLINE static hk_result send_once(hk_atecc608 *dev, const hk_atecc608_cmd *cmd,
-                                    uint8_t rsp[HK_ATECC608_RSP_MAX], uint8_t *status,
-                                    bool *may_have_run)
+                                    uint32_t exec_ms, uint8_t rsp[HK_ATECC608_RSP_MAX],
+                                    uint8_t *status, bool *may_have_run)
 {
     if (*may_have_run)
         dev->_internal.reruns++;
@@ -250,7 +282,7 @@ NOINLINE static hk_result send_once(hk_atecc608 *dev, const hk_atecc608_cmd *cmd
         return r;
     r = send_group(dev, cmd);
     if (r == HK_OK) {
-        r = receive(dev, cmd, rsp, status);
+        r = receive(dev, cmd, exec_ms, rsp, status);
         /* The chip took the group; unless it says it did not run it, it
          * may have. */
         *may_have_run = r == HK_ERR_SE_NO_RESPONSE || r == HK_ERR_SE_CRC ||
@@ -279,10 +311,18 @@ hk_result hk_atecc608_execute(hk_atecc608 *dev, const hk_atecc608_cmd *cmd,
     uint8_t status = 0;
     hk_result r = HK_ERR_SE_NO_RESPONSE;
     bool may_have_run = false;
+    uint32_t exec_ms = exec_ms_of(dev, cmd);
+    /* A held chip that would pass the awake budget during this command is
+     * idled first (the next attempt wakes it, which restarts the watchdog). */
+    if (dev->_internal.awake &&
+        dev->_internal.awake_us / 1000u + exec_ms > dev->policy.awake_max_ms) {
+        (void)send_word(dev, WORD_IDLE);
+        dev->_internal.awake = false;
+    }
     for (unsigned attempt = 0; attempt < dev->policy.attempts; attempt++) {
         if (attempt > 0)
             dev->stats.resends++;
-        r = send_once(dev, cmd, rsp, &status, &may_have_run);
+        r = send_once(dev, cmd, exec_ms, rsp, &status, &may_have_run);
         if (r == HK_ERR_SE_STATUS) {
             if (status == HK_ATECC608_STATUS_WATCHDOG) {
                 (void)send_word(dev, WORD_IDLE);
@@ -297,7 +337,9 @@ hk_result hk_atecc608_execute(hk_atecc608 *dev, const hk_atecc608_cmd *cmd,
          * the command goes again. */
     }
 
-    if (dev->_internal.awake) {
+    if (after == HK_ATECC608_AFTER_SLEEP)
+        dev->_internal.rng_fresh = false;
+    if (dev->_internal.awake && (dev->_internal.hold == 0 || after == HK_ATECC608_AFTER_SLEEP)) {
         (void)send_word(dev, after == HK_ATECC608_AFTER_SLEEP ? WORD_SLEEP : WORD_IDLE);
         dev->_internal.awake = false;
     }
@@ -321,5 +363,22 @@ hk_result hk_atecc608_sleep(hk_atecc608 *dev)
     if (!dev->_internal.awake)
         HK_TRY(wake(dev));
     dev->_internal.awake = false;
+    dev->_internal.rng_fresh = false;
     return send_word(dev, WORD_SLEEP);
+}
+
+hk_result hk_atecc608_hold(hk_atecc608 *dev)
+{
+    HK_REQUIRE(dev != NULL && dev->_internal.hold < UINT8_MAX);
+    dev->_internal.hold++;
+    return HK_OK;
+}
+
+hk_result hk_atecc608_release(hk_atecc608 *dev)
+{
+    HK_REQUIRE(dev != NULL && dev->_internal.hold > 0);
+    if (--dev->_internal.hold != 0 || !dev->_internal.awake)
+        return HK_OK;
+    dev->_internal.awake = false;
+    return send_word(dev, WORD_IDLE);
 }

@@ -24,12 +24,55 @@
  * also decoded): a slot that failed to read is read again next time. The slots are written
  * by the factory before the device runs; a certificate rewritten on the
  * chip later is seen after the next hk_se_atecc608_open.
+ *
+ * The device public key without GenKey. GenKey in public-key mode is the
+ * chip's second-slowest command of a boot (115 ms at most, as long as a
+ * Sign); a 72-byte read of slot 13 is 3 Reads (15 ms). hubkey-factory
+ * writes slot 0's public key there, in the padded form of slot 11, reads
+ * the chain back through this code and compares it with the certificate it
+ * issued, and only then locks slot 13. The key is used from slot 13 only
+ * when the config zone (read at open anyway) shows slot 13 locked and the
+ * bytes have the padded form; otherwise (chips provisioned before, a slot
+ * that is not locked, a read the chip refuses, non-zero padding) GenKey
+ * gives it, as before. What this relies on: (1) a locked slot cannot be
+ * written again, by anyone, so after provisioning nobody can substitute
+ * the key (an unlocked slot 13 is never trusted: anything on the I2C bus
+ * could have written it); (2) the factory's check before the lock, which
+ * also refuses a chip that arrives with slot 13 already locked to some
+ * other key; (3) TLS as the last line: a certificate with a key slot 0
+ * does not hold is refused by the server, because the CA's signature over
+ * it does not verify and the CertificateVerify made by slot 0 does not
+ * match its key. So a wrong key in slot 13 could only make connections
+ * fail, never make a server accept a key the device does not hold.
+ *
+ * Randomness. One Random gives 32 bytes; a boot asked for 4 bytes of
+ * jitter and 48 bytes of DRBG seed per TLS connection (two Randoms each),
+ * and Sign ran one more: 4 commands on a warm boot, 7 cold. Now one Random
+ * gives a 32-byte key K kept in the context, and the bytes asked for are
+ * SHA-256(K || n) for the block number n under this K, one byte (SHA-256
+ * as a pseudorandom function keyed by K: the function the certificate
+ * rebuild already uses); K is replaced by a new Random every 256 blocks
+ * (8 KiB), so n never repeats under one K. Its output seeds mbedTLS's
+ * CTR-DRBG per TLS connection and the boot flow's jitter, the same uses
+ * the chip's bytes had. Unlike the chip's output it comes from RAM: whoever
+ * reads K from RAM can compute the bytes of this K's lifetime, the same
+ * exposure as mbedTLS's own DRBG state and the TLS session keys next to
+ * it. The Random also leaves the chip's RNG seed fresh, which lets the
+ * first Sign after it leave its own Random out (hk_atecc608_sign_digest).
+ *
+ * Each operation is one awake sequence: the driver's own sequences (the
+ * config zone, slot bytes, Random + Nonce + Sign) hold the chip awake, and
+ * a certificate request holds it across its slot reads; so one wake for
+ * open, for a certificate, for a signature, for a record read or write,
+ * instead of one per command.
  */
 #include <string.h>
 
 #include "common/hk_common.h"
 #include "hubkey/atecc608.h"
 #include "hubkey/cert.h"
+#include "se/cert/cert_internal.h"
+
 
 _Static_assert(sizeof(((hk_se_atecc608 *)0)->_internal.compressed[0]) == HK_CERT_COMPRESSED_SIZE,
                "the cached compressed certificate is HK_CERT_COMPRESSED_SIZE bytes");
@@ -45,15 +88,30 @@ static hk_result se_serial(void *vctx, uint8_t *out, size_t cap, size_t *out_len
     return HK_OK;
 }
 
+/* The public key of slot 0: from slot 13 when the chip vouches for it (see
+ * the top of the file), else from GenKey. */
+static hk_result device_pubkey(hk_se_atecc608 *ctx)
+{
+    hk_atecc608 *dev = ctx->_internal.dev;
+    uint8_t *key = ctx->_internal.device_pubkey;
+    if (ctx->_internal.stored_pubkey) {
+        uint8_t padded[HK_CERT_PADDED_PUBLIC_KEY_SIZE];
+        if (hk_atecc608_read_slot(dev, HK_ATECC608_SLOT_DEVICE_PUBKEY, 0, padded, sizeof padded,
+                                  NULL) == HK_OK &&
+            hk_cert_public_key_unpad(padded, key) == HK_OK)
+            return HK_OK;
+        ctx->_internal.stored_pubkey = false;
+    }
+    return hk_atecc608_genkey(dev, false, HK_ATECC608_SLOT_DEVICE_KEY, key, NULL);
+}
+
 /* The certificate: compressed slot 10 (index 0) or 12 (index 1), the
  * signer key of slot 11 as stored (00000000 || X || 00000000 || Y) and,
- * for the device certificate, the public key of slot 0 (GenKey), each
- * read into the context the first time and used from there. */
-static hk_result se_cert(void *vctx, unsigned index, uint8_t *out, size_t cap, size_t *out_len)
+ * for the device certificate, the public key of slot 0, each read into the
+ * context the first time and used from there. */
+static hk_result cert_held(hk_se_atecc608 *ctx, unsigned index, uint8_t *out, size_t cap,
+                           size_t *out_len)
 {
-    hk_se_atecc608 *ctx = (hk_se_atecc608 *)vctx;
-    HK_REQUIRE(ctx != NULL && out_len != NULL && (out != NULL || cap == 0));
-    *out_len = 0;
     const hk_cert_def *def = index == 0   ? ctx->_internal.device_def
                              : index == 1 ? ctx->_internal.signer_def
                                           : NULL;
@@ -82,14 +140,25 @@ static hk_result se_cert(void *vctx, unsigned index, uint8_t *out, size_t cap, s
     in.public_key = ctx->_internal.signer_pubkey;
     if (index == 0) {
         if (!ctx->_internal.have_pubkey) {
-            HK_TRY(hk_atecc608_genkey(dev, false, HK_ATECC608_SLOT_DEVICE_KEY,
-                                      ctx->_internal.device_pubkey, NULL));
+            HK_TRY(device_pubkey(ctx));
             ctx->_internal.have_pubkey = true;
         }
         in.public_key = ctx->_internal.device_pubkey;
         in.ca_public_key = ctx->_internal.signer_pubkey;
     }
     return hk_cert_rebuild(def, compressed, &in, out, cap, out_len);
+}
+
+static hk_result se_cert(void *vctx, unsigned index, uint8_t *out, size_t cap, size_t *out_len)
+{
+    hk_se_atecc608 *ctx = (hk_se_atecc608 *)vctx;
+    HK_REQUIRE(ctx != NULL && out_len != NULL && (out != NULL || cap == 0));
+    *out_len = 0;
+    /* The reads of slots 10/12, 11 and 13 (or GenKey) in one wake. */
+    (void)hk_atecc608_hold(ctx->_internal.dev);
+    hk_result r = cert_held(ctx, index, out, cap, out_len);
+    (void)hk_atecc608_release(ctx->_internal.dev);
+    return r;
 }
 
 static hk_result se_sign(void *vctx, const uint8_t digest[HK_SE_DIGEST_SIZE],
@@ -101,20 +170,41 @@ static hk_result se_sign(void *vctx, const uint8_t digest[HK_SE_DIGEST_SIZE],
                                    out_rs, NULL);
 }
 
+/* One request of the generator described at the top: 32-byte blocks
+ * SHA-256(K || n), n the block number under this K (one byte: K is
+ * replaced when it wraps), K a Random from the chip at block 0. A failure
+ * part way starts the count again, so the next request first takes a new
+ * K and nothing handed out once comes out again. */
+static hk_result drbg_request(hk_se_atecc608 *ctx, uint8_t *out, size_t len)
+{
+    uint8_t *k = ctx->_internal.drbg;
+    uint8_t msg[32 + 1], block[32];
+    hk_result r = HK_OK;
+    while (r == HK_OK && len > 0) {
+        uint8_t n = ctx->_internal.drbg_n++;
+        if (n == 0)
+            r = hk_atecc608_random(ctx->_internal.dev, k, NULL);
+        memcpy(msg, k, 32);
+        msg[32] = n;
+        if (r == HK_OK)
+            r = hk_cert_sha256(msg, sizeof msg, block);
+        size_t take = len < sizeof block ? len : sizeof block;
+        memcpy(out, block, take);
+        out += take;
+        len -= take;
+    }
+    if (r != HK_OK)
+        ctx->_internal.drbg_n = 0;
+    memset(msg, 0, sizeof msg);
+    memset(block, 0, sizeof block);
+    return r;
+}
+
 static hk_result se_random(void *vctx, uint8_t *out, size_t len)
 {
     hk_se_atecc608 *ctx = (hk_se_atecc608 *)vctx;
     HK_REQUIRE(ctx != NULL && (out != NULL || len == 0));
-    while (len > 0) {
-        uint8_t block[32];
-        HK_TRY(hk_atecc608_random(ctx->_internal.dev, block, NULL));
-        size_t n = len < sizeof block ? len : sizeof block;
-        memcpy(out, block, n);
-        memset(block, 0, sizeof block);
-        out += n;
-        len -= n;
-    }
-    return HK_OK;
+    return drbg_request(ctx, out, len);
 }
 
 static hk_result se_read_data(void *vctx, size_t offset, uint8_t *out, size_t len)
@@ -155,6 +245,9 @@ hk_result hk_se_atecc608_open(hk_se_atecc608 *ctx, hk_atecc608 *dev,
     /* The serial number: config bytes 0..3 then 8..12. */
     memcpy(ctx->_internal.serial, raw, 4);
     memcpy(ctx->_internal.serial + 4, raw + 8, 5);
+    /* SlotLocked (bytes 88..89, bit n clear = slot n locked): slot 13. */
+    ctx->_internal.stored_pubkey = (raw[88 + HK_ATECC608_SLOT_DEVICE_PUBKEY / 8u] &
+                                    (1u << HK_ATECC608_SLOT_DEVICE_PUBKEY % 8u)) == 0;
     static const hk_se ops = {NULL,      se_serial,    se_cert,       se_sign,
                               se_random, se_read_data, se_write_data, 0};
     *out_se = ops;

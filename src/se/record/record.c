@@ -249,6 +249,11 @@ static void rec_plan_of(const uint8_t *image, hk_record_cache *plan)
     plan->_internal.target =
         (uint16_t)(rec_base(legacy) + (s.best == 0 ? rec_copy_size(legacy) : 0u));
     plan->_internal.generation = s.best >= 0 ? s.generation[s.best] + 1u : 1u;
+    const uint8_t *c = image + plan->_internal.target;
+    size_t used = rec_copy_size(legacy) - REC_CRC;
+    while (used > 0 && c[used - 1] == 0)
+        used--;
+    plan->_internal.used = (uint8_t)used;
 }
 
 /* The checks of a write, in the order the API promises: malformed text,
@@ -340,7 +345,21 @@ static hk_result rec_load(const hk_se *se, uint8_t image[HK_RECORD_AREA_SIZE],
 /* One write: the plan comes from the cache when it holds one, else from
  * the slot read now. Only the target copy is sent, built in a copy-sized
  * buffer. A failed write empties the cache: the write may have reached
- * the chip whole, and only a fresh read tells which copy is newest now. */
+ * the chip whole, and only a fresh read tells which copy is newest now.
+ *
+ * Zero padding that is already zero is not sent. A chip Write is 45 ms
+ * at most, and a copy is mostly padding that is zero on the chip already
+ * (the factory clears the slot, and an assignment leaves zeros behind its
+ * text); writing all 208 bytes took 10 Writes where an assignment of
+ * typical length needs 3 to 6. The plan knows how far the copy it replaces
+ * held non-zero bytes before its CRC (used; unknown after a write of the
+ * cache, then the whole copy). The write sends the copy from its start to
+ * the further of that and the end of the new text, rounded up to the end
+ * of a 32-byte block of the data area (within the copy; whole blocks are
+ * one chip Write), then the CRC when that did not reach it. Every byte
+ * left out is zero in the new copy and on the chip, so the slot ends
+ * exactly as after a full write, and a write cut anywhere leaves what a
+ * cut full write could have left: the torn-write argument is the same. */
 static hk_result rec_store(const hk_se *se, hk_record_cache *cache, const rec_text *t)
 {
     HK_REQUIRE(se != NULL && se->read_data != NULL && se->write_data != NULL);
@@ -361,12 +380,19 @@ static hk_result rec_store(const hk_se *se, hk_record_cache *cache, const rec_te
     uint8_t copy[REC_COPY_SIZE];
     rec_copy_build(copy, p, t);
     size_t target = p->_internal.target;
-    hk_result r = se->write_data(se->ctx, target, copy, size);
+    size_t end = REC_HEADER + t->host_len + t->dev_len;
+    end = end > p->_internal.used ? end : p->_internal.used;
+    end = ((target + end + 31u) & ~(size_t)31) - target;
+    end = end < size ? end : size;
+    hk_result r = se->write_data(se->ctx, target, copy, end);
+    if (r == HK_OK && end < size)
+        r = se->write_data(se->ctx, target + size - REC_CRC, copy + size - REC_CRC, REC_CRC);
     if (r == HK_OK) {
         /* The copy just written is the newest: the next write replaces
-         * the other one, one generation on. */
+         * the other one, one generation on, whose bytes are not known. */
         p->_internal.target = (uint16_t)(target == base ? base + size : base);
         p->_internal.generation++;
+        p->_internal.used = UINT8_MAX;
     } else {
         memset(p, 0, sizeof(*p));
     }
