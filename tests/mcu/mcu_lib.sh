@@ -16,14 +16,16 @@ cloud_dir=$work/cloud
 mcu_pids=()
 bridge_pid=
 
+# Safe under set -e: processes that already ended are fine.
 mcu_cleanup() {
+  local pid
   for pid in "${mcu_pids[@]}"; do
-    kill -TERM "$pid" 2>/dev/null
+    kill -TERM "$pid" 2>/dev/null || true
   done
   for pid in "${mcu_pids[@]}"; do
-    wait "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null || true
   done
-  "$HUBKEY_CLOUD" --dir "$cloud_dir" stop >/dev/null 2>&1
+  "$HUBKEY_CLOUD" --dir "$cloud_dir" stop >/dev/null 2>&1 || true
 }
 
 free_port() {
