@@ -448,9 +448,7 @@ static void test_partial_sends(void)
     hk_result wr;
     uint32_t took = timed_wait(&s, slow_ms(), &wr);
     HK_CHECK_RESULT(wr, HK_OK);
-    /* While the port's wait blocks nobody drains, unless the peer's buffer
-     * still had room: either way it must wake before its timeout. */
-    HK_CHECK(took < 1000u);
+    HK_CHECK(took < 1000u); /* writable: at once, not at the timeout */
     bool accepted = false;
     t0 = now();
     for (unsigned i = 0; i < LOOP_CAP && !accepted && now() - t0 < slow_ms(); i++) {
