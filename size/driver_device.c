@@ -54,6 +54,8 @@
 int main(void);
 
 /* ---- the board ------------------------------------------------------------ */
+/* Only what the linker must keep: a port written to be copied, with every
+ * callback's contract, is ports/template (docs/porting.md). */
 
 /* Peripheral registers as the driver sees them: reads return what the
  * hardware says, writes go out. */
