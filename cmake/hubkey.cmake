@@ -56,11 +56,18 @@ function(hk_host_library name)
   hk_host_instrument(${name})
 endfunction()
 
-# hk_add_test(NAME LABELS l1 [l2] SOURCES ... [LIBS ...] [ARGS ...] [TIMEOUT s])
+# hk_add_test(NAME LABELS l1 [l2] SOURCES ... [LIBS ...] [ARGS ...] [TIMEOUT s]
+#             [PRODUCTION])
 # One test executable registered with CTest. Its labels select it:
 # ctest --test-dir build -L <label>.
+# PRODUCTION (unit tests of device code): with HK_PRODUCTION_TESTS, a second
+# executable NAME_production is built from the same sources against the
+# production variant of every device library in LIBS (hk_production_lib) and
+# registered with the labels plus "production". It is compiled with
+# HK_TEST_PRODUCTION, so checks of what the production settings compile out
+# by design say so explicitly (tests/common/hk_test.h).
 function(hk_add_test name)
-  cmake_parse_arguments(A "" "TIMEOUT" "LABELS;SOURCES;LIBS;ARGS" ${ARGN})
+  cmake_parse_arguments(A "PRODUCTION" "TIMEOUT" "LABELS;SOURCES;LIBS;ARGS" ${ARGN})
   add_executable(${name} ${A_SOURCES})
   target_include_directories(${name} PRIVATE ${HK_ROOT}/include ${HK_ROOT}/src ${HK_ROOT}/tests/common)
   target_compile_options(${name} PRIVATE ${HK_HOST_WARNINGS})
@@ -71,6 +78,76 @@ function(hk_add_test name)
     set(A_TIMEOUT 300)
   endif()
   set_tests_properties(${name} PROPERTIES LABELS "${A_LABELS}" TIMEOUT ${A_TIMEOUT})
+  if(A_PRODUCTION AND HK_PRODUCTION_TESTS AND NOT HK_SIZE_BUILD)
+    set(prod ${name}_production)
+    set(libs)
+    foreach(lib ${A_LIBS})
+      hk_production_lib(${lib} mapped)
+      list(APPEND libs ${mapped})
+    endforeach()
+    add_executable(${prod} ${A_SOURCES})
+    target_include_directories(${prod} PRIVATE ${HK_ROOT}/include ${HK_ROOT}/src
+                               ${HK_ROOT}/tests/common)
+    target_compile_options(${prod} PRIVATE ${HK_HOST_WARNINGS})
+    target_compile_definitions(${prod} PRIVATE HK_TEST_PRODUCTION=1 ${HK_PRODUCTION_DEFINITIONS})
+    target_link_libraries(${prod} PRIVATE ${libs})
+    hk_host_instrument(${prod})
+    add_test(NAME ${prod} COMMAND ${prod} ${A_ARGS})
+    set_tests_properties(${prod} PROPERTIES LABELS "${A_LABELS};production" TIMEOUT ${A_TIMEOUT})
+  endif()
+endfunction()
+
+# The settings of a production device without a console, the ones the size
+# build measures (src/CMakeLists.txt): HK_REQUIRE's caller-bug checks and the
+# result texts compiled out.
+set(HK_PRODUCTION_DEFINITIONS HK_CHECK_PRECONDITIONS=0 HK_RESULT_MESSAGES=0)
+
+# hk_production_lib(LIB OUT_VAR): OUT_VAR names the production variant of LIB
+# when LIB is a device library (hk_device_library), else LIB itself. The
+# variant, LIB_prod, is made on first use from LIB's final properties (its
+# sources, include directories, definitions and options) plus
+# HK_PRODUCTION_DEFINITIONS, and links the variants of LIB's device
+# dependencies, so a production test never mixes the two settings.
+function(hk_production_lib lib out)
+  get_property(device_libs GLOBAL PROPERTY HK_DEVICE_LIBS)
+  if(NOT lib IN_LIST device_libs)
+    set(${out} ${lib} PARENT_SCOPE)
+    return()
+  endif()
+  set(prod ${lib}_prod)
+  if(NOT TARGET ${prod})
+    get_target_property(srcs ${lib} SOURCES)
+    get_target_property(dir ${lib} SOURCE_DIR)
+    set(abs)
+    foreach(src ${srcs})
+      if(IS_ABSOLUTE ${src})
+        list(APPEND abs ${src})
+      else()
+        list(APPEND abs ${dir}/${src})
+      endif()
+    endforeach()
+    add_library(${prod} STATIC ${abs})
+    foreach(prop INCLUDE_DIRECTORIES INTERFACE_INCLUDE_DIRECTORIES
+                 INTERFACE_SYSTEM_INCLUDE_DIRECTORIES COMPILE_DEFINITIONS
+                 INTERFACE_COMPILE_DEFINITIONS COMPILE_OPTIONS LINK_OPTIONS)
+      get_target_property(v ${lib} ${prop})
+      if(v)
+        set_property(TARGET ${prod} PROPERTY ${prop} "${v}")
+      endif()
+    endforeach()
+    target_compile_definitions(${prod} PRIVATE ${HK_PRODUCTION_DEFINITIONS})
+    get_target_property(deps ${lib} INTERFACE_LINK_LIBRARIES)
+    if(NOT deps)
+      set(deps)
+    endif()
+    set(mapped_deps)
+    foreach(dep ${deps})
+      hk_production_lib(${dep} m)
+      list(APPEND mapped_deps ${m})
+    endforeach()
+    target_link_libraries(${prod} PUBLIC ${mapped_deps})
+  endif()
+  set(${out} ${prod} PARENT_SCOPE)
 endfunction()
 
 # hk_add_fuzzer(NAME LABEL l [LABELS more ...] SOURCES ... [LIBS ...] [SEEDS dir])

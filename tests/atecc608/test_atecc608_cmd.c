@@ -137,12 +137,12 @@ static void test_addresses(void)
     HK_CHECK_RESULT(hk_atecc608_addr(HK_ATECC608_ZONE_DATA, 15, 68, &p2), HK_OK);
     HK_CHECK_EQ(p2, 0x0279);
     /* Out of range or misaligned. */
-    HK_CHECK_RESULT(hk_atecc608_addr(HK_ATECC608_ZONE_CONFIG, 0, 128, &p2), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_atecc608_addr(HK_ATECC608_ZONE_OTP, 0, 64, &p2), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_atecc608_addr(HK_ATECC608_ZONE_DATA, 0, 36, &p2), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_atecc608_addr(HK_ATECC608_ZONE_DATA, 8, 416, &p2), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_atecc608_addr(HK_ATECC608_ZONE_DATA, 16, 0, &p2), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_atecc608_addr(HK_ATECC608_ZONE_DATA, 8, 2, &p2), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_atecc608_addr(HK_ATECC608_ZONE_CONFIG, 0, 128, &p2), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_atecc608_addr(HK_ATECC608_ZONE_OTP, 0, 64, &p2), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_atecc608_addr(HK_ATECC608_ZONE_DATA, 0, 36, &p2), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_atecc608_addr(HK_ATECC608_ZONE_DATA, 8, 416, &p2), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_atecc608_addr(HK_ATECC608_ZONE_DATA, 16, 0, &p2), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_atecc608_addr(HK_ATECC608_ZONE_DATA, 8, 2, &p2), HK_ERR_INVALID_ARG);
     HK_CHECK_RESULT(hk_atecc608_addr((hk_atecc608_zone)3, 0, 0, &p2), HK_ERR_INVALID_ARG);
     HK_CHECK_EQ(hk_atecc608_slot_size(0), 36);
     HK_CHECK_EQ(hk_atecc608_slot_size(7), 36);
@@ -192,23 +192,23 @@ static void test_bad_arguments(void)
 {
     hk_atecc608_cmd cmd;
     uint8_t big[200] = {0};
-    HK_CHECK_RESULT(hk_atecc608_cmd_build(&cmd, 0x12, 0, 0, big, 149, 4), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_atecc608_cmd_build(&cmd, 0x12, 0, 0, big, 149, 4), HK_ERR_INVALID_ARG);
     HK_CHECK_RESULT(hk_atecc608_cmd_build(&cmd, 0x12, 0, 0, big, 148, 4), HK_OK);
     HK_CHECK_EQ(cmd.len, 155);
-    HK_CHECK_RESULT(hk_atecc608_cmd_build(&cmd, 0x12, 0, 0, NULL, 1, 4), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_atecc608_cmd_build(&cmd, 0x12, 0, 0, NULL, 0, 3), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_atecc608_cmd_build(&cmd, 0x12, 0, 0, NULL, 0, 68), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_atecc608_cmd_build(NULL, 0x12, 0, 0, NULL, 0, 4), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_atecc608_cmd_write(&cmd, HK_ATECC608_ZONE_DATA, 0, seq, 8),
-                    HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_atecc608_cmd_nonce_load(&cmd, HK_ATECC608_NONCE_TEMPKEY, seq, 20),
-                    HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_atecc608_cmd_nonce_load(&cmd, (hk_atecc608_nonce_target)0xC0, seq, 32),
-                    HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_atecc608_cmd_sha_end(&cmd, seq, 64), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_atecc608_cmd_counter(&cmd, false, 2), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_atecc608_cmd_read(&cmd, (hk_atecc608_zone)3, false, 0), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_atecc608_cmd_verify_external(&cmd, NULL, seq), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_atecc608_cmd_build(&cmd, 0x12, 0, 0, NULL, 1, 4), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_atecc608_cmd_build(&cmd, 0x12, 0, 0, NULL, 0, 3), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_atecc608_cmd_build(&cmd, 0x12, 0, 0, NULL, 0, 68), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_atecc608_cmd_build(NULL, 0x12, 0, 0, NULL, 0, 4), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_atecc608_cmd_write(&cmd, HK_ATECC608_ZONE_DATA, 0, seq, 8),
+                     HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_atecc608_cmd_nonce_load(&cmd, HK_ATECC608_NONCE_TEMPKEY, seq, 20),
+                     HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_atecc608_cmd_nonce_load(&cmd, (hk_atecc608_nonce_target)0xC0, seq, 32),
+                     HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_atecc608_cmd_sha_end(&cmd, seq, 64), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_atecc608_cmd_counter(&cmd, false, 2), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_atecc608_cmd_read(&cmd, (hk_atecc608_zone)3, false, 0), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_atecc608_cmd_verify_external(&cmd, NULL, seq), HK_ERR_INVALID_ARG);
 }
 
 static void decode(const char *hex, size_t expected, hk_result want, uint8_t want_status,

@@ -97,7 +97,7 @@ static void test_decode(void)
     raw[19] = 0x10;
     HK_CHECK_RESULT(hk_atecc608_config_decode(raw, &cfg), HK_OK);
     HK_CHECK_EQ(cfg.clock_mode, 0xFF);
-    HK_CHECK_RESULT(hk_atecc608_config_decode(NULL, &cfg), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_atecc608_config_decode(NULL, &cfg), HK_ERR_INVALID_ARG);
 }
 
 static void expect(uint16_t sc, uint16_t kc, hk_result want, hk_atecc608_problem want_p)
@@ -139,8 +139,8 @@ static void test_check_raw(void)
             }
         }
     }
-    HK_CHECK_RESULT(hk_atecc608_config_check_raw(raw, 16, NULL), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_atecc608_config_check_raw(NULL, 0, NULL), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_atecc608_config_check_raw(raw, 16, NULL), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_atecc608_config_check_raw(NULL, 0, NULL), HK_ERR_INVALID_ARG);
     static const struct {
         uint8_t chip_mode, clock;
     } modes[] = {{0x00, 0}, {0x07, 0}, {0x28, 1}, {0x2D, 1}, {0x68, 2}, {0x6F, 2}, {0x08, 0xFF},
@@ -193,7 +193,7 @@ static void test_check(void)
     HK_CHECK_RESULT(hk_atecc608_config_check(&cfg, 8, &p), HK_ERR_SE_CONFIG);
     HK_CHECK_EQ(p, HK_ATECC608_PROBLEM_KEY_NOT_P256);
     HK_CHECK_RESULT(hk_atecc608_config_check(&cfg, 2, &p), HK_OK);
-    HK_CHECK_RESULT(hk_atecc608_config_check(&cfg, 16, &p), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_atecc608_config_check(&cfg, 16, &p), HK_ERR_INVALID_ARG);
 }
 
 static void test_problem_strings(void)

@@ -250,7 +250,7 @@ static void test_poll_timeout(void)
     HK_CHECK_RESULT(hk_atecc608_execute(&dev, &sign, HK_ATECC608_AFTER_IDLE, rs, 64, &len, NULL),
                     HK_ERR_SE_NO_RESPONSE);
     HK_CHECK(fake_done(&fake));
-    HK_CHECK_RESULT(hk_atecc608_set_clock_mode(&dev, 3), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_atecc608_set_clock_mode(&dev, 3), HK_ERR_INVALID_ARG);
 }
 
 static void test_crc_errors(void)
@@ -484,16 +484,16 @@ static void test_bus_errors_and_buffers(void)
 
     /* Caller bugs. */
     setup();
-    HK_CHECK_RESULT(exec_info(NULL, 4, &len, NULL), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(exec_info(out, 4, NULL, NULL), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(exec_info(NULL, 4, &len, NULL), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(exec_info(out, 4, NULL, NULL), HK_ERR_INVALID_ARG);
     hk_atecc608_cmd bad = info;
     bad.len = 3;
-    HK_CHECK_RESULT(hk_atecc608_execute(&dev, &bad, HK_ATECC608_AFTER_IDLE, out, 4, &len, NULL),
-                    HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_atecc608_execute(&dev, &info, (hk_atecc608_after)7, out, 4, &len, NULL),
-                    HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_atecc608_execute(&dev, &bad, HK_ATECC608_AFTER_IDLE, out, 4, &len, NULL),
+                     HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_atecc608_execute(&dev, &info, (hk_atecc608_after)7, out, 4, &len, NULL),
+                     HK_ERR_INVALID_ARG);
     hk_i2c none = {0};
-    HK_CHECK_RESULT(hk_atecc608_init(&dev, &none, 0x60), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_atecc608_init(&dev, &none, 0x60), HK_ERR_INVALID_ARG);
     HK_CHECK(fake_done(&fake));
 }
 
@@ -528,7 +528,7 @@ static void test_address(void)
     size_t len;
     HK_CHECK_RESULT(exec_info(out, 4, &len, NULL), HK_OK);
     HK_CHECK(fake_done(&fake));
-    HK_CHECK_RESULT(hk_atecc608_init(&dev, &i2c, 0x80), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_atecc608_init(&dev, &i2c, 0x80), HK_ERR_INVALID_ARG);
 }
 
 int main(void)

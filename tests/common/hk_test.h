@@ -18,6 +18,24 @@
 
 #include "hubkey/result.h"
 
+/* The production variant of a device unit test (label production; CMake
+ * builds it with HK_TEST_PRODUCTION=1, see hk_add_test in cmake/hubkey.cmake)
+ * links the device libraries built with HK_CHECK_PRECONDITIONS=0 and
+ * HK_RESULT_MESSAGES=0, as a shipped device is. What those settings compile
+ * out by design is checked only where it is compiled in, and says so:
+ *
+ *   HK_CHECK_REQUIRE(call, HK_ERR_INVALID_ARG)  a caller-bug precondition
+ *       (HK_REQUIRE in src/); in the production variant the call is not made
+ *       at all: with the check gone it would be the caller bug itself.
+ *   if (HK_TEST_MESSAGES) ...                  checks of result texts. */
+#ifdef HK_TEST_PRODUCTION
+#define HK_TEST_PRECONDITIONS 0
+#define HK_TEST_MESSAGES 0
+#else
+#define HK_TEST_PRECONDITIONS 1
+#define HK_TEST_MESSAGES 1
+#endif
+
 static int hk_test_checks_failed_;
 static int hk_test_cases_passed_;
 static int hk_test_cases_failed_;
@@ -55,6 +73,13 @@ static const char *hk_test_current_;
                     __LINE__, hk_test_current_, #a, hk_result_name(hk_ra_), (int)hk_ra_, \
                     hk_result_name(hk_rb_), (int)hk_rb_);                               \
         }                                                                               \
+    } while (0)
+
+/* A check of an HK_REQUIRE precondition: see HK_TEST_PRECONDITIONS. */
+#define HK_CHECK_REQUIRE(a, b)                                                          \
+    do {                                                                                \
+        if (HK_TEST_PRECONDITIONS)                                                      \
+            HK_CHECK_RESULT(a, b);                                                      \
     } while (0)
 
 /* Compare len bytes at p with the bytes of expected (len_e). */
@@ -171,6 +196,14 @@ static inline int hk_test_finish(const char *suite)
         hk_guard_fill(buf_, 0, sizeof buf_);                                         \
         HK_CHECK_RESULT((call), (want));                                             \
         HK_CHECK(hk_guard_intact(buf_, 0, sizeof buf_));                             \
+    } while (0)
+
+/* HK_CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, call) for an HK_REQUIRE
+ * precondition: not made in the production variant (HK_TEST_PRECONDITIONS). */
+#define HK_CHECK_BUILD_REQUIRE(call)                                                 \
+    do {                                                                             \
+        if (HK_TEST_PRECONDITIONS)                                                   \
+            HK_CHECK_BUILD_FAILS(HK_ERR_INVALID_ARG, call);                          \
     } while (0)
 
 #endif /* HK_TEST_H */

@@ -26,6 +26,18 @@ static void test_values_distinct_and_named(void)
     HK_CHECK(strcmp(hk_result_name(HK_ERR_TIMEOUT), "HK_ERR_TIMEOUT") == 0);
 }
 
+/* Known answers for every text: the message of result.h, or in the
+ * production variant (HK_RESULT_MESSAGES=0, no texts on the device) the
+ * result's name. */
+static void test_texts(void)
+{
+#define T_(name, value, msg) HK_CHECK(strcmp(hk_result_str(name), HK_TEST_MESSAGES ? msg : #name) == 0);
+    HK_RESULT_LIST(T_)
+#undef T_
+    const char *want = HK_TEST_MESSAGES ? "timed out" : "HK_ERR_TIMEOUT";
+    HK_CHECK(strcmp(hk_result_str(HK_ERR_TIMEOUT), want) == 0);
+}
+
 static void test_unknown_value(void)
 {
     HK_CHECK(strcmp(hk_result_str((hk_result)12345), "unknown error") == 0);
@@ -144,6 +156,7 @@ int main(void)
     HK_RUN(test_text_uint);
     HK_RUN(test_text_writer);
     HK_RUN(test_values_distinct_and_named);
+    HK_RUN(test_texts);
     HK_RUN(test_unknown_value);
     return hk_test_finish("result");
 }

@@ -105,10 +105,10 @@ static void test_preconditions(void)
 {
     char out[8];
     size_t len;
-    HK_CHECK_RESULT(hk_device_cert_cn(der, 1, NULL, 8, &len), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_device_cert_cn(der, 1, out, 0, &len), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_device_cert_cn(der, 1, out, 8, NULL), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_device_cert_cn(NULL, 4, out, 8, &len), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_device_cert_cn(der, 1, NULL, 8, &len), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_device_cert_cn(der, 1, out, 0, &len), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_device_cert_cn(der, 1, out, 8, NULL), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_device_cert_cn(NULL, 4, out, 8, &len), HK_ERR_INVALID_ARG);
 }
 
 int main(void)

@@ -90,13 +90,13 @@ static void test_init_errors(void)
     c = cfg;
     c.jitter_ms = c.backoff_max_ms + 1;
     HK_CHECK_RESULT(hk_dps_machine_init(&m, &c, 0), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_dps_machine_init(NULL, &cfg, 0), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_dps_machine_init(&m, NULL, 0), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_dps_machine_init(NULL, &cfg, 0), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_dps_machine_init(&m, NULL, 0), HK_ERR_INVALID_ARG);
     HK_CHECK_RESULT(hk_dps_machine_init(&m, &cfg, 0), HK_OK);
     hk_dps_step s;
-    HK_CHECK_RESULT(hk_dps_machine_next(&m, 0, 0, NULL), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_dps_machine_next(NULL, 0, 0, &s), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_dps_machine_on_response(&m, NULL, 0, 0), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_dps_machine_next(&m, 0, 0, NULL), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_dps_machine_next(NULL, 0, 0, &s), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_dps_machine_on_response(&m, NULL, 0, 0), HK_ERR_INVALID_ARG);
 }
 
 /* register -> 202 retry-after 3 -> poll -> 202 (no retry-after: backoff)

@@ -329,9 +329,9 @@ static void test_errors_utf8(void)
 static void test_invalid_arguments(void)
 {
     hk_json_doc doc;
-    HK_CHECK_RESULT(hk_json_parse(NULL, "1", 1, toks, MAXTOK, 4), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_json_parse(&doc, NULL, 1, toks, MAXTOK, 4), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_json_parse(&doc, "1", 1, NULL, 1, 4), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_json_parse(NULL, "1", 1, toks, MAXTOK, 4), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_json_parse(&doc, NULL, 1, toks, MAXTOK, 4), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_json_parse(&doc, "1", 1, NULL, 1, 4), HK_ERR_INVALID_ARG);
     /* Zero-length input with a NULL pointer is legal (and truncated). */
     HK_CHECK_RESULT(hk_json_parse(&doc, NULL, 0, toks, MAXTOK, 4), HK_ERR_JSON_TRUNCATED);
     /* No token room at all. */
@@ -416,10 +416,10 @@ static void test_object_find(void)
     HK_CHECK_EQ(v, 999);
     /* Not an object. */
     HK_CHECK_RESULT(hk_json_object_find(&doc, 2, "x", &v), HK_ERR_JSON_TYPE);
-    HK_CHECK_RESULT(hk_json_object_find(&doc, 99, "x", &v), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_json_object_find(&doc, 0, NULL, &v), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_json_object_find(&doc, 0, "x", NULL), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_json_object_find(NULL, 0, "x", &v), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_json_object_find(&doc, 99, "x", &v), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_json_object_find(&doc, 0, NULL, &v), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_json_object_find(&doc, 0, "x", NULL), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_json_object_find(NULL, 0, "x", &v), HK_ERR_INVALID_ARG);
 
     /* Duplicate names: refused, whether spelled the same or escaped. */
     HK_CHECK_RESULT(parse(&doc, "{\"k\":1,\"j\":2,\"\\u006b\":3}"), HK_OK);
@@ -471,12 +471,12 @@ static void test_iteration(void)
     HK_CHECK_RESULT(hk_json_next(&doc, 1, &i), HK_ERR_JSON_TYPE);
     HK_CHECK_RESULT(hk_json_next(&doc, 8, &i), HK_ERR_JSON_TYPE);
     /* Preconditions: container index, a cursor outside the container. */
-    HK_CHECK_RESULT(hk_json_next(&doc, 9, &i), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_json_next(&doc, 9, &i), HK_ERR_INVALID_ARG);
     i = 1;
-    HK_CHECK_RESULT(hk_json_next(&doc, 2, &i), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_json_next(&doc, 2, &i), HK_ERR_INVALID_ARG);
     i = 5;
-    HK_CHECK_RESULT(hk_json_next(&doc, 2, &i), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_json_next(&doc, 0, NULL), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_json_next(&doc, 2, &i), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_json_next(&doc, 0, NULL), HK_ERR_INVALID_ARG);
 
     /* Object members: the cursor is on keys; values at key + 1. */
     HK_CHECK_RESULT(parse(&doc, "{\"a\":{\"b\":1},\"c\":[2],\"d\":3}"), HK_OK);
@@ -492,7 +492,7 @@ static void test_iteration(void)
     /* A cursor on the last member's value is not a key: refused, and
      * nothing is read past the container. */
     i = 9;
-    HK_CHECK_RESULT(hk_json_next(&doc, 0, &i), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_json_next(&doc, 0, &i), HK_ERR_INVALID_ARG);
     i = 0;
     HK_CHECK_RESULT(hk_json_next(&doc, 2, &i), HK_OK);
     HK_CHECK_EQ(i, 3);
@@ -552,10 +552,10 @@ static void test_string_get(void)
     HK_CHECK_RESULT(hk_json_string_get(&doc, 2, out, sizeof out, &n), HK_ERR_JSON_TYPE);
     HK_CHECK_RESULT(hk_json_string_get(&doc, 2, out, 0, &n), HK_ERR_JSON_TYPE);
     HK_CHECK_RESULT(hk_json_string_get(&doc, 0, out, sizeof out, &n), HK_ERR_JSON_TYPE);
-    HK_CHECK_RESULT(hk_json_string_get(&doc, 5, out, sizeof out, &n), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_json_string_get(&doc, 1, NULL, sizeof out, &n), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_json_string_get(&doc, 1, out, sizeof out, NULL), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_json_string_get(NULL, 1, out, sizeof out, &n), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_json_string_get(&doc, 5, out, sizeof out, &n), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_json_string_get(&doc, 1, NULL, sizeof out, &n), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_json_string_get(&doc, 1, out, sizeof out, NULL), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_json_string_get(NULL, 1, out, sizeof out, &n), HK_ERR_INVALID_ARG);
     /* Empty string needs just the NUL. */
     HK_CHECK_RESULT(parse(&doc, "\"\""), HK_OK);
     hk_guard_fill(out, 0, sizeof out);
@@ -638,11 +638,11 @@ static void test_integers(void)
     int64_t v64;
     uint32_t v32;
     HK_CHECK_RESULT(parse(&doc, "1"), HK_OK);
-    HK_CHECK_RESULT(hk_json_int64_get(&doc, 1, &v64), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_json_int64_get(&doc, 0, NULL), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_json_int64_get(NULL, 0, &v64), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_json_uint32_get(&doc, 1, &v32), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_json_uint32_get(&doc, 0, NULL), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_json_int64_get(&doc, 1, &v64), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_json_int64_get(&doc, 0, NULL), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_json_int64_get(NULL, 0, &v64), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_json_uint32_get(&doc, 1, &v32), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_json_uint32_get(&doc, 0, NULL), HK_ERR_INVALID_ARG);
 }
 
 static void test_bool_and_raw(void)
@@ -662,8 +662,8 @@ static void test_bool_and_raw(void)
     HK_CHECK_RESULT(hk_json_bool_get(&doc, 5, &b), HK_ERR_JSON_TYPE);
     HK_CHECK(b);
     HK_CHECK_EQ(doc.tokens[6].type, HK_JSON_NULL);
-    HK_CHECK_RESULT(hk_json_bool_get(&doc, 99, &b), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_json_bool_get(&doc, 2, NULL), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_json_bool_get(&doc, 99, &b), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_json_bool_get(&doc, 2, NULL), HK_ERR_INVALID_ARG);
 
     size_t v;
     HK_CHECK_RESULT(hk_json_object_find(&doc, 0, "payload", &v), HK_OK);
@@ -674,9 +674,9 @@ static void test_bool_and_raw(void)
     HK_CHECK_EQ(n, strlen(s));
     HK_CHECK_RESULT(hk_json_raw_get(&doc, 1, &text, &n), HK_OK);
     HK_CHECK_STRN(text, n, "\"ok\"");
-    HK_CHECK_RESULT(hk_json_raw_get(&doc, 99, &text, &n), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_json_raw_get(&doc, 0, NULL, &n), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_json_raw_get(&doc, 0, &text, NULL), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_json_raw_get(&doc, 99, &text, &n), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_json_raw_get(&doc, 0, NULL, &n), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_json_raw_get(&doc, 0, &text, NULL), HK_ERR_INVALID_ARG);
 
     /* The raw slice of a value is itself a document. */
     hk_json_token t2[8];

@@ -330,22 +330,22 @@ static void test_invalid_arguments(void)
     char buf[16];
     hk_json_writer w;
     size_t n;
-    HK_CHECK_RESULT(hk_json_writer_init(NULL, buf, sizeof buf), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_json_writer_init(&w, NULL, 1), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_json_write_object_begin(NULL), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_json_write_object_end(NULL), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_json_write_array_begin(NULL), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_json_write_array_end(NULL), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_json_write_key(NULL, "k"), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_json_write_string(NULL, "s"), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_json_write_string_n(NULL, "s", 1), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_json_write_int(NULL, 1), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_json_write_bool(NULL, true), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_json_write_null(NULL), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_json_write_raw(NULL, "1", 1), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_json_writer_finish(NULL, &n), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_json_writer_init(NULL, buf, sizeof buf), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_json_writer_init(&w, NULL, 1), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_json_write_object_begin(NULL), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_json_write_object_end(NULL), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_json_write_array_begin(NULL), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_json_write_array_end(NULL), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_json_write_key(NULL, "k"), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_json_write_string(NULL, "s"), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_json_write_string_n(NULL, "s", 1), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_json_write_int(NULL, 1), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_json_write_bool(NULL, true), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_json_write_null(NULL), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_json_write_raw(NULL, "1", 1), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_json_writer_finish(NULL, &n), HK_ERR_INVALID_ARG);
     hk_json_writer_init(&w, buf, sizeof buf);
-    HK_CHECK_RESULT(hk_json_writer_finish(&w, NULL), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_json_writer_finish(&w, NULL), HK_ERR_INVALID_ARG);
 
     /* NULL or empty texts are kept as the sticky error. */
     hk_json_writer_init(&w, buf, sizeof buf);

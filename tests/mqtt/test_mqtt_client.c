@@ -1019,21 +1019,21 @@ static void test_init_and_caller_bugs(void)
     HK_CHECK_RESULT(hk_mqtt_client_init(&c, &cfg), HK_OK);
     HK_CHECK_EQ(hk_mqtt_client_get_state(&c), HK_MQTT_STATE_IDLE);
     cfg.max_packet = 9;
-    HK_CHECK_RESULT(hk_mqtt_client_init(&c, &cfg), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_mqtt_client_init(&c, &cfg), HK_ERR_INVALID_ARG);
     cfg.max_packet = 0;
     cfg.tx_cap = 3;
-    HK_CHECK_RESULT(hk_mqtt_client_init(&c, &cfg), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_mqtt_client_init(&c, &cfg), HK_ERR_INVALID_ARG);
     cfg.tx_cap = 8;
     cfg.rx_cap = 3;
-    HK_CHECK_RESULT(hk_mqtt_client_init(&c, &cfg), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_mqtt_client_init(&c, &cfg), HK_ERR_INVALID_ARG);
     cfg.rx_cap = 8;
     cfg.rx_buf = NULL;
-    HK_CHECK_RESULT(hk_mqtt_client_init(&c, &cfg), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_mqtt_client_init(&c, &cfg), HK_ERR_INVALID_ARG);
     cfg.rx_buf = rx;
     cfg.on_event = NULL;
-    HK_CHECK_RESULT(hk_mqtt_client_init(&c, &cfg), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_mqtt_client_init(NULL, &cfg), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_mqtt_client_init(&c, NULL), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_mqtt_client_init(&c, &cfg), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_mqtt_client_init(NULL, &cfg), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_mqtt_client_init(&c, NULL), HK_ERR_INVALID_ARG);
 
     setup();
     hk_mqtt_connect_options o = small_options(0, true);
@@ -1041,16 +1041,16 @@ static void test_init_and_caller_bugs(void)
     hk_transport no_send = {&fx.f, NULL, fake_recv};
     uint32_t d;
     uint16_t id;
-    HK_CHECK_RESULT(hk_mqtt_client_connect(&fx.c, &no_send, &o, 0), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_mqtt_client_connect(&fx.c, NULL, &o, 0), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_mqtt_client_connect(&fx.c, &t, NULL, 0), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_mqtt_client_connect(&fx.c, &no_send, &o, 0), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_mqtt_client_connect(&fx.c, NULL, &o, 0), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_mqtt_client_connect(&fx.c, &t, NULL, 0), HK_ERR_INVALID_ARG);
     o.client_id_len = 70000;
     HK_CHECK_RESULT(hk_mqtt_client_connect(&fx.c, &t, &o, 0), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_mqtt_client_process(&fx.c, 0, NULL), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_mqtt_client_process(NULL, 0, &d), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_mqtt_client_publish(&fx.c, NULL, &id), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_mqtt_client_subscribe(&fx.c, NULL, 1, NULL), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_mqtt_client_disconnect(NULL), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_mqtt_client_process(&fx.c, 0, NULL), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_mqtt_client_process(NULL, 0, &d), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_mqtt_client_publish(&fx.c, NULL, &id), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_mqtt_client_subscribe(&fx.c, NULL, 1, NULL), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_mqtt_client_disconnect(NULL), HK_ERR_INVALID_ARG);
 }
 
 int main(void)

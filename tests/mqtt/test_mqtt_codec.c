@@ -192,10 +192,10 @@ static void test_connect_errors(void)
     HK_CHECK_RESULT(hk_mqtt_connect_encode(&o, buf, sizeof buf, &n), HK_ERR_INVALID_ARG);
     HK_CHECK(hk_guard_intact(buf, 0, sizeof buf));
     /* Caller bugs. */
-    HK_CHECK_RESULT(hk_mqtt_connect_encode(NULL, buf, sizeof buf, &n), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_mqtt_connect_encode(NULL, buf, sizeof buf, &n), HK_ERR_INVALID_ARG);
     o.client_id = "c";
-    HK_CHECK_RESULT(hk_mqtt_connect_encode(&o, buf, sizeof buf, NULL), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_mqtt_connect_encode(&o, NULL, 4, &n), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_mqtt_connect_encode(&o, buf, sizeof buf, NULL), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_mqtt_connect_encode(&o, NULL, 4, &n), HK_ERR_INVALID_ARG);
     /* Largest strings still encode (size query). */
     static char big[65535];
     o.client_id = big;
@@ -230,9 +230,9 @@ static void test_subscribe_unsubscribe(void)
     HK_CHECK_RESULT(hk_mqtt_subscribe_encode(0, subs, 1, buf, sizeof buf, &n), HK_ERR_INVALID_ARG);
     HK_CHECK_RESULT(hk_mqtt_unsubscribe_encode(0, subs, 1, buf, sizeof buf, &n), HK_ERR_INVALID_ARG);
     HK_CHECK_RESULT(hk_mqtt_subscribe_encode(1, subs, 0, buf, sizeof buf, &n), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_mqtt_subscribe_encode(1, NULL, 1, buf, sizeof buf, &n), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_mqtt_subscribe_encode(1, subs, 1, NULL, 8, &n), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_mqtt_subscribe_encode(1, subs, 1, buf, sizeof buf, NULL), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_mqtt_subscribe_encode(1, NULL, 1, buf, sizeof buf, &n), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_mqtt_subscribe_encode(1, subs, 1, NULL, 8, &n), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_mqtt_subscribe_encode(1, subs, 1, buf, sizeof buf, NULL), HK_ERR_INVALID_ARG);
     hk_mqtt_subscription bad = {S("t"), 2};
     HK_CHECK_RESULT(hk_mqtt_subscribe_encode(1, &bad, 1, buf, sizeof buf, &n), HK_ERR_INVALID_ARG);
     bad.qos = 0;
@@ -378,7 +378,7 @@ static void test_publish_errors(void)
     m.payload_len = 3;
     HK_CHECK_RESULT(hk_mqtt_publish_encode(&m, buf, sizeof buf, &n), HK_ERR_INVALID_ARG);
     HK_CHECK(hk_guard_intact(buf, 0, sizeof buf));
-    HK_CHECK_RESULT(hk_mqtt_publish_encode(NULL, buf, sizeof buf, &n), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_mqtt_publish_encode(NULL, buf, sizeof buf, &n), HK_ERR_INVALID_ARG);
 }
 
 static void test_short_packets(void)
@@ -393,8 +393,8 @@ static void test_short_packets(void)
     size_t n;
     hk_guard_fill(buf, 0, sizeof buf);
     HK_CHECK_RESULT(hk_mqtt_puback_encode(0, buf, sizeof buf, &n), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_mqtt_pingreq_encode(NULL, 2, &n), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_mqtt_disconnect_encode(buf, sizeof buf, NULL), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_mqtt_pingreq_encode(NULL, 2, &n), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_mqtt_disconnect_encode(buf, sizeof buf, NULL), HK_ERR_INVALID_ARG);
     HK_CHECK(hk_guard_intact(buf, 0, sizeof buf));
 }
 
@@ -448,9 +448,9 @@ static void test_split(void)
     /* Empty input and caller bugs. */
     HK_CHECK_RESULT(hk_mqtt_packet_split(NULL, 0, 10, &p, &used), HK_OK);
     HK_CHECK_EQ(used, 0);
-    HK_CHECK_RESULT(hk_mqtt_packet_split(NULL, 1, 10, &p, &used), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_mqtt_packet_split(buf, 1, 10, NULL, &used), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_mqtt_packet_split(buf, 1, 10, &p, NULL), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_mqtt_packet_split(NULL, 1, 10, &p, &used), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_mqtt_packet_split(buf, 1, 10, NULL, &used), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_mqtt_packet_split(buf, 1, 10, &p, NULL), HK_ERR_INVALID_ARG);
     /* A zero-length body. */
     HK_CHECK_RESULT(split_hex("d000", buf, &p), HK_OK);
     HK_CHECK_EQ(p.type, HK_MQTT_PINGRESP);
@@ -494,8 +494,8 @@ static void test_connack(void)
         HK_CHECK_RESULT(hk_mqtt_connack_decode(&p, &sp), cases[i].r);
         HK_CHECK(!sp);
     }
-    HK_CHECK_RESULT(hk_mqtt_connack_decode(NULL, &sp), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_mqtt_connack_decode(&p, NULL), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_mqtt_connack_decode(NULL, &sp), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_mqtt_connack_decode(&p, NULL), HK_ERR_INVALID_ARG);
 }
 
 static void test_suback(void)
@@ -530,7 +530,7 @@ static void test_suback(void)
         HK_CHECK_RESULT(split_hex(bad[i], buf, &p), HK_OK);
         HK_CHECK_RESULT(hk_mqtt_suback_decode(&p, &id, &codes, &count), HK_ERR_MQTT_PROTOCOL);
     }
-    HK_CHECK_RESULT(hk_mqtt_suback_decode(&p, NULL, &codes, &count), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_mqtt_suback_decode(&p, NULL, &codes, &count), HK_ERR_INVALID_ARG);
 }
 
 static void test_publish_decode(void)
@@ -593,8 +593,8 @@ static void test_publish_decode(void)
     }
     HK_CHECK_RESULT(split_hex("40020001", buf, &p), HK_OK);
     HK_CHECK_RESULT(hk_mqtt_publish_decode(&p, &m), HK_ERR_MQTT_PROTOCOL); /* not a PUBLISH */
-    HK_CHECK_RESULT(hk_mqtt_publish_decode(NULL, &m), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_mqtt_publish_decode(&p, NULL), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_mqtt_publish_decode(NULL, &m), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_mqtt_publish_decode(&p, NULL), HK_ERR_INVALID_ARG);
 }
 
 static void test_acks(void)
@@ -623,7 +623,7 @@ static void test_acks(void)
         HK_CHECK_RESULT(split_hex(bad[i], buf, &p), HK_OK);
         HK_CHECK_RESULT(hk_mqtt_ack_decode(&p, &id), HK_ERR_MQTT_PROTOCOL);
     }
-    HK_CHECK_RESULT(hk_mqtt_ack_decode(&p, NULL), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_mqtt_ack_decode(&p, NULL), HK_ERR_INVALID_ARG);
 }
 
 /* A server byte stream with packets of every kind and both length sizes. */
@@ -758,14 +758,14 @@ static void test_stream_errors(void)
     HK_CHECK_RESULT(hk_mqtt_stream_commit(&s, 5), HK_OK);
     HK_CHECK_RESULT(hk_mqtt_stream_next(&s, &p, &ready), HK_ERR_MQTT_BAD_LENGTH);
     /* Caller bugs. */
-    HK_CHECK_RESULT(hk_mqtt_stream_commit(&s, sizeof buf), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_mqtt_stream_init(&s, buf, 1, 0), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_mqtt_stream_init(&s, buf, 8, 9), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_mqtt_stream_init(&s, NULL, 8, 0), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_mqtt_stream_init(NULL, buf, 8, 0), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_mqtt_stream_space(&s, NULL, &room), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_mqtt_stream_next(&s, NULL, &ready), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_mqtt_stream_commit(NULL, 0), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_mqtt_stream_commit(&s, sizeof buf), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_mqtt_stream_init(&s, buf, 1, 0), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_mqtt_stream_init(&s, buf, 8, 9), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_mqtt_stream_init(&s, NULL, 8, 0), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_mqtt_stream_init(NULL, buf, 8, 0), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_mqtt_stream_space(&s, NULL, &room), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_mqtt_stream_next(&s, NULL, &ready), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_mqtt_stream_commit(NULL, 0), HK_ERR_INVALID_ARG);
 }
 
 int main(void)

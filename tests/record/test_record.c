@@ -265,15 +265,15 @@ static void test_bad_input(void)
     HK_CHECK_RESULT(hk_record_write(&se, "h b", 3, "dev", 3, 0), HK_ERR_MALFORMED);
     HK_CHECK_RESULT(hk_record_write(&se, "hub", 3, "d\0v", 3, 0), HK_ERR_MALFORMED);
     HK_CHECK_RESULT(hk_record_write(&se, "hub", 3, "d\x7f", 2, 0), HK_ERR_MALFORMED);
-    HK_CHECK_RESULT(hk_record_write(&se, "hub", 3, "dev", 3, 0x80), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_record_write(&se, NULL, 3, "dev", 3, 0), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_record_write(NULL, "hub", 3, "dev", 3, 0), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_record_write(&se, "hub", 3, "dev", 3, 0x80), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_record_write(&se, NULL, 3, "dev", 3, 0), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_record_write(NULL, "hub", 3, "dev", 3, 0), HK_ERR_INVALID_ARG);
     HK_CHECK_EQ(f.writes, 0);
     hk_record r;
     uint8_t img[HK_RECORD_AREA_SIZE] = {0};
     HK_CHECK_RESULT(hk_record_parse(img, sizeof(img) - 1, &r), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_record_parse(NULL, sizeof(img), &r), HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_record_read(NULL, &r), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_record_parse(NULL, sizeof(img), &r), HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_record_read(NULL, &r), HK_ERR_INVALID_ARG);
 }
 
 static void test_se_errors(void)
@@ -815,11 +815,11 @@ static void test_image_update(void)
     hk_record r;
     HK_CHECK_RESULT(hk_record_parse(image, sizeof image, &r), HK_OK);
     HK_CHECK(record_is(&r, "hub.example", "dev-1"));
-    HK_CHECK_RESULT(hk_record_image_update(image, sizeof image, NULL, 3, "dev-1", 5, 0, &off,
+    HK_CHECK_REQUIRE(hk_record_image_update(image, sizeof image, NULL, 3, "dev-1", 5, 0, &off,
                                            &len),
-                    HK_ERR_INVALID_ARG);
-    HK_CHECK_RESULT(hk_record_image_update(image, sizeof image, "hub", 3, NULL, 5, 0, &off, &len),
-                    HK_ERR_INVALID_ARG);
+                     HK_ERR_INVALID_ARG);
+    HK_CHECK_REQUIRE(hk_record_image_update(image, sizeof image, "hub", 3, NULL, 5, 0, &off, &len),
+                     HK_ERR_INVALID_ARG);
     /* Empty texts are malformed unless the record is being forgotten. */
     HK_CHECK_RESULT(hk_record_image_update(image, sizeof image, NULL, 0, NULL, 0, 0, &off, &len),
                     HK_ERR_MALFORMED);
