@@ -9,6 +9,12 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/ecp.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/x509_crt.h>
+
 #include "hk_test.h"
 #include "hubkey/cert.h"
 #include "hubkey/record.h"
@@ -39,6 +45,67 @@ static int openssl_verify(const char *root, const char *signer, const char *leaf
 {
     return fr_run("/usr/bin/openssl", "verify", "-CAfile", root, "-untrusted", signer, leaf,
                   NULL);
+}
+
+/* Writes to out_pem a certificate that names issuer_pem's subject as its
+ * issuer, signed with a throwaway key. A verifier checks that an issuer is a
+ * CA before it checks any signature, so `openssl verify` of this certificate
+ * over a chain through issuer_pem says "invalid CA certificate" exactly when
+ * the issuer is not a CA (for a CA it reports the signature instead). */
+static int forge_child(const char *issuer_pem, const char *out_pem)
+{
+    mbedtls_x509_crt issuer;
+    mbedtls_pk_context key;
+    mbedtls_x509write_cert crt;
+    mbedtls_entropy_context entropy;
+    mbedtls_ctr_drbg_context drbg;
+    mbedtls_mpi serial;
+    mbedtls_x509_crt_init(&issuer);
+    mbedtls_pk_init(&key);
+    mbedtls_x509write_crt_init(&crt);
+    mbedtls_entropy_init(&entropy);
+    mbedtls_ctr_drbg_init(&drbg);
+    mbedtls_mpi_init(&serial);
+    char name[512], compact[512];
+    static unsigned char pem[4096];
+    int ok = mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy, NULL, 0) == 0 &&
+             mbedtls_x509_crt_parse_file(&issuer, issuer_pem) == 0 &&
+             mbedtls_x509_dn_gets(name, sizeof name, &issuer.subject) > 0 &&
+             mbedtls_pk_setup(&key, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY)) == 0 &&
+             mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(key),
+                                 mbedtls_ctr_drbg_random, &drbg) == 0 &&
+             mbedtls_mpi_lset(&serial, 1) == 0;
+    /* "O=x, CN=y" from dn_gets; the writer takes "O=x,CN=y". */
+    size_t k = 0;
+    for (size_t i = 0; ok && name[i] && k + 1 < sizeof compact; i++)
+        if (!(name[i] == ' ' && i > 0 && name[i - 1] == ','))
+            compact[k++] = name[i];
+    compact[k] = '\0';
+    if (ok) {
+        mbedtls_x509write_crt_set_version(&crt, MBEDTLS_X509_CRT_VERSION_3);
+        mbedtls_x509write_crt_set_md_alg(&crt, MBEDTLS_MD_SHA256);
+        mbedtls_x509write_crt_set_subject_key(&crt, &key);
+        mbedtls_x509write_crt_set_issuer_key(&crt, &key);
+        ok = mbedtls_x509write_crt_set_subject_name(&crt, "CN=issued by a device") == 0 &&
+             mbedtls_x509write_crt_set_issuer_name(&crt, compact) == 0 &&
+             mbedtls_x509write_crt_set_serial(&crt, &serial) == 0 &&
+             mbedtls_x509write_crt_set_validity(&crt, "20240101000000", "20491231235959") == 0 &&
+             mbedtls_x509write_crt_pem(&crt, pem, sizeof pem, mbedtls_ctr_drbg_random, &drbg) == 0;
+    }
+    FILE *f = ok ? fopen(out_pem, "w") : NULL;
+    if (f) {
+        ok = fputs((const char *)pem, f) >= 0;
+        ok = fclose(f) == 0 && ok;
+    } else {
+        ok = 0;
+    }
+    mbedtls_mpi_free(&serial);
+    mbedtls_x509write_crt_free(&crt);
+    mbedtls_pk_free(&key);
+    mbedtls_x509_crt_free(&issuer);
+    mbedtls_ctr_drbg_free(&drbg);
+    mbedtls_entropy_free(&entropy);
+    return ok ? 0 : -1;
 }
 
 static void load_config(const char *file, uint8_t cfg[128])
@@ -422,9 +489,18 @@ static void test_provision(void)
     char q0[800];
     snprintf(q0, sizeof q0, "%s/device.certdef", out);
     HK_CHECK(access(q0, R_OK) == 0);
-    /* The check can fail: the device certificate is not a CA's. */
-    HK_CHECK(openssl_verify(root, dev, signer) == 0);
-    HK_CHECK(openssl_verify(dev, signer, root) != 0);
+    /* The device certificate is not a CA's: a certificate naming it as
+     * issuer does not verify, refused for the issuer's CA status (the same
+     * forgery under the signer, a CA, fails on its signature instead). */
+    char forged[700], via[800];
+    path_in(forged, sizeof forged, "issued-by-device.pem");
+    snprintf(via, sizeof via, "%s/chain.pem", out); /* device + signer */
+    HK_CHECK_EQ(forge_child(dev, forged), 0);
+    HK_CHECK(openssl_verify(root, via, forged) != 0);
+    HK_CHECK(fr_has("invalid CA certificate"));
+    HK_CHECK_EQ(forge_child(signer, forged), 0);
+    HK_CHECK(openssl_verify(root, via, forged) != 0);
+    HK_CHECK(!fr_has("invalid CA certificate") && fr_has("signature"));
     /* The thumbprint printed is the certificate's. */
     HK_CHECK_EQ(fr_run("/usr/bin/openssl", "x509", "-in", dev, "-noout", "-fingerprint",
                        "-sha256", NULL), 0);
