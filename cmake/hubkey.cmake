@@ -12,6 +12,20 @@ set(HK_HOST_WARNINGS -Wall -Wextra -Werror -Wshadow -Wundef)
 
 set(HK_SANITIZE_FLAGS -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
 
+# hk_require_dependency(FOUND PACKAGE pkg WHAT "what needs it")
+# A dependency of the test build: when FOUND (a variable's value, e.g. a
+# find_library result) is false, configuring fails and names the Debian
+# package and scripts/install-deps, instead of leaving the tests that need it
+# unregistered (CTest would still report 100 % passed). The size build, which
+# builds no host code, is not concerned.
+function(hk_require_dependency found)
+  cmake_parse_arguments(A "" "PACKAGE;WHAT" "" ${ARGN})
+  if(NOT found AND NOT HK_SIZE_BUILD)
+    message(FATAL_ERROR "${A_WHAT} needs the Debian package ${A_PACKAGE}, which is not "
+                        "installed: run scripts/install-deps (or apt-get install ${A_PACKAGE})")
+  endif()
+endfunction()
+
 function(hk_add_optional_subdirectory dir)
   if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${dir}/CMakeLists.txt)
     add_subdirectory(${dir})
