@@ -33,7 +33,10 @@ host:
 deps:
 	@scripts/install-deps
 
+# The registered tests must be exactly tests/expected-tests.txt (nothing
+# silently left out by a missing dependency) before they run.
 test: all
+	@python3 scripts/check-test-set $(BUILD)
 	@ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
 # A size build configured before the toolchain file's current LTO flags
@@ -44,6 +47,7 @@ size: deps
 	@cmake -S . -B $(SIZE_BUILD) -DCMAKE_TOOLCHAIN_FILE=cmake/arm-none-eabi.cmake \
 	  -DHK_SIZE_BUILD=ON -DCMAKE_BUILD_TYPE=MinSizeRel >/dev/null
 	@cmake --build $(SIZE_BUILD) -j $(JOBS)
+	@python3 scripts/check-no-heap-map $(SIZE_BUILD)
 	@python3 scripts/size-report $(SIZE_BUILD)
 
 # Firmware images for the Cortex-M4 board QEMU emulates (mps2-an386):
