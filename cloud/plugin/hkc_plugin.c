@@ -1236,7 +1236,8 @@ static int hub_method_response(struct ctx *c, struct client *cl, const char *sta
         if (w->cmd_id == id && strcmp(w->client_id, cl->client_id) == 0) {
             char *text = malloc(len + 1);
             if (text) {
-                memcpy(text, payload, len);
+                if (len > 0) /* an empty answer may come with no payload pointer */
+                    memcpy(text, payload, len);
                 text[len] = '\0';
             }
             hkc_db_exec(c->db, "UPDATE commands SET state='done', status=?, response=? WHERE id=?",

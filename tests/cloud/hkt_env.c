@@ -39,6 +39,57 @@ static bool keep_files(void)
     return k && *k && strcmp(k, "0") != 0;
 }
 
+/* Sanitizer reports found in a broker's output (the instrumented plugin,
+ * tests/cloud/sanitized-mosquitto): each is printed when its cloud stops,
+ * and the test process then exits with status 1 whatever its checks said. */
+static int hkt_sanitizer_reports;
+
+static void hkt_sanitizer_verdict(void)
+{
+    if (hkt_sanitizer_reports > 0) {
+        fprintf(stderr, "hkt: %d sanitizer report(s) from the broker plugin: failing\n",
+                hkt_sanitizer_reports);
+        fflush(NULL);
+        _exit(1);
+    }
+}
+
+/* Scans STATE/mosquitto.out (the broker's stdout and stderr) for reports
+ * of AddressSanitizer, LeakSanitizer or UndefinedBehaviorSanitizer. */
+static void scan_broker_output(struct hkt_cloud *c)
+{
+    static const char *const markers[] = {"ERROR: AddressSanitizer", "AddressSanitizer:DEADLYSIGNAL",
+                                           "ERROR: LeakSanitizer", "runtime error:",
+                                           "SUMMARY: UndefinedBehaviorSanitizer"};
+    char path[sizeof c->state + 32];
+    snprintf(path, sizeof path, "%s/mosquitto.out", c->state);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    char *text = NULL;
+    size_t len = 0;
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        char *g = realloc(text, len + n + 1);
+        if (!g)
+            break;
+        text = g;
+        memcpy(text + len, chunk, n);
+        len += n;
+        text[len] = '\0';
+    }
+    fclose(f);
+    for (size_t i = 0; text && i < sizeof markers / sizeof markers[0]; i++) {
+        if (strstr(text, markers[i])) {
+            fprintf(stderr, "hkt: sanitizer report in %s:\n%s\n", path, text);
+            hkt_sanitizer_reports++;
+            break;
+        }
+    }
+    free(text);
+}
+
 static void hkt_stop_all(void)
 {
     for (int i = 0; i < 8; i++)
@@ -273,6 +324,7 @@ bool hkt_cloud_start(struct hkt_cloud *c)
     snprintf(c->ca, sizeof(c->ca), "%s/pki/server-ca.pem", c->state);
     static bool registered;
     if (!registered) {
+        atexit(hkt_sanitizer_verdict); /* runs after hkt_stop_all */
         atexit(hkt_stop_all);
         registered = true;
     }
@@ -316,6 +368,7 @@ void hkt_cloud_stop(struct hkt_cloud *c)
     if (c->up) {
         hkt_cli(c, NULL, "stop", NULL);
         c->up = false;
+        scan_broker_output(c);
     }
     if (c->root[0] && !keep_files()) {
         char *argv[] = {(char *)"/bin/rm", (char *)"-rf", c->root, NULL};
