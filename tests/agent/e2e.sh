@@ -33,7 +33,20 @@ cleanup() {
     echo "--- last lines of the broker log:"
     tail -n 20 "$cloud_dir/mosquitto.log"
   fi
+  # With the instrumented plugin (tests/cloud/sanitized-mosquitto) a
+  # sanitizer report in the broker's output fails the scenario.
+  local sanitizer=0
+  if [ -f "$cloud_dir/mosquitto.out" ] && grep -qE \
+      'ERROR: (Address|Leak)Sanitizer|AddressSanitizer:DEADLYSIGNAL|runtime error:' \
+      "$cloud_dir/mosquitto.out"; then
+    printf '[%s] FAIL: sanitizer report from the broker plugin:\n' "$scenario" >&2
+    cat "$cloud_dir/mosquitto.out" >&2
+    sanitizer=1
+  fi
   rm -rf "$work"
+  if [ "$sanitizer" -ne 0 ]; then
+    exit 1
+  fi
 }
 trap cleanup EXIT
 
