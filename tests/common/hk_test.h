@@ -24,10 +24,12 @@
  * HK_RESULT_MESSAGES=0, as a shipped device is. What those settings compile
  * out by design is checked only where it is compiled in, and says so:
  *
- *   HK_CHECK_REQUIRE(call, HK_ERR_INVALID_ARG)  a caller-bug precondition
- *       (HK_REQUIRE in src/); in the production variant the call is not made
- *       at all: with the check gone it would be the caller bug itself.
- *   if (HK_TEST_MESSAGES) ...                  checks of result texts. */
+ *   HK_CHECK_REQUIRE(call, HK_ERR_INVALID_ARG), HK_CHECK_BUILD_REQUIRE(call)
+ *       a caller-bug precondition (HK_REQUIRE in src/); in the production
+ *       variant the call is not made at all: with the check gone it would be
+ *       the caller bug itself.
+ *   HK_TEST_MESSAGES   1 where hk_result_str() gives the message texts, 0
+ *       where it gives the results' names. */
 #ifdef HK_TEST_PRODUCTION
 #define HK_TEST_PRECONDITIONS 0
 #define HK_TEST_MESSAGES 0
