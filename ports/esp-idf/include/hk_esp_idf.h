@@ -95,7 +95,9 @@ void hk_esp_i2c_deinit(hk_esp_i2c *port);
 
 /* Start SNTP (esp_netif_sntp) with server (NULL: the Kconfig's
  * CONFIG_HUBKEY_SNTP_SERVER). Call once, after esp_netif_init() and the
- * default event loop exist. HK_ERR_IO when ESP-IDF refuses. */
+ * default event loop exist. lwIP's SNTP keeps the pointer, not a copy:
+ * server must stay valid for good (a literal or static storage).
+ * HK_ERR_IO when ESP-IDF refuses. */
 hk_result hk_esp_sntp_start(const char *server);
 
 /* True once SNTP has set the clock at least once since boot. */
