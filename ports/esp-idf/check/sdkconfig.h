@@ -1,9 +1,11 @@
 /*
- * A hand-made sdkconfig.h for scripts/check-esp-idf: the values an ESP32
- * (Xtensa LX6, dual core) project gets from ESP-IDF 5.5's Kconfig defaults
- * plus the example's sdkconfig.defaults, for the options the compiled
- * headers read. A real build generates this file from Kconfig
- * (build/config/sdkconfig.h); nothing here is a build configuration.
+ * A hand-made sdkconfig.h for scripts/check-esp-idf: an ESP32 (Xtensa
+ * LX6, dual core) configuration for the options the compiled headers read,
+ * set by hand (mostly ESP-IDF 5.5's Kconfig defaults; not every value was
+ * compared with them), plus the example's sdkconfig.defaults and the
+ * defaults of the hubkey and example menus. A real build generates this
+ * file from Kconfig (build/config/sdkconfig.h); nothing here is a build
+ * configuration.
  */
 #pragma once
 
