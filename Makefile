@@ -4,10 +4,13 @@
 #   build-bench/ optimized host build without sanitizers, for make bench
 #   build-firmware/ Cortex-M4 firmware images for QEMU mps2-an386 (make firmware);
 #                the host build runs them in its mcu tests
-.PHONY: all host deps test size fuzz bench clean demo demo-firmware bench-firmware firmware firmware-build
+#   build-cross-ARCH/ device libraries and their unit tests for armhf and
+#                s390x, run under qemu-user, for make test-cross
+.PHONY: all host deps test test-cross size fuzz bench clean demo demo-firmware bench-firmware firmware firmware-build
 
 BUILD      ?= build
 SIZE_BUILD ?= build-size
+CROSS_ARCHS ?= armhf s390x
 BENCH_BUILD ?= build-bench
 FIRMWARE_BUILD ?= build-firmware
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
@@ -38,6 +41,19 @@ deps:
 test: all
 	@python3 scripts/check-test-set $(BUILD)
 	@ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+# The device libraries' unit tests on 32-bit ARM (armhf) and big-endian
+# s390x: cross-built with Debian's compilers (cmake/linux-ARCH.cmake), run
+# by CTest under qemu-user; no sanitizers (qemu-user cannot host them).
+test-cross:
+	@scripts/install-deps --cross $(CROSS_ARCHS)
+	@for a in $(CROSS_ARCHS); do \
+	  echo "test-cross: $$a"; \
+	  cmake -S . -B build-cross-$$a -DCMAKE_TOOLCHAIN_FILE=cmake/linux-$$a.cmake \
+	    -DHK_CROSS_TEST=ON -DHK_PRODUCTION_TESTS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null && \
+	  cmake --build build-cross-$$a -j $(JOBS) && \
+	  ctest --test-dir build-cross-$$a --output-on-failure -j $(JOBS) || exit 1; \
+	done
 
 # A size build configured before the toolchain file's current LTO flags
 # (fat LTO objects, one partition) keeps its old cached flags: made anew.
@@ -91,4 +107,4 @@ bench: deps
 	@cmake --build $(BENCH_BUILD) -j $(JOBS) --target bench
 
 clean:
-	rm -rf $(BUILD) $(SIZE_BUILD) $(BENCH_BUILD) $(FIRMWARE_BUILD)
+	rm -rf $(BUILD) $(SIZE_BUILD) $(BENCH_BUILD) $(FIRMWARE_BUILD) $(addprefix build-cross-,$(CROSS_ARCHS))

@@ -4,6 +4,9 @@
 set(HK_ROOT ${CMAKE_CURRENT_LIST_DIR}/..)
 get_filename_component(HK_ROOT ${HK_ROOT} ABSOLUTE)
 
+# The device library sources, per module (shared with ports/esp-idf).
+include(${CMAKE_CURRENT_LIST_DIR}/hubkey_sources.cmake)
+
 # Warnings for device code (src/, ports/): the bar is -Wall -Wextra -Werror, C11.
 set(HK_DEVICE_WARNINGS -Wall -Wextra -Werror -Wshadow -Wundef -Wstrict-prototypes
     -Wmissing-prototypes -Wpointer-arith -Wcast-align -Wwrite-strings)

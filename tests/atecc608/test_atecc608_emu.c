@@ -65,7 +65,8 @@ static void test_factory_new(void)
 
     /* Data and OTP reads before the data lock; data writes before the config lock. */
     uint8_t status = 0;
-    uint8_t buf[32] = {0};
+    /* Room for GenKey's public key (64 bytes); reads and writes use 32. */
+    uint8_t buf[HK_ATECC608_PUBKEY_SIZE] = {0};
     uint16_t p2;
     HK_CHECK_RESULT(hk_atecc608_addr(HK_ATECC608_ZONE_DATA, 8, 0, &p2), HK_OK);
     HK_CHECK_RESULT(hk_atecc608_read(dev, HK_ATECC608_ZONE_DATA, p2, buf, 32, &status),

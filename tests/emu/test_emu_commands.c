@@ -375,7 +375,7 @@ static void test_random_and_nonce(void)
     g[37] = 0x04, g[38] = 0xEE;
     HK_CHECK(chip_wake(&c));
     HK_CHECK_RESULT(chip_send_raw(&c, g, len), HK_OK);
-    size_t n;
+    size_t n = 0;
     HK_CHECK_RESULT(chip_receive(&c, resp, sizeof resp, &n), HK_OK);
     HK_CHECK_MEM(resp, n, "\x04\x00\x03\x40", 4);
     chip_free(&c);
