@@ -131,7 +131,7 @@ qemu_boot_bg() {
   : >"$work/$name.console"
   timeout --signal=TERM "$limit" qemu-system-arm -M mps2-an386 -display none -monitor none \
     -serial "file:$work/$name.console" \
-    -chardev "socket,id=chip,host=127.0.0.1,port=$bridge_port,reconnect=1" -serial chardev:chip \
+    -chardev "socket,id=chip,host=127.0.0.1,port=$bridge_port,reconnect=1,nodelay=on" -serial chardev:chip \
     -nic user,model=lan9118 \
     -semihosting-config "enable=on,target=native,arg=hubkey-fw,arg=$work/fw.conf" \
     ${MCU_QEMU_EXTRA:-} -kernel "$HUBKEY_FIRMWARE" >"$work/$name.qemu" 2>&1 &
