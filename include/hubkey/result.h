@@ -21,6 +21,15 @@
 extern "C" {
 #endif
 
+/* HK_NODISCARD marks a function whose hk_result must not be ignored: GCC and
+ * clang warn (and -Werror stops the build) when a caller drops it. A caller
+ * that really means to ignore one casts the call to (void). */
+#if defined(__GNUC__) || defined(__clang__)
+#define HK_NODISCARD __attribute__((warn_unused_result))
+#else
+#define HK_NODISCARD
+#endif
+
 /* X(name, value, message). The message is what hk_result_str() returns. */
 #define HK_RESULT_LIST(X)                                                                     \
     X(HK_OK, 0, "success")                                                                    \
