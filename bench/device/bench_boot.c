@@ -43,13 +43,13 @@
 
 #include <mbedtls/version.h>
 
-#include "hk_device_tls.h"
 #include "hk_posix.h"
 #include "hkb_chip.h"
 #include "hkb_relay.h"
 #include "hubkey/atecc608.h"
 #include "hubkey/cert.h"
 #include "hubkey/device.h"
+#include "hubkey/device_tls.h"
 
 #define CERTDEF_MAX (HK_CERT_MAX_TEMPLATE + 1024u)
 #define TRUST_MAX 16384u

@@ -10,11 +10,13 @@
  * name (also sent as SNI).
  *
  * Built on mbedTLS 2.28 (Debian 12) or 3.6 LTS with only public API plus one
- * narrow, version-specific key hook (docs/tls.md says which and why).
+ * narrow, version-specific key hook (docs/tls.md says which and why). This
+ * header does not include mbedTLS: an application that uses hk_tls compiles
+ * without mbedTLS's headers; only the TLS library itself needs them.
  *
  * Life cycle (all calls on one thread; nothing blocks):
  *
- *     hk_tls tls;                                  // caller-owned, ~3 KB
+ *     hk_tls tls;                                  // caller-owned, HK_TLS_STORAGE_SIZE
  *     hk_tls_init(&tls, &config, tcp);             // no I/O yet
  *     hk_tls_set_time(&tls, unix_seconds);         // when the wall clock is known
  *     bool done = false;
@@ -44,11 +46,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include <mbedtls/ctr_drbg.h>
-#include <mbedtls/pk.h>
-#include <mbedtls/ssl.h>
-#include <mbedtls/x509_crt.h>
 
 #include "hubkey/result.h"
 #include "hubkey/se.h"
@@ -91,55 +88,35 @@ typedef struct hk_tls_config {
     size_t trust_pem_len;
 } hk_tls_config;
 
-/* Why the last failure happened, kept for hk_tls_reason(). */
-typedef enum hk_tls_fail_kind {
-    HK_TLS_FAIL_NONE = 0,
-    HK_TLS_FAIL_VERIFY,  /* server certificate: see verify flags */
-    HK_TLS_FAIL_ALERT,   /* fatal alert from the server */
-    HK_TLS_FAIL_MBEDTLS, /* other mbedTLS error */
-    HK_TLS_FAIL_LOWER,   /* the lower transport failed or closed */
-    HK_TLS_FAIL_SE       /* the secure element failed to sign */
-} hk_tls_fail_kind;
+/* Bytes reserved for one hk_tls. The state behind it (mbedTLS's SSL
+ * context and configuration, the DRBG, the trust store, the device chain of
+ * HK_TLS_OWN_CHAIN_MAX bytes) is private to the TLS library, whose size
+ * depends on mbedTLS's version, its configuration and the pointer size.
+ * The default covers every build hubkey is checked with; the TLS library
+ * refuses to compile (a _Static_assert in src/tls/tls.c naming this macro)
+ * when its state does not fit, and a build whose mbedTLS needs more (or
+ * wants to spend less RAM) defines HK_TLS_STORAGE_SIZE for every file of
+ * the program, the TLS library included. Measured state sizes
+ * (docs/tls.md, "Memory"): 4,928 bytes (2.28, 64-bit), 4,576 (3.6, 64-bit),
+ * 3,568 (3.6 with the Cortex-M4 size configuration, 32-bit), 3,376 (3.6 with
+ * ESP-IDF's configuration, 32-bit). Default: HK_TLS_OWN_CHAIN_MAX plus 400
+ * bytes per byte of pointer, i.e. 3,648 on a 32-bit and 5,248 on a 64-bit
+ * target. */
+#ifndef HK_TLS_STORAGE_SIZE
+#define HK_TLS_STORAGE_SIZE (HK_TLS_OWN_CHAIN_MAX + 400u * sizeof(void *))
+#endif
 
-/* Private state: read and written only by src/tls. */
-struct hk_tls_internal {
-    mbedtls_ssl_context ssl;
-    mbedtls_ssl_config conf;
-    mbedtls_ctr_drbg_context drbg;
-    mbedtls_x509_crt trust;
-    mbedtls_x509_crt own_chain;
-    mbedtls_pk_context key;
-    hk_transport lower;
-    const hk_se *se;
-    int64_t now_s;
-    /* DER of device + signer certificates; own_chain points into it. */
-    uint8_t own_der[HK_TLS_OWN_CHAIN_MAX];
-    /* Failure bookkeeping; a failed connection stays failed. */
-    hk_result failed;
-    hk_tls_fail_kind fail_kind;
-    hk_result lower_result;
-    hk_result se_result;
-    int mbedtls_err;
-    uint32_t verify_flags;
-    uint8_t alert_level; /* 0 = no plaintext alert seen */
-    uint8_t alert_desc;
-    uint8_t alert_first_byte;
-    /* Plaintext record watcher (finds the server's alerts before its
-     * ChangeCipherSpec; see tls.c). */
-    uint8_t rec_hdr[5];
-    uint8_t rec_hdr_len;
-    uint8_t rec_type;
-    uint16_t rec_left;
-    uint16_t rec_pos;
-    bool server_encrypting;
-    bool time_checked;
-    bool handshake_done;
-    bool initialised;
-    unsigned sign_count;
-};
-
+/* Caller-owned storage for one TLS client; its contents are private to
+ * src/tls (an application never reads or writes them). The union gives the
+ * storage the alignment of the strictest member the private state holds. */
 typedef struct hk_tls {
-    struct hk_tls_internal _internal;
+    union {
+        unsigned char bytes[HK_TLS_STORAGE_SIZE];
+        uint64_t align_u64;
+        double align_double;
+        void *align_ptr;
+        void (*align_fn)(void);
+    } _opaque;
 } hk_tls;
 
 /* Prepare a client: reads the device and signer certificates from cfg->se,

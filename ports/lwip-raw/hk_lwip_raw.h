@@ -30,7 +30,7 @@
  * with lwIP's DNS client when the build has LWIP_DNS (asynchronously: the
  * socket is "connecting" meanwhile), else it is HK_ERR_RESOLVE. Boards
  * that serve names from a table use the TLS link's routes
- * (hk_device_tls.h): the TCP connection goes to the routed address while
+ * (hubkey/device_tls.h): the TCP connection goes to the routed address while
  * TLS still checks the real name.
  *
  * Clocks: monotonic_ms and wall_s are the board's (cfg.now_ms, cfg.wall_s;

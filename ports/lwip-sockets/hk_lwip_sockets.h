@@ -42,7 +42,7 @@
  * (ipaddr_aton, no lookup). Other names go to lwip_getaddrinfo when lwIP
  * is built with LWIP_DNS — a blocking lookup, the one wait platform.h
  * allows — and are HK_ERR_RESOLVE otherwise. Boards without DNS serve a
- * local cloud's names with the TLS link's routes (hk_device_tls.h).
+ * local cloud's names with the TLS link's routes (hubkey/device_tls.h).
  *
  * Waiting: wait(socket) is lwip_poll on the socket (readable, writable when
  * a send was short or the connect is pending) with the timeout, capped at

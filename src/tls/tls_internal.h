@@ -3,6 +3,11 @@
  * (tls.c), the built-in roots (tls_roots.c) and the one small,
  * version-specific file that connects mbedTLS's signing to the secure
  * element (tls_key_mbedtls2.c for 2.28, tls_key_mbedtls3.c for 3.6).
+ *
+ * The state of an hk_tls lives here, not in hubkey/tls.h: the public header
+ * gives applications sized storage (HK_TLS_STORAGE_SIZE) so that they need
+ * neither mbedTLS's headers nor its configuration. tls.c checks at compile
+ * time that this struct fits that storage.
  */
 #ifndef HK_TLS_INTERNAL_H
 #define HK_TLS_INTERNAL_H
@@ -12,7 +17,63 @@
 
 #include <mbedtls/version.h> /* the configuration, in 2.28 and 3.6 alike */
 
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/x509_crt.h>
+
 #include "hubkey/tls.h"
+
+/* Why the last failure happened, kept for hk_tls_reason(). */
+typedef enum hk_tls_fail_kind {
+    HK_TLS_FAIL_NONE = 0,
+    HK_TLS_FAIL_VERIFY,  /* server certificate: see verify flags */
+    HK_TLS_FAIL_ALERT,   /* fatal alert from the server */
+    HK_TLS_FAIL_MBEDTLS, /* other mbedTLS error */
+    HK_TLS_FAIL_LOWER,   /* the lower transport failed or closed */
+    HK_TLS_FAIL_SE       /* the secure element failed to sign */
+} hk_tls_fail_kind;
+
+/* The state behind an hk_tls (its storage, tls->_opaque). */
+struct hk_tls_internal {
+    mbedtls_ssl_context ssl;
+    mbedtls_ssl_config conf;
+    mbedtls_ctr_drbg_context drbg;
+    mbedtls_x509_crt trust;
+    mbedtls_x509_crt own_chain;
+    mbedtls_pk_context key;
+    hk_transport lower;
+    const hk_se *se;
+    int64_t now_s;
+    /* DER of device + signer certificates; own_chain points into it. */
+    uint8_t own_der[HK_TLS_OWN_CHAIN_MAX];
+    /* Failure bookkeeping; a failed connection stays failed. */
+    hk_result failed;
+    hk_tls_fail_kind fail_kind;
+    hk_result lower_result;
+    hk_result se_result;
+    int mbedtls_err;
+    uint32_t verify_flags;
+    uint8_t alert_level; /* 0 = no plaintext alert seen */
+    uint8_t alert_desc;
+    uint8_t alert_first_byte;
+    /* Plaintext record watcher (finds the server's alerts before its
+     * ChangeCipherSpec; see tls.c). */
+    uint8_t rec_hdr[5];
+    uint8_t rec_hdr_len;
+    uint8_t rec_type;
+    uint16_t rec_left;
+    uint16_t rec_pos;
+    bool server_encrypting;
+    bool time_checked;
+    bool handshake_done;
+    bool initialised;
+    unsigned sign_count;
+};
+
+/* The state inside an hk_tls's storage (tls.c asserts that it fits). */
+#define HK_TLS_IN(tls) ((struct hk_tls_internal *)(void *)(tls)->_opaque.bytes)
+#define HK_TLS_CIN(tls) ((const struct hk_tls_internal *)(const void *)(tls)->_opaque.bytes)
 
 /* The two RSA roots always; the two P-384 roots only when the mbedTLS in use
  * can verify a P-384 signature (Debian's 2.28 can; hubkey's 3.6 device

@@ -29,8 +29,9 @@
  * policy.connect_timeout_ms. wait passes the link's socket to the
  * platform's one wait.
  *
- * This part needs mbedTLS (through hk_tls); the flow itself (hubkey/device.h)
- * does not.
+ * This part links mbedTLS (through hk_tls, library hk_device_tls); the flow
+ * itself (hubkey/device.h, library hk_device) does not. Neither header
+ * includes mbedTLS: an application compiles without its headers.
  */
 #ifndef HUBKEY_DEVICE_TLS_H
 #define HUBKEY_DEVICE_TLS_H
