@@ -197,7 +197,12 @@ static void boot(void)
         return;
     }
     B.se_open_us = hkb_now_us() - B.t0_us;
-    hk_posix_init(&g_posix, &g_platform);
+    r = hk_posix_init(&g_posix, &g_platform);
+    if (r != HK_OK) {
+        B.boot_result = r;
+        B.failed_at = "platform";
+        return;
+    }
     g_route = (hk_device_route){.host = "*",
                                 .address = "127.0.0.1",
                                 .port = o->rtt_ms >= 0 ? g_relay.port : o->cloud_port};

@@ -78,8 +78,9 @@ typedef struct hk_device_tls_link {
 
 /* Prepare the link (nothing is opened) and fill *out_link with functions
  * bound to it. HK_ERR_INVALID_ARG for a missing platform function or se. */
-hk_result hk_device_tls_link_init(hk_device_tls_link *link, const hk_device_tls_config *config,
-                                  hk_device_link *out_link);
+HK_NODISCARD hk_result hk_device_tls_link_init(hk_device_tls_link *link,
+                                               const hk_device_tls_config *config,
+                                               hk_device_link *out_link);
 
 /* Why the last connection set-up failed, e.g. "server certificate: not
  * trusted; " (from hk_tls_reason), or "" when nothing failed. Static inside

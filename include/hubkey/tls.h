@@ -132,7 +132,7 @@ typedef struct hk_tls {
  * DER certificates with a P-256 key), secure-element errors from cert/random,
  * HK_ERR_BUFFER_TOO_SMALL (certificates larger than HK_TLS_OWN_CHAIN_MAX),
  * HK_ERR_TLS_SETUP (mbedTLS refused the configuration, e.g. out of memory). */
-hk_result hk_tls_init(hk_tls *tls, const hk_tls_config *cfg, hk_transport lower);
+HK_NODISCARD hk_result hk_tls_init(hk_tls *tls, const hk_tls_config *cfg, hk_transport lower);
 
 /* Set the wall clock used to check certificate validity (Unix seconds, UTC),
  * or HK_TLS_TIME_UNKNOWN. May be called any time before or during the
@@ -156,7 +156,7 @@ void hk_tls_set_time(hk_tls *tls, int64_t unix_seconds);
  *   lower-transport errors     passed through (e.g. HK_ERR_IO)
  *   secure-element errors      passed through from sign_digest
  * hk_tls_reason() then describes the failure. */
-hk_result hk_tls_handshake(hk_tls *tls, bool *out_done);
+HK_NODISCARD hk_result hk_tls_handshake(hk_tls *tls, bool *out_done);
 
 /* The transport of the established connection (ctx = tls). Valid until
  * hk_tls_free. send/recv follow transport.h exactly; before the handshake is
@@ -166,7 +166,7 @@ hk_transport hk_tls_transport(hk_tls *tls);
 
 /* Send close_notify (one attempt; the lower transport may not take it).
  * HK_OK when sent or when it would block; errors as for send. */
-hk_result hk_tls_close(hk_tls *tls);
+HK_NODISCARD hk_result hk_tls_close(hk_tls *tls);
 
 /* Release everything mbedTLS allocated and wipe the session secrets. Safe on
  * a zeroed or already freed hk_tls. */
@@ -183,7 +183,7 @@ unsigned hk_tls_sign_count(const hk_tls *tls);
  * "server certificate: expired; " or "alert 48 (unknown_ca) from server".
  * Writes a NUL-terminated string (truncated to cap) and its length without
  * the NUL. HK_ERR_INVALID_ARG when cap is 0. */
-hk_result hk_tls_reason(const hk_tls *tls, char *out, size_t cap, size_t *out_len);
+HK_NODISCARD hk_result hk_tls_reason(const hk_tls *tls, char *out, size_t cap, size_t *out_len);
 
 /* Give mbedTLS a caller-owned arena for all its allocations (process-wide,
  * call once before any hk_tls_init; the buffer must outlive every hk_tls).
@@ -192,7 +192,7 @@ hk_result hk_tls_reason(const hk_tls *tls, char *out, size_t cap, size_t *out_le
  * redirect its allocations (Debian 12's 2.28 build: neither
  * MBEDTLS_PLATFORM_MEMORY nor MBEDTLS_MEMORY_BUFFER_ALLOC_C), in which case
  * mbedTLS keeps using the C library's calloc/free. */
-hk_result hk_tls_arena_init(uint8_t *buf, size_t len);
+HK_NODISCARD hk_result hk_tls_arena_init(uint8_t *buf, size_t len);
 
 /* Built-in trust store, as DER, in this order: DigiCert Global Root G2 and
  * Microsoft RSA Root Certificate Authority 2017 (the roots Microsoft tells
@@ -201,15 +201,15 @@ hk_result hk_tls_arena_init(uint8_t *buf, size_t len);
  * not), DigiCert Global Root G3 and Microsoft ECC Root Certificate Authority
  * 2017. The count says which. The bytes are static. */
 size_t hk_tls_builtin_root_count(void);
-hk_result hk_tls_builtin_root(size_t index, const uint8_t **out_der, size_t *out_len);
+HK_NODISCARD hk_result hk_tls_builtin_root(size_t index, const uint8_t **out_der, size_t *out_len);
 
 /* Encode a raw P-256 ECDSA signature r||s (32 bytes each, big-endian) as the
  * DER ECDSA-Sig-Value TLS carries: SEQUENCE { INTEGER r, INTEGER s }, each
  * INTEGER minimal (leading zeros stripped, one 0x00 added when the top bit is
  * set). At most 72 bytes. HK_ERR_BUFFER_TOO_SMALL when cap is too small
  * (out_len gets the size needed); HK_ERR_CRYPTO when r or s is zero. */
-hk_result hk_tls_ecdsa_raw_to_der(const uint8_t rs[HK_SE_SIGNATURE_SIZE], uint8_t *out,
-                                  size_t cap, size_t *out_len);
+HK_NODISCARD hk_result hk_tls_ecdsa_raw_to_der(const uint8_t rs[HK_SE_SIGNATURE_SIZE], uint8_t *out,
+                                               size_t cap, size_t *out_len);
 
 #ifdef __cplusplus
 }

@@ -4,6 +4,9 @@
  * HK_REQUIRE checks a caller precondition (NULL pointers, impossible sizes).
  * Those are programming errors, not hostile input, so the check can be
  * compiled out with -DHK_CHECK_PRECONDITIONS=0 for the smallest builds.
+ * A failed check calls the application's hk_precondition_failed() hook
+ * (hubkey/result.h; a weak no-op by default) before it returns
+ * HK_ERR_INVALID_ARG, so a debugger can stop at the caller's bug.
  * Anything that comes from the wire, the chip, a file or a command line must
  * be validated with ordinary code that returns an error, never with this.
  */
@@ -19,11 +22,21 @@
 #define HK_CHECK_PRECONDITIONS 1
 #endif
 
+/* The file name the hook gets: the base name where the compiler has one
+ * (shorter strings, no build paths in the image). */
+#if defined(__FILE_NAME__)
+#define HK_SOURCE_FILE __FILE_NAME__
+#else
+#define HK_SOURCE_FILE __FILE__
+#endif
+
 #if HK_CHECK_PRECONDITIONS
-#define HK_REQUIRE(cond)                   \
-    do {                                   \
-        if (!(cond))                       \
-            return HK_ERR_INVALID_ARG;     \
+#define HK_REQUIRE(cond)                                           \
+    do {                                                           \
+        if (!(cond)) {                                             \
+            hk_precondition_failed(HK_SOURCE_FILE, __LINE__);      \
+            return HK_ERR_INVALID_ARG;                             \
+        }                                                          \
     } while (0)
 #else
 #define HK_REQUIRE(cond) \

@@ -111,7 +111,7 @@ static void link_close(void *ctx)
 {
     hk_device_tls_link *l = ctx;
     if (l->_internal.tls_live)
-        (void)hk_tls_close(&l->_internal.tls);
+        hk_result_ignore(hk_tls_close(&l->_internal.tls));
     release(l);
 }
 

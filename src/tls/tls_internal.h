@@ -95,14 +95,14 @@ extern const hk_tls_root hk_tls_roots_[HK_TLS_BUILTIN_ROOTS];
  * signature goes through hk_tls_se_sign_(). The device certificate (first in
  * own_chain) is already parsed; HK_ERR_TLS_OWN_CERT when its key is not
  * P-256. */
-hk_result hk_tls_key_setup_(hk_tls *tls);
+HK_NODISCARD hk_result hk_tls_key_setup_(hk_tls *tls);
 
 /* Sign a handshake hash with the secure element: P-256 ECDSA covers the
  * leftmost 32 bytes of the hash (SEC 1 section 4.1.3 truncation), so a
  * SHA-384 transcript hash is signed as its first 32 bytes. Counts the call
  * and records a secure-element failure for the error mapping. */
-hk_result hk_tls_se_sign_(hk_tls *tls, const unsigned char *hash, size_t hash_len,
-                          uint8_t out_rs[HK_SE_SIGNATURE_SIZE]);
+HK_NODISCARD hk_result hk_tls_se_sign_(hk_tls *tls, const unsigned char *hash, size_t hash_len,
+                                       uint8_t out_rs[HK_SE_SIGNATURE_SIZE]);
 
 /* The RNG given to mbedTLS (p_rng is the hk_tls): the CTR-DRBG seeded from
  * the secure element. The 3.6 key hook recognises its key by this function. */

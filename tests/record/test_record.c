@@ -576,7 +576,7 @@ static void power_loss_scenario(void (*setup)(fake_se *), const char *old_host,
     for (long n = 0;; n++) {
         memcpy(f.area, start, sizeof(start));
         if (cached) /* the boot flow's way: read, then write without reading */
-            (void)hk_record_read_cached(&se, &r, &cache);
+            hk_result_ignore(hk_record_read_cached(&se, &r, &cache));
         f.write_budget = n;
         f.torn_garbage = garbage;
         hk_result w = cached ? write_cached_str(&se, &cache, "new-hub.example.net",
@@ -688,7 +688,7 @@ static void test_cached_writes_match(void)
         setups[k](&fu);
         hk_record_cache cache;
         memset(&cache, 0x5A, sizeof(cache)); /* filled by the read, whatever it held */
-        (void)hk_record_read_cached(&sc, &r, &cache);
+        hk_result_ignore(hk_record_read_cached(&sc, &r, &cache));
         HK_CHECK_EQ(fc.reads, 1);
         for (size_t i = 0; i < 4; i++) {
             HK_CHECK_RESULT(write_cached_str(&sc, &cache, hosts[i], "dev-x"), HK_OK);
