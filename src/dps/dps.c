@@ -223,9 +223,11 @@ enum {
     DPS_K_STATE_FIRST = 0 DPS_MEMBERS_TOP(DPS_K_ONE_),
 };
 
-/* Name lists are packed: each name ends with its NUL. registrationState's
- * names start DPS_KEYS_STATE_AT bytes in. */
-static const char dps_keys[] = DPS_MEMBERS_TOP(DPS_K_NAME_) DPS_MEMBERS_STATE(DPS_K_NAME_);
+/* Name lists are packed: each name ends with its NUL (the literal's own
+ * terminator is left out: the last name's "\0" ends the list).
+ * registrationState's names start DPS_KEYS_STATE_AT bytes in. */
+#define DPS_KEYS DPS_MEMBERS_TOP(DPS_K_NAME_) DPS_MEMBERS_STATE(DPS_K_NAME_)
+static const char dps_keys[sizeof(DPS_KEYS) - 1u] = DPS_KEYS;
 #define DPS_KEYS_STATE_AT (sizeof(DPS_MEMBERS_TOP(DPS_K_NAME_)) - 1u)
 
 static const uint8_t dps_key_types[DPS_K_COUNT] = {
