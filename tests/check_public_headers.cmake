@@ -27,7 +27,9 @@ set(all "/* Every public header, in one translation unit. */\n")
 foreach(h ${headers})
   string(APPEND all "#include \"${h}\"\n")
   string(MAKE_C_IDENTIFIER ${h} id)
-  file(WRITE ${OUT_DIR}/${id}.c "#include \"${h}\"\nint hk_header_check_${id}(void);\nint hk_header_check_${id}(void) { return 0; }\n")
+  file(WRITE ${OUT_DIR}/${id}.c "#include \"${h}\"\n"
+       "int hk_header_check_${id}(void);\n"
+       "int hk_header_check_${id}(void) { return 0; }\n")
   list(APPEND units ${OUT_DIR}/${id}.c)
 endforeach()
 string(APPEND all "int hk_header_check_all(void);\nint hk_header_check_all(void) { return 0; }\n")
@@ -60,4 +62,5 @@ if(failed)
   message(FATAL_ERROR "public headers:\n${failed}")
 endif()
 list(LENGTH units n)
-message(STATUS "${count} public headers: ${n} translation units compile, none opens an mbedTLS header")
+message(STATUS "${count} public headers: ${n} translation units compile, "
+               "none opens an mbedTLS header")

@@ -217,7 +217,11 @@ static hk_result sign_rounds(hk_atecc608 *dev, uint8_t slot, const uint8_t diges
 }
 
 /* The driver's own sequences are awake sequences (hk_atecc608_hold): their
- * commands follow each other directly. */
+ * commands follow each other directly. Their hold and release results are
+ * dropped on purpose: hold refuses only a NULL device (which the command
+ * itself then reports) or 255 nested holds; a failed idle word on release
+ * leaves the chip awake until its watchdog puts it to sleep, and the
+ * sequence's own result is what the caller needs. */
 hk_result hk_atecc608_sign_digest(hk_atecc608 *dev, uint8_t slot, const uint8_t digest[32],
                                   uint8_t out_rs[HK_ATECC608_SIGNATURE_SIZE],
                                   uint8_t *out_status)
@@ -407,7 +411,8 @@ static hk_result slot_io(hk_atecc608 *dev, uint8_t slot, size_t offset, uint8_t 
     return HK_OK;
 }
 
-/* slot_io as one awake sequence. */
+/* slot_io as one awake sequence (hold and release results: see
+ * hk_atecc608_sign_digest). */
 static hk_result slot_io_held(hk_atecc608 *dev, uint8_t slot, size_t offset, uint8_t *out,
                               const uint8_t *in, size_t len, uint8_t *out_status)
 {
