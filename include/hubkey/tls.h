@@ -90,20 +90,20 @@ typedef struct hk_tls_config {
 
 /* Bytes reserved for one hk_tls. The state behind it (mbedTLS's SSL
  * context and configuration, the DRBG, the trust store, the device chain of
- * HK_TLS_OWN_CHAIN_MAX bytes) is private to the TLS library, whose size
+ * HK_TLS_OWN_CHAIN_MAX bytes) is private to the TLS library; its size
  * depends on mbedTLS's version, its configuration and the pointer size.
- * The default covers every build hubkey is checked with; the TLS library
- * refuses to compile (a _Static_assert in src/tls/tls.c naming this macro)
- * when its state does not fit, and a build whose mbedTLS needs more (or
- * wants to spend less RAM) defines HK_TLS_STORAGE_SIZE for every file of
- * the program, the TLS library included. Measured state sizes
- * (docs/tls.md, "Memory"): 4,928 bytes (2.28, 64-bit), 4,576 (3.6, 64-bit),
- * 3,568 (3.6 with the Cortex-M4 size configuration, 32-bit), 3,376 (3.6 with
- * ESP-IDF's configuration, 32-bit). Default: HK_TLS_OWN_CHAIN_MAX plus 400
- * bytes per byte of pointer, i.e. 3,648 on a 32-bit and 5,248 on a 64-bit
- * target. */
+ * The default covers every build hubkey is checked with: HK_TLS_OWN_CHAIN_MAX
+ * + 1024 + 256 bytes per byte of pointer, i.e. 4,096 on a 32-bit and 5,120
+ * on a 64-bit target, against measured states of 3,944 (2.28, 32-bit ARM),
+ * 4,928 (2.28, 64-bit), 4,576 (3.6, 64-bit), 3,568 (3.6, Cortex-M4
+ * configuration) and 3,376 bytes (3.6, ESP-IDF's configuration); docs/tls.md,
+ * "Memory". The TLS library refuses to compile (a _Static_assert in
+ * src/tls/tls.c naming this macro) when its state does not fit. A build
+ * whose mbedTLS needs more, or that wants to spend no more RAM than its
+ * state needs, defines HK_TLS_STORAGE_SIZE for every file of the program,
+ * the TLS library included (hubkey's Cortex-M4 builds do: 3,584). */
 #ifndef HK_TLS_STORAGE_SIZE
-#define HK_TLS_STORAGE_SIZE (HK_TLS_OWN_CHAIN_MAX + 400u * sizeof(void *))
+#define HK_TLS_STORAGE_SIZE (HK_TLS_OWN_CHAIN_MAX + 1024u + 256u * sizeof(void *))
 #endif
 
 /* Caller-owned storage for one TLS client; its contents are private to
