@@ -163,8 +163,9 @@ const char *hk_result_name(hk_result r);
  * HK_CHECK_PRECONDITIONS=0 (the production settings, src/common/hk_common.h)
  * compile the checks and so these calls out: there the hook costs nothing
  * and is never called. A build that keeps the checks but not the calls
- * (about 12 bytes each on a Cortex-M4) sets HK_PRECONDITION_HOOK=0. Hostile input (network, chip, files) never reaches
- * it: that is validated by ordinary code and is not a caller bug. */
+ * (about 12 bytes each on a Cortex-M4) sets HK_PRECONDITION_HOOK=0.
+ * Hostile input (network, chip, files) never reaches it: that is validated
+ * by ordinary code and is not a caller bug. */
 void hk_precondition_failed(const char *file, int line);
 
 /* Drop a result on purpose, e.g. hk_result_ignore(hk_tls_close(&tls)) when a
