@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "hkc_hub.h"
+#include "hkc_twin.h"
 
 static json_t *device_row(struct ctx *c, struct client *cl)
 {
@@ -47,19 +48,7 @@ int hub_twin_get(struct ctx *c, struct client *cl, const char *rid)
     }
     if (!dev)
         return MOSQ_ERR_UNKNOWN; /* identity removed while connected */
-    json_t *desired = json_loads(hkc_row_str(dev, "desired"), 0, NULL);
-    json_t *reported = json_loads(hkc_row_str(dev, "reported"), 0, NULL);
-    if (!json_is_object(desired)) {
-        json_decref(desired);
-        desired = json_object();
-    }
-    if (!json_is_object(reported)) {
-        json_decref(reported);
-        reported = json_object();
-    }
-    json_object_set_new(desired, "$version", json_integer(hkc_row_int(dev, "desired_version")));
-    json_object_set_new(reported, "$version", json_integer(hkc_row_int(dev, "reported_version")));
-    json_t *body = json_pack("{s:o,s:o}", "desired", desired, "reported", reported);
+    json_t *body = hkc_twin_doc(dev);
     twin_reply(c, cl, 200, rid, NULL, body);
     json_decref(body);
     json_decref(dev);
@@ -82,27 +71,13 @@ int hub_twin_patch(struct ctx *c, struct client *cl, const char *rid, const void
     }
     c->db_failed = false;
     hkc_db_begin(c->db);
-    json_t *dev = device_row(c, cl);
-    if (!dev) {
+    int64_t version = hkc_twin_update(c->db, cl->hub, cl->id, HKC_TWIN_REPORTED, patch);
+    json_decref(patch);
+    if (version == 0 && !c->db_failed) {
         hkc_db_rollback(c->db);
-        json_decref(patch);
-        if (!c->db_failed)
-            return MOSQ_ERR_UNKNOWN; /* identity removed while connected */
-        twin_storage_error(c, cl, rid);
-        return MOSQ_ERR_SUCCESS;
+        return MOSQ_ERR_UNKNOWN; /* identity removed while connected */
     }
-    json_t *reported = json_loads(hkc_row_str(dev, "reported"), 0, NULL);
-    if (!json_is_object(reported)) {
-        json_decref(reported);
-        reported = json_object();
-    }
-    hkc_json_merge(reported, patch);
-    int64_t version = hkc_row_int(dev, "reported_version") + 1;
-    char *text = json_dumps(reported, JSON_COMPACT);
-    hkc_db_exec(c->db, "UPDATE devices SET reported=?, reported_version=? WHERE hub=? AND "
-                       "device_id=?",
-                "siss", text, version, cl->hub, cl->id);
-    if (!c->db_failed && hkc_db_commit(c->db)) {
+    if (version > 0 && !c->db_failed && hkc_db_commit(c->db)) {
         char extra[40];
         snprintf(extra, sizeof(extra), "&$version=%lld", (long long)version);
         twin_reply(c, cl, 204, rid, extra, NULL);
@@ -110,10 +85,6 @@ int hub_twin_patch(struct ctx *c, struct client *cl, const char *rid, const void
         hkc_db_rollback(c->db);
         twin_storage_error(c, cl, rid);
     }
-    free(text);
-    json_decref(reported);
-    json_decref(dev);
-    json_decref(patch);
     return MOSQ_ERR_SUCCESS;
 }
 
