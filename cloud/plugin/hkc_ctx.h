@@ -7,8 +7,10 @@
  * Include graph of the plugin (no circle):
  *   hkc_plugin.c (callbacks, dispatch, entry points) -> hkc_dps.h, hkc_hub.h
  *   hkc_dps.c -> hkc_dps.h -> hkc_ctx.h
- *   hkc_hub.c -> hkc_hub.h -> hkc_ctx.h
+ *   hkc_hub.c -> hkc_hub.h -> hkc_ctx.h; hkc_hub.c -> cloud/common hkc_twin.h
  *   hkc_ctx.c -> hkc_ctx.h -> cloud/common (hkc_db.h, hkc_pki.h, hkc_util.h)
+ * Calls go the same way: the halves call only into hkc_ctx.c and
+ * cloud/common, never into each other or up into hkc_plugin.c.
  */
 #ifndef HKC_CTX_H
 #define HKC_CTX_H
