@@ -320,7 +320,7 @@ static void test_configure_new_chip(void)
     HK_CHECK_MEM(cfg + 96, 2, key0, 2);
     HK_CHECK_EQ(cfg[16], 0xC0);
     hk_atecc608_config dc;
-    hk_atecc608_config_decode(cfg, &dc);
+    HK_CHECK_RESULT(hk_atecc608_config_decode(cfg, &dc), HK_OK);
     HK_CHECK_RESULT(hk_atecc608_config_check(&dc, 0, NULL), HK_OK);
     HK_CHECK(!dc.slots[0].locked); /* the key is made by provision */
     /* Slot 8 is an empty record. */
@@ -478,7 +478,7 @@ static void test_provision(void)
         snprintf(thumb, sizeof thumb, "%.64s", tp + 19);
     HK_CHECK_EQ(strlen(thumb), 64);
     hk_atecc608_config dc;
-    hk_atecc608_config_decode(cfg, &dc);
+    HK_CHECK_RESULT(hk_atecc608_config_decode(cfg, &dc), HK_OK);
     HK_CHECK(dc.slots[0].locked);
 
     char root[800], signer[800], dev[800], chain[800];
@@ -763,7 +763,7 @@ static void test_batch_of_100(void)
                 uint8_t cfg[128];
                 hk_emu_atecc608_config_get(c.emu, cfg);
                 hk_atecc608_config dc;
-                hk_atecc608_config_decode(cfg, &dc);
+                HK_CHECK_RESULT(hk_atecc608_config_decode(cfg, &dc), HK_OK);
                 HK_CHECK_RESULT(hk_atecc608_config_check(&dc, 0, NULL), HK_OK);
                 HK_CHECK(dc.slots[0].locked);
                 char hex[19];
