@@ -94,9 +94,8 @@ int fx_chip_read_chain(fx_chip *chip, fx_ca *ca, uint8_t **dev, size_t *dev_len,
 
 static void thumbprints(fx_provision_result *out)
 {
-    uint8_t h[32];
-    fx_sha256(out->device_der, out->device_len, h);
-    fx_hex(out->sha256, h, 32, true);
+    uint8_t h[20];
+    fx_sha256_hex(out->device_der, out->device_len, out->sha256);
     fx_sha1(out->device_der, out->device_len, h);
     fx_hex(out->sha1, h, 20, true);
 }
