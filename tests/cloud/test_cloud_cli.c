@@ -92,7 +92,7 @@ static void test_bad_input(void)
     json_t *hubs = hkt_cli_json(&cloud, "hubs", "--json", NULL);
     json_t *h2 = json_array_get(hubs, 1);
     HK_CHECK_EQ(json_integer_value(json_object_get(h2, "weight")), 5);
-    HK_CHECK_EQ(json_integer_value(json_object_get(h2, "apply_allocation")), 0);
+    HK_CHECK(json_is_false(json_object_get(h2, "apply_allocation")));
     json_decref(hubs);
     json_t *fs = hkt_cli_json(&cloud, "fault", "show", "--json", NULL);
     HK_CHECK_EQ(json_array_size(fs), 3);
@@ -254,7 +254,7 @@ static void test_lifecycle(void)
     snprintf(port, sizeof(port), "%d", cloud.port);
     HK_CHECK_EQ(hkt_cli(&cloud, NULL, "start", "--port", port, NULL), 0);
     json_t *st = hkt_cli_json(&cloud, "status", "--json", NULL);
-    HK_CHECK(strcmp(json_string_value(json_object_get(st, "idScope")) ?: "", cloud.scope) == 0);
+    HK_CHECK(strcmp(json_string_value(json_object_get(st, "id_scope")) ?: "", cloud.scope) == 0);
     HK_CHECK_EQ(json_integer_value(json_object_get(st, "enrollments")), 1);
     json_decref(st);
     /* A port in use is reported as a broker start failure. */

@@ -856,8 +856,8 @@ static void test_enroll(void)
         HK_CHECK_EQ(fr_run(F, "chip", "provision", "--chip", gspec, "--ca", ca_dir, "--out", tmp,
                            NULL), FXT_OK);
         HK_CHECK_EQ(fr_run(cloud, "--dir", state, "status", "--json", NULL), 0);
-        const char *sc = fr_out ? strstr(fr_out, "\"idScope\"") : NULL;
-        if (sc && (sc = strchr(sc + 9, '"')) != NULL)
+        const char *sc = fr_out ? strstr(fr_out, "\"id_scope\"") : NULL;
+        if (sc && (sc = strchr(sc + 10, '"')) != NULL)
             snprintf(scope, sizeof scope, "%.*s", (int)strcspn(sc + 1, "\""), sc + 1);
         HK_CHECK(scope[0] != '\0');
         snprintf(trust, sizeof trust, "%s/pki/server-ca.pem", state);
