@@ -2358,19 +2358,20 @@ int main(int argc, char **argv)
         free(c.argv);
         return EX_USAGE;
     }
+    /* COMMAND... --help (anywhere on the line), or help COMMAND... */
+    bool dash_help = false;
+    for (int i = 0; i < c.argc && !dash_help; i++)
+        dash_help = strcmp(c.argv[i], "--help") == 0 || strcmp(c.argv[i], "-h") == 0;
+    if (dash_help || strcmp(c.argv[0], "help") == 0) {
+        int word = dash_help ? 0 : 1;
+        int rc = help_from_args(c.argv + word, c.argc - word);
+        free(c.argv);
+        return rc;
+    }
     if (strcmp(c.argv[0], "--version") == 0 || strcmp(c.argv[0], "version") == 0) {
         printf("hubkey-cloud %s\n", HUBKEY_VERSION);
         free(c.argv);
         return EX_OK;
-    }
-    bool want_help = strcmp(c.argv[0], "help") == 0;
-    for (int i = 0; i < c.argc && !want_help; i++)
-        want_help = strcmp(c.argv[i], "--help") == 0 || strcmp(c.argv[i], "-h") == 0;
-    if (want_help) {
-        bool word = strcmp(c.argv[0], "help") == 0;
-        int rc = help_from_args(c.argv + word, c.argc - word);
-        free(c.argv);
-        return rc;
     }
     if (!dir)
         dir = getenv("HUBKEY_CLOUD_DIR");
