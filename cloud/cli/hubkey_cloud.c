@@ -54,6 +54,7 @@ struct cli {
     sqlite3 *db;
     int argc;
     char **argv; /* positional arguments and options after the global ones */
+    const char *missing_opt; /* the last option take_opt found without its value */
 };
 
 static void msleep(unsigned ms)
@@ -85,6 +86,7 @@ static const char *take_opt(struct cli *c, const char *name, bool *missing)
             if (i + 1 >= c->argc) {
                 if (missing)
                     *missing = true;
+                c->missing_opt = name;
                 return NULL;
             }
             const char *v = c->argv[i + 1];
@@ -722,7 +724,7 @@ static int cmd_start(struct cli *c)
         extra[n_extra++] = (char *)name;
     }
     if (missing)
-        return fail(EX_USAGE, "option needs a value");
+        return fail(EX_USAGE, "%s needs a value", c->missing_opt);
     int rc = check_leftovers(c, 0);
     if (rc)
         return rc;
@@ -1218,7 +1220,7 @@ static int enroll_add(struct cli *c, const char *kind)
     const char *bundle_path = take_opt(c, "--trust-bundle", &missing);
     bool disabled = take_flag(c, "--disabled");
     if (missing)
-        return fail(EX_USAGE, "option needs a value");
+        return fail(EX_USAGE, "%s needs a value", c->missing_opt);
     int rc = check_leftovers(c, 1);
     if (rc)
         return rc;
@@ -1496,7 +1498,7 @@ static int cmd_device(struct cli *c)
     const char *cert_path = take_opt(c, "--cert", &missing);
     const char *thumb = take_opt(c, "--thumbprint", &missing);
     if (missing)
-        return fail(EX_USAGE, "option needs a value");
+        return fail(EX_USAGE, "%s needs a value", c->missing_opt);
     int rc = check_leftovers(c, 1);
     if (rc)
         return rc;
@@ -1588,7 +1590,7 @@ static int cmd_hub(struct cli *c)
     const char *weight_s = take_opt(c, "--weight", &missing);
     const char *apply_s = take_opt(c, "--apply-allocation", &missing);
     if (missing)
-        return fail(EX_USAGE, "option needs a value");
+        return fail(EX_USAGE, "%s needs a value", c->missing_opt);
     int rc = check_leftovers(c, 1);
     if (rc)
         return rc;
@@ -1687,7 +1689,7 @@ static int cmd_telemetry(struct cli *c)
     const char *device = take_opt(c, "--device", &missing);
     const char *limit_s = take_opt(c, "--limit", &missing);
     if (missing)
-        return fail(EX_USAGE, "option needs a value");
+        return fail(EX_USAGE, "%s needs a value", c->missing_opt);
     int rc = check_leftovers(c, 0);
     if (rc)
         return rc;
@@ -1794,7 +1796,7 @@ static int cmd_c2d(struct cli *c)
         json_object_set_new(props, k, json_string(eq + 1));
         free(k);
     }
-    int rc = missing ? fail(EX_USAGE, "option needs a value") : check_leftovers(c, 2);
+    int rc = missing ? fail(EX_USAGE, "%s needs a value", c->missing_opt) : check_leftovers(c, 2);
     if (!rc && c->argc < 2)
         rc = fail(EX_USAGE, "usage: c2d send DEVICE_ID BODY [--hub HUB] [--prop NAME=VALUE]...");
     if (!rc && strlen(c->argv[1]) > 65536)
@@ -1835,7 +1837,7 @@ static int cmd_twin(struct cli *c)
     bool missing = false;
     const char *hub = take_opt(c, "--hub", &missing);
     if (missing)
-        return fail(EX_USAGE, "option needs a value");
+        return fail(EX_USAGE, "%s needs a value", c->missing_opt);
     bool set = strcmp(verb, "set") == 0;
     if (!set)
         (void)take_flag(c, "--json"); /* the twin is printed as JSON either way */
@@ -1934,7 +1936,7 @@ static int cmd_method(struct cli *c)
     const char *timeout_s = take_opt(c, "--timeout", &missing);
     (void)take_flag(c, "--json"); /* the answer is printed as JSON either way */
     if (missing)
-        return fail(EX_USAGE, "option needs a value");
+        return fail(EX_USAGE, "%s needs a value", c->missing_opt);
     int rc = check_leftovers(c, 3);
     if (rc)
         return rc;

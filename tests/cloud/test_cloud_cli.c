@@ -25,6 +25,10 @@ static void test_usage_errors(void)
     HK_CHECK_EQ(hkt_cli(&cloud, NULL, "device", "add", "d", NULL), 1);
     HK_CHECK_EQ(hkt_cli(&cloud, NULL, "config", "set", "nonsense", "1", NULL), 1);
     HK_CHECK_EQ(hkt_cli(&cloud, NULL, "telemetry", "--device", NULL), 1);
+    char *err = NULL;
+    HK_CHECK_EQ(hkt_cli_all(&cloud, &err, "c2d", "send", "d", "body", "--hub", NULL), 1);
+    HK_CHECK(err && strstr(err, "hubkey-cloud: --hub needs a value"));
+    free(err);
     char *out = NULL;
     HK_CHECK_EQ(hkt_cli(&cloud, &out, "help", NULL), 0);
     HK_CHECK(out && strstr(out, "usage: hubkey-cloud"));
