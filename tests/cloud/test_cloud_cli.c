@@ -255,6 +255,13 @@ static void test_tables_and_json(void)
     json_t *none = hkt_cli_json(&cloud, "enroll", "group", "list", "--json", NULL);
     HK_CHECK(json_is_array(none));
     json_decref(none);
+    /* twin show is one JSON object, with or without --json. */
+    json_t *twin = hkt_cli_json(&cloud, "twin", "show",
+                                "table-dev-with-a-rather-long-device-identifier", "--json", NULL);
+    HK_CHECK(strcmp(json_string_value(json_object_get(twin, "device_id")) ?: "",
+                    "table-dev-with-a-rather-long-device-identifier") == 0);
+    HK_CHECK(json_is_object(json_object_get(json_object_get(twin, "properties"), "desired")));
+    json_decref(twin);
     HK_CHECK_EQ(hkt_cli(&cloud, NULL, "device", "remove",
                         "table-dev-with-a-rather-long-device-identifier", NULL), 0);
     hkt_cert_free(&dev);
