@@ -385,6 +385,14 @@ size_t hk_atecc608_slot_size(uint8_t slot);
 /* The whole config zone (four 32-byte reads). */
 hk_result hk_atecc608_read_config(hk_atecc608 *dev, uint8_t out[HK_ATECC608_CONFIG_SIZE],
                                   uint8_t *out_status);
+/* The 32-byte blocks of the config zone whose bits are set in blocks (bit n
+ * = bytes 32n..32n+31), one Read each in one awake sequence; the bytes of
+ * the other blocks are set to zero. hk_atecc608_config_check_raw and the
+ * serial number need blocks 0, 2 and 3 (HK_ATECC608_CONFIG_BLOCKS_CHECK):
+ * block 1 holds SlotConfig 6-15 and Counter0, which neither looks at. */
+#define HK_ATECC608_CONFIG_BLOCKS_CHECK 0xDu
+hk_result hk_atecc608_read_config_blocks(hk_atecc608 *dev, uint8_t out[HK_ATECC608_CONFIG_SIZE],
+                                         unsigned blocks, uint8_t *out_status);
 /* len bytes at offset of a data slot: one 32-byte Read per block, also for
  * the short last block of a slot (the chip answers with the slot's bytes
  * first). The data zone must be locked. */

@@ -30,6 +30,7 @@
 #ifndef HUBKEY_SE_H
 #define HUBKEY_SE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,6 +53,11 @@ typedef struct hk_se {
     hk_result (*read_data)(void *ctx, size_t offset, uint8_t *out, size_t len);
     hk_result (*write_data)(void *ctx, size_t offset, const uint8_t *data, size_t len);
     size_t data_size; /* bytes available to read_data/write_data */
+    /* Optional (NULL: nothing to do). hold(ctx, true) before and
+     * hold(ctx, false) after read_data/write_data calls that follow each
+     * other directly: a chip stays awake between them (one wake instead
+     * of one per call). Pairs nest. */
+    void (*hold)(void *ctx, bool on);
 } hk_se;
 
 #ifdef __cplusplus

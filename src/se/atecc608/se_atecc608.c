@@ -223,6 +223,14 @@ static hk_result se_write_data(void *vctx, size_t offset, const uint8_t *data, s
                                   NULL);
 }
 
+static void se_hold(void *vctx, bool on)
+{
+    /* Nothing to report: a failed idle leaves the chip to its watchdog,
+     * and the next command wakes it either way. */
+    hk_se_atecc608 *ctx = (hk_se_atecc608 *)vctx;
+    (void)(on ? hk_atecc608_hold(ctx->_internal.dev) : hk_atecc608_release(ctx->_internal.dev));
+}
+
 hk_result hk_se_atecc608_open(hk_se_atecc608 *ctx, hk_atecc608 *dev,
                               const struct hk_cert_def *device_def,
                               const struct hk_cert_def *signer_def, hk_se *out_se,
@@ -234,7 +242,9 @@ hk_result hk_se_atecc608_open(hk_se_atecc608 *ctx, hk_atecc608 *dev,
     memset(ctx, 0, sizeof *ctx);
     memset(out_se, 0, sizeof *out_se);
     uint8_t raw[HK_ATECC608_CONFIG_SIZE];
-    HK_TRY(hk_atecc608_read_config(dev, raw, NULL));
+    /* Blocks 0, 2 and 3: what the check, the clock, the serial number and
+     * SlotLocked come from (block 1 is left out: one Read less). */
+    HK_TRY(hk_atecc608_read_config_blocks(dev, raw, HK_ATECC608_CONFIG_BLOCKS_CHECK, NULL));
     HK_TRY(hk_atecc608_config_check_raw(raw, HK_ATECC608_SLOT_DEVICE_KEY, out_problem));
     /* An unknown clock divider gets the slowest table: polling only waits longer. */
     uint8_t clock = hk_atecc608_config_clock_mode(raw);
@@ -249,7 +259,7 @@ hk_result hk_se_atecc608_open(hk_se_atecc608 *ctx, hk_atecc608 *dev,
     ctx->_internal.stored_pubkey = (raw[88 + HK_ATECC608_SLOT_DEVICE_PUBKEY / 8u] &
                                     (1u << HK_ATECC608_SLOT_DEVICE_PUBKEY % 8u)) == 0;
     static const hk_se ops = {NULL,      se_serial,    se_cert,       se_sign,
-                              se_random, se_read_data, se_write_data, 0};
+                              se_random, se_read_data, se_write_data, 0, se_hold};
     *out_se = ops;
     out_se->ctx = ctx;
     out_se->data_size = hk_atecc608_slot_size(HK_ATECC608_SLOT_RECORD);
