@@ -426,21 +426,24 @@ static bool rec_read_newest(const hk_se *se, uint8_t *image, hk_record *out, hk_
     *r = rec_fetch(se, image, 0, 32);
     if (*r == HK_OK)
         *r = rec_fetch(se, image, 192, 224);
-    if (*r != HK_OK || rec_is_legacy(image))
-        return *r != HK_OK;
-    const uint8_t *a = image, *b = image + REC_COPY_SIZE;
-    bool a_magic = a[0] == REC_MAGIC0 && a[1] == REC_MAGIC1;
-    bool b_magic = b[0] == REC_MAGIC0 && b[1] == REC_MAGIC1;
-    size_t base = b_magic && (!a_magic || rec_newer(rec_get_le32(b + 4), rec_get_le32(a + 4)))
-                      ? REC_COPY_SIZE
-                      : 0u;
+    if (*r != HK_OK)
+        return true;
+    if (rec_is_legacy(image))
+        return false;
+    /* The states of this partial image count for their magic and
+     * generation only: the newest copy with the magic. */
+    rec_scan s;
+    rec_scan_image(image, false, &s);
+    int newest = rec_newest(&s, COPY_TORN);
+    if (newest < 0)
+        return false;
+    size_t base = (size_t)newest * REC_COPY_SIZE;
     const uint8_t *c = image + base;
-    size_t text_end = REC_HEADER + c[8] + (size_t)c[9];
-    if (!(a_magic || b_magic) || text_end > REC_COPY_SIZE - REC_CRC)
+    size_t to = base + REC_HEADER + c[8] + (size_t)c[9];
+    if (to > base + REC_COPY_SIZE - REC_CRC)
         return false;
     /* Copy A's CRC came with block 6; copy B's is in block 12, unless its
      * text reaches that far. */
-    size_t to = base + text_end;
     *r = rec_fetch(se, image, base + 32u, to);
     if (*r == HK_OK && base != 0 && to <= HK_RECORD_AREA_SIZE - 32u)
         *r = rec_fetch(se, image, HK_RECORD_AREA_SIZE - REC_CRC, HK_RECORD_AREA_SIZE);
