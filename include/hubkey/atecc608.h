@@ -521,6 +521,7 @@ typedef struct hk_se_atecc608 {
         bool have_pubkey;
         bool have_signer_pubkey;
         bool stored_pubkey; /* slot 13 is locked: try it before GenKey */
+        bool signer_template; /* hk_se_atecc608_signer_from_template */
     } _internal;
 } hk_se_atecc608;
 
@@ -555,6 +556,21 @@ hk_result hk_se_atecc608_open(hk_se_atecc608 *ctx, hk_atecc608 *dev,
                               const struct hk_cert_def *device_def,
                               const struct hk_cert_def *signer_def, hk_se *out_se,
                               hk_atecc608_problem *out_problem);
+
+/* Option, after a successful open: the signer certificate (cert 1) is
+ * signer_def's template as it stands, and the signer public key (the
+ * device certificate's AuthorityKeyID, the signer certificate's key) is
+ * the template's; slots 11 and 12 are never read (6 chip Reads, 30 ms at
+ * the data sheet's maximum, on every boot). Only for definitions whose
+ * template is the signer certificate itself, as `hubkey-factory ca init`
+ * derives them (the factory writes that certificate's 72 bytes to slot 12
+ * and checks they rebuild it byte for byte); the signer then comes from
+ * the firmware, which must carry the certificate the CA issued: a CA that
+ * re-issues its signer certificate (new dates) needs new firmware, where
+ * the chip's slot 12 would follow the factory. HK_ERR_NOT_FOUND without a
+ * signer_def; hk_cert_public_key's error for a template without a P-256
+ * key (nothing is changed then). */
+hk_result hk_se_atecc608_signer_from_template(hk_se_atecc608 *ctx);
 
 #ifdef __cplusplus
 }

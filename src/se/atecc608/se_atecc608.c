@@ -117,6 +117,13 @@ static hk_result cert_held(hk_se_atecc608 *ctx, unsigned index, uint8_t *out, si
                                           : NULL;
     if (def == NULL)
         return HK_ERR_NOT_FOUND;
+    if (index == 1 && ctx->_internal.signer_template) {
+        *out_len = def->template_len;
+        if (cap < def->template_len)
+            return HK_ERR_BUFFER_TOO_SMALL;
+        memcpy(out, def->template_der, def->template_len);
+        return HK_OK;
+    }
     hk_atecc608 *dev = ctx->_internal.dev;
     uint8_t *compressed = ctx->_internal.compressed[index];
     if ((ctx->_internal.have_compressed & (1u << index)) == 0) {
@@ -263,5 +270,21 @@ hk_result hk_se_atecc608_open(hk_se_atecc608 *ctx, hk_atecc608 *dev,
     *out_se = ops;
     out_se->ctx = ctx;
     out_se->data_size = hk_atecc608_slot_size(HK_ATECC608_SLOT_RECORD);
+    return HK_OK;
+}
+
+/* The template is the signer certificate (the header says when that
+ * holds): its key is the one slot 11 holds, its bytes what slot 12's
+ * rebuild gives. */
+hk_result hk_se_atecc608_signer_from_template(hk_se_atecc608 *ctx)
+{
+    HK_REQUIRE(ctx != NULL);
+    const hk_cert_def *def = ctx->_internal.signer_def;
+    if (def == NULL)
+        return HK_ERR_NOT_FOUND;
+    HK_TRY(hk_cert_public_key(def, def->template_der, def->template_len,
+                              ctx->_internal.signer_pubkey));
+    ctx->_internal.have_signer_pubkey = true;
+    ctx->_internal.signer_template = true;
     return HK_OK;
 }
