@@ -525,7 +525,8 @@ typedef struct hk_se_atecc608 {
     } _internal;
 } hk_se_atecc608;
 
-/* Opens the chip behind dev as an hk_se: reads and decodes its config zone,
+/* Opens the chip behind dev as an hk_se: reads its config zone (blocks 0, 2
+ * and 3: HK_ATECC608_CONFIG_BLOCKS_CHECK),
  * refuses it with hk_atecc608_config_check's result and *out_problem (may be
  * NULL) when it is not safe for the device key in slot 0, selects the
  * execution-time table of its clock divider, and fills *out_se:
@@ -543,7 +544,8 @@ typedef struct hk_se_atecc608 {
  *  - random: SHA-256(K || block number), K from one Random at the first
  *    use and again every 256 blocks (se_atecc608.c says why);
  *  - read_data / write_data: slot 8, data_size 416; write_data writes in
- *    ascending order (see hk_atecc608_write_slot).
+ *    ascending order (see hk_atecc608_write_slot); hold: hk_atecc608_hold
+ *    and _release, so a run of them is one awake sequence.
  * Every operation is one awake sequence (hk_atecc608_hold / _release).
  * Chip reads are done once per open: the device and signer public keys and
  * the two compressed certificates are kept in ctx (about 320 bytes with the DRBG state) after
