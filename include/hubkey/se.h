@@ -24,6 +24,8 @@
  *    provisioning record (ATECC608A slot 8: 416 bytes). offset+len must stay
  *    inside data_size. write_data may be implemented as several block writes:
  *    callers that need atomicity build it on top (see src/se/record).
+ *  - hold (optional, may be NULL): brackets read_data/write_data calls that
+ *    follow each other directly, so a chip stays awake between them.
  *
  * None of the functions keeps a pointer to caller buffers after returning.
  */
