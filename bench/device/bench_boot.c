@@ -158,7 +158,7 @@ static void on_event(void *ctx, const hk_device_event *ev)
         if (ev->state == HK_DEVICE_STATE_HUB_SESSION && !B.telemetry_queued) {
             B.telemetry_queued = true;
             uint32_t id;
-            hk_result r = hk_device_send_telemetry(&g_dev, (const uint8_t *)g_telemetry,
+            hk_result r = hk_device_telemetry_send(&g_dev, (const uint8_t *)g_telemetry,
                                                    sizeof g_telemetry - 1, NULL, &id);
             if (r != HK_OK) {
                 B.boot_result = r;
@@ -224,7 +224,7 @@ static void boot(void)
     if (B.boot_result == HK_OK)
         B.boot_result = r;
     if (!B.sent_ok && !B.failed_at)
-        B.failed_at = hk_device_state_name(hk_device_get_state(&g_dev));
+        B.failed_at = hk_device_state_name(hk_device_state_get(&g_dev));
     hk_device_stop(&g_dev);
     hk_posix_deinit(&g_posix);
 }

@@ -44,7 +44,7 @@ static int der_head(const uint8_t *der, size_t end, size_t *pos, size_t *out_end
     return tag;
 }
 
-hk_result hk_device_cert_cn(const uint8_t *der, size_t len, char *out, size_t cap,
+hk_result hk_device_cert_cn_get(const uint8_t *der, size_t len, char *out, size_t cap,
                             size_t *out_len)
 {
     HK_REQUIRE(der != NULL || len == 0);

@@ -254,7 +254,7 @@ static void on_event(void *ctx, const hk_device_event *ev)
         if (ev->state == HK_DEVICE_STATE_HUB_SESSION && !B.telemetry_queued) {
             B.telemetry_queued = true;
             uint32_t id;
-            hk_result r = hk_device_send_telemetry(&g_dev, (const uint8_t *)g_telemetry,
+            hk_result r = hk_device_telemetry_send(&g_dev, (const uint8_t *)g_telemetry,
                                                    sizeof g_telemetry - 1, NULL, &id);
             if (r != HK_OK) {
                 B.result = r;
@@ -317,7 +317,7 @@ static void boot(const options *o)
     if (B.result == HK_OK)
         B.result = r;
     if (!B.sent_ok && !B.failed_at)
-        B.failed_at = hk_device_state_name(hk_device_get_state(&g_dev));
+        B.failed_at = hk_device_state_name(hk_device_state_get(&g_dev));
     if (!B.sent_ok)
         fprintf(stderr, "lwip_boot: link: %s\n", hk_device_tls_link_reason(&g_tls_link));
     hk_device_stop(&g_dev);

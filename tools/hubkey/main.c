@@ -236,7 +236,7 @@ static const char *logical_host(agent *a, hk_device_state step)
     if (step == HK_DEVICE_STATE_DPS_CONNECT)
         return a->o->dps.host[0] ? a->o->dps.host : HK_DPS_GLOBAL_HOST;
     const char *hub = NULL, *dev_id = NULL;
-    (void)hk_device_assignment(&a->dev, &hub, &dev_id);
+    (void)hk_device_assignment_get(&a->dev, &hub, &dev_id);
     return hub ? hub : "?";
 }
 
@@ -244,7 +244,7 @@ static const char *logical_host(agent *a, hk_device_state step)
 static void describe_step(agent *a, const hk_device_event *ev, char *out, size_t cap)
 {
     const char *hub = NULL, *dev_id = NULL;
-    (void)hk_device_assignment(&a->dev, &hub, &dev_id);
+    (void)hk_device_assignment_get(&a->dev, &hub, &dev_id);
     hk_device_state prev = ev->previous;
     if (prev == HK_DEVICE_STATE_RECORD && ev->result == HK_ERR_RECORD_EMPTY) {
         snprintf(out, cap, "no record");
@@ -266,7 +266,7 @@ static void describe_step(agent *a, const hk_device_event *ev, char *out, size_t
     switch (prev) {
     case HK_DEVICE_STATE_IDENTITY: {
         const char *rid = NULL;
-        (void)hk_device_registration_id(&a->dev, &rid);
+        (void)hk_device_registration_id_get(&a->dev, &rid);
         snprintf(out, cap, "registration ID %s", rid ? rid : "?");
         return;
     }
@@ -412,7 +412,7 @@ static size_t q_flush(agent *a)
         memset(&props, 0, sizeof(props));
         props.content_type = "application/json";
         props.content_encoding = "utf-8";
-        hk_result r = hk_device_send_telemetry(&a->dev, (const uint8_t *)m->data, m->len,
+        hk_result r = hk_device_telemetry_send(&a->dev, (const uint8_t *)m->data, m->len,
                                                json ? &props : NULL, &m->id);
         if (r == HK_ERR_FULL || r == HK_ERR_STATE)
             break; /* again after the next SENT or session */
@@ -666,7 +666,7 @@ static void on_event(void *ctx, const hk_device_event *ev_in)
     }
     if (ev->type == HK_DEVICE_EVENT_STATE && ev->previous == HK_DEVICE_STATE_RECORD) {
         const char *hub = NULL, *dev_id = NULL;
-        if (hk_device_assignment(&a->dev, &hub, &dev_id) == HK_OK) {
+        if (hk_device_assignment_get(&a->dev, &hub, &dev_id) == HK_OK) {
             snprintf(a->record_hub, sizeof(a->record_hub), "%s", hub);
             snprintf(a->record_device, sizeof(a->record_device), "%s", dev_id);
         }
@@ -732,7 +732,7 @@ static void on_event(void *ctx, const hk_device_event *ev_in)
                 /* --force asked for a registration; falling back to the
                  * record's hub is not what was asked. */
                 const char *hub = NULL, *dev_id = NULL;
-                (void)hk_device_assignment(&a->dev, &hub, &dev_id);
+                (void)hk_device_assignment_get(&a->dev, &hub, &dev_id);
                 snprintf(a->fail_msg, sizeof(a->fail_msg),
                          "provision --force: the DPS registration failed: %s (%s); the device "
                          "kept its record (hub %s)",
@@ -866,7 +866,7 @@ static bool send_done(agent *a)
 static int timeout_exit(agent *a, uint32_t waited_ms)
 {
     char buf[256];
-    hk_device_state st = hk_device_get_state(&a->dev);
+    hk_device_state st = hk_device_state_get(&a->dev);
     if (a->last_error != HK_OK)
         err_line(a, "gave up after %u.%u s in state %s; last error in %s: %s (%s)%s%s",
                  (unsigned)(waited_ms / 1000), (unsigned)(waited_ms % 1000 / 100),
@@ -1074,8 +1074,8 @@ static int start_device(agent *a)
 static void summary(agent *a, int rc)
 {
     const char *rid = NULL, *hub = NULL, *dev_id = NULL;
-    (void)hk_device_registration_id(&a->dev, &rid);
-    (void)hk_device_assignment(&a->dev, &hub, &dev_id);
+    (void)hk_device_registration_id_get(&a->dev, &rid);
+    (void)hk_device_assignment_get(&a->dev, &hub, &dev_id);
     if (a->o->json) {
         printf("{\"event\":\"summary\",\"command\":\"%s\",\"exit\":%d",
                a->o->command == AGENT_CMD_PROVISION ? "provision"
@@ -1196,7 +1196,7 @@ static int cmd_status(agent *a)
     size_t rid_len = 0;
     hk_result rc_id = a->chip.se.cert(a->chip.se.ctx, 0, der, sizeof(der), &der_len);
     if (rc_id == HK_OK)
-        rc_id = hk_device_cert_cn(der, der_len, rid, sizeof(rid), &rid_len);
+        rc_id = hk_device_cert_cn_get(der, der_len, rid, sizeof(rid), &rid_len);
     hk_record rec;
     hk_result rc_rec = hk_record_read(&a->chip.se, &rec);
     if (a->o->json) {

@@ -85,7 +85,7 @@ static void send_due(example_app *a, uint32_t now)
 {
     static const char reading[] = "{\"temperature\":21.5}";
     static const hk_hub_property app_props[] = {{"sensor", "t0"}};
-    if (hk_device_get_state(&a->dev) != HK_DEVICE_STATE_READY || !reached(now, a->next_ms))
+    if (hk_device_state_get(&a->dev) != HK_DEVICE_STATE_READY || !reached(now, a->next_ms))
         return;
     hk_hub_telemetry_properties props;
     memset(&props, 0, sizeof props);
@@ -94,7 +94,7 @@ static void send_due(example_app *a, uint32_t now)
     props.app = app_props;
     props.app_count = sizeof app_props / sizeof app_props[0];
     uint32_t id;
-    if (hk_device_send_telemetry(&a->dev, (const uint8_t *)reading, sizeof reading - 1, &props,
+    if (hk_device_telemetry_send(&a->dev, (const uint8_t *)reading, sizeof reading - 1, &props,
                                  &id) == HK_OK) {
         a->sent++;
         a->next_ms = now + a->interval_ms;
@@ -123,7 +123,7 @@ hk_result example_app_run(example_app *app, const hk_device_config *config,
         if (r != HK_OK)
             return r;
         send_due(app, now);
-        if (hk_device_get_state(&app->dev) == HK_DEVICE_STATE_READY &&
+        if (hk_device_state_get(&app->dev) == HK_DEVICE_STATE_READY &&
             !reached(app->next_ms, deadline))
             deadline = app->next_ms;
         now = platform->monotonic_ms(platform->ctx);
