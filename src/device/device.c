@@ -166,44 +166,22 @@ static void dps_round_end(hk_device *dev, hk_result why)
                             DPS_JITTER_MS < max ? DPS_JITTER_MS : 0, HK_DEVICE_STATE_RECORD, why);
 }
 
-/* What the DPS round's step returned decides what follows. A connection
- * that failed is tried again within the round's deadline, unless DPS
- * refused the identity HK_DEVICE_REFUSALS_MAX times in a row (the same way
- * each time: a refusal that repeats is not a passing fault). */
-static void dps_outcome_apply(hk_device *dev, hk_device_outcome o, hk_result why)
+/* A DPS connection failed (refused: it refused the identity): tried again
+ * within the round's deadline, unless DPS refused the identity
+ * HK_DEVICE_REFUSALS_MAX times in a row (the same way each time: a refusal
+ * that repeats is not a passing fault). */
+static void dps_lost(hk_device *dev, bool refused, hk_result why)
 {
     hk_device_in *I = &dev->_internal;
-    switch (o) {
-    case HK_DEVICE_OUTCOME_CONNECTED:
-        hk_device_state_set_(dev, HK_DEVICE_STATE_DPS_REGISTER, HK_OK);
-        break;
-    case HK_DEVICE_OUTCOME_ASSIGNED:
-        I->dps_round_attempt = 0;
-        hk_device_state_set_(dev, HK_DEVICE_STATE_RECORD_WRITE, HK_OK);
-        break;
-    case HK_DEVICE_OUTCOME_REFUSED:
-    case HK_DEVICE_OUTCOME_CONNECTION_LOST: {
-        bool refused = o == HK_DEVICE_OUTCOME_REFUSED;
-        I->refusals = (uint8_t)(refused && why == I->refused_with ? I->refusals + 1u : refused);
-        I->refused_with = why;
-        if (hk_device_reached_(I->now_ms, dps_deadline_get(I)) ||
-            I->refusals >= HK_DEVICE_REFUSALS_MAX) {
-            dps_round_end(dev, why);
-            break;
-        }
-        hk_device_backoff_then_(dev, &I->dps_attempt, DPS_BACKOFF_MIN_MS, DPS_BACKOFF_MAX_MS,
-                                DPS_JITTER_MS, HK_DEVICE_STATE_DPS_CONNECT, why);
-        break;
-    }
-    case HK_DEVICE_OUTCOME_FAILED:
+    I->refusals = (uint8_t)(refused && why == I->refused_with ? I->refusals + 1u : refused);
+    I->refused_with = why;
+    if (hk_device_reached_(I->now_ms, dps_deadline_get(I)) ||
+        I->refusals >= HK_DEVICE_REFUSALS_MAX) {
         dps_round_end(dev, why);
-        break;
-    case HK_DEVICE_OUTCOME_UNUSABLE:
-        flow_fail(dev, why);
-        break;
-    default: /* PENDING */
-        break;
+        return;
     }
+    hk_device_backoff_then_(dev, &I->dps_attempt, DPS_BACKOFF_MIN_MS, DPS_BACKOFF_MAX_MS,
+                            DPS_JITTER_MS, HK_DEVICE_STATE_DPS_CONNECT, why);
 }
 
 /* The hub session ended: a refusal of the identity goes to DPS, so does a
@@ -231,13 +209,20 @@ static void hub_lost(hk_device *dev, bool refused, hk_result why)
     hub_backoff(dev, why);
 }
 
-/* What the hub session's step returned decides what follows. */
-static void hub_outcome_apply(hk_device *dev, hk_device_outcome o, hk_result why)
+/* What a step of the DPS round or of the hub session returned (o, with
+ * why) decides what follows: this is the one place that does. */
+static void outcome_apply(hk_device *dev, hk_device_outcome o, hk_result why)
 {
     hk_device_in *I = &dev->_internal;
+    bool dps = I->state <= HK_DEVICE_STATE_DPS_REGISTER;
     switch (o) {
     case HK_DEVICE_OUTCOME_CONNECTED:
-        hk_device_state_set_(dev, HK_DEVICE_STATE_HUB_SESSION, HK_OK);
+        hk_device_state_set_(dev, dps ? HK_DEVICE_STATE_DPS_REGISTER : HK_DEVICE_STATE_HUB_SESSION,
+                             HK_OK);
+        break;
+    case HK_DEVICE_OUTCOME_ASSIGNED:
+        I->dps_round_attempt = 0;
+        hk_device_state_set_(dev, HK_DEVICE_STATE_RECORD_WRITE, HK_OK);
         break;
     case HK_DEVICE_OUTCOME_READY:
         I->hub_failing = false;
@@ -247,7 +232,13 @@ static void hub_outcome_apply(hk_device *dev, hk_device_outcome o, hk_result why
         break;
     case HK_DEVICE_OUTCOME_REFUSED:
     case HK_DEVICE_OUTCOME_CONNECTION_LOST:
-        hub_lost(dev, o == HK_DEVICE_OUTCOME_REFUSED, why);
+        if (dps)
+            dps_lost(dev, o == HK_DEVICE_OUTCOME_REFUSED, why);
+        else
+            hub_lost(dev, o == HK_DEVICE_OUTCOME_REFUSED, why);
+        break;
+    case HK_DEVICE_OUTCOME_FAILED:
+        dps_round_end(dev, why);
         break;
     case HK_DEVICE_OUTCOME_UNUSABLE:
         flow_fail(dev, why);
@@ -344,6 +335,7 @@ static void record_write(hk_device *dev)
 static void state_run(hk_device *dev, uint32_t *dl)
 {
     hk_device_in *I = &dev->_internal;
+    hk_device_outcome o = HK_DEVICE_OUTCOME_PENDING;
     hk_result why = HK_OK;
     switch ((hk_device_state)I->state) {
     case HK_DEVICE_STATE_IDENTITY:
@@ -353,24 +345,23 @@ static void state_run(hk_device *dev, uint32_t *dl)
         record_read(dev);
         break;
     case HK_DEVICE_STATE_DPS_CONNECT:
-        if (!I->link_open && hk_device_reached_(I->now_ms, dps_deadline_get(I))) {
+        if (!I->link_open && hk_device_reached_(I->now_ms, dps_deadline_get(I)))
             dps_round_end(dev, HK_ERR_DPS_DEADLINE);
-            break;
-        }
-        dps_outcome_apply(dev, hk_device_dps_connect_(dev, dl, &why), why);
+        else
+            o = hk_device_dps_connect_(dev, dl, &why);
         break;
     case HK_DEVICE_STATE_DPS_REGISTER:
-        dps_outcome_apply(dev, hk_device_dps_register_(dev, dl, &why), why);
+        o = hk_device_dps_register_(dev, dl, &why);
         break;
     case HK_DEVICE_STATE_RECORD_WRITE:
         record_write(dev);
         break;
     case HK_DEVICE_STATE_HUB_CONNECT:
-        hub_outcome_apply(dev, hk_device_hub_connect_(dev, dl, &why), why);
+        o = hk_device_hub_connect_(dev, dl, &why);
         break;
     case HK_DEVICE_STATE_HUB_SESSION:
     case HK_DEVICE_STATE_READY:
-        hub_outcome_apply(dev, hk_device_hub_session_(dev, dl, &why), why);
+        o = hk_device_hub_session_(dev, dl, &why);
         break;
     case HK_DEVICE_STATE_WAIT:
         if (hk_device_reached_(I->now_ms, I->wait_until_ms))
@@ -381,6 +372,7 @@ static void state_run(hk_device *dev, uint32_t *dl)
     default: /* STOPPED, FAILED */
         break;
     }
+    outcome_apply(dev, o, why);
 }
 
 /* Requests made from callbacks (or between steps) take effect here. */
@@ -407,20 +399,10 @@ static void requests_apply(hk_device *dev)
 
 /* ---- public API --------------------------------------------------------------- */
 
-hk_result hk_device_init(hk_device *dev, const hk_device_config *config, uint32_t now_ms)
+/* The policy with every zero replaced by its default, field by field. Out
+ * of line: with p as its own base the loads and stores stay short. */
+HK_NOINLINE static void policy_fill(hk_device_policy *p)
 {
-    HK_REQUIRE(dev != NULL && config != NULL);
-    const hk_se *se = config->se;
-    const hk_device_link *l = &config->link;
-    if (se == NULL || se->cert == NULL || se->random == NULL || se->read_data == NULL ||
-        se->write_data == NULL || l->open == NULL || l->poll == NULL || l->close == NULL ||
-        l->wait == NULL || config->id_scope == NULL || config->id_scope[0] == '\0')
-        return HK_ERR_INVALID_ARG;
-    memset(dev, 0, sizeof *dev);
-    hk_device_in *I = &dev->_internal;
-    I->cfg = *config;
-    /* The policy with every zero replaced by its default. */
-    hk_device_policy *p = &I->cfg.policy;
 #define HK_POLICY_DEFAULT(field, value) \
     do {                                \
         if (p->field == 0)              \
@@ -436,6 +418,22 @@ hk_result hk_device_init(hk_device *dev, const hk_device_config *config, uint32_
     HK_POLICY_DEFAULT(connect_timeout_ms, HK_DEVICE_CONNECT_TIMEOUT_MS);
     HK_POLICY_DEFAULT(keep_alive_s, HK_DEVICE_KEEP_ALIVE_S);
 #undef HK_POLICY_DEFAULT
+}
+
+hk_result hk_device_init(hk_device *dev, const hk_device_config *config, uint32_t now_ms)
+{
+    HK_REQUIRE(dev != NULL && config != NULL);
+    const hk_se *se = config->se;
+    const hk_device_link *l = &config->link;
+    if (se == NULL || se->cert == NULL || se->random == NULL || se->read_data == NULL ||
+        se->write_data == NULL || l->open == NULL || l->poll == NULL || l->close == NULL ||
+        l->wait == NULL || config->id_scope == NULL || config->id_scope[0] == '\0')
+        return HK_ERR_INVALID_ARG;
+    memset(dev, 0, sizeof *dev);
+    hk_device_in *I = &dev->_internal;
+    I->cfg = *config;
+    hk_device_policy *p = &I->cfg.policy;
+    policy_fill(p);
     if (p->reconnect_min_ms > p->reconnect_max_ms || p->reconnect_jitter_ms > p->reconnect_max_ms ||
         p->dps_deadline_ms > HK_DEVICE_SPAN_MAX || p->reprovision_interval_ms > HK_DEVICE_SPAN_MAX ||
         p->hub_fallback_ms > HK_DEVICE_SPAN_MAX ||

@@ -196,7 +196,8 @@ void hk_device_dps_publish_(hk_device *dev, const hk_mqtt_publish *p)
     if (r == HK_ERR_BUFFER_TOO_SMALL)
         return;
 
-    memset(&ev, 0, sizeof ev);
+    /* The ASSIGNED event reuses ev: hub and device_id cover the response's
+     * status and retry-after, payload lies beyond them (still zero). */
     ev.type = HK_DEVICE_EVENT_ASSIGNED;
     ev.assigned.result = r;
     ev.assigned.hub = I->hub;

@@ -98,46 +98,31 @@ void hk_device_hub_publish_(hk_device *dev, const hk_mqtt_publish *p)
     hk_device_event ev;
     memset(&ev, 0, sizeof ev);
     ev.type = (hk_device_event_type)hub_event_type[t.kind];
-    switch (ev.type) {
-    case HK_DEVICE_EVENT_C2D: /* only a C2D message has properties (hub.h) */
-        ev.c2d.payload = p->payload;
-        ev.c2d.payload_len = p->payload_len;
+    /* Every hub message event starts with payload and payload_len
+     * (device.h): stored once, through the C2D view. */
+    ev.c2d.payload = p->payload;
+    ev.c2d.payload_len = p->payload_len;
+    if (ev.type == HK_DEVICE_EVENT_C2D) { /* only a C2D message has properties (hub.h) */
         ev.c2d.properties = t.properties;
         ev.c2d.properties_len = t.properties_len;
-        break;
-    case HK_DEVICE_EVENT_DESIRED:
-        ev.desired.payload = p->payload;
-        ev.desired.payload_len = p->payload_len;
-        ev.desired.has_version = t.has_version;
-        ev.desired.version = t.version;
-        break;
-    case HK_DEVICE_EVENT_METHOD: /* only a method has a name (hub.h) */
-        ev.method.payload = p->payload;
-        ev.method.payload_len = p->payload_len;
+    } else if (ev.type == HK_DEVICE_EVENT_METHOD) { /* only a method has a name */
         ev.method.name = t.name;
         ev.method.name_len = t.name_len;
         ev.method.request_id = t.rid;
         ev.method.request_id_len = t.rid_len;
-        break;
-    default: { /* twin answers: REPORTED, or TWIN when it answers our GET */
-        uint32_t id = rid_parse(t.rid, t.rid_len);
-        if (ev.type == HK_DEVICE_EVENT_TWIN ||
-            (t.kind == HK_HUB_TOPIC_TWIN_ERROR && id != 0 && id == I->twin_get_id)) {
+    } else if (ev.type == HK_DEVICE_EVENT_DESIRED) {
+        ev.desired.has_version = t.has_version;
+        ev.desired.version = t.version;
+    } else {
+        /* Twin answers: a TWIN event's fields are the first of a REPORTED
+         * event's (device.h), so one fill serves both. */
+        ev.reported.id = rid_parse(t.rid, t.rid_len);
+        ev.reported.status = t.status;
+        ev.reported.has_version = t.has_version;
+        ev.reported.version = t.version;
+        if (t.kind == HK_HUB_TOPIC_TWIN_ERROR && ev.reported.id != 0 &&
+            ev.reported.id == I->twin_get_id)
             ev.type = HK_DEVICE_EVENT_TWIN;
-            ev.twin.payload = p->payload;
-            ev.twin.payload_len = p->payload_len;
-            ev.twin.id = id;
-            ev.twin.status = t.status;
-        } else {
-            ev.reported.payload = p->payload;
-            ev.reported.payload_len = p->payload_len;
-            ev.reported.id = id;
-            ev.reported.status = t.status;
-            ev.reported.has_version = t.has_version;
-            ev.reported.version = t.version;
-        }
-        break;
-    }
     }
     hk_device_event_emit_(dev, &ev);
 }
