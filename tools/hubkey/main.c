@@ -230,13 +230,37 @@ static const char *link_reason(agent *a, char *buf, size_t cap)
     return explain_alert(why, buf, cap) ? buf : why;
 }
 
+/* The hub host name and device ID the device uses, or NULLs before it
+ * has an assignment. */
+static void assignment_of(agent *a, const char **hub, const char **dev_id)
+{
+    if (hk_device_assignment_get(&a->dev, hub, dev_id) != HK_OK) {
+        *hub = NULL;
+        *dev_id = NULL;
+    }
+}
+
+/* The registration ID, or NULL before the identity was read. */
+static const char *registration_id_of(agent *a)
+{
+    const char *rid = NULL;
+    return hk_device_registration_id_get(&a->dev, &rid) == HK_OK ? rid : NULL;
+}
+
+/* Disconnect; hk_device_stop refuses only a NULL device. */
+static void device_stop(agent *a)
+{
+    if (hk_device_stop(&a->dev) != HK_OK) {
+    }
+}
+
 /* The host name a connect step was for. */
 static const char *logical_host(agent *a, hk_device_state step)
 {
     if (step == HK_DEVICE_STATE_DPS_CONNECT)
         return a->o->dps.host[0] ? a->o->dps.host : HK_DPS_GLOBAL_HOST;
     const char *hub = NULL, *dev_id = NULL;
-    (void)hk_device_assignment_get(&a->dev, &hub, &dev_id);
+    assignment_of(a, &hub, &dev_id);
     return hub ? hub : "?";
 }
 
@@ -244,7 +268,7 @@ static const char *logical_host(agent *a, hk_device_state step)
 static void describe_step(agent *a, const hk_device_event *ev, char *out, size_t cap)
 {
     const char *hub = NULL, *dev_id = NULL;
-    (void)hk_device_assignment_get(&a->dev, &hub, &dev_id);
+    assignment_of(a, &hub, &dev_id);
     hk_device_state prev = ev->change.previous;
     if (prev == HK_DEVICE_STATE_RECORD && ev->change.result == HK_ERR_RECORD_EMPTY) {
         snprintf(out, cap, "no record");
@@ -265,8 +289,7 @@ static void describe_step(agent *a, const hk_device_event *ev, char *out, size_t
     }
     switch (prev) {
     case HK_DEVICE_STATE_IDENTITY: {
-        const char *rid = NULL;
-        (void)hk_device_registration_id_get(&a->dev, &rid);
+        const char *rid = registration_id_of(a);
         snprintf(out, cap, "registration ID %s", rid ? rid : "?");
         return;
     }
@@ -751,9 +774,12 @@ static void on_event(void *ctx, const hk_device_event *ev_in)
                 a->ready_cold = a->dps_assigned;
             }
             a->reached_ready = true;
-            if (a->o->report)
-                (void)hk_device_twin_report(&a->dev, a->o->report, strlen(a->o->report),
-                                            &a->report_id);
+            /* A report that cannot be queued gets no REPORTED answer: the
+             * summary shows it unanswered. */
+            if (a->o->report && hk_device_twin_report(&a->dev, a->o->report,
+                                                      strlen(a->o->report),
+                                                      &a->report_id) != HK_OK) {
+            }
             if (a->o->command == AGENT_CMD_PROVISION)
                 a->finished = true;
         }
@@ -780,7 +806,7 @@ static void on_event(void *ctx, const hk_device_event *ev_in)
                 /* --force asked for a registration; falling back to the
                  * record's hub is not what was asked. */
                 const char *hub = NULL, *dev_id = NULL;
-                (void)hk_device_assignment_get(&a->dev, &hub, &dev_id);
+                assignment_of(a, &hub, &dev_id);
                 snprintf(a->fail_msg, sizeof(a->fail_msg),
                          "provision --force: the DPS registration failed: %s (%s); the device "
                          "kept its record (hub %s)",
@@ -1009,7 +1035,7 @@ static int event_loop(agent *a)
                     stamp(now - start);
                     printf("%-13s %9s  signal %d: disconnecting\n", "stop", "", sig);
                 }
-                (void)hk_device_stop(&a->dev);
+                device_stop(a);
                 a->stop = true;
                 if (a->o->command != AGENT_CMD_RUN)
                     return 128 + sig;
@@ -1121,9 +1147,8 @@ static int start_device(agent *a)
 
 static void summary(agent *a, int rc)
 {
-    const char *rid = NULL, *hub = NULL, *dev_id = NULL;
-    (void)hk_device_registration_id_get(&a->dev, &rid);
-    (void)hk_device_assignment_get(&a->dev, &hub, &dev_id);
+    const char *rid = registration_id_of(a), *hub = NULL, *dev_id = NULL;
+    assignment_of(a, &hub, &dev_id);
     if (a->o->json) {
         printf("{\"event\":\"summary\",\"command\":\"%s\",\"exit\":%d",
                a->o->command == AGENT_CMD_PROVISION ? "provision"
@@ -1183,7 +1208,7 @@ static int cmd_connect(agent *a)
     if (rc)
         return rc;
     rc = a->stop ? 0 : event_loop(a);
-    (void)hk_device_stop(&a->dev);
+    device_stop(a);
     if (rc == AGENT_EXIT_OK && a->sent_failed)
         rc = AGENT_EXIT_NOT_SENT;
     summary(a, rc);
