@@ -330,8 +330,10 @@ typedef struct hk_device_sent_event {
     hk_result result;
 } hk_device_sent_event;
 
-/* One event: type says which member of the union is set (the others are
- * zero). Pointers are valid only during the callback. */
+/* One event: type says which member of the union is set. Pointers are
+ * valid only during the callback. The five hub message kinds (c2d,
+ * desired, twin, reported, method) all begin with payload and payload_len,
+ * and a twin answer's members are the first of a reported answer's. */
 typedef struct hk_device_event {
     hk_device_event_type type;
     hk_device_state state; /* the flow's state when the event is delivered */
