@@ -53,17 +53,22 @@
 #define DPS_JITTER_MS 1000u
 #define DPS_ROUND_MIN_MS 5000u
 
-/* An array of its own, not string literals: literals share one section
+/* One array of its own, not string literals: literals share one section
  * with the strings the flow uses, which would keep the names in every
- * image, also where hk_device_state_name is not linked. */
-static const char state_names[HK_DEVICE_STATE_COUNT_][13] = {
-    "identity",  "record",      "dps-connect", "dps-register", "record-write", "hub-connect",
-    "hub-session", "ready",     "wait",        "stopped",      "failed",
-};
+ * image, also where hk_device_state_name is not linked. The names follow
+ * each other, NUL after NUL (shorter than a table of fixed-width rows). */
+static const char state_names[] = "identity\0record\0dps-connect\0dps-register\0record-write\0"
+                                  "hub-connect\0hub-session\0ready\0wait\0stopped\0failed";
 
 const char *hk_device_state_name(hk_device_state state)
 {
-    return (unsigned)state < HK_DEVICE_STATE_COUNT_ ? state_names[state] : "unknown";
+    if ((unsigned)state >= HK_DEVICE_STATE_COUNT_)
+        return "unknown";
+    const char *name = state_names;
+    for (unsigned n = (unsigned)state; n != 0; name++) /* past n NULs */
+        if (*name == '\0')
+            n--;
+    return name;
 }
 
 /* The DPS registration id alphabet (dps.h). */

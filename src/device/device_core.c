@@ -134,13 +134,9 @@ hk_device_outcome hk_device_link_connect_(hk_device *dev, const char *host, uint
         I->link_ready = true;
         return HK_DEVICE_OUTCOME_CONNECTED;
     }
-    if (hk_device_result_is_identity_(r)) {
-        /* The link cannot present the identity: no connection will. */
-        hk_device_link_close_(dev, false);
-        *out_why = r;
-        return HK_DEVICE_OUTCOME_UNUSABLE;
-    }
-    return hk_device_link_end_(dev, r, out_why);
+    hk_device_outcome o = hk_device_link_end_(dev, r, out_why);
+    /* The link cannot present the identity: no connection will. */
+    return hk_device_result_is_identity_(r) ? HK_DEVICE_OUTCOME_UNUSABLE : o;
 }
 
 hk_device_outcome hk_device_link_end_(hk_device *dev, hk_result why, hk_result *out_why)

@@ -1160,6 +1160,12 @@ static void test_init_checks(void)
     c.policy.reconnect_jitter_ms = HK_DEVICE_RECONNECT_MAX_MS;
     HK_CHECK_RESULT(hk_device_init(&W.dev, &c, 0), HK_OK);
     HK_CHECK(strcmp(hk_device_state_name(HK_DEVICE_STATE_READY), "ready") == 0);
+    static const char *const names[HK_DEVICE_STATE_COUNT_] = {
+        "identity",    "record", "dps-connect", "dps-register", "record-write", "hub-connect",
+        "hub-session", "ready",  "wait",        "stopped",      "failed"};
+    for (int st = 0; st < HK_DEVICE_STATE_COUNT_; st++)
+        HK_CHECK(strcmp(hk_device_state_name((hk_device_state)st), names[st]) == 0);
+    HK_CHECK(strcmp(hk_device_state_name(HK_DEVICE_STATE_COUNT_), "unknown") == 0);
     HK_CHECK(strcmp(hk_device_state_name((hk_device_state)99), "unknown") == 0);
 }
 
