@@ -7,8 +7,8 @@
  * Include order in src/device (no file includes one above it):
  *
  *   device.c  ->  device_dps.h, device_hub.h  ->  device_core.h  ->  hubkey/device.h
- *   device_dps.c, device_hub.c, device_hub_send.c, device_core.c include
- *   their own header (and device_core.h) only.
+ *   device_dps.c, device_hub.c, device_hub_send.c and device_core.c include
+ *   their own header only (the first three get device_core.h through it).
  *
  * Functions here are shared between the files of src/device and are not
  * API: their names end in '_' (docs/architecture.md, Naming).
@@ -82,18 +82,24 @@ void hk_device_backoff_then_(hk_device *dev, uint32_t *attempt, uint32_t min_ms,
  * policy (device.c) decides what follows. Each step lists the values it
  * returns; a result (*out_why) names the cause of the last four. */
 typedef enum hk_device_outcome {
-    HK_DEVICE_OUTCOME_PENDING = 0,    /* nothing decided yet: step again by the deadline */
-    HK_DEVICE_OUTCOME_CONNECTED,      /* the connection is up; the MQTT session is queued */
-    HK_DEVICE_OUTCOME_READY,          /* the hub accepted the session (CONNACK) */
-    HK_DEVICE_OUTCOME_ASSIGNED,       /* DPS assigned the device; connection closed */
-    HK_DEVICE_OUTCOME_REFUSED,        /* the server refused the identity (a TLS alert refusing
-                                 the client certificate, CONNACK 0x02..0x05); closed */
-    HK_DEVICE_OUTCOME_CONNECTION_LOST,/* the connection failed, timed out or was cut; closed */
-    HK_DEVICE_OUTCOME_FAILED,         /* DPS: the registration ended without an assignment
-                                 (DPS said so, the deadline, a request that cannot be
-                                 built); closed */
-    HK_DEVICE_OUTCOME_UNUSABLE,       /* the identity cannot be presented: no connection ever
-                                 will; closed */
+    /* Nothing decided yet: step again by the deadline. */
+    HK_DEVICE_OUTCOME_PENDING = 0,
+    /* The connection is up; the MQTT session (CONNECT, SUBSCRIBE) is queued. */
+    HK_DEVICE_OUTCOME_CONNECTED,
+    /* The hub accepted the session (CONNACK). */
+    HK_DEVICE_OUTCOME_READY,
+    /* DPS assigned the device; connection closed. */
+    HK_DEVICE_OUTCOME_ASSIGNED,
+    /* The server refused the identity (a TLS alert refusing the client
+     * certificate, CONNACK 0x02..0x05); closed. */
+    HK_DEVICE_OUTCOME_REFUSED,
+    /* The connection failed, timed out or was cut; closed. */
+    HK_DEVICE_OUTCOME_CONNECTION_LOST,
+    /* DPS: the registration ended without an assignment (DPS said so, the
+     * deadline, a request that cannot be built); closed. */
+    HK_DEVICE_OUTCOME_FAILED,
+    /* The identity cannot be presented: no connection ever will; closed. */
+    HK_DEVICE_OUTCOME_UNUSABLE,
 } hk_device_outcome;
 
 /* ---- the connection ------------------------------------------------------------------ */
