@@ -48,9 +48,6 @@
 #include "hubkey/record.h"
 
 #define SE_RETRIES 5u
-#define DPS_BACKOFF_MIN_MS 1000u
-#define DPS_BACKOFF_MAX_MS 60000u
-#define DPS_JITTER_MS 1000u
 #define DPS_ROUND_MIN_MS 5000u
 
 /* One array of its own, not string literals: literals share one section
@@ -168,7 +165,8 @@ static void dps_round_end(hk_device *dev, hk_result why)
     uint32_t max = I->cfg.policy.reprovision_interval_ms;
     I->force_dps = true;
     hk_device_backoff_then_(dev, &I->dps_round_attempt, DPS_ROUND_MIN_MS, max,
-                            DPS_JITTER_MS < max ? DPS_JITTER_MS : 0, HK_DEVICE_STATE_RECORD, why);
+                            HK_DEVICE_DPS_JITTER_MS < max ? HK_DEVICE_DPS_JITTER_MS : 0,
+                            HK_DEVICE_STATE_RECORD, why);
 }
 
 /* A DPS connection failed (refused: it refused the identity): tried again
@@ -185,8 +183,9 @@ static void dps_lost(hk_device *dev, bool refused, hk_result why)
         dps_round_end(dev, why);
         return;
     }
-    hk_device_backoff_then_(dev, &I->dps_attempt, DPS_BACKOFF_MIN_MS, DPS_BACKOFF_MAX_MS,
-                            DPS_JITTER_MS, HK_DEVICE_STATE_DPS_CONNECT, why);
+    hk_device_backoff_then_(dev, &I->dps_attempt, HK_DEVICE_DPS_BACKOFF_MIN_MS,
+                            HK_DEVICE_DPS_BACKOFF_MAX_MS, HK_DEVICE_DPS_JITTER_MS,
+                            HK_DEVICE_STATE_DPS_CONNECT, why);
 }
 
 /* The hub session ended: a refusal of the identity goes to DPS, so does a
@@ -203,8 +202,8 @@ static void hub_lost(hk_device *dev, bool refused, hk_result why)
         I->hub_failing = true;
         I->hub_fail_since_ms = I->now_ms;
     }
-    bool want_dps =
-        refused || hk_device_reached_(I->now_ms, I->hub_fail_since_ms + I->cfg.policy.hub_fallback_ms);
+    uint32_t fallback_at = I->hub_fail_since_ms + I->cfg.policy.hub_fallback_ms;
+    bool want_dps = refused || hk_device_reached_(I->now_ms, fallback_at);
     if (want_dps &&
         (!I->dps_done_once ||
          hk_device_reached_(I->now_ms, I->last_dps_ms + I->cfg.policy.reprovision_interval_ms))) {
@@ -440,8 +439,8 @@ hk_result hk_device_init(hk_device *dev, const hk_device_config *config, uint32_
     hk_device_policy *p = &I->cfg.policy;
     policy_fill(p);
     if (p->reconnect_min_ms > p->reconnect_max_ms || p->reconnect_jitter_ms > p->reconnect_max_ms ||
-        p->dps_deadline_ms > HK_DEVICE_SPAN_MAX || p->reprovision_interval_ms > HK_DEVICE_SPAN_MAX ||
-        p->hub_fallback_ms > HK_DEVICE_SPAN_MAX ||
+        p->dps_deadline_ms > HK_DEVICE_SPAN_MAX ||
+        p->reprovision_interval_ms > HK_DEVICE_SPAN_MAX || p->hub_fallback_ms > HK_DEVICE_SPAN_MAX ||
         (config->registration_payload != NULL &&
          strlen(config->registration_payload) > HK_DEVICE_PAYLOAD_MAX)) {
         /* Refused after the defaults were filled in: a device that is

@@ -143,7 +143,8 @@ hk_device_outcome hk_device_link_end_(hk_device *dev, hk_result why, hk_result *
 {
     hk_device_link_close_(dev, false);
     *out_why = why;
-    return hk_device_result_is_refusal_(why) ? HK_DEVICE_OUTCOME_REFUSED : HK_DEVICE_OUTCOME_CONNECTION_LOST;
+    return hk_device_result_is_refusal_(why) ? HK_DEVICE_OUTCOME_REFUSED
+                                             : HK_DEVICE_OUTCOME_CONNECTION_LOST;
 }
 
 void hk_device_link_close_(hk_device *dev, bool graceful)

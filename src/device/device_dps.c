@@ -17,9 +17,6 @@
 #include "common/hk_common.h"
 #include "device_dps.h"
 
-#define DPS_BACKOFF_MIN_MS 1000u
-#define DPS_BACKOFF_MAX_MS 60000u
-#define DPS_JITTER_MS 1000u
 
 void hk_device_dps_round_init_(hk_device *dev)
 {
@@ -32,9 +29,9 @@ void hk_device_dps_round_init_(hk_device *dev)
     hk_dps_machine_config mc = {
         .deadline_ms = I->cfg.policy.dps_deadline_ms,
         .response_timeout_ms = I->cfg.policy.dps_response_timeout_ms,
-        .backoff_min_ms = DPS_BACKOFF_MIN_MS,
-        .backoff_max_ms = DPS_BACKOFF_MAX_MS,
-        .jitter_ms = DPS_JITTER_MS,
+        .backoff_min_ms = HK_DEVICE_DPS_BACKOFF_MIN_MS,
+        .backoff_max_ms = HK_DEVICE_DPS_BACKOFF_MAX_MS,
+        .jitter_ms = HK_DEVICE_DPS_JITTER_MS,
     };
     if (hk_dps_machine_init(&I->dps, &mc, I->now_ms) != HK_OK) {
         /* not reached (see above) */
@@ -91,8 +88,8 @@ hk_device_outcome hk_device_dps_register_(hk_device *dev, uint32_t *dl, hk_resul
             if (s.action == HK_DPS_ACTION_SEND_REGISTER) {
                 r = hk_dps_register_topic_build(s.rid, I->topic, sizeof I->topic, &tl);
                 if (r == HK_OK)
-                    r = hk_dps_register_body_build(&I->dps_client, I->cfg.registration_payload, NULL,
-                                                   I->body, sizeof I->body, &bl);
+                    r = hk_dps_register_body_build(&I->dps_client, I->cfg.registration_payload,
+                                                   NULL, I->body, sizeof I->body, &bl);
                 if (r == HK_OK) { /* else the configured payload cannot be sent */
                     if (hk_device_publish0_(I, tl, I->body, bl) != HK_OK) {
                     }

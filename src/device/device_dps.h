@@ -11,6 +11,12 @@
 
 #include "device_core.h"
 
+/* DPS backoff: 1 s doubling to 60 s plus up to 1 s of jitter, for the
+ * round machine's retries and for reopening a cut connection (policy). */
+#define HK_DEVICE_DPS_BACKOFF_MIN_MS 1000u
+#define HK_DEVICE_DPS_BACKOFF_MAX_MS 60000u
+#define HK_DEVICE_DPS_JITTER_MS 1000u
+
 /* A fresh registration machine for a round starting now (the round's
  * deadline: policy.dps_deadline_ms). */
 void hk_device_dps_round_init_(hk_device *dev);

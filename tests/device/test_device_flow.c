@@ -146,8 +146,9 @@ static void on_event(void *ctx, const hk_device_event *e)
         w->methods++;
         copy_text(w->method_name, sizeof w->method_name, e->method.name, e->method.name_len);
         if (w->answer_methods)
-            HK_CHECK_RESULT(hk_device_method_respond(&w->dev, e->method.request_id, e->method.request_id_len,
-                                                     200, "{\"ok\":true}", 11),
+            HK_CHECK_RESULT(hk_device_method_respond(&w->dev, e->method.request_id,
+                                                     e->method.request_id_len, 200,
+                                                     "{\"ok\":true}", 11),
                             HK_OK);
         break;
     case HK_DEVICE_EVENT_SENT:
