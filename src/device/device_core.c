@@ -156,8 +156,7 @@ void hk_device_link_close_(hk_device *dev, bool graceful)
             hk_mqtt_client_disconnect(&I->mqtt) == HK_OK) {
             uint32_t dl;
             /* Best effort: what the DISCONNECT's flush returns changes nothing. */
-            if (hk_mqtt_client_process(&I->mqtt, I->now_ms, &dl) != HK_OK) {
-            }
+            hk_result_ignore(hk_mqtt_client_process(&I->mqtt, I->now_ms, &dl));
         }
     }
     if (I->link_open)

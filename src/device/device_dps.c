@@ -33,9 +33,7 @@ void hk_device_dps_round_init_(hk_device *dev)
         .backoff_max_ms = HK_DEVICE_DPS_BACKOFF_MAX_MS,
         .jitter_ms = HK_DEVICE_DPS_JITTER_MS,
     };
-    if (hk_dps_machine_init(&I->dps, &mc, I->now_ms) != HK_OK) {
-        /* not reached (see above) */
-    }
+    hk_result_ignore(hk_dps_machine_init(&I->dps, &mc, I->now_ms));
 }
 
 static const hk_mqtt_subscription dps_sub = {HK_DPS_SUBSCRIBE_FILTER,
@@ -75,9 +73,9 @@ hk_device_outcome hk_device_dps_register_(hk_device *dev, uint32_t *dl, hk_resul
         uint32_t wait_dl = I->now_ms + HK_DEVICE_FAR_MS;
         for (int k = 0; k < 3; k++) {
             hk_dps_step s;
-            if (hk_dps_machine_next(&I->dps, I->now_ms, hk_device_random_next_(I), &s) != HK_OK) {
-                /* only for a caller bug; s then says FAILED */
-            }
+            /* It fails only for a caller bug (NULL), and s then says FAILED. */
+            uint32_t random = hk_device_random_next_(I);
+            hk_result_ignore(hk_dps_machine_next(&I->dps, I->now_ms, random, &s));
             size_t tl = 0, bl = 0;
             hk_result r = HK_OK;
             if (s.action == HK_DPS_ACTION_WAIT) {
@@ -91,16 +89,14 @@ hk_device_outcome hk_device_dps_register_(hk_device *dev, uint32_t *dl, hk_resul
                     r = hk_dps_register_body_build(&I->dps_client, I->cfg.registration_payload,
                                                    NULL, I->body, sizeof I->body, &bl);
                 if (r == HK_OK) { /* else the configured payload cannot be sent */
-                    if (hk_device_publish0_(I, tl, I->body, bl) != HK_OK) {
-                    }
+                    hk_result_ignore(hk_device_publish0_(I, tl, I->body, bl));
                     published = true;
                     continue;
                 }
             } else if (s.action == HK_DPS_ACTION_SEND_POLL) {
                 if (hk_dps_poll_topic_build(s.rid, s.operation_id, strlen(s.operation_id),
-                                            I->topic, sizeof I->topic, &tl) == HK_OK &&
-                    hk_device_publish0_(I, tl, NULL, 0) != HK_OK) {
-                }
+                                            I->topic, sizeof I->topic, &tl) == HK_OK)
+                    hk_result_ignore(hk_device_publish0_(I, tl, NULL, 0));
                 published = true;
                 continue;
             }

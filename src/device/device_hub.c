@@ -54,8 +54,7 @@ hk_device_outcome hk_device_hub_session_(hk_device *dev, uint32_t *dl, hk_result
     if (I->state == HK_DEVICE_STATE_HUB_SESSION && I->connack) {
         /* A GET that cannot be queued now is not retried: the application
          * can ask (hk_device_twin_get). */
-        if (hk_device_twin_request_(I, NULL, 0, NULL) != HK_OK) {
-        }
+        hk_result_ignore(hk_device_twin_request_(I, NULL, 0, NULL));
         return HK_DEVICE_OUTCOME_READY;
     }
     return HK_DEVICE_OUTCOME_PENDING;

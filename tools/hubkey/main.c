@@ -250,8 +250,7 @@ static const char *registration_id_of(agent *a)
 /* Disconnect; hk_device_stop refuses only a NULL device. */
 static void device_stop(agent *a)
 {
-    if (hk_device_stop(&a->dev) != HK_OK) {
-    }
+    hk_result_ignore(hk_device_stop(&a->dev));
 }
 
 /* The host name a connect step was for. */
@@ -776,10 +775,9 @@ static void on_event(void *ctx, const hk_device_event *ev_in)
             a->reached_ready = true;
             /* A report that cannot be queued gets no REPORTED answer: the
              * summary shows it unanswered. */
-            if (a->o->report && hk_device_twin_report(&a->dev, a->o->report,
-                                                      strlen(a->o->report),
-                                                      &a->report_id) != HK_OK) {
-            }
+            if (a->o->report)
+                hk_result_ignore(hk_device_twin_report(&a->dev, a->o->report,
+                                                       strlen(a->o->report), &a->report_id));
             if (a->o->command == AGENT_CMD_PROVISION)
                 a->finished = true;
         }
