@@ -33,7 +33,9 @@ set(HK_SOURCES_CERT
 # hk_record: the slot-8 provisioning record.
 set(HK_SOURCES_RECORD ${hk_s}/se/record/record.c)
 # hk_device: the boot flow's portable core; hk_device_tls: its TCP+TLS link.
-set(HK_SOURCES_DEVICE ${hk_s}/device/device.c ${hk_s}/device/device_cert.c)
+set(HK_SOURCES_DEVICE ${hk_s}/device/device.c ${hk_s}/device/device_core.c
+    ${hk_s}/device/device_dps.c ${hk_s}/device/device_hub.c ${hk_s}/device/device_hub_send.c
+    ${hk_s}/device/device_cert.c)
 set(HK_SOURCES_DEVICE_TLS ${hk_s}/device/device_tls.c)
 # hk_tls: the TLS client with the key in the secure element, per mbedTLS
 # line (2.28 as Debian ships it; 3.6, which ESP-IDF 5.x carries).

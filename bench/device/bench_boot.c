@@ -155,35 +155,37 @@ static void on_event(void *ctx, const hk_device_event *ev)
             B.events[B.event_count++] = (event_rec){.at_us = now,
                                                     .device_ms = ev->elapsed_ms,
                                                     .state = ev->state,
-                                                    .previous = ev->previous,
-                                                    .result = ev->result,
-                                                    .wait_ms = ev->wait_ms};
+                                                    .previous = ev->change.previous,
+                                                    .result = ev->change.result,
+                                                    .wait_ms = ev->change.wait_ms};
         if (ev->state == HK_DEVICE_STATE_READY && B.ready_us == 0)
             B.ready_us = now;
         /* As early as the API allows: queued behind CONNECT, before CONNACK. */
         if (ev->state == HK_DEVICE_STATE_HUB_SESSION && !B.telemetry_queued) {
             B.telemetry_queued = true;
             uint32_t id;
-            hk_result r = hk_device_send_telemetry(&g_dev, (const uint8_t *)g_telemetry,
+            hk_result r = hk_device_telemetry_send(&g_dev, (const uint8_t *)g_telemetry,
                                                    sizeof g_telemetry - 1, NULL, &id);
             if (r != HK_OK) {
                 B.boot_result = r;
                 B.failed_at = "send-telemetry";
-                hk_device_stop(&g_dev);
+                if (hk_device_stop(&g_dev) != HK_OK)
+                    B.failed_at = "stop";
             }
         }
     } else if (ev->type == HK_DEVICE_EVENT_DPS_RESPONSE) {
         if (B.dps_responses < sizeof B.dps_status / sizeof B.dps_status[0])
-            B.dps_status[B.dps_responses] = ev->status;
+            B.dps_status[B.dps_responses] = ev->dps_response.status;
         B.dps_responses++;
-        if (ev->retry_after_s)
-            B.retry_after_s = ev->retry_after_s;
+        if (ev->dps_response.retry_after_s)
+            B.retry_after_s = ev->dps_response.retry_after_s;
     } else if (ev->type == HK_DEVICE_EVENT_SENT) {
-        if (ev->result == HK_OK && !B.sent_ok) {
+        if (ev->sent.result == HK_OK && !B.sent_ok) {
             B.sent_ok = true;
             B.puback_us = now;
         }
-        hk_device_stop(&g_dev);
+        if (hk_device_stop(&g_dev) != HK_OK)
+            B.failed_at = "stop";
     }
 }
 
@@ -237,8 +239,9 @@ static void boot(void)
     if (B.boot_result == HK_OK)
         B.boot_result = r;
     if (!B.sent_ok && !B.failed_at)
-        B.failed_at = hk_device_state_name(hk_device_get_state(&g_dev));
-    hk_device_stop(&g_dev);
+        B.failed_at = hk_device_state_name(hk_device_state_get(&g_dev));
+    if (hk_device_stop(&g_dev) != HK_OK && !B.failed_at)
+        B.failed_at = "stop";
     hk_posix_deinit(&g_posix);
 }
 

@@ -1,4 +1,4 @@
-/* libFuzzer harness: hk_device_cert_cn over hostile DER (the device
+/* libFuzzer harness: hk_device_cert_cn_get over hostile DER (the device
  * certificate comes from the chip). The input is copied to an exact-size
  * buffer so any read past it trips ASan; a success must give a printable,
  * NUL-terminated CN that fits. */
@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(out, 0xCC, sizeof out);
     size_t len = 0;
     size_t cap = size > 0 ? (size_t)(data[0] % sizeof out) + 1 : sizeof out;
-    hk_result r = hk_device_cert_cn(copy, size, out, cap, &len);
+    hk_result r = hk_device_cert_cn_get(copy, size, out, cap, &len);
     if (r == HK_OK) {
         if (len >= cap || out[len] != '\0' || strlen(out) != len)
             abort();

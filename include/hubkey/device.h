@@ -74,7 +74,7 @@
  *
  * Threading: one thread calls every hk_device function. Events are
  * delivered from inside hk_device_step()/hk_device_run(); the callback may
- * call hk_device_send_telemetry, _twin_get, _twin_report, _method_respond,
+ * call hk_device_telemetry_send, _twin_get, _twin_report, _method_respond,
  * _reprovision and _stop, never _step, _run or _init.
  */
 #ifndef HUBKEY_DEVICE_H
@@ -233,63 +233,122 @@ typedef struct hk_device_link {
 } hk_device_link;
 
 typedef enum hk_device_event_type {
-    /* The flow changed state: state, previous, result (the error that caused
-     * the change, HK_OK otherwise), state_ms (time spent in previous),
-     * elapsed_ms; for WAIT also wait_ms and next_state. */
-    HK_DEVICE_EVENT_STATE = 1,
-    /* A DPS response arrived: status, retry_after_s. */
-    HK_DEVICE_EVENT_DPS_RESPONSE,
-    /* DPS assigned the device: hub, device_id, payload (the custom payload
-     * DPS returned, raw JSON, or NULL), trust_bundle_count (certificates
-     * kept for the hub connection). */
-    HK_DEVICE_EVENT_ASSIGNED,
-    /* Cloud-to-device message: payload, properties (URL-encoded bag; see
-     * hk_hub_properties_find). */
-    HK_DEVICE_EVENT_C2D,
-    /* Desired properties update: payload (JSON patch), version. */
-    HK_DEVICE_EVENT_DESIRED,
-    /* Answer to hk_device_twin_get: id, status (200 or an error status),
-     * payload (the twin document on 200). */
-    HK_DEVICE_EVENT_TWIN,
-    /* Answer to hk_device_twin_report: id, status (204 or an error),
-     * version when has_version. */
-    HK_DEVICE_EVENT_REPORTED,
-    /* Direct method request: name, request_id, payload. Answer with
-     * hk_device_method_respond (now, or later with a copy of request_id). */
-    HK_DEVICE_EVENT_METHOD,
-    /* A telemetry message is finished: id, result (HK_OK = acknowledged by
-     * the hub; HK_ERR_CLOSED = dropped unacknowledged when the device moved
-     * to another hub). The payload memory is free again. */
-    HK_DEVICE_EVENT_SENT,
+    HK_DEVICE_EVENT_STATE = 1,    /* the flow changed state: event.change */
+    HK_DEVICE_EVENT_DPS_RESPONSE, /* a DPS response arrived: event.dps_response */
+    HK_DEVICE_EVENT_ASSIGNED,     /* DPS assigned the device: event.assigned */
+    HK_DEVICE_EVENT_C2D,          /* cloud-to-device message: event.c2d */
+    HK_DEVICE_EVENT_DESIRED,      /* desired properties update: event.desired */
+    HK_DEVICE_EVENT_TWIN,         /* answer to hk_device_twin_get: event.twin */
+    HK_DEVICE_EVENT_REPORTED,     /* answer to hk_device_twin_report: event.reported */
+    HK_DEVICE_EVENT_METHOD,       /* direct method request: event.method */
+    HK_DEVICE_EVENT_SENT,         /* a telemetry message is finished: event.sent */
 } hk_device_event_type;
 
-/* Everything an event carries; fields not listed for a type are zero.
- * Pointers are valid only during the callback. */
-typedef struct hk_device_event {
-    hk_device_event_type type;
-    hk_device_state state;
+/* HK_DEVICE_EVENT_STATE: the flow left `previous` for the event's state. */
+typedef struct hk_device_state_event {
     hk_device_state previous;
-    hk_device_state next_state;
+    hk_result result;         /* the error that caused the change, HK_OK otherwise */
+    uint32_t state_ms;        /* time spent in previous */
+    uint32_t wait_ms;         /* state WAIT: how long */
+    hk_device_state next_state; /* state WAIT: where the flow goes then */
+} hk_device_state_event;
+
+/* HK_DEVICE_EVENT_DPS_RESPONSE. result: HK_OK, or why the response could
+ * not be read (then status and retry_after_s are 0). */
+typedef struct hk_device_dps_response_event {
     hk_result result;
-    uint32_t elapsed_ms; /* since hk_device_init */
-    uint32_t state_ms;
-    uint32_t wait_ms;
-    uint32_t id;
-    unsigned status;
+    unsigned status;          /* 200, 202, 429, ... */
     uint32_t retry_after_s;
-    bool has_version;
-    uint32_t version;
+} hk_device_dps_response_event;
+
+/* HK_DEVICE_EVENT_ASSIGNED. result: HK_OK, or HK_ERR_LIMIT when the trust
+ * bundle was too large to keep (the hub connection then uses the
+ * configured trust). */
+typedef struct hk_device_assigned_event {
+    hk_result result;
     const char *hub;
     const char *device_id;
-    size_t trust_bundle_count;
+    size_t trust_bundle_count; /* certificates kept for the hub connection */
+    const uint8_t *payload;    /* the custom payload DPS returned, raw JSON, or NULL */
+    size_t payload_len;
+} hk_device_assigned_event;
+
+/* HK_DEVICE_EVENT_C2D. properties: the URL-encoded bag (see
+ * hk_hub_properties_find). */
+typedef struct hk_device_c2d_event {
+    const uint8_t *payload;
+    size_t payload_len;
+    const char *properties;
+    size_t properties_len;
+} hk_device_c2d_event;
+
+/* HK_DEVICE_EVENT_DESIRED: payload is the JSON patch. */
+typedef struct hk_device_desired_event {
+    const uint8_t *payload;
+    size_t payload_len;
+    bool has_version;
+    uint32_t version;
+} hk_device_desired_event;
+
+/* HK_DEVICE_EVENT_TWIN: the answer to the hk_device_twin_get named id;
+ * status 200 (payload: the twin document) or an error status. */
+typedef struct hk_device_twin_event {
+    const uint8_t *payload;
+    size_t payload_len;
+    uint32_t id;
+    unsigned status;
+} hk_device_twin_event;
+
+/* HK_DEVICE_EVENT_REPORTED: the answer to the hk_device_twin_report named
+ * id; status 204 or an error; version when has_version. */
+typedef struct hk_device_reported_event {
+    const uint8_t *payload;
+    size_t payload_len;
+    uint32_t id;
+    unsigned status;
+    bool has_version;
+    uint32_t version;
+} hk_device_reported_event;
+
+/* HK_DEVICE_EVENT_METHOD: answer with hk_device_method_respond (now, or
+ * later with a copy of request_id). */
+typedef struct hk_device_method_event {
+    const uint8_t *payload;
+    size_t payload_len;
     const char *name;
     size_t name_len;
     const char *request_id;
     size_t request_id_len;
-    const char *properties;
-    size_t properties_len;
-    const uint8_t *payload;
-    size_t payload_len;
+} hk_device_method_event;
+
+/* HK_DEVICE_EVENT_SENT: the telemetry message named id is finished.
+ * result HK_OK = acknowledged by the hub; HK_ERR_CLOSED = dropped
+ * unacknowledged when the device moved to another hub. The payload memory
+ * is free again. */
+typedef struct hk_device_sent_event {
+    uint32_t id;
+    hk_result result;
+} hk_device_sent_event;
+
+/* One event: type says which member of the union is set. Pointers are
+ * valid only during the callback. The five hub message kinds (c2d,
+ * desired, twin, reported, method) all begin with payload and payload_len,
+ * and a twin answer's members are the first of a reported answer's. */
+typedef struct hk_device_event {
+    hk_device_event_type type;
+    hk_device_state state; /* the flow's state when the event is delivered */
+    uint32_t elapsed_ms;   /* since hk_device_init */
+    union {
+        hk_device_state_event change;
+        hk_device_dps_response_event dps_response;
+        hk_device_assigned_event assigned;
+        hk_device_c2d_event c2d;
+        hk_device_desired_event desired;
+        hk_device_twin_event twin;
+        hk_device_reported_event reported;
+        hk_device_method_event method;
+        hk_device_sent_event sent;
+    };
 } hk_device_event;
 
 typedef void (*hk_device_event_fn)(void *ctx, const hk_device_event *event);
@@ -380,6 +439,7 @@ typedef struct hk_device {
         hk_result fatal;
         hk_result session_error;
         hk_result refused_with;
+        hk_mqtt_event_fn mqtt_event; /* the MQTT engine's event handler */
         size_t trust_len; /* with the NUL; 0 = no bundle */
         size_t trust_count;
         hk_device_config cfg; /* policy: zeros replaced by the defaults */
@@ -411,6 +471,7 @@ typedef struct hk_device {
  * untouched), a jitter above the reconnect maximum, a min above a max, a
  * span beyond the limits or a registration payload longer than
  * HK_DEVICE_PAYLOAD_MAX (dev then in state FAILED). No I/O. */
+HK_NODISCARD
 hk_result hk_device_init(hk_device *dev, const hk_device_config *config, uint32_t now_ms);
 
 /*
@@ -427,6 +488,7 @@ hk_result hk_device_init(hk_device *dev, const hk_device_config *config, uint32_
  * HK_ERR_CERT_PARSE: the device certificate has no usable CN). Connection
  * and cloud errors never come back here: they are events and retries.
  */
+HK_NODISCARD
 hk_result hk_device_step(hk_device *dev, uint32_t now_ms, uint32_t *out_next_deadline_ms);
 
 /*
@@ -438,14 +500,17 @@ hk_result hk_device_step(hk_device *dev, uint32_t now_ms, uint32_t *out_next_dea
  * device was stopped; HK_ERR_TIMEOUT; or step's permanent failure.
  * platform needs monotonic_ms only (waiting goes through the link).
  */
+HK_NODISCARD
 hk_result hk_device_run(hk_device *dev, const hk_platform *platform, hk_device_state until,
                         uint32_t timeout_ms);
 
 /* Disconnect (MQTT DISCONNECT, link closed) and stay STOPPED. */
+HK_NODISCARD
 hk_result hk_device_stop(hk_device *dev);
 
 /* Register with DPS again now (an explicit request, e.g. from an operator:
  * not subject to the reprovision interval, but it restarts it). */
+HK_NODISCARD
 hk_result hk_device_reprovision(hk_device *dev);
 
 /* ---- Hub session ------------------------------------------------------------ */
@@ -464,34 +529,40 @@ hk_result hk_device_reprovision(hk_device *dev);
  * HK_ERR_FULL when HK_MQTT_MAX_INFLIGHT messages are in flight or the tx
  * buffer has no room right now; HK_ERR_BUFFER_TOO_SMALL when the topic or
  * the message can never fit. */
-hk_result hk_device_send_telemetry(hk_device *dev, const uint8_t *payload, size_t payload_len,
+HK_NODISCARD
+hk_result hk_device_telemetry_send(hk_device *dev, const uint8_t *payload, size_t payload_len,
                                    const hk_hub_telemetry_properties *props, uint32_t *out_id);
 
 /* The twin and method calls below: state READY, else HK_ERR_STATE. */
 
 /* Ask for the whole twin (answer: TWIN event with *out_id). */
+HK_NODISCARD
 hk_result hk_device_twin_get(hk_device *dev, uint32_t *out_id);
 
 /* Patch reported properties with a JSON object (copied; answer: REPORTED
  * event with *out_id). */
+HK_NODISCARD
 hk_result hk_device_twin_report(hk_device *dev, const char *json, size_t json_len,
                                 uint32_t *out_id);
 
 /* Answer a direct method: request_id from the METHOD event, status (e.g.
  * 200), a JSON payload (copied; may be empty). */
+HK_NODISCARD
 hk_result hk_device_method_respond(hk_device *dev, const char *request_id, size_t request_id_len,
                                    unsigned status, const char *json, size_t json_len);
 
 /* ---- Inspection ------------------------------------------------------------- */
 
-hk_device_state hk_device_get_state(const hk_device *dev);
+hk_device_state hk_device_state_get(const hk_device *dev);
 
 /* The registration ID (after IDENTITY): NUL-terminated, inside dev. */
-hk_result hk_device_registration_id(const hk_device *dev, const char **out_id);
+HK_NODISCARD
+hk_result hk_device_registration_id_get(const hk_device *dev, const char **out_id);
 
 /* The hub host name and device ID in use (from the record or DPS), valid
  * as long as dev; HK_ERR_DEVICE_NOT_ASSIGNED before there is one. */
-hk_result hk_device_assignment(const hk_device *dev, const char **out_hub,
+HK_NODISCARD
+hk_result hk_device_assignment_get(const hk_device *dev, const char **out_hub,
                                const char **out_device_id);
 
 /*
@@ -507,7 +578,8 @@ hk_result hk_device_assignment(const hk_device *dev, const char **out_hub,
  * when the CN and its NUL do not fit (nothing useful in out then).
  * Never reads outside der[0..len).
  */
-hk_result hk_device_cert_cn(const uint8_t *der, size_t len, char *out, size_t cap,
+HK_NODISCARD
+hk_result hk_device_cert_cn_get(const uint8_t *der, size_t len, char *out, size_t cap,
                             size_t *out_len);
 
 #ifdef __cplusplus

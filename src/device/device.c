@@ -24,15 +24,6 @@
  *    assignment: the cached DPS result is reused, as Azure asks, with
  *    exponential backoff plus jitter; only after hub_fallback_ms without a
  *    session is DPS asked whether the device moved.
- *  - The register request goes out pipelined behind CONNECT and SUBSCRIBE
- *    (MQTT 3.1.1 allows it): one round trip less on slow links. It is sent
- *    at QoS 0: DPS answers with a PUBLISH anyway, and a lost request is
- *    covered by the machine's response timeout. A cut connection resumes
- *    the round's registration machine on the next one: once DPS answered
- *    202 with an operation ID the operation is polled (DPS keeps it on the
- *    service and answers its status query on any connection), so a cut
- *    after the 202 costs no registration; a cut before it registers again
- *    (at most one extra registration per cut, bounded by the backoff).
  *  - A refusal of the identity that repeats (HK_DEVICE_REFUSALS_MAX
  *    connections in a row, the same result) is the server's word, not a
  *    passing fault: the round ends instead of repeating the handshake until
@@ -42,201 +33,43 @@
  *    from the chip, no usable CN) fails the flow at once: no retry changes
  *    a definition that does not match the chip, and retrying would hide the
  *    cause behind timeouts.
- *  - Telemetry is QoS 1 with clean_session = 0 on the hub, so messages in
- *    flight survive a reconnect to the same hub (re-sent with DUP) and the
- *    hub keeps queued C2D messages. Moving to another hub goes through a
- *    clean DPS session, which drops them (SENT with HK_ERR_CLOSED).
- *  - Telemetry is accepted from HUB_SESSION on, before CONNACK: MQTT 3.1.1
- *    lets a client send packets before CONNACK, so a message handed over on
- *    entering HUB_SESSION leaves in the same flight as CONNECT and the
- *    SUBSCRIBEs and the first PUBACK comes one round trip after the TLS
- *    handshake instead of two. Nothing is lost by it: the hub handles
- *    packets in order, so a refused CONNECT closes the connection before it
- *    reads the PUBLISH, and the message stays in flight exactly as one sent
- *    on a session that was then lost (resent with DUP on the next
- *    connection to this hub, dropped with HK_ERR_CLOSED when the device
- *    goes to DPS). Twin and method calls still wait for READY: they travel
- *    at QoS 0, and no event would tell that one was lost with a refused
- *    connection.
  *  - The record is written from what the RECORD read learnt about the slot
  *    (hk_record_cache): the flow is the slot's only writer while it runs,
  *    so reading the 416 bytes again before the write would only repeat the
  *    first read (13 chip commands on an ATECC608A).
- *  - Jitter comes from a xorshift generator seeded by the chip's RNG once:
- *    one chip round trip per boot instead of one per backoff.
  */
 #include <stddef.h>
 #include <string.h>
 
 #include "common/hk_common.h"
-#include "hubkey/device.h"
+#include "device_core.h"
+#include "device_dps.h"
+#include "device_hub.h"
 #include "hubkey/record.h"
 
-#define FAR_MS 0x40000000u
-#define SPAN_MAX 0x7fffffffu
 #define SE_RETRIES 5u
-#define DPS_BACKOFF_MIN_MS 1000u
-#define DPS_BACKOFF_MAX_MS 60000u
-#define DPS_JITTER_MS 1000u
 #define DPS_ROUND_MIN_MS 5000u
 
-typedef struct hk_device_internal dev_in;
-
-/* ---- small helpers ---------------------------------------------------------- */
-
-static bool reached(uint32_t now, uint32_t t)
-{
-    return (uint32_t)(now - t) <= SPAN_MAX;
-}
-
-/* Lower the deadline *dl to time t if t comes first (t in the past counts
- * as now). */
-static void sooner(const dev_in *I, uint32_t *dl, uint32_t t)
-{
-    uint32_t now = I->now_ms;
-    if (reached(now, t))
-        t = now;
-    if ((uint32_t)(t - now) < (uint32_t)(*dl - now))
-        *dl = t;
-}
-
-static uint32_t rand32(dev_in *I)
-{
-    uint32_t x = I->rng;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    I->rng = x;
-    return x;
-}
-
-/* The policy fields that are uint32_t, in the order of hk_device_policy,
- * with the default a zero selects. */
-static const uint32_t policy_defaults[] = {
-    HK_DEVICE_DPS_DEADLINE_MS,      HK_DEVICE_DPS_RESPONSE_TIMEOUT_MS,
-    HK_DEVICE_REPROVISION_INTERVAL_MS, HK_DEVICE_HUB_FALLBACK_MS,
-    HK_DEVICE_RECONNECT_MIN_MS,     HK_DEVICE_RECONNECT_MAX_MS,
-    HK_DEVICE_RECONNECT_JITTER_MS,  HK_DEVICE_CONNECT_TIMEOUT_MS,
-};
-_Static_assert(offsetof(hk_device_policy, connect_timeout_ms) == 7 * sizeof(uint32_t) &&
-                   offsetof(hk_device_policy, keep_alive_s) == 8 * sizeof(uint32_t),
-               "the uint32_t policy fields come first, in the order of policy_defaults");
-
-/* An array of its own, not string literals: literals share one section
+/* One array of its own, not string literals: literals share one section
  * with the strings the flow uses, which would keep the names in every
- * image, also where hk_device_state_name is not linked. */
-static const char state_names[HK_DEVICE_STATE_COUNT_][13] = {
-    "identity",  "record",      "dps-connect", "dps-register", "record-write", "hub-connect",
-    "hub-session", "ready",     "wait",        "stopped",      "failed",
-};
+ * image, also where hk_device_state_name is not linked. The names follow
+ * each other, NUL after NUL (shorter than a table of fixed-width rows). */
+static const char state_names[] = "identity\0record\0dps-connect\0dps-register\0record-write\0"
+                                  "hub-connect\0hub-session\0ready\0wait\0stopped\0failed";
 
 const char *hk_device_state_name(hk_device_state state)
 {
-    return (unsigned)state < HK_DEVICE_STATE_COUNT_ ? state_names[state] : "unknown";
-}
-
-/* Deliver ev, which the caller zeroed and filled (state and elapsed_ms are
- * set here). */
-static void emit(hk_device *dev, hk_device_event *ev)
-{
-    dev_in *I = &dev->_internal;
-    if (I->cfg.on_event == NULL)
-        return;
-    ev->state = (hk_device_state)I->state;
-    ev->elapsed_ms = I->now_ms - I->start_ms;
-    I->cfg.on_event(I->cfg.event_ctx, ev);
-}
-
-/* Telemetry finished with result: the message of packet *pid (its
- * PUBACK), or with pid NULL every message in flight (dropped). One SENT
- * event each. */
-static void sent_done(hk_device *dev, const uint16_t *pid, hk_result result)
-{
-    for (size_t i = 0; i < HK_MQTT_MAX_INFLIGHT; i++) {
-        hk_device_sending *s = &dev->_internal.sending[i];
-        if (!s->used || (pid != NULL && s->packet_id != *pid))
-            continue;
-        s->used = false;
-        hk_device_event ev;
-        memset(&ev, 0, sizeof ev);
-        ev.type = HK_DEVICE_EVENT_SENT;
-        ev.id = s->id;
-        ev.result = result;
-        emit(dev, &ev);
-        if (pid != NULL)
-            return;
-    }
-}
-
-static void set_state(hk_device *dev, hk_device_state st, hk_result why)
-{
-    dev_in *I = &dev->_internal;
-    hk_device_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.type = HK_DEVICE_EVENT_STATE;
-    ev.previous = (hk_device_state)I->state;
-    ev.state_ms = I->now_ms - I->state_since_ms;
-    ev.result = why;
-    if (st == HK_DEVICE_STATE_WAIT) {
-        ev.wait_ms = I->wait_until_ms - I->now_ms;
-        ev.next_state = (hk_device_state)I->wait_next;
-    }
-    I->state = (uint8_t)st;
-    I->state_since_ms = I->now_ms;
-    I->visited |= 1u << st;
-    emit(dev, &ev);
-}
-
-static void wait_then(hk_device *dev, uint32_t delay_ms, hk_device_state next, hk_result why)
-{
-    dev_in *I = &dev->_internal;
-    I->wait_until_ms = I->now_ms + (delay_ms > SPAN_MAX ? SPAN_MAX : delay_ms);
-    I->wait_next = (uint8_t)next;
-    set_state(dev, HK_DEVICE_STATE_WAIT, why);
-}
-
-/* Wait for the backoff of *attempt (counted up to 32), then go to next. */
-static void backoff_then(hk_device *dev, uint32_t *attempt, uint32_t min_ms, uint32_t max_ms,
-                         uint32_t jitter_ms, hk_device_state next, hk_result why)
-{
-    uint32_t d = hk_dps_backoff_ms(*attempt, min_ms, max_ms, jitter_ms, rand32(&dev->_internal));
-    if (*attempt < 32)
-        ++*attempt;
-    wait_then(dev, d, next, why);
-}
-
-/* Back to the hub after its reconnect backoff. */
-static void hub_later(hk_device *dev, hk_result why)
-{
-    dev_in *I = &dev->_internal;
-    const hk_device_policy *p = &I->cfg.policy;
-    backoff_then(dev, &I->hub_attempt, p->reconnect_min_ms, p->reconnect_max_ms,
-                 p->reconnect_jitter_ms, HK_DEVICE_STATE_HUB_CONNECT, why);
-}
-
-static uint32_t next_id(dev_in *I)
-{
-    if (++I->next_id == 0)
-        I->next_id = 1;
-    return I->next_id;
-}
-
-/* Decimal request id we generated ("17"); 0 for anything else. */
-static uint32_t parse_id(const char *s, size_t n)
-{
-    uint32_t v = 0;
-    if (s == NULL || n == 0 || n > 9)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return 0;
-        v = v * 10u + (uint32_t)(s[i] - '0');
-    }
-    return v;
+    if ((unsigned)state >= HK_DEVICE_STATE_COUNT_)
+        return "unknown";
+    const char *name = state_names;
+    for (unsigned n = (unsigned)state; n != 0; name++) /* past n NULs */
+        if (*name == '\0')
+            n--;
+    return name;
 }
 
 /* The DPS registration id alphabet (dps.h). */
-static bool registration_id_ok(const char *s, size_t n)
+static bool registration_id_check(const char *s, size_t n)
 {
     if (n == 0 || n > HK_DPS_DEVICE_ID_MAX)
         return false;
@@ -250,288 +83,12 @@ static bool registration_id_ok(const char *s, size_t n)
     return true;
 }
 
-static bool is_refusal(hk_result r)
-{
-    return (r >= HK_ERR_MQTT_REFUSED_IDENTIFIER && r <= HK_ERR_MQTT_REFUSED_NOT_AUTHORIZED) ||
-           r == HK_ERR_TLS_CLIENT_REJECTED;
-}
-
-static bool se_error(hk_result r)
-{
-    return (r >= 500 && r <= 599) || r == HK_ERR_IO || r == HK_ERR_TIMEOUT;
-}
-
-/* The identity cannot be presented: the certificates cannot be rebuilt
- * from the chip (definitions that do not match it) or do not parse. No
- * retry changes that. */
-static bool identity_error(hk_result r)
-{
-    return (r >= HK_ERR_CERT_TEMPLATE && r <= HK_ERR_CERT_PARSE) || r == HK_ERR_TLS_OWN_CERT;
-}
-
-/* ---- connection ------------------------------------------------------------- */
-
-static void close_link(hk_device *dev, bool graceful)
-{
-    dev_in *I = &dev->_internal;
-    if (graceful && I->link_ready) {
-        hk_mqtt_client_state s = hk_mqtt_client_get_state(&I->mqtt);
-        if ((s == HK_MQTT_STATE_CONNECTED || s == HK_MQTT_STATE_CONNECTING) &&
-            hk_mqtt_client_disconnect(&I->mqtt) == HK_OK) {
-            uint32_t dl;
-            hk_result_ignore(hk_mqtt_client_process(&I->mqtt, I->now_ms, &dl));
-        }
-    }
-    if (I->link_open)
-        I->cfg.link.close(I->cfg.link.ctx);
-    I->link_open = false;
-    I->link_ready = false;
-    I->connack = false;
-}
-
-static void on_mqtt(void *ctx, const hk_mqtt_event *e);
-
-static hk_result mqtt_init(hk_device *dev)
-{
-    dev_in *I = &dev->_internal;
-    hk_mqtt_client_config mc = {.tx_buf = I->tx, .tx_cap = sizeof I->tx, .rx_buf = I->rx,
-                                .rx_cap = sizeof I->rx, .on_event = on_mqtt, .event_ctx = dev};
-    return hk_mqtt_client_init(&I->mqtt, &mc);
-}
-
-/* Start an MQTT session; a session stuck flushing a DISCONNECT is reset.
- * CONNECT with client_id and I->username[0..username_len); DPS and hub
- * differ only in those and in clean_session. */
-static hk_result mqtt_start(hk_device *dev, const hk_transport *t, const char *client_id,
-                            size_t username_len, bool clean_session)
-{
-    dev_in *I = &dev->_internal;
-    hk_mqtt_connect_options opts;
-    memset(&opts, 0, sizeof opts);
-    opts.client_id = client_id;
-    opts.client_id_len = strlen(client_id);
-    opts.username = I->username;
-    opts.username_len = username_len;
-    opts.keep_alive_s = I->cfg.policy.keep_alive_s;
-    opts.clean_session = clean_session;
-    hk_result r = hk_mqtt_client_connect(&I->mqtt, t, &opts, I->now_ms);
-    if (r != HK_ERR_STATE)
-        return r;
-    /* Messages the engine forgets here are reported as dropped. */
-    sent_done(dev, NULL, HK_ERR_CLOSED);
-    HK_TRY(mqtt_init(dev));
-    return hk_mqtt_client_connect(&I->mqtt, t, &opts, I->now_ms);
-}
-
-/* ---- DPS -------------------------------------------------------------------- */
-
-static void start_dps_round(hk_device *dev, hk_result why)
-{
-    dev_in *I = &dev->_internal;
-    I->force_dps = false;
-    I->dps_round_start_ms = I->now_ms;
-    I->last_dps_ms = I->now_ms;
-    I->dps_done_once = true;
-    I->dps_attempt = 0;
-    I->refusals = 0;
-    /* One registration machine per round, started here with the round's
-     * deadline: every connection of the round resumes it (do_connect), so
-     * an operation DPS already accepted (202) is polled, not registered
-     * again. It cannot refuse this configuration: the deadline was checked
-     * by hk_device_init and the other values are constants or defaults. */
-    hk_dps_machine_config mc = {
-        .deadline_ms = I->cfg.policy.dps_deadline_ms,
-        .response_timeout_ms = I->cfg.policy.dps_response_timeout_ms,
-        .backoff_min_ms = DPS_BACKOFF_MIN_MS,
-        .backoff_max_ms = DPS_BACKOFF_MAX_MS,
-        .jitter_ms = DPS_JITTER_MS,
-    };
-    hk_result_ignore(hk_dps_machine_init(&I->dps, &mc, I->now_ms));
-    set_state(dev, HK_DEVICE_STATE_DPS_CONNECT, why);
-}
-
-static uint32_t dps_deadline(const dev_in *I)
-{
-    return I->dps_round_start_ms + I->cfg.policy.dps_deadline_ms;
-}
-
-/* The registration is over without an assignment. */
-static void dps_round_over(hk_device *dev, hk_result why)
-{
-    dev_in *I = &dev->_internal;
-    close_link(dev, false);
-    if (I->has_record || I->assigned) {
-        /* Back to the hub we know; DPS is asked again no sooner than the
-         * reprovision interval allows. */
-        hub_later(dev, why);
-        return;
-    }
-    uint32_t max = I->cfg.policy.reprovision_interval_ms;
-    I->force_dps = true;
-    backoff_then(dev, &I->dps_round_attempt, DPS_ROUND_MIN_MS, max,
-                 DPS_JITTER_MS < max ? DPS_JITTER_MS : 0, HK_DEVICE_STATE_RECORD, why);
-}
-
-/* The DPS connection failed; try again within the round's deadline, unless
- * DPS refused the identity HK_DEVICE_REFUSALS_MAX times in a row (the same
- * way each time: a refusal that repeats is not a passing fault). */
-static void dps_conn_fail(hk_device *dev, hk_result why)
-{
-    dev_in *I = &dev->_internal;
-    close_link(dev, false);
-    bool refused = is_refusal(why);
-    I->refusals = (uint8_t)(refused && why == I->refused_with ? I->refusals + 1u : refused);
-    I->refused_with = why;
-    if (reached(I->now_ms, dps_deadline(I)) || I->refusals >= HK_DEVICE_REFUSALS_MAX) {
-        dps_round_over(dev, why);
-        return;
-    }
-    backoff_then(dev, &I->dps_attempt, DPS_BACKOFF_MIN_MS, DPS_BACKOFF_MAX_MS, DPS_JITTER_MS,
-                 HK_DEVICE_STATE_DPS_CONNECT, why);
-}
-
-static void on_dps_publish(hk_device *dev, const hk_mqtt_publish *p)
-{
-    dev_in *I = &dev->_internal;
-    hk_dps_response *resp = &I->response;
-    hk_result r = hk_dps_response_parse(p->topic, p->topic_len, (const char *)p->payload,
-                                        p->payload_len, I->tokens, HK_DPS_JSON_TOKENS, resp);
-    hk_device_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.type = HK_DEVICE_EVENT_DPS_RESPONSE;
-    ev.result = r;
-    if (r == HK_OK) {
-        ev.status = resp->topic.status;
-        ev.retry_after_s = resp->topic.retry_after_s;
-    }
-    emit(dev, &ev);
-    if (r != HK_OK ||
-        hk_dps_machine_on_response(&I->dps, resp, I->now_ms, rand32(I)) != HK_OK)
-        return;
-    I->dps_fed = true;
-    I->refusals = 0; /* DPS answered: whatever refused before did not last */
-    const char *hub, *device_id;
-    hk_dps_substatus sub;
-    if (hk_dps_machine_assignment(&I->dps, &hub, &device_id, &sub) != HK_OK)
-        return;
-
-    /* Assigned: remember whether it changes the record, then take it. */
-    size_t hl = strlen(hub) + 1, dl = strlen(device_id) + 1;
-    if (hl > sizeof I->hub || dl > sizeof I->device_id)
-        return; /* cannot happen: the parser bounds both */
-    I->same_as_record = I->has_record && memcmp(hub, I->hub, hl) == 0 &&
-                        memcmp(device_id, I->device_id, dl) == 0;
-    memcpy(I->hub, hub, hl);
-    memcpy(I->device_id, device_id, dl);
-    I->assigned = true;
-
-    /* The trust bundle, PEM after PEM, for the hub connection. */
-    I->trust_len = 0;
-    I->trust_count = 0;
-    hk_result tr = HK_OK;
-    size_t off = 0;
-    for (size_t i = 0; i < resp->trust_bundle_count && tr == HK_OK; i++) {
-        size_t n = 0;
-        tr = hk_dps_response_string_get(resp, resp->trust_bundle[i], I->trust + off,
-                                        sizeof I->trust - off, &n);
-        if (tr == HK_OK && off + n + 2 > sizeof I->trust)
-            tr = HK_ERR_BUFFER_TOO_SMALL;
-        if (tr == HK_OK) {
-            off += n;
-            I->trust[off++] = '\n';
-        }
-    }
-    if (tr == HK_OK && off > 0) {
-        I->trust[off] = '\0';
-        I->trust_len = off + 1;
-        I->trust_count = resp->trust_bundle_count;
-    }
-
-    ev.status = 0; /* the rest of ev is still zero */
-    ev.retry_after_s = 0;
-    ev.type = HK_DEVICE_EVENT_ASSIGNED;
-    ev.result = tr == HK_OK ? HK_OK : HK_ERR_LIMIT; /* LIMIT: bundle too large, not kept */
-    ev.hub = I->hub;
-    ev.device_id = I->device_id;
-    ev.trust_bundle_count = I->trust_count;
-    if (resp->payload != NULL) {
-        ev.payload = (const uint8_t *)resp->payload;
-        ev.payload_len = resp->payload_len;
-    }
-    emit(dev, &ev);
-}
-
-/* ---- hub -------------------------------------------------------------------- */
-
-static void hub_fail(hk_device *dev, hk_result why)
-{
-    dev_in *I = &dev->_internal;
-    close_link(dev, false);
-    if (I->session_up && reached(I->now_ms, I->ready_since_ms + HK_DEVICE_STABLE_MS))
-        I->hub_attempt = 0;
-    I->session_up = false;
-    if (!I->hub_failing) {
-        I->hub_failing = true;
-        I->hub_fail_since_ms = I->now_ms;
-    }
-    bool want_dps = is_refusal(why) ||
-                    reached(I->now_ms, I->hub_fail_since_ms + I->cfg.policy.hub_fallback_ms);
-    /* DPS again at most once per reprovision interval (the first time at
-     * once). */
-    if (want_dps && (!I->dps_done_once ||
-                     reached(I->now_ms, I->last_dps_ms + I->cfg.policy.reprovision_interval_ms))) {
-        start_dps_round(dev, why);
-        return;
-    }
-    hub_later(dev, why);
-}
-
-/* Event types of the hub topics, indexed by hk_hub_topic_kind (a twin
- * error is a REPORTED answer unless it answers our GET). */
-static const uint8_t hub_event_type[] = {
-    [HK_HUB_TOPIC_C2D] = HK_DEVICE_EVENT_C2D,
-    [HK_HUB_TOPIC_TWIN_GET] = HK_DEVICE_EVENT_TWIN,
-    [HK_HUB_TOPIC_TWIN_REPORTED] = HK_DEVICE_EVENT_REPORTED,
-    [HK_HUB_TOPIC_TWIN_ERROR] = HK_DEVICE_EVENT_REPORTED,
-    [HK_HUB_TOPIC_TWIN_DESIRED] = HK_DEVICE_EVENT_DESIRED,
-    [HK_HUB_TOPIC_METHOD_REQUEST] = HK_DEVICE_EVENT_METHOD,
-};
-
-static void on_hub_publish(hk_device *dev, const hk_mqtt_publish *p)
-{
-    dev_in *I = &dev->_internal;
-    hk_hub_topic t;
-    if (hk_hub_topic_parse(p->topic, p->topic_len, &t) != HK_OK ||
-        (unsigned)t.kind >= sizeof hub_event_type || hub_event_type[t.kind] == 0)
-        return; /* not a topic the device knows: ignored */
-    hk_device_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.type = (hk_device_event_type)hub_event_type[t.kind];
-    ev.payload = p->payload;
-    ev.payload_len = p->payload_len;
-    ev.status = t.status;
-    ev.has_version = t.has_version;
-    ev.version = t.version;
-    /* Only a C2D message has properties, only a method a name (hub.h). */
-    ev.properties = t.properties;
-    ev.properties_len = t.properties_len;
-    ev.name = t.name;
-    ev.name_len = t.name_len;
-    if (ev.type == HK_DEVICE_EVENT_METHOD) {
-        ev.request_id = t.rid;
-        ev.request_id_len = t.rid_len;
-    } else if (ev.type != HK_DEVICE_EVENT_C2D && ev.type != HK_DEVICE_EVENT_DESIRED) {
-        ev.id = parse_id(t.rid, t.rid_len); /* twin answers */
-        if (t.kind == HK_HUB_TOPIC_TWIN_ERROR && ev.id != 0 && ev.id == I->twin_get_id)
-            ev.type = HK_DEVICE_EVENT_TWIN;
-    }
-    emit(dev, &ev);
-}
-
-static void on_mqtt(void *ctx, const hk_mqtt_event *e)
+/* The MQTT engine's events go to the session that runs: a PUBLISH to the
+ * DPS round or the hub session by state, a PUBACK to telemetry. */
+static void mqtt_route(void *ctx, const hk_mqtt_event *e)
 {
     hk_device *dev = ctx;
-    dev_in *I = &dev->_internal;
+    hk_device_in *I = &dev->_internal;
     switch (e->type) {
     case HK_MQTT_EVENT_CONNACK:
         if (e->result == HK_OK)
@@ -543,82 +100,163 @@ static void on_mqtt(void *ctx, const hk_mqtt_event *e)
         break;
     case HK_MQTT_EVENT_PUBLISH:
         if (I->state == HK_DEVICE_STATE_DPS_REGISTER)
-            on_dps_publish(dev, &e->publish);
+            hk_device_dps_publish_(dev, &e->publish);
         else if (I->state == HK_DEVICE_STATE_HUB_SESSION || I->state == HK_DEVICE_STATE_READY)
-            on_hub_publish(dev, &e->publish);
+            hk_device_hub_publish_(dev, &e->publish);
         break;
     case HK_MQTT_EVENT_PUBACK:
-        sent_done(dev, &e->packet_id, e->result);
+        hk_device_sent_finish_(dev, &e->packet_id, e->result);
         break;
     default:
         break;
     }
 }
 
-/* Publish topic (already built, topic_len bytes) with a payload the engine
- * copies; QoS 1 when *out_pid is wanted, else QoS 0. */
-static hk_result publish(dev_in *I, const char *topic, size_t topic_len, const void *payload,
-                         size_t len, uint8_t qos, uint16_t *out_pid)
-{
-    hk_mqtt_publish m;
-    memset(&m, 0, sizeof m);
-    m.topic = topic;
-    m.topic_len = topic_len;
-    m.payload = payload;
-    m.payload_len = len;
-    m.qos = qos;
-    hk_result r = hk_mqtt_client_publish(&I->mqtt, &m, out_pid);
-    if (r == HK_OK)
-        I->kick = true;
-    return r;
-}
+/* ---- policy: where the flow goes next ----------------------------------------------- */
 
-/* QoS 0 publish of topic I->topic (already built) with a copied payload. */
-static hk_result publish0(dev_in *I, size_t topic_len, const void *payload, size_t len)
+static void flow_fail(hk_device *dev, hk_result why)
 {
-    uint16_t pid;
-    return publish(I, I->topic, topic_len, payload, len, 0, &pid);
+    dev->_internal.fatal = why;
+    hk_device_state_set_(dev, HK_DEVICE_STATE_FAILED, why);
 }
-
-/* A twin request with a fresh request id: GET (json NULL) or a reported
- * patch. */
-static hk_result twin_request(dev_in *I, const char *json, size_t json_len, uint32_t *out_id)
-{
-    char digits[10];
-    char *rid = digits + sizeof digits;
-    uint32_t id = next_id(I);
-    size_t tl = 0;
-    for (uint32_t v = id; v != 0; v /= 10u) /* decimal, written from the end */
-        *--rid = (char)('0' + v % 10u);
-    size_t n = (size_t)(digits + sizeof digits - rid);
-    if (json == NULL)
-        HK_TRY(hk_hub_twin_get_topic_build(rid, n, I->topic, sizeof I->topic, &tl));
-    else
-        HK_TRY(hk_hub_twin_patch_topic_build(rid, n, I->topic, sizeof I->topic, &tl));
-    HK_TRY(publish0(I, tl, json, json_len));
-    if (json == NULL)
-        I->twin_get_id = id;
-    if (out_id != NULL)
-        *out_id = id;
-    return HK_OK;
-}
-
-/* ---- the states --------------------------------------------------------------- */
 
 static void se_retry(hk_device *dev, hk_device_state again, hk_result why)
 {
-    backoff_then(dev, &dev->_internal.se_attempt, 100u, 5000u, 100u, again, why);
+    hk_device_backoff_then_(dev, &dev->_internal.se_attempt, 100u, 5000u, 100u, again, why);
 }
 
-static void fail_permanently(hk_device *dev, hk_result why)
+/* Back to the hub after its reconnect backoff. */
+static void hub_backoff(hk_device *dev, hk_result why)
 {
-    dev->_internal.fatal = why;
-    set_state(dev, HK_DEVICE_STATE_FAILED, why);
+    hk_device_in *I = &dev->_internal;
+    const hk_device_policy *p = &I->cfg.policy;
+    hk_device_backoff_then_(dev, &I->hub_attempt, p->reconnect_min_ms, p->reconnect_max_ms,
+                            p->reconnect_jitter_ms, HK_DEVICE_STATE_HUB_CONNECT, why);
 }
 
-static void do_identity(hk_device *dev)
+static void dps_round_start(hk_device *dev, hk_result why)
 {
-    dev_in *I = &dev->_internal;
+    hk_device_in *I = &dev->_internal;
+    I->force_dps = false;
+    I->dps_round_start_ms = I->now_ms;
+    I->last_dps_ms = I->now_ms;
+    I->dps_done_once = true;
+    I->dps_attempt = 0;
+    I->refusals = 0;
+    hk_device_dps_round_init_(dev);
+    hk_device_state_set_(dev, HK_DEVICE_STATE_DPS_CONNECT, why);
+}
+
+static uint32_t dps_deadline_get(const hk_device_in *I)
+{
+    return I->dps_round_start_ms + I->cfg.policy.dps_deadline_ms;
+}
+
+/* The registration is over without an assignment. */
+static void dps_round_end(hk_device *dev, hk_result why)
+{
+    hk_device_in *I = &dev->_internal;
+    if (I->has_record || I->assigned) {
+        /* Back to the hub we know; DPS is asked again no sooner than the
+         * reprovision interval allows. */
+        hub_backoff(dev, why);
+        return;
+    }
+    uint32_t max = I->cfg.policy.reprovision_interval_ms;
+    I->force_dps = true;
+    hk_device_backoff_then_(dev, &I->dps_round_attempt, DPS_ROUND_MIN_MS, max,
+                            HK_DEVICE_DPS_JITTER_MS < max ? HK_DEVICE_DPS_JITTER_MS : 0,
+                            HK_DEVICE_STATE_RECORD, why);
+}
+
+/* A DPS connection failed (refused: it refused the identity): tried again
+ * within the round's deadline, unless DPS refused the identity
+ * HK_DEVICE_REFUSALS_MAX times in a row (the same way each time: a refusal
+ * that repeats is not a passing fault). */
+static void dps_lost(hk_device *dev, bool refused, hk_result why)
+{
+    hk_device_in *I = &dev->_internal;
+    I->refusals = (uint8_t)(refused && why == I->refused_with ? I->refusals + 1u : refused);
+    I->refused_with = why;
+    if (hk_device_reached_(I->now_ms, dps_deadline_get(I)) ||
+        I->refusals >= HK_DEVICE_REFUSALS_MAX) {
+        dps_round_end(dev, why);
+        return;
+    }
+    hk_device_backoff_then_(dev, &I->dps_attempt, HK_DEVICE_DPS_BACKOFF_MIN_MS,
+                            HK_DEVICE_DPS_BACKOFF_MAX_MS, HK_DEVICE_DPS_JITTER_MS,
+                            HK_DEVICE_STATE_DPS_CONNECT, why);
+}
+
+/* The hub session ended: a refusal of the identity goes to DPS, so does a
+ * hub that failed for hub_fallback_ms without a session; DPS at most once
+ * per reprovision interval (the first time at once). Anything else: the
+ * hub again after its backoff. */
+static void hub_lost(hk_device *dev, bool refused, hk_result why)
+{
+    hk_device_in *I = &dev->_internal;
+    if (I->session_up && hk_device_reached_(I->now_ms, I->ready_since_ms + HK_DEVICE_STABLE_MS))
+        I->hub_attempt = 0;
+    I->session_up = false;
+    if (!I->hub_failing) {
+        I->hub_failing = true;
+        I->hub_fail_since_ms = I->now_ms;
+    }
+    uint32_t fallback_at = I->hub_fail_since_ms + I->cfg.policy.hub_fallback_ms;
+    bool want_dps = refused || hk_device_reached_(I->now_ms, fallback_at);
+    if (want_dps &&
+        (!I->dps_done_once ||
+         hk_device_reached_(I->now_ms, I->last_dps_ms + I->cfg.policy.reprovision_interval_ms))) {
+        dps_round_start(dev, why);
+        return;
+    }
+    hub_backoff(dev, why);
+}
+
+/* What a step of the DPS round or of the hub session returned (o, with
+ * why) decides what follows: this is the one place that does. */
+static void outcome_apply(hk_device *dev, hk_device_outcome o, hk_result why)
+{
+    hk_device_in *I = &dev->_internal;
+    bool dps = I->state <= HK_DEVICE_STATE_DPS_REGISTER;
+    switch (o) {
+    case HK_DEVICE_OUTCOME_CONNECTED:
+        hk_device_state_set_(dev, dps ? HK_DEVICE_STATE_DPS_REGISTER : HK_DEVICE_STATE_HUB_SESSION,
+                             HK_OK);
+        break;
+    case HK_DEVICE_OUTCOME_ASSIGNED:
+        I->dps_round_attempt = 0;
+        hk_device_state_set_(dev, HK_DEVICE_STATE_RECORD_WRITE, HK_OK);
+        break;
+    case HK_DEVICE_OUTCOME_READY:
+        I->hub_failing = false;
+        I->session_up = true;
+        I->ready_since_ms = I->now_ms;
+        hk_device_state_set_(dev, HK_DEVICE_STATE_READY, HK_OK);
+        break;
+    case HK_DEVICE_OUTCOME_REFUSED:
+    case HK_DEVICE_OUTCOME_CONNECTION_LOST:
+        if (dps)
+            dps_lost(dev, o == HK_DEVICE_OUTCOME_REFUSED, why);
+        else
+            hub_lost(dev, o == HK_DEVICE_OUTCOME_REFUSED, why);
+        break;
+    case HK_DEVICE_OUTCOME_FAILED:
+        dps_round_end(dev, why);
+        break;
+    case HK_DEVICE_OUTCOME_UNUSABLE:
+        flow_fail(dev, why);
+        break;
+    default: /* PENDING */
+        break;
+    }
+}
+
+/* ---- the secure-element states ---------------------------------------------------- */
+
+static void identity_read(hk_device *dev)
+{
+    hk_device_in *I = &dev->_internal;
     const hk_se *se = I->cfg.se;
     size_t n = 0, cn = 0;
     hk_result r = se->cert(se->ctx, 0, I->rx, sizeof I->rx, &n);
@@ -627,16 +265,16 @@ static void do_identity(hk_device *dev)
     if (r != HK_OK) {
         /* Only the chip not answering properly is worth a retry; a
          * certificate that cannot be rebuilt stays so. */
-        if (se_error(r))
+        if (hk_device_result_is_se_(r))
             se_retry(dev, HK_DEVICE_STATE_IDENTITY, r);
         else
-            fail_permanently(dev, r);
+            flow_fail(dev, r);
         return;
     }
-    r = hk_device_cert_cn(I->rx, n, I->registration_id, sizeof I->registration_id, &cn);
-    if (r != HK_OK || !registration_id_ok(I->registration_id, cn)) {
+    r = hk_device_cert_cn_get(I->rx, n, I->registration_id, sizeof I->registration_id, &cn);
+    if (r != HK_OK || !registration_id_check(I->registration_id, cn)) {
         I->registration_id[0] = '\0';
-        fail_permanently(dev, HK_ERR_CERT_PARSE);
+        flow_fail(dev, HK_ERR_CERT_PARSE);
         return;
     }
     uint8_t seed[4] = {0, 0, 0, 0};
@@ -648,12 +286,12 @@ static void do_identity(hk_device *dev)
         s = s * 31u + (uint8_t)I->registration_id[i];
     I->rng = s != 0 ? s : 0x9E3779B9u;
     I->se_attempt = 0;
-    set_state(dev, HK_DEVICE_STATE_RECORD, HK_OK);
+    hk_device_state_set_(dev, HK_DEVICE_STATE_RECORD, HK_OK);
 }
 
-static void do_record(hk_device *dev)
+static void record_read(hk_device *dev)
 {
-    dev_in *I = &dev->_internal;
+    hk_device_in *I = &dev->_internal;
     hk_record rec;
     hk_result r = hk_record_read_cached(I->cfg.se, &rec, &I->rec_cache);
     if (r == HK_OK && (rec.hub_hostname_len >= sizeof I->hub ||
@@ -670,169 +308,19 @@ static void do_record(hk_device *dev)
     I->has_record = r == HK_OK;
     I->se_attempt = 0;
     if (I->has_record && !I->force_dps)
-        set_state(dev, HK_DEVICE_STATE_HUB_CONNECT, HK_OK);
+        hk_device_state_set_(dev, HK_DEVICE_STATE_HUB_CONNECT, HK_OK);
     else
-        start_dps_round(dev, r);
+        dps_round_start(dev, r);
 }
 
-static const hk_mqtt_subscription dps_sub = {HK_DPS_SUBSCRIBE_FILTER,
-                                             sizeof(HK_DPS_SUBSCRIBE_FILTER) - 1, 1};
-
-/* DPS_CONNECT and HUB_CONNECT: open (first call) and advance the link;
- * once it is up, MQTT CONNECT and SUBSCRIBE (and, for DPS, a fresh
- * registration machine) are queued and the session state follows. A
- * failure ends the connection attempt (dps_conn_fail / hub_fail). */
-static void do_connect(hk_device *dev, uint32_t *dl)
+static void record_write(hk_device *dev)
 {
-    dev_in *I = &dev->_internal;
-    bool hub = I->state == HK_DEVICE_STATE_HUB_CONNECT;
-    hk_result r = HK_OK;
-    if (!I->link_open) {
-        if (!hub && reached(I->now_ms, dps_deadline(I))) {
-            dps_round_over(dev, HK_ERR_DPS_DEADLINE);
-            return;
-        }
-        /* The hub gets the DPS trust bundle when one was kept. */
-        const char *host = I->hub;
-        uint16_t port = I->cfg.hub_port;
-        size_t trust_len = I->trust_len;
-        if (!hub) {
-            host = I->cfg.dps_host != NULL ? I->cfg.dps_host : HK_DPS_GLOBAL_HOST;
-            port = I->cfg.dps_port;
-            trust_len = 0;
-        }
-        r = I->cfg.link.open(I->cfg.link.ctx, host, port != 0 ? port : 8883u,
-                             trust_len != 0 ? (const uint8_t *)I->trust : NULL, trust_len);
-        I->link_open = r == HK_OK;
-        I->link_since_ms = I->now_ms;
-    }
-    bool ready = false;
-    hk_transport t;
-    if (r == HK_OK)
-        r = I->cfg.link.poll(I->cfg.link.ctx, &ready, &t);
-    if (r == HK_OK && !ready) {
-        uint32_t limit = I->link_since_ms + I->cfg.policy.connect_timeout_ms;
-        if (!reached(I->now_ms, limit)) {
-            sooner(I, dl, limit);
-            return;
-        }
-        r = HK_ERR_TIMEOUT;
-    }
-    if (identity_error(r)) {
-        /* The link cannot present the identity: no connection will. */
-        close_link(dev, false);
-        fail_permanently(dev, r);
-        return;
-    }
-    I->link_ready = r == HK_OK;
-    size_t ul = 0, fl = 0;
-    if (r == HK_OK)
-        r = hub ? hk_hub_username_build(&I->hub_client, I->username, sizeof I->username, &ul)
-                : hk_dps_username_build(&I->dps_client, I->username, sizeof I->username, &ul);
-    if (r == HK_OK && hub)
-        r = hk_hub_c2d_filter_build(&I->hub_client, I->c2d_filter, sizeof I->c2d_filter, &fl);
-    if (r == HK_OK)
-        r = mqtt_start(dev, &t, hub ? I->device_id : I->registration_id, ul, !hub);
-    hk_mqtt_subscription subs[4] = {
-        {I->c2d_filter, fl, 1},
-        {HK_HUB_TWIN_RESPONSE_FILTER, sizeof(HK_HUB_TWIN_RESPONSE_FILTER) - 1, 1},
-        {HK_HUB_TWIN_DESIRED_FILTER, sizeof(HK_HUB_TWIN_DESIRED_FILTER) - 1, 1},
-        {HK_HUB_METHODS_FILTER, sizeof(HK_HUB_METHODS_FILTER) - 1, 1},
-    };
-    uint16_t pid;
-    if (r == HK_OK)
-        r = hk_mqtt_client_subscribe(&I->mqtt, hub ? subs : &dps_sub, hub ? 4 : 1, &pid);
-    if (hub) {
-        if (r != HK_OK) {
-            hub_fail(dev, r);
-            return;
-        }
-        I->connack = false;
-        I->session_error = HK_OK;
-        set_state(dev, HK_DEVICE_STATE_HUB_SESSION, HK_OK);
-        return;
-    }
-    /* The round's machine (start_dps_round) carries on over this
-     * connection: a request whose answer was lost with the last one is
-     * sent again, a poll once DPS gave an operation ID. */
-    if (r == HK_OK)
-        r = hk_dps_machine_resume(&I->dps);
-    if (r != HK_OK) {
-        dps_conn_fail(dev, r);
-        return;
-    }
-    set_state(dev, HK_DEVICE_STATE_DPS_REGISTER, HK_OK);
-}
-
-/* Send what the machine asks for, then let MQTT move the bytes; again while
- * answers keep arriving (a response can come back within one process()).
- * The first pass publishes the register request before CONNECT has left,
- * so CONNECT, SUBSCRIBE and the request go out together. */
-static void do_dps_register(hk_device *dev, uint32_t *dl)
-{
-    dev_in *I = &dev->_internal;
-    for (int pass = 0; pass < 4; pass++) {
-        bool published = false;
-        uint32_t wait_dl = I->now_ms + FAR_MS;
-        for (int k = 0; k < 3; k++) {
-            hk_dps_step s;
-            hk_result_ignore(hk_dps_machine_next(&I->dps, I->now_ms, rand32(I), &s));
-            size_t tl = 0, bl = 0;
-            hk_result r = HK_OK;
-            if (s.action == HK_DPS_ACTION_WAIT) {
-                wait_dl = s.wait_until_ms;
-                break;
-            }
-            if (s.action == HK_DPS_ACTION_SEND_REGISTER) {
-                r = hk_dps_register_topic_build(s.rid, I->topic, sizeof I->topic, &tl);
-                if (r == HK_OK)
-                    r = hk_dps_register_body_build(&I->dps_client, I->cfg.registration_payload, NULL,
-                                                   I->body, sizeof I->body, &bl);
-                if (r == HK_OK) { /* else the configured payload cannot be sent */
-                    (void)publish0(I, tl, I->body, bl); /* a lost send: the response timeout */
-                    published = true;
-                    continue;
-                }
-            } else if (s.action == HK_DPS_ACTION_SEND_POLL) {
-                if (hk_dps_poll_topic_build(s.rid, s.operation_id, strlen(s.operation_id),
-                                            I->topic, sizeof I->topic, &tl) == HK_OK)
-                    (void)publish0(I, tl, NULL, 0);
-                published = true;
-                continue;
-            }
-            close_link(dev, true);
-            if (s.action == HK_DPS_ACTION_ASSIGNED) {
-                I->dps_round_attempt = 0;
-                set_state(dev, HK_DEVICE_STATE_RECORD_WRITE, HK_OK);
-            } else {
-                dps_round_over(dev, r != HK_OK ? r : s.result);
-            }
-            return;
-        }
-        I->kick = false;
-        I->dps_fed = false;
-        uint32_t mdl = 0;
-        hk_result r = hk_mqtt_client_process(&I->mqtt, I->now_ms, &mdl);
-        if (r != HK_OK) {
-            dps_conn_fail(dev, r);
-            return;
-        }
-        sooner(I, dl, mdl);
-        sooner(I, dl, wait_dl);
-        if (!published && !I->dps_fed)
-            return;
-    }
-    *dl = I->now_ms; /* still busy: come back at once */
-}
-
-static void do_record_write(hk_device *dev)
-{
-    dev_in *I = &dev->_internal;
+    hk_device_in *I = &dev->_internal;
     hk_result r = HK_OK;
     if (!(I->has_record && I->same_as_record)) {
         r = hk_record_write_cached(I->cfg.se, &I->rec_cache, I->hub, strlen(I->hub),
                                    I->device_id, strlen(I->device_id), 0);
-        if (r != HK_OK && se_error(r) && I->se_attempt + 1 < SE_RETRIES) {
+        if (r != HK_OK && hk_device_result_is_se_(r) && I->se_attempt + 1 < SE_RETRIES) {
             se_retry(dev, HK_DEVICE_STATE_RECORD_WRITE, r);
             return;
         }
@@ -843,90 +331,98 @@ static void do_record_write(hk_device *dev)
     I->se_attempt = 0;
     I->hub_attempt = 0;
     I->hub_failing = false;
-    set_state(dev, HK_DEVICE_STATE_HUB_CONNECT, r);
+    hk_device_state_set_(dev, HK_DEVICE_STATE_HUB_CONNECT, r);
 }
 
-static void do_hub_session(hk_device *dev, uint32_t *dl)
-{
-    dev_in *I = &dev->_internal;
-    uint32_t mdl = 0;
-    hk_result r = hk_mqtt_client_process(&I->mqtt, I->now_ms, &mdl);
-    if (r == HK_OK)
-        r = I->session_error;
-    if (r != HK_OK) {
-        hub_fail(dev, r);
-        return;
-    }
-    sooner(I, dl, mdl);
-    if (I->state == HK_DEVICE_STATE_HUB_SESSION && I->connack) {
-        /* Desired updates are only sent while connected: GET the whole twin
-         * after every connect so none is missed. */
-        (void)twin_request(I, NULL, 0, NULL);
-        I->hub_failing = false;
-        I->session_up = true;
-        I->ready_since_ms = I->now_ms;
-        set_state(dev, HK_DEVICE_STATE_READY, HK_OK);
-    }
-}
+/* ---- the step ------------------------------------------------------------------------ */
 
-static void do_state(hk_device *dev, uint32_t *dl)
+static void state_run(hk_device *dev, uint32_t *dl)
 {
-    dev_in *I = &dev->_internal;
+    hk_device_in *I = &dev->_internal;
+    hk_device_outcome o = HK_DEVICE_OUTCOME_PENDING;
+    hk_result why = HK_OK;
     switch ((hk_device_state)I->state) {
     case HK_DEVICE_STATE_IDENTITY:
-        do_identity(dev);
+        identity_read(dev);
         break;
     case HK_DEVICE_STATE_RECORD:
-        do_record(dev);
+        record_read(dev);
         break;
     case HK_DEVICE_STATE_DPS_CONNECT:
-    case HK_DEVICE_STATE_HUB_CONNECT:
-        do_connect(dev, dl);
+        if (!I->link_open && hk_device_reached_(I->now_ms, dps_deadline_get(I)))
+            dps_round_end(dev, HK_ERR_DPS_DEADLINE);
+        else
+            o = hk_device_dps_connect_(dev, dl, &why);
         break;
     case HK_DEVICE_STATE_DPS_REGISTER:
-        do_dps_register(dev, dl);
+        o = hk_device_dps_register_(dev, dl, &why);
         break;
     case HK_DEVICE_STATE_RECORD_WRITE:
-        do_record_write(dev);
+        record_write(dev);
+        break;
+    case HK_DEVICE_STATE_HUB_CONNECT:
+        o = hk_device_hub_connect_(dev, dl, &why);
         break;
     case HK_DEVICE_STATE_HUB_SESSION:
     case HK_DEVICE_STATE_READY:
-        do_hub_session(dev, dl);
+        o = hk_device_hub_session_(dev, dl, &why);
         break;
     case HK_DEVICE_STATE_WAIT:
-        if (reached(I->now_ms, I->wait_until_ms))
-            set_state(dev, (hk_device_state)I->wait_next, HK_OK);
+        if (hk_device_reached_(I->now_ms, I->wait_until_ms))
+            hk_device_state_set_(dev, (hk_device_state)I->wait_next, HK_OK);
         else
-            sooner(I, dl, I->wait_until_ms);
+            hk_device_deadline_lower_(I, dl, I->wait_until_ms);
         break;
     default: /* STOPPED, FAILED */
         break;
     }
+    outcome_apply(dev, o, why);
 }
 
 /* Requests made from callbacks (or between steps) take effect here. */
-static void do_requests(hk_device *dev)
+static void requests_apply(hk_device *dev)
 {
-    dev_in *I = &dev->_internal;
+    hk_device_in *I = &dev->_internal;
     if (I->state == HK_DEVICE_STATE_FAILED)
         return;
     if (I->stop_requested) {
         I->stop_requested = false;
         if (I->state != HK_DEVICE_STATE_STOPPED) {
-            close_link(dev, true);
-            set_state(dev, HK_DEVICE_STATE_STOPPED, HK_OK);
+            hk_device_link_close_(dev, true);
+            hk_device_state_set_(dev, HK_DEVICE_STATE_STOPPED, HK_OK);
         }
         return;
     }
     if (I->reprovision_requested && I->state > HK_DEVICE_STATE_RECORD &&
         I->state != HK_DEVICE_STATE_STOPPED) {
         I->reprovision_requested = false;
-        close_link(dev, true);
-        start_dps_round(dev, HK_OK);
+        hk_device_link_close_(dev, true);
+        dps_round_start(dev, HK_OK);
     }
 }
 
 /* ---- public API --------------------------------------------------------------- */
+
+/* The policy with every zero replaced by its default, field by field. Out
+ * of line: with p as its own base the loads and stores stay short. */
+HK_NOINLINE static void policy_fill(hk_device_policy *p)
+{
+#define HK_POLICY_DEFAULT(field, value) \
+    do {                                \
+        if (p->field == 0)              \
+            p->field = (value);         \
+    } while (0)
+    HK_POLICY_DEFAULT(dps_deadline_ms, HK_DEVICE_DPS_DEADLINE_MS);
+    HK_POLICY_DEFAULT(dps_response_timeout_ms, HK_DEVICE_DPS_RESPONSE_TIMEOUT_MS);
+    HK_POLICY_DEFAULT(reprovision_interval_ms, HK_DEVICE_REPROVISION_INTERVAL_MS);
+    HK_POLICY_DEFAULT(hub_fallback_ms, HK_DEVICE_HUB_FALLBACK_MS);
+    HK_POLICY_DEFAULT(reconnect_min_ms, HK_DEVICE_RECONNECT_MIN_MS);
+    HK_POLICY_DEFAULT(reconnect_max_ms, HK_DEVICE_RECONNECT_MAX_MS);
+    HK_POLICY_DEFAULT(reconnect_jitter_ms, HK_DEVICE_RECONNECT_JITTER_MS);
+    HK_POLICY_DEFAULT(connect_timeout_ms, HK_DEVICE_CONNECT_TIMEOUT_MS);
+    HK_POLICY_DEFAULT(keep_alive_s, HK_DEVICE_KEEP_ALIVE_S);
+#undef HK_POLICY_DEFAULT
+}
 
 hk_result hk_device_init(hk_device *dev, const hk_device_config *config, uint32_t now_ms)
 {
@@ -938,20 +434,13 @@ hk_result hk_device_init(hk_device *dev, const hk_device_config *config, uint32_
         l->wait == NULL || config->id_scope == NULL || config->id_scope[0] == '\0')
         return HK_ERR_INVALID_ARG;
     memset(dev, 0, sizeof *dev);
-    dev_in *I = &dev->_internal;
+    hk_device_in *I = &dev->_internal;
     I->cfg = *config;
-    /* The policy with every zero replaced by its default. */
     hk_device_policy *p = &I->cfg.policy;
-    for (size_t i = 0; i < HK_ARRAY_LEN(policy_defaults); i++) {
-        uint32_t *f = (uint32_t *)(void *)((char *)p + i * sizeof(uint32_t));
-        if (*f == 0)
-            *f = policy_defaults[i];
-    }
-    if (p->keep_alive_s == 0)
-        p->keep_alive_s = HK_DEVICE_KEEP_ALIVE_S;
+    policy_fill(p);
     if (p->reconnect_min_ms > p->reconnect_max_ms || p->reconnect_jitter_ms > p->reconnect_max_ms ||
-        p->dps_deadline_ms > SPAN_MAX || p->reprovision_interval_ms > SPAN_MAX ||
-        p->hub_fallback_ms > SPAN_MAX ||
+        p->dps_deadline_ms > HK_DEVICE_SPAN_MAX ||
+        p->reprovision_interval_ms > HK_DEVICE_SPAN_MAX || p->hub_fallback_ms > HK_DEVICE_SPAN_MAX ||
         (config->registration_payload != NULL &&
          strlen(config->registration_payload) > HK_DEVICE_PAYLOAD_MAX)) {
         /* Refused after the defaults were filled in: a device that is
@@ -965,7 +454,7 @@ hk_result hk_device_init(hk_device *dev, const hk_device_config *config, uint32_
     I->hub_client.host = I->hub;
     I->hub_client.device_id = I->device_id;
     I->hub_client.model_id = config->model_id;
-    HK_TRY(mqtt_init(dev));
+    HK_TRY(hk_device_mqtt_init_(dev, mqtt_route));
     I->now_ms = I->start_ms = I->state_since_ms = now_ms;
     I->state = HK_DEVICE_STATE_IDENTITY;
     I->visited = 1u << HK_DEVICE_STATE_IDENTITY;
@@ -977,16 +466,16 @@ hk_result hk_device_init(hk_device *dev, const hk_device_config *config, uint32_
 hk_result hk_device_step(hk_device *dev, uint32_t now_ms, uint32_t *out_next_deadline_ms)
 {
     HK_REQUIRE(dev != NULL && out_next_deadline_ms != NULL);
-    dev_in *I = &dev->_internal;
+    hk_device_in *I = &dev->_internal;
     I->now_ms = now_ms;
     I->in_step = true;
-    uint32_t dl = now_ms + FAR_MS;
+    uint32_t dl = now_ms + HK_DEVICE_FAR_MS;
     bool settled = false;
     for (int i = 0; i < 16 && !settled; i++) {
-        do_requests(dev);
+        requests_apply(dev);
         uint8_t before = I->state;
-        dl = now_ms + FAR_MS;
-        do_state(dev, &dl);
+        dl = now_ms + HK_DEVICE_FAR_MS;
+        state_run(dev, &dl);
         settled = I->state == before;
     }
     if (!settled || I->kick || I->stop_requested || I->reprovision_requested)
@@ -1001,8 +490,8 @@ hk_result hk_device_run(hk_device *dev, const hk_platform *platform, hk_device_s
                         uint32_t timeout_ms)
 {
     HK_REQUIRE(dev != NULL && platform != NULL && platform->monotonic_ms != NULL);
-    HK_REQUIRE((unsigned)until < HK_DEVICE_STATE_COUNT_ && timeout_ms <= SPAN_MAX);
-    dev_in *I = &dev->_internal;
+    HK_REQUIRE((unsigned)until < HK_DEVICE_STATE_COUNT_ && timeout_ms <= HK_DEVICE_SPAN_MAX);
+    hk_device_in *I = &dev->_internal;
     uint32_t start = platform->monotonic_ms(platform->ctx);
     I->visited = 1u << I->state;
     for (;;) {
@@ -1011,10 +500,10 @@ hk_result hk_device_run(hk_device *dev, const hk_platform *platform, hk_device_s
         if ((I->visited & (1u << until)) != 0 || I->state == HK_DEVICE_STATE_STOPPED)
             return HK_OK;
         now = platform->monotonic_ms(platform->ctx);
-        uint32_t wait = reached(now, dl) ? 0 : dl - now;
+        uint32_t wait = hk_device_reached_(now, dl) ? 0 : dl - now;
         if (timeout_ms != 0) {
             uint32_t end = start + timeout_ms;
-            if (reached(now, end))
+            if (hk_device_reached_(now, end))
                 return HK_ERR_TIMEOUT;
             if (end - now < wait)
                 wait = end - now;
@@ -1029,14 +518,14 @@ hk_result hk_device_stop(hk_device *dev)
     HK_REQUIRE(dev != NULL);
     dev->_internal.stop_requested = true;
     if (!dev->_internal.in_step)
-        do_requests(dev);
+        requests_apply(dev);
     return HK_OK;
 }
 
 hk_result hk_device_reprovision(hk_device *dev)
 {
     HK_REQUIRE(dev != NULL);
-    dev_in *I = &dev->_internal;
+    hk_device_in *I = &dev->_internal;
     if (I->state == HK_DEVICE_STATE_FAILED || I->state == HK_DEVICE_STATE_STOPPED)
         return HK_ERR_STATE;
     if (I->state <= HK_DEVICE_STATE_RECORD) {
@@ -1045,70 +534,16 @@ hk_result hk_device_reprovision(hk_device *dev)
     }
     I->reprovision_requested = true;
     if (!I->in_step)
-        do_requests(dev);
+        requests_apply(dev);
     return HK_OK;
 }
 
-hk_result hk_device_send_telemetry(hk_device *dev, const uint8_t *payload, size_t payload_len,
-                                   const hk_hub_telemetry_properties *props, uint32_t *out_id)
-{
-    HK_REQUIRE(dev != NULL && (payload != NULL || payload_len == 0));
-    dev_in *I = &dev->_internal;
-    /* From HUB_SESSION on: queued behind CONNECT and the SUBSCRIBEs. */
-    if (I->state != HK_DEVICE_STATE_HUB_SESSION && I->state != HK_DEVICE_STATE_READY)
-        return HK_ERR_STATE;
-    hk_device_sending *slot = I->sending;
-    while (slot->used)
-        if (++slot == I->sending + HK_MQTT_MAX_INFLIGHT)
-            return HK_ERR_FULL;
-    size_t tl = 0;
-    uint16_t pid = 0;
-    HK_TRY(hk_hub_telemetry_topic_build(&I->hub_client, props, slot->topic, sizeof slot->topic, &tl));
-    HK_TRY(publish(I, slot->topic, tl, payload, payload_len, 1, &pid));
-    slot->used = true;
-    slot->packet_id = pid;
-    slot->id = next_id(I);
-    if (out_id != NULL)
-        *out_id = slot->id;
-    return HK_OK;
-}
-
-hk_result hk_device_twin_get(hk_device *dev, uint32_t *out_id)
-{
-    HK_REQUIRE(dev != NULL);
-    if (dev->_internal.state != HK_DEVICE_STATE_READY)
-        return HK_ERR_STATE;
-    return twin_request(&dev->_internal, NULL, 0, out_id);
-}
-
-hk_result hk_device_twin_report(hk_device *dev, const char *json, size_t json_len,
-                                uint32_t *out_id)
-{
-    HK_REQUIRE(dev != NULL && json != NULL);
-    if (dev->_internal.state != HK_DEVICE_STATE_READY)
-        return HK_ERR_STATE;
-    return twin_request(&dev->_internal, json, json_len, out_id);
-}
-
-hk_result hk_device_method_respond(hk_device *dev, const char *request_id, size_t request_id_len,
-                                   unsigned status, const char *json, size_t json_len)
-{
-    HK_REQUIRE(dev != NULL && request_id != NULL && (json != NULL || json_len == 0));
-    dev_in *I = &dev->_internal;
-    if (I->state != HK_DEVICE_STATE_READY)
-        return HK_ERR_STATE;
-    size_t tl = 0;
-    HK_TRY(hk_hub_method_response_topic_build(status, request_id, request_id_len, I->topic,
-                                              sizeof I->topic, &tl));
-    return publish0(I, tl, json, json_len);
-}
-
-hk_device_state hk_device_get_state(const hk_device *dev)
+hk_device_state hk_device_state_get(const hk_device *dev)
 {
     return dev == NULL ? HK_DEVICE_STATE_FAILED : (hk_device_state)dev->_internal.state;
 }
 
-hk_result hk_device_registration_id(const hk_device *dev, const char **out_id)
+hk_result hk_device_registration_id_get(const hk_device *dev, const char **out_id)
 {
     HK_REQUIRE(dev != NULL && out_id != NULL);
     if (dev->_internal.registration_id[0] == '\0')
@@ -1117,11 +552,11 @@ hk_result hk_device_registration_id(const hk_device *dev, const char **out_id)
     return HK_OK;
 }
 
-hk_result hk_device_assignment(const hk_device *dev, const char **out_hub,
+hk_result hk_device_assignment_get(const hk_device *dev, const char **out_hub,
                                const char **out_device_id)
 {
     HK_REQUIRE(dev != NULL && out_hub != NULL && out_device_id != NULL);
-    const dev_in *I = &dev->_internal;
+    const hk_device_in *I = &dev->_internal;
     if (!(I->has_record || I->assigned) || I->hub[0] == '\0')
         return HK_ERR_DEVICE_NOT_ASSIGNED;
     *out_hub = I->hub;

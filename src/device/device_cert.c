@@ -21,7 +21,7 @@
 /* The TLV at *pos, which must lie inside [*pos, end): returns its tag
  * and moves *pos to the start of its content, *out_end after it; -1 for
  * malformed DER. */
-static int der_head(const uint8_t *der, size_t end, size_t *pos, size_t *out_end)
+static int der_head_read(const uint8_t *der, size_t end, size_t *pos, size_t *out_end)
 {
     size_t p = *pos;
     if (end - p < 2)
@@ -44,7 +44,7 @@ static int der_head(const uint8_t *der, size_t end, size_t *pos, size_t *out_end
     return tag;
 }
 
-hk_result hk_device_cert_cn(const uint8_t *der, size_t len, char *out, size_t cap,
+hk_result hk_device_cert_cn_get(const uint8_t *der, size_t len, char *out, size_t cap,
                             size_t *out_len)
 {
     HK_REQUIRE(der != NULL || len == 0);
@@ -56,13 +56,13 @@ hk_result hk_device_cert_cn(const uint8_t *der, size_t len, char *out, size_t ca
 
     /* Into Certificate, then tbsCertificate. */
     for (int i = 0; i < 2; i++) {
-        if (der_head(der, end, &pos, &end) != 0x30)
+        if (der_head_read(der, end, &pos, &end) != 0x30)
             return HK_ERR_CERT_PARSE;
     }
-    int tag = der_head(der, end, &pos, &e);
+    int tag = der_head_read(der, end, &pos, &e);
     pos = e;
     if (tag == 0xA0) { /* [0] version */
-        tag = der_head(der, end, &pos, &e);
+        tag = der_head_read(der, end, &pos, &e);
         pos = e;
     }
     if (tag != 0x02) /* serialNumber */
@@ -71,22 +71,22 @@ hk_result hk_device_cert_cn(const uint8_t *der, size_t len, char *out, size_t ca
      * is entered. */
     for (int i = 0; i < 4; i++) {
         pos = e;
-        if (der_head(der, end, &pos, &e) != 0x30)
+        if (der_head_read(der, end, &pos, &e) != 0x30)
             return HK_ERR_CERT_PARSE;
     }
     size_t name_end = e;
     while (pos < name_end) {
         size_t set_end, atv_end, oid_end, val_end;
-        if (der_head(der, name_end, &pos, &set_end) != 0x31)
+        if (der_head_read(der, name_end, &pos, &set_end) != 0x31)
             return HK_ERR_CERT_PARSE;
         while (pos < set_end) {
-            if (der_head(der, set_end, &pos, &atv_end) != 0x30 ||
-                der_head(der, atv_end, &pos, &oid_end) != 0x06)
+            if (der_head_read(der, set_end, &pos, &atv_end) != 0x30 ||
+                der_head_read(der, atv_end, &pos, &oid_end) != 0x06)
                 return HK_ERR_CERT_PARSE;
             bool is_cn = oid_end - pos == sizeof cn_oid &&
                          memcmp(der + pos, cn_oid, sizeof cn_oid) == 0;
             pos = oid_end;
-            tag = der_head(der, atv_end, &pos, &val_end);
+            tag = der_head_read(der, atv_end, &pos, &val_end);
             if (tag < 0 || val_end != atv_end)
                 return HK_ERR_CERT_PARSE;
             if (is_cn) {

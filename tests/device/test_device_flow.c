@@ -76,20 +76,25 @@ static void on_event(void *ctx, const hk_device_event *e)
     world *w = ctx;
     if (getenv("HK_TEST_VERBOSE") != NULL)
         fprintf(stderr, "  t=%u ev=%d state=%s result=%s status=%u wait=%u\n", w->now, e->type,
-                hk_device_state_name(e->state), hk_result_name(e->result), e->status, e->wait_ms);
+                hk_device_state_name(e->state),
+                hk_result_name(e->type == HK_DEVICE_EVENT_STATE ? e->change.result
+                               : e->type == HK_DEVICE_EVENT_SENT ? e->sent.result
+                                                                 : e->dps_response.result),
+                e->type == HK_DEVICE_EVENT_DPS_RESPONSE ? e->dps_response.status : 0u,
+                e->type == HK_DEVICE_EVENT_STATE ? e->change.wait_ms : 0u);
     switch (e->type) {
     case HK_DEVICE_EVENT_STATE:
         if (w->nstates < 64) {
             w->states[w->nstates] = e->state;
-            w->state_results[w->nstates] = e->result;
-            w->wait_ms[w->nstates] = e->wait_ms;
-            w->next_states[w->nstates] = e->next_state;
+            w->state_results[w->nstates] = e->change.result;
+            w->wait_ms[w->nstates] = e->change.wait_ms;
+            w->next_states[w->nstates] = e->change.next_state;
             w->nstates++;
         }
         if (e->state == HK_DEVICE_STATE_HUB_SESSION && w->send_on_session > 0) {
             static const uint8_t early[] = "{\"boot\":1}";
             for (int i = 0; i < w->send_on_session && i < 8; i++) {
-                w->early_results[i] = hk_device_send_telemetry(&w->dev, early, sizeof early - 1,
+                w->early_results[i] = hk_device_telemetry_send(&w->dev, early, sizeof early - 1,
                                                                NULL, &w->early_ids[i]);
                 w->early_sent++;
             }
@@ -107,49 +112,51 @@ static void on_event(void *ctx, const hk_device_event *e)
         break;
     case HK_DEVICE_EVENT_DPS_RESPONSE:
         w->dps_responses++;
-        if (e->status == 202 && w->registers_at_202 < 0)
+        if (e->dps_response.status == 202 && w->registers_at_202 < 0)
             w->registers_at_202 = w->cloud.registers;
         break;
     case HK_DEVICE_EVENT_ASSIGNED:
         w->assigned++;
-        copy_text(w->assigned_payload, sizeof w->assigned_payload, e->payload, e->payload_len);
+        copy_text(w->assigned_payload, sizeof w->assigned_payload, e->assigned.payload,
+                  e->assigned.payload_len);
         break;
     case HK_DEVICE_EVENT_C2D:
         w->c2d++;
-        copy_text(w->text, sizeof w->text, e->payload, e->payload_len);
-        copy_text(w->props, sizeof w->props, e->properties, e->properties_len);
+        copy_text(w->text, sizeof w->text, e->c2d.payload, e->c2d.payload_len);
+        copy_text(w->props, sizeof w->props, e->c2d.properties, e->c2d.properties_len);
         break;
     case HK_DEVICE_EVENT_DESIRED:
         w->desired++;
-        w->last_version = e->version;
-        copy_text(w->text, sizeof w->text, e->payload, e->payload_len);
+        w->last_version = e->desired.version;
+        copy_text(w->text, sizeof w->text, e->desired.payload, e->desired.payload_len);
         break;
     case HK_DEVICE_EVENT_TWIN:
         w->twin++;
-        w->last_twin_id = e->id;
-        w->last_status = e->status;
-        copy_text(w->text, sizeof w->text, e->payload, e->payload_len);
+        w->last_twin_id = e->twin.id;
+        w->last_status = e->twin.status;
+        copy_text(w->text, sizeof w->text, e->twin.payload, e->twin.payload_len);
         break;
     case HK_DEVICE_EVENT_REPORTED:
         w->reported++;
-        w->last_reported_id = e->id;
-        w->last_status = e->status;
-        w->last_version = e->version;
+        w->last_reported_id = e->reported.id;
+        w->last_status = e->reported.status;
+        w->last_version = e->reported.version;
         break;
     case HK_DEVICE_EVENT_METHOD:
         w->methods++;
-        copy_text(w->method_name, sizeof w->method_name, e->name, e->name_len);
+        copy_text(w->method_name, sizeof w->method_name, e->method.name, e->method.name_len);
         if (w->answer_methods)
-            HK_CHECK_RESULT(hk_device_method_respond(&w->dev, e->request_id, e->request_id_len,
-                                                     200, "{\"ok\":true}", 11),
+            HK_CHECK_RESULT(hk_device_method_respond(&w->dev, e->method.request_id,
+                                                     e->method.request_id_len, 200,
+                                                     "{\"ok\":true}", 11),
                             HK_OK);
         break;
     case HK_DEVICE_EVENT_SENT:
-        if (e->result == HK_OK)
+        if (e->sent.result == HK_OK)
             w->sent_ok++;
         else
             w->sent_closed++;
-        w->last_sent_id = e->id;
+        w->last_sent_id = e->sent.id;
         break;
     }
 }
@@ -194,11 +201,11 @@ static bool drive(pred_fn pred, uint32_t span_ms)
         uint32_t dl = 0;
         W.cloud.now_ms = W.now;
         hk_result r = hk_device_step(&W.dev, W.now, &dl);
-        if (r != HK_OK && hk_device_get_state(&W.dev) != HK_DEVICE_STATE_FAILED)
+        if (r != HK_OK && hk_device_state_get(&W.dev) != HK_DEVICE_STATE_FAILED)
             HK_CHECK_RESULT(r, HK_OK);
         if (pred != NULL && pred())
             return true;
-        if (hk_device_get_state(&W.dev) == HK_DEVICE_STATE_FAILED)
+        if (hk_device_state_get(&W.dev) == HK_DEVICE_STATE_FAILED)
             return false;
         if (fake_cloud_readable(&W.cloud) || dl == W.now)
             continue;
@@ -216,12 +223,12 @@ static bool run_for(uint32_t span_ms)
 {
     uint32_t end = W.now + span_ms;
     (void)drive(NULL, span_ms);
-    return hk_device_get_state(&W.dev) != HK_DEVICE_STATE_FAILED && (int32_t)(W.now - end) >= 0;
+    return hk_device_state_get(&W.dev) != HK_DEVICE_STATE_FAILED && (int32_t)(W.now - end) >= 0;
 }
 
 static bool is_ready(void)
 {
-    return hk_device_get_state(&W.dev) == HK_DEVICE_STATE_READY;
+    return hk_device_state_get(&W.dev) == HK_DEVICE_STATE_READY;
 }
 
 static int count_state(int st)
@@ -273,9 +280,9 @@ static void test_cold_boot(void)
     HK_CHECK_EQ(W.twin, 1);
     HK_CHECK_EQ(W.last_status, 200);
     const char *hub, *did, *rid;
-    HK_CHECK_RESULT(hk_device_assignment(&W.dev, &hub, &did), HK_OK);
+    HK_CHECK_RESULT(hk_device_assignment_get(&W.dev, &hub, &did), HK_OK);
     HK_CHECK(strcmp(did, "dev-1") == 0);
-    HK_CHECK_RESULT(hk_device_registration_id(&W.dev, &rid), HK_OK);
+    HK_CHECK_RESULT(hk_device_registration_id_get(&W.dev, &rid), HK_OK);
     HK_CHECK(strcmp(rid, "dev-1") == 0);
     /* state sequence */
     static const int want[] = {HK_DEVICE_STATE_RECORD,       HK_DEVICE_STATE_DPS_CONNECT,
@@ -508,7 +515,7 @@ static void test_reconnect_resends_telemetry(void)
     hk_hub_telemetry_properties props = {.content_type = "application/json", .app = app,
                                          .app_count = 1};
     uint32_t id = 0;
-    HK_CHECK_RESULT(hk_device_send_telemetry(&W.dev, msg, sizeof msg - 1, &props, &id), HK_OK);
+    HK_CHECK_RESULT(hk_device_telemetry_send(&W.dev, msg, sizeof msg - 1, &props, &id), HK_OK);
     HK_CHECK(id != 0);
     HK_CHECK(!drive(sent_done, 100));
     HK_CHECK_EQ(W.cloud.telemetry, 1);
@@ -600,7 +607,7 @@ static void test_early_telemetry_refused_connack(void)
  * the early message stays in flight and is resent with DUP. */
 static bool waiting(void)
 {
-    return hk_device_get_state(&W.dev) == HK_DEVICE_STATE_WAIT;
+    return hk_device_state_get(&W.dev) == HK_DEVICE_STATE_WAIT;
 }
 
 static void test_early_telemetry_resent_after_lost_session(void)
@@ -684,14 +691,14 @@ static void test_not_ready_refuses_session_calls(void)
     world_init(CERT_DEV1_HEX);
     world_start();
     uint32_t id;
-    HK_CHECK_RESULT(hk_device_send_telemetry(&W.dev, (const uint8_t *)"x", 1, NULL, &id),
+    HK_CHECK_RESULT(hk_device_telemetry_send(&W.dev, (const uint8_t *)"x", 1, NULL, &id),
                     HK_ERR_STATE);
     HK_CHECK_RESULT(hk_device_twin_get(&W.dev, &id), HK_ERR_STATE);
     HK_CHECK_RESULT(hk_device_twin_report(&W.dev, "{}", 2, &id), HK_ERR_STATE);
     HK_CHECK_RESULT(hk_device_method_respond(&W.dev, "1", 1, 200, "", 0), HK_ERR_STATE);
     const char *a, *b;
-    HK_CHECK_RESULT(hk_device_assignment(&W.dev, &a, &b), HK_ERR_DEVICE_NOT_ASSIGNED);
-    HK_CHECK_RESULT(hk_device_registration_id(&W.dev, &a), HK_ERR_STATE);
+    HK_CHECK_RESULT(hk_device_assignment_get(&W.dev, &a, &b), HK_ERR_DEVICE_NOT_ASSIGNED);
+    HK_CHECK_RESULT(hk_device_registration_id_get(&W.dev, &a), HK_ERR_STATE);
 }
 
 static void test_inflight_limit(void)
@@ -703,9 +710,9 @@ static void test_inflight_limit(void)
     HK_CHECK(drive(is_ready, 60000));
     uint32_t id;
     for (int i = 0; i < HK_MQTT_MAX_INFLIGHT; i++)
-        HK_CHECK_RESULT(hk_device_send_telemetry(&W.dev, (const uint8_t *)"x", 1, NULL, &id),
+        HK_CHECK_RESULT(hk_device_telemetry_send(&W.dev, (const uint8_t *)"x", 1, NULL, &id),
                         HK_OK);
-    HK_CHECK_RESULT(hk_device_send_telemetry(&W.dev, (const uint8_t *)"x", 1, NULL, &id),
+    HK_CHECK_RESULT(hk_device_telemetry_send(&W.dev, (const uint8_t *)"x", 1, NULL, &id),
                     HK_ERR_FULL);
     /* a reprovision moves to a clean DPS session: the messages are dropped */
     W.cloud.after = (fake_dps_reply){200, 0, ASSIGNED_B, false};
@@ -774,7 +781,7 @@ static void test_unusable_identity_fails(void)
     world_start();
     uint32_t dl;
     HK_CHECK_RESULT(hk_device_step(&W.dev, W.now, &dl), HK_ERR_CERT_PARSE);
-    HK_CHECK_EQ(hk_device_get_state(&W.dev), HK_DEVICE_STATE_FAILED);
+    HK_CHECK_EQ(hk_device_state_get(&W.dev), HK_DEVICE_STATE_FAILED);
     HK_CHECK_RESULT(hk_device_step(&W.dev, W.now + 100000, &dl), HK_ERR_CERT_PARSE);
     HK_CHECK_EQ(W.cloud.opens_dps, 0);
     HK_CHECK_RESULT(hk_device_reprovision(&W.dev), HK_ERR_STATE);
@@ -819,7 +826,7 @@ static void test_identity_that_cannot_be_rebuilt_fails(void)
         world_start();
         uint32_t dl;
         HK_CHECK_RESULT(hk_device_step(&W.dev, W.now, &dl), errs[i]);
-        HK_CHECK_EQ(hk_device_get_state(&W.dev), HK_DEVICE_STATE_FAILED);
+        HK_CHECK_EQ(hk_device_state_get(&W.dev), HK_DEVICE_STATE_FAILED);
         HK_CHECK_EQ(W.cloud.opens_dps, 0);
     }
 }
@@ -836,7 +843,7 @@ static void test_link_identity_error_fails(void)
         W.cloud.handshake_errors_left = -1;
         world_start();
         HK_CHECK(!drive(is_ready, 600000));
-        HK_CHECK_EQ(hk_device_get_state(&W.dev), HK_DEVICE_STATE_FAILED);
+        HK_CHECK_EQ(hk_device_state_get(&W.dev), HK_DEVICE_STATE_FAILED);
         uint32_t dl;
         HK_CHECK_RESULT(hk_device_step(&W.dev, W.now, &dl), errs[i]);
         HK_CHECK_EQ(W.cloud.opens_dps, 1);
@@ -1034,7 +1041,7 @@ static void test_stop(void)
     world_start();
     HK_CHECK(drive(is_ready, 60000));
     HK_CHECK_RESULT(hk_device_stop(&W.dev), HK_OK);
-    HK_CHECK_EQ(hk_device_get_state(&W.dev), HK_DEVICE_STATE_STOPPED);
+    HK_CHECK_EQ(hk_device_state_get(&W.dev), HK_DEVICE_STATE_STOPPED);
     HK_CHECK_EQ(W.cloud.disconnects, 1);
     HK_CHECK(!W.cloud.open);
     HK_CHECK(!drive(is_ready, 100000));
@@ -1092,7 +1099,7 @@ static void test_init_checks(void)
     c.policy.reconnect_max_ms = 5000;
     HK_CHECK_RESULT(hk_device_init(&W.dev, &c, 0), HK_ERR_INVALID_ARG);
     /* A refused policy leaves the device FAILED, not ready to start. */
-    HK_CHECK_EQ(hk_device_get_state(&W.dev), HK_DEVICE_STATE_FAILED);
+    HK_CHECK_EQ(hk_device_state_get(&W.dev), HK_DEVICE_STATE_FAILED);
     c = W.cfg;
     c.policy.reconnect_jitter_ms = 400000;
     HK_CHECK_RESULT(hk_device_init(&W.dev, &c, 0), HK_ERR_INVALID_ARG);
@@ -1106,7 +1113,7 @@ static void test_init_checks(void)
     c = W.cfg;
     c.registration_payload = payload;
     HK_CHECK_RESULT(hk_device_init(&W.dev, &c, 0), HK_ERR_INVALID_ARG);
-    HK_CHECK_EQ(hk_device_get_state(&W.dev), HK_DEVICE_STATE_FAILED);
+    HK_CHECK_EQ(hk_device_state_get(&W.dev), HK_DEVICE_STATE_FAILED);
     payload[HK_DEVICE_PAYLOAD_MAX] = '\0';
     HK_CHECK_RESULT(hk_device_init(&W.dev, &c, 0), HK_OK);
     /* Every required function and the ID scope's text. */
@@ -1154,6 +1161,12 @@ static void test_init_checks(void)
     c.policy.reconnect_jitter_ms = HK_DEVICE_RECONNECT_MAX_MS;
     HK_CHECK_RESULT(hk_device_init(&W.dev, &c, 0), HK_OK);
     HK_CHECK(strcmp(hk_device_state_name(HK_DEVICE_STATE_READY), "ready") == 0);
+    static const char *const names[HK_DEVICE_STATE_COUNT_] = {
+        "identity",    "record", "dps-connect", "dps-register", "record-write", "hub-connect",
+        "hub-session", "ready",  "wait",        "stopped",      "failed"};
+    for (int st = 0; st < HK_DEVICE_STATE_COUNT_; st++)
+        HK_CHECK(strcmp(hk_device_state_name((hk_device_state)st), names[st]) == 0);
+    HK_CHECK(strcmp(hk_device_state_name(HK_DEVICE_STATE_COUNT_), "unknown") == 0);
     HK_CHECK(strcmp(hk_device_state_name((hk_device_state)99), "unknown") == 0);
 }
 

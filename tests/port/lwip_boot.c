@@ -247,29 +247,31 @@ static void on_event(void *ctx, const hk_device_event *ev)
     int64_t t = now_us() - B.t0_us;
     if (ev->type == HK_DEVICE_EVENT_STATE) {
         fprintf(stderr, "lwip_boot: %8.1f ms  %s -> %s (%s)\n", (double)t / 1000.0,
-                hk_device_state_name(ev->previous), hk_device_state_name(ev->state),
-                hk_result_name(ev->result));
+                hk_device_state_name(ev->change.previous), hk_device_state_name(ev->state),
+                hk_result_name(ev->change.result));
         if (ev->state == HK_DEVICE_STATE_READY && B.ready_us == 0)
             B.ready_us = t;
         if (ev->state == HK_DEVICE_STATE_HUB_SESSION && !B.telemetry_queued) {
             B.telemetry_queued = true;
             uint32_t id;
-            hk_result r = hk_device_send_telemetry(&g_dev, (const uint8_t *)g_telemetry,
+            hk_result r = hk_device_telemetry_send(&g_dev, (const uint8_t *)g_telemetry,
                                                    sizeof g_telemetry - 1, NULL, &id);
             if (r != HK_OK) {
                 B.result = r;
                 B.failed_at = "send-telemetry";
-                hk_device_stop(&g_dev);
+                if (hk_device_stop(&g_dev) != HK_OK)
+                    B.failed_at = "stop";
             }
         }
     } else if (ev->type == HK_DEVICE_EVENT_DPS_RESPONSE) {
         B.dps_responses++;
     } else if (ev->type == HK_DEVICE_EVENT_SENT) {
-        if (ev->result == HK_OK && !B.sent_ok) {
+        if (ev->sent.result == HK_OK && !B.sent_ok) {
             B.sent_ok = true;
             B.puback_us = t;
         }
-        hk_device_stop(&g_dev);
+        if (hk_device_stop(&g_dev) != HK_OK)
+            B.failed_at = "stop";
     }
 }
 
@@ -317,10 +319,11 @@ static void boot(const options *o)
     if (B.result == HK_OK)
         B.result = r;
     if (!B.sent_ok && !B.failed_at)
-        B.failed_at = hk_device_state_name(hk_device_get_state(&g_dev));
+        B.failed_at = hk_device_state_name(hk_device_state_get(&g_dev));
     if (!B.sent_ok)
         fprintf(stderr, "lwip_boot: link: %s\n", hk_device_tls_link_reason(&g_tls_link));
-    hk_device_stop(&g_dev);
+    if (hk_device_stop(&g_dev) != HK_OK && !B.failed_at)
+        B.failed_at = "stop";
     hk_lwip_sockets_deinit(&g_port);
 }
 

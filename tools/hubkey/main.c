@@ -230,13 +230,36 @@ static const char *link_reason(agent *a, char *buf, size_t cap)
     return explain_alert(why, buf, cap) ? buf : why;
 }
 
+/* The hub host name and device ID the device uses, or NULLs before it
+ * has an assignment. */
+static void assignment_of(agent *a, const char **hub, const char **dev_id)
+{
+    if (hk_device_assignment_get(&a->dev, hub, dev_id) != HK_OK) {
+        *hub = NULL;
+        *dev_id = NULL;
+    }
+}
+
+/* The registration ID, or NULL before the identity was read. */
+static const char *registration_id_of(agent *a)
+{
+    const char *rid = NULL;
+    return hk_device_registration_id_get(&a->dev, &rid) == HK_OK ? rid : NULL;
+}
+
+/* Disconnect; hk_device_stop refuses only a NULL device. */
+static void device_stop(agent *a)
+{
+    hk_result_ignore(hk_device_stop(&a->dev));
+}
+
 /* The host name a connect step was for. */
 static const char *logical_host(agent *a, hk_device_state step)
 {
     if (step == HK_DEVICE_STATE_DPS_CONNECT)
         return a->o->dps.host[0] ? a->o->dps.host : HK_DPS_GLOBAL_HOST;
     const char *hub = NULL, *dev_id = NULL;
-    (void)hk_device_assignment(&a->dev, &hub, &dev_id);
+    assignment_of(a, &hub, &dev_id);
     return hub ? hub : "?";
 }
 
@@ -244,9 +267,9 @@ static const char *logical_host(agent *a, hk_device_state step)
 static void describe_step(agent *a, const hk_device_event *ev, char *out, size_t cap)
 {
     const char *hub = NULL, *dev_id = NULL;
-    (void)hk_device_assignment(&a->dev, &hub, &dev_id);
-    hk_device_state prev = ev->previous;
-    if (prev == HK_DEVICE_STATE_RECORD && ev->result == HK_ERR_RECORD_EMPTY) {
+    assignment_of(a, &hub, &dev_id);
+    hk_device_state prev = ev->change.previous;
+    if (prev == HK_DEVICE_STATE_RECORD && ev->change.result == HK_ERR_RECORD_EMPTY) {
         snprintf(out, cap, "no record");
         return;
     }
@@ -254,19 +277,18 @@ static void describe_step(agent *a, const hk_device_event *ev, char *out, size_t
         snprintf(out, cap, "disconnected");
         return;
     }
-    if (ev->result != HK_OK) {
-        int n = snprintf(out, cap, "%s (%s)", hk_result_name(ev->result),
-                         hk_result_str(ev->result));
+    if (ev->change.result != HK_OK) {
+        int n = snprintf(out, cap, "%s (%s)", hk_result_name(ev->change.result),
+                         hk_result_str(ev->change.result));
         char buf[256];
         const char *why = link_reason(a, buf, sizeof(buf));
-        if (why[0] && is_connection_error(ev->result) && n > 0 && (size_t)n < cap)
+        if (why[0] && is_connection_error(ev->change.result) && n > 0 && (size_t)n < cap)
             snprintf(out + n, cap - (size_t)n, ": %s", why);
         return;
     }
     switch (prev) {
     case HK_DEVICE_STATE_IDENTITY: {
-        const char *rid = NULL;
-        (void)hk_device_registration_id(&a->dev, &rid);
+        const char *rid = registration_id_of(a);
         snprintf(out, cap, "registration ID %s", rid ? rid : "?");
         return;
     }
@@ -317,21 +339,21 @@ static void print_state(agent *a, const hk_device_event *ev)
 {
     if (a->o->json) {
         json_begin("state", ev->elapsed_ms);
-        json_cstr("step", hk_device_state_name(ev->previous));
-        printf(",\"step_ms\":%u", (unsigned)ev->state_ms);
-        json_cstr("result", hk_result_name(ev->result));
+        json_cstr("step", hk_device_state_name(ev->change.previous));
+        printf(",\"step_ms\":%u", (unsigned)ev->change.state_ms);
+        json_cstr("result", hk_result_name(ev->change.result));
         json_cstr("next", hk_device_state_name(ev->state));
         if (ev->state == HK_DEVICE_STATE_WAIT) {
-            printf(",\"wait_ms\":%u", (unsigned)ev->wait_ms);
-            json_cstr("then", hk_device_state_name(ev->next_state));
+            printf(",\"wait_ms\":%u", (unsigned)ev->change.wait_ms);
+            json_cstr("then", hk_device_state_name(ev->change.next_state));
         }
         char buf[256];
-        if (ev->result != HK_OK && agent_link_reason(&a->link)[0] &&
-            is_connection_error(ev->result))
+        if (ev->change.result != HK_OK && agent_link_reason(&a->link)[0] &&
+            is_connection_error(ev->change.result))
             json_cstr("reason", link_reason(a, buf, sizeof(buf)));
-        if (ev->previous == HK_DEVICE_STATE_DPS_CONNECT ||
-            ev->previous == HK_DEVICE_STATE_HUB_CONNECT) {
-            json_cstr("host", logical_host(a, ev->previous));
+        if (ev->change.previous == HK_DEVICE_STATE_DPS_CONNECT ||
+            ev->change.previous == HK_DEVICE_STATE_HUB_CONNECT) {
+            json_cstr("host", logical_host(a, ev->change.previous));
             json_cstr("address", a->link.address);
             printf(",\"port\":%u", (unsigned)a->link.port);
         }
@@ -342,16 +364,16 @@ static void print_state(agent *a, const hk_device_event *ev)
     }
     /* The WAIT state itself and the step out of it add nothing to read
      * beyond the line that started the wait. */
-    if (ev->previous == HK_DEVICE_STATE_WAIT && ev->result == HK_OK && !a->o->verbose)
+    if (ev->change.previous == HK_DEVICE_STATE_WAIT && ev->change.result == HK_OK && !a->o->verbose)
         return;
     char what[512];
     describe_step(a, ev, what, sizeof(what));
     stamp(ev->elapsed_ms);
-    printf("%-13s %6u ms  %s", hk_device_state_name(ev->previous), (unsigned)ev->state_ms, what);
+    printf("%-13s %6u ms  %s", hk_device_state_name(ev->change.previous), (unsigned)ev->change.state_ms, what);
     if (ev->state == HK_DEVICE_STATE_WAIT)
-        printf(" -> %s in %u.%01u s", hk_device_state_name(ev->next_state),
-               (unsigned)(ev->wait_ms / 1000), (unsigned)(ev->wait_ms % 1000 / 100));
-    else if (ev->result != HK_OK && ev->result != HK_ERR_RECORD_EMPTY)
+        printf(" -> %s in %u.%01u s", hk_device_state_name(ev->change.next_state),
+               (unsigned)(ev->change.wait_ms / 1000), (unsigned)(ev->change.wait_ms % 1000 / 100));
+    else if (ev->change.result != HK_OK && ev->change.result != HK_ERR_RECORD_EMPTY)
         printf(" -> %s", hk_device_state_name(ev->state));
     putchar('\n');
     if (ev->state == HK_DEVICE_STATE_READY) {
@@ -412,7 +434,7 @@ static size_t q_flush(agent *a)
         memset(&props, 0, sizeof(props));
         props.content_type = "application/json";
         props.content_encoding = "utf-8";
-        hk_result r = hk_device_send_telemetry(&a->dev, (const uint8_t *)m->data, m->len,
+        hk_result r = hk_device_telemetry_send(&a->dev, (const uint8_t *)m->data, m->len,
                                                json ? &props : NULL, &m->id);
         if (r == HK_ERR_FULL || r == HK_ERR_STATE)
             break; /* again after the next SENT or session */
@@ -440,9 +462,9 @@ static void on_sent(agent *a, const hk_device_event *ev)
 {
     for (size_t i = 0; i < a->q_count; i++) {
         msg *m = q_at(a, i);
-        if (!m->data || !m->in_flight || m->id != ev->id)
+        if (!m->data || !m->in_flight || m->id != ev->sent.id)
             continue;
-        if (ev->result == HK_OK) {
+        if (ev->sent.result == HK_OK) {
             a->sent_ok++;
             free(m->data);
             m->data = NULL;
@@ -456,13 +478,13 @@ static void on_sent(agent *a, const hk_device_event *ev)
     q_compact(a);
     if (a->o->json) {
         json_begin("sent", ev->elapsed_ms);
-        printf(",\"id\":%u", (unsigned)ev->id);
-        json_cstr("result", hk_result_name(ev->result));
+        printf(",\"id\":%u", (unsigned)ev->sent.id);
+        json_cstr("result", hk_result_name(ev->sent.result));
         json_end();
     } else if (a->o->verbose || a->o->command == AGENT_CMD_SEND) {
         stamp(ev->elapsed_ms);
-        printf("%-13s %9s  message %u %s\n", "telemetry", "", (unsigned)ev->id,
-               ev->result == HK_OK ? "acknowledged by the hub" : "not acknowledged, sent again");
+        printf("%-13s %9s  message %u %s\n", "telemetry", "", (unsigned)ev->sent.id,
+               ev->sent.result == HK_OK ? "acknowledged by the hub" : "not acknowledged, sent again");
         fflush(stdout);
     }
 }
@@ -551,19 +573,19 @@ static unsigned run_method_command(agent *a, const char *name, const uint8_t *pa
 static void on_method(agent *a, const hk_device_event *ev)
 {
     char name[128];
-    size_t nl = ev->name_len < sizeof(name) - 1 ? ev->name_len : sizeof(name) - 1;
-    memcpy(name, ev->name, nl);
+    size_t nl = ev->method.name_len < sizeof(name) - 1 ? ev->method.name_len : sizeof(name) - 1;
+    memcpy(name, ev->method.name, nl);
     name[nl] = '\0';
     if (a->o->json) {
         json_begin("method", ev->elapsed_ms);
-        json_str("name", ev->name, ev->name_len);
-        json_str("request_id", ev->request_id, ev->request_id_len);
-        json_str("payload", (const char *)ev->payload, ev->payload_len);
+        json_str("name", ev->method.name, ev->method.name_len);
+        json_str("request_id", ev->method.request_id, ev->method.request_id_len);
+        json_str("payload", (const char *)ev->method.payload, ev->method.payload_len);
         json_end();
     } else {
         stamp(ev->elapsed_ms);
         printf("%-13s %9s  %s ", "method", "", name);
-        print_payload(ev->payload, ev->payload_len);
+        print_payload(ev->method.payload, ev->method.payload_len);
         putchar('\n');
     }
     unsigned status;
@@ -573,7 +595,7 @@ static void on_method(agent *a, const hk_device_event *ev)
     const char *body;
     size_t body_len;
     if (a->o->method_command) {
-        status = run_method_command(a, name, ev->payload, ev->payload_len, answer,
+        status = run_method_command(a, name, ev->method.payload, ev->method.payload_len, answer,
                                     METHOD_OUT_MAX, &answer_len);
         while (answer_len > 0 && (answer[answer_len - 1] == '\n' || answer[answer_len - 1] == '\r' ||
                                   answer[answer_len - 1] == ' '))
@@ -595,19 +617,19 @@ static void on_method(agent *a, const hk_device_event *ev)
     } else {
         /* Built-in echo: the request payload back, 200. */
         status = 200;
-        if (ev->payload_len > 0) {
-            body = (const char *)ev->payload;
-            body_len = ev->payload_len;
+        if (ev->method.payload_len > 0) {
+            body = (const char *)ev->method.payload;
+            body_len = ev->method.payload_len;
         } else {
             body = "null";
             body_len = 4;
         }
     }
-    hk_result r = hk_device_method_respond(&a->dev, ev->request_id, ev->request_id_len, status,
+    hk_result r = hk_device_method_respond(&a->dev, ev->method.request_id, ev->method.request_id_len, status,
                                            body, body_len);
     if (a->o->json) {
         json_begin("method-response", ev->elapsed_ms);
-        json_str("name", ev->name, ev->name_len);
+        json_str("name", ev->method.name, ev->method.name_len);
         printf(",\"status\":%u", status);
         json_cstr("result", hk_result_name(r));
         json_end();
@@ -620,30 +642,78 @@ static void on_method(agent *a, const hk_device_event *ev)
 
 /* ---- events ---- */
 
+/* What print_data shows of a hub message event (C2D, DESIRED, TWIN,
+ * REPORTED); fields an event kind does not have stay zero. */
+typedef struct data_view {
+    const uint8_t *payload;
+    size_t payload_len;
+    unsigned status;
+    bool has_version;
+    uint32_t version;
+    const char *properties;
+    size_t properties_len;
+} data_view;
+
+static data_view data_of(const hk_device_event *ev)
+{
+    data_view d;
+    memset(&d, 0, sizeof(d));
+    switch (ev->type) {
+    case HK_DEVICE_EVENT_C2D:
+        d.payload = ev->c2d.payload;
+        d.payload_len = ev->c2d.payload_len;
+        d.properties = ev->c2d.properties;
+        d.properties_len = ev->c2d.properties_len;
+        break;
+    case HK_DEVICE_EVENT_DESIRED:
+        d.payload = ev->desired.payload;
+        d.payload_len = ev->desired.payload_len;
+        d.has_version = ev->desired.has_version;
+        d.version = ev->desired.version;
+        break;
+    case HK_DEVICE_EVENT_TWIN:
+        d.payload = ev->twin.payload;
+        d.payload_len = ev->twin.payload_len;
+        d.status = ev->twin.status;
+        break;
+    case HK_DEVICE_EVENT_REPORTED:
+        d.payload = ev->reported.payload;
+        d.payload_len = ev->reported.payload_len;
+        d.status = ev->reported.status;
+        d.has_version = ev->reported.has_version;
+        d.version = ev->reported.version;
+        break;
+    default:
+        break;
+    }
+    return d;
+}
+
 static void print_data(agent *a, const char *what, const hk_device_event *ev, bool show_version)
 {
+    data_view d = data_of(ev);
     if (a->o->json) {
         json_begin(what, ev->elapsed_ms);
-        if (show_version && ev->has_version)
-            printf(",\"version\":%u", (unsigned)ev->version);
-        if (ev->status)
-            printf(",\"status\":%u", ev->status);
-        if (ev->properties_len)
-            json_str("properties", ev->properties, ev->properties_len);
-        json_str("payload", (const char *)ev->payload, ev->payload_len);
+        if (show_version && d.has_version)
+            printf(",\"version\":%u", (unsigned)d.version);
+        if (d.status)
+            printf(",\"status\":%u", d.status);
+        if (d.properties_len)
+            json_str("properties", d.properties, d.properties_len);
+        json_str("payload", (const char *)d.payload, d.payload_len);
         json_end();
         return;
     }
     stamp(ev->elapsed_ms);
     printf("%-13s %9s  ", what, "");
-    if (ev->status && ev->type != HK_DEVICE_EVENT_DESIRED)
-        printf("%u ", ev->status);
-    if (show_version && ev->has_version)
-        printf("version %u ", (unsigned)ev->version);
-    print_payload(ev->payload, ev->payload_len);
-    if (ev->properties_len) {
+    if (d.status && ev->type != HK_DEVICE_EVENT_DESIRED)
+        printf("%u ", d.status);
+    if (show_version && d.has_version)
+        printf("version %u ", (unsigned)d.version);
+    print_payload(d.payload, d.payload_len);
+    if (d.properties_len) {
         printf(" properties ");
-        agent_json_string(stdout, ev->properties, ev->properties_len);
+        agent_json_string(stdout, d.properties, d.properties_len);
     }
     putchar('\n');
     fflush(stdout);
@@ -661,21 +731,21 @@ static void on_event(void *ctx, const hk_device_event *ev_in)
     uint32_t t = a->platform.monotonic_ms(a->platform.ctx) - a->t0;
     evc.elapsed_ms = t;
     if (ev->type == HK_DEVICE_EVENT_STATE) {
-        evc.state_ms = t - a->state_since;
+        evc.change.state_ms = t - a->state_since;
         a->state_since = t;
     }
-    if (ev->type == HK_DEVICE_EVENT_STATE && ev->previous == HK_DEVICE_STATE_RECORD) {
+    if (ev->type == HK_DEVICE_EVENT_STATE && ev->change.previous == HK_DEVICE_STATE_RECORD) {
         const char *hub = NULL, *dev_id = NULL;
-        if (hk_device_assignment(&a->dev, &hub, &dev_id) == HK_OK) {
+        if (hk_device_assignment_get(&a->dev, &hub, &dev_id) == HK_OK) {
             snprintf(a->record_hub, sizeof(a->record_hub), "%s", hub);
             snprintf(a->record_device, sizeof(a->record_device), "%s", dev_id);
         }
     }
     if (ev->type == HK_DEVICE_EVENT_ASSIGNED)
-        a->assignment_unchanged = ev->hub && ev->device_id &&
-                                  strcmp(ev->hub, a->record_hub) == 0 &&
-                                  strcmp(ev->device_id, a->record_device) == 0;
-    if (ev->type == HK_DEVICE_EVENT_STATE && ev->previous == HK_DEVICE_STATE_RECORD_WRITE &&
+        a->assignment_unchanged = ev->assigned.hub && ev->assigned.device_id &&
+                                  strcmp(ev->assigned.hub, a->record_hub) == 0 &&
+                                  strcmp(ev->assigned.device_id, a->record_device) == 0;
+    if (ev->type == HK_DEVICE_EVENT_STATE && ev->change.previous == HK_DEVICE_STATE_RECORD_WRITE &&
         !a->exit_code &&
         agent_chip_saved(&a->chip, a->fail_msg, sizeof(a->fail_msg)) != 0) {
         /* The chip model took the record but its file did not: nothing is
@@ -687,9 +757,9 @@ static void on_event(void *ctx, const hk_device_event *ev_in)
     case HK_DEVICE_EVENT_STATE:
         if (ev->state == HK_DEVICE_STATE_DPS_CONNECT)
             a->dps_visited = true;
-        if (ev->result != HK_OK) {
-            a->last_error = ev->result;
-            a->last_error_state = ev->previous;
+        if (ev->change.result != HK_OK) {
+            a->last_error = ev->change.result;
+            a->last_error_state = ev->change.previous;
         }
         a->can_send = ev->state == HK_DEVICE_STATE_HUB_SESSION ||
                       ev->state == HK_DEVICE_STATE_READY;
@@ -703,40 +773,42 @@ static void on_event(void *ctx, const hk_device_event *ev_in)
                 a->ready_cold = a->dps_assigned;
             }
             a->reached_ready = true;
+            /* A report that cannot be queued gets no REPORTED answer: the
+             * summary shows it unanswered. */
             if (a->o->report)
-                (void)hk_device_twin_report(&a->dev, a->o->report, strlen(a->o->report),
-                                            &a->report_id);
+                hk_result_ignore(hk_device_twin_report(&a->dev, a->o->report,
+                                                       strlen(a->o->report), &a->report_id));
             if (a->o->command == AGENT_CMD_PROVISION)
                 a->finished = true;
         }
-        if (a->o->command != AGENT_CMD_RUN && ev->result != HK_OK) {
+        if (a->o->command != AGENT_CMD_RUN && ev->change.result != HK_OK) {
             /* One-shot commands stop at a refusal that waiting will not
              * change: the hub refusing an identity DPS has just assigned
              * in this run, or DPS refusing the device. */
-            bool at_hub = ev->previous == HK_DEVICE_STATE_HUB_CONNECT ||
-                          ev->previous == HK_DEVICE_STATE_HUB_SESSION ||
-                          ev->previous == HK_DEVICE_STATE_READY;
-            bool at_dps = ev->previous == HK_DEVICE_STATE_DPS_CONNECT ||
-                          ev->previous == HK_DEVICE_STATE_DPS_REGISTER;
+            bool at_hub = ev->change.previous == HK_DEVICE_STATE_HUB_CONNECT ||
+                          ev->change.previous == HK_DEVICE_STATE_HUB_SESSION ||
+                          ev->change.previous == HK_DEVICE_STATE_READY;
+            bool at_dps = ev->change.previous == HK_DEVICE_STATE_DPS_CONNECT ||
+                          ev->change.previous == HK_DEVICE_STATE_DPS_REGISTER;
             /* DPS: once the registration round is over (the flow does not
              * go back to DPS_CONNECT): a refusal in an answer ends it at
              * once, a refused handshake or CONNACK after
              * HK_DEVICE_REFUSALS_MAX in a row. */
             bool round_over = !(ev->state == HK_DEVICE_STATE_WAIT &&
-                                ev->next_state == HK_DEVICE_STATE_DPS_CONNECT);
-            if ((at_hub && a->dps_assigned && is_hub_refusal(ev->result)) ||
-                (at_dps && round_over && is_dps_refusal(ev->result)))
+                                ev->change.next_state == HK_DEVICE_STATE_DPS_CONNECT);
+            if ((at_hub && a->dps_assigned && is_hub_refusal(ev->change.result)) ||
+                (at_dps && round_over && is_dps_refusal(ev->change.result)))
                 a->exit_code = AGENT_EXIT_REFUSED;
             else if (at_dps && round_over && a->o->force &&
                      a->o->command == AGENT_CMD_PROVISION && !a->dps_assigned) {
                 /* --force asked for a registration; falling back to the
                  * record's hub is not what was asked. */
                 const char *hub = NULL, *dev_id = NULL;
-                (void)hk_device_assignment(&a->dev, &hub, &dev_id);
+                assignment_of(a, &hub, &dev_id);
                 snprintf(a->fail_msg, sizeof(a->fail_msg),
                          "provision --force: the DPS registration failed: %s (%s); the device "
                          "kept its record (hub %s)",
-                         hk_result_name(ev->result), hk_result_str(ev->result), hub ? hub : "?");
+                         hk_result_name(ev->change.result), hk_result_str(ev->change.result), hub ? hub : "?");
                 a->exit_code = AGENT_EXIT_TIMEOUT;
             }
         }
@@ -744,18 +816,18 @@ static void on_event(void *ctx, const hk_device_event *ev_in)
     case HK_DEVICE_EVENT_DPS_RESPONSE:
         if (a->o->json) {
             json_begin("dps-response", ev->elapsed_ms);
-            printf(",\"status\":%u,\"retry_after_s\":%u", ev->status, (unsigned)ev->retry_after_s);
+            printf(",\"status\":%u,\"retry_after_s\":%u", ev->dps_response.status, (unsigned)ev->dps_response.retry_after_s);
             json_end();
         } else {
             stamp(ev->elapsed_ms);
-            const char *what = ev->status == 202   ? "assigning"
-                               : ev->status == 200 ? "answered"
-                               : ev->status == 429 ? "throttled"
-                               : ev->status >= 500 ? "server error"
+            const char *what = ev->dps_response.status == 202   ? "assigning"
+                               : ev->dps_response.status == 200 ? "answered"
+                               : ev->dps_response.status == 429 ? "throttled"
+                               : ev->dps_response.status >= 500 ? "server error"
                                                    : "refused";
-            printf("%-13s %9s  %u %s", "dps-register", "", ev->status, what);
-            if (ev->retry_after_s)
-                printf(", retry-after %u s", (unsigned)ev->retry_after_s);
+            printf("%-13s %9s  %u %s", "dps-register", "", ev->dps_response.status, what);
+            if (ev->dps_response.retry_after_s)
+                printf(", retry-after %u s", (unsigned)ev->dps_response.retry_after_s);
             putchar('\n');
             fflush(stdout);
         }
@@ -765,23 +837,23 @@ static void on_event(void *ctx, const hk_device_event *ev_in)
         a->dps_registrations++;
         if (a->o->json) {
             json_begin("assigned", ev->elapsed_ms);
-            json_cstr("hub", ev->hub);
-            json_cstr("device_id", ev->device_id);
-            printf(",\"trust_bundle_certificates\":%zu", ev->trust_bundle_count);
-            if (ev->payload) {
+            json_cstr("hub", ev->assigned.hub);
+            json_cstr("device_id", ev->assigned.device_id);
+            printf(",\"trust_bundle_certificates\":%zu", ev->assigned.trust_bundle_count);
+            if (ev->assigned.payload) {
                 printf(",\"payload\":");
-                fwrite(ev->payload, 1, ev->payload_len, stdout); /* raw JSON from the parser */
+                fwrite(ev->assigned.payload, 1, ev->assigned.payload_len, stdout); /* raw JSON from the parser */
             }
             json_end();
-        } else if (ev->payload || ev->trust_bundle_count || a->o->verbose) {
+        } else if (ev->assigned.payload || ev->assigned.trust_bundle_count || a->o->verbose) {
             stamp(ev->elapsed_ms);
-            printf("%-13s %9s  hub %s, device %s", "assigned", "", ev->hub ? ev->hub : "?",
-                   ev->device_id ? ev->device_id : "?");
-            if (ev->trust_bundle_count)
-                printf(", trust bundle of %zu certificates", ev->trust_bundle_count);
-            if (ev->payload) {
+            printf("%-13s %9s  hub %s, device %s", "assigned", "", ev->assigned.hub ? ev->assigned.hub : "?",
+                   ev->assigned.device_id ? ev->assigned.device_id : "?");
+            if (ev->assigned.trust_bundle_count)
+                printf(", trust bundle of %zu certificates", ev->assigned.trust_bundle_count);
+            if (ev->assigned.payload) {
                 printf(", payload ");
-                agent_json_string(stdout, (const char *)ev->payload, ev->payload_len);
+                agent_json_string(stdout, (const char *)ev->assigned.payload, ev->assigned.payload_len);
             }
             putchar('\n');
         }
@@ -866,7 +938,7 @@ static bool send_done(agent *a)
 static int timeout_exit(agent *a, uint32_t waited_ms)
 {
     char buf[256];
-    hk_device_state st = hk_device_get_state(&a->dev);
+    hk_device_state st = hk_device_state_get(&a->dev);
     if (a->last_error != HK_OK)
         err_line(a, "gave up after %u.%u s in state %s; last error in %s: %s (%s)%s%s",
                  (unsigned)(waited_ms / 1000), (unsigned)(waited_ms % 1000 / 100),
@@ -961,7 +1033,7 @@ static int event_loop(agent *a)
                     stamp(now - start);
                     printf("%-13s %9s  signal %d: disconnecting\n", "stop", "", sig);
                 }
-                (void)hk_device_stop(&a->dev);
+                device_stop(a);
                 a->stop = true;
                 if (a->o->command != AGENT_CMD_RUN)
                     return 128 + sig;
@@ -1073,9 +1145,8 @@ static int start_device(agent *a)
 
 static void summary(agent *a, int rc)
 {
-    const char *rid = NULL, *hub = NULL, *dev_id = NULL;
-    (void)hk_device_registration_id(&a->dev, &rid);
-    (void)hk_device_assignment(&a->dev, &hub, &dev_id);
+    const char *rid = registration_id_of(a), *hub = NULL, *dev_id = NULL;
+    assignment_of(a, &hub, &dev_id);
     if (a->o->json) {
         printf("{\"event\":\"summary\",\"command\":\"%s\",\"exit\":%d",
                a->o->command == AGENT_CMD_PROVISION ? "provision"
@@ -1135,7 +1206,7 @@ static int cmd_connect(agent *a)
     if (rc)
         return rc;
     rc = a->stop ? 0 : event_loop(a);
-    (void)hk_device_stop(&a->dev);
+    device_stop(a);
     if (rc == AGENT_EXIT_OK && a->sent_failed)
         rc = AGENT_EXIT_NOT_SENT;
     summary(a, rc);
@@ -1196,7 +1267,7 @@ static int cmd_status(agent *a)
     size_t rid_len = 0;
     hk_result rc_id = a->chip.se.cert(a->chip.se.ctx, 0, der, sizeof(der), &der_len);
     if (rc_id == HK_OK)
-        rc_id = hk_device_cert_cn(der, der_len, rid, sizeof(rid), &rid_len);
+        rc_id = hk_device_cert_cn_get(der, der_len, rid, sizeof(rid), &rid_len);
     hk_record rec;
     hk_result rc_rec = hk_record_read(&a->chip.se, &rec);
     if (a->o->json) {

@@ -21,60 +21,62 @@ static void on_event(void *ctx, const hk_device_event *ev)
     uint32_t id;
     switch (ev->type) {
     case HK_DEVICE_EVENT_STATE:
-        if (ev->result != HK_OK)
-            ESP_LOGW(TAG, "%s -> %s: %s", hk_device_state_name(ev->previous),
-                     hk_device_state_name(ev->state), hk_result_name(ev->result));
+        if (ev->change.result != HK_OK)
+            ESP_LOGW(TAG, "%s -> %s: %s", hk_device_state_name(ev->change.previous),
+                     hk_device_state_name(ev->state), hk_result_name(ev->change.result));
         else
-            ESP_LOGI(TAG, "%s -> %s", hk_device_state_name(ev->previous),
+            ESP_LOGI(TAG, "%s -> %s", hk_device_state_name(ev->change.previous),
                      hk_device_state_name(ev->state));
         if (ev->state == HK_DEVICE_STATE_WAIT)
-            ESP_LOGI(TAG, "waiting %u ms, then %s", (unsigned)ev->wait_ms,
-                     hk_device_state_name(ev->next_state));
+            ESP_LOGI(TAG, "waiting %u ms, then %s", (unsigned)ev->change.wait_ms,
+                     hk_device_state_name(ev->change.next_state));
         break;
     case HK_DEVICE_EVENT_DPS_RESPONSE:
-        ESP_LOGI(TAG, "dps: status %u, retry after %u s", ev->status,
-                 (unsigned)ev->retry_after_s);
+        ESP_LOGI(TAG, "dps: status %u, retry after %u s", ev->dps_response.status,
+                 (unsigned)ev->dps_response.retry_after_s);
         break;
     case HK_DEVICE_EVENT_ASSIGNED:
-        ESP_LOGI(TAG, "dps: assigned to %s as %s", ev->hub, ev->device_id);
+        ESP_LOGI(TAG, "dps: assigned to %s as %s", ev->assigned.hub, ev->assigned.device_id);
         break;
     case HK_DEVICE_EVENT_DESIRED: {
         /* Acknowledge the version of the desired properties. */
         static const char reported[] = "{\"interval\":{\"ac\":200,\"av\":1}}";
-        ESP_LOGI(TAG, "twin: desired update, version %u", (unsigned)ev->version);
-        (void)hk_device_twin_report(&a->dev, reported, sizeof reported - 1, &id);
+        ESP_LOGI(TAG, "twin: desired update, version %u", (unsigned)ev->desired.version);
+        if (hk_device_twin_report(&a->dev, reported, sizeof reported - 1, &id) != HK_OK)
+            ESP_LOGW(TAG, "twin: report not sent");
         break;
     }
     case HK_DEVICE_EVENT_TWIN:
-        ESP_LOGI(TAG, "twin: document, status %u, %u bytes", ev->status,
-                 (unsigned)ev->payload_len);
+        ESP_LOGI(TAG, "twin: document, status %u, %u bytes", ev->twin.status,
+                 (unsigned)ev->twin.payload_len);
         break;
     case HK_DEVICE_EVENT_REPORTED:
-        ESP_LOGI(TAG, "twin: reported, status %u", ev->status);
+        ESP_LOGI(TAG, "twin: reported, status %u", ev->reported.status);
         break;
     case HK_DEVICE_EVENT_METHOD: {
         static const char answer[] = "{\"ok\":true}";
-        ESP_LOGI(TAG, "method: %.*s", (int)ev->name_len, ev->name);
-        (void)hk_device_method_respond(&a->dev, ev->request_id, ev->request_id_len, 200, answer,
-                                       sizeof answer - 1);
+        ESP_LOGI(TAG, "method: %.*s", (int)ev->method.name_len, ev->method.name);
+        if (hk_device_method_respond(&a->dev, ev->method.request_id, ev->method.request_id_len,
+                                     200, answer, sizeof answer - 1) != HK_OK)
+            ESP_LOGW(TAG, "method: answer not sent");
         break;
     }
     case HK_DEVICE_EVENT_C2D: {
         const char *value;
         size_t value_len, len = 0;
         a->text[0] = '\0';
-        if (hk_hub_properties_find(ev->properties, ev->properties_len, "cmd", &value,
+        if (hk_hub_properties_find(ev->c2d.properties, ev->c2d.properties_len, "cmd", &value,
                                    &value_len) == HK_OK &&
             hk_hub_url_decode(value, value_len, a->text, sizeof a->text - 1, &len) == HK_OK)
             a->text[len] = '\0';
-        ESP_LOGI(TAG, "c2d: %u bytes, cmd=%s", (unsigned)ev->payload_len, a->text);
+        ESP_LOGI(TAG, "c2d: %u bytes, cmd=%s", (unsigned)ev->c2d.payload_len, a->text);
         break;
     }
     case HK_DEVICE_EVENT_SENT:
-        if (ev->result == HK_OK)
+        if (ev->sent.result == HK_OK)
             a->acked++;
-        ESP_LOGI(TAG, "telemetry: message %u %s", (unsigned)ev->id,
-                 ev->result == HK_OK ? "acknowledged" : hk_result_name(ev->result));
+        ESP_LOGI(TAG, "telemetry: message %u %s", (unsigned)ev->sent.id,
+                 ev->sent.result == HK_OK ? "acknowledged" : hk_result_name(ev->sent.result));
         break;
     default:
         break;
@@ -85,7 +87,7 @@ static void send_due(example_app *a, uint32_t now)
 {
     static const char reading[] = "{\"temperature\":21.5}";
     static const hk_hub_property app_props[] = {{"sensor", "t0"}};
-    if (hk_device_get_state(&a->dev) != HK_DEVICE_STATE_READY || !reached(now, a->next_ms))
+    if (hk_device_state_get(&a->dev) != HK_DEVICE_STATE_READY || !reached(now, a->next_ms))
         return;
     hk_hub_telemetry_properties props;
     memset(&props, 0, sizeof props);
@@ -94,7 +96,7 @@ static void send_due(example_app *a, uint32_t now)
     props.app = app_props;
     props.app_count = sizeof app_props / sizeof app_props[0];
     uint32_t id;
-    if (hk_device_send_telemetry(&a->dev, (const uint8_t *)reading, sizeof reading - 1, &props,
+    if (hk_device_telemetry_send(&a->dev, (const uint8_t *)reading, sizeof reading - 1, &props,
                                  &id) == HK_OK) {
         a->sent++;
         a->next_ms = now + a->interval_ms;
@@ -123,7 +125,7 @@ hk_result example_app_run(example_app *app, const hk_device_config *config,
         if (r != HK_OK)
             return r;
         send_due(app, now);
-        if (hk_device_get_state(&app->dev) == HK_DEVICE_STATE_READY &&
+        if (hk_device_state_get(&app->dev) == HK_DEVICE_STATE_READY &&
             !reached(app->next_ms, deadline))
             deadline = app->next_ms;
         now = platform->monotonic_ms(platform->ctx);
