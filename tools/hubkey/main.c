@@ -32,12 +32,10 @@
 
 #include "agent.h"
 #include "agent_io.h"
+#include "agent_sock.h"
 #include "hubkey/dps.h"
 #include "hubkey/record.h"
-
-#ifndef HUBKEY_VERSION
-#define HUBKEY_VERSION "0.0.0"
-#endif
+#include "hubkey/version.h"
 
 #define LINE_MAX_BYTES 8192u    /* longest stdin line sent as telemetry */
 #define QUEUE_MAX 256u          /* stdin lines waiting for the hub */
@@ -63,7 +61,20 @@ typedef struct msg {
     size_t len;
     uint32_t id;
     bool in_flight;
+    uint32_t client_id; /* the local socket's client that sent it (0: none) */
+    uint32_t seq;       /* its request there */
 } msg;
+
+/* A reported-properties patch from a local socket client, until the hub
+ * answers it. */
+typedef struct sock_report {
+    bool used;
+    uint32_t report_id;
+    uint32_t client_id;
+    uint32_t seq;
+} sock_report;
+
+#define SOCK_REPORTS_MAX 16u
 
 typedef struct agent {
     agent_options *o;
@@ -104,6 +115,9 @@ typedef struct agent {
     bool assignment_unchanged; /* DPS assigned what the record already held */
     bool record_not_saved;     /* the record write did not reach the chip file */
     char fail_msg[2 * AGENT_PATH_MAX + 256]; /* why the loop stops, when not a refusal */
+    agent_sock sock;        /* run: the local socket */
+    sock_report reports[SOCK_REPORTS_MAX];
+    bool ready_now;         /* in READY: twin requests are possible */
 } agent;
 
 /* ---- output ---- */
@@ -363,6 +377,9 @@ static void print_state(agent *a, const hk_device_event *ev)
     fflush(stdout);
 }
 
+static void sock_reported(agent *a, const hk_device_event *ev);
+static void sock_reports_lost(agent *a);
+
 /* ---- telemetry queue ---- */
 
 static msg *q_at(agent *a, size_t i)
@@ -370,7 +387,7 @@ static msg *q_at(agent *a, size_t i)
     return &a->queue[(a->q_head + i) % QUEUE_MAX];
 }
 
-static bool q_push(agent *a, const char *data, size_t len)
+static bool q_push(agent *a, const char *data, size_t len, uint32_t client_id, uint32_t seq)
 {
     if (a->q_count == QUEUE_MAX)
         return false;
@@ -382,6 +399,8 @@ static bool q_push(agent *a, const char *data, size_t len)
     memset(m, 0, sizeof(*m));
     m->data = copy;
     m->len = len;
+    m->client_id = client_id;
+    m->seq = seq;
     a->q_count++;
     return true;
 }
@@ -419,6 +438,9 @@ static size_t q_flush(agent *a)
         if (r != HK_OK) {
             err_line(a, "telemetry message of %zu bytes not sent: %s (%s)", m->len,
                      hk_result_name(r), hk_result_str(r));
+            if (m->client_id)
+                agent_sock_answer(&a->sock, m->client_id, m->seq, "error not sent: %s (%s)",
+                                  hk_result_name(r), hk_result_str(r));
             free(m->data);
             m->data = NULL;
             a->sent_failed++;
@@ -444,6 +466,8 @@ static void on_sent(agent *a, const hk_device_event *ev)
             continue;
         if (ev->result == HK_OK) {
             a->sent_ok++;
+            if (m->client_id)
+                agent_sock_answer(&a->sock, m->client_id, m->seq, "ok");
             free(m->data);
             m->data = NULL;
         } else {
@@ -459,7 +483,9 @@ static void on_sent(agent *a, const hk_device_event *ev)
         printf(",\"id\":%u", (unsigned)ev->id);
         json_cstr("result", hk_result_name(ev->result));
         json_end();
-    } else if (a->o->verbose || a->o->command == AGENT_CMD_SEND) {
+    } else {
+        /* Every message is acknowledged on a line of its own (send, and run:
+         * lines from standard input and the local socket). */
         stamp(ev->elapsed_ms);
         printf("%-13s %9s  message %u %s\n", "telemetry", "", (unsigned)ev->id,
                ev->result == HK_OK ? "acknowledged by the hub" : "not acknowledged, sent again");
@@ -469,20 +495,53 @@ static void on_sent(agent *a, const hk_device_event *ev)
 
 /* ---- direct methods ---- */
 
-/* Runs the method command: /bin/sh -c CMD with the method name as $1 and
- * in HUBKEY_METHOD, the request payload on standard input; its standard
- * output (JSON, or text sent as a JSON string) is the answer, exit status
- * 0 gives 200, anything else 500, no answer within the timeout 504. */
+/* Whether the method command is a program with fixed arguments (words of
+ * characters that mean nothing to the shell) rather than shell code. */
+static bool plain_command(const char *cmd)
+{
+    for (const char *p = cmd; *p; p++) {
+        char c = *p;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              strchr("_/.,:=+@%- \t", c)))
+            return false;
+    }
+    return true;
+}
+
+/* Runs the method command with the method name as $1 and in HUBKEY_METHOD,
+ * the request payload on standard input; its standard output (JSON, or text
+ * sent as a JSON string) is the answer, exit status 0 gives 200, anything
+ * else 500, no answer within the timeout 504.
+ *
+ * "/bin/sh -c CMD hubkey-method NAME" gives NAME as $1 to shell code, but a
+ * program named by CMD (the usual "method-command /usr/lib/handler") would
+ * get no arguments: the shell's $1 is not passed on. So a CMD that is only
+ * a program and fixed arguments runs as CMD "$1": the name comes last, which
+ * is $1 for a program given alone. Shell code (quotes, $, ;, |, redirection,
+ * ...) runs as it is, with the name in its own $1. */
 static unsigned run_method_command(agent *a, const char *name, const uint8_t *payload,
                                    size_t payload_len, char *out, size_t cap, size_t *out_len)
 {
     *out_len = 0;
+    const char *cmd = a->o->method_command;
+    char *with_name = NULL;
+    if (plain_command(cmd)) {
+        size_t n = strlen(cmd) + sizeof(" \"$1\"");
+        with_name = malloc(n);
+        if (!with_name)
+            return 500;
+        snprintf(with_name, n, "%s \"$1\"", cmd);
+        cmd = with_name;
+    }
     int in_pipe[2], out_pipe[2];
-    if (pipe2(in_pipe, O_CLOEXEC) != 0)
+    if (pipe2(in_pipe, O_CLOEXEC) != 0) {
+        free(with_name);
         return 500;
+    }
     if (pipe2(out_pipe, O_CLOEXEC) != 0) {
         close(in_pipe[0]);
         close(in_pipe[1]);
+        free(with_name);
         return 500;
     }
     fflush(stdout);
@@ -491,9 +550,10 @@ static unsigned run_method_command(agent *a, const char *name, const uint8_t *pa
         dup2(in_pipe[0], 0);
         dup2(out_pipe[1], 1);
         setenv("HUBKEY_METHOD", name, 1);
-        execl("/bin/sh", "sh", "-c", a->o->method_command, "hubkey-method", name, (char *)NULL);
+        execl("/bin/sh", "sh", "-c", cmd, "hubkey-method", name, (char *)NULL);
         _exit(127);
     }
+    free(with_name);
     close(in_pipe[0]);
     close(out_pipe[1]);
     if (pid < 0) {
@@ -693,6 +753,9 @@ static void on_event(void *ctx, const hk_device_event *ev_in)
         }
         a->can_send = ev->state == HK_DEVICE_STATE_HUB_SESSION ||
                       ev->state == HK_DEVICE_STATE_READY;
+        a->ready_now = ev->state == HK_DEVICE_STATE_READY;
+        if (!a->ready_now)
+            sock_reports_lost(a);
         print_state(a, ev);
         /* Queued messages go out with CONNECT: no round trip of their own. */
         if (ev->state == HK_DEVICE_STATE_HUB_SESSION)
@@ -799,6 +862,7 @@ static void on_event(void *ctx, const hk_device_event *ev_in)
     case HK_DEVICE_EVENT_REPORTED:
         if (a->o->command == AGENT_CMD_RUN || a->o->verbose)
             print_data(a, "reported", ev, true);
+        sock_reported(a, ev);
         break;
     case HK_DEVICE_EVENT_METHOD:
         on_method(a, ev);
@@ -817,7 +881,7 @@ static void stdin_line(agent *a, const char *s, size_t len)
         len--;
     if (len == 0)
         return;
-    if (!q_push(a, s, len))
+    if (!q_push(a, s, len, 0, 0))
         err_line(a, "telemetry queue full (%u messages): line dropped", QUEUE_MAX);
 }
 
@@ -849,6 +913,140 @@ static bool stdin_read(agent *a)
         }
     }
     return true;
+}
+
+/* ---- the local socket (run) ---- */
+
+static void sock_line(void *ctx, uint32_t client_id, uint32_t seq, const char *line, size_t len)
+{
+    agent *a = ctx;
+    const char *arg, *why;
+    size_t arg_len;
+    switch (agent_request_parse(line, len, &arg, &arg_len, &why)) {
+    case AGENT_REQ_EMPTY:
+        agent_sock_answer(&a->sock, client_id, seq, "error empty request");
+        return;
+    case AGENT_REQ_BAD:
+        agent_sock_answer(&a->sock, client_id, seq, "error %s", why);
+        return;
+    case AGENT_REQ_TELEMETRY:
+        if (!q_push(a, arg, arg_len, client_id, seq))
+            agent_sock_answer(&a->sock, client_id, seq,
+                              "error telemetry queue full (%u messages wait for the hub)",
+                              QUEUE_MAX);
+        return;
+    case AGENT_REQ_REPORTED: {
+        if (!a->ready_now) {
+            agent_sock_answer(&a->sock, client_id, seq,
+                              "error not connected to the hub: reported properties need the "
+                              "hub session; send again later");
+            return;
+        }
+        size_t slot = SOCK_REPORTS_MAX;
+        for (size_t i = 0; i < SOCK_REPORTS_MAX && slot == SOCK_REPORTS_MAX; i++)
+            if (!a->reports[i].used)
+                slot = i;
+        if (slot == SOCK_REPORTS_MAX) {
+            agent_sock_answer(&a->sock, client_id, seq,
+                              "error %u reported patches already wait for the hub",
+                              SOCK_REPORTS_MAX);
+            return;
+        }
+        uint32_t id = 0;
+        hk_result r = hk_device_twin_report(&a->dev, arg, arg_len, &id);
+        if (r != HK_OK) {
+            agent_sock_answer(&a->sock, client_id, seq, "error not sent: %s (%s)",
+                              hk_result_name(r), hk_result_str(r));
+            return;
+        }
+        a->reports[slot] = (sock_report){true, id, client_id, seq};
+        return;
+    }
+    }
+}
+
+/* The hub answered a reported patch: the client that sent it learns. */
+static void sock_reported(agent *a, const hk_device_event *ev)
+{
+    for (size_t i = 0; i < SOCK_REPORTS_MAX; i++) {
+        sock_report *rp = &a->reports[i];
+        if (!rp->used || rp->report_id != ev->id)
+            continue;
+        if (ev->status >= 200 && ev->status < 300 && ev->has_version)
+            agent_sock_answer(&a->sock, rp->client_id, rp->seq, "ok version %u",
+                              (unsigned)ev->version);
+        else if (ev->status >= 200 && ev->status < 300)
+            agent_sock_answer(&a->sock, rp->client_id, rp->seq, "ok");
+        else
+            agent_sock_answer(&a->sock, rp->client_id, rp->seq, "error the hub answered %u",
+                              ev->status);
+        rp->used = false;
+    }
+}
+
+/* The session ended before the hub answered: the patch may or may not have
+ * arrived; the client decides whether to send it again. */
+static void sock_reports_lost(agent *a)
+{
+    for (size_t i = 0; i < SOCK_REPORTS_MAX; i++) {
+        sock_report *rp = &a->reports[i];
+        if (!rp->used)
+            continue;
+        agent_sock_answer(&a->sock, rp->client_id, rp->seq,
+                          "error the hub session ended before the hub answered; send again");
+        rp->used = false;
+    }
+}
+
+/* The socket's path: --socket, else the runtime directory systemd gives
+ * (RuntimeDirectory=hubkey), else the user's, else /run/hubkey. */
+static const char *sock_default_path(char *buf, size_t cap)
+{
+    const char *dir = getenv("RUNTIME_DIRECTORY");
+    size_t dir_len = dir ? strcspn(dir, ":") : 0; /* systemd lists several with ':' */
+    if (!dir_len) {
+        dir = getenv("XDG_RUNTIME_DIR");
+        dir_len = dir ? strlen(dir) : 0;
+    }
+    if (!dir_len) {
+        dir = "/run/hubkey";
+        dir_len = strlen(dir);
+    }
+    int n = snprintf(buf, cap, "%.*s/hubkey.sock", (int)dir_len, dir);
+    return n > 0 && (size_t)n < cap ? buf : NULL;
+}
+
+static int sock_start(agent *a)
+{
+    const char *path = a->o->socket_path;
+    if (path && strcmp(path, "off") == 0)
+        return 0;
+    char buf[AGENT_SOCKET_PATH_MAX];
+    bool is_default = !path;
+    if (is_default) {
+        path = sock_default_path(buf, sizeof(buf));
+        if (!path) {
+            err_line(a, "no local socket: the runtime directory's path is too long for a Unix "
+                        "socket (give --socket PATH, or --socket off)");
+            return 0;
+        }
+    }
+    char err[AGENT_PATH_MAX];
+    bool missing_dir = false;
+    int rc = agent_sock_open(&a->sock, path, a->o->socket_group, &missing_dir, err, sizeof(err));
+    if (rc && is_default && missing_dir) {
+        /* Nowhere to put it by default (no runtime directory of ours):
+         * run without it rather than not at all. */
+        err_line(a, "no local socket: %s (give --socket PATH, or --socket off)", err);
+        return 0;
+    }
+    if (rc) {
+        err_line(a, "%s", err);
+        return rc;
+    }
+    if (a->o->verbose && !a->o->json)
+        printf("local socket %s\n", a->sock.path);
+    return 0;
 }
 
 /* ---- the loop ---- */
@@ -935,7 +1133,7 @@ static int event_loop(agent *a)
         if (a->o->timeout_ms && a->o->command != AGENT_CMD_RUN &&
             (uint32_t)wait > a->o->timeout_ms - waited)
             wait = (int32_t)(a->o->timeout_ms - waited);
-        struct pollfd fds[3];
+        struct pollfd fds[3 + 1 + AGENT_SOCK_CLIENTS];
         nfds_t n = 0;
         fds[n++] = (struct pollfd){.fd = signal_pipe[0], .events = POLLIN};
         int sock = agent_link_fd(&a->link);
@@ -949,6 +1147,9 @@ static int event_loop(agent *a)
             in_i = (int)n;
             fds[n++] = (struct pollfd){.fd = 0, .events = POLLIN};
         }
+        size_t sock_i = (size_t)n;
+        size_t sock_n = agent_sock_pollfds(&a->sock, fds + n, a->q_count < QUEUE_MAX);
+        n += (nfds_t)sock_n;
         int pr = poll(fds, n, wait);
         if (pr < 0 && errno != EINTR) {
             err_line(a, "poll: %s", strerror(errno));
@@ -969,6 +1170,8 @@ static int event_loop(agent *a)
         }
         if (pr > 0 && in_i >= 0 && (fds[in_i].revents & (POLLIN | POLLHUP | POLLERR)))
             a->stdin_open = stdin_read(a);
+        if (pr > 0 && sock_n)
+            agent_sock_service(&a->sock, fds + sock_i, sock_n, sock_line, a);
     }
 }
 
@@ -1123,13 +1326,16 @@ static int cmd_connect(agent *a)
         for (size_t i = 0; i < o->message_count; i++) {
             if (strcmp(o->messages[i], "-") == 0)
                 a->stdin_open = true;
-            else if (!q_push(a, o->messages[i], strlen(o->messages[i]))) {
+            else if (!q_push(a, o->messages[i], strlen(o->messages[i]), 0, 0)) {
                 err_line(a, "out of memory");
                 return AGENT_EXIT_INTERNAL;
             }
         }
     } else if (o->command == AGENT_CMD_RUN) {
         a->stdin_open = true;
+        int src = sock_start(a);
+        if (src)
+            return src;
     }
     int rc = start_device(a);
     if (rc)
@@ -1319,54 +1525,162 @@ static int cmd_forget(agent *a)
     return AGENT_EXIT_OK;
 }
 
-static void usage(FILE *f)
+/* The usage texts: one per command (hubkey COMMAND --help, hubkey help
+ * COMMAND) and the overview (hubkey --help). Each ends with the exit codes. */
+static const char usage_chip_opts[] =
+    "  --chip SPEC          emu:FILE | i2c:/dev/i2c-N[@ADDR] | soft:KEY,CERT[,SIGNER]\n"
+    "                       (default $HUBKEY_CHIP)\n"
+    "  --certdefs DIR       certificate definitions (hubkey-factory's CA directory)\n"
+    "  --record FILE        soft: the provisioning record file (default KEY.record)\n";
+
+static const char usage_cloud_opts[] =
+    "  --id-scope SCOPE     DPS ID scope (default $HUBKEY_ID_SCOPE)\n"
+    "  --dps HOST[:PORT]    DPS endpoint (default global.azure-devices-provisioning.net)\n"
+    "  --connect HOST=ADDR[:PORT]  connect to ADDR for HOST (repeatable); TLS still checks\n"
+    "                       the certificate against HOST\n"
+    "  --cloud-address ADDR[:PORT] connect every host to ADDR (a local cloud)\n"
+    "  --trust FILE         PEM trust store (default: the built-in Azure roots)\n"
+    "  --payload JSON       registration custom payload\n"
+    "  --model-id ID        IoT Plug and Play model ID\n"
+    "  --report JSON        reported properties patch sent after each connect\n"
+    "  --reprovision-interval D  --dps-deadline D  --dps-response-timeout D\n"
+    "  --hub-fallback D  --reconnect-min D  --reconnect-max D  --reconnect-jitter D\n"
+    "  --connect-timeout D  --keep-alive D     policy timings (D: 250ms, 5s, 2m, 1h)\n";
+
+static const char usage_common_opts[] =
+    "  --config FILE        options from FILE, one 'name value' per line\n"
+    "  --json               machine-readable output (see below)\n"
+    "  -v, --verbose        more detail (repeatable)\n"
+    "  -h, --help           this help; --version: the version\n";
+
+static const char usage_test_opts[] =
+    "  --chip-faults PPM[,SEED]    emulated chip: corrupt/drop responses (testing)\n"
+    "  --chip-power-loss N[,KEEP]  emulated chip: lose power in the N-th Write (testing)\n";
+
+static const char usage_exit_codes[] =
+    "Exit codes: 0 ok, 1 usage, 2 file, 3 chip, 4 not provisioned (status), 5 timed out,\n"
+    "6 refused by DPS or the hub, 7 telemetry not acknowledged, 8 internal error,\n"
+    "128+N stopped by signal N (provision, send).\n";
+
+static void usage(FILE *f, agent_command topic)
 {
-    fputs(
-        "usage: hubkey [OPTIONS] COMMAND\n"
-        "\n"
-        "Commands:\n"
-        "  provision            boot until connected to the hub (through DPS when there is no\n"
-        "                       record, or with --force), then disconnect\n"
-        "  status               identity and provisioning record on the chip (no network)\n"
-        "  send MESSAGE...      connect and send each MESSAGE as telemetry (- reads lines from\n"
-        "                       standard input); waits for the hub's acknowledgements\n"
-        "  run                  stay connected: print C2D, twin and method traffic, send each\n"
-        "                       line of standard input as telemetry, answer methods\n"
-        "  forget               forget the provisioning record (the next boot uses DPS)\n"
-        "  help | version\n"
-        "\n"
-        "Options:\n"
-        "  --chip SPEC          emu:FILE | i2c:/dev/i2c-N[@ADDR] | soft:KEY,CERT[,SIGNER]\n"
-        "                       (default $HUBKEY_CHIP)\n"
-        "  --certdefs DIR       certificate definitions (hubkey-factory's CA directory)\n"
-        "  --record FILE        soft: the provisioning record file (default KEY.record)\n"
-        "  --id-scope SCOPE     DPS ID scope (default $HUBKEY_ID_SCOPE)\n"
-        "  --dps HOST[:PORT]    DPS endpoint (default global.azure-devices-provisioning.net)\n"
-        "  --connect HOST=ADDR[:PORT]  connect to ADDR for HOST (repeatable); TLS still checks\n"
-        "                       the certificate against HOST\n"
-        "  --cloud-address ADDR[:PORT] connect every host to ADDR (a local cloud)\n"
-        "  --trust FILE         PEM trust store (default: the built-in Azure roots)\n"
-        "  --payload JSON       registration custom payload\n"
-        "  --model-id ID        IoT Plug and Play model ID\n"
-        "  --report JSON        reported properties patch sent after each connect\n"
-        "  --method-command CMD run: answer direct methods with sh -c CMD (name in $1 and\n"
-        "                       $HUBKEY_METHOD, payload on stdin, JSON on stdout; exit 0 = 200)\n"
-        "  --method-timeout D   (default 10s; then 504)\n"
-        "  --force              provision: register with DPS even when a record exists\n"
-        "  --timeout D          provision/send give up after D (default 300s; 0 = never)\n"
-        "  --reprovision-interval D  --dps-deadline D  --dps-response-timeout D\n"
-        "  --hub-fallback D  --reconnect-min D  --reconnect-max D  --reconnect-jitter D\n"
-        "  --connect-timeout D  --keep-alive D     policy timings (D: 250ms, 5s, 2m, 1h)\n"
-        "  --config FILE        options from FILE, one 'name value' per line\n"
-        "  --json               one JSON object per line\n"
-        "  -v, --verbose        more detail (repeatable)\n"
-        "  --chip-faults PPM[,SEED]    emulated chip: corrupt/drop responses (testing)\n"
-        "  --chip-power-loss N[,KEEP]  emulated chip: lose power in the N-th Write (testing)\n"
-        "\n"
-        "Exit codes: 0 ok, 1 usage, 2 file, 3 chip, 4 not provisioned (status), 5 timed out,\n"
-        "6 refused by DPS or the hub, 7 telemetry not acknowledged, 8 internal error,\n"
-        "128+N stopped by signal N (provision, send).\n",
-        f);
+    switch (topic) {
+    case AGENT_CMD_PROVISION:
+        fputs("usage: hubkey [OPTIONS] provision\n"
+              "\n"
+              "Boot until connected to the hub, then disconnect: through DPS when the chip\n"
+              "holds no record (or with --force), straight to the recorded hub otherwise.\n"
+              "\n"
+              "Options:\n",
+              f);
+        fputs(usage_chip_opts, f);
+        fputs(usage_cloud_opts, f);
+        fputs("  --force              register with DPS even when a record exists\n"
+              "  --timeout D          give up after D (default 300s; 0 = never)\n",
+              f);
+        fputs(usage_common_opts, f);
+        fputs(usage_test_opts, f);
+        fputs("\n--json: one object per line (JSON Lines): the progress events, then a summary.\n",
+              f);
+        break;
+    case AGENT_CMD_STATUS:
+        fputs("usage: hubkey [OPTIONS] status\n"
+              "\n"
+              "The chip's identity (serial, registration ID, certificates) and provisioning\n"
+              "record. No network.\n"
+              "\n"
+              "Options:\n",
+              f);
+        fputs(usage_chip_opts, f);
+        fputs(usage_common_opts, f);
+        fputs("\n--json: one object.\n", f);
+        break;
+    case AGENT_CMD_SEND:
+        fputs("usage: hubkey [OPTIONS] send MESSAGE...\n"
+              "\n"
+              "Connect like provision and send each MESSAGE as one telemetry message (- reads\n"
+              "lines from standard input until its end); wait for the hub's acknowledgements.\n"
+              "\n"
+              "Options:\n",
+              f);
+        fputs(usage_chip_opts, f);
+        fputs(usage_cloud_opts, f);
+        fputs("  --timeout D          give up after D (default 300s; 0 = never)\n", f);
+        fputs(usage_common_opts, f);
+        fputs("\n--json: one object per line (JSON Lines): the progress events, one \"sent\" per\n"
+              "message, then a summary.\n",
+              f);
+        break;
+    case AGENT_CMD_RUN:
+        fputs("usage: hubkey [OPTIONS] run\n"
+              "\n"
+              "Stay connected until SIGINT or SIGTERM: print C2D, twin and method traffic,\n"
+              "send telemetry from standard input and from the local socket (one message per\n"
+              "line; each acknowledgement is printed), answer direct methods.\n"
+              "\n"
+              "Options:\n",
+              f);
+        fputs(usage_chip_opts, f);
+        fputs(usage_cloud_opts, f);
+        fputs("  --method-command CMD answer direct methods with CMD: the method name is $1 and\n"
+              "                       $HUBKEY_METHOD, the payload on stdin, the answer (JSON) on\n"
+              "                       stdout; exit 0 = 200, else 500\n"
+              "  --method-timeout D   (default 10s; then 504)\n"
+              "  --socket PATH|off    the local socket applications send through (default\n"
+              "                       $RUNTIME_DIRECTORY/hubkey.sock, else\n"
+              "                       $XDG_RUNTIME_DIR/hubkey.sock, else /run/hubkey/hubkey.sock);\n"
+              "                       lines: 'telemetry TEXT', a JSON object (telemetry as it\n"
+              "                       is), 'reported JSON'; one answer line each: ok ... | error ...\n",
+              f);
+        fputs(usage_common_opts, f);
+        fputs("\n--json: one object per line (JSON Lines), flushed as events happen.\n", f);
+        break;
+    case AGENT_CMD_FORGET:
+        fputs("usage: hubkey [OPTIONS] forget\n"
+              "\n"
+              "Forget the provisioning record: the next boot registers with DPS.\n"
+              "\n"
+              "Options:\n",
+              f);
+        fputs(usage_chip_opts, f);
+        fputs(usage_common_opts, f);
+        fputs("\n--json: one object.\n", f);
+        break;
+    default:
+        fputs("usage: hubkey [OPTIONS] COMMAND\n"
+              "\n"
+              "Commands:\n"
+              "  provision            boot until connected to the hub (through DPS when there is no\n"
+              "                       record, or with --force), then disconnect\n"
+              "  status               identity and provisioning record on the chip (no network)\n"
+              "  send MESSAGE...      connect and send each MESSAGE as telemetry (- reads lines from\n"
+              "                       standard input); waits for the hub's acknowledgements\n"
+              "  run                  stay connected: print C2D, twin and method traffic, send\n"
+              "                       telemetry from standard input and the local socket,\n"
+              "                       answer methods\n"
+              "  forget               forget the provisioning record (the next boot uses DPS)\n"
+              "  help [COMMAND]       this help, or the command's (also: COMMAND --help)\n"
+              "  version              the version (also: --version)\n"
+              "\n"
+              "Options:\n",
+              f);
+        fputs(usage_chip_opts, f);
+        fputs(usage_cloud_opts, f);
+        fputs("  --method-command CMD run: answer direct methods with CMD (name in $1)\n"
+              "  --method-timeout D   run: (default 10s; then 504)\n"
+              "  --socket PATH|off    run: the local socket for applications\n"
+              "  --force              provision: register with DPS even when a record exists\n"
+              "  --timeout D          provision/send give up after D (default 300s; 0 = never)\n",
+              f);
+        fputs(usage_common_opts, f);
+        fputs(usage_test_opts, f);
+        fputs("\n--json: status and forget print one object; provision, send and run one object\n"
+              "per line (JSON Lines). Errors stay text on standard error.\n",
+              f);
+        break;
+    }
+    fputc('\n', f);
+    fputs(usage_exit_codes, f);
 }
 
 /* Reads --config FILE (named anywhere on the command line) before the
@@ -1436,16 +1750,16 @@ static int agent_main(agent *a, int argc, char **argv, char **config_text)
         fprintf(stderr, "hubkey: %s\n", err);
         return rc;
     }
-    if (o->command == AGENT_CMD_HELP) {
-        usage(stdout);
+    if (o->help || o->command == AGENT_CMD_HELP) {
+        usage(stdout, o->command == AGENT_CMD_HELP ? o->help_topic : o->command);
         return AGENT_EXIT_OK;
     }
-    if (o->command == AGENT_CMD_VERSION) {
+    if (o->version || o->command == AGENT_CMD_VERSION) {
         printf("hubkey %s\n", HUBKEY_VERSION);
         return AGENT_EXIT_OK;
     }
     if (o->command == AGENT_CMD_NONE) {
-        usage(stderr);
+        usage(stderr, AGENT_CMD_NONE);
         return AGENT_EXIT_USAGE;
     }
     if (!o->chip_set) {
@@ -1492,10 +1806,12 @@ int main(int argc, char **argv)
     }
     agent_options_init(o);
     a->o = o;
+    agent_sock_init(&a->sock);
     char *config_text = NULL;
     int rc = agent_main(a, argc, argv, &config_text);
     for (size_t i = 0; i < a->q_count; i++)
         free(q_at(a, i)->data);
+    agent_sock_close(&a->sock);
     if (a->posix_open)
         hk_posix_deinit(&a->posix);
     agent_chip_close(&a->chip);
