@@ -236,10 +236,32 @@ static bool explain_alert(const char *reason, char *out, size_t cap)
     return true;
 }
 
-/* The link's reason for the last connection failure, with an alert
- * explained. */
-static const char *link_reason(agent *a, char *buf, size_t cap)
+/* Where the name the link tried to resolve came from, for the message. */
+static const char *name_origin(const agent *a)
 {
+    const char *name = a->link.address;
+    for (size_t i = 0; i < a->o->override_count; i++)
+        if (strcmp(a->o->overrides[i].to.host, name) == 0)
+            return a->o->overrides[i].host[0] == '*' ? "--cloud-address" : "--connect";
+    if (a->o->dps.host[0] && strcmp(a->o->dps.host, name) == 0)
+        return "--dps";
+    if (strcmp(name, HK_DPS_GLOBAL_HOST) == 0)
+        return "the global DPS endpoint";
+    return "the hub DPS assigned";
+}
+
+/* Why the last connection set-up failed with r ("" when nothing more is
+ * known than r): the link's reason with an alert explained, or for a name
+ * that does not resolve, the name and where it came from. */
+static const char *link_reason(agent *a, hk_result r, char *buf, size_t cap)
+{
+    if (r == HK_ERR_RESOLVE && a->link.address[0]) {
+        snprintf(buf, cap, "host %s cannot be resolved (%s; check the name and the DNS)",
+                 a->link.address, name_origin(a));
+        return buf;
+    }
+    if (!is_connection_error(r))
+        return "";
     const char *why = agent_link_reason(&a->link);
     return explain_alert(why, buf, cap) ? buf : why;
 }
@@ -271,9 +293,9 @@ static void describe_step(agent *a, const hk_device_event *ev, char *out, size_t
     if (ev->result != HK_OK) {
         int n = snprintf(out, cap, "%s (%s)", hk_result_name(ev->result),
                          hk_result_str(ev->result));
-        char buf[256];
-        const char *why = link_reason(a, buf, sizeof(buf));
-        if (why[0] && is_connection_error(ev->result) && n > 0 && (size_t)n < cap)
+        char buf[512];
+        const char *why = link_reason(a, ev->result, buf, sizeof(buf));
+        if (why[0] && n > 0 && (size_t)n < cap)
             snprintf(out + n, cap - (size_t)n, ": %s", why);
         return;
     }
@@ -335,14 +357,15 @@ static void print_state(agent *a, const hk_device_event *ev)
         printf(",\"step_ms\":%u", (unsigned)ev->state_ms);
         json_cstr("result", hk_result_name(ev->result));
         json_cstr("next", hk_device_state_name(ev->state));
-        if (ev->state == HK_DEVICE_STATE_WAIT) {
+        if (a->exit_code)
+            fputs(",\"stop\":true", stdout);
+        else if (ev->state == HK_DEVICE_STATE_WAIT) {
             printf(",\"wait_ms\":%u", (unsigned)ev->wait_ms);
             json_cstr("then", hk_device_state_name(ev->next_state));
         }
-        char buf[256];
-        if (ev->result != HK_OK && agent_link_reason(&a->link)[0] &&
-            is_connection_error(ev->result))
-            json_cstr("reason", link_reason(a, buf, sizeof(buf)));
+        char buf[512];
+        if (ev->result != HK_OK && link_reason(a, ev->result, buf, sizeof(buf))[0])
+            json_cstr("reason", link_reason(a, ev->result, buf, sizeof(buf)));
         if (ev->previous == HK_DEVICE_STATE_DPS_CONNECT ||
             ev->previous == HK_DEVICE_STATE_HUB_CONNECT) {
             json_cstr("host", logical_host(a, ev->previous));
@@ -362,7 +385,9 @@ static void print_state(agent *a, const hk_device_event *ev)
     describe_step(a, ev, what, sizeof(what));
     stamp(ev->elapsed_ms);
     printf("%-13s %6u ms  %s", hk_device_state_name(ev->previous), (unsigned)ev->state_ms, what);
-    if (ev->state == HK_DEVICE_STATE_WAIT)
+    if (a->exit_code && ev->result != HK_OK)
+        fputs(" -> giving up", stdout);
+    else if (ev->state == HK_DEVICE_STATE_WAIT)
         printf(" -> %s in %u.%01u s", hk_device_state_name(ev->next_state),
                (unsigned)(ev->wait_ms / 1000), (unsigned)(ev->wait_ms % 1000 / 100));
     else if (ev->result != HK_OK && ev->result != HK_ERR_RECORD_EMPTY)
@@ -756,10 +781,6 @@ static void on_event(void *ctx, const hk_device_event *ev_in)
         a->ready_now = ev->state == HK_DEVICE_STATE_READY;
         if (!a->ready_now)
             sock_reports_lost(a);
-        print_state(a, ev);
-        /* Queued messages go out with CONNECT: no round trip of their own. */
-        if (ev->state == HK_DEVICE_STATE_HUB_SESSION)
-            (void)q_flush(a);
         if (ev->state == HK_DEVICE_STATE_READY) {
             if (!a->reached_ready) {
                 a->ready_ms = ev->elapsed_ms;
@@ -803,6 +824,12 @@ static void on_event(void *ctx, const hk_device_event *ev_in)
                 a->exit_code = AGENT_EXIT_TIMEOUT;
             }
         }
+        /* Printed once the command knows whether it stops here: a wait the
+         * device schedules is not announced when nobody will wait. */
+        print_state(a, ev);
+        /* Queued messages go out with CONNECT: no round trip of their own. */
+        if (ev->state == HK_DEVICE_STATE_HUB_SESSION)
+            (void)q_flush(a);
         break;
     case HK_DEVICE_EVENT_DPS_RESPONSE:
         if (a->o->json) {
@@ -1061,16 +1088,62 @@ static bool send_done(agent *a)
     return a->q_count == 0 && !a->stdin_open;
 }
 
+/* What to check after a refusal that ends the command, named by what the
+ * agent knows: the ID scope, the registration ID, the hub. */
+static void refusal_hint(agent *a, bool at_dps, char *out, size_t cap)
+{
+    const char *rid = NULL, *hub = NULL, *dev_id = NULL;
+    (void)hk_device_registration_id(&a->dev, &rid);
+    (void)hk_device_assignment(&a->dev, &hub, &dev_id);
+    rid = rid ? rid : "?";
+    const char *scope = a->o->id_scope ? a->o->id_scope : "?";
+    hk_result r = a->last_error;
+    if (!at_dps) {
+        snprintf(out, cap,
+                 "check that device %s exists on hub %s, is enabled, and that the hub accepts "
+                 "its certificate (the CA uploaded and verified)",
+                 dev_id ? dev_id : rid, hub ? hub : "?");
+    } else if (r == HK_ERR_DPS_UNAUTHORIZED) {
+        snprintf(out, cap,
+                 "DPS does not know registration ID %s: check that the DPS instance of ID scope "
+                 "%s has an enrollment for it (an enrollment group for its CA, with the CA "
+                 "certificate uploaded and verified, or an individual enrollment)",
+                 rid, scope);
+    } else if (r == HK_ERR_DPS_DISABLED) {
+        snprintf(out, cap, "check the enrollment of registration ID %s: it or the registration "
+                           "is disabled",
+                 rid);
+    } else if (r == HK_ERR_DPS_REJECTED || r == HK_ERR_DPS_FAILED) {
+        snprintf(out, cap,
+                 "DPS could not assign registration ID %s: check the enrollment's linked IoT "
+                 "hubs and allocation policy, and the registration payload",
+                 rid);
+    } else if (r == HK_ERR_TLS_CLIENT_REJECTED) {
+        snprintf(out, cap,
+                 "check that the CA that issued the device certificate (registration ID %s) is "
+                 "uploaded to the DPS and verified, and enrolled",
+                 rid);
+    } else {
+        /* CONNACK refusals: the ID scope is in the user name, and DPS
+         * refuses a connection it cannot place. */
+        snprintf(out, cap,
+                 "check the ID scope %s: it must be the DPS instance's (its ID scope, not its "
+                 "name); then that the instance has an enrollment for registration ID %s",
+                 scope, rid);
+    }
+}
+
 static int timeout_exit(agent *a, uint32_t waited_ms)
 {
-    char buf[256];
+    char buf[512];
     hk_device_state st = hk_device_get_state(&a->dev);
+    const char *why = link_reason(a, a->last_error, buf, sizeof(buf));
     if (a->last_error != HK_OK)
         err_line(a, "gave up after %u.%u s in state %s; last error in %s: %s (%s)%s%s",
                  (unsigned)(waited_ms / 1000), (unsigned)(waited_ms % 1000 / 100),
                  hk_device_state_name(st), hk_device_state_name(a->last_error_state),
                  hk_result_name(a->last_error), hk_result_str(a->last_error),
-                 agent_link_reason(&a->link)[0] ? ": " : "", link_reason(a, buf, sizeof(buf)));
+                 why[0] ? ": " : "", why);
     else
         err_line(a, "gave up after %u.%u s in state %s (raise --timeout)",
                  (unsigned)(waited_ms / 1000), (unsigned)(waited_ms % 1000 / 100),
@@ -1104,15 +1177,14 @@ static int event_loop(agent *a)
             return a->exit_code;
         }
         if (a->exit_code) {
-            char buf[256];
-            const char *why = is_connection_error(a->last_error) ? link_reason(a, buf, sizeof(buf)) : "";
-            err_line(a, "%s refused the device: %s (%s)%s%s",
-                     a->last_error_state == HK_DEVICE_STATE_DPS_CONNECT ||
-                             a->last_error_state == HK_DEVICE_STATE_DPS_REGISTER
-                         ? "DPS"
-                         : "the hub",
+            char buf[512], hint[768];
+            const char *why = link_reason(a, a->last_error, buf, sizeof(buf));
+            bool at_dps = a->last_error_state == HK_DEVICE_STATE_DPS_CONNECT ||
+                          a->last_error_state == HK_DEVICE_STATE_DPS_REGISTER;
+            refusal_hint(a, at_dps, hint, sizeof(hint));
+            err_line(a, "%s refused the device: %s (%s)%s%s; %s", at_dps ? "DPS" : "the hub",
                      hk_result_name(a->last_error), hk_result_str(a->last_error),
-                     why[0] ? ": " : "", why);
+                     why[0] ? ": " : "", why, hint);
             return a->exit_code;
         }
         size_t handed = q_flush(a);
