@@ -767,13 +767,17 @@ local_socket() {
   chmod 0755 "$work/handler.sh"
   local fifo=$work/stdin sock=$XDG_RUNTIME_DIR/hubkey.sock
   mkfifo "$fifo"
-  "${agent_cmd[@]}" --method-command "$work/handler.sh" run <"$fifo" >"$work/run.out" 2>"$work/run.err" &
+  expect_rc 1 agent --socket-group no-such-group-here run </dev/null
+  file_has "$work/last.out" "no-such-group-here: no such group" || fail "an unknown --socket-group is not named"
+  "${agent_cmd[@]}" --method-command "$work/handler.sh" --socket-group "$(id -gn)" run \
+    <"$fifo" >"$work/run.out" 2>"$work/run.err" &
   bg_pids+=($!)
   local pid=$!
   exec 7>"$fifo"
   wait_for 20 file_has "$work/run.out" "ready .*boot" || { cat "$work/run.out" "$work/run.err"; fail "run did not connect"; return; }
   [ -S "$sock" ] || { cat "$work/run.err"; fail "no socket at $sock (the default under XDG_RUNTIME_DIR)"; return; }
   [ "$(stat -c %a "$sock")" = 660 ] || fail "socket mode $(stat -c %a "$sock"), expected 660"
+  [ "$(stat -c %G "$sock")" = "$(id -gn)" ] || fail "socket group $(stat -c %G "$sock"), expected $(id -gn)"
   # A second agent cannot take the socket of a running one.
   expect_rc 2 agent run </dev/null
   file_has "$work/last.out" "another agent listens there" || fail "the second agent does not say the socket is taken"
