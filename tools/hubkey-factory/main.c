@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "factory.h"
+#include "verify.h"
 
 #define FX_VERSION "0.1.0"
 
@@ -45,6 +46,7 @@ typedef struct args {
     const char *root_years, *signer_years, *device_years;
     const char *chip, *out, *dir, *count, *cloud, *cloud_cli, *name, *device_id, *hubs;
     const char *chip_faults, *chip_power_loss, *part;
+    const char *code, *with; /* ca verify */
     bool dry_run, reissue, quiet;
     const char *pos[4];
     int npos;
@@ -66,7 +68,8 @@ static const opt_def opts_table[] = {
     OPT("--chip", chip), OPT("--out", out), OPT("--dir", dir), OPT("--count", count),
     OPT("--cloud", cloud), OPT("--cloud-cli", cloud_cli), OPT("--name", name),
     OPT("--device-id", device_id), OPT("--hubs", hubs), OPT("--chip-faults", chip_faults),
-    OPT("--chip-power-loss", chip_power_loss), OPT("--part", part), FLAG("--dry-run", dry_run),
+    OPT("--chip-power-loss", chip_power_loss), OPT("--part", part), OPT("--code", code),
+    OPT("--with", with), FLAG("--dry-run", dry_run),
     FLAG("--reissue", reissue), FLAG("--quiet", quiet)};
 
 static int parse(int argc, char **argv, args *a)
@@ -160,7 +163,11 @@ static int cmd_ca(const args *a)
         int rc = only(a, " --ca ");
         return rc ? rc : fx_ca_show(ca_dir(a));
     }
-    return fx_fail(FX_USAGE, "usage: ca init|show [--ca DIR] ...");
+    if (a->npos == 2 && strcmp(a->pos[1], "verify") == 0) {
+        int rc = only(a, " --ca --code --with --out ");
+        return rc ? rc : fx_ca_verification_cert(ca_dir(a), a->code, a->with, a->out);
+    }
+    return fx_fail(FX_USAGE, "usage: ca init|show|verify [--ca DIR] ...");
 }
 
 static int cmd_chip(const args *a)
