@@ -381,7 +381,7 @@ static void print_state(agent *a, const hk_device_event *ev)
      * beyond the line that started the wait. */
     if (ev->previous == HK_DEVICE_STATE_WAIT && ev->result == HK_OK && !a->o->verbose)
         return;
-    char what[512];
+    char what[1536]; /* two host names, a device ID and a reason: never cut */
     describe_step(a, ev, what, sizeof(what));
     stamp(ev->elapsed_ms);
     printf("%-13s %6u ms  %s", hk_device_state_name(ev->previous), (unsigned)ev->state_ms, what);
@@ -1436,7 +1436,7 @@ static void print_cert(agent *a, const char *label, unsigned index)
     }
     mbedtls_x509_crt crt;
     mbedtls_x509_crt_init(&crt);
-    char subject[256] = "?", issuer[256] = "?";
+    char subject[1024] = "?", issuer[1024] = "?"; /* whole names, never cut */
     char until[32] = "?";
     if (mbedtls_x509_crt_parse_der(&crt, der, len) == 0) {
         mbedtls_x509_dn_gets(subject, sizeof(subject), &crt.subject);
