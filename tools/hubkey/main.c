@@ -1702,7 +1702,8 @@ static void usage(FILE *f, agent_command topic)
               "                       $RUNTIME_DIRECTORY/hubkey.sock, else\n"
               "                       $XDG_RUNTIME_DIR/hubkey.sock, else /run/hubkey/hubkey.sock);\n"
               "                       lines: 'telemetry TEXT', a JSON object (telemetry as it\n"
-              "                       is), 'reported JSON'; one answer line each: ok ... | error ...\n",
+              "                       is), 'reported JSON'; one answer line each: ok ... | error ...\n"
+              "  --socket-group GROUP the socket file's group (mode 0660; default the agent's)\n",
               f);
         fputs(usage_common_opts, f);
         fputs("\n--json: one object per line (JSON Lines), flushed as events happen.\n", f);
@@ -1741,6 +1742,7 @@ static void usage(FILE *f, agent_command topic)
         fputs("  --method-command CMD run: answer direct methods with CMD (name in $1)\n"
               "  --method-timeout D   run: (default 10s; then 504)\n"
               "  --socket PATH|off    run: the local socket for applications\n"
+              "  --socket-group GROUP run: the socket file's group\n"
               "  --force              provision: register with DPS even when a record exists\n"
               "  --timeout D          provision/send give up after D (default 300s; 0 = never)\n",
               f);
