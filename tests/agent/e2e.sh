@@ -728,6 +728,13 @@ refusal_hints() {
     fail "JSON: the last state event does not say the command stops"
   ! grep '"event":"state"' "$work/last.out" | tail -n 1 | grep -q '"wait_ms"' ||
     fail "JSON: the last state event announces a wait"
+  # run keeps trying, and says once what to check.
+  agent_bg run_scope --id-scope 0ne00WRONG run
+  wait_for 30 file_has "$work/run_scope.err" "check the ID scope 0ne00WRONG.*(run keeps trying)" ||
+    { cat "$work/run_scope.err"; fail "run: no hint after DPS refused the connection"; }
+  kill -TERM "$last_pid"
+  wait_agent "$last_pid" || fail "run did not exit 0 on SIGTERM"
+  [ "$(grep -c "check the ID scope" "$work/run_scope.err")" = 1 ] || fail "run: the hint is repeated"
   # The CA known to the cloud (uploaded, verified) but no enrollment: 401.
   cloud enroll group remove "$group" >/dev/null || return
   cloud ca add "$work/ca/chain.pem" >/dev/null || return

@@ -118,6 +118,7 @@ typedef struct agent {
     agent_sock sock;        /* run: the local socket */
     sock_report reports[SOCK_REPORTS_MAX];
     bool ready_now;         /* in READY: twin requests are possible */
+    bool refusal_told;      /* run: what to check was said since the last READY */
 } agent;
 
 /* ---- output ---- */
@@ -403,6 +404,7 @@ static void print_state(agent *a, const hk_device_event *ev)
 }
 
 static void sock_reported(agent *a, const hk_device_event *ev);
+static void report_refusal(agent *a, const char *tail);
 static void sock_reports_lost(agent *a);
 
 /* ---- telemetry queue ---- */
@@ -793,23 +795,30 @@ static void on_event(void *ctx, const hk_device_event *ev_in)
             if (a->o->command == AGENT_CMD_PROVISION)
                 a->finished = true;
         }
+        /* A refusal that waiting will not change: the hub refusing an
+         * identity DPS has just assigned in this run, or DPS refusing the
+         * device once the registration round is over (the flow does not go
+         * back to DPS_CONNECT): a refusal in an answer ends it at once, a
+         * refused handshake or CONNACK after HK_DEVICE_REFUSALS_MAX in a
+         * row. */
+        bool at_hub = ev->previous == HK_DEVICE_STATE_HUB_CONNECT ||
+                      ev->previous == HK_DEVICE_STATE_HUB_SESSION ||
+                      ev->previous == HK_DEVICE_STATE_READY;
+        bool at_dps = ev->previous == HK_DEVICE_STATE_DPS_CONNECT ||
+                      ev->previous == HK_DEVICE_STATE_DPS_REGISTER;
+        bool round_over = !(ev->state == HK_DEVICE_STATE_WAIT &&
+                            ev->next_state == HK_DEVICE_STATE_DPS_CONNECT);
+        bool refused = ev->result != HK_OK &&
+                       ((at_hub && a->dps_assigned && is_hub_refusal(ev->result)) ||
+                        (at_dps && round_over && is_dps_refusal(ev->result)));
+        if (ev->state == HK_DEVICE_STATE_READY)
+            a->refusal_told = false;
+        /* run keeps trying, by the device policy; what to check is said
+         * once until the device is connected again. */
+        bool tell = a->o->command == AGENT_CMD_RUN && refused && !a->refusal_told;
         if (a->o->command != AGENT_CMD_RUN && ev->result != HK_OK) {
-            /* One-shot commands stop at a refusal that waiting will not
-             * change: the hub refusing an identity DPS has just assigned
-             * in this run, or DPS refusing the device. */
-            bool at_hub = ev->previous == HK_DEVICE_STATE_HUB_CONNECT ||
-                          ev->previous == HK_DEVICE_STATE_HUB_SESSION ||
-                          ev->previous == HK_DEVICE_STATE_READY;
-            bool at_dps = ev->previous == HK_DEVICE_STATE_DPS_CONNECT ||
-                          ev->previous == HK_DEVICE_STATE_DPS_REGISTER;
-            /* DPS: once the registration round is over (the flow does not
-             * go back to DPS_CONNECT): a refusal in an answer ends it at
-             * once, a refused handshake or CONNACK after
-             * HK_DEVICE_REFUSALS_MAX in a row. */
-            bool round_over = !(ev->state == HK_DEVICE_STATE_WAIT &&
-                                ev->next_state == HK_DEVICE_STATE_DPS_CONNECT);
-            if ((at_hub && a->dps_assigned && is_hub_refusal(ev->result)) ||
-                (at_dps && round_over && is_dps_refusal(ev->result)))
+            /* One-shot commands stop there. */
+            if (refused)
                 a->exit_code = AGENT_EXIT_REFUSED;
             else if (at_dps && round_over && a->o->force &&
                      a->o->command == AGENT_CMD_PROVISION && !a->dps_assigned) {
@@ -827,6 +836,10 @@ static void on_event(void *ctx, const hk_device_event *ev_in)
         /* Printed once the command knows whether it stops here: a wait the
          * device schedules is not announced when nobody will wait. */
         print_state(a, ev);
+        if (tell) {
+            report_refusal(a, " (run keeps trying)");
+            a->refusal_told = true;
+        }
         /* Queued messages go out with CONNECT: no round trip of their own. */
         if (ev->state == HK_DEVICE_STATE_HUB_SESSION)
             (void)q_flush(a);
@@ -1133,6 +1146,20 @@ static void refusal_hint(agent *a, bool at_dps, char *out, size_t cap)
     }
 }
 
+/* "DPS refused the device: RESULT (text): reason; what to check" + tail,
+ * for the last error. */
+static void report_refusal(agent *a, const char *tail)
+{
+    char buf[512], hint[768];
+    const char *why = link_reason(a, a->last_error, buf, sizeof(buf));
+    bool at_dps = a->last_error_state == HK_DEVICE_STATE_DPS_CONNECT ||
+                  a->last_error_state == HK_DEVICE_STATE_DPS_REGISTER;
+    refusal_hint(a, at_dps, hint, sizeof(hint));
+    err_line(a, "%s refused the device: %s (%s)%s%s; %s%s", at_dps ? "DPS" : "the hub",
+             hk_result_name(a->last_error), hk_result_str(a->last_error), why[0] ? ": " : "",
+             why, hint, tail);
+}
+
 static int timeout_exit(agent *a, uint32_t waited_ms)
 {
     char buf[512];
@@ -1177,14 +1204,7 @@ static int event_loop(agent *a)
             return a->exit_code;
         }
         if (a->exit_code) {
-            char buf[512], hint[768];
-            const char *why = link_reason(a, a->last_error, buf, sizeof(buf));
-            bool at_dps = a->last_error_state == HK_DEVICE_STATE_DPS_CONNECT ||
-                          a->last_error_state == HK_DEVICE_STATE_DPS_REGISTER;
-            refusal_hint(a, at_dps, hint, sizeof(hint));
-            err_line(a, "%s refused the device: %s (%s)%s%s; %s", at_dps ? "DPS" : "the hub",
-                     hk_result_name(a->last_error), hk_result_str(a->last_error),
-                     why[0] ? ": " : "", why, hint);
+            report_refusal(a, "");
             return a->exit_code;
         }
         size_t handed = q_flush(a);
