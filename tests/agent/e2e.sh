@@ -808,9 +808,26 @@ want = ["ok", "ok", "ok version", "error unknown request", "error telemetry need
 for a, w in zip(answers, want):
     if not a.startswith(w):
         sys.exit("answer %r, expected %r..." % (a, w))
+# A client that shuts down its sending side (as socat does at the end of
+# its input) still gets its answer, then the agent closes the connection.
+h = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+h.settimeout(30)
+h.connect(sys.argv[1])
+h.sendall(b"telemetry half closed")  # the last line needs no newline
+h.shutdown(socket.SHUT_WR)
+got = b""
+while True:
+    chunk = h.recv(4096)
+    if not chunk:
+        break
+    got += chunk
+print(got.decode().rstrip())
+if got != b"ok\n":
+    sys.exit("half-closed client: got %r, expected the answer ok and the end" % got)
 PY
   wait_for 10 telemetry_arrived '{"via":"socket"}' || fail "JSON telemetry from the socket did not arrive"
   wait_for 10 telemetry_arrived 'plain via socket' || fail "text telemetry from the socket did not arrive"
+  wait_for 10 telemetry_arrived 'half closed' || fail "telemetry from the half-closed client did not arrive"
   cloud twin show "$reg_id" | grep -q '"app"' || fail "the reported patch from the socket is not in the twin"
   # Standard input: acknowledged without -v.
   local acks

@@ -44,6 +44,7 @@ typedef struct agent_sock_client {
     size_t p_head, p_count;
     char out[AGENT_SOCK_OUT_MAX];
     size_t out_len;
+    bool eof; /* it sent all its requests (shutdown or close): answer, then close */
 } agent_sock_client;
 
 typedef struct agent_sock {

@@ -248,7 +248,7 @@ static const char *name_origin(const agent *a)
         return "--dps";
     if (strcmp(name, HK_DPS_GLOBAL_HOST) == 0)
         return "the global DPS endpoint";
-    return "the hub DPS assigned";
+    return "the assigned hub";
 }
 
 /* Why the last connection set-up failed with r ("" when nothing more is

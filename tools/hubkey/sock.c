@@ -144,7 +144,7 @@ size_t agent_sock_pollfds(const agent_sock *s, struct pollfd *fds, bool accept_l
         if (c->fd < 0)
             continue;
         short ev = 0;
-        if (accept_lines && c->p_count < AGENT_SOCK_PENDING)
+        if (accept_lines && c->p_count < AGENT_SOCK_PENDING && !c->eof)
             ev |= POLLIN;
         if (c->out_len)
             ev |= POLLOUT;
@@ -188,6 +188,13 @@ static bool flush_out(agent_sock_client *c)
     return true;
 }
 
+/* A client that has sent everything and has had every answer is closed. */
+static void close_if_done(agent_sock_client *c)
+{
+    if (c->fd >= 0 && c->eof && c->p_count == 0 && c->out_len == 0)
+        drop(c);
+}
+
 /* Moves the answers that are due (the oldest requests, answered) out. */
 static void release(agent_sock_client *c)
 {
@@ -204,7 +211,8 @@ static void release(agent_sock_client *c)
         c->p_head = (c->p_head + 1) % AGENT_SOCK_PENDING;
         c->p_count--;
     }
-    (void)flush_out(c);
+    if (flush_out(c))
+        close_if_done(c);
 }
 
 void agent_sock_answer(agent_sock *s, uint32_t client_id, uint32_t seq, const char *fmt, ...)
@@ -262,13 +270,20 @@ static void read_client(agent_sock *s, agent_sock_client *c, agent_sock_line_fn 
     ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return;
-    if (n <= 0) {
-        /* End of its requests: a last line without '\n' still counts; the
-         * answers still due are lost with the connection. */
+    if (n < 0) {
+        drop(c);
+        return;
+    }
+    if (n == 0) {
+        /* End of its requests (a shutdown for writing, or a close): a last
+         * line without '\n' still counts; the answers still due go out
+         * (a client that closed altogether is noticed by POLLHUP), then
+         * the connection is closed. */
+        c->eof = true;
         if (c->line_len)
             take_line(s, c, fn, ctx);
         if (by_id(s, id))
-            drop(c);
+            close_if_done(c);
         return;
     }
     for (ssize_t i = 0; i < n; i++) {
@@ -312,8 +327,15 @@ void agent_sock_service(agent_sock *s, const struct pollfd *fds, size_t n, agent
         if (fds[i].revents & POLLOUT) {
             if (!flush_out(c))
                 continue;
+            close_if_done(c);
+            if (c->fd < 0)
+                continue;
         }
-        if (fds[i].revents & (POLLIN | POLLHUP | POLLERR))
+        if (c->eof && (fds[i].revents & (POLLHUP | POLLERR))) {
+            drop(c); /* gone for good: nobody reads the answers still due */
+            continue;
+        }
+        if (!c->eof && (fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
             read_client(s, c, fn, ctx);
     }
 }
