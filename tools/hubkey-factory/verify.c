@@ -48,8 +48,8 @@ static int stamp(time_t now, long delta, char out[15])
     struct tm tm;
     if (gmtime_r(&t, &tm) == NULL)
         return fx_fail(FX_INTERNAL, "the system clock cannot be read");
-    snprintf(out, 15, "%04d%02d%02d%02d%02d%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-             tm.tm_hour, tm.tm_min, tm.tm_sec);
+    if (tm.tm_year + 1900 > 9999 || strftime(out, 15, "%Y%m%d%H%M%S", &tm) != 14)
+        return fx_fail(FX_INTERNAL, "the system clock says a year certificates cannot carry");
     return FX_OK;
 }
 
