@@ -1,7 +1,7 @@
 /*
  * libFuzzer over the agent's parsers: the input is split at NUL bytes into
- * a command line, and the whole input is also read as a configuration file
- * and as JSON text. Whatever the bytes, the parsers must return 0 or
+ * a command line, and the whole input is also read as a configuration file,
+ * as JSON text and as a request line of the local socket. Whatever the bytes, the parsers must return 0 or
  * AGENT_EXIT_USAGE with a NUL-terminated message, and never read or write
  * outside their buffers (ASan checks the latter).
  */
@@ -70,6 +70,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (need < size + 2 || strlen(out) >= sizeof(out))
         abort();
     (void)agent_json_valid(exact, size);
+
+    /* A request line of the local socket: what it names lies inside it. */
+    const char *arg, *why;
+    size_t arg_len;
+    agent_request_kind k = agent_request_parse(exact, size, &arg, &arg_len, &why);
+    if ((k == AGENT_REQ_TELEMETRY || k == AGENT_REQ_REPORTED) &&
+        (arg < exact || arg_len == 0 || arg + arg_len > exact + size))
+        abort();
+    if (k == AGENT_REQ_BAD && !why)
+        abort();
     free(exact);
     return 0;
 }

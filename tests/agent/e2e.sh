@@ -18,6 +18,11 @@ scenario=${1:?usage: e2e.sh SCENARIO}
 
 work=$(mktemp -d -t hubkey-e2e.XXXXXX)
 cloud_dir=$work/cloud
+# `run` listens on a local socket in the runtime directory by default: each
+# scenario has its own, so parallel scenarios never meet there.
+export XDG_RUNTIME_DIR=$work/xdg
+unset RUNTIME_DIRECTORY
+mkdir -m 0700 "$XDG_RUNTIME_DIR"
 bg_pids=()
 failures=0
 
@@ -653,10 +658,205 @@ payload_limits() {
   [ "$(reg_count)" = 1 ] || fail "expected 1 registration, the cloud counts $(reg_count)"
 }
 
+# --help after every command and help COMMAND: that command's usage on
+# standard output, with the exit codes, exit 0; --version and version print
+# the release version of include/hubkey/version.h. Every key of the JSON
+# output is snake_case; status and forget print one object.
+cli_help() {
+  local version
+  version=$(sed -n 's/^#define HUBKEY_VERSION "\(.*\)"$/\1/p' "$(dirname "$0")/../../include/hubkey/version.h")
+  [ -n "$version" ] || { fail "no HUBKEY_VERSION in version.h"; return; }
+  local c form rc
+  for c in provision status send run forget; do
+    for form in "$c --help" "$c -h" "help $c" "--help $c"; do
+      # shellcheck disable=SC2086
+      "$HUBKEY" $form >"$work/help.out" 2>"$work/help.err"
+      rc=$?
+      [ "$rc" = 0 ] || fail "hubkey $form: exit $rc"
+      [ ! -s "$work/help.err" ] || fail "hubkey $form wrote to standard error"
+      head -n 1 "$work/help.out" | grep -q "^usage: hubkey \[OPTIONS\] $c" ||
+        fail "hubkey $form: not the usage of $c: $(head -n 1 "$work/help.out")"
+      file_has "$work/help.out" "Exit codes: 0 ok, 1 usage" || fail "hubkey $form lists no exit codes"
+    done
+  done
+  "$HUBKEY" run --help | grep -q -- "--socket PATH|off" || fail "run --help does not name --socket"
+  "$HUBKEY" run --help | grep -q -- "--method-command" || fail "run --help does not name --method-command"
+  ! "$HUBKEY" status --help | grep -q -- "--method-command" || fail "status --help lists run's options"
+  expect_rc 0 "$HUBKEY" --help || return
+  file_has "$work/last.out" "help \[COMMAND\]" || fail "--help: no overview"
+  expect_rc 1 "$HUBKEY" help frobnicate
+  [ "$("$HUBKEY" --version)" = "hubkey $version" ] || fail "--version: $("$HUBKEY" --version), expected hubkey $version"
+  [ "$("$HUBKEY" version)" = "hubkey $version" ] || fail "version: $("$HUBKEY" version)"
+  [ "$("$HUBKEY" status --version)" = "hubkey $version" ] || fail "--version after a command"
+  # JSON: snake_case keys everywhere (payloads are the user's and not looked into).
+  agent --json status >"$work/status.json"
+  agent --json --report '{"fw":"1"}' provision >"$work/prov.json" || { cat "$work/prov.json"; fail "provision"; }
+  agent --json send '{"k":1}' >"$work/send.json" || fail "send"
+  agent --json forget >"$work/forget.json" || fail "forget"
+  python3 - "$work/status.json" "$work/prov.json" "$work/send.json" "$work/forget.json" <<'PY' || fail "JSON keys are not all snake_case"
+import json, re, sys
+snake = re.compile(r"^[a-z][a-z0-9_]*$")
+def walk(v, where):
+    if isinstance(v, dict):
+        for k, x in v.items():
+            if not snake.match(k):
+                sys.exit("%s: key %r is not snake_case" % (where, k))
+            if k != "payload":
+                walk(x, where)
+    elif isinstance(v, list):
+        for x in v:
+            walk(x, where)
+for path in sys.argv[1:]:
+    lines = [l for l in open(path) if l.strip()]
+    if path.endswith(("status.json", "forget.json")) and len(lines) != 1:
+        sys.exit("%s: %d lines, expected one object" % (path, len(lines)))
+    for l in lines:
+        walk(json.loads(l), path)
+PY
+}
+
+# A wrong ID scope and a registration DPS does not know: the command stops
+# (exit 6) with a message that says what to check, and its last progress
+# line announces no retry.
+refusal_hints() {
+  expect_rc 6 agent --id-scope 0ne00WRONG provision || return
+  file_has "$work/last.out" "check the ID scope 0ne00WRONG" || { cat "$work/last.out"; fail "wrong ID scope: no hint"; }
+  grep -E '^\[' "$work/last.out" | tail -n 1 | grep -q -- "-> giving up" ||
+    { cat "$work/last.out"; fail "wrong ID scope: the last progress line announces a retry"; }
+  expect_rc 6 agent --json --id-scope 0ne00WRONG provision || return
+  grep '"event":"state"' "$work/last.out" | tail -n 1 | grep -q '"stop":true' ||
+    fail "JSON: the last state event does not say the command stops"
+  ! grep '"event":"state"' "$work/last.out" | tail -n 1 | grep -q '"wait_ms"' ||
+    fail "JSON: the last state event announces a wait"
+  # run keeps trying, and says once what to check.
+  agent_bg run_scope --id-scope 0ne00WRONG run
+  wait_for 30 file_has "$work/run_scope.err" "check the ID scope 0ne00WRONG.*(run keeps trying)" ||
+    { cat "$work/run_scope.err"; fail "run: no hint after DPS refused the connection"; }
+  kill -TERM "$last_pid"
+  wait_agent "$last_pid" || fail "run did not exit 0 on SIGTERM"
+  [ "$(grep -c "check the ID scope" "$work/run_scope.err")" = 1 ] || fail "run: the hint is repeated"
+  # The CA known to the cloud (uploaded, verified) but no enrollment: 401.
+  cloud enroll group remove "$group" >/dev/null || return
+  cloud ca add "$work/ca/chain.pem" >/dev/null || return
+  expect_rc 6 agent provision || return
+  file_has "$work/last.out" "DPS does not know registration ID $reg_id" ||
+    { cat "$work/last.out"; fail "unknown registration: no hint naming the registration ID"; }
+  file_has "$work/last.out" "ID scope $scope has an enrollment" || fail "unknown registration: the ID scope is not named"
+  grep -E '^\[' "$work/last.out" | tail -n 1 | grep -q -- "-> giving up" ||
+    fail "unknown registration: the last progress line announces a retry"
+}
+
+# A DPS host name that does not resolve: the message names the host and the
+# option it came from. (The resolver is told not to wait long.)
+dps_unresolvable() {
+  export RES_OPTIONS="timeout:1 attempts:1"
+  expect_rc 5 "$HUBKEY" --chip "emu:$work/chip.emu" --certdefs "$work/ca" --id-scope "$scope" \
+    --dps dps-nowhere.invalid --trust "$cloud_dir/pki/server-ca.pem" --timeout 3s provision
+  file_has "$work/last.out" "host dps-nowhere.invalid cannot be resolved (--dps" ||
+    { cat "$work/last.out"; fail "the unresolved DPS host is not named"; }
+  expect_rc 5 agent --connect dps.hubkey.test=dps-elsewhere.invalid --timeout 3s provision
+  file_has "$work/last.out" "host dps-elsewhere.invalid cannot be resolved (--connect" ||
+    { cat "$work/last.out"; fail "the unresolved --connect address is not named"; }
+  expect_rc 5 agent --json --connect dps.hubkey.test=dps-elsewhere.invalid --timeout 2s provision
+  file_has "$work/last.out" '"reason":"host dps-elsewhere.invalid cannot be resolved' ||
+    fail "JSON: the reason does not name the host"
+}
+
+# The local socket of `run`: an application sends telemetry and reported
+# properties while the agent is connected; each line gets its answer, in
+# order, once the hub has acknowledged. Also: telemetry from standard input
+# is acknowledged at the default verbosity, and a method command given as a
+# program gets the method name as $1.
+local_socket() {
+  expect_rc 0 agent provision || return
+  printf '#!/bin/sh\ncat >/dev/null\nprintf '"'"'{"method":"%%s","env":"%%s"}\\n'"'"' "$1" "$HUBKEY_METHOD"\n' \
+    >"$work/handler.sh"
+  chmod 0755 "$work/handler.sh"
+  local fifo=$work/stdin sock=$XDG_RUNTIME_DIR/hubkey.sock
+  mkfifo "$fifo"
+  expect_rc 1 agent --socket-group no-such-group-here run </dev/null
+  file_has "$work/last.out" "no-such-group-here: no such group" || fail "an unknown --socket-group is not named"
+  "${agent_cmd[@]}" --method-command "$work/handler.sh" --socket-group "$(id -gn)" run \
+    <"$fifo" >"$work/run.out" 2>"$work/run.err" &
+  bg_pids+=($!)
+  local pid=$!
+  exec 7>"$fifo"
+  wait_for 20 file_has "$work/run.out" "ready .*boot" || { cat "$work/run.out" "$work/run.err"; fail "run did not connect"; return; }
+  [ -S "$sock" ] || { cat "$work/run.err"; fail "no socket at $sock (the default under XDG_RUNTIME_DIR)"; return; }
+  [ "$(stat -c %a "$sock")" = 660 ] || fail "socket mode $(stat -c %a "$sock"), expected 660"
+  [ "$(stat -c %G "$sock")" = "$(id -gn)" ] || fail "socket group $(stat -c %G "$sock"), expected $(id -gn)"
+  # A second agent cannot take the socket of a running one.
+  expect_rc 2 agent run </dev/null
+  file_has "$work/last.out" "another agent listens there" || fail "the second agent does not say the socket is taken"
+  # The client: five requests (and a blank line), five answers in order.
+  python3 - "$sock" >"$work/client.out" <<'PY' || { cat "$work/client.out"; fail "socket client"; }
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(30)
+s.connect(sys.argv[1])
+s.sendall(b'{"via":"socket"}\ntelemetry plain via socket\nreported {"app":"2.1"}\n'
+          b'frobnicate\n\ntelemetry\n')
+buf = b""
+while buf.count(b"\n") < 5:
+    chunk = s.recv(4096)
+    if not chunk:
+        sys.exit("connection closed after %r" % buf)
+    buf += chunk
+answers = buf.decode().splitlines()
+print("\n".join(answers))
+want = ["ok", "ok", "ok version", "error unknown request", "error telemetry needs a message"]
+for a, w in zip(answers, want):
+    if not a.startswith(w):
+        sys.exit("answer %r, expected %r..." % (a, w))
+# A client that shuts down its sending side (as socat does at the end of
+# its input) still gets its answer, then the agent closes the connection.
+h = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+h.settimeout(30)
+h.connect(sys.argv[1])
+h.sendall(b"telemetry half closed")  # the last line needs no newline
+h.shutdown(socket.SHUT_WR)
+got = b""
+while True:
+    chunk = h.recv(4096)
+    if not chunk:
+        break
+    got += chunk
+print(got.decode().rstrip())
+if got != b"ok\n":
+    sys.exit("half-closed client: got %r, expected the answer ok and the end" % got)
+PY
+  wait_for 10 telemetry_arrived '{"via":"socket"}' || fail "JSON telemetry from the socket did not arrive"
+  wait_for 10 telemetry_arrived 'plain via socket' || fail "text telemetry from the socket did not arrive"
+  wait_for 10 telemetry_arrived 'half closed' || fail "telemetry from the half-closed client did not arrive"
+  cloud twin show "$reg_id" | grep -q '"app"' || fail "the reported patch from the socket is not in the twin"
+  # Standard input: acknowledged without -v.
+  local acks
+  acks=$(grep -c "acknowledged by the hub" "$work/run.out")
+  echo 'from stdin' >&7
+  wait_for 10 telemetry_arrived 'from stdin' || fail "stdin line not sent"
+  wait_for 10 test "$(grep -c "acknowledged by the hub" "$work/run.out")" -gt "$acks" ||
+    fail "no acknowledgement line at the default verbosity"
+  # The method command is a program: its $1 is the method name.
+  cloud method invoke "$reg_id" reboot '{}' --timeout 10 >"$work/method.out" || fail "method invoke"
+  grep -q '"method": *"reboot"' "$work/method.out" || { cat "$work/method.out"; fail "the program did not get the method name as \$1"; }
+  grep -q '"env": *"reboot"' "$work/method.out" || fail "HUBKEY_METHOD not set"
+  exec 7>&-
+  kill -TERM "$pid"
+  wait_agent "$pid" || { tail -n 5 "$work/run.out" "$work/run.err"; fail "run did not exit 0 on SIGTERM"; }
+  [ ! -e "$sock" ] || fail "the socket file is left behind"
+  # An explicit path that cannot be used stops run with exit 2, naming it.
+  expect_rc 2 agent --socket "$work/nowhere/x.sock" run </dev/null
+  file_has "$work/last.out" "local socket $work/nowhere/x.sock" || fail "the bad socket path is not named"
+  printf 'not a socket' >"$work/file.sock"
+  expect_rc 2 agent --socket "$work/file.sock" run </dev/null
+  file_has "$work/last.out" "is not a socket" || fail "a regular file at the socket path is not refused"
+}
+
 case "$scenario" in
   cold_warm | reprovision_disabled | reprovision_deleted | reprovision_tls_rejected | reassign | \
     dps_429 | dps_5xx | chip_faults | power_loss | payload | softkey | run_session | cli_errors | \
-    trust_bundle | retry_after_default | readonly_chip | untrusted_ca | bad_identity | payload_limits)
+    trust_bundle | retry_after_default | readonly_chip | untrusted_ca | bad_identity | payload_limits | \
+    cli_help | refusal_hints | dps_unresolvable | local_socket)
     "$scenario"
     ;;
   cut_dps_connect) cut_at dps-connect ;;

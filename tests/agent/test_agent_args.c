@@ -311,10 +311,48 @@ static void test_args_errors(void)
     /* Help and version need nothing else. */
     const char *help[] = {"-h", NULL};
     HK_CHECK_EQ(parse(&o, help), 0);
+    HK_CHECK(o.help);
+    HK_CHECK_EQ(o.command, AGENT_CMD_NONE);
+    /* --help after a command keeps the command: its own usage. */
+    const char *run_help[] = {"run", "--help", NULL};
+    HK_CHECK_EQ(parse(&o, run_help), 0);
+    HK_CHECK(o.help);
+    HK_CHECK_EQ(o.command, AGENT_CMD_RUN);
+    const char *send_h[] = {"send", "-h", NULL};
+    HK_CHECK_EQ(parse(&o, send_h), 0);
+    HK_CHECK(o.help);
+    HK_CHECK_EQ(o.command, AGENT_CMD_SEND);
+    HK_CHECK_EQ(o.message_count, 0u);
+    const char *help_run[] = {"help", "run", NULL};
+    HK_CHECK_EQ(parse(&o, help_run), 0);
     HK_CHECK_EQ(o.command, AGENT_CMD_HELP);
+    HK_CHECK_EQ(o.help_topic, AGENT_CMD_RUN);
+    const char *help_bad[] = {"help", "frobnicate", NULL};
+    HK_CHECK_EQ(parse(&o, help_bad), AGENT_EXIT_USAGE);
+    HK_CHECK(strstr(err, "frobnicate") != NULL);
+    const char *help_two[] = {"help", "run", "send", NULL};
+    HK_CHECK_EQ(parse(&o, help_two), AGENT_EXIT_USAGE);
     const char *version[] = {"version", NULL};
     HK_CHECK_EQ(parse(&o, version), 0);
     HK_CHECK_EQ(o.command, AGENT_CMD_VERSION);
+    const char *version_opt[] = {"--version", NULL};
+    HK_CHECK_EQ(parse(&o, version_opt), 0);
+    HK_CHECK(o.version);
+    /* The local socket: a path that fits a Unix socket address, or off. */
+    const char *sock[] = {"--socket", "/run/hubkey/hubkey.sock", "run", NULL};
+    HK_CHECK_EQ(parse(&o, sock), 0);
+    HK_CHECK(strcmp(o.socket_path, "/run/hubkey/hubkey.sock") == 0);
+    char long_path[AGENT_SOCKET_PATH_MAX + 1];
+    memset(long_path, 'a', sizeof(long_path) - 1);
+    long_path[0] = '/';
+    long_path[sizeof(long_path) - 1] = '\0';
+    const char *sock_long[] = {"--socket", long_path, "run", NULL};
+    HK_CHECK_EQ(parse(&o, sock_long), AGENT_EXIT_USAGE);
+    HK_CHECK(strstr(err, "--socket") != NULL);
+    long_path[AGENT_SOCKET_PATH_MAX - 1] = '\0'; /* 107 bytes fit */
+    HK_CHECK_EQ(parse(&o, sock_long), 0);
+    const char *sock_empty[] = {"--socket", "", "run", NULL};
+    HK_CHECK_EQ(parse(&o, sock_empty), AGENT_EXIT_USAGE);
     HK_CHECK_EQ(agent_option_arity("chip"), 1);
     HK_CHECK_EQ(agent_option_arity("json"), 0);
     HK_CHECK_EQ(agent_option_arity("nope"), -1);
@@ -431,6 +469,38 @@ static void test_json_valid(void)
     HK_CHECK(!agent_json_valid(deep, 64)); /* deeper than the limit */
 }
 
+static agent_request_kind req(const char *line, const char **arg, size_t *arg_len,
+                              const char **why)
+{
+    return agent_request_parse(line, strlen(line), arg, arg_len, why);
+}
+
+static void test_request(void)
+{
+    const char *arg, *why;
+    size_t n;
+    HK_CHECK_EQ(req("", &arg, &n, &why), AGENT_REQ_EMPTY);
+    HK_CHECK_EQ(req("\r", &arg, &n, &why), AGENT_REQ_EMPTY);
+    /* A JSON object is telemetry as it is. */
+    HK_CHECK_EQ(req("{\"t\":21.5}\r", &arg, &n, &why), AGENT_REQ_TELEMETRY);
+    HK_CHECK(n == 10 && memcmp(arg, "{\"t\":21.5}", n) == 0);
+    HK_CHECK_EQ(req("telemetry  door open", &arg, &n, &why), AGENT_REQ_TELEMETRY);
+    HK_CHECK(n == 9 && memcmp(arg, "door open", n) == 0);
+    HK_CHECK_EQ(req("telemetry", &arg, &n, &why), AGENT_REQ_BAD);
+    HK_CHECK(strstr(why, "telemetry TEXT") != NULL);
+    HK_CHECK_EQ(req("telemetryx a", &arg, &n, &why), AGENT_REQ_BAD);
+    HK_CHECK_EQ(req("reported {\"fw\":\"1.2\"}", &arg, &n, &why), AGENT_REQ_REPORTED);
+    HK_CHECK(n == 12 && memcmp(arg, "{\"fw\":\"1.2\"}", n) == 0);
+    HK_CHECK_EQ(req("reported", &arg, &n, &why), AGENT_REQ_BAD);
+    HK_CHECK_EQ(req("reported [1]", &arg, &n, &why), AGENT_REQ_BAD);
+    HK_CHECK_EQ(req("reported {\"fw\":", &arg, &n, &why), AGENT_REQ_BAD);
+    HK_CHECK(strstr(why, "JSON object") != NULL);
+    HK_CHECK_EQ(req("hello", &arg, &n, &why), AGENT_REQ_BAD);
+    HK_CHECK(strstr(why, "unknown request") != NULL);
+    HK_CHECK_EQ(agent_request_parse("telemetry a\0b", 13, &arg, &n, &why), AGENT_REQ_BAD);
+    HK_CHECK(strstr(why, "NUL") != NULL);
+}
+
 int main(void)
 {
     HK_RUN(test_chip_emu);
@@ -444,5 +514,6 @@ int main(void)
     HK_RUN(test_config);
     HK_RUN(test_json_string);
     HK_RUN(test_json_valid);
+    HK_RUN(test_request);
     return hk_test_finish("agent");
 }

@@ -10,6 +10,7 @@
 
 #include "factory.h"
 #include "hubkey/version.h"
+#include "verify.h"
 
 #define EXIT_CODES                                                                       \
     "Exit codes:\n"                                                                      \
@@ -45,7 +46,7 @@ typedef struct help_entry {
 } help_entry;
 
 static const help_entry help_entries[] = {
-    {"ca", "ca init|show ...", NULL},
+    {"ca", "ca init|show|verify ...", NULL},
     {"ca init",
      "ca init [--ca DIR] [--org NAME] [--root-cn CN] [--signer-cn CN]\n"
      "               [--device-subject 'O=...,CN=sn{sn}'] [--root-years N] [--signer-years N]\n"
@@ -61,6 +62,13 @@ static const help_entry help_entries[] = {
     {"ca show", "ca show [--ca DIR] [--json]",
      "The CA's certificates, signer ID, device subject and certificate definitions.\n\n" CA_HELP
      "  --json                one object\n"},
+    {"ca verify", "ca verify --code CODE [--ca DIR] [--with root|signer] [--out FILE]",
+     "The verification certificate of Azure's proof of possession: subject CN=CODE\n"
+     "(the code Azure gives for the uploaded CA certificate), signed by the CA's key,\n"
+     "checked under the CA certificate before it is written (docs/azure.md).\n\n" CA_HELP
+     "  --code CODE           the verification code (1..64 letters, digits, - _ .)\n"
+     "  --with root|signer    the uploaded certificate whose key signs (default root)\n"
+     "  --out FILE            where to write it (default verification.pem; replaced)\n"},
     {"chip", "chip configure|provision|show --chip SPEC ...", NULL},
     {"chip configure", "chip configure --chip SPEC [--part 608a|608b] [--dry-run]",
      "Writes the hubkey configuration, locks the config zone, checks it, locks the\n"
@@ -184,6 +192,7 @@ typedef struct args {
     const char *root_years, *signer_years, *device_years;
     const char *chip, *out, *dir, *count, *cloud, *cloud_cli, *name, *device_id, *hubs;
     const char *chip_faults, *chip_power_loss, *part;
+    const char *code, *with; /* ca verify */
     bool dry_run, reissue, quiet, json;
     const char *pos[4];
     int npos;
@@ -205,8 +214,9 @@ static const opt_def opts_table[] = {
     OPT("--chip", chip), OPT("--out", out), OPT("--dir", dir), OPT("--count", count),
     OPT("--cloud", cloud), OPT("--cloud-cli", cloud_cli), OPT("--name", name),
     OPT("--device-id", device_id), OPT("--hubs", hubs), OPT("--chip-faults", chip_faults),
-    OPT("--chip-power-loss", chip_power_loss), OPT("--part", part), FLAG("--dry-run", dry_run),
-    FLAG("--reissue", reissue), FLAG("--quiet", quiet), FLAG("--json", json)};
+    OPT("--chip-power-loss", chip_power_loss), OPT("--part", part), OPT("--code", code),
+    OPT("--with", with), FLAG("--dry-run", dry_run), FLAG("--reissue", reissue),
+    FLAG("--quiet", quiet), FLAG("--json", json)};
 
 /* The command words of a command line (arguments that are neither options
  * nor option values), for `COMMAND... --help`. */
@@ -318,7 +328,11 @@ static int cmd_ca(const args *a)
         int rc = only(a, " --ca --json ");
         return rc ? rc : fx_ca_show(ca_dir(a), a->json);
     }
-    return fx_fail(FX_USAGE, "usage: ca init|show [--ca DIR] ...");
+    if (a->npos == 2 && strcmp(a->pos[1], "verify") == 0) {
+        int rc = only(a, " --ca --code --with --out ");
+        return rc ? rc : fx_ca_verification_cert(ca_dir(a), a->code, a->with, a->out);
+    }
+    return fx_fail(FX_USAGE, "usage: ca init|show|verify [--ca DIR] ...");
 }
 
 static int cmd_chip(const args *a)

@@ -12,6 +12,8 @@
  *            development software key; certificate definitions
  *   link.c   the device link: TCP (with the host -> address override) and
  *            TLS with the chip-held key
+ *   request.c  the local socket's request lines (pure)
+ *   sock.c   the local socket: listening, clients, answers in order
  *   main.c   the commands and the event loop
  *
  * Exit codes are part of the interface (docs/hubkey-agent.md) and never
@@ -45,6 +47,7 @@ enum {
 #define AGENT_MAX_OVERRIDES 8u
 #define AGENT_MAX_MESSAGES 64u
 #define AGENT_ERR_MAX 256u
+#define AGENT_SOCKET_PATH_MAX 108u /* sun_path, with its NUL */
 
 typedef enum agent_chip_kind {
     AGENT_CHIP_NONE = 0,
@@ -102,6 +105,11 @@ typedef struct agent_options {
     const char *method_command; /* run: answers direct methods */
     const char *report;         /* run/provision: reported properties patch */
     const char *config_file;
+    const char *socket_path;    /* run: the local socket ("off" = none; NULL = default) */
+    const char *socket_group;   /* run: the socket file's group (NULL = the agent's) */
+    bool help;                  /* --help: the usage of the command given (or all) */
+    agent_command help_topic;   /* "help COMMAND" */
+    bool version;               /* --version */
     bool json;
     unsigned verbose;
     bool force;
@@ -168,6 +176,21 @@ int agent_args_parse(int argc, char *const argv[], agent_options *opts, char *er
  * buffer has len + 1 bytes). A NUL byte inside text[0..len) is an error.
  */
 int agent_config_parse(char *text, size_t len, agent_options *opts, char *err, size_t err_cap);
+
+/* ---- the local socket's request lines (request.c) ---- */
+
+typedef enum agent_request_kind {
+    AGENT_REQ_EMPTY = 0, /* a blank line: no answer */
+    AGENT_REQ_TELEMETRY, /* "telemetry TEXT", or a line starting with '{' as it is */
+    AGENT_REQ_REPORTED,  /* "reported JSON" with a JSON object */
+    AGENT_REQ_BAD        /* anything else: *why says what was expected */
+} agent_request_kind;
+
+/* One request line without its '\n' (a trailing '\r' is dropped). For
+ * TELEMETRY and REPORTED, *arg and *arg_len delimit the message or the
+ * patch inside line; for BAD, *why is a static message. */
+agent_request_kind agent_request_parse(const char *line, size_t len, const char **arg,
+                                       size_t *arg_len, const char **why);
 
 /* ---- output (out.c) ---- */
 

@@ -276,7 +276,10 @@ typedef enum opt_id {
     OPT_JSON,
     OPT_VERBOSE,
     OPT_FORCE,
-    OPT_HELP
+    OPT_HELP,
+    OPT_VERSION,
+    OPT_SOCKET,
+    OPT_SOCKET_GROUP
 } opt_id;
 
 typedef struct opt_def {
@@ -316,6 +319,9 @@ static const opt_def opt_defs[] = {
     {"verbose", OPT_VERBOSE, false},
     {"force", OPT_FORCE, false},
     {"help", OPT_HELP, false},
+    {"version", OPT_VERSION, false},
+    {"socket", OPT_SOCKET, true},
+    {"socket-group", OPT_SOCKET_GROUP, true},
 };
 
 static const opt_def *find_opt(const char *name)
@@ -521,7 +527,19 @@ int agent_option_set(agent_options *o, const char *name, const char *value, char
         o->force = true;
         return 0;
     case OPT_HELP:
-        o->command = AGENT_CMD_HELP;
+        o->help = true;
+        return 0;
+    case OPT_VERSION:
+        o->version = true;
+        return 0;
+    case OPT_SOCKET:
+        if (strlen(value) >= AGENT_SOCKET_PATH_MAX)
+            return usage_err(err, cap, "--socket: a path of at most %u bytes (a Unix socket "
+                             "address), or off", AGENT_SOCKET_PATH_MAX - 1);
+        o->socket_path = value;
+        return 0;
+    case OPT_SOCKET_GROUP:
+        o->socket_group = value;
         return 0;
     }
     return usage_err(err, cap, "unknown option --%s", name);
@@ -553,8 +571,16 @@ static int positional(agent_options *o, const char *arg, char *err, size_t cap)
         o->messages[o->message_count++] = arg;
         return 0;
     }
-    if (o->command == AGENT_CMD_HELP)
-        return 0; /* "hubkey help run" */
+    if (o->command == AGENT_CMD_HELP) {
+        /* "hubkey help run": the usage of that command */
+        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+            if (strcmp(commands[i].name, arg) == 0 && o->help_topic == AGENT_CMD_NONE) {
+                o->help_topic = commands[i].cmd;
+                return 0;
+            }
+        return usage_err(err, cap, "help: unknown command '%.64s' (commands: provision, status, "
+                         "send, run, forget)", arg);
+    }
     return usage_err(err, cap, "unexpected argument '%.64s'", arg);
 }
 

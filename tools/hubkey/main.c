@@ -32,12 +32,10 @@
 
 #include "agent.h"
 #include "agent_io.h"
+#include "agent_sock.h"
 #include "hubkey/dps.h"
 #include "hubkey/record.h"
-
-#ifndef HUBKEY_VERSION
-#define HUBKEY_VERSION "0.0.0"
-#endif
+#include "hubkey/version.h"
 
 #define LINE_MAX_BYTES 8192u    /* longest stdin line sent as telemetry */
 #define QUEUE_MAX 256u          /* stdin lines waiting for the hub */
@@ -63,7 +61,20 @@ typedef struct msg {
     size_t len;
     uint32_t id;
     bool in_flight;
+    uint32_t client_id; /* the local socket's client that sent it (0: none) */
+    uint32_t seq;       /* its request there */
 } msg;
+
+/* A reported-properties patch from a local socket client, until the hub
+ * answers it. */
+typedef struct sock_report {
+    bool used;
+    uint32_t report_id;
+    uint32_t client_id;
+    uint32_t seq;
+} sock_report;
+
+#define SOCK_REPORTS_MAX 16u
 
 typedef struct agent {
     agent_options *o;
@@ -104,6 +115,10 @@ typedef struct agent {
     bool assignment_unchanged; /* DPS assigned what the record already held */
     bool record_not_saved;     /* the record write did not reach the chip file */
     char fail_msg[2 * AGENT_PATH_MAX + 256]; /* why the loop stops, when not a refusal */
+    agent_sock sock;        /* run: the local socket */
+    sock_report reports[SOCK_REPORTS_MAX];
+    bool ready_now;         /* in READY: twin requests are possible */
+    bool refusal_told;      /* run: what to check was said since the last READY */
 } agent;
 
 /* ---- output ---- */
@@ -222,10 +237,32 @@ static bool explain_alert(const char *reason, char *out, size_t cap)
     return true;
 }
 
-/* The link's reason for the last connection failure, with an alert
- * explained. */
-static const char *link_reason(agent *a, char *buf, size_t cap)
+/* Where the name the link tried to resolve came from, for the message. */
+static const char *name_origin(const agent *a)
 {
+    const char *name = a->link.address;
+    for (size_t i = 0; i < a->o->override_count; i++)
+        if (strcmp(a->o->overrides[i].to.host, name) == 0)
+            return a->o->overrides[i].host[0] == '*' ? "--cloud-address" : "--connect";
+    if (a->o->dps.host[0] && strcmp(a->o->dps.host, name) == 0)
+        return "--dps";
+    if (strcmp(name, HK_DPS_GLOBAL_HOST) == 0)
+        return "the global DPS endpoint";
+    return "the assigned hub";
+}
+
+/* Why the last connection set-up failed with r ("" when nothing more is
+ * known than r): the link's reason with an alert explained, or for a name
+ * that does not resolve, the name and where it came from. */
+static const char *link_reason(agent *a, hk_result r, char *buf, size_t cap)
+{
+    if (r == HK_ERR_RESOLVE && a->link.address[0]) {
+        snprintf(buf, cap, "host %s cannot be resolved (%s; check the name and the DNS)",
+                 a->link.address, name_origin(a));
+        return buf;
+    }
+    if (!is_connection_error(r))
+        return "";
     const char *why = agent_link_reason(&a->link);
     return explain_alert(why, buf, cap) ? buf : why;
 }
@@ -280,9 +317,9 @@ static void describe_step(agent *a, const hk_device_event *ev, char *out, size_t
     if (ev->change.result != HK_OK) {
         int n = snprintf(out, cap, "%s (%s)", hk_result_name(ev->change.result),
                          hk_result_str(ev->change.result));
-        char buf[256];
-        const char *why = link_reason(a, buf, sizeof(buf));
-        if (why[0] && is_connection_error(ev->change.result) && n > 0 && (size_t)n < cap)
+        char buf[512];
+        const char *why = link_reason(a, ev->change.result, buf, sizeof(buf));
+        if (why[0] && n > 0 && (size_t)n < cap)
             snprintf(out + n, cap - (size_t)n, ": %s", why);
         return;
     }
@@ -343,14 +380,15 @@ static void print_state(agent *a, const hk_device_event *ev)
         printf(",\"step_ms\":%u", (unsigned)ev->change.state_ms);
         json_cstr("result", hk_result_name(ev->change.result));
         json_cstr("next", hk_device_state_name(ev->state));
-        if (ev->state == HK_DEVICE_STATE_WAIT) {
+        if (a->exit_code)
+            fputs(",\"stop\":true", stdout);
+        else if (ev->state == HK_DEVICE_STATE_WAIT) {
             printf(",\"wait_ms\":%u", (unsigned)ev->change.wait_ms);
             json_cstr("then", hk_device_state_name(ev->change.next_state));
         }
-        char buf[256];
-        if (ev->change.result != HK_OK && agent_link_reason(&a->link)[0] &&
-            is_connection_error(ev->change.result))
-            json_cstr("reason", link_reason(a, buf, sizeof(buf)));
+        char buf[512];
+        if (ev->change.result != HK_OK && link_reason(a, ev->change.result, buf, sizeof(buf))[0])
+            json_cstr("reason", link_reason(a, ev->change.result, buf, sizeof(buf)));
         if (ev->change.previous == HK_DEVICE_STATE_DPS_CONNECT ||
             ev->change.previous == HK_DEVICE_STATE_HUB_CONNECT) {
             json_cstr("host", logical_host(a, ev->change.previous));
@@ -366,11 +404,13 @@ static void print_state(agent *a, const hk_device_event *ev)
      * beyond the line that started the wait. */
     if (ev->change.previous == HK_DEVICE_STATE_WAIT && ev->change.result == HK_OK && !a->o->verbose)
         return;
-    char what[512];
+    char what[1536]; /* two host names, a device ID and a reason: never cut */
     describe_step(a, ev, what, sizeof(what));
     stamp(ev->elapsed_ms);
     printf("%-13s %6u ms  %s", hk_device_state_name(ev->change.previous), (unsigned)ev->change.state_ms, what);
-    if (ev->state == HK_DEVICE_STATE_WAIT)
+    if (a->exit_code && ev->change.result != HK_OK)
+        fputs(" -> giving up", stdout);
+    else if (ev->state == HK_DEVICE_STATE_WAIT)
         printf(" -> %s in %u.%01u s", hk_device_state_name(ev->change.next_state),
                (unsigned)(ev->change.wait_ms / 1000), (unsigned)(ev->change.wait_ms % 1000 / 100));
     else if (ev->change.result != HK_OK && ev->change.result != HK_ERR_RECORD_EMPTY)
@@ -385,6 +425,10 @@ static void print_state(agent *a, const hk_device_event *ev)
     fflush(stdout);
 }
 
+static void sock_reported(agent *a, const hk_device_event *ev);
+static void report_refusal(agent *a, const char *tail);
+static void sock_reports_lost(agent *a);
+
 /* ---- telemetry queue ---- */
 
 static msg *q_at(agent *a, size_t i)
@@ -392,7 +436,7 @@ static msg *q_at(agent *a, size_t i)
     return &a->queue[(a->q_head + i) % QUEUE_MAX];
 }
 
-static bool q_push(agent *a, const char *data, size_t len)
+static bool q_push(agent *a, const char *data, size_t len, uint32_t client_id, uint32_t seq)
 {
     if (a->q_count == QUEUE_MAX)
         return false;
@@ -404,6 +448,8 @@ static bool q_push(agent *a, const char *data, size_t len)
     memset(m, 0, sizeof(*m));
     m->data = copy;
     m->len = len;
+    m->client_id = client_id;
+    m->seq = seq;
     a->q_count++;
     return true;
 }
@@ -441,6 +487,9 @@ static size_t q_flush(agent *a)
         if (r != HK_OK) {
             err_line(a, "telemetry message of %zu bytes not sent: %s (%s)", m->len,
                      hk_result_name(r), hk_result_str(r));
+            if (m->client_id)
+                agent_sock_answer(&a->sock, m->client_id, m->seq, "error not sent: %s (%s)",
+                                  hk_result_name(r), hk_result_str(r));
             free(m->data);
             m->data = NULL;
             a->sent_failed++;
@@ -466,6 +515,8 @@ static void on_sent(agent *a, const hk_device_event *ev)
             continue;
         if (ev->sent.result == HK_OK) {
             a->sent_ok++;
+            if (m->client_id)
+                agent_sock_answer(&a->sock, m->client_id, m->seq, "ok");
             free(m->data);
             m->data = NULL;
         } else {
@@ -481,7 +532,9 @@ static void on_sent(agent *a, const hk_device_event *ev)
         printf(",\"id\":%u", (unsigned)ev->sent.id);
         json_cstr("result", hk_result_name(ev->sent.result));
         json_end();
-    } else if (a->o->verbose || a->o->command == AGENT_CMD_SEND) {
+    } else {
+        /* Every message is acknowledged on a line of its own (send, and run:
+         * lines from standard input and the local socket). */
         stamp(ev->elapsed_ms);
         printf("%-13s %9s  message %u %s\n", "telemetry", "", (unsigned)ev->sent.id,
                ev->sent.result == HK_OK ? "acknowledged by the hub" : "not acknowledged, sent again");
@@ -491,20 +544,53 @@ static void on_sent(agent *a, const hk_device_event *ev)
 
 /* ---- direct methods ---- */
 
-/* Runs the method command: /bin/sh -c CMD with the method name as $1 and
- * in HUBKEY_METHOD, the request payload on standard input; its standard
- * output (JSON, or text sent as a JSON string) is the answer, exit status
- * 0 gives 200, anything else 500, no answer within the timeout 504. */
+/* Whether the method command is a program with fixed arguments (words of
+ * characters that mean nothing to the shell) rather than shell code. */
+static bool plain_command(const char *cmd)
+{
+    for (const char *p = cmd; *p; p++) {
+        char c = *p;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              strchr("_/.,:=+@%- \t", c)))
+            return false;
+    }
+    return true;
+}
+
+/* Runs the method command with the method name as $1 and in HUBKEY_METHOD,
+ * the request payload on standard input; its standard output (JSON, or text
+ * sent as a JSON string) is the answer, exit status 0 gives 200, anything
+ * else 500, no answer within the timeout 504.
+ *
+ * "/bin/sh -c CMD hubkey-method NAME" gives NAME as $1 to shell code, but a
+ * program named by CMD (the usual "method-command /usr/lib/handler") would
+ * get no arguments: the shell's $1 is not passed on. So a CMD that is only
+ * a program and fixed arguments runs as CMD "$1": the name comes last, which
+ * is $1 for a program given alone. Shell code (quotes, $, ;, |, redirection,
+ * ...) runs as it is, with the name in its own $1. */
 static unsigned run_method_command(agent *a, const char *name, const uint8_t *payload,
                                    size_t payload_len, char *out, size_t cap, size_t *out_len)
 {
     *out_len = 0;
+    const char *cmd = a->o->method_command;
+    char *with_name = NULL;
+    if (plain_command(cmd)) {
+        size_t n = strlen(cmd) + sizeof(" \"$1\"");
+        with_name = malloc(n);
+        if (!with_name)
+            return 500;
+        snprintf(with_name, n, "%s \"$1\"", cmd);
+        cmd = with_name;
+    }
     int in_pipe[2], out_pipe[2];
-    if (pipe2(in_pipe, O_CLOEXEC) != 0)
+    if (pipe2(in_pipe, O_CLOEXEC) != 0) {
+        free(with_name);
         return 500;
+    }
     if (pipe2(out_pipe, O_CLOEXEC) != 0) {
         close(in_pipe[0]);
         close(in_pipe[1]);
+        free(with_name);
         return 500;
     }
     fflush(stdout);
@@ -513,9 +599,10 @@ static unsigned run_method_command(agent *a, const char *name, const uint8_t *pa
         dup2(in_pipe[0], 0);
         dup2(out_pipe[1], 1);
         setenv("HUBKEY_METHOD", name, 1);
-        execl("/bin/sh", "sh", "-c", a->o->method_command, "hubkey-method", name, (char *)NULL);
+        execl("/bin/sh", "sh", "-c", cmd, "hubkey-method", name, (char *)NULL);
         _exit(127);
     }
+    free(with_name);
     close(in_pipe[0]);
     close(out_pipe[1]);
     if (pid < 0) {
@@ -763,10 +850,9 @@ static void on_event(void *ctx, const hk_device_event *ev_in)
         }
         a->can_send = ev->state == HK_DEVICE_STATE_HUB_SESSION ||
                       ev->state == HK_DEVICE_STATE_READY;
-        print_state(a, ev);
-        /* Queued messages go out with CONNECT: no round trip of their own. */
-        if (ev->state == HK_DEVICE_STATE_HUB_SESSION)
-            (void)q_flush(a);
+        a->ready_now = ev->state == HK_DEVICE_STATE_READY;
+        if (!a->ready_now)
+            sock_reports_lost(a);
         if (ev->state == HK_DEVICE_STATE_READY) {
             if (!a->reached_ready) {
                 a->ready_ms = ev->elapsed_ms;
@@ -781,23 +867,30 @@ static void on_event(void *ctx, const hk_device_event *ev_in)
             if (a->o->command == AGENT_CMD_PROVISION)
                 a->finished = true;
         }
+        /* A refusal that waiting will not change: the hub refusing an
+         * identity DPS has just assigned in this run, or DPS refusing the
+         * device once the registration round is over (the flow does not go
+         * back to DPS_CONNECT): a refusal in an answer ends it at once, a
+         * refused handshake or CONNACK after HK_DEVICE_REFUSALS_MAX in a
+         * row. */
+        bool at_hub = ev->change.previous == HK_DEVICE_STATE_HUB_CONNECT ||
+                      ev->change.previous == HK_DEVICE_STATE_HUB_SESSION ||
+                      ev->change.previous == HK_DEVICE_STATE_READY;
+        bool at_dps = ev->change.previous == HK_DEVICE_STATE_DPS_CONNECT ||
+                      ev->change.previous == HK_DEVICE_STATE_DPS_REGISTER;
+        bool round_over = !(ev->state == HK_DEVICE_STATE_WAIT &&
+                            ev->change.next_state == HK_DEVICE_STATE_DPS_CONNECT);
+        bool refused = ev->change.result != HK_OK &&
+                       ((at_hub && a->dps_assigned && is_hub_refusal(ev->change.result)) ||
+                        (at_dps && round_over && is_dps_refusal(ev->change.result)));
+        if (ev->state == HK_DEVICE_STATE_READY)
+            a->refusal_told = false;
+        /* run keeps trying, by the device policy; what to check is said
+         * once until the device is connected again. */
+        bool tell = a->o->command == AGENT_CMD_RUN && refused && !a->refusal_told;
         if (a->o->command != AGENT_CMD_RUN && ev->change.result != HK_OK) {
-            /* One-shot commands stop at a refusal that waiting will not
-             * change: the hub refusing an identity DPS has just assigned
-             * in this run, or DPS refusing the device. */
-            bool at_hub = ev->change.previous == HK_DEVICE_STATE_HUB_CONNECT ||
-                          ev->change.previous == HK_DEVICE_STATE_HUB_SESSION ||
-                          ev->change.previous == HK_DEVICE_STATE_READY;
-            bool at_dps = ev->change.previous == HK_DEVICE_STATE_DPS_CONNECT ||
-                          ev->change.previous == HK_DEVICE_STATE_DPS_REGISTER;
-            /* DPS: once the registration round is over (the flow does not
-             * go back to DPS_CONNECT): a refusal in an answer ends it at
-             * once, a refused handshake or CONNACK after
-             * HK_DEVICE_REFUSALS_MAX in a row. */
-            bool round_over = !(ev->state == HK_DEVICE_STATE_WAIT &&
-                                ev->change.next_state == HK_DEVICE_STATE_DPS_CONNECT);
-            if ((at_hub && a->dps_assigned && is_hub_refusal(ev->change.result)) ||
-                (at_dps && round_over && is_dps_refusal(ev->change.result)))
+            /* One-shot commands stop there. */
+            if (refused)
                 a->exit_code = AGENT_EXIT_REFUSED;
             else if (at_dps && round_over && a->o->force &&
                      a->o->command == AGENT_CMD_PROVISION && !a->dps_assigned) {
@@ -812,6 +905,16 @@ static void on_event(void *ctx, const hk_device_event *ev_in)
                 a->exit_code = AGENT_EXIT_TIMEOUT;
             }
         }
+        /* Printed once the command knows whether it stops here: a wait the
+         * device schedules is not announced when nobody will wait. */
+        print_state(a, ev);
+        if (tell) {
+            report_refusal(a, " (run keeps trying)");
+            a->refusal_told = true;
+        }
+        /* Queued messages go out with CONNECT: no round trip of their own. */
+        if (ev->state == HK_DEVICE_STATE_HUB_SESSION)
+            (void)q_flush(a);
         break;
     case HK_DEVICE_EVENT_DPS_RESPONSE:
         if (a->o->json) {
@@ -871,6 +974,7 @@ static void on_event(void *ctx, const hk_device_event *ev_in)
     case HK_DEVICE_EVENT_REPORTED:
         if (a->o->command == AGENT_CMD_RUN || a->o->verbose)
             print_data(a, "reported", ev, true);
+        sock_reported(a, ev);
         break;
     case HK_DEVICE_EVENT_METHOD:
         on_method(a, ev);
@@ -889,7 +993,7 @@ static void stdin_line(agent *a, const char *s, size_t len)
         len--;
     if (len == 0)
         return;
-    if (!q_push(a, s, len))
+    if (!q_push(a, s, len, 0, 0))
         err_line(a, "telemetry queue full (%u messages): line dropped", QUEUE_MAX);
 }
 
@@ -923,6 +1027,140 @@ static bool stdin_read(agent *a)
     return true;
 }
 
+/* ---- the local socket (run) ---- */
+
+static void sock_line(void *ctx, uint32_t client_id, uint32_t seq, const char *line, size_t len)
+{
+    agent *a = ctx;
+    const char *arg, *why;
+    size_t arg_len;
+    switch (agent_request_parse(line, len, &arg, &arg_len, &why)) {
+    case AGENT_REQ_EMPTY:
+        agent_sock_answer(&a->sock, client_id, seq, "error empty request");
+        return;
+    case AGENT_REQ_BAD:
+        agent_sock_answer(&a->sock, client_id, seq, "error %s", why);
+        return;
+    case AGENT_REQ_TELEMETRY:
+        if (!q_push(a, arg, arg_len, client_id, seq))
+            agent_sock_answer(&a->sock, client_id, seq,
+                              "error telemetry queue full (%u messages wait for the hub)",
+                              QUEUE_MAX);
+        return;
+    case AGENT_REQ_REPORTED: {
+        if (!a->ready_now) {
+            agent_sock_answer(&a->sock, client_id, seq,
+                              "error not connected to the hub: reported properties need the "
+                              "hub session; send again later");
+            return;
+        }
+        size_t slot = SOCK_REPORTS_MAX;
+        for (size_t i = 0; i < SOCK_REPORTS_MAX && slot == SOCK_REPORTS_MAX; i++)
+            if (!a->reports[i].used)
+                slot = i;
+        if (slot == SOCK_REPORTS_MAX) {
+            agent_sock_answer(&a->sock, client_id, seq,
+                              "error %u reported patches already wait for the hub",
+                              SOCK_REPORTS_MAX);
+            return;
+        }
+        uint32_t id = 0;
+        hk_result r = hk_device_twin_report(&a->dev, arg, arg_len, &id);
+        if (r != HK_OK) {
+            agent_sock_answer(&a->sock, client_id, seq, "error not sent: %s (%s)",
+                              hk_result_name(r), hk_result_str(r));
+            return;
+        }
+        a->reports[slot] = (sock_report){true, id, client_id, seq};
+        return;
+    }
+    }
+}
+
+/* The hub answered a reported patch: the client that sent it learns. */
+static void sock_reported(agent *a, const hk_device_event *ev)
+{
+    for (size_t i = 0; i < SOCK_REPORTS_MAX; i++) {
+        sock_report *rp = &a->reports[i];
+        if (!rp->used || rp->report_id != ev->id)
+            continue;
+        if (ev->status >= 200 && ev->status < 300 && ev->has_version)
+            agent_sock_answer(&a->sock, rp->client_id, rp->seq, "ok version %u",
+                              (unsigned)ev->version);
+        else if (ev->status >= 200 && ev->status < 300)
+            agent_sock_answer(&a->sock, rp->client_id, rp->seq, "ok");
+        else
+            agent_sock_answer(&a->sock, rp->client_id, rp->seq, "error the hub answered %u",
+                              ev->status);
+        rp->used = false;
+    }
+}
+
+/* The session ended before the hub answered: the patch may or may not have
+ * arrived; the client decides whether to send it again. */
+static void sock_reports_lost(agent *a)
+{
+    for (size_t i = 0; i < SOCK_REPORTS_MAX; i++) {
+        sock_report *rp = &a->reports[i];
+        if (!rp->used)
+            continue;
+        agent_sock_answer(&a->sock, rp->client_id, rp->seq,
+                          "error the hub session ended before the hub answered; send again");
+        rp->used = false;
+    }
+}
+
+/* The socket's path: --socket, else the runtime directory systemd gives
+ * (RuntimeDirectory=hubkey), else the user's, else /run/hubkey. */
+static const char *sock_default_path(char *buf, size_t cap)
+{
+    const char *dir = getenv("RUNTIME_DIRECTORY");
+    size_t dir_len = dir ? strcspn(dir, ":") : 0; /* systemd lists several with ':' */
+    if (!dir_len) {
+        dir = getenv("XDG_RUNTIME_DIR");
+        dir_len = dir ? strlen(dir) : 0;
+    }
+    if (!dir_len) {
+        dir = "/run/hubkey";
+        dir_len = strlen(dir);
+    }
+    int n = snprintf(buf, cap, "%.*s/hubkey.sock", (int)dir_len, dir);
+    return n > 0 && (size_t)n < cap ? buf : NULL;
+}
+
+static int sock_start(agent *a)
+{
+    const char *path = a->o->socket_path;
+    if (path && strcmp(path, "off") == 0)
+        return 0;
+    char buf[AGENT_SOCKET_PATH_MAX];
+    bool is_default = !path;
+    if (is_default) {
+        path = sock_default_path(buf, sizeof(buf));
+        if (!path) {
+            err_line(a, "no local socket: the runtime directory's path is too long for a Unix "
+                        "socket (give --socket PATH, or --socket off)");
+            return 0;
+        }
+    }
+    char err[AGENT_PATH_MAX];
+    bool missing_dir = false;
+    int rc = agent_sock_open(&a->sock, path, a->o->socket_group, &missing_dir, err, sizeof(err));
+    if (rc && is_default && missing_dir) {
+        /* Nowhere to put it by default (no runtime directory of ours):
+         * run without it rather than not at all. */
+        err_line(a, "no local socket: %s (give --socket PATH, or --socket off)", err);
+        return 0;
+    }
+    if (rc) {
+        err_line(a, "%s", err);
+        return rc;
+    }
+    if (a->o->verbose && !a->o->json)
+        printf("local socket %s\n", a->sock.path);
+    return 0;
+}
+
 /* ---- the loop ---- */
 
 static uint32_t now_ms(agent *a)
@@ -935,16 +1173,75 @@ static bool send_done(agent *a)
     return a->q_count == 0 && !a->stdin_open;
 }
 
+/* What to check after a refusal that ends the command, named by what the
+ * agent knows: the ID scope, the registration ID, the hub. */
+static void refusal_hint(agent *a, bool at_dps, char *out, size_t cap)
+{
+    const char *rid = registration_id_of(a), *hub = NULL, *dev_id = NULL;
+    assignment_of(a, &hub, &dev_id);
+    rid = rid ? rid : "?";
+    const char *scope = a->o->id_scope ? a->o->id_scope : "?";
+    hk_result r = a->last_error;
+    if (!at_dps) {
+        snprintf(out, cap,
+                 "check that device %s exists on hub %s, is enabled, and that the hub accepts "
+                 "its certificate (the CA uploaded and verified)",
+                 dev_id ? dev_id : rid, hub ? hub : "?");
+    } else if (r == HK_ERR_DPS_UNAUTHORIZED) {
+        snprintf(out, cap,
+                 "DPS does not know registration ID %s: check that the DPS instance of ID scope "
+                 "%s has an enrollment for it (an enrollment group for its CA, with the CA "
+                 "certificate uploaded and verified, or an individual enrollment)",
+                 rid, scope);
+    } else if (r == HK_ERR_DPS_DISABLED) {
+        snprintf(out, cap, "check the enrollment of registration ID %s: it or the registration "
+                           "is disabled",
+                 rid);
+    } else if (r == HK_ERR_DPS_REJECTED || r == HK_ERR_DPS_FAILED) {
+        snprintf(out, cap,
+                 "DPS could not assign registration ID %s: check the enrollment's linked IoT "
+                 "hubs and allocation policy, and the registration payload",
+                 rid);
+    } else if (r == HK_ERR_TLS_CLIENT_REJECTED) {
+        snprintf(out, cap,
+                 "check that the CA that issued the device certificate (registration ID %s) is "
+                 "uploaded to the DPS and verified, and enrolled",
+                 rid);
+    } else {
+        /* CONNACK refusals: the ID scope is in the user name, and DPS
+         * refuses a connection it cannot place. */
+        snprintf(out, cap,
+                 "check the ID scope %s: it must be the DPS instance's (its ID scope, not its "
+                 "name); then that the instance has an enrollment for registration ID %s",
+                 scope, rid);
+    }
+}
+
+/* "DPS refused the device: RESULT (text): reason; what to check" + tail,
+ * for the last error. */
+static void report_refusal(agent *a, const char *tail)
+{
+    char buf[512], hint[768];
+    const char *why = link_reason(a, a->last_error, buf, sizeof(buf));
+    bool at_dps = a->last_error_state == HK_DEVICE_STATE_DPS_CONNECT ||
+                  a->last_error_state == HK_DEVICE_STATE_DPS_REGISTER;
+    refusal_hint(a, at_dps, hint, sizeof(hint));
+    err_line(a, "%s refused the device: %s (%s)%s%s; %s%s", at_dps ? "DPS" : "the hub",
+             hk_result_name(a->last_error), hk_result_str(a->last_error), why[0] ? ": " : "",
+             why, hint, tail);
+}
+
 static int timeout_exit(agent *a, uint32_t waited_ms)
 {
-    char buf[256];
+    char buf[512];
     hk_device_state st = hk_device_state_get(&a->dev);
+    const char *why = link_reason(a, a->last_error, buf, sizeof(buf));
     if (a->last_error != HK_OK)
         err_line(a, "gave up after %u.%u s in state %s; last error in %s: %s (%s)%s%s",
                  (unsigned)(waited_ms / 1000), (unsigned)(waited_ms % 1000 / 100),
                  hk_device_state_name(st), hk_device_state_name(a->last_error_state),
                  hk_result_name(a->last_error), hk_result_str(a->last_error),
-                 agent_link_reason(&a->link)[0] ? ": " : "", link_reason(a, buf, sizeof(buf)));
+                 why[0] ? ": " : "", why);
     else
         err_line(a, "gave up after %u.%u s in state %s (raise --timeout)",
                  (unsigned)(waited_ms / 1000), (unsigned)(waited_ms % 1000 / 100),
@@ -978,15 +1275,7 @@ static int event_loop(agent *a)
             return a->exit_code;
         }
         if (a->exit_code) {
-            char buf[256];
-            const char *why = is_connection_error(a->last_error) ? link_reason(a, buf, sizeof(buf)) : "";
-            err_line(a, "%s refused the device: %s (%s)%s%s",
-                     a->last_error_state == HK_DEVICE_STATE_DPS_CONNECT ||
-                             a->last_error_state == HK_DEVICE_STATE_DPS_REGISTER
-                         ? "DPS"
-                         : "the hub",
-                     hk_result_name(a->last_error), hk_result_str(a->last_error),
-                     why[0] ? ": " : "", why);
+            report_refusal(a, "");
             return a->exit_code;
         }
         size_t handed = q_flush(a);
@@ -1007,7 +1296,7 @@ static int event_loop(agent *a)
         if (a->o->timeout_ms && a->o->command != AGENT_CMD_RUN &&
             (uint32_t)wait > a->o->timeout_ms - waited)
             wait = (int32_t)(a->o->timeout_ms - waited);
-        struct pollfd fds[3];
+        struct pollfd fds[3 + 1 + AGENT_SOCK_CLIENTS];
         nfds_t n = 0;
         fds[n++] = (struct pollfd){.fd = signal_pipe[0], .events = POLLIN};
         int sock = agent_link_fd(&a->link);
@@ -1021,6 +1310,9 @@ static int event_loop(agent *a)
             in_i = (int)n;
             fds[n++] = (struct pollfd){.fd = 0, .events = POLLIN};
         }
+        size_t sock_i = (size_t)n;
+        size_t sock_n = agent_sock_pollfds(&a->sock, fds + n, a->q_count < QUEUE_MAX);
+        n += (nfds_t)sock_n;
         int pr = poll(fds, n, wait);
         if (pr < 0 && errno != EINTR) {
             err_line(a, "poll: %s", strerror(errno));
@@ -1041,6 +1333,8 @@ static int event_loop(agent *a)
         }
         if (pr > 0 && in_i >= 0 && (fds[in_i].revents & (POLLIN | POLLHUP | POLLERR)))
             a->stdin_open = stdin_read(a);
+        if (pr > 0 && sock_n)
+            agent_sock_service(&a->sock, fds + sock_i, sock_n, sock_line, a);
     }
 }
 
@@ -1194,13 +1488,16 @@ static int cmd_connect(agent *a)
         for (size_t i = 0; i < o->message_count; i++) {
             if (strcmp(o->messages[i], "-") == 0)
                 a->stdin_open = true;
-            else if (!q_push(a, o->messages[i], strlen(o->messages[i]))) {
+            else if (!q_push(a, o->messages[i], strlen(o->messages[i]), 0, 0)) {
                 err_line(a, "out of memory");
                 return AGENT_EXIT_INTERNAL;
             }
         }
     } else if (o->command == AGENT_CMD_RUN) {
         a->stdin_open = true;
+        int src = sock_start(a);
+        if (src)
+            return src;
     }
     int rc = start_device(a);
     if (rc)
@@ -1229,7 +1526,7 @@ static void print_cert(agent *a, const char *label, unsigned index)
     }
     mbedtls_x509_crt crt;
     mbedtls_x509_crt_init(&crt);
-    char subject[256] = "?", issuer[256] = "?";
+    char subject[1024] = "?", issuer[1024] = "?"; /* whole names, never cut */
     char until[32] = "?";
     if (mbedtls_x509_crt_parse_der(&crt, der, len) == 0) {
         mbedtls_x509_dn_gets(subject, sizeof(subject), &crt.subject);
@@ -1390,54 +1687,164 @@ static int cmd_forget(agent *a)
     return AGENT_EXIT_OK;
 }
 
-static void usage(FILE *f)
+/* The usage texts: one per command (hubkey COMMAND --help, hubkey help
+ * COMMAND) and the overview (hubkey --help). Each ends with the exit codes. */
+static const char usage_chip_opts[] =
+    "  --chip SPEC          emu:FILE | i2c:/dev/i2c-N[@ADDR] | soft:KEY,CERT[,SIGNER]\n"
+    "                       (default $HUBKEY_CHIP)\n"
+    "  --certdefs DIR       certificate definitions (hubkey-factory's CA directory)\n"
+    "  --record FILE        soft: the provisioning record file (default KEY.record)\n";
+
+static const char usage_cloud_opts[] =
+    "  --id-scope SCOPE     DPS ID scope (default $HUBKEY_ID_SCOPE)\n"
+    "  --dps HOST[:PORT]    DPS endpoint (default global.azure-devices-provisioning.net)\n"
+    "  --connect HOST=ADDR[:PORT]  connect to ADDR for HOST (repeatable); TLS still checks\n"
+    "                       the certificate against HOST\n"
+    "  --cloud-address ADDR[:PORT] connect every host to ADDR (a local cloud)\n"
+    "  --trust FILE         PEM trust store (default: the built-in Azure roots)\n"
+    "  --payload JSON       registration custom payload\n"
+    "  --model-id ID        IoT Plug and Play model ID\n"
+    "  --report JSON        reported properties patch sent after each connect\n"
+    "  --reprovision-interval D  --dps-deadline D  --dps-response-timeout D\n"
+    "  --hub-fallback D  --reconnect-min D  --reconnect-max D  --reconnect-jitter D\n"
+    "  --connect-timeout D  --keep-alive D     policy timings (D: 250ms, 5s, 2m, 1h)\n";
+
+static const char usage_common_opts[] =
+    "  --config FILE        options from FILE, one 'name value' per line\n"
+    "  --json               machine-readable output (see below)\n"
+    "  -v, --verbose        more detail (repeatable)\n"
+    "  -h, --help           this help; --version: the version\n";
+
+static const char usage_test_opts[] =
+    "  --chip-faults PPM[,SEED]    emulated chip: corrupt/drop responses (testing)\n"
+    "  --chip-power-loss N[,KEEP]  emulated chip: lose power in the N-th Write (testing)\n";
+
+static const char usage_exit_codes[] =
+    "Exit codes: 0 ok, 1 usage, 2 file, 3 chip, 4 not provisioned (status), 5 timed out,\n"
+    "6 refused by DPS or the hub, 7 telemetry not acknowledged, 8 internal error,\n"
+    "128+N stopped by signal N (provision, send).\n";
+
+static void usage(FILE *f, agent_command topic)
 {
-    fputs(
-        "usage: hubkey [OPTIONS] COMMAND\n"
-        "\n"
-        "Commands:\n"
-        "  provision            boot until connected to the hub (through DPS when there is no\n"
-        "                       record, or with --force), then disconnect\n"
-        "  status               identity and provisioning record on the chip (no network)\n"
-        "  send MESSAGE...      connect and send each MESSAGE as telemetry (- reads lines from\n"
-        "                       standard input); waits for the hub's acknowledgements\n"
-        "  run                  stay connected: print C2D, twin and method traffic, send each\n"
-        "                       line of standard input as telemetry, answer methods\n"
-        "  forget               forget the provisioning record (the next boot uses DPS)\n"
-        "  help | version\n"
-        "\n"
-        "Options:\n"
-        "  --chip SPEC          emu:FILE | i2c:/dev/i2c-N[@ADDR] | soft:KEY,CERT[,SIGNER]\n"
-        "                       (default $HUBKEY_CHIP)\n"
-        "  --certdefs DIR       certificate definitions (hubkey-factory's CA directory)\n"
-        "  --record FILE        soft: the provisioning record file (default KEY.record)\n"
-        "  --id-scope SCOPE     DPS ID scope (default $HUBKEY_ID_SCOPE)\n"
-        "  --dps HOST[:PORT]    DPS endpoint (default global.azure-devices-provisioning.net)\n"
-        "  --connect HOST=ADDR[:PORT]  connect to ADDR for HOST (repeatable); TLS still checks\n"
-        "                       the certificate against HOST\n"
-        "  --cloud-address ADDR[:PORT] connect every host to ADDR (a local cloud)\n"
-        "  --trust FILE         PEM trust store (default: the built-in Azure roots)\n"
-        "  --payload JSON       registration custom payload\n"
-        "  --model-id ID        IoT Plug and Play model ID\n"
-        "  --report JSON        reported properties patch sent after each connect\n"
-        "  --method-command CMD run: answer direct methods with sh -c CMD (name in $1 and\n"
-        "                       $HUBKEY_METHOD, payload on stdin, JSON on stdout; exit 0 = 200)\n"
-        "  --method-timeout D   (default 10s; then 504)\n"
-        "  --force              provision: register with DPS even when a record exists\n"
-        "  --timeout D          provision/send give up after D (default 300s; 0 = never)\n"
-        "  --reprovision-interval D  --dps-deadline D  --dps-response-timeout D\n"
-        "  --hub-fallback D  --reconnect-min D  --reconnect-max D  --reconnect-jitter D\n"
-        "  --connect-timeout D  --keep-alive D     policy timings (D: 250ms, 5s, 2m, 1h)\n"
-        "  --config FILE        options from FILE, one 'name value' per line\n"
-        "  --json               one JSON object per line\n"
-        "  -v, --verbose        more detail (repeatable)\n"
-        "  --chip-faults PPM[,SEED]    emulated chip: corrupt/drop responses (testing)\n"
-        "  --chip-power-loss N[,KEEP]  emulated chip: lose power in the N-th Write (testing)\n"
-        "\n"
-        "Exit codes: 0 ok, 1 usage, 2 file, 3 chip, 4 not provisioned (status), 5 timed out,\n"
-        "6 refused by DPS or the hub, 7 telemetry not acknowledged, 8 internal error,\n"
-        "128+N stopped by signal N (provision, send).\n",
-        f);
+    switch (topic) {
+    case AGENT_CMD_PROVISION:
+        fputs("usage: hubkey [OPTIONS] provision\n"
+              "\n"
+              "Boot until connected to the hub, then disconnect: through DPS when the chip\n"
+              "holds no record (or with --force), straight to the recorded hub otherwise.\n"
+              "\n"
+              "Options:\n",
+              f);
+        fputs(usage_chip_opts, f);
+        fputs(usage_cloud_opts, f);
+        fputs("  --force              register with DPS even when a record exists\n"
+              "  --timeout D          give up after D (default 300s; 0 = never)\n",
+              f);
+        fputs(usage_common_opts, f);
+        fputs(usage_test_opts, f);
+        fputs("\n--json: one object per line (JSON Lines): the progress events, then a summary.\n",
+              f);
+        break;
+    case AGENT_CMD_STATUS:
+        fputs("usage: hubkey [OPTIONS] status\n"
+              "\n"
+              "The chip's identity (serial, registration ID, certificates) and provisioning\n"
+              "record. No network.\n"
+              "\n"
+              "Options:\n",
+              f);
+        fputs(usage_chip_opts, f);
+        fputs(usage_common_opts, f);
+        fputs("\n--json: one object.\n", f);
+        break;
+    case AGENT_CMD_SEND:
+        fputs("usage: hubkey [OPTIONS] send MESSAGE...\n"
+              "\n"
+              "Connect like provision and send each MESSAGE as one telemetry message (- reads\n"
+              "lines from standard input until its end); wait for the hub's acknowledgements.\n"
+              "\n"
+              "Options:\n",
+              f);
+        fputs(usage_chip_opts, f);
+        fputs(usage_cloud_opts, f);
+        fputs("  --timeout D          give up after D (default 300s; 0 = never)\n", f);
+        fputs(usage_common_opts, f);
+        fputs("\n--json: one object per line (JSON Lines): the progress events, one \"sent\" per\n"
+              "message, then a summary.\n",
+              f);
+        break;
+    case AGENT_CMD_RUN:
+        fputs("usage: hubkey [OPTIONS] run\n"
+              "\n"
+              "Stay connected until SIGINT or SIGTERM: print C2D, twin and method traffic,\n"
+              "send telemetry from standard input and from the local socket (one message per\n"
+              "line; each acknowledgement is printed), answer direct methods.\n"
+              "\n"
+              "Options:\n",
+              f);
+        fputs(usage_chip_opts, f);
+        fputs(usage_cloud_opts, f);
+        fputs("  --method-command CMD answer direct methods with CMD: the method name is $1 and\n"
+              "                       $HUBKEY_METHOD, the payload on stdin, the answer (JSON) on\n"
+              "                       stdout; exit 0 = 200, else 500\n"
+              "  --method-timeout D   (default 10s; then 504)\n"
+              "  --socket PATH|off    the local socket applications send through (default\n"
+              "                       $RUNTIME_DIRECTORY/hubkey.sock, else\n"
+              "                       $XDG_RUNTIME_DIR/hubkey.sock, else /run/hubkey/hubkey.sock);\n"
+              "                       lines: 'telemetry TEXT', a JSON object (telemetry as it\n"
+              "                       is), 'reported JSON'; one answer line each: ok ... | error ...\n"
+              "  --socket-group GROUP the socket file's group (mode 0660; default the agent's)\n",
+              f);
+        fputs(usage_common_opts, f);
+        fputs("\n--json: one object per line (JSON Lines), flushed as events happen.\n", f);
+        break;
+    case AGENT_CMD_FORGET:
+        fputs("usage: hubkey [OPTIONS] forget\n"
+              "\n"
+              "Forget the provisioning record: the next boot registers with DPS.\n"
+              "\n"
+              "Options:\n",
+              f);
+        fputs(usage_chip_opts, f);
+        fputs(usage_common_opts, f);
+        fputs("\n--json: one object.\n", f);
+        break;
+    default:
+        fputs("usage: hubkey [OPTIONS] COMMAND\n"
+              "\n"
+              "Commands:\n"
+              "  provision            boot until connected to the hub (through DPS when there is no\n"
+              "                       record, or with --force), then disconnect\n"
+              "  status               identity and provisioning record on the chip (no network)\n"
+              "  send MESSAGE...      connect and send each MESSAGE as telemetry (- reads lines from\n"
+              "                       standard input); waits for the hub's acknowledgements\n"
+              "  run                  stay connected: print C2D, twin and method traffic, send\n"
+              "                       telemetry from standard input and the local socket,\n"
+              "                       answer methods\n"
+              "  forget               forget the provisioning record (the next boot uses DPS)\n"
+              "  help [COMMAND]       this help, or the command's (also: COMMAND --help)\n"
+              "  version              the version (also: --version)\n"
+              "\n"
+              "Options:\n",
+              f);
+        fputs(usage_chip_opts, f);
+        fputs(usage_cloud_opts, f);
+        fputs("  --method-command CMD run: answer direct methods with CMD (name in $1)\n"
+              "  --method-timeout D   run: (default 10s; then 504)\n"
+              "  --socket PATH|off    run: the local socket for applications\n"
+              "  --socket-group GROUP run: the socket file's group\n"
+              "  --force              provision: register with DPS even when a record exists\n"
+              "  --timeout D          provision/send give up after D (default 300s; 0 = never)\n",
+              f);
+        fputs(usage_common_opts, f);
+        fputs(usage_test_opts, f);
+        fputs("\n--json: status and forget print one object; provision, send and run one object\n"
+              "per line (JSON Lines). Errors stay text on standard error.\n",
+              f);
+        break;
+    }
+    fputc('\n', f);
+    fputs(usage_exit_codes, f);
 }
 
 /* Reads --config FILE (named anywhere on the command line) before the
@@ -1507,16 +1914,16 @@ static int agent_main(agent *a, int argc, char **argv, char **config_text)
         fprintf(stderr, "hubkey: %s\n", err);
         return rc;
     }
-    if (o->command == AGENT_CMD_HELP) {
-        usage(stdout);
+    if (o->help || o->command == AGENT_CMD_HELP) {
+        usage(stdout, o->command == AGENT_CMD_HELP ? o->help_topic : o->command);
         return AGENT_EXIT_OK;
     }
-    if (o->command == AGENT_CMD_VERSION) {
+    if (o->version || o->command == AGENT_CMD_VERSION) {
         printf("hubkey %s\n", HUBKEY_VERSION);
         return AGENT_EXIT_OK;
     }
     if (o->command == AGENT_CMD_NONE) {
-        usage(stderr);
+        usage(stderr, AGENT_CMD_NONE);
         return AGENT_EXIT_USAGE;
     }
     if (!o->chip_set) {
@@ -1563,10 +1970,12 @@ int main(int argc, char **argv)
     }
     agent_options_init(o);
     a->o = o;
+    agent_sock_init(&a->sock);
     char *config_text = NULL;
     int rc = agent_main(a, argc, argv, &config_text);
     for (size_t i = 0; i < a->q_count; i++)
         free(q_at(a, i)->data);
+    agent_sock_close(&a->sock);
     if (a->posix_open)
         hk_posix_deinit(&a->posix);
     agent_chip_close(&a->chip);
