@@ -100,6 +100,10 @@ static char *like_pattern(const char *q)
     " OR r.enrollment_name LIKE ?1 ESCAPE '\\' OR d.sha256 LIKE ?1 ESCAPE '\\'"                  \
     " OR d.sha1 LIKE ?1 ESCAPE '\\' OR r.reg_id LIKE ?1 ESCAPE '\\') "
 
+#define LAST_SEEN(T)                                                                             \
+    "NULLIF(max(COALESCE(last_connection,''),COALESCE((SELECT t.time FROM telemetry t"           \
+    " WHERE t.device_id=" T ".device_id AND t.hub=" T ".hub ORDER BY t.id DESC LIMIT 1),'')),'')"
+
 json_t *hkc_console_devices(sqlite3 *db, const char *q, const char *sort, bool desc,
                             int64_t offset, int64_t limit, const char **out_err)
 {
@@ -118,16 +122,25 @@ json_t *hkc_console_devices(sqlite3 *db, const char *q, const char *sort, bool d
         return NULL;
     }
     char *pattern = q && *q ? like_pattern(q) : NULL;
-    json_t *count = hkc_db_row(db, DEVICE_ROWS "SELECT count(*) AS n FROM rows", "s", pattern);
+    json_t *count = pattern ? hkc_db_row(db, DEVICE_ROWS "SELECT count(*) AS n FROM rows", "s", pattern)
+                            : hkc_db_row(db, "SELECT count(*) AS n FROM devices", NULL);
     /* last_seen: the later of the last connection event and the newest
-     * message (ISO 8601 UTC texts compare as strings). */
-    char *sql = hkc_printf(
-        DEVICE_ROWS
-        ", seen AS (SELECT rows.*, (SELECT t.time FROM telemetry t WHERE t.device_id=rows.device_id"
-        " AND t.hub=rows.hub ORDER BY t.id DESC LIMIT 1) AS last_telemetry FROM rows)"
-        " SELECT seen.*, NULLIF(max(COALESCE(last_connection,''),COALESCE(last_telemetry,'')),'')"
-        " AS last_seen FROM seen ORDER BY %s %s, hub, device_id LIMIT ?2 OFFSET ?3",
-        order, desc ? "DESC" : "ASC");
+     * message (ISO 8601 UTC texts compare as strings). It costs an index
+     * seek per device, so it is computed for the page's rows only, unless
+     * the list is sorted by it. */
+    const char *dir = desc ? "DESC" : "ASC";
+    char *sql;
+    if (strcmp(order, "last_seen") == 0)
+        sql = hkc_printf(DEVICE_ROWS ", page AS (SELECT rows.*, " LAST_SEEN("rows") " AS last_seen FROM rows)"
+                                     " SELECT * FROM page ORDER BY last_seen %s, hub, device_id"
+                                     " LIMIT ?2 OFFSET ?3",
+                         dir);
+    else
+        sql = hkc_printf(DEVICE_ROWS ", page AS (SELECT * FROM rows ORDER BY %s %s, hub, device_id"
+                                     " LIMIT ?2 OFFSET ?3)"
+                                     " SELECT page.*, " LAST_SEEN("page") " AS last_seen FROM page"
+                                     " ORDER BY %s %s, hub, device_id",
+                         order, dir, order, dir);
     json_t *items = hkc_db_query(db, sql, "sii", pattern, limit, offset);
     free(sql);
     free(pattern);
