@@ -50,6 +50,12 @@ json_t *hkc_console_overview(sqlite3 *db)
         json_decref(totals);
         return NULL;
     }
+    json_t *recent = hkc_db_query(db,
+                                  "SELECT reg_id, device_id, hub, status, enrollment_kind,"
+                                  " enrollment_name, count, updated FROM registrations"
+                                  " ORDER BY updated DESC LIMIT 10",
+                                  NULL);
+    json_object_set_new(totals, "recent_registrations", recent ? recent : json_array());
     char now[40];
     hkc_time_utc(now, sizeof(now));
     json_object_set_new(totals, "hubs", hubs);

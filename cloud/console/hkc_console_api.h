@@ -17,7 +17,8 @@
 #define HKC_CONSOLE_PAGE_MAX 500
 
 /* Hubs with their device and connected counts, totals, registrations in
- * the last hour, the newest telemetry id. NULL on a storage error. */
+ * the last hour, the ten latest registrations, the newest telemetry id.
+ * NULL on a storage error. */
 json_t *hkc_console_overview(sqlite3 *db);
 
 /* One page of the device list. q (may be NULL or "") searches device ID,

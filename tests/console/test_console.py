@@ -139,6 +139,8 @@ def scenario_http(env):
           f"sorted page: {r}")
     r = env.get_json("/api/devices?limit=5&offset=10")
     check([d["device_id"] for d in r["items"]] == ["dev-8", "dev-9"], f"last page: {r['items']}")
+    r = env.get_json("/api/devices?limit=3&sort=last_seen&order=desc")
+    check(len(r["items"]) == 3 and r["sort"] == "last_seen" and r["desc"], f"by last seen: {r}")
     r = env.get_json("/api/devices?q=hub-1")
     check([d["device_id"] for d in r["items"]] == ["dev-1"], f"search by hub: {r['items']}")
     r = env.get_json("/api/devices?q=_")
@@ -260,6 +262,8 @@ def scenario_fleet(env):
         per_hub = b.eval("[...document.querySelectorAll('#hub-table .hub-devices')].map(e => +e.textContent)")
         check(sum(per_hub) == n, f"devices per hub {per_hub}")
         check(b.eval("document.getElementById('ov-connected').textContent") == "0", "connected after provision")
+        regs = b.eval("[...document.querySelectorAll('#recent-registrations tbody tr td:nth-child(2)')].map(e => e.textContent)")
+        check(regs == ["assigned"] * n, f"latest registrations on the overview: {regs}")
 
         # Two agents stay connected: hubkey run, telemetry from standard input.
         runners = []

@@ -73,8 +73,12 @@ function connectEvents() {
   });
   es.addEventListener('change', (ev) => {
     state.overview = JSON.parse(ev.data);
-    if (state.view && state.view.onChange && !refreshTimer) {
-      refreshTimer = setTimeout(() => { refreshTimer = null; state.view.onChange(); }, 100);
+    if (!refreshTimer) {
+      // The view may have changed by the time the timer fires.
+      refreshTimer = setTimeout(() => {
+        refreshTimer = null;
+        if (state.view && state.view.onChange) state.view.onChange().catch(() => {});
+      }, 100);
     }
   });
 }
@@ -214,6 +218,14 @@ function overviewView() {
             el('td', { class: 'hub-connected', text: txt(h.connected) }),
             el('td', { text: txt(h.disabled) }), el('td', {}, bar));
         }))),
+      el('h3', { text: 'Latest DPS registrations' }),
+      el('table', { id: 'recent-registrations' },
+        el('thead', {}, el('tr', {}, ...['registration ID', 'status', 'assigned hub', 'enrollment', 'count', 'time (UTC)'].map((h) => el('th', { text: h })))),
+        el('tbody', {}, (o.recent_registrations || []).map((r) => el('tr', {},
+          el('td', { class: 'mono' }, r.hub && r.device_id ? el('a', { href: deviceHref(r.hub, r.device_id), text: r.reg_id }) : r.reg_id),
+          el('td', { text: txt(r.status) }), el('td', { text: txt(r.hub) }),
+          el('td', { text: txt(r.enrollment_kind) + ' ' + txt(r.enrollment_name) }),
+          el('td', { text: txt(r.count) }), el('td', { class: 'mono', text: shortTime(r.updated) }))))),
       el('p', { class: 'muted', text: 'State as of ' + shortTime(o.time) + '. Updates live.' }));
   }
   return { node: root, render, onChange: render };
