@@ -289,6 +289,16 @@ bool hkc_db_connection_set(sqlite3 *db, const char *hub, const char *device_id, 
                        "ssis", hub, device_id, (int64_t)connected, now) >= 0;
 }
 
+bool hkc_db_connections_reset(sqlite3 *db)
+{
+    char now[40];
+    hkc_time_utc(now, sizeof(now));
+    return hkc_db_exec(db,
+                       "UPDATE connections SET connected=0, last_disconnect=?1, last_seen=?1 "
+                       "WHERE connected<>0",
+                       "s", now) >= 0;
+}
+
 const char *hkc_row_str(const json_t *row, const char *col)
 {
     return json_string_value(json_object_get(row, col));

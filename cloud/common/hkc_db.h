@@ -50,6 +50,9 @@ bool hkc_db_set(sqlite3 *db, const char *key, const char *value);
  * last_disconnect, and last_seen, all at the current UTC time. */
 bool hkc_db_connection_set(sqlite3 *db, const char *hub, const char *device_id, bool connected);
 
+/* Marks every device disconnected (now): the broker starts or stops. */
+bool hkc_db_connections_reset(sqlite3 *db);
+
 /* Convenience accessors on a row object: NULL/0 when absent or of another type. */
 const char *hkc_row_str(const json_t *row, const char *col);
 int64_t hkc_row_int(const json_t *row, const char *col);

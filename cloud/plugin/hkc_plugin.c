@@ -1876,7 +1876,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
     /* Method calls left in flight by a previous broker can never be answered. */
     hkc_db_exec(c->db, "UPDATE commands SET state='done', status=504 WHERE state='sent'", NULL);
     /* Nobody is connected to a broker that is only starting. */
-    hkc_db_exec(c->db, "UPDATE connections SET connected=0 WHERE connected<>0", NULL);
+    hkc_db_connections_reset(c->db);
 
     int rc = mosquitto_callback_register(identifier, MOSQ_EVT_BASIC_AUTH, cb_basic_auth, NULL, c);
     rc = rc ? rc : mosquitto_callback_register(identifier, MOSQ_EVT_ACL_CHECK, cb_acl_check, NULL, c);
@@ -1901,6 +1901,8 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int 
     mosquitto_callback_unregister(c->pid, MOSQ_EVT_MESSAGE, cb_message, NULL);
     mosquitto_callback_unregister(c->pid, MOSQ_EVT_TICK, cb_tick, NULL);
     mosquitto_callback_unregister(c->pid, MOSQ_EVT_DISCONNECT, cb_disconnect, NULL);
+    /* The broker is stopping: its connections end with it. */
+    hkc_db_connections_reset(c->db);
     while (c->clients) {
         struct client *cl = c->clients;
         c->clients = cl->next;

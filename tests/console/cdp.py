@@ -126,6 +126,8 @@ class Browser:
         args = [self.exe, "--headless=new", "--disable-gpu", "--no-first-run",
                 "--no-default-browser-check", "--disable-extensions",
                 "--disable-background-networking", "--disable-sync",
+                # containers often give /dev/shm only 64 MB
+                "--disable-dev-shm-usage",
                 "--remote-debugging-port=0", "--remote-debugging-address=127.0.0.1",
                 f"--user-data-dir={self.profile}",
                 f"--window-size={self.width},{self.height}", "about:blank"]

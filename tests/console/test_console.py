@@ -344,6 +344,10 @@ def scenario_fleet(env):
         b.goto(c["base"] + "#/")
         b.wait_for("document.body.dataset.ready === '#/' && "
                    "document.getElementById('ov-connected').textContent === '1'", 10, "the disconnect on the overview")
+        # The cloud stops: nobody is connected any more.
+        env.cloud("stop")
+        b.wait_for("document.getElementById('ov-connected').textContent === '0'", 10,
+                   "the stopped cloud on the overview")
         errors = [m for m in b.console if "exception" in m]
         check(not errors, f"page errors: {errors}")
         for p in runners[:1]:

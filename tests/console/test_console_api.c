@@ -378,6 +378,15 @@ static void test_overview_device_telemetry(void)
     HK_CHECK_EQ(json_array_size(rows), 1);
     json_decref(rows);
     HK_CHECK_EQ(hkc_console_telemetry_last(db), 3);
+    /* The broker starts or stops: nobody connected, the time recorded. */
+    HK_CHECK(hkc_db_connections_reset(db));
+    o = hkc_console_overview(db);
+    HK_CHECK_EQ(json_integer_value(json_object_get(o, "connected")), 0);
+    json_decref(o);
+    json_t *c = hkc_db_row(db, "SELECT * FROM connections WHERE device_id='a'", NULL);
+    HK_CHECK(hkc_row_str(c, "last_disconnect") != NULL);
+    HK_CHECK(strcmp(hkc_row_str(c, "last_disconnect"), hkc_row_str(c, "last_seen")) == 0);
+    json_decref(c);
     hkc_db_close(db);
 }
 
