@@ -83,6 +83,7 @@ class Env:
         self.cloud_bin = os.environ["HUBKEY_CLOUD"]
         self.procs = []
         self.console = None
+        self.consoles = []
         self.port = None
 
     # ---- processes
@@ -113,6 +114,7 @@ class Env:
                    "token": m.group(4), "url": m.group(0)}
         if self.console is None:
             self.console = console
+        self.consoles.append(console)
         return console
 
     def bg(self, args, **kw):
@@ -129,7 +131,7 @@ class Env:
                 except subprocess.TimeoutExpired:
                     p.kill()
                     p.wait()
-        for c in [self.console] if self.console else []:
+        for c in self.consoles:
             err = c["proc"].stderr.read() if c["proc"].stderr else ""
             if "Sanitizer" in err or "runtime error:" in err:
                 print(err, file=sys.stderr)
