@@ -238,6 +238,14 @@ def scenario_hostile(env):
         check(b.eval(NO_INJECTION), "markup from a device was interpreted on the telemetry page")
         errors = [m for m in b.console if "exception" in m]
         check(not errors, f"page errors: {errors}")
+    # A read-only console shows the device without any action.
+    ro = env.start_console("--read-only")
+    with Browser() as b:
+        b.goto(ro["base"] + "#/device/" + quote(HUB1, safe="") + "/" + quote(HOSTILE_ID, safe=""))
+        b.wait_for("document.querySelector('#device-telemetry tbody tr') !== null", 20, "the read-only device page")
+        check(b.eval("document.getElementById('actions') === null"), "the read-only page offers actions")
+        check(b.eval("document.getElementById('mode').textContent") == "read-only", "mode label")
+        check(b.eval(NO_INJECTION), "markup from a device was interpreted on the read-only page")
 
 
 # ---------------------------------------------------------------- fleet
