@@ -9,7 +9,9 @@
     test_console.py hostile   device IDs, telemetry (body and properties) and
                               twin keys holding markup and script: headless
                               Chromium shows them as text on every page, no
-                              element is injected and no script runs
+                              element is injected and no script runs; a desired
+                              patch and disable/enable made on the page reach
+                              the CLI; a read-only console offers no action
     test_console.py fleet     a hubkey-factory batch provisions through the
                               agent; the overview and device list in Chromium
                               show the fleet and the connection state; a
@@ -226,6 +228,22 @@ def scenario_hostile(env):
         props = b.eval("document.querySelector('#device-telemetry .tm-props').textContent")
         check(HOSTILE_PROP + "=" + HOSTILE_VALUE in props, f"properties shown as {props!r}")
         check(b.eval(NO_INJECTION), "markup from a device was interpreted on the device page")
+        # Actions from the page: a desired patch and disable, then enable again.
+        b.eval("document.getElementById('twin-patch').value = '{\"interval\": 7}';"
+               "document.querySelector('#twin-result').previousSibling.firstChild.click()")
+        b.wait_for("document.getElementById('twin-result').textContent === 'desired $version 3'", 10,
+                   "the patch's answer")
+        b.wait_for("JSON.parse(document.getElementById('twin-desired').textContent).interval === 7", 10,
+                   "the patched desired properties")
+        check(json.loads(env.cloud("twin", "show", HOSTILE_ID).stdout)["properties"]["desired"]["interval"] == 7,
+              "the CLI does not see the patch made on the page")
+        b.eval("document.getElementById('enable-button').click()")
+        b.wait_for("document.getElementById('enable-result').textContent === 'disabled' && "
+                   "document.getElementById('enable-button').textContent === 'Enable device'", 10, "disable")
+        check(json.loads(env.cloud("devices", "--json").stdout)[0]["enabled"] == 0, "the CLI sees the device enabled")
+        b.eval("document.getElementById('enable-button').click()")
+        b.wait_for("document.getElementById('enable-result').textContent === 'enabled' && "
+                   "document.getElementById('enable-button').textContent === 'Disable device'", 10, "enable")
         # The telemetry page, with a message arriving live over the event stream.
         b.goto(c["base"] + "#/telemetry")
         b.wait_for("document.body.dataset.ready === '#/telemetry' && "

@@ -303,7 +303,7 @@ function actionPanel(title, fields, button, run) {
     }
     btn.disabled = false;
   });
-  return { form, result };
+  return { form, result, btn };
 }
 
 function deviceView(hub, id) {
@@ -313,7 +313,8 @@ function deviceView(hub, id) {
   const tm = telemetryTable('device-telemetry', false);
   const dyn = el('div');
   let actions = null;
-  function buildActions(dev) {
+  let current = null; // the device as last rendered
+  function buildActions() {
     const who = { hub, device_id: id };
     const c2dBody = el('textarea', { id: 'c2d-body', rows: 2, placeholder: 'message body' });
     const c2dProps = el('input', { id: 'c2d-props', placeholder: 'properties: name=value&name2=value2', size: 40 });
@@ -343,13 +344,14 @@ function deviceView(hub, id) {
     });
     twin.result.id = 'twin-result';
     const toggle = actionPanel('Enable or disable', [el('p', { class: 'muted', text: 'A disabled device is disconnected and refused until enabled.' })],
-      dev.enabled ? 'Disable device' : 'Enable device', async () => {
-        const r = await post('/api/enable', { ...who, enabled: !dev.enabled });
+      'Disable device', async () => {
+        const r = await post('/api/enable', { ...who, enabled: !current.enabled });
         await render();
         return { ...r, text: r.ok ? (r.body.enabled ? 'enabled' : 'disabled') : r.body.error };
       });
     toggle.result.id = 'enable-result';
-    return el('div', { class: 'grid', id: 'actions' }, c2d.form, method.form, twin.form, toggle.form);
+    toggle.btn.id = 'enable-button';
+    return { node: el('div', { class: 'grid', id: 'actions' }, c2d.form, method.form, twin.form, toggle.form), toggle: toggle.btn };
   }
   async function render() {
     const q = new URLSearchParams({ hub, id });
@@ -391,9 +393,9 @@ function deviceView(hub, id) {
           el('td', { class: 'state-' + m.state, text: m.state === 'done' ? (m.kind === 'c2d' ? 'delivered' : 'done') : m.state }),
           el('td', { text: txt(m.status) }), el('td', { class: 'mono', text: txt(m.response) }),
           el('td', { class: 'mono', text: shortTime(m.created) }))))));
-    if (!state.readOnly && (!actions || actions.enabled !== d.enabled)) {
-      actions = { enabled: d.enabled, node: buildActions(d) };
-    }
+    current = d;
+    if (!state.readOnly && !actions) actions = buildActions();
+    if (actions) actions.toggle.textContent = d.enabled ? 'Disable device' : 'Enable device';
     return d;
   }
   root.append(dyn);
@@ -404,13 +406,8 @@ function deviceView(hub, id) {
     root.append(el('h3', { text: 'Live telemetry' }), plot.node, tm);
     for (const row of d.telemetry.slice().reverse()) { plot.add(row); prependRow(tm, telemetryRow(row, false), 100); }
   }
-  async function refresh() {
-    await render();
-    const slot = document.getElementById('actions-slot');
-    if (slot && actions && slot.firstChild !== actions.node) clear(slot).appendChild(actions.node);
-  }
   return {
-    node: root, render: first, onChange: refresh,
+    node: root, render: first, onChange: render,
     onTelemetry(row) {
       if (row.hub !== hub || row.device_id !== id) return;
       plot.add(row);
