@@ -2041,7 +2041,10 @@ int main(int argc, char **argv)
     else if (strcmp(cmd, "fault") == 0)
         rc = cmd_settings(&c, true);
     else if (strcmp(cmd, "console") == 0) {
-        rc = open_db(&c, true) ? hkc_console_main(c.db_path, c.argc, c.argv) : EX_STATE;
+        struct hkc_console_options o;
+        rc = hkc_console_parse(c.argc, c.argv, &o);
+        if (!rc && !o.help)
+            rc = open_db(&c, true) ? hkc_console_run(c.db_path, &o) : EX_STATE;
     }
     else {
         rc = fail(EX_USAGE, "unknown command '%s'", cmd);

@@ -504,21 +504,24 @@ static void usage(FILE *f)
           f);
 }
 
-int hkc_console_main(const char *db_path, int argc, char **argv)
+int hkc_console_parse(int argc, char **argv, struct hkc_console_options *out)
 {
-    long long port = DEFAULT_PORT;
-    bool read_only = false;
+    memset(out, 0, sizeof(*out));
+    out->port = DEFAULT_PORT;
     for (int i = 0; i < argc; i++) {
+        long long port;
         if (strcmp(argv[i], "--port") == 0) {
             if (i + 1 >= argc || !parse_long(argv[i + 1], 0, 65535, 0, &port)) {
                 fprintf(stderr, "hubkey-cloud: console --port needs a port number 0..65535\n");
                 return 2;
             }
+            out->port = (long)port;
             i++;
         } else if (strcmp(argv[i], "--read-only") == 0) {
-            read_only = true;
+            out->read_only = true;
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
+            out->help = true;
             return 0;
         } else {
             fprintf(stderr, "hubkey-cloud: console: unknown argument '%s'\n", argv[i]);
@@ -526,6 +529,13 @@ int hkc_console_main(const char *db_path, int argc, char **argv)
             return 1;
         }
     }
+    return 0;
+}
+
+int hkc_console_run(const char *db_path, const struct hkc_console_options *o)
+{
+    long port = o->port;
+    bool read_only = o->read_only;
     struct console k = {.db_path = db_path, .read_only = read_only};
     pthread_mutex_init(&k.pool_mu, NULL);
     unsigned char rnd[16];
@@ -554,7 +564,7 @@ int hkc_console_main(const char *db_path, int argc, char **argv)
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, &k, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)CONNECTION_LIMIT, MHD_OPTION_END);
     if (!d) {
-        fprintf(stderr, "hubkey-cloud: console: cannot listen on 127.0.0.1:%lld (in use?)\n",
+        fprintf(stderr, "hubkey-cloud: console: cannot listen on 127.0.0.1:%ld (in use?)\n",
                 port);
         return 4;
     }

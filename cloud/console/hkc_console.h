@@ -8,9 +8,21 @@
 #ifndef HKC_CONSOLE_H
 #define HKC_CONSOLE_H
 
-/* `hubkey-cloud console [--port N] [--read-only]`: serves until SIGINT or
- * SIGTERM. argv holds the arguments after `console`. Returns the CLI's exit
- * code (0, 1 usage, 2 bad value, 3 state, 4 the server could not start). */
-int hkc_console_main(const char *db_path, int argc, char **argv);
+#include <stdbool.h>
+
+struct hkc_console_options {
+    long port;      /* 0: any free port */
+    bool read_only; /* no token, every action refused */
+    bool help;      /* --help given: usage printed, nothing to run */
+};
+
+/* Parses the arguments after `console`: [--port N] [--read-only] [--help].
+ * Returns 0, or the CLI's exit code after printing the problem (1 unknown
+ * argument, 2 bad value). */
+int hkc_console_parse(int argc, char **argv, struct hkc_console_options *out);
+
+/* Serves the console over the state in db_path until SIGINT or SIGTERM.
+ * Returns the CLI's exit code (0, or 4 when the server cannot start). */
+int hkc_console_run(const char *db_path, const struct hkc_console_options *o);
 
 #endif /* HKC_CONSOLE_H */

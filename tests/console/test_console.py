@@ -26,6 +26,7 @@ stops them at the end. Waits are bounded polls of a condition, never sleeps.
 """
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -49,7 +50,22 @@ def add_device(env, device_id, hub=HUB1):
 
 # ---------------------------------------------------------------- http
 def scenario_http(env):
+    # The command line: exit codes and messages.
+    r = env.cloud("console", check_rc=False)
+    check(r.returncode == 3 and "run `hubkey-cloud start` first" in r.stderr, f"console without state: {r}")
+    r = env.cloud("console", "--help", check_rc=False)
+    check(r.returncode == 0 and "--read-only" in r.stdout, f"console --help: {r}")
     env.start_cloud()
+    for args, rc, text in ((["--port", "70000"], 2, "0..65535"), (["--port"], 2, "0..65535"),
+                           (["--bogus"], 1, "unknown argument '--bogus'")):
+        r = env.cloud("console", *args, check_rc=False)
+        check(r.returncode == rc and text in r.stderr, f"console {args}: {r}")
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    r = env.cloud("console", "--port", busy.getsockname()[1], check_rc=False)
+    busy.close()
+    check(r.returncode == 4 and "cannot listen on 127.0.0.1" in r.stderr, f"console on a busy port: {r}")
     c = env.start_console()
     port = c["port"]
     # Bound to loopback only: the listening socket in /proc/net/tcp is 127.0.0.1.
