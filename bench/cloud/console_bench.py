@@ -181,9 +181,14 @@ def main():
                     else setTimeout(poll, 1);
                   })();
                 })"""
-                nexts = [b.eval(step.replace("ACTION", "document.getElementById('page-next').click()"))
-                         for _ in range(min(reps, n // 50 - 1))]
-                all_ok &= row("page: next page (50 rows)", nexts)
+                fetch_ms = ("(e => e ? e.duration : 0)(performance.getEntriesByType('resource')"
+                            ".filter(e => e.name.includes('/api/devices')).pop())")
+                nexts, fetches = [], []
+                for _ in range(min(reps, n // 50 - 1)):
+                    nexts.append(b.eval(step.replace("ACTION", "document.getElementById('page-next').click()")))
+                    fetches.append(b.eval(fetch_ms))
+                all_ok &= row("page: next page (50 rows)", nexts,
+                              "of which the request: p50 %.1f, max %.1f" % (statistics.median(fetches), max(fetches)))
                 sorts = []
                 for i in range(reps // 3 or 1):
                     key = ["last_seen", "connected", "enrollment"][i % 3]
