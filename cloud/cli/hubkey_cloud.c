@@ -41,6 +41,7 @@
 #include "hkc_console.h"
 #include "hkc_db.h"
 #include "hkc_pki.h"
+#include "hkc_twin.h"
 #include "hkc_util.h"
 
 enum { EX_OK = 0, EX_USAGE = 1, EX_INPUT = 2, EX_STATE = 3, EX_BROKER = 4, EX_METHOD = 5 };
@@ -1712,7 +1713,7 @@ static int cmd_twin(struct cli *c)
         char *err = NULL;
         rc = hkc_act_twin_patch(c->db, h, c->argv[0], patch, &version, &err);
         if (rc)
-            fail(rc, "twin set: %s", err);
+            fail(rc, "%s", err);
         else
             printf("desired properties of %s set, $version %lld\n", c->argv[0],
                    (long long)version);
@@ -1723,17 +1724,8 @@ static int cmd_twin(struct cli *c)
     } else {
         json_t *dev = hkc_db_row(c->db, "SELECT * FROM devices WHERE hub=? AND device_id=?", "ss",
                                  h, c->argv[0]);
-        json_t *desired = json_loads(hkc_row_str(dev, "desired"), 0, NULL);
-        json_t *reported = json_loads(hkc_row_str(dev, "reported"), 0, NULL);
-        if (!desired)
-            desired = json_object();
-        if (!reported)
-            reported = json_object();
-        json_object_set_new(desired, "$version", json_integer(hkc_row_int(dev, "desired_version")));
-        json_object_set_new(reported, "$version",
-                            json_integer(hkc_row_int(dev, "reported_version")));
-        json_t *twin = json_pack("{s:s,s:s,s:{s:o,s:o}}", "deviceId", c->argv[0], "hub", h,
-                                 "properties", "desired", desired, "reported", reported);
+        json_t *twin = json_pack("{s:s,s:s,s:o}", "deviceId", c->argv[0], "hub", h,
+                                 "properties", hkc_twin_doc(dev));
         char *s = json_dumps(twin, JSON_INDENT(2));
         printf("%s\n", s);
         free(s);

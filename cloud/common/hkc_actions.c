@@ -7,11 +7,13 @@
 #define _GNU_SOURCE
 #include "hkc_actions.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "hkc_db.h"
+#include "hkc_twin.h"
 #include "hkc_util.h"
 
 static int act_fail(char **out_err, int status, char *msg)
@@ -129,40 +131,26 @@ int hkc_act_twin_patch(sqlite3 *db, const char *hub, const char *device_id, cons
         return act_fail(out_err, HKC_ACT_INPUT,
                         hkc_strdup("the desired patch must be a JSON object"));
     if (!hkc_db_begin(db))
-        return act_fail(out_err, HKC_ACT_STATE, hkc_strdup("storage error"));
-    json_t *dev = hkc_db_row(db, "SELECT desired, desired_version FROM devices WHERE "
-                                 "hub=? AND device_id=?",
-                             "ss", hub, device_id);
-    if (!dev) {
+        return act_fail(out_err, HKC_ACT_STATE, hkc_strdup("the database could not be updated"));
+    /* The twin rule (merge, version) is hkc_twin's, shared with the plugin. */
+    int64_t version = hkc_twin_update(db, hub, device_id, HKC_TWIN_DESIRED, patch);
+    if (version <= 0) {
         hkc_db_rollback(db);
-        return act_fail(out_err, HKC_ACT_STATE, hkc_printf("no device %s in hub %s", device_id,
-                                                           hub));
+        return act_fail(out_err, HKC_ACT_STATE,
+                        version == 0 ? hkc_printf("no device %s in hub %s", device_id, hub)
+                                     : hkc_strdup("the database could not be updated"));
     }
-    json_t *desired = json_loads(hkc_row_str(dev, "desired"), 0, NULL);
-    if (!json_is_object(desired)) {
-        json_decref(desired);
-        desired = json_object();
-    }
-    hkc_json_merge(desired, patch);
-    int64_t version = hkc_row_int(dev, "desired_version") + 1;
-    char *text = json_dumps(desired, JSON_COMPACT);
     json_t *sent = json_deep_copy(patch);
     json_object_set_new(sent, "$version", json_integer(version));
     char *ptext = json_dumps(sent, JSON_COMPACT);
     char vs[24];
     snprintf(vs, sizeof(vs), "%lld", (long long)version);
-    bool ok = hkc_db_exec(db, "UPDATE devices SET desired=?, desired_version=? WHERE hub=? AND "
-                              "device_id=?",
-                          "siss", text, version, hub, device_id) > 0 &&
-              queue_command(db, "twin", hub, device_id, vs, ptext, NULL, 0) >= 0;
+    bool ok = queue_command(db, "twin", hub, device_id, vs, ptext, NULL, 0) >= 0;
     ok = ok ? hkc_db_commit(db) : (hkc_db_rollback(db), false);
-    free(text);
     free(ptext);
     json_decref(sent);
-    json_decref(desired);
-    json_decref(dev);
     if (!ok)
-        return act_fail(out_err, HKC_ACT_STATE, hkc_strdup("storage error"));
+        return act_fail(out_err, HKC_ACT_STATE, hkc_strdup("the database could not be updated"));
     if (out_version)
         *out_version = version;
     return HKC_ACT_OK;

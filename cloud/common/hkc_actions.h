@@ -48,8 +48,9 @@ int hkc_act_c2d_send(sqlite3 *db, const char *hub, const char *device_id, const 
  * (then the inner object). *out_patch is owned by the caller. */
 int hkc_act_twin_patch_parse(const char *text, json_t **out_patch, char **out_err);
 
-/* Merges patch into the device's desired properties, bumps their $version
- * (into *out_version) and queues the patch for a connected device. */
+/* Applies patch to the device's desired properties by the twin rule
+ * (hkc_twin_update: merge patch, $version + 1, into *out_version) and queues
+ * the patch with its $version for a connected device, in one transaction. */
 int hkc_act_twin_patch(sqlite3 *db, const char *hub, const char *device_id, const json_t *patch,
                        int64_t *out_version, char **out_err);
 
