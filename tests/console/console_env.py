@@ -99,7 +99,7 @@ class Env:
     def start_cloud(self):
         self.port = free_port()
         self.cloud("start", "--port", self.port, "--hubs", 2)
-        self.scope = json.loads(self.cloud("status", "--json").stdout)["idScope"]
+        self.scope = json.loads(self.cloud("status", "--json").stdout)["id_scope"]
         self.cloud("config", "set", "retry-after", "0")
 
     def start_console(self, *extra):
