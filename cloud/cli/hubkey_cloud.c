@@ -37,6 +37,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "hkc_actions.h"
+#include "hkc_console.h"
 #include "hkc_db.h"
 #include "hkc_pki.h"
 #include "hkc_twin.h"
@@ -1469,21 +1471,11 @@ static int cmd_ca(struct cli *c)
 /* Finds the hub of a device: the --hub given, or the only hub that has it. */
 static char *resolve_hub(struct cli *c, const char *device_id, const char *hub, int *rc)
 {
-    json_t *rows = hub ? hkc_db_query(c->db,
-                                      "SELECT hub FROM devices WHERE device_id=? AND hub=? "
-                                      "COLLATE NOCASE",
-                                      "ss", device_id, hub)
-                       : hkc_db_query(c->db, "SELECT hub FROM devices WHERE device_id=?", "s",
-                                      device_id);
-    size_t n = json_array_size(rows);
-    char *out = NULL;
-    if (n == 1)
-        out = hkc_strdup(hkc_row_str(json_array_get(rows, 0), "hub"));
-    else if (n == 0)
-        *rc = fail(EX_STATE, "no device %s%s%s", device_id, hub ? " in hub " : "", hub ? hub : "");
-    else
-        *rc = fail(EX_USAGE, "device %s exists in several hubs: name one with --hub", device_id);
-    json_decref(rows);
+    char *out = NULL, *err = NULL;
+    int r = hkc_act_resolve_hub(c->db, device_id, hub, &out, &err);
+    if (r)
+        *rc = fail(r, "%s", err);
+    free(err);
     return out;
 }
 
@@ -1570,11 +1562,18 @@ static int cmd_device(struct cli *c)
     char *h = resolve_hub(c, id, hub, &rc);
     if (!h)
         return rc;
-    if (strcmp(verb, "remove") == 0)
+    if (strcmp(verb, "remove") == 0) {
         hkc_db_exec(c->db, "DELETE FROM devices WHERE hub=? AND device_id=?", "ss", h, id);
-    else
-        hkc_db_exec(c->db, "UPDATE devices SET enabled=? WHERE hub=? AND device_id=?", "iss",
-                    (int64_t)(strcmp(verb, "enable") == 0), h, id);
+    } else {
+        char *err = NULL;
+        rc = hkc_act_device_enable(c->db, h, id, strcmp(verb, "enable") == 0, &err);
+        if (rc) {
+            fail(rc, "%s", err);
+            free(err);
+            free(h);
+            return rc;
+        }
+    }
     printf("device %s in %s: %sd\n", id, h, verb);
     free(h);
     return EX_OK;
@@ -1763,20 +1762,6 @@ static int cmd_telemetry(struct cli *c)
 
 /* ------------------------------------------------------------------ commands to devices */
 
-static int64_t queue_command(struct cli *c, const char *kind, const char *hub, const char *dev,
-                             const char *name, const char *payload, const char *props,
-                             int64_t timeout_ms)
-{
-    char now[40];
-    hkc_time_utc(now, sizeof(now));
-    if (hkc_db_exec(c->db,
-                    "INSERT INTO commands(kind,hub,device_id,name,payload,props,timeout_ms,"
-                    "created) VALUES(?,?,?,?,?,?,?,?)",
-                    "ssssssis", kind, hub, dev, name, payload, props, timeout_ms, now) <= 0)
-        return -1;
-    return sqlite3_last_insert_rowid(c->db);
-}
-
 static int cmd_c2d(struct cli *c)
 {
     if (c->argc < 1 || strcmp(c->argv[0], "send") != 0)
@@ -1800,28 +1785,20 @@ static int cmd_c2d(struct cli *c)
     int rc = missing ? fail(EX_USAGE, "%s needs a value", c->missing_opt) : check_leftovers(c, 2);
     if (!rc && c->argc < 2)
         rc = fail(EX_USAGE, "usage: c2d send DEVICE_ID BODY [--hub HUB] [--prop NAME=VALUE]...");
-    if (!rc && strlen(c->argv[1]) > 65536)
+    if (!rc && strlen(c->argv[1]) > HKC_C2D_MAX)
         rc = fail(EX_INPUT, "C2D messages are limited to 64 KB");
     if (!rc && !open_db(c, true))
         rc = EX_STATE;
     char *h = rc ? NULL : resolve_hub(c, c->argv[0], hub, &rc);
     if (h) {
-        json_t *pending = hkc_db_row(c->db,
-                                     "SELECT count(*) AS n FROM commands WHERE kind='c2d' AND "
-                                     "state='queued' AND hub=? AND device_id=?",
-                                     "ss", h, c->argv[0]);
-        if (hkc_row_int(pending, "n") >= 50) {
-            rc = fail(EX_STATE, "device %s already has 50 pending C2D messages", c->argv[0]);
-        } else {
-            char *ps = json_dumps(props, JSON_COMPACT);
-            int64_t id = queue_command(c, "c2d", h, c->argv[0], NULL, c->argv[1], ps, 0);
-            free(ps);
-            if (id < 0)
-                rc = fail(EX_INPUT, "could not queue the message");
-            else
-                printf("C2D message %lld queued for %s in %s\n", (long long)id, c->argv[0], h);
-        }
-        json_decref(pending);
+        int64_t id = 0;
+        char *err = NULL;
+        rc = hkc_act_c2d_send(c->db, h, c->argv[0], c->argv[1], props, &id, &err);
+        if (rc)
+            fail(rc, "%s", err);
+        else
+            printf("C2D message %lld queued for %s in %s\n", (long long)id, c->argv[0], h);
+        free(err);
     }
     free(h);
     json_decref(props);
@@ -1851,18 +1828,12 @@ static int cmd_twin(struct cli *c)
         return fail(EX_USAGE, "usage: twin set DEVICE_ID JSON");
     json_t *patch = NULL;
     if (set) {
-        json_error_t e;
-        patch = json_loads(c->argv[1], JSON_REJECT_DUPLICATES, &e);
-        if (!json_is_object(patch)) {
-            json_decref(patch);
-            return fail(EX_INPUT, "twin set: the desired patch must be a JSON object (%s)",
-                        patch ? "got another JSON type" : e.text);
-        }
-        json_t *d = json_object_get(patch, "desired");
-        if (json_is_object(d) && json_object_size(patch) == 1) {
-            json_incref(d);
-            json_decref(patch);
-            patch = d;
+        char *err = NULL;
+        rc = hkc_act_twin_patch_parse(c->argv[1], &patch, &err);
+        if (rc) {
+            fail(rc, "twin set: %s", err);
+            free(err);
+            return rc;
         }
     }
     if (!open_db(c, true)) {
@@ -1875,24 +1846,18 @@ static int cmd_twin(struct cli *c)
         return rc;
     }
     if (set) {
-        hkc_db_begin(c->db);
-        int64_t version = hkc_twin_update(c->db, h, c->argv[0], HKC_TWIN_DESIRED, patch);
-        if (version <= 0) {
-            hkc_db_rollback(c->db);
-            rc = version == 0 ? fail(EX_STATE, "no device %s in hub %s", c->argv[0], h)
-                              : fail(EX_STATE, "twin set: the database could not be updated");
-            free(h);
-            json_decref(patch);
-            return rc;
-        }
-        json_object_set_new(patch, "$version", json_integer(version));
-        char *ptext = json_dumps(patch, JSON_COMPACT);
-        char vs[24];
-        snprintf(vs, sizeof(vs), "%lld", (long long)version);
-        queue_command(c, "twin", h, c->argv[0], vs, ptext, NULL, 0);
-        hkc_db_commit(c->db);
-        printf("desired properties of %s set, $version %lld\n", c->argv[0], (long long)version);
-        free(ptext);
+        int64_t version = 0;
+        char *err = NULL;
+        rc = hkc_act_twin_patch(c->db, h, c->argv[0], patch, &version, &err);
+        if (rc)
+            fail(rc, "%s", err);
+        else
+            printf("desired properties of %s set, $version %lld\n", c->argv[0],
+                   (long long)version);
+        free(err);
+        free(h);
+        json_decref(patch);
+        return rc;
     } else {
         json_t *dev = hkc_db_row(c->db, "SELECT * FROM devices WHERE hub=? AND device_id=?", "ss",
                                  h, c->argv[0]);
@@ -1930,13 +1895,13 @@ static int cmd_method(struct cli *c)
     if (timeout_s && !parse_int(timeout_s, 1, 300, &timeout))
         return fail(EX_INPUT, "--timeout must be 1..300 seconds");
     const char *payload = c->argc > 2 ? c->argv[2] : "null";
-    json_error_t e;
-    json_t *pj = json_loads(payload, JSON_DECODE_ANY, &e);
-    if (!pj)
-        return fail(EX_INPUT, "method payload is not JSON: %s", e.text);
-    json_decref(pj);
-    if (!*c->argv[1] || strpbrk(c->argv[1], "/+#?") || strlen(c->argv[1]) > 128)
-        return fail(EX_INPUT, "'%s' is not a valid method name", c->argv[1]);
+    char *err = NULL;
+    rc = hkc_act_method_check(c->argv[1], payload, &err);
+    if (rc) {
+        fail(rc, "%s", err);
+        free(err);
+        return rc;
+    }
     if (!open_db(c, true))
         return EX_STATE;
     long pid;
@@ -1945,34 +1910,23 @@ static int cmd_method(struct cli *c)
     char *h = resolve_hub(c, c->argv[0], hub, &rc);
     if (!h)
         return rc;
-    int64_t id = queue_command(c, "method", h, c->argv[0], c->argv[1], payload, NULL,
-                               (int64_t)timeout * 1000);
+    int status = 0;
+    char *resp = NULL;
+    rc = hkc_act_method_invoke(c->db, h, c->argv[0], c->argv[1], payload, timeout, &status, &resp,
+                               &err);
     free(h);
-    if (id < 0)
-        return fail(EX_INPUT, "could not queue the method call");
-    /* The plugin answers within timeout (504 at the deadline); allow it a margin. */
-    uint64_t deadline = hkc_now_ms() + (uint64_t)timeout * 1000u + 5000u;
-    json_t *row = NULL;
-    while (hkc_now_ms() < deadline) {
-        row = hkc_db_row(c->db, "SELECT state, status, response FROM commands WHERE id=?", "i", id);
-        if (row && strcmp(hkc_row_str(row, "state"), "done") == 0)
-            break;
-        json_decref(row);
-        row = NULL;
-        msleep(20);
+    if (rc) {
+        fail(rc, "%s", err);
+        free(err);
+        return rc;
     }
-    if (!row)
-        return fail(EX_METHOD, "no answer from the cloud (is it running?)");
-    int status = (int)hkc_row_int(row, "status");
-    const char *resp = hkc_row_str(row, "response");
-    json_t *rj = resp && *resp ? json_loads(resp, JSON_DECODE_ANY, NULL) : json_null();
-    json_t *out = json_pack("{s:i,s:o}", "status", status, "payload",
-                            rj ? rj : json_string(resp ? resp : ""));
+    json_t *rj = *resp ? json_loads(resp, JSON_DECODE_ANY, NULL) : json_null();
+    json_t *out = json_pack("{s:i,s:o}", "status", status, "payload", rj ? rj : json_string(resp));
     char *s = json_dumps(out, JSON_COMPACT);
     printf("%s\n", s);
     free(s);
+    free(resp);
     json_decref(out);
-    json_decref(row);
     return status >= 200 && status < 300 ? EX_OK : EX_METHOD;
 }
 
@@ -2218,6 +2172,13 @@ static const struct help_entry help_entries[] = {
     {"fault set", "fault set NAME VALUE",
      "Injects faults: error-rate 0..1, delay-ms N, drop STEP.\n"},
     {"fault clear", "fault clear", "Clears every fault setting.\n"},
+    {"console", "console [--port N] [--read-only]",
+     "Serves the web console on http://127.0.0.1:N/ until Ctrl-C: the fleet, each\n"
+     "device's registration, twin, commands and live telemetry, and actions (C2D,\n"
+     "direct methods, desired properties, enable/disable) through the same code as\n"
+     "these commands. The link printed at start carries the token actions need.\n\n"
+     "  --port N              default 8780; 0 picks a free port\n"
+     "  --read-only           no token, every action refused\n"},
     {"help", "help [COMMAND...]", "This text, or a command's (same as COMMAND --help).\n"},
     {"version", "version", "Prints the version (same as --version).\n"},
 };
@@ -2433,6 +2394,12 @@ int main(int argc, char **argv)
         rc = cmd_settings(&c, false);
     else if (strcmp(cmd, "fault") == 0)
         rc = cmd_settings(&c, true);
+    else if (strcmp(cmd, "console") == 0) {
+        struct hkc_console_options o;
+        rc = hkc_console_parse(c.argc, c.argv, &o);
+        if (!rc && !o.help)
+            rc = open_db(&c, true) ? hkc_console_run(c.db_path, &o) : EX_STATE;
+    }
     else {
         rc = fail(EX_USAGE, "unknown command '%s' (see hubkey-cloud --help)", cmd);
     }

@@ -46,7 +46,14 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS commands(id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT,"
     " hub TEXT, device_id TEXT, name TEXT, payload TEXT, props TEXT, timeout_ms INTEGER,"
     " state TEXT NOT NULL DEFAULT 'queued', status INTEGER, response TEXT, created TEXT);"
-    "CREATE INDEX IF NOT EXISTS commands_state ON commands(state);";
+    "CREATE INDEX IF NOT EXISTS commands_state ON commands(state);"
+    "CREATE INDEX IF NOT EXISTS commands_device ON commands(device_id);"
+    /* Hub connections as the broker plugin saw them: connected now (0/1), the
+     * times of the last connect and disconnect, last_seen the later of them. */
+    "CREATE TABLE IF NOT EXISTS connections(hub TEXT NOT NULL, device_id TEXT NOT NULL,"
+    " connected INTEGER NOT NULL DEFAULT 0, last_connect TEXT, last_disconnect TEXT,"
+    " last_seen TEXT, PRIMARY KEY(hub, device_id));"
+    "CREATE INDEX IF NOT EXISTS registrations_device ON registrations(device_id);";
 
 static void (*error_hook)(void *ud, const char *msg);
 static void *error_hook_ud;
@@ -266,6 +273,30 @@ bool hkc_db_set(sqlite3 *db, const char *key, const char *value)
     return hkc_db_exec(db, "INSERT INTO settings(key,value) VALUES(?,?) "
                            "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
                        "ss", key, value) >= 0;
+}
+
+bool hkc_db_connection_set(sqlite3 *db, const char *hub, const char *device_id, bool connected)
+{
+    char now[40];
+    hkc_time_utc(now, sizeof(now));
+    return hkc_db_exec(db,
+                       "INSERT INTO connections(hub,device_id,connected,last_connect,"
+                       "last_disconnect,last_seen) VALUES(?1,?2,?3,CASE WHEN ?3 THEN ?4 END,"
+                       "CASE WHEN ?3 THEN NULL ELSE ?4 END,?4) ON CONFLICT(hub,device_id) DO "
+                       "UPDATE SET connected=?3, last_seen=?4, last_connect=CASE WHEN ?3 THEN ?4 "
+                       "ELSE last_connect END, last_disconnect=CASE WHEN ?3 THEN last_disconnect "
+                       "ELSE ?4 END",
+                       "ssis", hub, device_id, (int64_t)connected, now) >= 0;
+}
+
+bool hkc_db_connections_reset(sqlite3 *db)
+{
+    char now[40];
+    hkc_time_utc(now, sizeof(now));
+    return hkc_db_exec(db,
+                       "UPDATE connections SET connected=0, last_disconnect=?1, last_seen=?1 "
+                       "WHERE connected<>0",
+                       "s", now) >= 0;
 }
 
 const char *hkc_row_str(const json_t *row, const char *col)

@@ -4,7 +4,7 @@
  * running cloud at its next tick and vice versa.
  *
  * Tables (see hkc_db.c for the schema): settings, cas, enrollments, hubs,
- * devices, registrations, operations, telemetry, commands.
+ * devices, registrations, operations, telemetry, commands, connections.
  */
 #ifndef HKC_DB_H
 #define HKC_DB_H
@@ -44,6 +44,14 @@ char *hkc_db_setting(sqlite3 *db, const char *key);
 int64_t hkc_db_setting_int(sqlite3 *db, const char *key, int64_t dflt);
 double hkc_db_setting_real(sqlite3 *db, const char *key, double dflt);
 bool hkc_db_set(sqlite3 *db, const char *key, const char *value);
+
+/* Records that the broker accepted (connected true) or lost (false) the hub
+ * connection of a device: connections.connected, last_connect or
+ * last_disconnect, and last_seen, all at the current UTC time. */
+bool hkc_db_connection_set(sqlite3 *db, const char *hub, const char *device_id, bool connected);
+
+/* Marks every device disconnected (now): the broker starts or stops. */
+bool hkc_db_connections_reset(sqlite3 *db);
 
 /* Convenience accessors on a row object: NULL/0 when absent or of another type. */
 const char *hkc_row_str(const json_t *row, const char *col);

@@ -173,6 +173,9 @@ static char *safe_rid(const char *raw)
     return hkc_url_encode(raw);
 }
 
+static void connection_record(struct ctx *c, const char *hub, const char *device_id,
+                              bool connected);
+
 static int cb_basic_auth(int event, void *event_data, void *userdata)
 {
     (void)event;
@@ -262,6 +265,8 @@ static int cb_basic_auth(int event, void *event_data, void *userdata)
             }
             cl->next = c->clients;
             c->clients = cl;
+            if (cl->role == HKC_ROLE_HUB)
+                connection_record(c, cl->hub, cl->id, true);
             mosquitto_log_printf(MOSQ_LOG_INFO, "hubkey-cloud: %s connected: %s", 
                                  u.role == HKC_ROLE_DPS ? "dps" : "hub", id);
         }
@@ -425,15 +430,35 @@ static int handle_message(struct ctx *c, struct mosquitto_evt_message *ed)
     return rc;
 }
 
+/* The connection state the console shows (connections table). A device that
+ * connects again while its old connection is still open is taken over: the
+ * broker closes the old one after accepting the new one, so a disconnect
+ * marks the device offline only when no other connection of it remains. */
+static void connection_record(struct ctx *c, const char *hub, const char *device_id,
+                              bool connected)
+{
+    if (!hub || !device_id || (!connected && client_by_device(c, hub, device_id)))
+        return;
+    hkc_db_connection_set(c->db, hub, device_id, connected);
+}
+
 static int cb_disconnect(int event, void *event_data, void *userdata)
 {
     (void)event;
     struct ctx *c = userdata;
     struct mosquitto_evt_disconnect *ed = event_data;
     struct client *cl = client_find(c, ed->client);
-    if (cl && cl->role == HKC_ROLE_HUB && mosquitto_client_clean_session(ed->client))
-        memo_drop(c, cl->hub, cl->id);
+    char *hub = NULL, *id = NULL;
+    if (cl && cl->role == HKC_ROLE_HUB) {
+        if (mosquitto_client_clean_session(ed->client))
+            memo_drop(c, cl->hub, cl->id);
+        hub = hkc_strdup(cl->hub);
+        id = hkc_strdup(cl->id);
+    }
     client_remove(c, ed->client);
+    connection_record(c, hub, id, false);
+    free(hub);
+    free(id);
     return MOSQ_ERR_SUCCESS;
 }
 
@@ -554,6 +579,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
     free(key);
     /* Method calls left in flight by a previous broker can never be answered. */
     hkc_db_exec(c->db, "UPDATE commands SET state='done', status=504 WHERE state='sent'", NULL);
+    /* Nobody is connected to a broker that is only starting. */
+    hkc_db_connections_reset(c->db);
 
     int rc = mosquitto_callback_register(identifier, MOSQ_EVT_BASIC_AUTH, cb_basic_auth, NULL, c);
     rc = rc ? rc : mosquitto_callback_register(identifier, MOSQ_EVT_ACL_CHECK, cb_acl_check, NULL, c);
@@ -578,6 +605,8 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int 
     mosquitto_callback_unregister(c->pid, MOSQ_EVT_MESSAGE, cb_message, NULL);
     mosquitto_callback_unregister(c->pid, MOSQ_EVT_TICK, cb_tick, NULL);
     mosquitto_callback_unregister(c->pid, MOSQ_EVT_DISCONNECT, cb_disconnect, NULL);
+    /* The broker is stopping: its connections end with it. */
+    hkc_db_connections_reset(c->db);
     while (c->clients) {
         struct client *cl = c->clients;
         c->clients = cl->next;
