@@ -344,7 +344,7 @@ static void print_state(agent *a, const hk_device_event *ev)
      * beyond the line that started the wait. */
     if (ev->previous == HK_DEVICE_STATE_WAIT && ev->result == HK_OK && !a->o->verbose)
         return;
-    char what[512];
+    char what[1024]; /* two host names and a port at most */
     describe_step(a, ev, what, sizeof(what));
     stamp(ev->elapsed_ms);
     printf("%-13s %6u ms  %s", hk_device_state_name(ev->previous), (unsigned)ev->state_ms, what);
