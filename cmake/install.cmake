@@ -9,10 +9,8 @@
 # AddressSanitizer, UndefinedBehaviorSanitizer and libFuzzer hooks (slow,
 # noisy, and they abort on the first report), so installing them is refused.
 
+# (The refusal is the first install rule, in the top-level CMakeLists.txt.)
 if(HK_SANITIZE OR HK_FUZZ)
-  install(CODE "message(FATAL_ERROR \"hubkey: this build is instrumented (HK_SANITIZE or HK_FUZZ \
-is on): its programs are not for installing. Install from an optimised build without \
-sanitizers: make install [PREFIX=...] [DESTDIR=...] (docs/install.md)\")")
   return()
 endif()
 
