@@ -9,8 +9,8 @@
 get_filename_component(HK_SOURCES_ROOT "${CMAKE_CURRENT_LIST_DIR}/.." ABSOLUTE)
 set(hk_s "${HK_SOURCES_ROOT}/src")
 
-# hk_common: results and text helpers.
-set(HK_SOURCES_COMMON ${hk_s}/common/result.c ${hk_s}/common/text.c)
+# hk_common: results, text helpers, the default precondition hook.
+set(HK_SOURCES_COMMON ${hk_s}/common/result.c ${hk_s}/common/text.c ${hk_s}/common/precondition.c)
 # hk_mqtt: MQTT 3.1.1 codec and client session engine.
 set(HK_SOURCES_MQTT ${hk_s}/mqtt/mqtt_codec.c ${hk_s}/mqtt/mqtt_client.c)
 # hk_json: reader, writer, UTF-8 checks.

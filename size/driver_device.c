@@ -47,7 +47,7 @@
 #include "hubkey/se.h"
 #include "hubkey/transport.h"
 #if defined(HK_SIZE_FIRMWARE)
-#include "hk_device_tls.h"
+#include "hubkey/device_tls.h"
 #include "hubkey/tls.h"
 #endif
 

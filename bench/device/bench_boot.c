@@ -43,13 +43,13 @@
 
 #include <mbedtls/version.h>
 
-#include "hk_device_tls.h"
 #include "hk_posix.h"
 #include "hkb_chip.h"
 #include "hkb_relay.h"
 #include "hubkey/atecc608.h"
 #include "hubkey/cert.h"
 #include "hubkey/device.h"
+#include "hubkey/device_tls.h"
 
 #define CERTDEF_MAX (HK_CERT_MAX_TEMPLATE + 1024u)
 #define TRUST_MAX 16384u
@@ -197,7 +197,12 @@ static void boot(void)
         return;
     }
     B.se_open_us = hkb_now_us() - B.t0_us;
-    hk_posix_init(&g_posix, &g_platform);
+    r = hk_posix_init(&g_posix, &g_platform);
+    if (r != HK_OK) {
+        B.boot_result = r;
+        B.failed_at = "platform";
+        return;
+    }
     g_route = (hk_device_route){.host = "*",
                                 .address = "127.0.0.1",
                                 .port = o->rtt_ms >= 0 ? g_relay.port : o->cloud_port};

@@ -39,6 +39,7 @@
 
 #include "hkc_db.h"
 #include "hkc_pki.h"
+#include "hkc_twin.h"
 #include "hkc_util.h"
 
 enum { EX_OK = 0, EX_USAGE = 1, EX_INPUT = 2, EX_STATE = 3, EX_BROKER = 4, EX_METHOD = 5 };
@@ -1743,20 +1744,15 @@ static int cmd_twin(struct cli *c)
     }
     if (set) {
         hkc_db_begin(c->db);
-        json_t *dev = hkc_db_row(c->db, "SELECT desired, desired_version FROM devices WHERE "
-                                        "hub=? AND device_id=?",
-                                 "ss", h, c->argv[0]);
-        json_t *desired = json_loads(hkc_row_str(dev, "desired"), 0, NULL);
-        if (!json_is_object(desired)) {
-            json_decref(desired);
-            desired = json_object();
+        int64_t version = hkc_twin_update(c->db, h, c->argv[0], HKC_TWIN_DESIRED, patch);
+        if (version <= 0) {
+            hkc_db_rollback(c->db);
+            rc = version == 0 ? fail(EX_STATE, "no device %s in hub %s", c->argv[0], h)
+                              : fail(EX_STATE, "twin set: the database could not be updated");
+            free(h);
+            json_decref(patch);
+            return rc;
         }
-        hkc_json_merge(desired, patch);
-        int64_t version = hkc_row_int(dev, "desired_version") + 1;
-        char *text = json_dumps(desired, JSON_COMPACT);
-        hkc_db_exec(c->db, "UPDATE devices SET desired=?, desired_version=? WHERE hub=? AND "
-                           "device_id=?",
-                    "siss", text, version, h, c->argv[0]);
         json_object_set_new(patch, "$version", json_integer(version));
         char *ptext = json_dumps(patch, JSON_COMPACT);
         char vs[24];
@@ -1764,24 +1760,12 @@ static int cmd_twin(struct cli *c)
         queue_command(c, "twin", h, c->argv[0], vs, ptext, NULL, 0);
         hkc_db_commit(c->db);
         printf("desired properties of %s set, $version %lld\n", c->argv[0], (long long)version);
-        free(text);
         free(ptext);
-        json_decref(desired);
-        json_decref(dev);
     } else {
         json_t *dev = hkc_db_row(c->db, "SELECT * FROM devices WHERE hub=? AND device_id=?", "ss",
                                  h, c->argv[0]);
-        json_t *desired = json_loads(hkc_row_str(dev, "desired"), 0, NULL);
-        json_t *reported = json_loads(hkc_row_str(dev, "reported"), 0, NULL);
-        if (!desired)
-            desired = json_object();
-        if (!reported)
-            reported = json_object();
-        json_object_set_new(desired, "$version", json_integer(hkc_row_int(dev, "desired_version")));
-        json_object_set_new(reported, "$version",
-                            json_integer(hkc_row_int(dev, "reported_version")));
-        json_t *twin = json_pack("{s:s,s:s,s:{s:o,s:o}}", "deviceId", c->argv[0], "hub", h,
-                                 "properties", "desired", desired, "reported", reported);
+        json_t *twin = json_pack("{s:s,s:s,s:o}", "deviceId", c->argv[0], "hub", h,
+                                 "properties", hkc_twin_doc(dev));
         char *s = json_dumps(twin, JSON_INDENT(2));
         printf("%s\n", s);
         free(s);

@@ -15,6 +15,7 @@
  */
 #include <string.h>
 
+#include "emu_atecc608_cmd.h"
 #include "emu_atecc608_internal.h"
 #include "se/atecc608/atecc608_crc.h"
 

@@ -1,6 +1,13 @@
 /*
- * Private to emu/atecc608: the chip model's state and the functions the
- * three source files share (I/O front-end, commands, crypto).
+ * Private to emu/atecc608: the chip model's state and the functions below
+ * both the I/O front-end (emu_atecc608.c) and the commands
+ * (emu_atecc608_cmd.c): the model helpers (emu_atecc608_model.c) and the
+ * crypto (emu_atecc608_crypto.c). Neither of those calls up into the
+ * front-end or the commands. Include graph (no circle):
+ *   emu_atecc608.c     -> emu_atecc608_cmd.h -> emu_atecc608_internal.h
+ *   emu_atecc608_cmd.c -> emu_atecc608_cmd.h
+ *   emu_atecc608_model.c, emu_atecc608_crypto.c -> emu_atecc608_internal.h
+ *   emu_atecc608_internal.h -> emu_atecc608.h (public)
  */
 #ifndef HK_EMU_ATECC608_INTERNAL_H
 #define HK_EMU_ATECC608_INTERNAL_H
@@ -112,17 +119,15 @@ struct hk_emu_atecc608 {
     int autosave_errno; /* errno of the last autosave, 0 when it worked */
 };
 
+/* ---- model helpers (emu_atecc608_model.c) ---- */
+
 /* Data-zone layout. */
 size_t emu_slot_offset(unsigned slot);
 
-/* Commands (emu_atecc608_cmd.c): execute one complete input group whose CRC
- * and count were already checked; fills emu->out with the response group.
- * Returns true when the EEPROM changed (autosave wanted). May set
- * emu->state to OFF (injected power loss): then no response is produced. */
-bool emu_cmd_execute(hk_emu_atecc608 *emu, const uint8_t *group, size_t len);
-
-/* Busy time of an opcode in microseconds (before exec_time_percent). */
-uint32_t emu_cmd_exec_time_us(const hk_emu_atecc608 *emu, uint8_t opcode);
+/* Volatile state: TempKey, message digest, alternate key and SHA context;
+ * the I/O buffers. Both are lost on sleep and power loss. */
+void emu_clear_volatile_crypto(hk_emu_atecc608 *emu);
+void emu_clear_io(hk_emu_atecc608 *emu);
 
 /* Response helpers. */
 void emu_respond_status(hk_emu_atecc608 *emu, uint8_t status);
@@ -139,7 +144,14 @@ bool emu_slot_is_private(const hk_emu_atecc608 *emu, unsigned slot);
 void emu_counter_encode(uint32_t value, uint8_t out[8]);
 bool emu_counter_decode(const uint8_t in[8], uint32_t *out_value);
 
-/* Crypto (emu_atecc608_crypto.c). All return 0 on success. */
+/* Power-loss-aware EEPROM store used by the writing commands: copies len
+ * bytes to dst in order, stopping when an armed power loss fires. Returns
+ * false when power failed (the chip is then OFF). */
+bool emu_eeprom_store(hk_emu_atecc608 *emu, uint8_t *dst, const uint8_t *src, size_t len);
+
+/* ---- crypto (emu_atecc608_crypto.c) ---- */
+
+/* All return 0 on success. */
 int emu_crypto_init(hk_emu_atecc608 *emu);
 void emu_crypto_free(hk_emu_atecc608 *emu);
 int emu_crypto_random(hk_emu_atecc608 *emu, uint8_t *out, size_t len);
@@ -161,10 +173,5 @@ int emu_crypto_ecdh(hk_emu_atecc608 *emu, const uint8_t priv[32], const uint8_t 
                     uint8_t out_x[32]);
 /* Known-answer self tests; returns the bitmap of failed tests among mask. */
 uint8_t emu_crypto_selftest(hk_emu_atecc608 *emu, uint8_t mask);
-
-/* Power-loss-aware EEPROM store used by Write (emu_atecc608.c): copies len
- * bytes to dst in order, stopping when an armed power loss fires. Returns
- * false when power failed (the chip is then OFF). */
-bool emu_eeprom_store(hk_emu_atecc608 *emu, uint8_t *dst, const uint8_t *src, size_t len);
 
 #endif /* HK_EMU_ATECC608_INTERNAL_H */

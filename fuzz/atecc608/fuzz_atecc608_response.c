@@ -117,16 +117,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     hk_atecc608_cmd cmd;
     switch (data[0] & 3) {
     case 0:
-        hk_atecc608_cmd_lock(&cmd, 0x80, 0);
+        if (hk_atecc608_cmd_lock(&cmd, 0x80, 0) != HK_OK)
+            __builtin_trap();
         break;
     case 1:
-        hk_atecc608_cmd_info(&cmd, 0, 0);
+        if (hk_atecc608_cmd_info(&cmd, 0, 0) != HK_OK)
+            __builtin_trap();
         break;
     case 2:
-        hk_atecc608_cmd_random(&cmd);
+        if (hk_atecc608_cmd_random(&cmd) != HK_OK)
+            __builtin_trap();
         break;
     default:
-        hk_atecc608_cmd_genkey(&cmd, false, 0);
+        if (hk_atecc608_cmd_genkey(&cmd, false, 0) != HK_OK)
+            __builtin_trap();
         break;
     }
     uint8_t out[HK_ATECC608_RSP_MAX + 8];

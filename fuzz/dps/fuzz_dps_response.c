@@ -61,12 +61,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         char text[256];
         size_t len;
+        /* Decoded to exercise the accessor: a string may not fit text. */
         for (size_t i = 0; i < r.issued_chain_count; i++)
-            (void)hk_dps_response_string_get(&r, r.issued_chain[i], text, sizeof text, &len);
+            hk_result_ignore(
+                hk_dps_response_string_get(&r, r.issued_chain[i], text, sizeof text, &len));
         for (size_t i = 0; i < r.trust_bundle_count; i++)
-            (void)hk_dps_response_string_get(&r, r.trust_bundle[i], text, sizeof text, &len);
+            hk_result_ignore(
+                hk_dps_response_string_get(&r, r.trust_bundle[i], text, sizeof text, &len));
         if (r.message != 0)
-            (void)hk_dps_response_string_get(&r, r.message, text, sizeof text, &len);
+            hk_result_ignore(hk_dps_response_string_get(&r, r.message, text, sizeof text, &len));
 
         /* Drive a machine that has just sent rid 1 with this response. */
         static const hk_dps_machine_config cfg = {600000, 10000, 1000, 100000, 5000};

@@ -86,7 +86,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (r != HK_OK || done) {
             char reason[HK_TLS_REASON_MAX];
             size_t rl;
-            hk_tls_reason(&tls, reason, sizeof reason, &rl);
+            if (hk_tls_reason(&tls, reason, sizeof reason, &rl) != HK_OK)
+                __builtin_trap();
             break;
         }
     }

@@ -168,7 +168,8 @@ static bool record_one(const char *pki, const char *out_dir, const setup *s)
     }
     char reason[HK_TLS_REASON_MAX];
     size_t rl = 0;
-    hk_tls_reason(&g_tls, reason, sizeof reason, &rl);
+    if (hk_tls_reason(&g_tls, reason, sizeof reason, &rl) != HK_OK)
+        __builtin_trap();
     hk_tls_free(&g_tls);
     tt_tcp_close(&tcp);
     tt_server_stop(&srv);

@@ -140,60 +140,65 @@ uint16_t hk_atecc608_exec_ms(uint8_t opcode, unsigned clock_mode);
  * CRC-16 over all of it. resp_len is the expected successful output group
  * size (4..HK_ATECC608_RSP_MAX). data may be NULL when data_len is 0.
  * HK_ERR_INVALID_ARG when the group would exceed HK_ATECC608_CMD_MAX. */
-hk_result hk_atecc608_cmd_build(hk_atecc608_cmd *cmd, uint8_t opcode, uint8_t param1,
-                                uint16_t param2, const uint8_t *data, size_t data_len,
-                                uint8_t resp_len);
+HK_NODISCARD hk_result hk_atecc608_cmd_build(hk_atecc608_cmd *cmd, uint8_t opcode, uint8_t param1,
+                                             uint16_t param2, const uint8_t *data, size_t data_len,
+                                             uint8_t resp_len);
 
 /* Param2 of a Read/Write address. Config: byte offset (multiple of 4) in
  * 0..127. OTP: byte offset in 0..63. Data: slot 0..15, byte offset in the
  * slot (multiple of 4; block = offset / 32 goes in the high byte, so slot 8
  * block 12 is 0x0C40). HK_ERR_INVALID_ARG for out-of-range values. */
-hk_result hk_atecc608_addr(hk_atecc608_zone zone, uint8_t slot, uint16_t offset,
-                           uint16_t *out_param2);
+HK_NODISCARD hk_result hk_atecc608_addr(hk_atecc608_zone zone, uint8_t slot, uint16_t offset,
+                                        uint16_t *out_param2);
 
 /* Info: 07 30 mode p2lo p2hi crc crc -> 4 bytes. */
-hk_result hk_atecc608_cmd_info(hk_atecc608_cmd *cmd, uint8_t mode, uint16_t param2);
+HK_NODISCARD hk_result hk_atecc608_cmd_info(hk_atecc608_cmd *cmd, uint8_t mode, uint16_t param2);
 /* Read: 07 02 zone|0x80(32 B) addr_lo addr_hi crc crc -> 4 or 32 bytes. */
-hk_result hk_atecc608_cmd_read(hk_atecc608_cmd *cmd, hk_atecc608_zone zone, bool size32,
-                               uint16_t param2);
+HK_NODISCARD hk_result hk_atecc608_cmd_read(hk_atecc608_cmd *cmd, hk_atecc608_zone zone,
+                                            bool size32, uint16_t param2);
 /* Write (clear): 0B|27 12 zone|0x80(32 B) addr_lo addr_hi data(4|32) crc crc -> status.
  * len must be 4 or 32. */
-hk_result hk_atecc608_cmd_write(hk_atecc608_cmd *cmd, hk_atecc608_zone zone, uint16_t param2,
-                                const uint8_t *data, size_t len);
+HK_NODISCARD hk_result hk_atecc608_cmd_write(hk_atecc608_cmd *cmd, hk_atecc608_zone zone,
+                                             uint16_t param2, const uint8_t *data, size_t len);
 /* Lock: 07 17 mode crc_lo crc_hi crc crc -> status. param1 = 0x00 config with
  * summary CRC, 0x80 config without, 0x01 data+OTP with CRC, 0x81 without,
  * 0x02|slot<<2 one slot. */
-hk_result hk_atecc608_cmd_lock(hk_atecc608_cmd *cmd, uint8_t param1, uint16_t summary_crc);
+HK_NODISCARD hk_result hk_atecc608_cmd_lock(hk_atecc608_cmd *cmd, uint8_t param1,
+                                            uint16_t summary_crc);
 /* Random: 07 1B 00 00 00 crc crc -> 32 bytes. */
-hk_result hk_atecc608_cmd_random(hk_atecc608_cmd *cmd);
+HK_NODISCARD hk_result hk_atecc608_cmd_random(hk_atecc608_cmd *cmd);
 /* Nonce random: 1B 16 00 00 00 numin(20) crc crc -> RandOut (32 bytes). */
-hk_result hk_atecc608_cmd_nonce_random(hk_atecc608_cmd *cmd, const uint8_t num_in[20]);
+HK_NODISCARD hk_result hk_atecc608_cmd_nonce_random(hk_atecc608_cmd *cmd, const uint8_t num_in[20]);
 /* Nonce pass-through: 27|47 16 03|target|0x20(64 B) 00 00 data(32|64) crc crc -> status. */
-hk_result hk_atecc608_cmd_nonce_load(hk_atecc608_cmd *cmd, hk_atecc608_nonce_target target,
-                                     const uint8_t *data, size_t len);
+HK_NODISCARD hk_result hk_atecc608_cmd_nonce_load(hk_atecc608_cmd *cmd,
+                                                  hk_atecc608_nonce_target target,
+                                                  const uint8_t *data, size_t len);
 /* GenKey: 07 40 04(create)|00(public) slot 00 crc crc -> X||Y (64 bytes). */
-hk_result hk_atecc608_cmd_genkey(hk_atecc608_cmd *cmd, bool create, uint16_t slot);
+HK_NODISCARD hk_result hk_atecc608_cmd_genkey(hk_atecc608_cmd *cmd, bool create, uint16_t slot);
 /* Sign external from the message-digest buffer: 07 41 A0 slot 00 crc crc -> R||S. */
-hk_result hk_atecc608_cmd_sign_external(hk_atecc608_cmd *cmd, uint16_t slot);
+HK_NODISCARD hk_result hk_atecc608_cmd_sign_external(hk_atecc608_cmd *cmd, uint16_t slot);
 /* Verify external, message-digest buffer, P-256:
  * 87 45 22 04 00 R(32) S(32) X(32) Y(32) crc crc -> status (0x00 valid, 0x01 mismatch). */
-hk_result hk_atecc608_cmd_verify_external(hk_atecc608_cmd *cmd,
-                                          const uint8_t signature[HK_ATECC608_SIGNATURE_SIZE],
-                                          const uint8_t pubkey[HK_ATECC608_PUBKEY_SIZE]);
+HK_NODISCARD hk_result
+hk_atecc608_cmd_verify_external(hk_atecc608_cmd *cmd,
+                                const uint8_t signature[HK_ATECC608_SIGNATURE_SIZE],
+                                const uint8_t pubkey[HK_ATECC608_PUBKEY_SIZE]);
 /* ECDH, key in slot, mode 0x00 (the output follows the slot's SlotConfig; clear
  * output when ReadKey bit 3 is clear): 47 43 00 slot 00 X(32) Y(32) crc crc -> 32 bytes. */
-hk_result hk_atecc608_cmd_ecdh(hk_atecc608_cmd *cmd, uint16_t slot,
-                               const uint8_t pubkey[HK_ATECC608_PUBKEY_SIZE]);
+HK_NODISCARD hk_result hk_atecc608_cmd_ecdh(hk_atecc608_cmd *cmd, uint16_t slot,
+                                            const uint8_t pubkey[HK_ATECC608_PUBKEY_SIZE]);
 /* SHA start: 07 47 00 00 00 crc crc -> status.
  * SHA update: 47 47 01 40 00 data(64) crc crc -> status.
  * SHA end: 07+n 47 02 n 00 data(n <= 63) crc crc -> digest (32 bytes). */
-hk_result hk_atecc608_cmd_sha_start(hk_atecc608_cmd *cmd);
-hk_result hk_atecc608_cmd_sha_update(hk_atecc608_cmd *cmd, const uint8_t block[64]);
-hk_result hk_atecc608_cmd_sha_end(hk_atecc608_cmd *cmd, const uint8_t *data, size_t len);
+HK_NODISCARD hk_result hk_atecc608_cmd_sha_start(hk_atecc608_cmd *cmd);
+HK_NODISCARD hk_result hk_atecc608_cmd_sha_update(hk_atecc608_cmd *cmd, const uint8_t block[64]);
+HK_NODISCARD hk_result hk_atecc608_cmd_sha_end(hk_atecc608_cmd *cmd, const uint8_t *data,
+                                               size_t len);
 /* SelfTest: 07 77 tests 00 00 crc crc -> status (0x00 = passed, else failed bits). */
-hk_result hk_atecc608_cmd_selftest(hk_atecc608_cmd *cmd, uint8_t tests);
+HK_NODISCARD hk_result hk_atecc608_cmd_selftest(hk_atecc608_cmd *cmd, uint8_t tests);
 /* Counter: 07 24 00(read)|01(increment) id 00 crc crc -> value (4 bytes, LE). */
-hk_result hk_atecc608_cmd_counter(hk_atecc608_cmd *cmd, bool increment, uint16_t counter_id);
+HK_NODISCARD hk_result hk_atecc608_cmd_counter(hk_atecc608_cmd *cmd, bool increment,
+                                               uint16_t counter_id);
 
 /* ---- 2. transaction ---------------------------------------------------- */
 
@@ -205,9 +210,9 @@ hk_result hk_atecc608_cmd_counter(hk_atecc608_cmd *cmd, bool increment, uint16_t
  * Errors: HK_ERR_SE_RESPONSE (len/count inconsistent, count neither 4 nor
  * expected_len, or a 0x00 status where data was expected), HK_ERR_SE_CRC
  * (bad CRC), HK_ERR_SE_STATUS (4-byte group with a non-zero status). */
-hk_result hk_atecc608_response_decode(const uint8_t *rsp, size_t len, size_t expected_len,
-                                      const uint8_t **out_data, size_t *out_data_len,
-                                      uint8_t *out_status);
+HK_NODISCARD hk_result hk_atecc608_response_decode(const uint8_t *rsp, size_t len,
+                                                   size_t expected_len, const uint8_t **out_data,
+                                                   size_t *out_data_len, uint8_t *out_status);
 
 /* Retry and timing policy of a context. hk_atecc608_init sets the defaults
  * noted here; tests and unusual buses may change them before use. */
@@ -248,10 +253,10 @@ typedef struct hk_atecc608 {
 
 /* Prepares a context for the chip at 7-bit address addr7 (usually
  * HK_ATECC608_ADDR_DEFAULT) behind i2c (copied). Does no I/O. */
-hk_result hk_atecc608_init(hk_atecc608 *dev, const hk_i2c *i2c, uint8_t addr7);
+HK_NODISCARD hk_result hk_atecc608_init(hk_atecc608 *dev, const hk_i2c *i2c, uint8_t addr7);
 
 /* Selects the execution-time table (ChipMode clock divider): 0, 1 or 2. */
-hk_result hk_atecc608_set_clock_mode(hk_atecc608 *dev, unsigned clock_mode);
+HK_NODISCARD hk_result hk_atecc608_set_clock_mode(hk_atecc608 *dev, unsigned clock_mode);
 
 /* One command: wakes the chip if needed (pulse, tWHI, expects 04 11 33 43),
  * sends the group with word address 0x03, waits, polls (word address 0x00,
@@ -272,13 +277,13 @@ hk_result hk_atecc608_set_clock_mode(hk_atecc608 *dev, unsigned clock_mode);
  * HK_ERR_SE_STATUS (*out_status, which may be NULL, holds the byte),
  * HK_ERR_BUFFER_TOO_SMALL (payload larger than cap; nothing written),
  * HK_ERR_IO (bus error from the port; not retried). */
-hk_result hk_atecc608_execute(hk_atecc608 *dev, const hk_atecc608_cmd *cmd,
-                              hk_atecc608_after after, uint8_t *out, size_t cap,
-                              size_t *out_len, uint8_t *out_status);
+HK_NODISCARD hk_result hk_atecc608_execute(hk_atecc608 *dev, const hk_atecc608_cmd *cmd,
+                                           hk_atecc608_after after, uint8_t *out, size_t cap,
+                                           size_t *out_len, uint8_t *out_status);
 
 /* Wakes the chip and sends sleep (word address 0x01): the chip loses
  * TempKey and its buffers and draws the least power. */
-hk_result hk_atecc608_sleep(hk_atecc608 *dev);
+HK_NODISCARD hk_result hk_atecc608_sleep(hk_atecc608 *dev);
 
 /* Awake sequences. Between hk_atecc608_hold and the matching
  * hk_atecc608_release the transaction leaves the chip awake after each
@@ -297,8 +302,8 @@ hk_result hk_atecc608_sleep(hk_atecc608 *dev);
  * still sleeps. The driver's own sequences hold the chip themselves:
  * hk_atecc608_read_config, _read_slot, _write_slot and _sign_digest are
  * each one awake sequence. hold returns HK_OK (HK_ERR_INVALID_ARG past 255 levels). */
-hk_result hk_atecc608_hold(hk_atecc608 *dev);
-hk_result hk_atecc608_release(hk_atecc608 *dev);
+HK_NODISCARD hk_result hk_atecc608_hold(hk_atecc608 *dev);
+HK_NODISCARD hk_result hk_atecc608_release(hk_atecc608 *dev);
 
 /* ---- 3. commands --------------------------------------------------------
  * Every command below idles the chip afterwards and takes an optional
@@ -306,39 +311,41 @@ hk_result hk_atecc608_release(hk_atecc608 *dev);
 
 /* Info mode 0: revision, 4 bytes (00 00 60 02 on an ATECC608A, 00 00 60 03
  * on an ATECC608B; hk_atecc608_part_of names the part). */
-hk_result hk_atecc608_info(hk_atecc608 *dev, uint8_t mode, uint16_t param2, uint8_t out[4],
-                           uint8_t *out_status);
+HK_NODISCARD hk_result hk_atecc608_info(hk_atecc608 *dev, uint8_t mode, uint16_t param2,
+                                        uint8_t out[4], uint8_t *out_status);
 /* One 4- or 32-byte Read at a param2 address (see hk_atecc608_addr). */
-hk_result hk_atecc608_read(hk_atecc608 *dev, hk_atecc608_zone zone, uint16_t param2,
-                           uint8_t *out, size_t len, uint8_t *out_status);
+HK_NODISCARD hk_result hk_atecc608_read(hk_atecc608 *dev, hk_atecc608_zone zone, uint16_t param2,
+                                        uint8_t *out, size_t len, uint8_t *out_status);
 /* One clear 4- or 32-byte Write at a param2 address. */
-hk_result hk_atecc608_write(hk_atecc608 *dev, hk_atecc608_zone zone, uint16_t param2,
-                            const uint8_t *data, size_t len, uint8_t *out_status);
+HK_NODISCARD hk_result hk_atecc608_write(hk_atecc608 *dev, hk_atecc608_zone zone, uint16_t param2,
+                                         const uint8_t *data, size_t len, uint8_t *out_status);
 /* Lock with explicit param1 / summary CRC (see hk_atecc608_cmd_lock). */
-hk_result hk_atecc608_lock(hk_atecc608 *dev, uint8_t param1, uint16_t summary_crc,
-                           uint8_t *out_status);
+HK_NODISCARD hk_result hk_atecc608_lock(hk_atecc608 *dev, uint8_t param1, uint16_t summary_crc,
+                                        uint8_t *out_status);
 /* Locks the config zone, checking that its 128 bytes are config (as read by
  * the caller: the CRC is computed over them). */
-hk_result hk_atecc608_lock_config(hk_atecc608 *dev, const uint8_t config[HK_ATECC608_CONFIG_SIZE],
-                                  uint8_t *out_status);
+HK_NODISCARD hk_result hk_atecc608_lock_config(hk_atecc608 *dev,
+                                               const uint8_t config[HK_ATECC608_CONFIG_SIZE],
+                                               uint8_t *out_status);
 /* Locks the data and OTP zones without a summary CRC. */
-hk_result hk_atecc608_lock_data(hk_atecc608 *dev, uint8_t *out_status);
+HK_NODISCARD hk_result hk_atecc608_lock_data(hk_atecc608 *dev, uint8_t *out_status);
 /* Locks one slot (KeyConfig.Lockable must be set). */
-hk_result hk_atecc608_lock_slot(hk_atecc608 *dev, uint8_t slot, uint8_t *out_status);
+HK_NODISCARD hk_result hk_atecc608_lock_slot(hk_atecc608 *dev, uint8_t slot, uint8_t *out_status);
 /* Random: 32 bytes (the fixed pattern FF FF 00 00... before the config lock). */
-hk_result hk_atecc608_random(hk_atecc608 *dev, uint8_t out[32], uint8_t *out_status);
+HK_NODISCARD hk_result hk_atecc608_random(hk_atecc608 *dev, uint8_t out[32], uint8_t *out_status);
 /* Nonce random mode 0 with NumIn (20 bytes): RandOut (32 bytes) in out;
  * TempKey becomes SHA-256(RandOut || NumIn || 16 00 00). */
-hk_result hk_atecc608_nonce_random(hk_atecc608 *dev, const uint8_t num_in[20], uint8_t out[32],
-                                   uint8_t *out_status);
+HK_NODISCARD hk_result hk_atecc608_nonce_random(hk_atecc608 *dev, const uint8_t num_in[20],
+                                                uint8_t out[32], uint8_t *out_status);
 /* Nonce pass-through of 32 or 64 bytes into TempKey, the message-digest
  * buffer or the alternate key buffer. */
-hk_result hk_atecc608_nonce_load(hk_atecc608 *dev, hk_atecc608_nonce_target target,
-                                 const uint8_t *data, size_t len, uint8_t *out_status);
+HK_NODISCARD hk_result hk_atecc608_nonce_load(hk_atecc608 *dev, hk_atecc608_nonce_target target,
+                                              const uint8_t *data, size_t len, uint8_t *out_status);
 /* GenKey: create a new private key in slot (create) or compute the public
  * key of the one there; out_pubkey gets X || Y. */
-hk_result hk_atecc608_genkey(hk_atecc608 *dev, bool create, uint8_t slot,
-                             uint8_t out_pubkey[HK_ATECC608_PUBKEY_SIZE], uint8_t *out_status);
+HK_NODISCARD hk_result hk_atecc608_genkey(hk_atecc608 *dev, bool create, uint8_t slot,
+                                          uint8_t out_pubkey[HK_ATECC608_PUBKEY_SIZE],
+                                          uint8_t *out_status);
 /* Signs a 32-byte digest with the key in slot the way a 608 requires:
  * Random (reseeds the RNG), Nonce pass-through to the message-digest buffer,
  * Sign 0xA0. The Random is left out when one already ran since the chip
@@ -347,49 +354,52 @@ hk_result hk_atecc608_genkey(hk_atecc608 *dev, bool create, uint8_t slot,
  * refuses such a Sign, the sequence runs again with the Random. out_rs
  * gets R || S. Exactly one Sign command runs unless the bus forces a
  * retry or the chip refuses it. */
-hk_result hk_atecc608_sign_digest(hk_atecc608 *dev, uint8_t slot, const uint8_t digest[32],
-                                  uint8_t out_rs[HK_ATECC608_SIGNATURE_SIZE],
-                                  uint8_t *out_status);
+HK_NODISCARD hk_result hk_atecc608_sign_digest(hk_atecc608 *dev, uint8_t slot,
+                                               const uint8_t digest[32],
+                                               uint8_t out_rs[HK_ATECC608_SIGNATURE_SIZE],
+                                               uint8_t *out_status);
 /* Verifies R || S over a digest with an external P-256 public key: Nonce
  * pass-through to the message-digest buffer, then Verify 0x22 key type 4.
  * HK_OK = valid, HK_ERR_SE_VERIFY = mismatch, HK_ERR_SE_STATUS 0x0F = the
  * key is not on the curve. */
-hk_result hk_atecc608_verify_digest(hk_atecc608 *dev, const uint8_t digest[32],
-                                    const uint8_t signature[HK_ATECC608_SIGNATURE_SIZE],
-                                    const uint8_t pubkey[HK_ATECC608_PUBKEY_SIZE],
-                                    uint8_t *out_status);
+HK_NODISCARD hk_result
+hk_atecc608_verify_digest(hk_atecc608 *dev, const uint8_t digest[32],
+                          const uint8_t signature[HK_ATECC608_SIGNATURE_SIZE],
+                          const uint8_t pubkey[HK_ATECC608_PUBKEY_SIZE], uint8_t *out_status);
 /* ECDH with the private key in slot and a peer public key X || Y; the shared
  * secret (x-coordinate, 32 bytes) is returned in clear. */
-hk_result hk_atecc608_ecdh(hk_atecc608 *dev, uint8_t slot,
-                           const uint8_t pubkey[HK_ATECC608_PUBKEY_SIZE], uint8_t out_secret[32],
-                           uint8_t *out_status);
+HK_NODISCARD hk_result hk_atecc608_ecdh(hk_atecc608 *dev, uint8_t slot,
+                                        const uint8_t pubkey[HK_ATECC608_PUBKEY_SIZE],
+                                        uint8_t out_secret[32], uint8_t *out_status);
 /* SHA-256 on the chip: start, update (64-byte blocks), end (0..63 bytes,
  * digest out). Between the calls the chip must only idle. */
-hk_result hk_atecc608_sha_start(hk_atecc608 *dev, uint8_t *out_status);
-hk_result hk_atecc608_sha_update(hk_atecc608 *dev, const uint8_t block[64], uint8_t *out_status);
-hk_result hk_atecc608_sha_end(hk_atecc608 *dev, const uint8_t *data, size_t len,
-                              uint8_t out_digest[32], uint8_t *out_status);
+HK_NODISCARD hk_result hk_atecc608_sha_start(hk_atecc608 *dev, uint8_t *out_status);
+HK_NODISCARD hk_result hk_atecc608_sha_update(hk_atecc608 *dev, const uint8_t block[64],
+                                              uint8_t *out_status);
+HK_NODISCARD hk_result hk_atecc608_sha_end(hk_atecc608 *dev, const uint8_t *data, size_t len,
+                                           uint8_t out_digest[32], uint8_t *out_status);
 /* Whole-message convenience over start/update/end. */
-hk_result hk_atecc608_sha256(hk_atecc608 *dev, const uint8_t *data, size_t len,
-                             uint8_t out_digest[32], uint8_t *out_status);
+HK_NODISCARD hk_result hk_atecc608_sha256(hk_atecc608 *dev, const uint8_t *data, size_t len,
+                                          uint8_t out_digest[32], uint8_t *out_status);
 /* SelfTest of the tests in the bitmap: HK_OK when all passed, otherwise
  * HK_ERR_SE_STATUS with *out_status = the chip's answer (failed bits). */
-hk_result hk_atecc608_selftest(hk_atecc608 *dev, uint8_t tests, uint8_t *out_status);
+HK_NODISCARD hk_result hk_atecc608_selftest(hk_atecc608 *dev, uint8_t tests, uint8_t *out_status);
 /* Counter 0 or 1: read, or increment and read. */
-hk_result hk_atecc608_counter(hk_atecc608 *dev, uint8_t counter_id, bool increment,
-                              uint32_t *out_value, uint8_t *out_status);
+HK_NODISCARD hk_result hk_atecc608_counter(hk_atecc608 *dev, uint8_t counter_id, bool increment,
+                                           uint32_t *out_value, uint8_t *out_status);
 
 /* Size of a data slot in bytes: 36 (0-7), 416 (8), 72 (9-15); 0 otherwise. */
 size_t hk_atecc608_slot_size(uint8_t slot);
 
 /* The whole config zone (four 32-byte reads). */
-hk_result hk_atecc608_read_config(hk_atecc608 *dev, uint8_t out[HK_ATECC608_CONFIG_SIZE],
-                                  uint8_t *out_status);
+HK_NODISCARD hk_result hk_atecc608_read_config(hk_atecc608 *dev,
+                                               uint8_t out[HK_ATECC608_CONFIG_SIZE],
+                                               uint8_t *out_status);
 /* len bytes at offset of a data slot: one 32-byte Read per block, also for
  * the short last block of a slot (the chip answers with the slot's bytes
  * first). The data zone must be locked. */
-hk_result hk_atecc608_read_slot(hk_atecc608 *dev, uint8_t slot, size_t offset, uint8_t *out,
-                                size_t len, uint8_t *out_status);
+HK_NODISCARD hk_result hk_atecc608_read_slot(hk_atecc608 *dev, uint8_t slot, size_t offset,
+                                             uint8_t *out, size_t len, uint8_t *out_status);
 /* len bytes at offset of a data slot, block by block in ascending order.
  * A whole 32-byte block takes one 32-byte Write. Part of a full block is
  * written with 4-byte Writes, so no byte outside [offset, offset + len) is
@@ -399,8 +409,8 @@ hk_result hk_atecc608_read_slot(hk_atecc608 *dev, uint8_t slot, size_t offset, u
  * after the data lock. The short last block of a slot (slots 0-7 and 9-15)
  * is read, patched and written with one padded 32-byte Write. A failure part
  * way leaves the words and blocks already written changed. */
-hk_result hk_atecc608_write_slot(hk_atecc608 *dev, uint8_t slot, size_t offset,
-                                 const uint8_t *data, size_t len, uint8_t *out_status);
+HK_NODISCARD hk_result hk_atecc608_write_slot(hk_atecc608 *dev, uint8_t slot, size_t offset,
+                                              const uint8_t *data, size_t len, uint8_t *out_status);
 
 /* ---- config zone decoding and the safety check -------------------------- */
 
@@ -433,8 +443,8 @@ typedef struct hk_atecc608_config {
 } hk_atecc608_config;
 
 /* Decodes a 128-byte config zone. Never fails on any byte values. */
-hk_result hk_atecc608_config_decode(const uint8_t raw[HK_ATECC608_CONFIG_SIZE],
-                                    hk_atecc608_config *out);
+HK_NODISCARD hk_result hk_atecc608_config_decode(const uint8_t raw[HK_ATECC608_CONFIG_SIZE],
+                                                 hk_atecc608_config *out);
 
 /* Why a chip is refused. */
 typedef enum hk_atecc608_problem {
@@ -454,13 +464,14 @@ typedef enum hk_atecc608_problem {
  * outside (PrivWrite not allowed; Write never writes private keys) and can
  * sign external digests. Returns HK_OK, or the result noted at the problem
  * with *out_problem (may be NULL) naming it; the first problem found wins. */
-hk_result hk_atecc608_config_check(const hk_atecc608_config *cfg, uint8_t key_slot,
-                                   hk_atecc608_problem *out_problem);
+HK_NODISCARD hk_result hk_atecc608_config_check(const hk_atecc608_config *cfg, uint8_t key_slot,
+                                                hk_atecc608_problem *out_problem);
 
 /* The same check on the raw 128-byte config zone, without decoding it (what
  * hk_se_atecc608_open uses). */
-hk_result hk_atecc608_config_check_raw(const uint8_t raw[HK_ATECC608_CONFIG_SIZE],
-                                       uint8_t key_slot, hk_atecc608_problem *out_problem);
+HK_NODISCARD hk_result hk_atecc608_config_check_raw(const uint8_t raw[HK_ATECC608_CONFIG_SIZE],
+                                                    uint8_t key_slot,
+                                                    hk_atecc608_problem *out_problem);
 
 /* The clock divider of a raw config zone: 0, 1 or 2 from ChipMode bits 7..3,
  * 0xFF when they hold none of the three (as hk_atecc608_config.clock_mode). */
@@ -543,10 +554,10 @@ typedef struct hk_se_atecc608 {
  * rewritten after open is seen after the next open.
  * dev, the definitions (and what they point into) and ctx must outlive the
  * hk_se. device_def may not be NULL. */
-hk_result hk_se_atecc608_open(hk_se_atecc608 *ctx, hk_atecc608 *dev,
-                              const struct hk_cert_def *device_def,
-                              const struct hk_cert_def *signer_def, hk_se *out_se,
-                              hk_atecc608_problem *out_problem);
+HK_NODISCARD hk_result hk_se_atecc608_open(hk_se_atecc608 *ctx, hk_atecc608 *dev,
+                                           const struct hk_cert_def *device_def,
+                                           const struct hk_cert_def *signer_def, hk_se *out_se,
+                                           hk_atecc608_problem *out_problem);
 
 #ifdef __cplusplus
 }

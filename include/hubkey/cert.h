@@ -100,14 +100,15 @@ typedef struct hk_cert_compressed {
  * Refuses format versions other than 0 and 1 (2 is for P-384/P-521),
  * non-zero reserved bits and impossible dates (month 0, hour 24, day 31 in
  * April...). */
-hk_result hk_cert_compressed_decode(const uint8_t *in, size_t len, hk_cert_compressed *out);
+HK_NODISCARD hk_result hk_cert_compressed_decode(const uint8_t *in, size_t len,
+                                                 hk_cert_compressed *out);
 
 /* Encode into out[72]. The format version written is in->format_version,
  * raised to 1 when the issue year is after 2031 or expire_years is above 31
  * (what a version-0 record cannot hold). HK_ERR_INVALID_ARG for values out
  * of the ranges above. */
-hk_result hk_cert_compressed_encode(const hk_cert_compressed *in,
-                                    uint8_t out[HK_CERT_COMPRESSED_SIZE]);
+HK_NODISCARD hk_result hk_cert_compressed_encode(const hk_cert_compressed *in,
+                                                 uint8_t out[HK_CERT_COMPRESSED_SIZE]);
 
 /* ---- certificate definitions ------------------------------------------- */
 
@@ -172,16 +173,16 @@ typedef struct hk_cert_def {
 /* Parse a serialized certdef. Every offset is checked against the template
  * (see docs/certificates.md for the rules); any inconsistency gives
  * HK_ERR_CERT_TEMPLATE. out points into buf afterwards. */
-hk_result hk_cert_def_parse(const uint8_t *buf, size_t len, hk_cert_def *out);
+HK_NODISCARD hk_result hk_cert_def_parse(const uint8_t *buf, size_t len, hk_cert_def *out);
 
 /* Check a definition built in code (the same rules as the parser). */
-hk_result hk_cert_def_check(const hk_cert_def *def);
+HK_NODISCARD hk_result hk_cert_def_check(const hk_cert_def *def);
 
 /* Serialize. Writes the size in *out_len; with out == NULL (cap 0) only the
  * size is reported. HK_ERR_BUFFER_TOO_SMALL (out_len = size needed) when
  * cap is too small. */
-hk_result hk_cert_def_serialize(const hk_cert_def *def, uint8_t *out, size_t cap,
-                                size_t *out_len);
+HK_NODISCARD hk_result hk_cert_def_serialize(const hk_cert_def *def, uint8_t *out, size_t cap,
+                                             size_t *out_len);
 
 /* How to find the per-device fields when deriving a definition from an
  * issued certificate. */
@@ -211,8 +212,8 @@ enum { HK_CERT_SIGNER_ID_NONE = 0, HK_CERT_SIGNER_ID_ISSUER_CN = 1,
  * HK_ERR_CERT_PARSE for a certificate that cannot be walked;
  * HK_ERR_CERT_TEMPLATE when a requested field is missing (for example no
  * CN ending in the device serial). The result passes hk_cert_def_check(). */
-hk_result hk_cert_def_derive(const uint8_t *der, size_t der_len, const hk_cert_derive_opts *opts,
-                             hk_cert_def *out);
+HK_NODISCARD hk_result hk_cert_def_derive(const uint8_t *der, size_t der_len,
+                                          const hk_cert_derive_opts *opts, hk_cert_def *out);
 
 /* ---- rebuild and compress ---------------------------------------------- */
 
@@ -233,8 +234,10 @@ typedef struct hk_cert_inputs {
  * template's date format cannot hold; HK_ERR_BUFFER_TOO_SMALL with *out_len
  * = the size needed when cap is too small (out untouched past cap).
  * Needs about 0.3 KiB of stack. */
-hk_result hk_cert_rebuild(const hk_cert_def *def, const uint8_t compressed[HK_CERT_COMPRESSED_SIZE],
-                          const hk_cert_inputs *in, uint8_t *out, size_t cap, size_t *out_len);
+HK_NODISCARD hk_result hk_cert_rebuild(const hk_cert_def *def,
+                                       const uint8_t compressed[HK_CERT_COMPRESSED_SIZE],
+                                       const hk_cert_inputs *in, uint8_t *out, size_t cap,
+                                       size_t *out_len);
 
 /* The reverse, for the factory: compress an issued certificate that
  * follows def, and check that rebuilding gives the same bytes. scratch (at
@@ -243,30 +246,32 @@ hk_result hk_cert_rebuild(const hk_cert_def *def, const uint8_t compressed[HK_CE
  * HK_ERR_CERT_WRONG_DEF when the certificate cannot be reproduced from the
  * 72 bytes (dates with minutes or seconds, a serial number not from the SN
  * source, fields that differ from the template, ...). */
-hk_result hk_cert_compress(const hk_cert_def *def, const uint8_t *der, size_t der_len,
-                           const hk_cert_inputs *in, uint8_t *scratch, size_t scratch_cap,
-                           uint8_t out[HK_CERT_COMPRESSED_SIZE]);
+HK_NODISCARD hk_result hk_cert_compress(const hk_cert_def *def, const uint8_t *der, size_t der_len,
+                                        const hk_cert_inputs *in, uint8_t *scratch,
+                                        size_t scratch_cap, uint8_t out[HK_CERT_COMPRESSED_SIZE]);
 
 /* The subject public key of a certificate that follows def (64 bytes from
  * the PUBLIC_KEY element). */
-hk_result hk_cert_public_key(const hk_cert_def *def, const uint8_t *der, size_t der_len,
-                             uint8_t out[HK_CERT_PUBLIC_KEY_SIZE]);
+HK_NODISCARD hk_result hk_cert_public_key(const hk_cert_def *def, const uint8_t *der,
+                                          size_t der_len, uint8_t out[HK_CERT_PUBLIC_KEY_SIZE]);
 
 /* The serial number the SN source gives for (public key, device SN,
  * compressed bytes): n bytes (1..32; 10 for DEVICE_SN, 3 for SIGNER_ID). */
-hk_result hk_cert_sn_generate(uint8_t sn_source, const uint8_t compressed[HK_CERT_COMPRESSED_SIZE],
-                              const uint8_t *public_key, const uint8_t *device_sn, uint8_t *out,
-                              size_t n);
+HK_NODISCARD hk_result hk_cert_sn_generate(uint8_t sn_source,
+                                           const uint8_t compressed[HK_CERT_COMPRESSED_SIZE],
+                                           const uint8_t *public_key, const uint8_t *device_sn,
+                                           uint8_t *out, size_t n);
 
 /* SHA-1(0x04 || X || Y): the key identifier of a public key. */
-hk_result hk_cert_key_id(const uint8_t public_key[HK_CERT_PUBLIC_KEY_SIZE],
-                         uint8_t out[HK_CERT_KEY_ID_SIZE]);
+HK_NODISCARD hk_result hk_cert_key_id(const uint8_t public_key[HK_CERT_PUBLIC_KEY_SIZE],
+                                      uint8_t out[HK_CERT_KEY_ID_SIZE]);
 
 /* Unpad a 72-byte stored public key (00000000 || X || 00000000 || Y) into
  * X || Y. HK_ERR_CERT_COMPRESSED when the pad bytes are not zero (out may
  * then hold the bytes before the first bad pad byte). */
-hk_result hk_cert_public_key_unpad(const uint8_t padded[HK_CERT_PADDED_PUBLIC_KEY_SIZE],
-                                   uint8_t out[HK_CERT_PUBLIC_KEY_SIZE]);
+HK_NODISCARD hk_result
+hk_cert_public_key_unpad(const uint8_t padded[HK_CERT_PADDED_PUBLIC_KEY_SIZE],
+                         uint8_t out[HK_CERT_PUBLIC_KEY_SIZE]);
 
 #ifdef __cplusplus
 }

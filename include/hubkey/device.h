@@ -63,7 +63,7 @@
  *     (5 s doubling up to the reprovision interval).
  *
  * Connections come from an hk_device_link: the production one
- * (hk_device_tls_link, src/device/hk_device_tls.h) opens a TCP socket through
+ * (hk_device_tls_link, hubkey/device_tls.h) opens a TCP socket through
  * the platform and runs TLS with the chip-held key over it; tests plug a
  * link that returns scripted in-memory peers.
  *

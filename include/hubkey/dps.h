@@ -94,22 +94,24 @@ typedef struct hk_dps_client {
 } hk_dps_client;
 
 /* "{registrationId}" */
-hk_result hk_dps_client_id_build(const hk_dps_client *client, char *out, size_t cap,
-                                 size_t *out_len);
+HK_NODISCARD hk_result hk_dps_client_id_build(const hk_dps_client *client, char *out, size_t cap,
+                                              size_t *out_len);
 
 /* "{idScope}/registrations/{registrationId}/api-version={v}[&ClientVersion={cv}]"
  * (no '?' before api-version, unlike IoT Hub). */
-hk_result hk_dps_username_build(const hk_dps_client *client, char *out, size_t cap,
-                                size_t *out_len);
+HK_NODISCARD hk_result hk_dps_username_build(const hk_dps_client *client, char *out, size_t cap,
+                                             size_t *out_len);
 
 /* "$dps/registrations/PUT/iotdps-register/?$rid={rid}" */
-hk_result hk_dps_register_topic_build(uint32_t rid, char *out, size_t cap, size_t *out_len);
+HK_NODISCARD hk_result hk_dps_register_topic_build(uint32_t rid, char *out, size_t cap,
+                                                   size_t *out_len);
 
 /* "$dps/registrations/GET/iotdps-get-operationstatus/?$rid={rid}&operationId={op}"
  * (publish with an empty payload). operation_id: 1..HK_DPS_OPERATION_ID_MAX
  * characters from A-Z a-z 0-9 - . _ : (HK_ERR_INVALID_ARG otherwise). */
-hk_result hk_dps_poll_topic_build(uint32_t rid, const char *operation_id, size_t operation_id_len,
-                                  char *out, size_t cap, size_t *out_len);
+HK_NODISCARD hk_result hk_dps_poll_topic_build(uint32_t rid, const char *operation_id,
+                                               size_t operation_id_len, char *out, size_t cap,
+                                               size_t *out_len);
 
 /*
  * Register request body, compact JSON:
@@ -123,8 +125,9 @@ hk_result hk_dps_poll_topic_build(uint32_t rid, const char *operation_id, size_t
  * HK_ERR_BUFFER_TOO_SMALL when it does not fit (*out_len is then no size to
  * rely on).
  */
-hk_result hk_dps_register_body_build(const hk_dps_client *client, const char *custom_payload,
-                                     const char *csr, char *out, size_t cap, size_t *out_len);
+HK_NODISCARD hk_result hk_dps_register_body_build(const hk_dps_client *client,
+                                                  const char *custom_payload, const char *csr,
+                                                  char *out, size_t cap, size_t *out_len);
 
 /* ---- responses ------------------------------------------------------------ */
 
@@ -163,7 +166,7 @@ typedef struct hk_dps_topic {
  * twice, an empty parameter or a non-decimal retry-after is refused.
  * HK_ERR_DPS_TOPIC for anything else (out is then unspecified).
  */
-hk_result hk_dps_topic_parse(const char *topic, size_t topic_len, hk_dps_topic *out);
+HK_NODISCARD hk_result hk_dps_topic_parse(const char *topic, size_t topic_len, hk_dps_topic *out);
 
 /*
  * A parsed response: topic fields and body fields. The strings in the
@@ -217,14 +220,15 @@ typedef struct hk_dps_response {
  * wrong member types, strings over their bound, more than HK_DPS_CERTS_MAX
  * certificates), HK_ERR_JSON_TOO_MANY_TOKENS (the token array is too small).
  */
-hk_result hk_dps_response_parse(const char *topic, size_t topic_len, const char *payload,
-                                size_t payload_len, hk_json_token *tokens, size_t max_tokens,
-                                hk_dps_response *out);
+HK_NODISCARD hk_result hk_dps_response_parse(const char *topic, size_t topic_len,
+                                             const char *payload, size_t payload_len,
+                                             hk_json_token *tokens, size_t max_tokens,
+                                             hk_dps_response *out);
 
 /* Decode a string token of a parsed response (message, certificates) into
  * out, NUL-terminated; as hk_json_string_get(). */
-hk_result hk_dps_response_string_get(const hk_dps_response *response, size_t token, char *out,
-                                     size_t cap, size_t *out_len);
+HK_NODISCARD hk_result hk_dps_response_string_get(const hk_dps_response *response, size_t token,
+                                                  char *out, size_t cap, size_t *out_len);
 
 /* ---- backoff ---------------------------------------------------------------- */
 
@@ -294,8 +298,8 @@ typedef struct hk_dps_machine {
 
 /* Start a registration at now_ms. The config is copied. HK_ERR_INVALID_ARG
  * for zero deadline/timeout, min > max or jitter > max. */
-hk_result hk_dps_machine_init(hk_dps_machine *m, const hk_dps_machine_config *config,
-                              uint32_t now_ms);
+HK_NODISCARD hk_result hk_dps_machine_init(hk_dps_machine *m, const hk_dps_machine_config *config,
+                                           uint32_t now_ms);
 
 /*
  * What to do at now_ms. random feeds the jitter when a response timeout
@@ -304,8 +308,8 @@ hk_result hk_dps_machine_init(hk_dps_machine *m, const hk_dps_machine_config *co
  * the response timeout). Once ASSIGNED or FAILED, every call repeats it.
  * Reaching the deadline before assignment gives FAILED/HK_ERR_DPS_DEADLINE.
  */
-hk_result hk_dps_machine_next(hk_dps_machine *m, uint32_t now_ms, uint32_t random,
-                              hk_dps_step *out_step);
+HK_NODISCARD hk_result hk_dps_machine_next(hk_dps_machine *m, uint32_t now_ms, uint32_t random,
+                                           hk_dps_step *out_step);
 
 /*
  * Feed a parsed response at now_ms; random feeds the jitter of a backoff.
@@ -322,8 +326,9 @@ hk_result hk_dps_machine_next(hk_dps_machine *m, uint32_t now_ms, uint32_t rando
  * backoff; 401 -> FAILED HK_ERR_DPS_UNAUTHORIZED; any other status ->
  * FAILED HK_ERR_DPS_REJECTED.
  */
-hk_result hk_dps_machine_on_response(hk_dps_machine *m, const hk_dps_response *response,
-                                     uint32_t now_ms, uint32_t random);
+HK_NODISCARD hk_result hk_dps_machine_on_response(hk_dps_machine *m,
+                                                  const hk_dps_response *response, uint32_t now_ms,
+                                                  uint32_t random);
 
 /*
  * The connection that carried the machine's requests was replaced by a new
@@ -335,12 +340,13 @@ hk_result hk_dps_machine_on_response(hk_dps_machine *m, const hk_dps_response *r
  * progress (retry-after, backoff) is kept; ASSIGNED and FAILED stay; the
  * deadline still counts from init. HK_OK.
  */
-hk_result hk_dps_machine_resume(hk_dps_machine *m);
+HK_NODISCARD hk_result hk_dps_machine_resume(hk_dps_machine *m);
 
 /* After ASSIGNED: the hub host name, device id (NUL-terminated, inside the
  * machine, valid as long as it is) and substatus. HK_ERR_STATE before. */
-hk_result hk_dps_machine_assignment(const hk_dps_machine *m, const char **out_hub,
-                                    const char **out_device_id, hk_dps_substatus *out_substatus);
+HK_NODISCARD hk_result hk_dps_machine_assignment(const hk_dps_machine *m, const char **out_hub,
+                                                 const char **out_device_id,
+                                                 hk_dps_substatus *out_substatus);
 
 #ifdef __cplusplus
 }

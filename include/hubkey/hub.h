@@ -87,22 +87,22 @@ typedef struct hk_hub_telemetry_properties {
 } hk_hub_telemetry_properties;
 
 /* "{deviceId}" or "{deviceId}/{moduleId}". */
-hk_result hk_hub_client_id_build(const hk_hub_client *client, char *out, size_t cap,
-                                 size_t *out_len);
+HK_NODISCARD hk_result hk_hub_client_id_build(const hk_hub_client *client, char *out, size_t cap,
+                                              size_t *out_len);
 
 /* "{host}/{deviceId}[/{moduleId}]/?api-version={v}[&DeviceClientType={ct}][&model-id={enc}]" */
-hk_result hk_hub_username_build(const hk_hub_client *client, char *out, size_t cap,
-                                size_t *out_len);
+HK_NODISCARD hk_result hk_hub_username_build(const hk_hub_client *client, char *out, size_t cap,
+                                             size_t *out_len);
 
 /* "devices/{deviceId}[/modules/{moduleId}]/messages/events/[{property bag}]"
  * props may be NULL (no properties). A property name must be non-empty. */
-hk_result hk_hub_telemetry_topic_build(const hk_hub_client *client,
-                                       const hk_hub_telemetry_properties *props, char *out,
-                                       size_t cap, size_t *out_len);
+HK_NODISCARD hk_result hk_hub_telemetry_topic_build(const hk_hub_client *client,
+                                                    const hk_hub_telemetry_properties *props,
+                                                    char *out, size_t cap, size_t *out_len);
 
 /* "devices/{deviceId}/messages/devicebound/#" (modules: ".../modules/{m}/#"). */
-hk_result hk_hub_c2d_filter_build(const hk_hub_client *client, char *out, size_t cap,
-                                  size_t *out_len);
+HK_NODISCARD hk_result hk_hub_c2d_filter_build(const hk_hub_client *client, char *out, size_t cap,
+                                               size_t *out_len);
 
 /*
  * Request ids ($rid) are caller-chosen for twin requests and echoed from the
@@ -111,16 +111,17 @@ hk_result hk_hub_c2d_filter_build(const hk_hub_client *client, char *out, size_t
  */
 
 /* "$iothub/twin/GET/?$rid={rid}" (publish with an empty payload). */
-hk_result hk_hub_twin_get_topic_build(const char *rid, size_t rid_len, char *out, size_t cap,
-                                      size_t *out_len);
+HK_NODISCARD hk_result hk_hub_twin_get_topic_build(const char *rid, size_t rid_len, char *out,
+                                                   size_t cap, size_t *out_len);
 
 /* "$iothub/twin/PATCH/properties/reported/?$rid={rid}" (payload: a JSON object). */
-hk_result hk_hub_twin_patch_topic_build(const char *rid, size_t rid_len, char *out, size_t cap,
-                                        size_t *out_len);
+HK_NODISCARD hk_result hk_hub_twin_patch_topic_build(const char *rid, size_t rid_len, char *out,
+                                                     size_t cap, size_t *out_len);
 
 /* "$iothub/methods/res/{status}/?$rid={rid}"; status 0..HK_HUB_METHOD_STATUS_MAX. */
-hk_result hk_hub_method_response_topic_build(unsigned status, const char *rid, size_t rid_len,
-                                             char *out, size_t cap, size_t *out_len);
+HK_NODISCARD hk_result hk_hub_method_response_topic_build(unsigned status, const char *rid,
+                                                          size_t rid_len, char *out, size_t cap,
+                                                          size_t *out_len);
 
 /* What an incoming topic is. */
 typedef enum hk_hub_topic_kind {
@@ -157,7 +158,7 @@ typedef struct hk_hub_topic {
  * Unknown topic properties are ignored; $rid and $version may come in any
  * order. Anything else gives HK_ERR_HUB_TOPIC (out is then unspecified).
  */
-hk_result hk_hub_topic_parse(const char *topic, size_t topic_len, hk_hub_topic *out);
+HK_NODISCARD hk_result hk_hub_topic_parse(const char *topic, size_t topic_len, hk_hub_topic *out);
 
 /*
  * Iterate over a property bag ("a=1&b&c=" ...): *pos starts at 0. Each call
@@ -166,18 +167,18 @@ hk_result hk_hub_topic_parse(const char *topic, size_t topic_len, hk_hub_topic *
  * HK_ERR_NOT_FOUND when the bag is exhausted; HK_ERR_HUB_TOPIC for an empty
  * name. The slices point into bag.
  */
-hk_result hk_hub_properties_next(const char *bag, size_t bag_len, size_t *pos,
-                                 const char **out_name, size_t *out_name_len,
-                                 const char **out_value, size_t *out_value_len,
-                                 bool *out_has_value);
+HK_NODISCARD hk_result hk_hub_properties_next(const char *bag, size_t bag_len, size_t *pos,
+                                              const char **out_name, size_t *out_name_len,
+                                              const char **out_value, size_t *out_value_len,
+                                              bool *out_has_value);
 
 /*
  * Find the property whose encoded name equals name (compared as given, so
  * look up "%24.mid" for the message id). HK_ERR_NOT_FOUND when absent.
  * A null value gives *out_value_len 0.
  */
-hk_result hk_hub_properties_find(const char *bag, size_t bag_len, const char *name,
-                                 const char **out_value, size_t *out_value_len);
+HK_NODISCARD hk_result hk_hub_properties_find(const char *bag, size_t bag_len, const char *name,
+                                              const char **out_value, size_t *out_value_len);
 
 /*
  * Percent-decode in[0..in_len) into out (no NUL is written; '+' stays '+').
@@ -185,8 +186,8 @@ hk_result hk_hub_properties_find(const char *bag, size_t bag_len, const char *na
  * HK_ERR_BUFFER_TOO_SMALL when the decoded text exceeds cap (then
  * *out_len is unspecified). out may alias in (decoding only shrinks).
  */
-hk_result hk_hub_url_decode(const char *in, size_t in_len, char *out, size_t cap,
-                            size_t *out_len);
+HK_NODISCARD hk_result hk_hub_url_decode(const char *in, size_t in_len, char *out, size_t cap,
+                                         size_t *out_len);
 
 #ifdef __cplusplus
 }

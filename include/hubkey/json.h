@@ -6,7 +6,10 @@
  * value, and accessors decode a value on demand (strings unescaped into a
  * caller buffer, integers range-checked). The writer appends to a caller
  * buffer and keeps the first error it meets ("sticky"), so a builder can
- * issue all its calls and check once, at hk_json_writer_finish().
+ * issue all its calls and check once, at hk_json_writer_finish(). That is
+ * why the hk_json_write_* calls alone, of all hubkey's functions that return
+ * an hk_result, are not HK_NODISCARD: their result is also the sticky error
+ * that hk_json_writer_finish() returns.
  *
  * ---------------------------------------------------------------- reader --
  *
@@ -119,15 +122,15 @@ typedef struct hk_json_doc {
  * and the token array holds unspecified values. Errors as listed above;
  * HK_ERR_INVALID_ARG for NULL out_doc, NULL json with len > 0, NULL tokens
  * with max_tokens > 0. json need not be NUL-terminated. */
-hk_result hk_json_parse(hk_json_doc *out_doc, const char *json, size_t len, hk_json_token *tokens,
-                        size_t max_tokens, unsigned max_depth);
+HK_NODISCARD hk_result hk_json_parse(hk_json_doc *out_doc, const char *json, size_t len,
+                                     hk_json_token *tokens, size_t max_tokens, unsigned max_depth);
 
 /* Find member `key` (NUL-terminated, compared byte for byte with the
  * unescaped member name) in object token obj; *out_value = its value's token.
  * HK_ERR_JSON_TYPE: obj is not an object. HK_ERR_NOT_FOUND: no such member.
  * HK_ERR_JSON_DUPLICATE_KEY: the name occurs more than once. */
-hk_result hk_json_object_find(const hk_json_doc *doc, size_t obj, const char *key,
-                              size_t *out_value);
+HK_NODISCARD hk_result hk_json_object_find(const hk_json_doc *doc, size_t obj, const char *key,
+                                           size_t *out_value);
 
 /* Iterate the children of array or object token `container`. Start with
  * *io_child = 0; each HK_OK call moves *io_child to the next element (for an
@@ -140,7 +143,7 @@ hk_result hk_json_object_find(const hk_json_doc *doc, size_t obj, const char *ke
  *   size_t i = 0;
  *   while (hk_json_next(doc, arr, &i) == HK_OK) { use token i }
  */
-hk_result hk_json_next(const hk_json_doc *doc, size_t container, size_t *io_child);
+HK_NODISCARD hk_result hk_json_next(const hk_json_doc *doc, size_t container, size_t *io_child);
 
 /* Unescape string token tok into out as UTF-8 and NUL-terminate it;
  * *out_len = bytes before the NUL. Needs cap >= decoded length + 1, else
@@ -148,8 +151,8 @@ hk_result hk_json_next(const hk_json_doc *doc, size_t container, size_t *io_chil
  * or past out + cap). A string holding \u0000 is refused with
  * HK_ERR_JSON_STRING, so out is always a proper C string (no silent
  * truncation of host names and IDs). HK_ERR_JSON_TYPE: not a string. */
-hk_result hk_json_string_get(const hk_json_doc *doc, size_t tok, char *out, size_t cap,
-                             size_t *out_len);
+HK_NODISCARD hk_result hk_json_string_get(const hk_json_doc *doc, size_t tok, char *out, size_t cap,
+                                          size_t *out_len);
 
 /* True when tok is a string whose unescaped bytes equal s[0..len). */
 bool hk_json_string_equals(const hk_json_doc *doc, size_t tok, const char *s, size_t len);
@@ -158,17 +161,17 @@ bool hk_json_string_equals(const hk_json_doc *doc, size_t tok, const char *s, si
  * HK_ERR_JSON_NOT_INTEGER: it has a fraction or exponent ("1.0", "1e3").
  * HK_ERR_JSON_RANGE: it does not fit (uint32 accepts 0..4294967295; "-0" is
  * 0). *out_value is written only on HK_OK. */
-hk_result hk_json_int64_get(const hk_json_doc *doc, size_t tok, int64_t *out_value);
-hk_result hk_json_uint32_get(const hk_json_doc *doc, size_t tok, uint32_t *out_value);
+HK_NODISCARD hk_result hk_json_int64_get(const hk_json_doc *doc, size_t tok, int64_t *out_value);
+HK_NODISCARD hk_result hk_json_uint32_get(const hk_json_doc *doc, size_t tok, uint32_t *out_value);
 
 /* true/false token -> *out_value; HK_ERR_JSON_TYPE for any other type. */
-hk_result hk_json_bool_get(const hk_json_doc *doc, size_t tok, bool *out_value);
+HK_NODISCARD hk_result hk_json_bool_get(const hk_json_doc *doc, size_t tok, bool *out_value);
 
 /* Raw text of any value (valid JSON on its own, e.g. a nested object to be
  * handed on verbatim): *out_text points into the parsed input (same
  * lifetime), *out_len bytes, not NUL-terminated. */
-hk_result hk_json_raw_get(const hk_json_doc *doc, size_t tok, const char **out_text,
-                          size_t *out_len);
+HK_NODISCARD hk_result hk_json_raw_get(const hk_json_doc *doc, size_t tok, const char **out_text,
+                                       size_t *out_len);
 
 /* ---------------------------------------------------------------- writer */
 
@@ -189,7 +192,7 @@ typedef struct hk_json_writer {
 
 /* Start writing into buf[0..cap). buf must outlive the writer's use. cap 0 is
  * allowed (every write then fails with HK_ERR_BUFFER_TOO_SMALL). */
-hk_result hk_json_writer_init(hk_json_writer *w, char *buf, size_t cap);
+HK_NODISCARD hk_result hk_json_writer_init(hk_json_writer *w, char *buf, size_t cap);
 
 /* {"a":1,"b":[true,null]} is: object_begin, key "a", int 1, key "b",
  * array_begin, bool true, null, array_end, object_end. */
@@ -221,7 +224,7 @@ hk_result hk_json_write_raw(hk_json_writer *w, const char *json, size_t len);
  * appends a NUL terminator. HK_OK only if the text and its NUL fit in cap;
  * *out_len = text length without the NUL. Returns the sticky error if any
  * earlier call failed. */
-hk_result hk_json_writer_finish(hk_json_writer *w, size_t *out_len);
+HK_NODISCARD hk_result hk_json_writer_finish(hk_json_writer *w, size_t *out_len);
 
 #ifdef __cplusplus
 }

@@ -136,18 +136,21 @@ typedef struct hk_mqtt_publish {
  * where one is needed, a password without user name, no filters);
  * HK_ERR_MQTT_PACKET_TOO_LARGE when the remaining length would exceed
  * HK_MQTT_MAX_REMAINING_LENGTH. */
-hk_result hk_mqtt_connect_encode(const hk_mqtt_connect_options *options, uint8_t *buf, size_t cap,
-                                 size_t *out_len);
-hk_result hk_mqtt_subscribe_encode(uint16_t packet_id, const hk_mqtt_subscription *subs,
-                                   size_t count, uint8_t *buf, size_t cap, size_t *out_len);
-hk_result hk_mqtt_unsubscribe_encode(uint16_t packet_id, const hk_mqtt_subscription *subs,
-                                     size_t count, uint8_t *buf, size_t cap, size_t *out_len);
+HK_NODISCARD hk_result hk_mqtt_connect_encode(const hk_mqtt_connect_options *options, uint8_t *buf,
+                                              size_t cap, size_t *out_len);
+HK_NODISCARD hk_result hk_mqtt_subscribe_encode(uint16_t packet_id,
+                                                const hk_mqtt_subscription *subs, size_t count,
+                                                uint8_t *buf, size_t cap, size_t *out_len);
+HK_NODISCARD hk_result hk_mqtt_unsubscribe_encode(uint16_t packet_id,
+                                                  const hk_mqtt_subscription *subs, size_t count,
+                                                  uint8_t *buf, size_t cap, size_t *out_len);
 /* Uses topic, payload, qos, retain, dup and (QoS 1) packet_id of *publish. */
-hk_result hk_mqtt_publish_encode(const hk_mqtt_publish *publish, uint8_t *buf, size_t cap,
-                                 size_t *out_len);
-hk_result hk_mqtt_puback_encode(uint16_t packet_id, uint8_t *buf, size_t cap, size_t *out_len);
-hk_result hk_mqtt_pingreq_encode(uint8_t *buf, size_t cap, size_t *out_len);
-hk_result hk_mqtt_disconnect_encode(uint8_t *buf, size_t cap, size_t *out_len);
+HK_NODISCARD hk_result hk_mqtt_publish_encode(const hk_mqtt_publish *publish, uint8_t *buf,
+                                              size_t cap, size_t *out_len);
+HK_NODISCARD hk_result hk_mqtt_puback_encode(uint16_t packet_id, uint8_t *buf, size_t cap,
+                                             size_t *out_len);
+HK_NODISCARD hk_result hk_mqtt_pingreq_encode(uint8_t *buf, size_t cap, size_t *out_len);
+HK_NODISCARD hk_result hk_mqtt_disconnect_encode(uint8_t *buf, size_t cap, size_t *out_len);
 
 /* ---- Codec: decoders ----------------------------------------------------- */
 
@@ -168,15 +171,16 @@ typedef struct hk_mqtt_packet {
  * four bytes; HK_ERR_MQTT_PACKET_TOO_LARGE when the whole packet would exceed
  * max_packet bytes (reported as soon as the length is known, before the body
  * arrives). Types and flags are checked by the per-type decoders. */
-hk_result hk_mqtt_packet_split(const uint8_t *buf, size_t len, size_t max_packet,
-                               hk_mqtt_packet *out_packet, size_t *out_consumed);
+HK_NODISCARD hk_result hk_mqtt_packet_split(const uint8_t *buf, size_t len, size_t max_packet,
+                                            hk_mqtt_packet *out_packet, size_t *out_consumed);
 
 /* CONNACK. HK_OK when accepted (*out_session_present = the flag); the return
  * codes 1..5 give HK_ERR_MQTT_REFUSED_PROTOCOL, _IDENTIFIER, _UNAVAILABLE,
  * _CREDENTIALS, _NOT_AUTHORIZED; any other code HK_ERR_MQTT_REFUSED_OTHER
  * (*out_session_present = false on refusal). HK_ERR_MQTT_PROTOCOL for a wrong
  * type, flags, length, reserved bits, or session-present set on a refusal. */
-hk_result hk_mqtt_connack_decode(const hk_mqtt_packet *packet, bool *out_session_present);
+HK_NODISCARD hk_result hk_mqtt_connack_decode(const hk_mqtt_packet *packet,
+                                              bool *out_session_present);
 
 /* SUBACK. *out_codes points at *out_count return codes inside the packet,
  * one per filter of the SUBSCRIBE, in order: 0 or 1 (granted QoS), 2 (granted
@@ -184,19 +188,19 @@ hk_result hk_mqtt_connack_decode(const hk_mqtt_packet *packet, bool *out_session
  * Returns HK_OK even when filters were refused (check the codes);
  * HK_ERR_MQTT_PROTOCOL for a wrong type/flags, packet id 0, no codes or any
  * other code value. */
-hk_result hk_mqtt_suback_decode(const hk_mqtt_packet *packet, uint16_t *out_packet_id,
-                                const uint8_t **out_codes, size_t *out_count);
+HK_NODISCARD hk_result hk_mqtt_suback_decode(const hk_mqtt_packet *packet, uint16_t *out_packet_id,
+                                             const uint8_t **out_codes, size_t *out_count);
 
 /* Incoming PUBLISH (QoS 0 or 1). Slices in *out point into the packet.
  * HK_ERR_MQTT_QOS2 for QoS 2; HK_ERR_MQTT_PROTOCOL for QoS 3, DUP on QoS 0,
  * an empty or truncated topic, a topic with '+', '#' or NUL, a QoS 1 packet id
  * of 0, or a body too short for its fields. */
-hk_result hk_mqtt_publish_decode(const hk_mqtt_packet *packet, hk_mqtt_publish *out);
+HK_NODISCARD hk_result hk_mqtt_publish_decode(const hk_mqtt_packet *packet, hk_mqtt_publish *out);
 
 /* PUBACK, UNSUBACK (packet id, non-zero; *out_packet_id set) and PINGRESP
  * (empty; *out_packet_id = 0). HK_ERR_MQTT_PROTOCOL for any other type, non-zero
  * flags or a wrong length. */
-hk_result hk_mqtt_ack_decode(const hk_mqtt_packet *packet, uint16_t *out_packet_id);
+HK_NODISCARD hk_result hk_mqtt_ack_decode(const hk_mqtt_packet *packet, uint16_t *out_packet_id);
 
 /* ---- Codec: stream framing ----------------------------------------------- */
 
@@ -219,17 +223,20 @@ typedef struct hk_mqtt_stream {
 } hk_mqtt_stream;
 
 /* max_packet = 0 means cap. Requires cap >= 2 and max_packet <= cap. */
-hk_result hk_mqtt_stream_init(hk_mqtt_stream *stream, uint8_t *buf, size_t cap, size_t max_packet);
+HK_NODISCARD hk_result hk_mqtt_stream_init(hk_mqtt_stream *stream, uint8_t *buf, size_t cap,
+                                           size_t max_packet);
 /* Where the next read may write (*out_space, up to *out_cap bytes; 0 when the
  * buffer is full). */
-hk_result hk_mqtt_stream_space(hk_mqtt_stream *stream, uint8_t **out_space, size_t *out_cap);
+HK_NODISCARD hk_result hk_mqtt_stream_space(hk_mqtt_stream *stream, uint8_t **out_space,
+                                            size_t *out_cap);
 /* Account n bytes just read into the space (n <= the last *out_cap). */
-hk_result hk_mqtt_stream_commit(hk_mqtt_stream *stream, size_t n);
+HK_NODISCARD hk_result hk_mqtt_stream_commit(hk_mqtt_stream *stream, size_t n);
 /* Next complete packet: HK_OK with *out_ready = true and *out_packet filled,
  * or HK_OK with *out_ready = false when more bytes are needed. Errors as
  * hk_mqtt_packet_split(), plus HK_ERR_MQTT_PACKET_TOO_LARGE when a partial
  * packet fills the whole buffer. */
-hk_result hk_mqtt_stream_next(hk_mqtt_stream *stream, hk_mqtt_packet *out_packet, bool *out_ready);
+HK_NODISCARD hk_result hk_mqtt_stream_next(hk_mqtt_stream *stream, hk_mqtt_packet *out_packet,
+                                           bool *out_ready);
 
 /* ---- Session engine ------------------------------------------------------ */
 
@@ -326,7 +333,8 @@ typedef struct hk_mqtt_client {
 /* Prepare a client: state IDLE, no in-flight messages. The buffers must
  * outlive the client. Requires tx_cap >= 4, rx_cap >= 4, max_packet <= rx_cap,
  * on_event != NULL (HK_ERR_INVALID_ARG otherwise). */
-hk_result hk_mqtt_client_init(hk_mqtt_client *client, const hk_mqtt_client_config *config);
+HK_NODISCARD hk_result hk_mqtt_client_init(hk_mqtt_client *client,
+                                           const hk_mqtt_client_config *config);
 
 /* Start a session on a freshly opened transport (copied; its ctx must stay
  * valid until the next connect or until the caller stops calling process).
@@ -339,18 +347,21 @@ hk_result hk_mqtt_client_init(hk_mqtt_client *client, const hk_mqtt_client_confi
  * this call). Nothing is written to the transport until process().
  * HK_ERR_STATE in another state; encoder errors for CONNECT (including
  * HK_ERR_BUFFER_TOO_SMALL when it does not fit the tx buffer). */
-hk_result hk_mqtt_client_connect(hk_mqtt_client *client, const hk_transport *transport,
-                                 const hk_mqtt_connect_options *options, uint32_t now_ms);
+HK_NODISCARD hk_result hk_mqtt_client_connect(hk_mqtt_client *client, const hk_transport *transport,
+                                              const hk_mqtt_connect_options *options,
+                                              uint32_t now_ms);
 
 /* Queue SUBSCRIBE / UNSUBSCRIBE. Allowed in CONNECTING (pipelined behind
  * CONNECT, as MQTT 3.1.1 permits) and CONNECTED; HK_ERR_MQTT_NOT_CONNECTED
  * otherwise. *out_packet_id receives the id the SUBACK/UNSUBACK event will
  * carry. The filters are copied. HK_ERR_FULL when the tx buffer has no room
  * right now (call process() and retry); encoder errors otherwise. */
-hk_result hk_mqtt_client_subscribe(hk_mqtt_client *client, const hk_mqtt_subscription *subs,
-                                   size_t count, uint16_t *out_packet_id);
-hk_result hk_mqtt_client_unsubscribe(hk_mqtt_client *client, const hk_mqtt_subscription *filters,
-                                     size_t count, uint16_t *out_packet_id);
+HK_NODISCARD hk_result hk_mqtt_client_subscribe(hk_mqtt_client *client,
+                                                const hk_mqtt_subscription *subs, size_t count,
+                                                uint16_t *out_packet_id);
+HK_NODISCARD hk_result hk_mqtt_client_unsubscribe(hk_mqtt_client *client,
+                                                  const hk_mqtt_subscription *filters, size_t count,
+                                                  uint16_t *out_packet_id);
 
 /* Queue a PUBLISH (message->packet_id and ->dup are ignored; the engine
  * assigns them). Allowed in CONNECTING and CONNECTED.
@@ -363,14 +374,15 @@ hk_result hk_mqtt_client_unsubscribe(hk_mqtt_client *client, const hk_mqtt_subsc
  *          again for every resend. Bytes go to the tx buffer as soon as there
  *          is room, in publish order.
  * HK_ERR_BUFFER_TOO_SMALL when the packet can never fit the tx buffer. */
-hk_result hk_mqtt_client_publish(hk_mqtt_client *client, const hk_mqtt_publish *message,
-                                 uint16_t *out_packet_id);
+HK_NODISCARD hk_result hk_mqtt_client_publish(hk_mqtt_client *client,
+                                              const hk_mqtt_publish *message,
+                                              uint16_t *out_packet_id);
 
 /* Queue DISCONNECT; process() flushes it and then moves to IDLE (the caller
  * then closes the transport). In-flight QoS 1 messages are kept for a later
  * connect. Allowed in CONNECTING and CONNECTED; HK_ERR_FULL when the tx
  * buffer has no room right now. */
-hk_result hk_mqtt_client_disconnect(hk_mqtt_client *client);
+HK_NODISCARD hk_result hk_mqtt_client_disconnect(hk_mqtt_client *client);
 
 /* One non-blocking step at now_ms: write pending bytes, queue resends, read
  * what the transport has (a bounded number of reads), handle every complete
@@ -390,8 +402,8 @@ hk_result hk_mqtt_client_disconnect(hk_mqtt_client *client);
  * HK_ERR_MQTT_PROTOCOL / _BAD_LENGTH / _PACKET_TOO_LARGE / _QOS2 for bad
  * input, HK_ERR_CLOSED when the peer closed, or the transport's error. In
  * IDLE it returns HK_ERR_MQTT_NOT_CONNECTED. */
-hk_result hk_mqtt_client_process(hk_mqtt_client *client, uint32_t now_ms,
-                                 uint32_t *out_next_deadline_ms);
+HK_NODISCARD hk_result hk_mqtt_client_process(hk_mqtt_client *client, uint32_t now_ms,
+                                              uint32_t *out_next_deadline_ms);
 
 /* Current state (see hk_mqtt_client_state). */
 hk_mqtt_client_state hk_mqtt_client_get_state(const hk_mqtt_client *client);

@@ -15,7 +15,7 @@
  * driver, which sees only hk_i2c (and whose emulators advance a model clock
  * instead of sleeping); a port implements both with its one sleep
  * (ports/posix: hk_posix_sleep_us). The boot flow's hk_device_link.wait is
- * not a port function: the production link (hk_device_tls.h) passes it to
+ * not a port function: the production link (hubkey/device_tls.h) passes it to
  * hk_platform.wait with its socket. Nothing in hubkey blocks inside an
  * engine's step except the chip's own command waits (bounded by each
  * command's maximum execution time, see atecc608.h) and, where the system

@@ -75,11 +75,11 @@ typedef struct hk_record {
  *   HK_ERR_RECORD_VERSION  the newest copy is of an unknown version.
  * out is fully written on HK_OK and zeroed otherwise (legacy_chip is set in
  * every case). */
-hk_result hk_record_parse(const uint8_t *image, size_t len, hk_record *out);
+HK_NODISCARD hk_result hk_record_parse(const uint8_t *image, size_t len, hk_record *out);
 
 /* Read the record through the secure element's data area (which must be at
  * least 416 bytes). Results as hk_record_parse, plus the se's own errors. */
-hk_result hk_record_read(const hk_se *se, hk_record *out);
+HK_NODISCARD hk_result hk_record_read(const hk_se *se, hk_record *out);
 
 /* Store a new assignment (generation = newest + 1, wrapping at 2^32).
  * hostname/device_id: 1.. characters, 0x21..0x7E; user_flags: bits 0..6.
@@ -89,8 +89,9 @@ hk_result hk_record_read(const hk_se *se, hk_record *out);
  * pointers or flag bit 7;
  * HK_ERR_RECORD_VERSION when the slot holds a newer-version record (left
  * untouched). On success the record reads back as exactly this assignment. */
-hk_result hk_record_write(const hk_se *se, const char *hub_hostname, size_t hub_hostname_len,
-                          const char *device_id, size_t device_id_len, uint8_t user_flags);
+HK_NODISCARD hk_result hk_record_write(const hk_se *se, const char *hub_hostname,
+                                       size_t hub_hostname_len, const char *device_id,
+                                       size_t device_id_len, uint8_t user_flags);
 
 /*
  * Reading once for a read and the write that follows. A write has to know
@@ -132,28 +133,30 @@ typedef struct hk_record_cache {
 /* hk_record_read, and *cache filled from the same image (also when the
  * result is HK_ERR_RECORD_EMPTY, _CORRUPT or _VERSION, so a write can
  * follow); emptied when the area could not be read. */
-hk_result hk_record_read_cached(const hk_se *se, hk_record *out, hk_record_cache *cache);
+HK_NODISCARD hk_result hk_record_read_cached(const hk_se *se, hk_record *out,
+                                             hk_record_cache *cache);
 
 /* hk_record_write with the slot facts from *cache (no read when it holds
  * them; read first when it is empty). Same arguments, results and bytes
  * written as hk_record_write; see the rule above. */
-hk_result hk_record_write_cached(const hk_se *se, hk_record_cache *cache,
-                                 const char *hub_hostname, size_t hub_hostname_len,
-                                 const char *device_id, size_t device_id_len, uint8_t user_flags);
+HK_NODISCARD hk_result hk_record_write_cached(const hk_se *se, hk_record_cache *cache,
+                                              const char *hub_hostname, size_t hub_hostname_len,
+                                              const char *device_id, size_t device_id_len,
+                                              uint8_t user_flags);
 
 /* Forget the assignment: writes a newer copy marked forgotten, so the next
  * read gives HK_ERR_RECORD_EMPTY. Legacy bytes 0..67 stay as they are. */
-hk_result hk_record_forget(const hk_se *se);
+HK_NODISCARD hk_result hk_record_forget(const hk_se *se);
 
 /* The pure core of hk_record_write/forget: update a 416-byte image in place
  * the way a write would (the older copy is replaced) and report the byte
  * range that changed, which is all a write has to send. flags may include
  * HK_RECORD_FLAG_FORGOTTEN, and then both strings must be empty (len 0).
  * Exposed for tests and the factory tool. */
-hk_result hk_record_image_update(uint8_t *image, size_t len, const char *hub_hostname,
-                                 size_t hub_hostname_len, const char *device_id,
-                                 size_t device_id_len, uint8_t flags, size_t *out_offset,
-                                 size_t *out_len);
+HK_NODISCARD hk_result hk_record_image_update(uint8_t *image, size_t len, const char *hub_hostname,
+                                              size_t hub_hostname_len, const char *device_id,
+                                              size_t device_id_len, uint8_t flags,
+                                              size_t *out_offset, size_t *out_len);
 
 #ifdef __cplusplus
 }

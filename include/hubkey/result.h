@@ -22,8 +22,11 @@ extern "C" {
 #endif
 
 /* HK_NODISCARD marks a function whose hk_result must not be ignored: GCC and
- * clang warn (and -Werror stops the build) when a caller drops it. A caller
- * that really means to ignore one casts the call to (void). */
+ * clang warn (and -Werror stops the build) when a caller drops it. Every
+ * function of hubkey's headers that returns an hk_result carries it. A
+ * caller that really means to ignore one passes it to hk_result_ignore()
+ * (below) with a comment saying why: GCC, unlike clang, does not accept a
+ * (void) cast as an answer to warn_unused_result. */
 #if defined(__GNUC__) || defined(__clang__)
 #define HK_NODISCARD __attribute__((warn_unused_result))
 #else
@@ -139,6 +142,38 @@ const char *hk_result_str(hk_result r);
 
 /* The enum's symbolic name ("HK_ERR_TIMEOUT"); "HK_UNKNOWN" when unknown. */
 const char *hk_result_name(hk_result r);
+
+/* Precondition hook: a hubkey function that finds a caller bug (what its
+ * header states as a precondition: a NULL pointer, an impossible size)
+ * calls hk_precondition_failed() with its own source file name and line,
+ * then returns HK_ERR_INVALID_ARG. hubkey's definition does nothing. It is a
+ * weak symbol: an application that defines its own replaces it at link time
+ * (nothing to register, no state), e.g. to stop in the debugger at the
+ * caller's bug instead of chasing the error code back up:
+ *
+ *     void hk_precondition_failed(const char *file, int line)
+ *     {
+ *         (void)file; (void)line;
+ *         __builtin_trap();            // or a breakpoint, or a log line
+ *     }
+ *
+ * file is the base name where the compiler provides one (__FILE_NAME__),
+ * else the path it was given. The hook may return (the function then
+ * returns HK_ERR_INVALID_ARG as usual) or not return at all. Builds with
+ * HK_CHECK_PRECONDITIONS=0 (the production settings, src/common/hk_common.h)
+ * compile the checks and so these calls out: there the hook costs nothing
+ * and is never called. A build that keeps the checks but not the calls
+ * (about 12 bytes each on a Cortex-M4) sets HK_PRECONDITION_HOOK=0.
+ * Hostile input (network, chip, files) never reaches it: that is validated
+ * by ordinary code and is not a caller bug. */
+void hk_precondition_failed(const char *file, int line);
+
+/* Drop a result on purpose, e.g. hk_result_ignore(hk_tls_close(&tls)) when a
+ * best-effort close cannot change what follows. Compiles to nothing. */
+static inline void hk_result_ignore(hk_result r)
+{
+    (void)r;
+}
 
 #ifdef __cplusplus
 }

@@ -10,11 +10,13 @@
  * name (also sent as SNI).
  *
  * Built on mbedTLS 2.28 (Debian 12) or 3.6 LTS with only public API plus one
- * narrow, version-specific key hook (docs/tls.md says which and why).
+ * narrow, version-specific key hook (docs/tls.md says which and why). This
+ * header does not include mbedTLS: an application that uses hk_tls compiles
+ * without mbedTLS's headers; only the TLS library itself needs them.
  *
  * Life cycle (all calls on one thread; nothing blocks):
  *
- *     hk_tls tls;                                  // caller-owned, ~3 KB
+ *     hk_tls tls;                                  // caller-owned, HK_TLS_STORAGE_SIZE
  *     hk_tls_init(&tls, &config, tcp);             // no I/O yet
  *     hk_tls_set_time(&tls, unix_seconds);         // when the wall clock is known
  *     bool done = false;
@@ -44,11 +46,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include <mbedtls/ctr_drbg.h>
-#include <mbedtls/pk.h>
-#include <mbedtls/ssl.h>
-#include <mbedtls/x509_crt.h>
 
 #include "hubkey/result.h"
 #include "hubkey/se.h"
@@ -91,55 +88,35 @@ typedef struct hk_tls_config {
     size_t trust_pem_len;
 } hk_tls_config;
 
-/* Why the last failure happened, kept for hk_tls_reason(). */
-typedef enum hk_tls_fail_kind {
-    HK_TLS_FAIL_NONE = 0,
-    HK_TLS_FAIL_VERIFY,  /* server certificate: see verify flags */
-    HK_TLS_FAIL_ALERT,   /* fatal alert from the server */
-    HK_TLS_FAIL_MBEDTLS, /* other mbedTLS error */
-    HK_TLS_FAIL_LOWER,   /* the lower transport failed or closed */
-    HK_TLS_FAIL_SE       /* the secure element failed to sign */
-} hk_tls_fail_kind;
+/* Bytes reserved for one hk_tls. The state behind it (mbedTLS's SSL
+ * context and configuration, the DRBG, the trust store, the device chain of
+ * HK_TLS_OWN_CHAIN_MAX bytes) is private to the TLS library; its size
+ * depends on mbedTLS's version, its configuration and the pointer size.
+ * The default covers every build hubkey is checked with: HK_TLS_OWN_CHAIN_MAX
+ * + 1024 + 256 bytes per byte of pointer, i.e. 4,096 on a 32-bit and 5,120
+ * on a 64-bit target, against measured states of 3,944 (2.28, 32-bit ARM),
+ * 4,928 (2.28, 64-bit), 4,576 (3.6, 64-bit), 3,568 (3.6, Cortex-M4
+ * configuration) and 3,376 bytes (3.6, ESP-IDF's configuration); docs/tls.md,
+ * "Memory". The TLS library refuses to compile (a _Static_assert in
+ * src/tls/tls.c naming this macro) when its state does not fit. A build
+ * whose mbedTLS needs more, or that wants to spend no more RAM than its
+ * state needs, defines HK_TLS_STORAGE_SIZE for every file of the program,
+ * the TLS library included (hubkey's Cortex-M4 builds do: 3,584). */
+#ifndef HK_TLS_STORAGE_SIZE
+#define HK_TLS_STORAGE_SIZE (HK_TLS_OWN_CHAIN_MAX + 1024u + 256u * sizeof(void *))
+#endif
 
-/* Private state: read and written only by src/tls. */
-struct hk_tls_internal {
-    mbedtls_ssl_context ssl;
-    mbedtls_ssl_config conf;
-    mbedtls_ctr_drbg_context drbg;
-    mbedtls_x509_crt trust;
-    mbedtls_x509_crt own_chain;
-    mbedtls_pk_context key;
-    hk_transport lower;
-    const hk_se *se;
-    int64_t now_s;
-    /* DER of device + signer certificates; own_chain points into it. */
-    uint8_t own_der[HK_TLS_OWN_CHAIN_MAX];
-    /* Failure bookkeeping; a failed connection stays failed. */
-    hk_result failed;
-    hk_tls_fail_kind fail_kind;
-    hk_result lower_result;
-    hk_result se_result;
-    int mbedtls_err;
-    uint32_t verify_flags;
-    uint8_t alert_level; /* 0 = no plaintext alert seen */
-    uint8_t alert_desc;
-    uint8_t alert_first_byte;
-    /* Plaintext record watcher (finds the server's alerts before its
-     * ChangeCipherSpec; see tls.c). */
-    uint8_t rec_hdr[5];
-    uint8_t rec_hdr_len;
-    uint8_t rec_type;
-    uint16_t rec_left;
-    uint16_t rec_pos;
-    bool server_encrypting;
-    bool time_checked;
-    bool handshake_done;
-    bool initialised;
-    unsigned sign_count;
-};
-
+/* Caller-owned storage for one TLS client; its contents are private to
+ * src/tls (an application never reads or writes them). The union gives the
+ * storage the alignment of the strictest member the private state holds. */
 typedef struct hk_tls {
-    struct hk_tls_internal _internal;
+    union {
+        unsigned char bytes[HK_TLS_STORAGE_SIZE];
+        uint64_t align_u64;
+        double align_double;
+        void *align_ptr;
+        void (*align_fn)(void);
+    } _opaque;
 } hk_tls;
 
 /* Prepare a client: reads the device and signer certificates from cfg->se,
@@ -155,7 +132,7 @@ typedef struct hk_tls {
  * DER certificates with a P-256 key), secure-element errors from cert/random,
  * HK_ERR_BUFFER_TOO_SMALL (certificates larger than HK_TLS_OWN_CHAIN_MAX),
  * HK_ERR_TLS_SETUP (mbedTLS refused the configuration, e.g. out of memory). */
-hk_result hk_tls_init(hk_tls *tls, const hk_tls_config *cfg, hk_transport lower);
+HK_NODISCARD hk_result hk_tls_init(hk_tls *tls, const hk_tls_config *cfg, hk_transport lower);
 
 /* Set the wall clock used to check certificate validity (Unix seconds, UTC),
  * or HK_TLS_TIME_UNKNOWN. May be called any time before or during the
@@ -179,7 +156,7 @@ void hk_tls_set_time(hk_tls *tls, int64_t unix_seconds);
  *   lower-transport errors     passed through (e.g. HK_ERR_IO)
  *   secure-element errors      passed through from sign_digest
  * hk_tls_reason() then describes the failure. */
-hk_result hk_tls_handshake(hk_tls *tls, bool *out_done);
+HK_NODISCARD hk_result hk_tls_handshake(hk_tls *tls, bool *out_done);
 
 /* The transport of the established connection (ctx = tls). Valid until
  * hk_tls_free. send/recv follow transport.h exactly; before the handshake is
@@ -189,7 +166,7 @@ hk_transport hk_tls_transport(hk_tls *tls);
 
 /* Send close_notify (one attempt; the lower transport may not take it).
  * HK_OK when sent or when it would block; errors as for send. */
-hk_result hk_tls_close(hk_tls *tls);
+HK_NODISCARD hk_result hk_tls_close(hk_tls *tls);
 
 /* Release everything mbedTLS allocated and wipe the session secrets. Safe on
  * a zeroed or already freed hk_tls. */
@@ -206,7 +183,7 @@ unsigned hk_tls_sign_count(const hk_tls *tls);
  * "server certificate: expired; " or "alert 48 (unknown_ca) from server".
  * Writes a NUL-terminated string (truncated to cap) and its length without
  * the NUL. HK_ERR_INVALID_ARG when cap is 0. */
-hk_result hk_tls_reason(const hk_tls *tls, char *out, size_t cap, size_t *out_len);
+HK_NODISCARD hk_result hk_tls_reason(const hk_tls *tls, char *out, size_t cap, size_t *out_len);
 
 /* Give mbedTLS a caller-owned arena for all its allocations (process-wide,
  * call once before any hk_tls_init; the buffer must outlive every hk_tls).
@@ -215,7 +192,7 @@ hk_result hk_tls_reason(const hk_tls *tls, char *out, size_t cap, size_t *out_le
  * redirect its allocations (Debian 12's 2.28 build: neither
  * MBEDTLS_PLATFORM_MEMORY nor MBEDTLS_MEMORY_BUFFER_ALLOC_C), in which case
  * mbedTLS keeps using the C library's calloc/free. */
-hk_result hk_tls_arena_init(uint8_t *buf, size_t len);
+HK_NODISCARD hk_result hk_tls_arena_init(uint8_t *buf, size_t len);
 
 /* Built-in trust store, as DER, in this order: DigiCert Global Root G2 and
  * Microsoft RSA Root Certificate Authority 2017 (the roots Microsoft tells
@@ -224,15 +201,15 @@ hk_result hk_tls_arena_init(uint8_t *buf, size_t len);
  * not), DigiCert Global Root G3 and Microsoft ECC Root Certificate Authority
  * 2017. The count says which. The bytes are static. */
 size_t hk_tls_builtin_root_count(void);
-hk_result hk_tls_builtin_root(size_t index, const uint8_t **out_der, size_t *out_len);
+HK_NODISCARD hk_result hk_tls_builtin_root(size_t index, const uint8_t **out_der, size_t *out_len);
 
 /* Encode a raw P-256 ECDSA signature r||s (32 bytes each, big-endian) as the
  * DER ECDSA-Sig-Value TLS carries: SEQUENCE { INTEGER r, INTEGER s }, each
  * INTEGER minimal (leading zeros stripped, one 0x00 added when the top bit is
  * set). At most 72 bytes. HK_ERR_BUFFER_TOO_SMALL when cap is too small
  * (out_len gets the size needed); HK_ERR_CRYPTO when r or s is zero. */
-hk_result hk_tls_ecdsa_raw_to_der(const uint8_t rs[HK_SE_SIGNATURE_SIZE], uint8_t *out,
-                                  size_t cap, size_t *out_len);
+HK_NODISCARD hk_result hk_tls_ecdsa_raw_to_der(const uint8_t rs[HK_SE_SIGNATURE_SIZE], uint8_t *out,
+                                               size_t cap, size_t *out_len);
 
 #ifdef __cplusplus
 }

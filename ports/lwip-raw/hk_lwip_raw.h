@@ -30,7 +30,7 @@
  * with lwIP's DNS client when the build has LWIP_DNS (asynchronously: the
  * socket is "connecting" meanwhile), else it is HK_ERR_RESOLVE. Boards
  * that serve names from a table use the TLS link's routes
- * (hk_device_tls.h): the TCP connection goes to the routed address while
+ * (hubkey/device_tls.h): the TCP connection goes to the routed address while
  * TLS still checks the real name.
  *
  * Clocks: monotonic_ms and wall_s are the board's (cfg.now_ms, cfg.wall_s;
@@ -95,8 +95,8 @@ typedef struct hk_lwip_raw {
 /* Prepare the port (lwIP itself must already be initialised: lwip_init and
  * a network interface, by the board) and fill *out_platform.
  * HK_ERR_INVALID_ARG without now_ms or run. */
-hk_result hk_lwip_raw_init(hk_lwip_raw *port, const hk_lwip_raw_config *config,
-                           hk_platform *out_platform);
+HK_NODISCARD hk_result hk_lwip_raw_init(hk_lwip_raw *port, const hk_lwip_raw_config *config,
+                                        hk_platform *out_platform);
 
 /* Close (abort) every connection still open. */
 void hk_lwip_raw_deinit(hk_lwip_raw *port);

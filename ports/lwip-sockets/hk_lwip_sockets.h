@@ -42,7 +42,7 @@
  * (ipaddr_aton, no lookup). Other names go to lwip_getaddrinfo when lwIP
  * is built with LWIP_DNS — a blocking lookup, the one wait platform.h
  * allows — and are HK_ERR_RESOLVE otherwise. Boards without DNS serve a
- * local cloud's names with the TLS link's routes (hk_device_tls.h).
+ * local cloud's names with the TLS link's routes (hubkey/device_tls.h).
  *
  * Waiting: wait(socket) is lwip_poll on the socket (readable, writable when
  * a send was short or the connect is pending) with the timeout, capped at
@@ -121,8 +121,9 @@ typedef struct hk_lwip_sockets {
 /* Prepare the port (no socket open; lwIP must already run: tcpip_init and a
  * network interface, by the system) and fill *out_platform with functions
  * bound to it. HK_ERR_INVALID_ARG without now_ms or sleep_ms. */
-hk_result hk_lwip_sockets_init(hk_lwip_sockets *port, const hk_lwip_sockets_config *config,
-                               hk_platform *out_platform);
+HK_NODISCARD hk_result hk_lwip_sockets_init(hk_lwip_sockets *port,
+                                            const hk_lwip_sockets_config *config,
+                                            hk_platform *out_platform);
 
 /* Close every socket still open. The port can be initialised again. */
 void hk_lwip_sockets_deinit(hk_lwip_sockets *port);

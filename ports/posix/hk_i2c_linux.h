@@ -48,8 +48,8 @@ typedef struct hk_i2c_linux {
  * by the system (0 = 100 kHz); it only sizes the wake pulse.
  * HK_ERR_NOT_FOUND when path does not exist, HK_ERR_IO when it is not an
  * I2C adapter or cannot be opened (ctx is then closed). */
-hk_result hk_i2c_linux_open(hk_i2c_linux *ctx, const char *path, uint32_t bus_hz,
-                            hk_i2c *out_i2c);
+HK_NODISCARD hk_result hk_i2c_linux_open(hk_i2c_linux *ctx, const char *path, uint32_t bus_hz,
+                                         hk_i2c *out_i2c);
 
 /* Closes the adapter. Safe to call twice. */
 void hk_i2c_linux_close(hk_i2c_linux *ctx);
@@ -59,11 +59,11 @@ void hk_i2c_linux_close(hk_i2c_linux *ctx);
 size_t hk_i2c_linux_wake_len(uint32_t bus_hz);
 
 /* hk_result for an errno value of a failed I2C_RDWR. */
-hk_result hk_i2c_linux_errno_result(int err);
+HK_NODISCARD hk_result hk_i2c_linux_errno_result(int err);
 
 /* Parses a configured chip address: "0x60" / "96" (7-bit, below 0x80) or
  * the 8-bit form "0xC0" (even, 0x80 and above). HK_ERR_MALFORMED otherwise. */
-hk_result hk_i2c_linux_parse_address(const char *text, uint8_t *out_addr7);
+HK_NODISCARD hk_result hk_i2c_linux_parse_address(const char *text, uint8_t *out_addr7);
 
 #ifdef __cplusplus
 }

@@ -84,7 +84,7 @@ typedef struct hk_posix {
 
 /* Prepare the context (no sockets open) and fill *out_platform with the
  * functions bound to it. */
-hk_result hk_posix_init(hk_posix *posix, hk_platform *out_platform);
+HK_NODISCARD hk_result hk_posix_init(hk_posix *posix, hk_platform *out_platform);
 
 /* Close every socket still open. The context can be initialised again. */
 void hk_posix_deinit(hk_posix *posix);

@@ -126,15 +126,15 @@ typedef struct hk_serial_i2c {
  * I/O. reply_timeout_ms (> 0) bounds the wait for each reply, measured on
  * line->now_ms. HK_ERR_INVALID_ARG for NULL pointers, a line without its
  * three functions or a zero timeout. */
-hk_result hk_serial_i2c_init(hk_serial_i2c *s, const hk_serial_line *line,
-                             uint32_t reply_timeout_ms, hk_i2c *out_i2c);
+HK_NODISCARD hk_result hk_serial_i2c_init(hk_serial_i2c *s, const hk_serial_line *line,
+                                          uint32_t reply_timeout_ms, hk_i2c *out_i2c);
 
 /* Asks the bridge for its protocol version (HELLO): HK_OK when it speaks
  * HK_SERIAL_I2C_VERSION, HK_ERR_UNSUPPORTED when it speaks another one
  * (*out_version, may be NULL, gets it either way), HK_ERR_IO when nothing
  * or nothing valid came back. Optional: a firmware may call it once at
  * start to tell "no bridge" from "no chip". */
-hk_result hk_serial_i2c_hello(hk_serial_i2c *s, uint8_t *out_version);
+HK_NODISCARD hk_result hk_serial_i2c_hello(hk_serial_i2c *s, uint8_t *out_version);
 
 #ifdef __cplusplus
 }

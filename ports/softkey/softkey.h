@@ -54,7 +54,7 @@ typedef struct hk_softkey_paths {
  * size; HK_ERR_CERT_PARSE for a certificate that does not parse;
  * HK_ERR_UNSUPPORTED for a key that is not P-256; HK_ERR_SE_CONFIG when the
  * device certificate is not the key's. On error sk is left closed. */
-hk_result hk_softkey_open(hk_softkey *sk, const hk_softkey_paths *paths);
+HK_NODISCARD hk_result hk_softkey_open(hk_softkey *sk, const hk_softkey_paths *paths);
 
 /* The hk_se interface over an open software key. Valid until
  * hk_softkey_close(sk); sk must not move while it is used. */

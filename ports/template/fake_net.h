@@ -68,13 +68,16 @@ void fake_net_init(fake_net *net, uint64_t start_us, const hk_i2c *chip);
 
 /* Start a connection: HK_OK with *out_id; HK_ERR_RESOLVE for a host other
  * than FAKE_NET_HOST; HK_ERR_FULL when every connection is in use. */
-hk_result fake_net_connect(fake_net *net, const char *host, uint16_t port, int *out_id);
+HK_NODISCARD hk_result fake_net_connect(fake_net *net, const char *host, uint16_t port,
+                                        int *out_id);
 /* FAKE_CONNECTING / FAKE_ESTABLISHED / FAKE_REFUSED, moving a connect on. */
 uint8_t fake_net_progress(fake_net *net, int id);
 /* What fits / what is there; HK_ERR_CLOSED from recv once the peer closed
  * and everything before was read. */
-hk_result fake_net_send(fake_net *net, int id, const uint8_t *buf, size_t len, size_t *out_n);
-hk_result fake_net_recv(fake_net *net, int id, uint8_t *buf, size_t cap, size_t *out_n);
+HK_NODISCARD hk_result fake_net_send(fake_net *net, int id, const uint8_t *buf, size_t len,
+                                     size_t *out_n);
+HK_NODISCARD hk_result fake_net_recv(fake_net *net, int id, uint8_t *buf, size_t cap,
+                                     size_t *out_n);
 /* Would a recv or a send (want_write) do something now? */
 bool fake_net_ready(fake_net *net, int id, bool want_write);
 void fake_net_close(fake_net *net, int id);
@@ -83,12 +86,13 @@ void fake_net_sleep_us(fake_net *net, uint64_t us);
 
 /* ---- the peer side, called by the tests (port_suite.h's hk_port_peer) ----- */
 
-hk_result fake_net_listen(fake_net *net, bool held, uint16_t *out_port);
+HK_NODISCARD hk_result fake_net_listen(fake_net *net, bool held, uint16_t *out_port);
 void fake_net_release(fake_net *net);
-hk_result fake_net_refused_port(fake_net *net, uint16_t *out_port);
-hk_result fake_net_accept(fake_net *net, bool *out_accepted);
-hk_result fake_net_peer_send(fake_net *net, const uint8_t *buf, size_t len, size_t *out_n);
-hk_result fake_net_peer_recv(fake_net *net, uint8_t *buf, size_t cap, size_t *out_n);
+HK_NODISCARD hk_result fake_net_refused_port(fake_net *net, uint16_t *out_port);
+HK_NODISCARD hk_result fake_net_accept(fake_net *net, bool *out_accepted);
+HK_NODISCARD hk_result fake_net_peer_send(fake_net *net, const uint8_t *buf, size_t len,
+                                          size_t *out_n);
+HK_NODISCARD hk_result fake_net_peer_recv(fake_net *net, uint8_t *buf, size_t cap, size_t *out_n);
 void fake_net_peer_close(fake_net *net);
 void fake_net_unlisten(fake_net *net);
 

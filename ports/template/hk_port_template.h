@@ -71,8 +71,9 @@ typedef struct hk_port_template {
 
 /* Prepare the port and fill the two interfaces bound to it.
  * HK_ERR_INVALID_ARG for a NULL argument. */
-hk_result hk_port_template_init(hk_port_template *port, const hk_port_template_config *config,
-                                hk_platform *out_platform, hk_i2c *out_i2c);
+HK_NODISCARD hk_result hk_port_template_init(hk_port_template *port,
+                                             const hk_port_template_config *config,
+                                             hk_platform *out_platform, hk_i2c *out_i2c);
 
 /* Close every socket still open. */
 void hk_port_template_deinit(hk_port_template *port);

@@ -4,6 +4,9 @@
  * HK_REQUIRE checks a caller precondition (NULL pointers, impossible sizes).
  * Those are programming errors, not hostile input, so the check can be
  * compiled out with -DHK_CHECK_PRECONDITIONS=0 for the smallest builds.
+ * A failed check calls the application's hk_precondition_failed() hook
+ * (hubkey/result.h; a weak no-op by default) before it returns
+ * HK_ERR_INVALID_ARG, so a debugger can stop at the caller's bug.
  * Anything that comes from the wire, the chip, a file or a command line must
  * be validated with ordinary code that returns an error, never with this.
  */
@@ -19,7 +22,32 @@
 #define HK_CHECK_PRECONDITIONS 1
 #endif
 
-#if HK_CHECK_PRECONDITIONS
+/* The file name the hook gets: the base name where the compiler has one
+ * (shorter strings, no build paths in the image). */
+#if defined(__FILE_NAME__)
+#define HK_SOURCE_FILE __FILE_NAME__
+#else
+#define HK_SOURCE_FILE __FILE__
+#endif
+
+/* HK_PRECONDITION_HOOK=1 (default): a failed check calls the hook with its
+ * file and line, about 12 bytes of Cortex-M4 code per check. 0: no call,
+ * for a build that keeps the checks but wants none of the hook's bytes.
+ * Irrelevant with HK_CHECK_PRECONDITIONS=0 (the production settings, what
+ * make size measures): no check, no call, nothing linked. */
+#ifndef HK_PRECONDITION_HOOK
+#define HK_PRECONDITION_HOOK 1
+#endif
+
+#if HK_CHECK_PRECONDITIONS && HK_PRECONDITION_HOOK
+#define HK_REQUIRE(cond)                                           \
+    do {                                                           \
+        if (!(cond)) {                                             \
+            hk_precondition_failed(HK_SOURCE_FILE, __LINE__);      \
+            return HK_ERR_INVALID_ARG;                             \
+        }                                                          \
+    } while (0)
+#elif HK_CHECK_PRECONDITIONS
 #define HK_REQUIRE(cond)                   \
     do {                                   \
         if (!(cond))                       \

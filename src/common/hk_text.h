@@ -36,7 +36,7 @@ void hk_text_puts(hk_text *t, const char *s);
 void hk_text_put_uint(hk_text *t, uint32_t v);
 /* *out_len = the text's length (without NUL). HK_OK and a NUL-terminated
  * text when text and NUL fit; HK_ERR_BUFFER_TOO_SMALL otherwise. */
-hk_result hk_text_finish(hk_text *t, size_t *out_len);
+HK_NODISCARD hk_result hk_text_finish(hk_text *t, size_t *out_len);
 
 /* True when s[0..n) is 1 or more printable ASCII bytes (no space), none of
  * them in the NUL-terminated list forbidden. */
@@ -65,7 +65,8 @@ typedef struct hk_text_item {
  * from "$rid=1&$version=6"; items are "name=value", "name=" or "name",
  * joined by '&'. HK_ERR_NOT_FOUND past the last one; bad for an empty name
  * and for the empty last item that a trailing '&' leaves. */
-hk_result hk_text_item_next(const char *list, size_t len, hk_text_item *it, hk_result bad);
+HK_NODISCARD hk_result hk_text_item_next(const char *list, size_t len, hk_text_item *it,
+                                         hk_result bad);
 
 /* True when the item's name is name. */
 bool hk_text_item_is(const hk_text_item *it, const char *name);

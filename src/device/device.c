@@ -279,7 +279,7 @@ static void close_link(hk_device *dev, bool graceful)
         if ((s == HK_MQTT_STATE_CONNECTED || s == HK_MQTT_STATE_CONNECTING) &&
             hk_mqtt_client_disconnect(&I->mqtt) == HK_OK) {
             uint32_t dl;
-            (void)hk_mqtt_client_process(&I->mqtt, I->now_ms, &dl);
+            hk_result_ignore(hk_mqtt_client_process(&I->mqtt, I->now_ms, &dl));
         }
     }
     if (I->link_open)
@@ -346,7 +346,7 @@ static void start_dps_round(hk_device *dev, hk_result why)
         .backoff_max_ms = DPS_BACKOFF_MAX_MS,
         .jitter_ms = DPS_JITTER_MS,
     };
-    (void)hk_dps_machine_init(&I->dps, &mc, I->now_ms);
+    hk_result_ignore(hk_dps_machine_init(&I->dps, &mc, I->now_ms));
     set_state(dev, HK_DEVICE_STATE_DPS_CONNECT, why);
 }
 
@@ -776,7 +776,7 @@ static void do_dps_register(hk_device *dev, uint32_t *dl)
         uint32_t wait_dl = I->now_ms + FAR_MS;
         for (int k = 0; k < 3; k++) {
             hk_dps_step s;
-            (void)hk_dps_machine_next(&I->dps, I->now_ms, rand32(I), &s);
+            hk_result_ignore(hk_dps_machine_next(&I->dps, I->now_ms, rand32(I), &s));
             size_t tl = 0, bl = 0;
             hk_result r = HK_OK;
             if (s.action == HK_DPS_ACTION_WAIT) {

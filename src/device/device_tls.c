@@ -1,5 +1,5 @@
 /*
- * The production link: platform TCP + hk_tls (hk_device_tls.h).
+ * The production link: platform TCP + hk_tls (hubkey/device_tls.h).
  *
  * Routes change only where the TCP connection goes; TLS is always given the
  * logical host name, so a route cannot weaken verification (a local cloud
@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "common/hk_common.h"
-#include "hk_device_tls.h"
+#include "hubkey/device_tls.h"
 
 static void release(hk_device_tls_link *l)
 {
@@ -111,7 +111,7 @@ static void link_close(void *ctx)
 {
     hk_device_tls_link *l = ctx;
     if (l->_internal.tls_live)
-        (void)hk_tls_close(&l->_internal.tls);
+        hk_result_ignore(hk_tls_close(&l->_internal.tls));
     release(l);
 }
 

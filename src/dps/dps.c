@@ -188,39 +188,55 @@ hk_result hk_dps_topic_parse(const char *topic, size_t topic_len, hk_dps_topic *
 
 /* ---- response body -------------------------------------------------------- */
 
-/* Member names the parser reads: the top-level object's first, then
- * registrationState's (both carry an errorCode, so it is listed twice). */
-enum {
-    DPS_K_OPERATION_ID,
-    DPS_K_STATUS,
-    DPS_K_REGISTRATION_STATE,
-    DPS_K_MESSAGE,
-    DPS_K_ERROR_CODE,
-    DPS_K_STATE_ERROR_CODE, /* first member of registrationState */
-    DPS_K_ASSIGNED_HUB,
-    DPS_K_DEVICE_ID,
-    DPS_K_SUBSTATUS,
-    DPS_K_ERROR_MESSAGE,
-    DPS_K_PAYLOAD,
-    DPS_K_CHAIN,
-    DPS_K_TRUST_BUNDLE,
-    DPS_K_COUNT,
-};
-
-/* Name lists are packed: each name ends with its NUL. */
-#define DPS_KEYS_TOP "operationId\0status\0registrationState\0message\0errorCode\0"
-static const char dps_keys[] = DPS_KEYS_TOP
-    "errorCode\0assignedHub\0deviceId\0substatus\0errorMessage\0payload\0"
-    "issuedCertificateChain\0trustBundle";
-
-/* The JSON types each member may have (bit n: hk_json_type n). A member of
- * any other type makes the body malformed. */
+/* The members the parser reads, one row each: X(key, name, types). The
+ * enum DPS_K_<key>, the packed name list dps_keys and the type table
+ * dps_key_types are generated from these two lists, so they cannot drift
+ * apart. types: the JSON types the member may have (bit n: hk_json_type n);
+ * a member of any other type makes the body malformed. The top-level
+ * object's members come first, then registrationState's (both carry an
+ * errorCode, so it is listed in each). */
 #define DPS_T(type) (1u << HK_JSON_##type)
-static const uint8_t dps_key_types[DPS_K_COUNT] = {
-    DPS_T(STRING), DPS_T(STRING), DPS_T(OBJECT) | DPS_T(NULL), DPS_T(STRING), DPS_T(NUMBER),
-    DPS_T(NUMBER), DPS_T(STRING), DPS_T(STRING), DPS_T(STRING), DPS_T(STRING),
-    DPS_T(OBJECT) | DPS_T(NULL), DPS_T(ARRAY), DPS_T(OBJECT),
+#define DPS_MEMBERS_TOP(X)                                                    \
+    X(OPERATION_ID, "operationId", DPS_T(STRING))                             \
+    X(STATUS, "status", DPS_T(STRING))                                        \
+    X(REGISTRATION_STATE, "registrationState", DPS_T(OBJECT) | DPS_T(NULL))   \
+    X(MESSAGE, "message", DPS_T(STRING))                                      \
+    X(ERROR_CODE, "errorCode", DPS_T(NUMBER))
+#define DPS_MEMBERS_STATE(X)                                                  \
+    X(STATE_ERROR_CODE, "errorCode", DPS_T(NUMBER))                           \
+    X(ASSIGNED_HUB, "assignedHub", DPS_T(STRING))                             \
+    X(DEVICE_ID, "deviceId", DPS_T(STRING))                                   \
+    X(SUBSTATUS, "substatus", DPS_T(STRING))                                  \
+    X(ERROR_MESSAGE, "errorMessage", DPS_T(STRING))                           \
+    X(PAYLOAD, "payload", DPS_T(OBJECT) | DPS_T(NULL))                        \
+    X(CHAIN, "issuedCertificateChain", DPS_T(ARRAY))                          \
+    X(TRUST_BUNDLE, "trustBundle", DPS_T(OBJECT))
+
+#define DPS_K_ENUM_(key, name, types) DPS_K_##key,
+#define DPS_K_ONE_(key, name, types) +1
+#define DPS_K_NAME_(key, name, types) name "\0"
+#define DPS_K_TYPES_(key, name, types) types,
+
+enum {
+    DPS_MEMBERS_TOP(DPS_K_ENUM_) DPS_MEMBERS_STATE(DPS_K_ENUM_) DPS_K_COUNT,
+    /* registrationState's members are DPS_K_STATE_FIRST .. DPS_K_COUNT - 1 */
+    DPS_K_STATE_FIRST = 0 DPS_MEMBERS_TOP(DPS_K_ONE_),
 };
+
+/* Name lists are packed: each name ends with its NUL (the literal's own
+ * terminator is left out: the last name's "\0" ends the list).
+ * registrationState's names start DPS_KEYS_STATE_AT bytes in. */
+#define DPS_KEYS DPS_MEMBERS_TOP(DPS_K_NAME_) DPS_MEMBERS_STATE(DPS_K_NAME_)
+static const char dps_keys[sizeof(DPS_KEYS) - 1u] = DPS_KEYS;
+#define DPS_KEYS_STATE_AT (sizeof(DPS_MEMBERS_TOP(DPS_K_NAME_)) - 1u)
+
+static const uint8_t dps_key_types[DPS_K_COUNT] = {
+    DPS_MEMBERS_TOP(DPS_K_TYPES_) DPS_MEMBERS_STATE(DPS_K_TYPES_)};
+
+/* dps_parse_body reads the two errorCodes in one loop over adjacent keys. */
+_Static_assert(DPS_K_STATE_ERROR_CODE == DPS_K_ERROR_CODE + 1 &&
+                   DPS_K_STATE_ERROR_CODE == DPS_K_STATE_FIRST,
+               "the two errorCode members must be the last top-level and first state member");
 
 /* The decoded string members and where they go; the operation id first. */
 static const struct {
@@ -305,12 +321,11 @@ static bool dps_parse_body(const hk_json_doc *doc, hk_dps_response *out)
     size_t m[DPS_K_COUNT] = {0};
     const hk_json_token *tk = doc->tokens;
     size_t len;
-    if (tk[0].type != HK_JSON_OBJECT || !dps_members(doc, 0, dps_keys, 0, DPS_K_STATE_ERROR_CODE, m))
+    if (tk[0].type != HK_JSON_OBJECT || !dps_members(doc, 0, dps_keys, 0, DPS_K_STATE_FIRST, m))
         return false;
     size_t v = m[DPS_K_REGISTRATION_STATE];
     if (v != 0 && tk[v].type == HK_JSON_OBJECT &&
-        !dps_members(doc, v, dps_keys + sizeof DPS_KEYS_TOP - 1, DPS_K_STATE_ERROR_CODE,
-                     DPS_K_COUNT, m))
+        !dps_members(doc, v, dps_keys + DPS_KEYS_STATE_AT, DPS_K_STATE_FIRST, DPS_K_COUNT, m))
         return false;
 
     /* The id goes into the poll topic: hold it to the alphabet seen in

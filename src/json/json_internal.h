@@ -19,13 +19,14 @@
  * invalid lead byte, an overlong form, an encoded surrogate or a code point
  * above U+10FFFF; HK_ERR_JSON_TRUNCATED when end cuts the sequence short.
  * *io_pos and *out_cp are unchanged on error. */
-hk_result hk_json_utf8_next(const char *s, size_t end, size_t *io_pos, uint32_t *out_cp);
+HK_NODISCARD hk_result hk_json_utf8_next(const char *s, size_t end, size_t *io_pos,
+                                         uint32_t *out_cp);
 
 /* Append s[0..len) as a JSON string with its quotes and escapes, e.g.
  * "a\"b\\c\n\u0001" for a"b\c<LF><SOH> (the writer's escapes: \" \\ \b \f
  * \n \r \t, \u00xx for the other control characters, everything else as
  * it is). HK_ERR_JSON_UTF8 at an invalid UTF-8 sequence: the text then ends
  * before it. Running out of room shows only in t's length. */
-hk_result hk_json_text_string(hk_text *t, const char *s, size_t len);
+HK_NODISCARD hk_result hk_json_text_string(hk_text *t, const char *s, size_t len);
 
 #endif /* HK_JSON_INTERNAL_H */

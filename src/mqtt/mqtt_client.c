@@ -387,7 +387,7 @@ static hk_result step(cl *s, uint32_t now, uint32_t *deadline)
         uint8_t *space;
         size_t room, got = 0;
         /* hk_mqtt_stream_space() only refuses NULL arguments. */
-        hk_mqtt_stream_space(&s->rx, &space, &room);
+        hk_result_ignore(hk_mqtt_stream_space(&s->rx, &space, &room));
         HK_TRY(s->transport.recv(s->transport.ctx, space, room, &got));
         if (got > room)
             return HK_ERR_IO;

@@ -48,6 +48,14 @@
 
 #define HK_TLS_LOG "tls"
 
+/* The private state must fit the storage hubkey/tls.h gives applications.
+ * When it does not (a larger mbedTLS configuration), define
+ * HK_TLS_STORAGE_SIZE for the whole program (hubkey/tls.h says how). */
+_Static_assert(sizeof(struct hk_tls_internal) <= sizeof(((hk_tls *)0)->_opaque.bytes),
+               "hk_tls: the TLS state does not fit HK_TLS_STORAGE_SIZE; define it larger");
+_Static_assert(_Alignof(struct hk_tls_internal) <= _Alignof(hk_tls),
+               "hk_tls: the TLS state needs more alignment than hk_tls gives");
+
 /* TLS record content types and the alert descriptions that mean "your
  * certificate" (RFC 5246 section 7.2.2). */
 #define HK_TLS_CT_CHANGE_CIPHER_SPEC 20u
@@ -112,11 +120,11 @@ static bool hk_tls_time_known(int64_t now)
 static int hk_tls_verify_cb(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
 {
     hk_tls *tls = ctx;
-    int64_t now = tls->_internal.now_s;
+    int64_t now = HK_TLS_IN(tls)->now_s;
 
     *flags &= ~(uint32_t)(MBEDTLS_X509_BADCERT_EXPIRED | MBEDTLS_X509_BADCERT_FUTURE);
     if (!hk_tls_time_known(now)) {
-        tls->_internal.time_checked = false;
+        HK_TLS_IN(tls)->time_checked = false;
         if (depth == 0)
             HK_LOGW(HK_TLS_LOG, "wall clock unknown: server certificate validity not checked");
         return 0;
@@ -125,24 +133,24 @@ static int hk_tls_verify_cb(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_
         *flags |= MBEDTLS_X509_BADCERT_FUTURE;
     if (now > hk_tls_x509_time_to_unix(&crt->valid_to))
         *flags |= MBEDTLS_X509_BADCERT_EXPIRED;
-    tls->_internal.time_checked = true;
+    HK_TLS_IN(tls)->time_checked = true;
     return 0;
 }
 
 void hk_tls_set_time(hk_tls *tls, int64_t unix_seconds)
 {
     if (tls != NULL)
-        tls->_internal.now_s = unix_seconds;
+        HK_TLS_IN(tls)->now_s = unix_seconds;
 }
 
 bool hk_tls_time_checked(const hk_tls *tls)
 {
-    return tls != NULL && tls->_internal.time_checked;
+    return tls != NULL && HK_TLS_CIN(tls)->time_checked;
 }
 
 unsigned hk_tls_sign_count(const hk_tls *tls)
 {
-    return tls != NULL ? tls->_internal.sign_count : 0u;
+    return tls != NULL ? HK_TLS_CIN(tls)->sign_count : 0u;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -151,9 +159,9 @@ unsigned hk_tls_sign_count(const hk_tls *tls)
 static int hk_tls_entropy(void *ctx, unsigned char *out, size_t len)
 {
     hk_tls *tls = ctx;
-    hk_result r = tls->_internal.se->random(tls->_internal.se->ctx, out, len);
+    hk_result r = HK_TLS_IN(tls)->se->random(HK_TLS_IN(tls)->se->ctx, out, len);
     if (r != HK_OK) {
-        tls->_internal.se_result = r;
+        HK_TLS_IN(tls)->se_result = r;
         return MBEDTLS_ERR_CTR_DRBG_ENTROPY_SOURCE_FAILED;
     }
     return 0;
@@ -162,7 +170,7 @@ static int hk_tls_entropy(void *ctx, unsigned char *out, size_t len)
 int hk_tls_rng_(void *p_rng, unsigned char *out, size_t len)
 {
     hk_tls *tls = p_rng;
-    return mbedtls_ctr_drbg_random(&tls->_internal.drbg, out, len);
+    return mbedtls_ctr_drbg_random(&HK_TLS_IN(tls)->drbg, out, len);
 }
 
 hk_result hk_tls_se_sign_(hk_tls *tls, const unsigned char *hash, size_t hash_len,
@@ -171,10 +179,10 @@ hk_result hk_tls_se_sign_(hk_tls *tls, const unsigned char *hash, size_t hash_le
     HK_REQUIRE(tls != NULL && hash != NULL && out_rs != NULL);
     if (hash_len < HK_SE_DIGEST_SIZE)
         return HK_ERR_CRYPTO;
-    tls->_internal.sign_count++;
-    hk_result r = tls->_internal.se->sign_digest(tls->_internal.se->ctx, hash, out_rs);
+    HK_TLS_IN(tls)->sign_count++;
+    hk_result r = HK_TLS_IN(tls)->se->sign_digest(HK_TLS_IN(tls)->se->ctx, hash, out_rs);
     if (r != HK_OK) {
-        tls->_internal.se_result = r;
+        HK_TLS_IN(tls)->se_result = r;
         HK_LOGE(HK_TLS_LOG, "secure element sign failed: %s", hk_result_name(r));
     }
     return r;
@@ -236,7 +244,7 @@ hk_result hk_tls_ecdsa_raw_to_der(const uint8_t rs[HK_SE_SIGNATURE_SIZE], uint8_
  */
 static void hk_tls_watch(hk_tls *tls, const uint8_t *p, size_t n)
 {
-    struct hk_tls_internal *in = &tls->_internal;
+    struct hk_tls_internal *in = HK_TLS_IN(tls);
     while (n > 0 && !in->server_encrypting) {
         if (in->rec_hdr_len < sizeof in->rec_hdr) {
             in->rec_hdr[in->rec_hdr_len++] = *p++;
@@ -278,15 +286,15 @@ static int hk_tls_bio_send(void *ctx, const unsigned char *buf, size_t len)
 {
     hk_tls *tls = ctx;
     size_t sent = 0;
-    hk_result r = tls->_internal.lower.send(tls->_internal.lower.ctx, buf, len, &sent);
+    hk_result r = HK_TLS_IN(tls)->lower.send(HK_TLS_IN(tls)->lower.ctx, buf, len, &sent);
     if (r != HK_OK) {
-        tls->_internal.lower_result = r;
+        HK_TLS_IN(tls)->lower_result = r;
         return MBEDTLS_ERR_SSL_INTERNAL_ERROR;
     }
     if (sent == 0)
         return MBEDTLS_ERR_SSL_WANT_WRITE;
     if (sent > len || sent > INT_MAX) {
-        tls->_internal.lower_result = HK_ERR_IO;
+        HK_TLS_IN(tls)->lower_result = HK_ERR_IO;
         return MBEDTLS_ERR_SSL_INTERNAL_ERROR;
     }
     return (int)sent;
@@ -298,19 +306,19 @@ static int hk_tls_bio_recv(void *ctx, unsigned char *buf, size_t len)
     size_t got = 0;
     if (len > INT_MAX)
         len = INT_MAX;
-    hk_result r = tls->_internal.lower.recv(tls->_internal.lower.ctx, buf, len, &got);
+    hk_result r = HK_TLS_IN(tls)->lower.recv(HK_TLS_IN(tls)->lower.ctx, buf, len, &got);
     if (r == HK_ERR_CLOSED) {
-        tls->_internal.lower_result = HK_ERR_CLOSED;
+        HK_TLS_IN(tls)->lower_result = HK_ERR_CLOSED;
         return 0; /* end of stream, in mbedTLS's BIO convention */
     }
     if (r != HK_OK) {
-        tls->_internal.lower_result = r;
+        HK_TLS_IN(tls)->lower_result = r;
         return MBEDTLS_ERR_SSL_INTERNAL_ERROR;
     }
     if (got == 0)
         return MBEDTLS_ERR_SSL_WANT_READ;
     if (got > len) {
-        tls->_internal.lower_result = HK_ERR_IO;
+        HK_TLS_IN(tls)->lower_result = HK_ERR_IO;
         return MBEDTLS_ERR_SSL_INTERNAL_ERROR;
     }
     hk_tls_watch(tls, buf, got);
@@ -351,7 +359,7 @@ static bool hk_tls_alert_is_about_our_cert(uint8_t desc)
  */
 static void hk_tls_drain_for_alert(hk_tls *tls)
 {
-    struct hk_tls_internal *in = &tls->_internal;
+    struct hk_tls_internal *in = HK_TLS_IN(tls);
     uint8_t buf[16];
     for (int i = 0; i < 32 && in->alert_level == 0 && !in->server_encrypting; i++) {
         size_t got = 0;
@@ -363,7 +371,7 @@ static void hk_tls_drain_for_alert(hk_tls *tls)
 
 static hk_result hk_tls_fail(hk_tls *tls, int ret)
 {
-    struct hk_tls_internal *in = &tls->_internal;
+    struct hk_tls_internal *in = HK_TLS_IN(tls);
     hk_result r;
     in->mbedtls_err = ret;
     bool lost = in->lower_result != HK_OK || ret == MBEDTLS_ERR_SSL_CONN_EOF ||
@@ -425,7 +433,7 @@ static hk_result hk_tls_fail(hk_tls *tls, int ret)
 
 static hk_result hk_tls_read_own_chain(hk_tls *tls)
 {
-    struct hk_tls_internal *in = &tls->_internal;
+    struct hk_tls_internal *in = HK_TLS_IN(tls);
     size_t used = 0;
     for (unsigned i = 0; i < 2; i++) {
         size_t len = 0;
@@ -449,7 +457,7 @@ static hk_result hk_tls_read_own_chain(hk_tls *tls)
 
 static hk_result hk_tls_load_trust(hk_tls *tls, const hk_tls_config *cfg)
 {
-    struct hk_tls_internal *in = &tls->_internal;
+    struct hk_tls_internal *in = HK_TLS_IN(tls);
     if (cfg->trust_pem == NULL) {
         for (size_t i = 0; i < HK_TLS_BUILTIN_ROOTS; i++) {
             if (mbedtls_x509_crt_parse_der_nocopy(&in->trust, hk_tls_roots_[i].der,
@@ -468,7 +476,7 @@ static hk_result hk_tls_load_trust(hk_tls *tls, const hk_tls_config *cfg)
 
 static hk_result hk_tls_configure(hk_tls *tls, const hk_tls_config *cfg)
 {
-    struct hk_tls_internal *in = &tls->_internal;
+    struct hk_tls_internal *in = HK_TLS_IN(tls);
     mbedtls_ssl_config *conf = &in->conf;
 
     static const unsigned char personal[] = "hubkey-tls";
@@ -524,7 +532,7 @@ hk_result hk_tls_init(hk_tls *tls, const hk_tls_config *cfg, hk_transport lower)
                (cfg->trust_pem_len > 0 && cfg->trust_pem[cfg->trust_pem_len - 1] == '\0'));
 
     memset(tls, 0, sizeof *tls);
-    struct hk_tls_internal *in = &tls->_internal;
+    struct hk_tls_internal *in = HK_TLS_IN(tls);
     in->lower = lower;
     in->se = cfg->se;
     in->now_s = HK_TLS_TIME_UNKNOWN;
@@ -553,9 +561,9 @@ hk_result hk_tls_init(hk_tls *tls, const hk_tls_config *cfg, hk_transport lower)
 
 void hk_tls_free(hk_tls *tls)
 {
-    if (tls == NULL || !tls->_internal.initialised)
+    if (tls == NULL || !HK_TLS_IN(tls)->initialised)
         return;
-    struct hk_tls_internal *in = &tls->_internal;
+    struct hk_tls_internal *in = HK_TLS_IN(tls);
     mbedtls_ssl_free(&in->ssl);
     mbedtls_ssl_config_free(&in->conf);
     mbedtls_ctr_drbg_free(&in->drbg);
@@ -570,8 +578,8 @@ void hk_tls_free(hk_tls *tls)
 
 hk_result hk_tls_handshake(hk_tls *tls, bool *out_done)
 {
-    HK_REQUIRE(tls != NULL && out_done != NULL && tls->_internal.initialised);
-    struct hk_tls_internal *in = &tls->_internal;
+    HK_REQUIRE(tls != NULL && out_done != NULL && HK_TLS_IN(tls)->initialised);
+    struct hk_tls_internal *in = HK_TLS_IN(tls);
     *out_done = false;
     if (in->failed != HK_OK)
         return in->failed;
@@ -596,13 +604,13 @@ static hk_result hk_tls_send(void *ctx, const uint8_t *buf, size_t len, size_t *
     hk_tls *tls = ctx;
     HK_REQUIRE(tls != NULL && out_sent != NULL && (buf != NULL || len == 0));
     *out_sent = 0;
-    if (tls->_internal.failed != HK_OK)
-        return tls->_internal.failed;
-    if (!tls->_internal.handshake_done)
+    if (HK_TLS_IN(tls)->failed != HK_OK)
+        return HK_TLS_IN(tls)->failed;
+    if (!HK_TLS_IN(tls)->handshake_done)
         return HK_ERR_STATE;
     if (len == 0)
         return HK_OK;
-    int ret = mbedtls_ssl_write(&tls->_internal.ssl, buf, len);
+    int ret = mbedtls_ssl_write(&HK_TLS_IN(tls)->ssl, buf, len);
     if (ret > 0) {
         *out_sent = (size_t)ret;
         return HK_OK;
@@ -617,13 +625,13 @@ static hk_result hk_tls_recv(void *ctx, uint8_t *buf, size_t cap, size_t *out_re
     hk_tls *tls = ctx;
     HK_REQUIRE(tls != NULL && out_received != NULL && (buf != NULL || cap == 0));
     *out_received = 0;
-    if (tls->_internal.failed != HK_OK)
-        return tls->_internal.failed;
-    if (!tls->_internal.handshake_done)
+    if (HK_TLS_IN(tls)->failed != HK_OK)
+        return HK_TLS_IN(tls)->failed;
+    if (!HK_TLS_IN(tls)->handshake_done)
         return HK_ERR_STATE;
     if (cap == 0)
         return HK_OK;
-    int ret = mbedtls_ssl_read(&tls->_internal.ssl, buf, cap);
+    int ret = mbedtls_ssl_read(&HK_TLS_IN(tls)->ssl, buf, cap);
     if (ret > 0) {
         *out_received = (size_t)ret;
         return HK_OK;
@@ -631,9 +639,9 @@ static hk_result hk_tls_recv(void *ctx, uint8_t *buf, size_t cap, size_t *out_re
     if (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE)
         return HK_OK;
     if (ret == 0 || ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {
-        tls->_internal.failed = HK_ERR_CLOSED;
-        tls->_internal.fail_kind = HK_TLS_FAIL_LOWER;
-        tls->_internal.lower_result = HK_ERR_CLOSED;
+        HK_TLS_IN(tls)->failed = HK_ERR_CLOSED;
+        HK_TLS_IN(tls)->fail_kind = HK_TLS_FAIL_LOWER;
+        HK_TLS_IN(tls)->lower_result = HK_ERR_CLOSED;
         return HK_ERR_CLOSED;
     }
     return hk_tls_fail(tls, ret);
@@ -647,10 +655,10 @@ hk_transport hk_tls_transport(hk_tls *tls)
 
 hk_result hk_tls_close(hk_tls *tls)
 {
-    HK_REQUIRE(tls != NULL && tls->_internal.initialised);
-    if (!tls->_internal.handshake_done || tls->_internal.failed != HK_OK)
+    HK_REQUIRE(tls != NULL && HK_TLS_IN(tls)->initialised);
+    if (!HK_TLS_IN(tls)->handshake_done || HK_TLS_IN(tls)->failed != HK_OK)
         return HK_OK;
-    int ret = mbedtls_ssl_close_notify(&tls->_internal.ssl);
+    int ret = mbedtls_ssl_close_notify(&HK_TLS_IN(tls)->ssl);
     if (ret == 0 || ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE)
         return HK_OK;
     return hk_tls_fail(tls, ret);
@@ -753,7 +761,7 @@ static const struct {
 hk_result hk_tls_reason(const hk_tls *tls, char *out, size_t cap, size_t *out_len)
 {
     HK_REQUIRE(tls != NULL && out != NULL && out_len != NULL && cap > 0);
-    const struct hk_tls_internal *in = &tls->_internal;
+    const struct hk_tls_internal *in = HK_TLS_CIN(tls);
     hk_tls_str s = {out, cap, 0};
     out[0] = '\0';
     switch (in->fail_kind) {

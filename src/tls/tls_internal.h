@@ -3,6 +3,11 @@
  * (tls.c), the built-in roots (tls_roots.c) and the one small,
  * version-specific file that connects mbedTLS's signing to the secure
  * element (tls_key_mbedtls2.c for 2.28, tls_key_mbedtls3.c for 3.6).
+ *
+ * The state of an hk_tls lives here, not in hubkey/tls.h: the public header
+ * gives applications sized storage (HK_TLS_STORAGE_SIZE) so that they need
+ * neither mbedTLS's headers nor its configuration. tls.c checks at compile
+ * time that this struct fits that storage.
  */
 #ifndef HK_TLS_INTERNAL_H
 #define HK_TLS_INTERNAL_H
@@ -12,7 +17,63 @@
 
 #include <mbedtls/version.h> /* the configuration, in 2.28 and 3.6 alike */
 
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/x509_crt.h>
+
 #include "hubkey/tls.h"
+
+/* Why the last failure happened, kept for hk_tls_reason(). */
+typedef enum hk_tls_fail_kind {
+    HK_TLS_FAIL_NONE = 0,
+    HK_TLS_FAIL_VERIFY,  /* server certificate: see verify flags */
+    HK_TLS_FAIL_ALERT,   /* fatal alert from the server */
+    HK_TLS_FAIL_MBEDTLS, /* other mbedTLS error */
+    HK_TLS_FAIL_LOWER,   /* the lower transport failed or closed */
+    HK_TLS_FAIL_SE       /* the secure element failed to sign */
+} hk_tls_fail_kind;
+
+/* The state behind an hk_tls (its storage, tls->_opaque). */
+struct hk_tls_internal {
+    mbedtls_ssl_context ssl;
+    mbedtls_ssl_config conf;
+    mbedtls_ctr_drbg_context drbg;
+    mbedtls_x509_crt trust;
+    mbedtls_x509_crt own_chain;
+    mbedtls_pk_context key;
+    hk_transport lower;
+    const hk_se *se;
+    int64_t now_s;
+    /* DER of device + signer certificates; own_chain points into it. */
+    uint8_t own_der[HK_TLS_OWN_CHAIN_MAX];
+    /* Failure bookkeeping; a failed connection stays failed. */
+    hk_result failed;
+    hk_tls_fail_kind fail_kind;
+    hk_result lower_result;
+    hk_result se_result;
+    int mbedtls_err;
+    uint32_t verify_flags;
+    uint8_t alert_level; /* 0 = no plaintext alert seen */
+    uint8_t alert_desc;
+    uint8_t alert_first_byte;
+    /* Plaintext record watcher (finds the server's alerts before its
+     * ChangeCipherSpec; see tls.c). */
+    uint8_t rec_hdr[5];
+    uint8_t rec_hdr_len;
+    uint8_t rec_type;
+    uint16_t rec_left;
+    uint16_t rec_pos;
+    bool server_encrypting;
+    bool time_checked;
+    bool handshake_done;
+    bool initialised;
+    unsigned sign_count;
+};
+
+/* The state inside an hk_tls's storage (tls.c asserts that it fits). */
+#define HK_TLS_IN(tls) ((struct hk_tls_internal *)(void *)(tls)->_opaque.bytes)
+#define HK_TLS_CIN(tls) ((const struct hk_tls_internal *)(const void *)(tls)->_opaque.bytes)
 
 /* The two RSA roots always; the two P-384 roots only when the mbedTLS in use
  * can verify a P-384 signature (Debian's 2.28 can; hubkey's 3.6 device
@@ -34,14 +95,14 @@ extern const hk_tls_root hk_tls_roots_[HK_TLS_BUILTIN_ROOTS];
  * signature goes through hk_tls_se_sign_(). The device certificate (first in
  * own_chain) is already parsed; HK_ERR_TLS_OWN_CERT when its key is not
  * P-256. */
-hk_result hk_tls_key_setup_(hk_tls *tls);
+HK_NODISCARD hk_result hk_tls_key_setup_(hk_tls *tls);
 
 /* Sign a handshake hash with the secure element: P-256 ECDSA covers the
  * leftmost 32 bytes of the hash (SEC 1 section 4.1.3 truncation), so a
  * SHA-384 transcript hash is signed as its first 32 bytes. Counts the call
  * and records a secure-element failure for the error mapping. */
-hk_result hk_tls_se_sign_(hk_tls *tls, const unsigned char *hash, size_t hash_len,
-                          uint8_t out_rs[HK_SE_SIGNATURE_SIZE]);
+HK_NODISCARD hk_result hk_tls_se_sign_(hk_tls *tls, const unsigned char *hash, size_t hash_len,
+                                       uint8_t out_rs[HK_SE_SIGNATURE_SIZE]);
 
 /* The RNG given to mbedTLS (p_rng is the hk_tls): the CTR-DRBG seeded from
  * the secure element. The 3.6 key hook recognises its key by this function. */

@@ -46,7 +46,7 @@ static int hk_tls_key_verify(void *ctx, mbedtls_md_type_t md_alg, const unsigned
                              size_t hash_len, const unsigned char *sig, size_t sig_len)
 {
     hk_tls *tls = ctx;
-    return mbedtls_pk_verify(&tls->_internal.own_chain.pk, md_alg, hash, hash_len, sig, sig_len);
+    return mbedtls_pk_verify(&HK_TLS_IN(tls)->own_chain.pk, md_alg, hash, hash_len, sig, sig_len);
 }
 
 /* mbedTLS gives a buffer of at least MBEDTLS_PK_SIGNATURE_MAX_SIZE bytes
@@ -97,12 +97,12 @@ static const mbedtls_pk_info_t hk_tls_key_info = {
 hk_result hk_tls_key_setup_(hk_tls *tls)
 {
     HK_REQUIRE(tls != NULL);
-    mbedtls_pk_context *dev = &tls->_internal.own_chain.pk;
+    mbedtls_pk_context *dev = &HK_TLS_IN(tls)->own_chain.pk;
     if (!mbedtls_pk_can_do(dev, MBEDTLS_PK_ECKEY) ||
         mbedtls_pk_ec(*dev)->grp.id != MBEDTLS_ECP_DP_SECP256R1)
         return HK_ERR_TLS_OWN_CERT;
     /* Public fields in 2.28's mbedtls_pk_context. */
-    tls->_internal.key.pk_info = &hk_tls_key_info;
-    tls->_internal.key.pk_ctx = tls;
+    HK_TLS_IN(tls)->key.pk_info = &hk_tls_key_info;
+    HK_TLS_IN(tls)->key.pk_ctx = tls;
     return HK_OK;
 }

@@ -62,12 +62,12 @@ int mbedtls_ecdsa_sign(mbedtls_ecp_group *grp, mbedtls_mpi *r, mbedtls_mpi *s,
 hk_result hk_tls_key_setup_(hk_tls *tls)
 {
     HK_REQUIRE(tls != NULL);
-    const mbedtls_pk_context *dev = &tls->_internal.own_chain.pk;
+    const mbedtls_pk_context *dev = &HK_TLS_IN(tls)->own_chain.pk;
     if (!mbedtls_pk_can_do(dev, MBEDTLS_PK_ECKEY) ||
         mbedtls_ecp_keypair_get_group_id(mbedtls_pk_ec(*dev)) != MBEDTLS_ECP_DP_SECP256R1)
         return HK_ERR_TLS_OWN_CERT;
 
-    mbedtls_pk_context *key = &tls->_internal.key;
+    mbedtls_pk_context *key = &HK_TLS_IN(tls)->key;
     if (mbedtls_pk_setup(key, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY)) != 0)
         return HK_ERR_TLS_SETUP;
 

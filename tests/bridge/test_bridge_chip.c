@@ -94,7 +94,7 @@ static void test_driver_over_the_line(void)
     HK_CHECK_RESULT(hk_emu_atecc608_load(fx.chip, NULL, &direct), HK_OK);
     hk_i2c di2c = hk_emu_atecc608_i2c(direct);
     hk_atecc608 ddev;
-    hk_atecc608_init(&ddev, &di2c, HK_ATECC608_ADDR_DEFAULT);
+    HK_CHECK_RESULT(hk_atecc608_init(&ddev, &di2c, HK_ATECC608_ADDR_DEFAULT), HK_OK);
     hk_se_atecc608 dctx;
     hk_se dse;
     HK_CHECK_RESULT(hk_se_atecc608_open(&dctx, &ddev, &fx.ddef, &fx.sdef, &dse, NULL), HK_OK);

@@ -232,7 +232,7 @@ typedef struct port_rig {
 static void rig_init(port_rig *r, uint32_t timeout_ms)
 {
     line_init(&r->l, NULL, &r->line);
-    hk_serial_i2c_init(&r->s, &r->line, timeout_ms, &r->i2c);
+    HK_CHECK_RESULT(hk_serial_i2c_init(&r->s, &r->line, timeout_ms, &r->i2c), HK_OK);
 }
 
 /* Queues a reply to the request the port will send next (its seq is the
@@ -702,7 +702,7 @@ static void test_port_and_bridge(void)
     hk_chip_bridge_init(&b, &chip, line_bridge_send, &l);
     hk_serial_i2c s;
     hk_i2c i2c;
-    hk_serial_i2c_init(&s, &line, 40, &i2c);
+    HK_CHECK_RESULT(hk_serial_i2c_init(&s, &line, 40, &i2c), HK_OK);
     uint8_t buf[8];
     HK_CHECK_RESULT(hk_serial_i2c_hello(&s, NULL), HK_OK);
     HK_CHECK_RESULT(i2c.read(i2c.ctx, 0x60, buf, 8), HK_OK);

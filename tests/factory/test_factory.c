@@ -218,6 +218,10 @@ static void test_ca_init_and_show(void)
     HK_CHECK(fr_has("signer ID"));
     HK_CHECK(fr_has("CN=hubkey Root CA"));
     HK_CHECK(!fr_has("PRIVATE KEY"));
+    /* Certificates are shown one way (fx_show_cert), here without indent. */
+    HK_CHECK(fr_has("\nroot CA\n  subject   CN=hubkey Root CA, O=hubkey\n"
+                    "  issuer    CN=hubkey Root CA, O=hubkey\n  validity  "));
+    HK_CHECK(fr_has("\nsigner CA\n  subject   CN=hubkey Signer "));
     char root[800], signer[800], chain[800];
     snprintf(root, sizeof root, "%s/root.pem", ca_dir);
     snprintf(signer, sizeof signer, "%s/signer.pem", ca_dir);
@@ -316,7 +320,7 @@ static void test_configure_new_chip(void)
     HK_CHECK_MEM(cfg + 96, 2, key0, 2);
     HK_CHECK_EQ(cfg[16], 0xC0);
     hk_atecc608_config dc;
-    hk_atecc608_config_decode(cfg, &dc);
+    HK_CHECK_RESULT(hk_atecc608_config_decode(cfg, &dc), HK_OK);
     HK_CHECK_RESULT(hk_atecc608_config_check(&dc, 0, NULL), HK_OK);
     HK_CHECK(!dc.slots[0].locked); /* the key is made by provision */
     /* Slot 8 is an empty record. */
@@ -474,7 +478,7 @@ static void test_provision(void)
         snprintf(thumb, sizeof thumb, "%.64s", tp + 19);
     HK_CHECK_EQ(strlen(thumb), 64);
     hk_atecc608_config dc;
-    hk_atecc608_config_decode(cfg, &dc);
+    HK_CHECK_RESULT(hk_atecc608_config_decode(cfg, &dc), HK_OK);
     HK_CHECK(dc.slots[0].locked);
 
     char root[800], signer[800], dev[800], chain[800];
@@ -561,6 +565,10 @@ static void test_provision(void)
     HK_CHECK_EQ(fr_run(F, "chip", "show", "--chip", spec, "--ca", ca_dir, NULL), FXT_OK);
     HK_CHECK(fr_has("chain verifies up to"));
     HK_CHECK(fr_has("registration ID  sn"));
+    /* The same certificate block as ca show, indented by two. */
+    HK_CHECK(fr_has("\n  device (slot 10, rebuilt)\n    subject   O=hubkey, CN=sn"));
+    HK_CHECK(fr_has("\n  signer (slot 12, rebuilt)\n    subject   CN=hubkey Signer "));
+    HK_CHECK(fr_has("\n    issuer    CN=hubkey Root CA, O=hubkey\n    validity  "));
     HK_CHECK(fr_has("slots locked    0, 13\n"));
     HK_CHECK_EQ(fr_run(F, "chip", "show", "--chip", spec, NULL), FXT_OK);
     HK_CHECK(fr_has("slot 10 device certificate: compressed"));
@@ -755,7 +763,7 @@ static void test_batch_of_100(void)
                 uint8_t cfg[128];
                 hk_emu_atecc608_config_get(c.emu, cfg);
                 hk_atecc608_config dc;
-                hk_atecc608_config_decode(cfg, &dc);
+                HK_CHECK_RESULT(hk_atecc608_config_decode(cfg, &dc), HK_OK);
                 HK_CHECK_RESULT(hk_atecc608_config_check(&dc, 0, NULL), HK_OK);
                 HK_CHECK(dc.slots[0].locked);
                 char hex[19];

@@ -146,7 +146,7 @@ static void test_keys_are_escaped(void)
     char buf[64];
     hk_json_writer w;
     size_t n;
-    hk_json_writer_init(&w, buf, sizeof buf);
+    HK_CHECK_RESULT(hk_json_writer_init(&w, buf, sizeof buf), HK_OK);
     hk_json_write_object_begin(&w);
     hk_json_write_key(&w, "a\"\n");
     hk_json_write_int(&w, 0);
@@ -165,10 +165,10 @@ static void test_invalid_utf8_refused(void)
         char buf[32];
         hk_json_writer w;
         size_t n;
-        hk_json_writer_init(&w, buf, sizeof buf);
+        HK_CHECK_RESULT(hk_json_writer_init(&w, buf, sizeof buf), HK_OK);
         HK_CHECK_RESULT(hk_json_write_string(&w, bad[i]), HK_ERR_JSON_UTF8);
         HK_CHECK_RESULT(hk_json_writer_finish(&w, &n), HK_ERR_JSON_UTF8);
-        hk_json_writer_init(&w, buf, sizeof buf);
+        HK_CHECK_RESULT(hk_json_writer_init(&w, buf, sizeof buf), HK_OK);
         hk_json_write_object_begin(&w);
         HK_CHECK_RESULT(hk_json_write_key(&w, bad[i]), HK_ERR_JSON_UTF8);
         HK_CHECK_RESULT(hk_json_writer_finish(&w, &n), HK_ERR_JSON_UTF8);
@@ -184,7 +184,7 @@ static void test_invalid_utf8_after_full_buffer(void)
         char buf[32];
         hk_json_writer w;
         hk_guard_fill(buf, 0, sizeof buf);
-        hk_json_writer_init(&w, buf, cap);
+        HK_CHECK_RESULT(hk_json_writer_init(&w, buf, cap), HK_OK);
         HK_CHECK_RESULT(hk_json_write_string(&w, "ab\ncd\xc3("),
                         cap >= 7 ? HK_ERR_JSON_UTF8 : HK_ERR_BUFFER_TOO_SMALL);
         HK_CHECK(hk_guard_intact(buf, cap, sizeof buf));
@@ -210,14 +210,14 @@ static void test_integers(void)
         hk_json_writer w;
         size_t n;
         hk_guard_fill(buf, 0, sizeof buf);
-        hk_json_writer_init(&w, buf, strlen(c[i].s) + 1);
+        HK_CHECK_RESULT(hk_json_writer_init(&w, buf, strlen(c[i].s) + 1), HK_OK);
         HK_CHECK_RESULT(hk_json_write_int(&w, c[i].v), HK_OK);
         HK_CHECK_RESULT(hk_json_writer_finish(&w, &n), HK_OK);
         HK_CHECK_STRN(buf, n, c[i].s);
         HK_CHECK(hk_guard_intact(buf, n + 1, sizeof buf));
         /* One byte short: the number itself does not fit. */
         hk_guard_fill(buf, 0, sizeof buf);
-        hk_json_writer_init(&w, buf, strlen(c[i].s) - 1);
+        HK_CHECK_RESULT(hk_json_writer_init(&w, buf, strlen(c[i].s) - 1), HK_OK);
         HK_CHECK_RESULT(hk_json_write_int(&w, c[i].v), HK_ERR_BUFFER_TOO_SMALL);
         HK_CHECK(hk_guard_intact(buf, 0, sizeof buf));
         /* Round trip through the reader. */
@@ -238,19 +238,19 @@ static void test_call_sequence_errors(void)
     size_t n;
 
     /* A key at top level and inside an array. */
-    hk_json_writer_init(&w, buf, sizeof buf);
+    HK_CHECK_RESULT(hk_json_writer_init(&w, buf, sizeof buf), HK_OK);
     HK_CHECK_RESULT(hk_json_write_key(&w, "a"), HK_ERR_STATE);
-    hk_json_writer_init(&w, buf, sizeof buf);
+    HK_CHECK_RESULT(hk_json_writer_init(&w, buf, sizeof buf), HK_OK);
     hk_json_write_array_begin(&w);
     HK_CHECK_RESULT(hk_json_write_key(&w, "a"), HK_ERR_STATE);
     /* Two keys in a row. */
-    hk_json_writer_init(&w, buf, sizeof buf);
+    HK_CHECK_RESULT(hk_json_writer_init(&w, buf, sizeof buf), HK_OK);
     hk_json_write_object_begin(&w);
     hk_json_write_key(&w, "a");
     HK_CHECK_RESULT(hk_json_write_key(&w, "b"), HK_ERR_STATE);
     /* A value in an object without a key, for every kind of value. */
     for (int kind = 0; kind < 7; kind++) {
-        hk_json_writer_init(&w, buf, sizeof buf);
+        HK_CHECK_RESULT(hk_json_writer_init(&w, buf, sizeof buf), HK_OK);
         hk_json_write_object_begin(&w);
         hk_result r = kind == 0   ? hk_json_write_int(&w, 1)
                       : kind == 1 ? hk_json_write_string(&w, "x")
@@ -263,36 +263,36 @@ static void test_call_sequence_errors(void)
         HK_CHECK_RESULT(hk_json_writer_finish(&w, &n), HK_ERR_STATE);
     }
     /* Mismatched and extra ends; an end right after a key. */
-    hk_json_writer_init(&w, buf, sizeof buf);
+    HK_CHECK_RESULT(hk_json_writer_init(&w, buf, sizeof buf), HK_OK);
     hk_json_write_object_begin(&w);
     HK_CHECK_RESULT(hk_json_write_array_end(&w), HK_ERR_STATE);
-    hk_json_writer_init(&w, buf, sizeof buf);
+    HK_CHECK_RESULT(hk_json_writer_init(&w, buf, sizeof buf), HK_OK);
     hk_json_write_array_begin(&w);
     HK_CHECK_RESULT(hk_json_write_object_end(&w), HK_ERR_STATE);
-    hk_json_writer_init(&w, buf, sizeof buf);
+    HK_CHECK_RESULT(hk_json_writer_init(&w, buf, sizeof buf), HK_OK);
     HK_CHECK_RESULT(hk_json_write_object_end(&w), HK_ERR_STATE);
-    hk_json_writer_init(&w, buf, sizeof buf);
+    HK_CHECK_RESULT(hk_json_writer_init(&w, buf, sizeof buf), HK_OK);
     HK_CHECK_RESULT(hk_json_write_array_end(&w), HK_ERR_STATE);
-    hk_json_writer_init(&w, buf, sizeof buf);
+    HK_CHECK_RESULT(hk_json_writer_init(&w, buf, sizeof buf), HK_OK);
     hk_json_write_object_begin(&w);
     hk_json_write_key(&w, "a");
     HK_CHECK_RESULT(hk_json_write_object_end(&w), HK_ERR_STATE);
     /* A second top-level value. */
-    hk_json_writer_init(&w, buf, sizeof buf);
+    HK_CHECK_RESULT(hk_json_writer_init(&w, buf, sizeof buf), HK_OK);
     hk_json_write_int(&w, 1);
     HK_CHECK_RESULT(hk_json_write_int(&w, 2), HK_ERR_STATE);
-    hk_json_writer_init(&w, buf, sizeof buf);
+    HK_CHECK_RESULT(hk_json_writer_init(&w, buf, sizeof buf), HK_OK);
     hk_json_write_array_begin(&w);
     hk_json_write_array_end(&w);
     HK_CHECK_RESULT(hk_json_write_array_begin(&w), HK_ERR_STATE);
     /* Finish with nothing written, or with an open container. */
-    hk_json_writer_init(&w, buf, sizeof buf);
+    HK_CHECK_RESULT(hk_json_writer_init(&w, buf, sizeof buf), HK_OK);
     HK_CHECK_RESULT(hk_json_writer_finish(&w, &n), HK_ERR_STATE);
-    hk_json_writer_init(&w, buf, sizeof buf);
+    HK_CHECK_RESULT(hk_json_writer_init(&w, buf, sizeof buf), HK_OK);
     hk_json_write_array_begin(&w);
     HK_CHECK_RESULT(hk_json_writer_finish(&w, &n), HK_ERR_STATE);
     /* A value after finish. */
-    hk_json_writer_init(&w, buf, sizeof buf);
+    HK_CHECK_RESULT(hk_json_writer_init(&w, buf, sizeof buf), HK_OK);
     hk_json_write_null(&w);
     HK_CHECK_RESULT(hk_json_writer_finish(&w, &n), HK_OK);
     HK_CHECK_RESULT(hk_json_write_null(&w), HK_ERR_STATE);
@@ -305,7 +305,7 @@ static void test_sticky_error(void)
     hk_json_writer w;
     size_t n = 5;
     hk_guard_fill(buf, 0, sizeof buf);
-    hk_json_writer_init(&w, buf, 4);
+    HK_CHECK_RESULT(hk_json_writer_init(&w, buf, 4), HK_OK);
     HK_CHECK_RESULT(hk_json_write_array_begin(&w), HK_OK);
     HK_CHECK_RESULT(hk_json_write_string(&w, "abc"), HK_ERR_BUFFER_TOO_SMALL);
     HK_CHECK_RESULT(hk_json_write_array_end(&w), HK_ERR_BUFFER_TOO_SMALL);
@@ -318,7 +318,7 @@ static void test_sticky_error(void)
     HK_CHECK(hk_guard_intact(buf, 4, sizeof buf));
 
     /* A state error also sticks, even though the buffer has room. */
-    hk_json_writer_init(&w, buf, sizeof buf);
+    HK_CHECK_RESULT(hk_json_writer_init(&w, buf, sizeof buf), HK_OK);
     hk_json_write_array_begin(&w);
     HK_CHECK_RESULT(hk_json_write_key(&w, "k"), HK_ERR_STATE);
     HK_CHECK_RESULT(hk_json_write_array_end(&w), HK_ERR_STATE);
@@ -344,29 +344,29 @@ static void test_invalid_arguments(void)
     HK_CHECK_REQUIRE(hk_json_write_null(NULL), HK_ERR_INVALID_ARG);
     HK_CHECK_REQUIRE(hk_json_write_raw(NULL, "1", 1), HK_ERR_INVALID_ARG);
     HK_CHECK_REQUIRE(hk_json_writer_finish(NULL, &n), HK_ERR_INVALID_ARG);
-    hk_json_writer_init(&w, buf, sizeof buf);
+    HK_CHECK_RESULT(hk_json_writer_init(&w, buf, sizeof buf), HK_OK);
     HK_CHECK_REQUIRE(hk_json_writer_finish(&w, NULL), HK_ERR_INVALID_ARG);
 
     /* NULL or empty texts are kept as the sticky error. */
-    hk_json_writer_init(&w, buf, sizeof buf);
+    HK_CHECK_RESULT(hk_json_writer_init(&w, buf, sizeof buf), HK_OK);
     HK_CHECK_RESULT(hk_json_write_string(&w, NULL), HK_ERR_INVALID_ARG);
     HK_CHECK_RESULT(hk_json_writer_finish(&w, &n), HK_ERR_INVALID_ARG);
-    hk_json_writer_init(&w, buf, sizeof buf);
+    HK_CHECK_RESULT(hk_json_writer_init(&w, buf, sizeof buf), HK_OK);
     HK_CHECK_RESULT(hk_json_write_string_n(&w, NULL, 1), HK_ERR_INVALID_ARG);
-    hk_json_writer_init(&w, buf, sizeof buf);
+    HK_CHECK_RESULT(hk_json_writer_init(&w, buf, sizeof buf), HK_OK);
     HK_CHECK_RESULT(hk_json_write_raw(&w, NULL, 1), HK_ERR_INVALID_ARG);
-    hk_json_writer_init(&w, buf, sizeof buf);
+    HK_CHECK_RESULT(hk_json_writer_init(&w, buf, sizeof buf), HK_OK);
     HK_CHECK_RESULT(hk_json_write_raw(&w, "1", 0), HK_ERR_INVALID_ARG);
-    hk_json_writer_init(&w, buf, sizeof buf);
+    HK_CHECK_RESULT(hk_json_writer_init(&w, buf, sizeof buf), HK_OK);
     hk_json_write_object_begin(&w);
     HK_CHECK_RESULT(hk_json_write_key(&w, NULL), HK_ERR_INVALID_ARG);
     HK_CHECK_RESULT(hk_json_writer_finish(&w, &n), HK_ERR_INVALID_ARG);
     /* Not even an empty string may be NULL. */
-    hk_json_writer_init(&w, buf, sizeof buf);
+    HK_CHECK_RESULT(hk_json_writer_init(&w, buf, sizeof buf), HK_OK);
     HK_CHECK_RESULT(hk_json_write_string_n(&w, NULL, 0), HK_ERR_INVALID_ARG);
     HK_CHECK_RESULT(hk_json_writer_finish(&w, &n), HK_ERR_INVALID_ARG);
     /* An empty string or key is fine. */
-    hk_json_writer_init(&w, buf, sizeof buf);
+    HK_CHECK_RESULT(hk_json_writer_init(&w, buf, sizeof buf), HK_OK);
     HK_CHECK_RESULT(hk_json_write_string_n(&w, "", 0), HK_OK);
     HK_CHECK_RESULT(hk_json_writer_finish(&w, &n), HK_OK);
     HK_CHECK_STRN(buf, n, "\"\"");
@@ -377,7 +377,7 @@ static void test_depth_limit(void)
     char buf[8 * HK_JSON_WRITER_MAX_DEPTH];
     hk_json_writer w;
     size_t n;
-    hk_json_writer_init(&w, buf, sizeof buf);
+    HK_CHECK_RESULT(hk_json_writer_init(&w, buf, sizeof buf), HK_OK);
     for (unsigned d = 0; d < HK_JSON_WRITER_MAX_DEPTH; d++) {
         /* Alternate arrays and objects to exercise every bit of the mask. */
         if (d % 2 == 0) {
@@ -409,7 +409,7 @@ static void test_commas(void)
     char buf[64];
     hk_json_writer w;
     size_t n;
-    hk_json_writer_init(&w, buf, sizeof buf);
+    HK_CHECK_RESULT(hk_json_writer_init(&w, buf, sizeof buf), HK_OK);
     hk_json_write_array_begin(&w);
     hk_json_write_array_begin(&w);
     hk_json_write_int(&w, 1);

@@ -40,11 +40,11 @@
 #include <unistd.h>
 
 #include "emu_atecc608.h"
-#include "hk_device_tls.h"
 #include "hk_lwip_sockets.h"
 #include "hubkey/atecc608.h"
 #include "hubkey/cert.h"
 #include "hubkey/device.h"
+#include "hubkey/device_tls.h"
 #include "lwip_stack.h"
 
 #define CERTDEF_MAX (HK_CERT_MAX_TEMPLATE + 1024u)

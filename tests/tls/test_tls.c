@@ -291,7 +291,7 @@ static hk_result run_fake(tt_fake *fake, char *reason, size_t cap)
             HK_CHECK_RESULT(hk_tls_handshake(&tls, &done), r);
             HK_CHECK(!done);
             size_t rl;
-            hk_tls_reason(&tls, reason, cap, &rl);
+            HK_CHECK_RESULT(hk_tls_reason(&tls, reason, cap, &rl), HK_OK);
             HK_CHECK_EQ(rl, strlen(reason));
         }
         HK_CHECK_EQ(hk_tls_sign_count(&tls), 0);
@@ -469,7 +469,7 @@ static outcome run_server(const scenario *sc)
         o.tls_signs = hk_tls_sign_count(&tls);
         o.time_checked = hk_tls_time_checked(&tls);
         size_t rl;
-        hk_tls_reason(&tls, o.reason, sizeof o.reason, &rl);
+        HK_CHECK_RESULT(hk_tls_reason(&tls, o.reason, sizeof o.reason, &rl), HK_OK);
         if (o.r == HK_OK && sc->exchange != NULL)
             exchange_line(&tls, tcp.fd, sc->exchange, &o);
         if (o.r == HK_OK)

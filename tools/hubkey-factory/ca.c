@@ -567,7 +567,8 @@ static char *c_def(const char *prefix, const hk_cert_def *def)
 static int serialize_def(const hk_cert_def *def, uint8_t **out, size_t *len)
 {
     size_t need = 0;
-    (void)hk_cert_def_serialize(def, NULL, 0, &need);
+    /* Asks for the size only: HK_ERR_BUFFER_TOO_SMALL with need set. */
+    hk_result_ignore(hk_cert_def_serialize(def, NULL, 0, &need));
     *out = malloc(need ? need : 1);
     if (!*out)
         return fx_fail(FX_INTERNAL, "out of memory");
@@ -767,14 +768,11 @@ int fx_ca_init(const char *dir, const fx_ca_init_opts *o)
         undo(&made);
 
     if (!rc) {
-        uint8_t h[32];
         char hex[65];
         printf("CA created in %s\n", dir);
-        fx_sha256(ca.root_der, ca.root_len, h);
-        fx_hex(hex, h, 32, true);
+        fx_sha256_hex(ca.root_der, ca.root_len, hex);
         printf("  root    %s (%u years), SHA-256 %s\n", ca.root_subject, o->root_years, hex);
-        fx_sha256(ca.signer_der, ca.signer_len, h);
-        fx_hex(hex, h, 32, true);
+        fx_sha256_hex(ca.signer_der, ca.signer_len, hex);
         printf("  signer  %s (%u years), SHA-256 %s\n", ca.signer_subject, o->signer_years, hex);
         if (ca.device_years)
             printf("  devices %s, valid %u years\n", ca.device_subject, ca.device_years);
@@ -810,18 +808,6 @@ int fx_ca_init(const char *dir, const fx_ca_init_opts *o)
 
 /* ---- ca show ---- */
 
-static void show_cert(const char *label, const uint8_t *der, size_t len)
-{
-    char subject[300], issuer[300], validity[120], hex[65];
-    uint8_t h[32];
-    fx_cert_names(der, len, subject, sizeof subject, issuer, sizeof issuer, validity,
-                  sizeof validity);
-    fx_sha256(der, len, h);
-    fx_hex(hex, h, 32, true);
-    printf("%s\n  subject   %s\n  issuer    %s\n  validity  %s\n  SHA-256   %s\n", label,
-           subject, issuer, validity, hex);
-}
-
 int fx_ca_show(const char *dir)
 {
     fx_ca ca;
@@ -831,8 +817,8 @@ int fx_ca_show(const char *dir)
         return rc;
     }
     printf("CA %s\n", dir);
-    show_cert("root CA", ca.root_der, ca.root_len);
-    show_cert("signer CA", ca.signer_der, ca.signer_len);
+    fx_show_cert("root CA", ca.root_der, ca.root_len, 0);
+    fx_show_cert("signer CA", ca.signer_der, ca.signer_len, 0);
     printf("signer ID %02X%02X\n", ca.signer_id[0], ca.signer_id[1]);
     printf("device certificates: subject %s, %s", ca.device_subject,
            ca.device_years ? "" : "no expiry\n");

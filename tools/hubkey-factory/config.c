@@ -183,7 +183,8 @@ void fx_config_compare(const uint8_t raw[HK_ATECC608_CONFIG_SIZE], fx_compat *ou
 
     /* What hubkey needs, whatever the bytes. */
     hk_atecc608_config cfg;
-    (void)hk_atecc608_config_decode(raw, &cfg);
+    /* Never fails on any bytes (only NULL pointers, and these are not). */
+    hk_result_ignore(hk_atecc608_config_decode(raw, &cfg));
     hk_atecc608_config forced = cfg;
     forced.config_locked = true;
     forced.data_locked = true;
@@ -321,7 +322,8 @@ static int read_config(fx_chip *chip, uint8_t raw[128], hk_atecc608_config *cfg)
     hk_result r = hk_atecc608_read_config(&chip->dev, raw, &st);
     if (r != HK_OK)
         return fx_chip_error(chip, "reading the config zone", r, st);
-    (void)hk_atecc608_config_decode(raw, cfg);
+    /* Never fails on any bytes (only NULL pointers, and these are not). */
+    hk_result_ignore(hk_atecc608_config_decode(raw, cfg));
     return FX_OK;
 }
 
@@ -358,7 +360,8 @@ int fx_configure(fx_chip *chip, const fx_configure_opts *opts)
         if (opts->dry_run) {
             printf("dry run: nothing is written. The chip would get the hubkey configuration:\n");
             hk_atecc608_config wc;
-            (void)hk_atecc608_config_decode(want, &wc);
+            /* Never fails on any bytes (only NULL pointers, and these are not). */
+            hk_result_ignore(hk_atecc608_config_decode(want, &wc));
             fx_config_print(&wc, "  ");
             rc = write_config_zone(chip, raw, want, true, &writes);
             printf("  %u config writes, then: lock the config zone (summary CRC 0x%04X over the "

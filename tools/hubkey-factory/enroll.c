@@ -194,10 +194,8 @@ static int enroll_individual(const fx_enroll_opts *o, const char *prog)
     if (tmp[0])
         unlink(tmp);
     if (!rc) {
-        uint8_t h[32];
         char hex[65];
-        fx_sha256(dev, dlen, h);
-        fx_hex(hex, h, 32, true);
+        fx_sha256_hex(dev, dlen, hex);
         printf("individual enrollment %s registered with hubkey-cloud in %s (certificate "
                "SHA-256 %s)\n", cn, o->cloud_dir, hex);
         printf("On Azure (replace MYDPS and MYRG; device.pem = the certificate, for example from "

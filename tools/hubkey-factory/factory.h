@@ -67,6 +67,17 @@ void fx_sha1(const uint8_t *data, size_t len, uint8_t out[20]);
 void fx_cert_names(const uint8_t *der, size_t len, char *subject, size_t subject_cap,
                    char *issuer, size_t issuer_cap, char *validity, size_t validity_cap);
 int fx_cert_cn(const uint8_t *der, size_t len, char *out, size_t cap);
+/* The SHA-256 thumbprint of a certificate (of any bytes) as 64 upper-case
+ * hex digits, the form the Azure portal and CLI show. */
+void fx_sha256_hex(const uint8_t *der, size_t len, char out[65]);
+/* Prints a certificate on stdout, every way the tool shows one:
+ *   <indent>label
+ *   <indent>  subject   ...
+ *   <indent>  issuer    ...
+ *   <indent>  validity  ... .. ...
+ *   <indent>  SHA-256   ...
+ * indent is a number of spaces; a DER that does not parse is named so. */
+void fx_show_cert(const char *label, const uint8_t *der, size_t len, unsigned indent);
 
 /* Random bytes for keys and serial numbers. */
 typedef struct fx_rng {

@@ -2,7 +2,7 @@
  * hubkey-factory — the parsers of untrusted text: chip specs from the
  * command line, ca.conf from the CA directory, names and the device subject
  * template. They only ever return an exit code with a message (never crash,
- * never read past their input); tests/factory/fuzz_factory_parsers.c fuzzes
+ * never read past their input); fuzz/factory/fuzz_factory_parsers.c fuzzes
  * them.
  */
 #include <stdio.h>

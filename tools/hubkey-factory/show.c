@@ -31,18 +31,6 @@ static void show_compressed(fx_chip *chip, uint8_t slot, const char *what)
            c.chain_id);
 }
 
-static void show_cert(const char *label, const uint8_t *der, size_t len)
-{
-    char subject[300], issuer[300], validity[120], hex[65];
-    uint8_t h[32];
-    fx_cert_names(der, len, subject, sizeof subject, issuer, sizeof issuer, validity,
-                  sizeof validity);
-    fx_sha256(der, len, h);
-    fx_hex(hex, h, 32, true);
-    printf("  %s\n    subject   %s\n    issuer    %s\n    validity  %s\n    SHA-256   %s\n",
-           label, subject, issuer, validity, hex);
-}
-
 static void show_record(fx_chip *chip)
 {
     uint8_t image[HK_RECORD_AREA_SIZE], st = 0;
@@ -73,7 +61,8 @@ int fx_chip_show(fx_chip *chip, const char *ca_dir)
     if (r != HK_OK)
         return fx_chip_error(chip, "reading the config zone", r, st);
     hk_atecc608_config cfg;
-    (void)hk_atecc608_config_decode(raw, &cfg);
+    /* Never fails on any bytes (only NULL pointers, and these are not). */
+    hk_result_ignore(hk_atecc608_config_decode(raw, &cfg));
     char sn[19];
     fx_hex(sn, cfg.serial, 9, false);
     printf("chip %s\n", chip->name);
@@ -134,8 +123,8 @@ int fx_chip_show(fx_chip *chip, const char *ca_dir)
         size_t dlen = 0, slen = 0;
         if (fx_chip_read_chain(chip, &ca, &dev, &dlen, &sig, &slen) == FX_OK) {
             char why[300], cn[160];
-            show_cert("device (slot 10, rebuilt)", dev, dlen);
-            show_cert("signer (slot 12, rebuilt)", sig, slen);
+            fx_show_cert("device (slot 10, rebuilt)", dev, dlen, 2);
+            fx_show_cert("signer (slot 12, rebuilt)", sig, slen, 2);
             if (fx_cert_cn(dev, dlen, cn, sizeof cn) == 0)
                 printf("  registration ID  %s\n", cn);
             if (fx_ca_verify_chain(&ca, dev, dlen, sig, slen, why, sizeof why) == 0)

@@ -235,6 +235,24 @@ int fx_cert_cn(const uint8_t *der, size_t len, char *out, size_t cap)
     return rc;
 }
 
+void fx_sha256_hex(const uint8_t *der, size_t len, char out[65])
+{
+    uint8_t h[32];
+    fx_sha256(der, len, h);
+    fx_hex(out, h, 32, true);
+}
+
+void fx_show_cert(const char *label, const uint8_t *der, size_t len, unsigned indent)
+{
+    char subject[300], issuer[300], validity[120], hex[65];
+    fx_cert_names(der, len, subject, sizeof subject, issuer, sizeof issuer, validity,
+                  sizeof validity);
+    fx_sha256_hex(der, len, hex);
+    int in = (int)indent;
+    printf("%*s%s\n%*s  subject   %s\n%*s  issuer    %s\n%*s  validity  %s\n%*s  SHA-256   %s\n",
+           in, "", label, in, "", subject, in, "", issuer, in, "", validity, in, "", hex);
+}
+
 int fx_rng_init(fx_rng *rng)
 {
     mbedtls_entropy_init(&rng->entropy);

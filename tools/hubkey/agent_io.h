@@ -18,9 +18,9 @@
 #include "hubkey/atecc608.h"
 #include "hubkey/cert.h"
 #include "hubkey/device.h"
+#include "hubkey/device_tls.h"
 #include "hubkey/se.h"
 #include "hubkey/tls.h"
-#include "hk_device_tls.h"
 #include "softkey.h"
 
 /* ---- the chip ---- */

@@ -28,9 +28,9 @@
 #include "freertos/FreeRTOS.h"
 #include "freertos/event_groups.h"
 #include "freertos/task.h"
-#include "hk_device_tls.h"
 #include "hk_esp_idf.h"
 #include "hubkey/atecc608.h"
+#include "hubkey/device_tls.h"
 #include "nvs_flash.h"
 #include "sdkconfig.h"
 

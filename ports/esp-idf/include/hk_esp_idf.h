@@ -88,7 +88,8 @@ typedef struct hk_esp_i2c {
  * SCL timeout gives the same code): HK_ERR_SE_NO_RESPONSE, which the chip
  * driver answers by waking and retrying. Any other failure: HK_ERR_IO.
  * HK_ERR_INVALID_ARG for a bad config (pins, speed 0 or above 1 MHz). */
-hk_result hk_esp_i2c_init(hk_esp_i2c *port, const hk_esp_i2c_config *config, hk_i2c *out);
+HK_NODISCARD hk_result hk_esp_i2c_init(hk_esp_i2c *port, const hk_esp_i2c_config *config,
+                                       hk_i2c *out);
 
 /* Remove the device and delete the bus. */
 void hk_esp_i2c_deinit(hk_esp_i2c *port);
@@ -98,7 +99,7 @@ void hk_esp_i2c_deinit(hk_esp_i2c *port);
  * default event loop exist. lwIP's SNTP keeps the pointer, not a copy:
  * server must stay valid for good (a literal or static storage).
  * HK_ERR_IO when ESP-IDF refuses. */
-hk_result hk_esp_sntp_start(const char *server);
+HK_NODISCARD hk_result hk_esp_sntp_start(const char *server);
 
 /* True once SNTP has set the clock at least once since boot. */
 bool hk_esp_time_known(void);
@@ -106,14 +107,14 @@ bool hk_esp_time_known(void);
 /* Wait up to timeout_ms for the first synchronisation: HK_OK, or
  * HK_ERR_TIMEOUT (the flow can still start: TLS then runs with the time
  * unknown, see hubkey/tls.h). */
-hk_result hk_esp_sntp_wait(uint32_t timeout_ms);
+HK_NODISCARD hk_result hk_esp_sntp_wait(uint32_t timeout_ms);
 
 /* hk_platform over lwIP's sockets with ESP-IDF's hooks:
  *   monotonic_ms  esp_timer_get_time() / 1000 (wraps at 2^32 ms)
  *   wall_s        time(NULL) once hk_esp_time_known(), else unknown
  *   wait(NULL)    vTaskDelay, rounded up so it lasts at least the time asked
  * lwIP must be running (esp_netif_init and a connected interface). */
-hk_result hk_esp_platform_init(hk_lwip_sockets *port, hk_platform *out);
+HK_NODISCARD hk_result hk_esp_platform_init(hk_lwip_sockets *port, hk_platform *out);
 
 #ifdef __cplusplus
 }

@@ -217,15 +217,19 @@ static hk_result sign_rounds(hk_atecc608 *dev, uint8_t slot, const uint8_t diges
 }
 
 /* The driver's own sequences are awake sequences (hk_atecc608_hold): their
- * commands follow each other directly. */
+ * commands follow each other directly. Their hold and release results are
+ * dropped on purpose: hold refuses only a NULL device (which the command
+ * itself then reports) or 255 nested holds; a failed idle word on release
+ * leaves the chip awake until its watchdog puts it to sleep, and the
+ * sequence's own result is what the caller needs. */
 hk_result hk_atecc608_sign_digest(hk_atecc608 *dev, uint8_t slot, const uint8_t digest[32],
                                   uint8_t out_rs[HK_ATECC608_SIGNATURE_SIZE],
                                   uint8_t *out_status)
 {
     HK_REQUIRE(dev != NULL && digest != NULL && out_rs != NULL && slot < HK_ATECC608_SLOTS);
-    (void)hk_atecc608_hold(dev);
+    hk_result_ignore(hk_atecc608_hold(dev));
     hk_result r = sign_rounds(dev, slot, digest, out_rs, out_status);
-    (void)hk_atecc608_release(dev);
+    hk_result_ignore(hk_atecc608_release(dev));
     return r;
 }
 
@@ -338,13 +342,13 @@ hk_result hk_atecc608_read_config(hk_atecc608 *dev, uint8_t out[HK_ATECC608_CONF
 {
     HK_REQUIRE(out != NULL);
     hk_result r = HK_OK;
-    (void)hk_atecc608_hold(dev);
+    hk_result_ignore(hk_atecc608_hold(dev));
     for (uint32_t block = 0; block < 4 && r == HK_OK; block++)
         r = transact(dev,
                      HEAD(HK_ATECC608_OP_READ, hk_atecc608_rw_param1(HK_ATECC608_ZONE_CONFIG, 32),
                           block << 3),
                      NULL, 0, out + block * 32u, 32, out_status);
-    (void)hk_atecc608_release(dev);
+    hk_result_ignore(hk_atecc608_release(dev));
     return r;
 }
 
@@ -407,13 +411,14 @@ static hk_result slot_io(hk_atecc608 *dev, uint8_t slot, size_t offset, uint8_t 
     return HK_OK;
 }
 
-/* slot_io as one awake sequence. */
+/* slot_io as one awake sequence (hold and release results: see
+ * hk_atecc608_sign_digest). */
 static hk_result slot_io_held(hk_atecc608 *dev, uint8_t slot, size_t offset, uint8_t *out,
                               const uint8_t *in, size_t len, uint8_t *out_status)
 {
-    (void)hk_atecc608_hold(dev);
+    hk_result_ignore(hk_atecc608_hold(dev));
     hk_result r = slot_io(dev, slot, offset, out, in, len, out_status);
-    (void)hk_atecc608_release(dev);
+    hk_result_ignore(hk_atecc608_release(dev));
     return r;
 }
 

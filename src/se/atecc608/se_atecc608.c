@@ -154,10 +154,11 @@ static hk_result se_cert(void *vctx, unsigned index, uint8_t *out, size_t cap, s
     hk_se_atecc608 *ctx = (hk_se_atecc608 *)vctx;
     HK_REQUIRE(ctx != NULL && out_len != NULL && (out != NULL || cap == 0));
     *out_len = 0;
-    /* The reads of slots 10/12, 11 and 13 (or GenKey) in one wake. */
-    (void)hk_atecc608_hold(ctx->_internal.dev);
+    /* The reads of slots 10/12, 11 and 13 (or GenKey) in one wake (hold and
+     * release results dropped as in the driver's own sequences). */
+    hk_result_ignore(hk_atecc608_hold(ctx->_internal.dev));
     hk_result r = cert_held(ctx, index, out, cap, out_len);
-    (void)hk_atecc608_release(ctx->_internal.dev);
+    hk_result_ignore(hk_atecc608_release(ctx->_internal.dev));
     return r;
 }
 

@@ -210,10 +210,10 @@ hk_result hk_cert_rebuild(const hk_cert_def *def, const uint8_t compressed[HK_CE
     /* hk_cert_key_id only refuses NULL pointers, and these are not. */
     hk_cert_loc ski = def->std[HK_CERT_EL_SUBJ_KEY_ID];
     if (ski.count == HK_CERT_KEY_ID_SIZE)
-        (void)hk_cert_key_id(in->public_key, out + ski.offset);
+        hk_result_ignore(hk_cert_key_id(in->public_key, out + ski.offset));
     hk_cert_loc aki = def->std[HK_CERT_EL_AUTH_KEY_ID];
     if (aki.count == HK_CERT_KEY_ID_SIZE && in->ca_public_key != NULL)
-        (void)hk_cert_key_id(in->ca_public_key, out + aki.offset);
+        hk_result_ignore(hk_cert_key_id(in->ca_public_key, out + aki.offset));
 
     hk_result r = write_dates(def, &c, out);
     if (r != HK_OK) {

@@ -10,7 +10,7 @@
 #include "hubkey/cert.h"
 
 /* SHA-256 of len bytes at msg. HK_ERR_CRYPTO if the hash library fails. */
-hk_result hk_cert_sha256(const uint8_t *msg, size_t len, uint8_t out[32]);
+HK_NODISCARD hk_result hk_cert_sha256(const uint8_t *msg, size_t len, uint8_t out[32]);
 
 /* Date text of a format: 13 characters for UTCTime, 15 for GeneralizedTime. */
 size_t hk_cert_date_text_len(uint8_t format);
@@ -20,12 +20,13 @@ size_t hk_cert_date_text_len(uint8_t format);
  * format: the callers pass a checked definition's, so it is
  * HK_CERT_DATE_GENERALIZED). HK_ERR_CERT_COMPRESSED when the year does not
  * fit the format (UTCTime: 1950..2049). */
-hk_result hk_cert_date_format(uint8_t format, const uint16_t v[6], uint8_t *out);
+HK_NODISCARD hk_result hk_cert_date_format(uint8_t format, const uint16_t v[6], uint8_t *out);
 
 /* Parse the text of a date in the given format. Strict: digits only,
  * valid ranges, trailing 'Z'. */
-hk_result hk_cert_date_parse(uint8_t format, const uint8_t *text, uint16_t *year, uint8_t *month,
-                             uint8_t *day, uint8_t *hour, uint8_t *minute, uint8_t *second);
+HK_NODISCARD hk_result hk_cert_date_parse(uint8_t format, const uint8_t *text, uint16_t *year,
+                                          uint8_t *month, uint8_t *day, uint8_t *hour,
+                                          uint8_t *minute, uint8_t *second);
 
 /* true when (year, month, day) is a real calendar date. */
 int hk_cert_date_valid(unsigned year, unsigned month, unsigned day);

@@ -29,8 +29,9 @@
  * policy.connect_timeout_ms. wait passes the link's socket to the
  * platform's one wait.
  *
- * This part needs mbedTLS (through hk_tls); the flow itself (hubkey/device.h)
- * does not.
+ * This part links mbedTLS (through hk_tls, library hk_device_tls); the flow
+ * itself (hubkey/device.h, library hk_device) does not. Neither header
+ * includes mbedTLS: an application compiles without its headers.
  */
 #ifndef HUBKEY_DEVICE_TLS_H
 #define HUBKEY_DEVICE_TLS_H
@@ -77,8 +78,9 @@ typedef struct hk_device_tls_link {
 
 /* Prepare the link (nothing is opened) and fill *out_link with functions
  * bound to it. HK_ERR_INVALID_ARG for a missing platform function or se. */
-hk_result hk_device_tls_link_init(hk_device_tls_link *link, const hk_device_tls_config *config,
-                                  hk_device_link *out_link);
+HK_NODISCARD hk_result hk_device_tls_link_init(hk_device_tls_link *link,
+                                               const hk_device_tls_config *config,
+                                               hk_device_link *out_link);
 
 /* Why the last connection set-up failed, e.g. "server certificate: not
  * trusted; " (from hk_tls_reason), or "" when nothing failed. Static inside

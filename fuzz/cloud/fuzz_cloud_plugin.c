@@ -1,6 +1,6 @@
 /*
  * libFuzzer harness for the hubkey-cloud broker plugin itself
- * (cloud/plugin/hkc_plugin.c), driven through its callbacks as Mosquitto
+ * (cloud/plugin/), driven through its callbacks as Mosquitto
  * drives them: the broker functions it calls are stubbed here, its state is a
  * database in a temporary directory with an ID scope, a hub device and an
  * individual enrollment for one certificate.
