@@ -57,7 +57,7 @@ typedef struct fw_app {
  * settings' telemetry count is acknowledged (forever == false), or forever.
  * Returns HK_OK when done, the flow's permanent failure, or an error of the
  * set-up (HK_ERR_INVALID_ARG for bad settings). */
-hk_result fw_app_run(fw_app *app, const fw_app_settings *settings, const hk_se *se,
-                     hk_device_link link, const hk_platform *platform, bool forever);
+HK_NODISCARD hk_result fw_app_run(fw_app *app, const fw_app_settings *settings, const hk_se *se,
+                                  hk_device_link link, const hk_platform *platform, bool forever);
 
 #endif /* HUBKEY_FW_APP_H */

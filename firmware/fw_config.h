@@ -73,6 +73,6 @@ typedef struct fw_config {
 /* Parse text[0..len) (len < the buffer's size: a NUL is written at
  * text[len]). HK_OK, or HK_ERR_MALFORMED with *out_line = the 1-based line
  * at fault (0 = the whole file: id_scope missing). */
-hk_result fw_config_parse(fw_config *cfg, char *text, size_t len, unsigned *out_line);
+HK_NODISCARD hk_result fw_config_parse(fw_config *cfg, char *text, size_t len, unsigned *out_line);
 
 #endif /* HUBKEY_FW_CONFIG_H */

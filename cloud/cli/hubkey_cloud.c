@@ -41,6 +41,7 @@
 #include "hkc_pki.h"
 #include "hkc_twin.h"
 #include "hkc_util.h"
+#include "hubkey/version.h"
 
 enum { EX_OK = 0, EX_USAGE = 1, EX_INPUT = 2, EX_STATE = 3, EX_BROKER = 4, EX_METHOD = 5 };
 
@@ -54,6 +55,7 @@ struct cli {
     sqlite3 *db;
     int argc;
     char **argv; /* positional arguments and options after the global ones */
+    const char *missing_opt; /* the last option take_opt found without its value */
 };
 
 static void msleep(unsigned ms)
@@ -85,6 +87,7 @@ static const char *take_opt(struct cli *c, const char *name, bool *missing)
             if (i + 1 >= c->argc) {
                 if (missing)
                     *missing = true;
+                c->missing_opt = name;
                 return NULL;
             }
             const char *v = c->argv[i + 1];
@@ -113,9 +116,9 @@ static int check_leftovers(struct cli *c, int positional)
 {
     for (int i = 0; i < c->argc; i++)
         if (strncmp(c->argv[i], "--", 2) == 0)
-            return fail(EX_USAGE, "unknown option %s (see hubkey-cloud help)", c->argv[i]);
+            return fail(EX_USAGE, "unknown option %s (see hubkey-cloud --help)", c->argv[i]);
     if (c->argc > positional)
-        return fail(EX_USAGE, "unexpected argument '%s' (see hubkey-cloud help)",
+        return fail(EX_USAGE, "unexpected argument '%s' (see hubkey-cloud --help)",
                     c->argv[positional]);
     return EX_OK;
 }
@@ -612,7 +615,8 @@ static void print_endpoints(struct cli *c, int port)
     /* Nothing makes these names resolve: say how to reach the listener. */
     printf("\nThe broker listens on 127.0.0.1:%d only, and the host names above do not\n"
            "resolve by themselves. Either connect to 127.0.0.1:%d and keep the names for\n"
-           "TLS (hubkey: --dps %s --cloud-address 127.0.0.1:%d --trust %s),\n"
+           "TLS (hubkey: --dps %s --cloud-address 127.0.0.1:%d --trust %s;\n"
+           "hubkey-cloud env --conf writes them as a file for hubkey --config),\n"
            "or add them to /etc/hosts:\n  127.0.0.1 %s",
            port, port, DPS_HOST, port, ca, DPS_HOST);
     json_array_foreach(hubs, i, h)
@@ -726,7 +730,7 @@ static int cmd_start(struct cli *c)
         extra[n_extra++] = (char *)name;
     }
     if (missing)
-        return fail(EX_USAGE, "option needs a value");
+        return fail(EX_USAGE, "%s needs a value", c->missing_opt);
     int rc = check_leftovers(c, 0);
     if (rc)
         return rc;
@@ -914,12 +918,22 @@ static int cmd_status(struct cli *c)
     int port = (int)hkc_db_setting_int(c->db, "port", DEFAULT_PORT);
     char *scope = hkc_db_setting(c->db, "id_scope");
     if (as_json) {
-        json_t *o = json_pack("{s:b,s:i,s:i,s:s,s:s,s:i,s:i,s:i}", "running", up, "pid",
-                              up ? (int)pid : 0, "port", port, "idScope", scope ? scope : "",
-                              "dir", c->dir, "enrollments",
+        char *ca = path_in(c, "pki/server-ca.pem");
+        json_t *hubs = json_array();
+        json_t *rows = hkc_db_query(c->db, "SELECT name FROM hubs ORDER BY name", NULL);
+        size_t i;
+        json_t *h;
+        json_array_foreach(rows, i, h)
+            json_array_append_new(hubs, json_string(hkc_row_str(h, "name")));
+        json_decref(rows);
+        json_t *o = json_pack("{s:b,s:b,s:i,s:i,s:s,s:s,s:o,s:s,s:s,s:i,s:i,s:i}", "running", up,
+                              "initialised", true, "pid", up ? (int)pid : 0, "port", port,
+                              "id_scope", scope ? scope : "", "dps_host", DPS_HOST, "hubs", hubs,
+                              "server_ca", ca, "dir", c->dir, "enrollments",
                               count_of(c, "SELECT count(*) AS n FROM enrollments"), "devices",
                               count_of(c, "SELECT count(*) AS n FROM devices"), "registrations",
                               count_of(c, "SELECT count(*) AS n FROM registrations"));
+        free(ca);
         char *s = json_dumps(o, JSON_COMPACT);
         printf("%s\n", s);
         free(s);
@@ -939,11 +953,108 @@ static int cmd_status(struct cli *c)
     return up ? EX_OK : EX_STATE;
 }
 
+/* Prints s in single quotes for a POSIX shell. */
+static void print_sh_quoted(const char *s)
+{
+    putchar('\'');
+    for (; *s; s++) {
+        if (*s == '\'')
+            fputs("'\\''", stdout);
+        else
+            putchar(*s);
+    }
+    putchar('\'');
+}
+
+/* env [--conf | --json]: what the hubkey agent needs to reach this cloud,
+ * named as the agent's options are (id-scope, dps, cloud-address, trust). */
+static int cmd_env(struct cli *c)
+{
+    bool conf = take_flag(c, "--conf");
+    bool as_json = take_flag(c, "--json");
+    int rc = check_leftovers(c, 0);
+    if (rc)
+        return rc;
+    if (conf && as_json)
+        return fail(EX_USAGE, "env: --conf and --json exclude each other");
+    if (!open_db(c, true))
+        return EX_STATE;
+    char *scope = hkc_db_setting(c->db, "id_scope");
+    if (!scope)
+        return fail(EX_STATE, "no ID scope in %s: run `hubkey-cloud start` first", c->dir);
+    int port = (int)hkc_db_setting_int(c->db, "port", DEFAULT_PORT);
+    char address[32];
+    snprintf(address, sizeof(address), "127.0.0.1:%d", port);
+    char *ca = path_in(c, "pki/server-ca.pem");
+    if (!running(c, NULL))
+        fprintf(stderr, "hubkey-cloud: note: the cloud in %s is not running "
+                        "(hubkey-cloud start)\n", c->dir);
+    const char *names[] = {"id-scope", "dps", "cloud-address", "trust"};
+    const char *values[] = {scope, DPS_HOST, address, ca};
+    if (as_json) {
+        json_t *o = json_pack("{s:s,s:s,s:s,s:s}", "id_scope", scope, "dps", DPS_HOST,
+                              "cloud_address", address, "trust", ca);
+        char *text = json_dumps(o, JSON_COMPACT);
+        printf("%s\n", text ? text : "{}");
+        free(text);
+        json_decref(o);
+    } else if (conf) {
+        printf("# The local cloud in %s, for hubkey --config FILE\n"
+               "# (written by hubkey-cloud env --conf)\n", c->dir);
+        for (size_t i = 0; i < 4; i++)
+            printf("%s %s\n", names[i], values[i]);
+    } else {
+        printf("# The local cloud in %s: eval \"$(hubkey-cloud env)\"\n", c->dir);
+        for (size_t i = 0; i < 4; i++) {
+            printf("export HUBKEY_");
+            for (const char *p = names[i]; *p; p++)
+                putchar(*p == '-' ? '_' : (*p >= 'a' && *p <= 'z' ? *p - 32 : *p));
+            putchar('=');
+            print_sh_quoted(values[i]);
+            putchar('\n');
+        }
+    }
+    free(ca);
+    free(scope);
+    return EX_OK;
+}
+
 /* ------------------------------------------------------------------ listings */
 
-/* Prints rows as JSON, or as an aligned table of the given columns. */
+/* Columns stored as 0/1 that are booleans: JSON true/false, yes/no in tables. */
+static const char *const bool_columns[] = {"enabled", "apply_allocation", NULL};
+
+static void rows_booleans(json_t *rows)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(rows, i, r) {
+        for (size_t k = 0; bool_columns[k]; k++) {
+            json_t *v = json_object_get(r, bool_columns[k]);
+            if (json_is_integer(v))
+                json_object_set_new(r, bool_columns[k], json_boolean(json_integer_value(v)));
+        }
+    }
+}
+
+/* A value as a table cell: text as is, yes/no, "-" for nothing (heap). */
+static char *cell_text(json_t *v)
+{
+    if (!v || json_is_null(v))
+        return hkc_strdup("-");
+    if (json_is_string(v))
+        return hkc_strdup(json_string_value(v));
+    if (json_is_boolean(v))
+        return hkc_strdup(json_is_true(v) ? "yes" : "no");
+    return json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+}
+
+/* Prints rows as one JSON array, or as an aligned table of the given
+ * columns. Cells are never shortened: a long value widens its column (the
+ * last column is not padded). */
 static void print_rows(json_t *rows, bool as_json, const char *const *cols)
 {
+    rows_booleans(rows);
     if (as_json) {
         char *s = json_dumps(rows, JSON_COMPACT);
         printf("%s\n", s ? s : "[]");
@@ -954,30 +1065,27 @@ static void print_rows(json_t *rows, bool as_json, const char *const *cols)
     while (cols[ncol])
         ncol++;
     size_t *w = calloc(ncol, sizeof(*w));
+    if (!w)
+        return;
     for (size_t k = 0; k < ncol; k++)
         w[k] = strlen(cols[k]);
     size_t i;
     json_t *r;
     json_array_foreach(rows, i, r) {
         for (size_t k = 0; k < ncol; k++) {
-            json_t *v = json_object_get(r, cols[k]);
-            char *s = json_is_string(v) ? hkc_strdup(json_string_value(v))
-                                        : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+            char *s = cell_text(json_object_get(r, cols[k]));
             size_t l = s ? strlen(s) : 0;
             if (l > w[k])
-                w[k] = l > 60 ? 60 : l;
+                w[k] = l;
             free(s);
         }
     }
     for (size_t k = 0; k < ncol; k++)
-        printf("%-*s%s", (int)w[k], cols[k], k + 1 < ncol ? "  " : "\n");
+        printf("%-*s%s", k + 1 < ncol ? (int)w[k] : 0, cols[k], k + 1 < ncol ? "  " : "\n");
     json_array_foreach(rows, i, r) {
         for (size_t k = 0; k < ncol; k++) {
-            json_t *v = json_object_get(r, cols[k]);
-            char *s = json_is_null(v) || !v ? hkc_strdup("-")
-                      : json_is_string(v)   ? hkc_strdup(json_string_value(v))
-                                            : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-            printf("%-*.*s%s", (int)w[k], 60, s ? s : "", k + 1 < ncol ? "  " : "\n");
+            char *s = cell_text(json_object_get(r, cols[k]));
+            printf("%-*s%s", k + 1 < ncol ? (int)w[k] : 0, s ? s : "", k + 1 < ncol ? "  " : "\n");
             free(s);
         }
     }
@@ -1118,7 +1226,7 @@ static int enroll_add(struct cli *c, const char *kind)
     const char *bundle_path = take_opt(c, "--trust-bundle", &missing);
     bool disabled = take_flag(c, "--disabled");
     if (missing)
-        return fail(EX_USAGE, "option needs a value");
+        return fail(EX_USAGE, "%s needs a value", c->missing_opt);
     int rc = check_leftovers(c, 1);
     if (rc)
         return rc;
@@ -1396,7 +1504,7 @@ static int cmd_device(struct cli *c)
     const char *cert_path = take_opt(c, "--cert", &missing);
     const char *thumb = take_opt(c, "--thumbprint", &missing);
     if (missing)
-        return fail(EX_USAGE, "option needs a value");
+        return fail(EX_USAGE, "%s needs a value", c->missing_opt);
     int rc = check_leftovers(c, 1);
     if (rc)
         return rc;
@@ -1488,7 +1596,7 @@ static int cmd_hub(struct cli *c)
     const char *weight_s = take_opt(c, "--weight", &missing);
     const char *apply_s = take_opt(c, "--apply-allocation", &missing);
     if (missing)
-        return fail(EX_USAGE, "option needs a value");
+        return fail(EX_USAGE, "%s needs a value", c->missing_opt);
     int rc = check_leftovers(c, 1);
     if (rc)
         return rc;
@@ -1514,6 +1622,33 @@ static int cmd_hub(struct cli *c)
     return EX_OK;
 }
 
+/* devices [--hub HUB] [--json]: a hub that does not exist is an error, not
+ * an empty listing (a typo must not read as "no devices"). */
+static int cmd_devices(struct cli *c)
+{
+    bool missing = false;
+    const char *hub = take_opt(c, "--hub", &missing);
+    if (missing)
+        return fail(EX_USAGE, "--hub needs a value");
+    if (hub) {
+        if (!open_db(c, true))
+            return EX_STATE;
+        json_t *h = hkc_db_row(c->db, "SELECT name FROM hubs WHERE name=? COLLATE NOCASE", "s",
+                               hub);
+        bool known = h != NULL;
+        json_decref(h);
+        if (!known)
+            return fail(EX_STATE, "no hub named %s (see hubkey-cloud hubs)", hub);
+    }
+    static const char *const cols[] = {"hub", "device_id", "enabled", "source", "sha256",
+                                       "created", NULL};
+    return list_query(c,
+                      "SELECT hub, device_id, enabled, source, sha1, sha256, desired_version, "
+                      "reported_version, created FROM devices WHERE (?1 IS NULL OR hub=?1 "
+                      "COLLATE NOCASE) ORDER BY hub, device_id",
+                      cols, "s", hub);
+}
+
 /* ------------------------------------------------------------------ telemetry */
 
 static void print_telemetry_row(json_t *r, bool as_json)
@@ -1527,8 +1662,8 @@ static void print_telemetry_row(json_t *r, bool as_json)
                                    NULL);
         json_t *o = json_pack("{s:I,s:s,s:s,s:s,s:o,s:s}", "id", (json_int_t)hkc_row_int(r, "id"),
                               "time", hkc_row_str(r, "time"), "hub", hkc_row_str(r, "hub"),
-                              "deviceId", hkc_row_str(r, "device_id"), "properties",
-                              props ? props : json_object(), "bodyBase64", b64 ? b64 : "");
+                              "device_id", hkc_row_str(r, "device_id"), "properties",
+                              props ? props : json_object(), "body_base64", b64 ? b64 : "");
         if (text)
             json_object_set(o, "body", text);
         char *s = json_dumps(o, JSON_COMPACT);
@@ -1560,7 +1695,7 @@ static int cmd_telemetry(struct cli *c)
     const char *device = take_opt(c, "--device", &missing);
     const char *limit_s = take_opt(c, "--limit", &missing);
     if (missing)
-        return fail(EX_USAGE, "option needs a value");
+        return fail(EX_USAGE, "%s needs a value", c->missing_opt);
     int rc = check_leftovers(c, 0);
     if (rc)
         return rc;
@@ -1591,9 +1726,9 @@ static int cmd_telemetry(struct cli *c)
                                        0, NULL);
             json_t *o = json_pack("{s:I,s:s,s:s,s:s,s:o,s:s}", "id",
                                   (json_int_t)hkc_row_int(r, "id"), "time", hkc_row_str(r, "time"),
-                                  "hub", hkc_row_str(r, "hub"), "deviceId",
+                                  "hub", hkc_row_str(r, "hub"), "device_id",
                                   hkc_row_str(r, "device_id"), "properties",
-                                  props ? props : json_object(), "bodyBase64", b64 ? b64 : "");
+                                  props ? props : json_object(), "body_base64", b64 ? b64 : "");
             json_t *text = body ? json_stringn((const char *)body, blen) : json_string("");
             if (text)
                 json_object_set_new(o, "body", text);
@@ -1667,7 +1802,7 @@ static int cmd_c2d(struct cli *c)
         json_object_set_new(props, k, json_string(eq + 1));
         free(k);
     }
-    int rc = missing ? fail(EX_USAGE, "option needs a value") : check_leftovers(c, 2);
+    int rc = missing ? fail(EX_USAGE, "%s needs a value", c->missing_opt) : check_leftovers(c, 2);
     if (!rc && c->argc < 2)
         rc = fail(EX_USAGE, "usage: c2d send DEVICE_ID BODY [--hub HUB] [--prop NAME=VALUE]...");
     if (!rc && strlen(c->argv[1]) > 65536)
@@ -1708,8 +1843,10 @@ static int cmd_twin(struct cli *c)
     bool missing = false;
     const char *hub = take_opt(c, "--hub", &missing);
     if (missing)
-        return fail(EX_USAGE, "option needs a value");
+        return fail(EX_USAGE, "%s needs a value", c->missing_opt);
     bool set = strcmp(verb, "set") == 0;
+    if (!set)
+        (void)take_flag(c, "--json"); /* the twin is printed as JSON either way */
     if (!set && strcmp(verb, "show") != 0)
         return fail(EX_USAGE, "twin: unknown action '%s'", verb);
     int rc = check_leftovers(c, set ? 2 : 1);
@@ -1764,7 +1901,7 @@ static int cmd_twin(struct cli *c)
     } else {
         json_t *dev = hkc_db_row(c->db, "SELECT * FROM devices WHERE hub=? AND device_id=?", "ss",
                                  h, c->argv[0]);
-        json_t *twin = json_pack("{s:s,s:s,s:o}", "deviceId", c->argv[0], "hub", h,
+        json_t *twin = json_pack("{s:s,s:s,s:o}", "device_id", c->argv[0], "hub", h,
                                  "properties", hkc_twin_doc(dev));
         char *s = json_dumps(twin, JSON_INDENT(2));
         printf("%s\n", s);
@@ -1786,8 +1923,9 @@ static int cmd_method(struct cli *c)
     bool missing = false;
     const char *hub = take_opt(c, "--hub", &missing);
     const char *timeout_s = take_opt(c, "--timeout", &missing);
+    (void)take_flag(c, "--json"); /* the answer is printed as JSON either way */
     if (missing)
-        return fail(EX_USAGE, "option needs a value");
+        return fail(EX_USAGE, "%s needs a value", c->missing_opt);
     int rc = check_leftovers(c, 3);
     if (rc)
         return rc;
@@ -1850,19 +1988,22 @@ struct knob {
     const char *key;
     bool real;
     long lo, hi;
+    const char *dflt; /* the plugin's value when the setting is not stored */
     const char *help;
 };
 
 static const struct knob knobs[] = {
-    {"retry-after", "retry_after", false, 0, 300, "seconds in the 202 answer's retry-after (default 1)"},
-    {"registration-rate", "registration_rate", false, 0, 1000000,
-     "registrations per minute before 429 (default 1000, 0 = unlimited)"},
-    {"poll-limit", "poll_limit", false, 1, 64, "status polls per window per device (default 5)"},
-    {"poll-window-ms", "poll_window_ms", false, 1, 3600000, "poll limit window (default 10000)"},
-    {"issued-cert-days", "issued_cert_days", false, 1, 3650, "validity of CSR-issued certificates"},
-    {"error-rate", "fault_error_rate", true, 0, 1, "share 0..1 of DPS/twin requests answered 500"},
-    {"delay-ms", "fault_delay_ms", false, 0, 600000, "extra delay before DPS and twin answers"},
-    {"drop", "fault_drop", false, 0, 0,
+    {"retry-after", "retry_after", false, 0, 300, "1", "seconds in the 202 answer's retry-after"},
+    {"registration-rate", "registration_rate", false, 0, 1000000, "1000",
+     "registrations per minute before 429 (0 = unlimited)"},
+    {"poll-limit", "poll_limit", false, 1, 64, "5", "status polls per window per device"},
+    {"poll-window-ms", "poll_window_ms", false, 1, 3600000, "10000", "poll limit window"},
+    {"issued-cert-days", "issued_cert_days", false, 1, 3650, "365",
+     "validity of CSR-issued certificates"},
+    {"error-rate", "fault_error_rate", true, 0, 1, "0",
+     "share 0..1 of DPS/twin requests answered 500"},
+    {"delay-ms", "fault_delay_ms", false, 0, 600000, "0", "extra delay before DPS and twin answers"},
+    {"drop", "fault_drop", false, 0, 0, "none",
      "drop the connection at: dps-connect dps-register dps-poll hub-connect hub-twin "
      "hub-telemetry, or none"},
 };
@@ -1937,46 +2078,255 @@ static int cmd_settings(struct cli *c, bool fault)
         if (is_fault != fault)
             continue;
         char *v = hkc_db_setting(c->db, knobs[i].key);
-        json_array_append_new(arr, json_pack("{s:s,s:s,s:s}", "name", knobs[i].name, "value",
-                                             v ? v : "default", "help", knobs[i].help));
+        json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:b,s:s}", "name", knobs[i].name,
+                                             "value", v ? v : knobs[i].dflt, "default",
+                                             knobs[i].dflt, "set", v != NULL, "help",
+                                             knobs[i].help));
         free(v);
     }
-    static const char *const cols[] = {"name", "value", "help", NULL};
+    static const char *const cols[] = {"name", "value", "default", "set", "help", NULL};
     print_rows(arr, as_json, cols);
     json_decref(arr);
     return EX_OK;
 }
 
-/* ------------------------------------------------------------------ main */
+/* ------------------------------------------------------------------ help */
+
+#define EXIT_CODES                                                                          \
+    "Exit codes:\n"                                                                         \
+    "  0  success\n"                                                                        \
+    "  1  usage: unknown command or option, missing argument\n"                             \
+    "  2  bad input: unreadable file, bad certificate, bad JSON, bad value\n"               \
+    "  3  state: the cloud is not running or not initialised, or the named enrollment,\n"   \
+    "     device or hub does not exist\n"                                                   \
+    "  4  the broker could not be started or stopped\n"                                     \
+    "  5  direct method: device offline, timed out or answered outside 200..299\n"
+
+#define ENROLL_OPTIONS                                                                      \
+    "  --hubs H1,H2          the hubs devices may be assigned to (default: all)\n"          \
+    "  --allocation hashed|static   hashed over the hubs' weights (default), or the one\n"  \
+    "                        hub of --hubs\n"                                               \
+    "  --reprovision migrate|reset|never   what a re-registration does to the twin\n"      \
+    "                        (default migrate)\n"                                           \
+    "  --initial-twin JSON   the twin a new device starts with ({\"tags\":..,\n"            \
+    "                        \"properties\":{\"desired\":..}})\n"                           \
+    "  --payload JSON        returned to the device in its registration state\n"            \
+    "  --trust-bundle CAS.pem   CA certificates returned to the device (up to 25)\n"       \
+    "  --disabled            add it disabled\n"                                             \
+    "An existing name is replaced (this is how an enrollment is changed).\n"
+
+/* One entry per command, at every depth; an entry whose path is a prefix of
+ * others is a group and lists them. */
+struct help_entry {
+    const char *path;
+    const char *usage; /* after "hubkey-cloud [--dir STATE] " */
+    const char *text;  /* what it does and its options; NULL for a group */
+};
+
+static const struct help_entry help_entries[] = {
+    {"start", "start [--port N] [--hubs N] [--server-name NAME]...",
+     "Creates the state on first use (server PKI, ID scope, hubs), starts the broker\n"
+     "with the plugin and prints the endpoints. Already running: prints them again.\n\n"
+     "  --port N              loopback port (default 8883, then the last one used)\n"
+     "  --hubs N              hubs made on first use, 1..16 (default 2)\n"
+     "  --server-name NAME    an extra DNS name for the server certificate, for this\n"
+     "                        start (repeatable, up to 16)\n"},
+    {"stop", "stop", "Stops the broker (the state is kept).\n"},
+    {"status", "status [--json]",
+     "Running or not, the endpoints and counts. Exit 3 when not running.\n\n"
+     "  --json                one object: running, pid, port, id_scope, dps_host, hubs,\n"
+     "                        server_ca, dir, enrollments, devices, registrations\n"},
+    {"env", "env [--conf | --json]",
+     "What the hubkey agent needs to reach this cloud: the ID scope, the DPS host,\n"
+     "the loopback address and the server CA.\n\n"
+     "  (default)             shell lines for eval \"$(hubkey-cloud env)\": HUBKEY_ID_SCOPE,\n"
+     "                        HUBKEY_DPS, HUBKEY_CLOUD_ADDRESS, HUBKEY_TRUST\n"
+     "  --conf                a configuration file for hubkey --config FILE\n"
+     "  --json                one object: id_scope, dps, cloud_address, trust\n"},
+    {"enroll", "enroll group|individual ACTION ...", NULL},
+    {"enroll group", "enroll group add|list|enable|disable|remove ...", NULL},
+    {"enroll group add", "enroll group add NAME --cert CA.pem [options]",
+     "Adds the enrollment group NAME: devices whose certificate chains up to CA.pem\n"
+     "(followed by its issuers in the same file, if any) may register.\n\n" ENROLL_OPTIONS},
+    {"enroll group list", "enroll group list [--json]",
+     "The enrollment groups (--json: an array).\n"},
+    {"enroll group enable", "enroll group enable NAME", "Enables the enrollment group NAME.\n"},
+    {"enroll group disable", "enroll group disable NAME",
+     "Disables the enrollment group NAME: its devices are refused by DPS.\n"},
+    {"enroll group remove", "enroll group remove NAME", "Removes the enrollment group NAME.\n"},
+    {"enroll individual", "enroll individual add|list|enable|disable|remove ...", NULL},
+    {"enroll individual add",
+     "enroll individual add REG_ID --cert DEVICE.pem [--device-id ID] [options]",
+     "Adds an individual enrollment for the device whose certificate is DEVICE.pem\n"
+     "(CN = REG_ID).\n\n"
+     "  --device-id ID        the device ID at the hub (default: the registration ID)\n"
+     ENROLL_OPTIONS},
+    {"enroll individual list", "enroll individual list [--json]",
+     "The individual enrollments (--json: an array).\n"},
+    {"enroll individual enable", "enroll individual enable REG_ID",
+     "Enables the individual enrollment REG_ID.\n"},
+    {"enroll individual disable", "enroll individual disable REG_ID",
+     "Disables the individual enrollment REG_ID: DPS refuses the device.\n"},
+    {"enroll individual remove", "enroll individual remove REG_ID",
+     "Removes the individual enrollment REG_ID.\n"},
+    {"ca", "ca add|list ...", NULL},
+    {"ca add", "ca add FILE.pem",
+     "Uploads the CA certificates in FILE.pem as verified (no proof of possession).\n"},
+    {"ca list", "ca list [--json]", "The uploaded CA certificates (--json: an array).\n"},
+    {"hubs", "hubs [--json]", "The hubs, their weights and allocation (--json: an array).\n"},
+    {"hub", "hub set ...", NULL},
+    {"hub set", "hub set HUB [--weight 1..1000] [--apply-allocation yes|no]",
+     "Changes a hub's weight in hashed allocation, or takes it out of allocation.\n"},
+    {"devices", "devices [--hub HUB] [--json]",
+     "The device identities at the hubs (--json: an array).\n\n"
+     "  --hub HUB             only this hub's (an unknown hub is an error, exit 3)\n"},
+    {"device", "device add|enable|disable|remove ...", NULL},
+    {"device add", "device add ID --hub HUB (--cert FILE | --thumbprint HEX)",
+     "Creates a device identity at HUB directly (without DPS).\n\n"
+     "  --cert FILE           the device certificate\n"
+     "  --thumbprint HEX      its SHA-1 (40) or SHA-256 (64 hex digits) thumbprint\n"},
+    {"device enable", "device enable ID [--hub HUB]", "Enables the device at its hub.\n"},
+    {"device disable", "device disable ID [--hub HUB]",
+     "Disables the device at its hub: the hub refuses it.\n"},
+    {"device remove", "device remove ID [--hub HUB]", "Deletes the device identity.\n"},
+    {"registrations", "registrations [--json]",
+     "DPS registration records, with how many times each registered (--json: an\n"
+     "array).\n"},
+    {"telemetry", "telemetry [--follow] [--device ID] [--limit N] [--json]",
+     "Device-to-cloud messages the hubs received, oldest first.\n\n"
+     "  --follow              keep printing new messages until Ctrl-C\n"
+     "  --device ID           only this device's\n"
+     "  --limit N             the last N (default 100)\n"
+     "  --json                an array; with --follow, JSON Lines (one object per\n"
+     "                        message, flushed)\n"},
+    {"c2d", "c2d send ...", NULL},
+    {"c2d send", "c2d send DEVICE BODY [--hub HUB] [--prop NAME=VALUE]...",
+     "Queues a cloud-to-device message (delivered when the device is subscribed).\n"},
+    {"twin", "twin show|set ...", NULL},
+    {"twin show", "twin show DEVICE [--hub HUB] [--json]",
+     "The device twin: one JSON object (device_id, hub, properties).\n"},
+    {"twin set", "twin set DEVICE JSON [--hub HUB]",
+     "Merges JSON into the desired properties and sends the patch to the device.\n"},
+    {"method", "method invoke ...", NULL},
+    {"method invoke", "method invoke DEVICE NAME [JSON] [--timeout S] [--hub HUB] [--json]",
+     "Calls a direct method and prints the answer as one JSON object (status,\n"
+     "payload). Exit 5 when the device is offline, times out or answers outside\n"
+     "200..299.\n\n"
+     "  --timeout S           1..300 seconds (default 30)\n"},
+    {"config", "config show|set ...", NULL},
+    {"config show", "config show [--json]",
+     "Every setting with the value in effect (its default when not set).\n"},
+    {"config set", "config set NAME VALUE",
+     "Changes a setting (names: hubkey-cloud config show).\n"},
+    {"fault", "fault show|set|clear ...", NULL},
+    {"fault show", "fault show [--json]", "The fault injection settings in effect.\n"},
+    {"fault set", "fault set NAME VALUE",
+     "Injects faults: error-rate 0..1, delay-ms N, drop STEP.\n"},
+    {"fault clear", "fault clear", "Clears every fault setting.\n"},
+    {"help", "help [COMMAND...]", "This text, or a command's (same as COMMAND --help).\n"},
+    {"version", "version", "Prints the version (same as --version).\n"},
+};
+
+#define N_HELP (sizeof(help_entries) / sizeof(help_entries[0]))
+
+static const struct help_entry *help_find(const char *path)
+{
+    for (size_t i = 0; i < N_HELP; i++)
+        if (strcmp(help_entries[i].path, path) == 0)
+            return &help_entries[i];
+    return NULL;
+}
 
 static void usage(FILE *f)
 {
     fputs("usage: hubkey-cloud [--dir STATE] COMMAND ...\n"
-          "\n"
-          "  start [--port N] [--hubs N] [--server-name NAME]...\n"
-          "                                  create state on first use, start the broker\n"
-          "  stop | status [--json]\n"
-          "  enroll group add NAME --cert CA.pem [--hubs H1,H2] [--allocation hashed|static]\n"
-          "        [--reprovision migrate|reset|never] [--initial-twin JSON] [--payload JSON]\n"
-          "        [--trust-bundle CAS.pem] [--disabled]\n"
-          "  enroll individual add REG_ID --cert DEVICE.pem [--device-id ID] [same options]\n"
-          "  enroll group|individual list [--json] | enable|disable|remove NAME\n"
-          "  ca add FILE.pem | ca list [--json]     upload (verified) CA certificates\n"
-          "  hubs [--json] | hub set HUB [--weight 1..1000] [--apply-allocation yes|no]\n"
-          "  devices [--hub H] [--json]\n"
-          "  device add ID --hub H (--cert FILE | --thumbprint HEX)\n"
-          "  device enable|disable|remove ID [--hub H]\n"
-          "  registrations [--json]\n"
-          "  telemetry [--follow] [--device D] [--limit N] [--json]\n"
-          "  c2d send DEVICE BODY [--hub H] [--prop NAME=VALUE]...\n"
-          "  twin show DEVICE | twin set DEVICE JSON [--hub H]\n"
-          "  method invoke DEVICE NAME [JSON] [--timeout S] [--hub H]\n"
-          "  config show | config set NAME VALUE   (retry-after, registration-rate, ...)\n"
-          "  fault show | fault set NAME VALUE | fault clear   (error-rate, delay-ms, drop)\n"
-          "\n"
-          "STATE defaults to $HUBKEY_CLOUD_DIR, else ~/.hubkey-cloud.\n",
+          "       hubkey-cloud COMMAND... --help | --version\n\n",
+          f);
+    for (size_t i = 0; i < N_HELP; i++)
+        if (help_entries[i].text)
+            fprintf(f, "  %s\n", help_entries[i].usage);
+    fputs("\nSTATE defaults to $HUBKEY_CLOUD_DIR, else ~/.hubkey-cloud.\n"
+          "`hubkey-cloud COMMAND --help` explains a command and its options.\n\n" EXIT_CODES,
           f);
 }
+
+/* Help for the command named by words[0..n): the longest known prefix; a
+ * group lists its commands. An unknown command is a usage error. */
+static int help_words(char *const *words, int n)
+{
+    if (n == 0) {
+        usage(stdout);
+        return EX_OK;
+    }
+    const struct help_entry *e = NULL;
+    char path[128] = "";
+    int used = 0;
+    for (int k = 0; k < n; k++) {
+        char next[128];
+        int len = snprintf(next, sizeof(next), "%s%s%s", path, k ? " " : "", words[k]);
+        const struct help_entry *m = len > 0 && (size_t)len < sizeof(next) ? help_find(next)
+                                                                           : NULL;
+        if (!m)
+            break;
+        e = m;
+        used = k + 1;
+        memcpy(path, next, (size_t)len + 1);
+        if (m->text)
+            break; /* a command: the rest are its arguments */
+    }
+    if (!e)
+        return fail(EX_USAGE, "unknown command '%s' (see hubkey-cloud --help)", words[0]);
+    if (!e->text && used < n)
+        return fail(EX_USAGE, "%s: unknown action '%s' (see hubkey-cloud %s --help)", path,
+                    words[used], path);
+    printf("usage: hubkey-cloud [--dir STATE] %s\n\n", e->usage);
+    if (e->text) {
+        fputs(e->text, stdout);
+    } else {
+        size_t plen = strlen(path);
+        for (size_t i = 0; i < N_HELP; i++)
+            if (help_entries[i].text && strncmp(help_entries[i].path, path, plen) == 0 &&
+                help_entries[i].path[plen] == ' ')
+                printf("  %s\n", help_entries[i].usage);
+        printf("\n`hubkey-cloud %s ACTION --help` explains one.\n", path);
+    }
+    fputs("\n" EXIT_CODES, stdout);
+    return EX_OK;
+}
+
+/* The options of any command that take no value; every other --option takes one. */
+static bool is_flag(const char *s)
+{
+    static const char *const flags[] = {"--json", "--follow", "--disabled", "--conf",
+                                        "--help", "-h", "--version"};
+    for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+        if (strcmp(s, flags[i]) == 0)
+            return true;
+    return false;
+}
+
+/* `COMMAND... --help` anywhere on the line: help for the command words
+ * (the arguments that are neither options nor option values). */
+static int help_from_args(char *const *args, int n)
+{
+    char **words = calloc((size_t)n + 1, sizeof(*words));
+    int nw = 0;
+    if (!words)
+        return EX_INPUT;
+    for (int i = 0; i < n; i++) {
+        if (strncmp(args[i], "-", 1) == 0) {
+            if (!is_flag(args[i]) && strncmp(args[i], "--", 2) == 0)
+                i++; /* its value */
+            continue;
+        }
+        words[nw++] = args[i];
+    }
+    int rc = help_words(words, nw);
+    free(words);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ main */
 
 int main(int argc, char **argv)
 {
@@ -1994,11 +2344,25 @@ int main(int argc, char **argv)
             c.argv[c.argc++] = argv[i];
         }
     }
-    if (c.argc == 0 || strcmp(c.argv[0], "help") == 0 || strcmp(c.argv[0], "--help") == 0 ||
-        strcmp(c.argv[0], "-h") == 0) {
-        usage(c.argc == 0 ? stderr : stdout);
+    if (c.argc == 0) {
+        usage(stderr);
         free(c.argv);
-        return c.argc == 0 ? EX_USAGE : EX_OK;
+        return EX_USAGE;
+    }
+    /* COMMAND... --help (anywhere on the line), or help COMMAND... */
+    bool dash_help = false;
+    for (int i = 0; i < c.argc && !dash_help; i++)
+        dash_help = strcmp(c.argv[i], "--help") == 0 || strcmp(c.argv[i], "-h") == 0;
+    if (dash_help || strcmp(c.argv[0], "help") == 0) {
+        int word = dash_help ? 0 : 1;
+        int rc = help_from_args(c.argv + word, c.argc - word);
+        free(c.argv);
+        return rc;
+    }
+    if (strcmp(c.argv[0], "--version") == 0 || strcmp(c.argv[0], "version") == 0) {
+        printf("hubkey-cloud %s\n", HUBKEY_VERSION);
+        free(c.argv);
+        return EX_OK;
     }
     if (!dir)
         dir = getenv("HUBKEY_CLOUD_DIR");
@@ -2038,6 +2402,8 @@ int main(int argc, char **argv)
         rc = cmd_stop(&c);
     else if (strcmp(cmd, "status") == 0)
         rc = cmd_status(&c);
+    else if (strcmp(cmd, "env") == 0)
+        rc = cmd_env(&c);
     else if (strcmp(cmd, "enroll") == 0)
         rc = cmd_enroll(&c);
     else if (strcmp(cmd, "ca") == 0)
@@ -2048,19 +2414,9 @@ int main(int argc, char **argv)
         static const char *const cols[] = {"name", "weight", "apply_allocation", NULL};
         rc = list_query(&c, "SELECT name, weight, apply_allocation FROM hubs ORDER BY name", cols,
                         NULL, NULL);
-    } else if (strcmp(cmd, "devices") == 0) {
-        bool missing = false;
-        const char *hub = take_opt(&c, "--hub", &missing);
-        static const char *const cols[] = {"hub", "device_id", "enabled", "source", "sha256",
-                                           "created", NULL};
-        rc = missing ? fail(EX_USAGE, "--hub needs a value")
-                     : list_query(&c,
-                                  "SELECT hub, device_id, enabled, source, sha1, sha256, "
-                                  "desired_version, reported_version, created FROM devices "
-                                  "WHERE (?1 IS NULL OR hub=?1 COLLATE NOCASE) ORDER BY hub, "
-                                  "device_id",
-                                  cols, "s", hub);
-    } else if (strcmp(cmd, "device") == 0)
+    } else if (strcmp(cmd, "devices") == 0)
+        rc = cmd_devices(&c);
+    else if (strcmp(cmd, "device") == 0)
         rc = cmd_device(&c);
     else if (strcmp(cmd, "registrations") == 0) {
         static const char *const cols[] = {"reg_id", "status", "hub", "device_id", "substatus",
@@ -2083,8 +2439,7 @@ int main(int argc, char **argv)
     else if (strcmp(cmd, "fault") == 0)
         rc = cmd_settings(&c, true);
     else {
-        rc = fail(EX_USAGE, "unknown command '%s'", cmd);
-        usage(stderr);
+        rc = fail(EX_USAGE, "unknown command '%s' (see hubkey-cloud --help)", cmd);
     }
     if (c.db)
         hkc_db_close(c.db);

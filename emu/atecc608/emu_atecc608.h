@@ -92,15 +92,15 @@ void hk_emu_atecc608_options_init(hk_emu_atecc608_options *out_opts);
  * docs/atecc608-emulator.md. opts may be NULL (defaults). HK_ERR_INVALID_ARG
  * for a part that is not one of the enum's values, HK_ERR_CRYPTO if the RNG
  * cannot be seeded. */
-hk_result hk_emu_atecc608_create(const hk_emu_atecc608_options *opts,
-                                 hk_emu_atecc608 **out_emu);
+HK_NODISCARD hk_result hk_emu_atecc608_create(const hk_emu_atecc608_options *opts,
+                                              hk_emu_atecc608 **out_emu);
 
 /* Reads a chip from a state file (format in docs/atecc608-emulator.md).
  * HK_ERR_FILE when it cannot be read, HK_ERR_MALFORMED when the file is not
  * a valid state file (bad magic, size or checksum), HK_ERR_UNSUPPORTED for an
  * unknown format version. The chip starts asleep with no volatile state. */
-hk_result hk_emu_atecc608_load(const char *path, const hk_emu_atecc608_options *opts,
-                               hk_emu_atecc608 **out_emu);
+HK_NODISCARD hk_result hk_emu_atecc608_load(const char *path, const hk_emu_atecc608_options *opts,
+                                            hk_emu_atecc608 **out_emu);
 
 /* Writes the chip's persistent state (the EEPROM: config, OTP, data zones,
  * keys) to path by atomic replace: a temporary file in the same directory is
@@ -110,23 +110,23 @@ hk_result hk_emu_atecc608_load(const char *path, const hk_emu_atecc608_options *
  * for root, or not writable by this process) is not replaced (EACCES).
  * HK_ERR_FILE on any I/O failure, with errno set to the reason (path is then
  * unchanged). */
-hk_result hk_emu_atecc608_save(hk_emu_atecc608 *emu, const char *path);
+HK_NODISCARD hk_result hk_emu_atecc608_save(hk_emu_atecc608 *emu, const char *path);
 
 /* The same state-file image in memory (HK_EMU_ATECC608_FILE_SIZE bytes), for
  * embedding a prepared chip in a test or tool. save_buffer: out_len gets the
  * size; HK_ERR_BUFFER_TOO_SMALL when cap is smaller. load_buffer: same
  * results as hk_emu_atecc608_load for the contents. */
-hk_result hk_emu_atecc608_save_buffer(const hk_emu_atecc608 *emu, uint8_t *out, size_t cap,
-                                      size_t *out_len);
-hk_result hk_emu_atecc608_load_buffer(const uint8_t *buf, size_t len,
-                                      const hk_emu_atecc608_options *opts,
-                                      hk_emu_atecc608 **out_emu);
+HK_NODISCARD hk_result hk_emu_atecc608_save_buffer(const hk_emu_atecc608 *emu, uint8_t *out,
+                                                   size_t cap, size_t *out_len);
+HK_NODISCARD hk_result hk_emu_atecc608_load_buffer(const uint8_t *buf, size_t len,
+                                                   const hk_emu_atecc608_options *opts,
+                                                   hk_emu_atecc608 **out_emu);
 
 /* Load path if it exists, otherwise create a factory-new chip and save it
  * there; then turn on autosave to path. The usual call for a demo or agent
  * that wants "the same chip every run". */
-hk_result hk_emu_atecc608_open(const char *path, const hk_emu_atecc608_options *opts,
-                               hk_emu_atecc608 **out_emu);
+HK_NODISCARD hk_result hk_emu_atecc608_open(const char *path, const hk_emu_atecc608_options *opts,
+                                            hk_emu_atecc608 **out_emu);
 
 /* Autosave: with a path, every command that changes the EEPROM (Write, Lock,
  * GenKey, Counter increment, UpdateExtra) saves the state before its response
@@ -135,14 +135,14 @@ hk_result hk_emu_atecc608_open(const char *path, const hk_emu_atecc608_options *
  * autosave is counted in counters.autosave_failures and reported by
  * hk_emu_atecc608_autosave_error (the chip keeps working: the change is in
  * the model's memory only, and lost when the process ends). */
-hk_result hk_emu_atecc608_set_autosave(hk_emu_atecc608 *emu, const char *path);
+HK_NODISCARD hk_result hk_emu_atecc608_set_autosave(hk_emu_atecc608 *emu, const char *path);
 
 /* Whether the state file holds the chip as it is: HK_OK when the last
  * autosave worked (or none was needed since autosave was set), HK_ERR_FILE
  * when it failed, with *out_errno the system's reason (errno value, e.g.
  * EACCES; 0 with HK_OK). A caller that changed the chip checks this before
  * it reports the change as kept. HK_ERR_INVALID_ARG for NULL arguments. */
-hk_result hk_emu_atecc608_autosave_error(const hk_emu_atecc608 *emu, int *out_errno);
+HK_NODISCARD hk_result hk_emu_atecc608_autosave_error(const hk_emu_atecc608 *emu, int *out_errno);
 
 /* Releases everything (the key material in memory is wiped). NULL is ignored. */
 void hk_emu_atecc608_destroy(hk_emu_atecc608 *emu);
@@ -260,8 +260,8 @@ void hk_emu_atecc608_counters_reset(hk_emu_atecc608 *emu);
  * HK_ERR_INVALID_ARG for a range outside the slot. */
 void hk_emu_atecc608_config_get(const hk_emu_atecc608 *emu,
                                 uint8_t out_config[HK_EMU_ATECC608_CONFIG_SIZE]);
-hk_result hk_emu_atecc608_slot_peek(const hk_emu_atecc608 *emu, unsigned slot, size_t offset,
-                                    uint8_t *out, size_t len);
+HK_NODISCARD hk_result hk_emu_atecc608_slot_peek(const hk_emu_atecc608 *emu, unsigned slot,
+                                                 size_t offset, uint8_t *out, size_t len);
 /* Size of a data slot in bytes (36, 416 or 72); 0 for slot > 15. */
 size_t hk_emu_atecc608_slot_size(unsigned slot);
 

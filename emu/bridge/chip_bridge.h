@@ -92,8 +92,8 @@ typedef struct hk_chip_bridge {
 
 /* Prepares b to serve chip (copied; its ctx must outlive b), answering
  * through send(send_ctx, ...). Counters start at zero. */
-hk_result hk_chip_bridge_init(hk_chip_bridge *b, const hk_i2c *chip, hk_chip_bridge_send_fn send,
-                              void *send_ctx);
+HK_NODISCARD hk_result hk_chip_bridge_init(hk_chip_bridge *b, const hk_i2c *chip,
+                                           hk_chip_bridge_send_fn send, void *send_ctx);
 
 /* Called once per executed request (NULL = no log). */
 void hk_chip_bridge_set_log(hk_chip_bridge *b, hk_chip_bridge_log_fn log, void *log_ctx);
@@ -101,7 +101,7 @@ void hk_chip_bridge_set_log(hk_chip_bridge *b, hk_chip_bridge_log_fn log, void *
 /* Feeds len bytes from the line. Every request completed by them is
  * executed on the chip and answered, in order. HK_OK, or the first error
  * of send (the remaining bytes are not looked at: the line is gone). */
-hk_result hk_chip_bridge_input(hk_chip_bridge *b, const uint8_t *data, size_t len);
+HK_NODISCARD hk_result hk_chip_bridge_input(hk_chip_bridge *b, const uint8_t *data, size_t len);
 
 /* True while part of a frame is held (more bytes are awaited). */
 bool hk_chip_bridge_pending(const hk_chip_bridge *b);
@@ -111,7 +111,7 @@ bool hk_chip_bridge_pending(const hk_chip_bridge *b);
  * is dropped up to the next SYNC inside it and the bytes from there are
  * decoded again, which may complete and execute requests. HK_OK or send's
  * error. The program calls it after HK_CHIP_BRIDGE_IDLE_MS of silence. */
-hk_result hk_chip_bridge_line_idle(hk_chip_bridge *b);
+HK_NODISCARD hk_result hk_chip_bridge_line_idle(hk_chip_bridge *b);
 #define HK_CHIP_BRIDGE_IDLE_MS 100
 
 /* Forgets a partly received frame (a new connection starts clean).

@@ -411,7 +411,12 @@ int main(int argc, char **argv)
         return EXIT_CHIP;
     }
     hk_i2c chip = hk_emu_atecc608_i2c(app.emu);
-    hk_chip_bridge_init(&app.bridge, &chip, send_all, &app);
+    hk_result br = hk_chip_bridge_init(&app.bridge, &chip, send_all, &app);
+    if (br != HK_OK) {
+        fprintf(stderr, "hubkey-chip-bridge: bridge set-up failed: %s\n", hk_result_str(br));
+        close(lfd);
+        return EXIT_RUNTIME;
+    }
     if (app.verbose)
         hk_chip_bridge_set_log(&app.bridge, log_command, &app);
 

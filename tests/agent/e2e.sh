@@ -134,7 +134,7 @@ wait_agent() {
 port=$(free_port)
 cloud start --port "$port" --hubs 2 >"$work/cloud-start.out" 2>&1 ||
   { cat "$work/cloud-start.out"; die "hubkey-cloud start failed"; }
-scope=$(cloud status --json | json_field idScope)
+scope=$(cloud status --json | json_field id_scope)
 [ -n "$scope" ] || die "no ID scope from hubkey-cloud status"
 # Short retry timings, except in the scenario that checks the cloud's own
 # default retry-after.
@@ -267,8 +267,8 @@ reprovision_tls_rejected() {
 retry_after_default() {
   cloud config show --json | python3 -c '
 import json, sys
-v = [k["value"] for k in json.load(sys.stdin) if k["name"] == "retry-after"]
-sys.exit(0 if v == ["default"] else 1)' || fail "retry-after is configured; this scenario needs the default"
+v = [k["set"] for k in json.load(sys.stdin) if k["name"] == "retry-after"]
+sys.exit(0 if v == [False] else 1)' || fail "retry-after is configured; this scenario needs the default"
   "${agent_cmd[@]}" --json provision >"$work/prov.json" 2>"$work/prov.err" ||
     { tail -n 20 "$work/prov.json" "$work/prov.err"; fail "provision failed"; return; }
   python3 - "$work/prov.json" <<'PY' || fail "retry-after of the 202 answer not sent or not honoured"

@@ -538,7 +538,7 @@ static void brig_init(bridge_rig *r)
 {
     memset(r, 0, sizeof *r);
     hk_i2c chip = fc_i2c(&r->c);
-    hk_chip_bridge_init(&r->b, &chip, sink_send, &r->out);
+    HK_CHECK_RESULT(hk_chip_bridge_init(&r->b, &chip, sink_send, &r->out), HK_OK);
     hk_chip_bridge_set_log(&r->b, rig_log, r);
 }
 
@@ -699,7 +699,7 @@ static void test_port_and_bridge(void)
     hk_serial_line line;
     hk_chip_bridge b;
     line_init(&l, &b, &line);
-    hk_chip_bridge_init(&b, &chip, line_bridge_send, &l);
+    HK_CHECK_RESULT(hk_chip_bridge_init(&b, &chip, line_bridge_send, &l), HK_OK);
     hk_serial_i2c s;
     hk_i2c i2c;
     HK_CHECK_RESULT(hk_serial_i2c_init(&s, &line, 40, &i2c), HK_OK);

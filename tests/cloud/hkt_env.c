@@ -352,7 +352,7 @@ bool hkt_cloud_start(struct hkt_cloud *c)
         }
     json_t *st = hkt_cli_json(c, "status", "--json", NULL);
     snprintf(c->scope, sizeof(c->scope), "%s",
-             json_string_value(json_object_get(st, "idScope")) ?: "");
+             json_string_value(json_object_get(st, "id_scope")) ?: "");
     json_decref(st);
     /* The CLI's tunables for fast tests: answers say retry-after=0. */
     hkt_cli(c, NULL, "config", "set", "retry-after", "0", NULL);

@@ -10,6 +10,7 @@
 #include "hk_test.h"
 #include "hkc_util.h"
 #include "hkt_env.h"
+#include "hubkey/version.h"
 
 static struct hkt_cloud cloud;
 
@@ -24,6 +25,10 @@ static void test_usage_errors(void)
     HK_CHECK_EQ(hkt_cli(&cloud, NULL, "device", "add", "d", NULL), 1);
     HK_CHECK_EQ(hkt_cli(&cloud, NULL, "config", "set", "nonsense", "1", NULL), 1);
     HK_CHECK_EQ(hkt_cli(&cloud, NULL, "telemetry", "--device", NULL), 1);
+    char *err = NULL;
+    HK_CHECK_EQ(hkt_cli_all(&cloud, &err, "c2d", "send", "d", "body", "--hub", NULL), 1);
+    HK_CHECK(err && strstr(err, "hubkey-cloud: --hub needs a value"));
+    free(err);
     char *out = NULL;
     HK_CHECK_EQ(hkt_cli(&cloud, &out, "help", NULL), 0);
     HK_CHECK(out && strstr(out, "usage: hubkey-cloud"));
@@ -92,7 +97,7 @@ static void test_bad_input(void)
     json_t *hubs = hkt_cli_json(&cloud, "hubs", "--json", NULL);
     json_t *h2 = json_array_get(hubs, 1);
     HK_CHECK_EQ(json_integer_value(json_object_get(h2, "weight")), 5);
-    HK_CHECK_EQ(json_integer_value(json_object_get(h2, "apply_allocation")), 0);
+    HK_CHECK(json_is_false(json_object_get(h2, "apply_allocation")));
     json_decref(hubs);
     json_t *fs = hkt_cli_json(&cloud, "fault", "show", "--json", NULL);
     HK_CHECK_EQ(json_array_size(fs), 3);
@@ -116,6 +121,231 @@ static void test_bad_input(void)
     hkt_cert_free(&dev);
     free(junk);
     free(missing);
+}
+
+/* --help at every depth: each command the top-level help lists answers its
+ * own --help (and `help COMMAND`) on stdout with exit 0, its usage line and
+ * the exit codes; an unknown command or action stays a usage error. */
+static void test_help(void)
+{
+    char *top = NULL;
+    HK_CHECK_EQ(hkt_cli(&cloud, &top, "--help", NULL), 0);
+    HK_CHECK(top && strstr(top, "usage: hubkey-cloud") && strstr(top, "Exit codes:") &&
+             strstr(top, "  5  direct method"));
+    char *h2 = NULL;
+    HK_CHECK_EQ(hkt_cli(&cloud, &h2, "-h", NULL), 0);
+    HK_CHECK(h2 && top && strcmp(h2, top) == 0);
+    free(h2);
+    int commands = 0;
+    for (char *line = top; line && *line;) {
+        char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        char words[4][32];
+        int nw = 0;
+        if (len > 2 && line[0] == ' ' && line[1] == ' ' && line[2] >= 'a' && line[2] <= 'z') {
+            const char *p = line + 2;
+            while (nw < 4 && p < line + len) {
+                size_t wl = strcspn(p, " \n");
+                bool word = wl > 0 && wl < sizeof(words[0]);
+                for (size_t k = 0; word && k < wl; k++)
+                    word = (p[k] >= 'a' && p[k] <= 'z') || (p[k] >= '0' && p[k] <= '9');
+                if (!word)
+                    break;
+                snprintf(words[nw++], sizeof(words[0]), "%.*s", (int)wl, p);
+                p += wl;
+                while (*p == ' ')
+                    p++;
+            }
+        }
+        if (nw > 0) {
+            commands++;
+            char *out = NULL;
+            int rc = nw == 1   ? hkt_cli(&cloud, &out, words[0], "--help", NULL)
+                     : nw == 2 ? hkt_cli(&cloud, &out, words[0], words[1], "--help", NULL)
+                               : hkt_cli(&cloud, &out, words[0], words[1], words[2], "--help",
+                                         NULL);
+            char *want = hkc_printf("usage: hubkey-cloud [--dir STATE] %s%s%s%s%s", words[0],
+                                    nw > 1 ? " " : "", nw > 1 ? words[1] : "",
+                                    nw > 2 ? " " : "", nw > 2 ? words[2] : "");
+            HK_CHECK_EQ(rc, 0);
+            HK_CHECK(out && strncmp(out, want, strlen(want)) == 0 && strstr(out, "Exit codes:"));
+            if (!(out && strncmp(out, want, strlen(want)) == 0))
+                fprintf(stderr, "help for '%s' printed: %s\n", want, out ? out : "(nothing)");
+            free(want);
+            free(out);
+        }
+        line = end ? end + 1 : NULL;
+    }
+    HK_CHECK(commands >= 30);
+    free(top);
+    /* At any depth, with other arguments on the line, and as `help COMMAND`. */
+    char *out = NULL;
+    HK_CHECK_EQ(hkt_cli(&cloud, &out, "enroll", "group", "add", "g", "--cert", "x.pem", "--help",
+                        NULL), 0);
+    HK_CHECK(out && strstr(out, "--initial-twin") && strstr(out, "Exit codes:"));
+    free(out);
+    out = NULL;
+    HK_CHECK_EQ(hkt_cli(&cloud, &out, "help", "device", "disable", NULL), 0);
+    HK_CHECK(out && strstr(out, "device disable ID [--hub HUB]"));
+    free(out);
+    out = NULL;
+    HK_CHECK_EQ(hkt_cli(&cloud, &out, "enroll", "-h", NULL), 0);
+    HK_CHECK(out && strstr(out, "enroll individual add REG_ID") &&
+             strstr(out, "enroll group remove NAME"));
+    free(out);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "frobnicate", "--help", NULL), 1);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "enroll", "group", "fly", "--help", NULL), 1);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "help", "twin", "kick", NULL), 1);
+    /* Nothing happens with --help: not even a start. */
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "stop", "--help", NULL), 0);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "status", NULL), 0);
+    /* --version */
+    out = NULL;
+    HK_CHECK_EQ(hkt_cli(&cloud, &out, "--version", NULL), 0);
+    HK_CHECK(out && strcmp(out, "hubkey-cloud " HUBKEY_VERSION "\n") == 0);
+    free(out);
+    out = NULL;
+    HK_CHECK_EQ(hkt_cli(&cloud, &out, "version", NULL), 0);
+    HK_CHECK(out && strcmp(out, "hubkey-cloud " HUBKEY_VERSION "\n") == 0);
+    free(out);
+}
+
+/* Tables print whole values (a SHA-256 thumbprint is 64 hex digits) and
+ * booleans as yes/no; JSON listings are arrays with true/false and
+ * snake_case keys. */
+static void test_tables_and_json(void)
+{
+    struct hkt_cert dev;
+    HK_CHECK(hkt_device_make(&cloud, &dev, "table-dev-with-a-rather-long-device-identifier",
+                             NULL, NULL));
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "device", "add",
+                        "table-dev-with-a-rather-long-device-identifier", "--hub",
+                        "hub-1.hubkey.test", "--cert", dev.cert_path, NULL), 0);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "device", "disable",
+                        "table-dev-with-a-rather-long-device-identifier", NULL), 0);
+    json_t *devs = hkt_cli_json(&cloud, "devices", "--hub", "hub-1.hubkey.test", "--json", NULL);
+    HK_CHECK(json_is_array(devs));
+    const char *sha = NULL;
+    size_t i;
+    json_t *d;
+    json_array_foreach(devs, i, d) {
+        if (strcmp(json_string_value(json_object_get(d, "device_id")) ?: "",
+                   "table-dev-with-a-rather-long-device-identifier") == 0) {
+            sha = json_string_value(json_object_get(d, "sha256"));
+            HK_CHECK(json_is_false(json_object_get(d, "enabled")));
+        }
+    }
+    HK_CHECK(sha && strlen(sha) == 64);
+    char *out = NULL;
+    HK_CHECK_EQ(hkt_cli(&cloud, &out, "devices", "--hub", "hub-1.hubkey.test", NULL), 0);
+    /* The row: the whole device ID, "no", the whole thumbprint. */
+    const char *row = out ? strstr(out, "table-dev-with-a-rather-long-device-identifier") : NULL;
+    HK_CHECK(row && sha && strstr(row, sha));
+    HK_CHECK(row && strstr(row, "  no  "));
+    free(out);
+    json_decref(devs);
+    /* An unknown hub is an error, not an empty listing; a hub's other case is that hub. */
+    char *err = NULL;
+    HK_CHECK_EQ(hkt_cli_all(&cloud, &err, "devices", "--hub", "nosuch", NULL), 3);
+    HK_CHECK(err && strstr(err, "hubkey-cloud: no hub named nosuch"));
+    free(err);
+    json_t *upper = hkt_cli_json(&cloud, "devices", "--hub", "HUB-1.hubkey.test", "--json", NULL);
+    HK_CHECK(json_array_size(upper) >= 1);
+    json_decref(upper);
+    json_t *none = hkt_cli_json(&cloud, "enroll", "group", "list", "--json", NULL);
+    HK_CHECK(json_is_array(none));
+    json_decref(none);
+    /* twin show is one JSON object, with or without --json. */
+    json_t *twin = hkt_cli_json(&cloud, "twin", "show",
+                                "table-dev-with-a-rather-long-device-identifier", "--json", NULL);
+    HK_CHECK(strcmp(json_string_value(json_object_get(twin, "device_id")) ?: "",
+                    "table-dev-with-a-rather-long-device-identifier") == 0);
+    HK_CHECK(json_is_object(json_object_get(json_object_get(twin, "properties"), "desired")));
+    json_decref(twin);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "device", "remove",
+                        "table-dev-with-a-rather-long-device-identifier", NULL), 0);
+    hkt_cert_free(&dev);
+}
+
+/* config show prints the value in effect: the default when nothing is set. */
+static void test_config_show(void)
+{
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "config", "set", "poll-limit", "7", NULL), 0);
+    json_t *cs = hkt_cli_json(&cloud, "config", "show", "--json", NULL);
+    size_t i;
+    json_t *k;
+    int seen = 0;
+    json_array_foreach(cs, i, k) {
+        const char *name = json_string_value(json_object_get(k, "name")) ?: "";
+        const char *value = json_string_value(json_object_get(k, "value")) ?: "";
+        if (strcmp(name, "registration-rate") == 0) {
+            HK_CHECK(strcmp(value, "1000") == 0);
+            HK_CHECK(json_is_false(json_object_get(k, "set")));
+            seen++;
+        }
+        if (strcmp(name, "poll-limit") == 0) {
+            HK_CHECK(strcmp(value, "7") == 0);
+            HK_CHECK(strcmp(json_string_value(json_object_get(k, "default")) ?: "", "5") == 0);
+            HK_CHECK(json_is_true(json_object_get(k, "set")));
+            seen++;
+        }
+        HK_CHECK(strcmp(value, "default") != 0);
+    }
+    HK_CHECK_EQ(seen, 2);
+    json_decref(cs);
+    char *out = NULL;
+    HK_CHECK_EQ(hkt_cli(&cloud, &out, "fault", "show", NULL), 0);
+    HK_CHECK(out && strstr(out, "drop") && strstr(out, "none"));
+    free(out);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "config", "set", "poll-limit", "5", NULL), 0);
+}
+
+/* env: the agent's settings in three forms that agree with status. */
+static void test_env(void)
+{
+    char *sh = NULL, *conf = NULL;
+    HK_CHECK_EQ(hkt_cli(&cloud, &sh, "env", NULL), 0);
+    HK_CHECK_EQ(hkt_cli(&cloud, &conf, "env", "--conf", NULL), 0);
+    json_t *j = hkt_cli_json(&cloud, "env", "--json", NULL);
+    char *want = hkc_printf("export HUBKEY_ID_SCOPE='%s'\n", cloud.scope);
+    HK_CHECK(sh && strstr(sh, want));
+    free(want);
+    want = hkc_printf("export HUBKEY_CLOUD_ADDRESS='127.0.0.1:%d'\n", cloud.port);
+    HK_CHECK(sh && strstr(sh, want));
+    free(want);
+    want = hkc_printf("export HUBKEY_TRUST='%s'\n", cloud.ca);
+    HK_CHECK(sh && strstr(sh, want));
+    free(want);
+    HK_CHECK(sh && strstr(sh, "export HUBKEY_DPS='dps.hubkey.test'\n"));
+    want = hkc_printf("\nid-scope %s\ndps dps.hubkey.test\ncloud-address 127.0.0.1:%d\ntrust %s\n",
+                      cloud.scope, cloud.port, cloud.ca);
+    HK_CHECK(conf && strstr(conf, want));
+    free(want);
+    HK_CHECK(strcmp(json_string_value(json_object_get(j, "id_scope")) ?: "", cloud.scope) == 0);
+    HK_CHECK(strcmp(json_string_value(json_object_get(j, "trust")) ?: "", cloud.ca) == 0);
+    json_decref(j);
+    /* The shell form is what a shell reads back. */
+    char *script = hkc_printf("%s/env.sh", cloud.root);
+    FILE *f = fopen(script, "w");
+    if (f) {
+        fputs(sh ? sh : "", f);
+        fclose(f);
+    }
+    char *cmd = hkc_printf("sh -c '. %s && test \"$HUBKEY_ID_SCOPE\" = %s && "
+                           "test \"$HUBKEY_CLOUD_ADDRESS\" = 127.0.0.1:%d'",
+                           script, cloud.scope, cloud.port);
+    HK_CHECK_EQ(system(cmd), 0);
+    free(cmd);
+    free(script);
+    free(sh);
+    free(conf);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "env", "--conf", "--json", NULL), 1);
+    HK_CHECK_EQ(hkt_cli(&cloud, NULL, "env", "extra", NULL), 1);
+    /* A directory that was never started has nothing to print. */
+    struct hkt_cloud other = cloud;
+    other.reaper_fd = -1;
+    snprintf(other.state, sizeof(other.state), "%s/never-env", cloud.root);
+    HK_CHECK_EQ(hkt_cli(&other, NULL, "env", NULL), 3);
 }
 
 static char *read_text(const char *path)
@@ -223,6 +453,9 @@ static void test_start_text(void)
         free(full);
         json_t *tel = hkt_cli_json(&cloud, "telemetry", "--json", "--device", "try-dev", NULL);
         HK_CHECK_EQ(json_array_size(tel), 1);
+        json_t *t0 = json_array_get(tel, 0);
+        HK_CHECK(strcmp(json_string_value(json_object_get(t0, "device_id")) ?: "", "try-dev") == 0);
+        HK_CHECK(json_is_string(json_object_get(t0, "body_base64")));
         json_decref(tel);
         free(cmd);
         hkt_cert_free(&dev);
@@ -254,7 +487,7 @@ static void test_lifecycle(void)
     snprintf(port, sizeof(port), "%d", cloud.port);
     HK_CHECK_EQ(hkt_cli(&cloud, NULL, "start", "--port", port, NULL), 0);
     json_t *st = hkt_cli_json(&cloud, "status", "--json", NULL);
-    HK_CHECK(strcmp(json_string_value(json_object_get(st, "idScope")) ?: "", cloud.scope) == 0);
+    HK_CHECK(strcmp(json_string_value(json_object_get(st, "id_scope")) ?: "", cloud.scope) == 0);
     HK_CHECK_EQ(json_integer_value(json_object_get(st, "enrollments")), 1);
     json_decref(st);
     /* A port in use is reported as a broker start failure. */
@@ -278,6 +511,10 @@ int main(void)
     }
     HK_RUN(test_usage_errors);
     HK_RUN(test_bad_input);
+    HK_RUN(test_help);
+    HK_RUN(test_tables_and_json);
+    HK_RUN(test_config_show);
+    HK_RUN(test_env);
     HK_RUN(test_server_names);
     HK_RUN(test_start_text);
     HK_RUN(test_lifecycle);

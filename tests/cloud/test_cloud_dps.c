@@ -201,7 +201,7 @@ static void test_registration_id_case(void)
         if (!hkc_streq_nocase(json_string_value(json_object_get(d, "device_id")), "regcase"))
             continue;
         found++;
-        HK_CHECK_EQ(json_integer_value(json_object_get(d, "enabled")), 0);
+        HK_CHECK(json_is_false(json_object_get(d, "enabled")));
     }
     HK_CHECK_EQ(found, 1);
     json_decref(devs);

@@ -17,7 +17,9 @@
 
 #include "hk_test.h"
 #include "hubkey/cert.h"
+#include "hubkey/json.h"
 #include "hubkey/record.h"
+#include "hubkey/version.h"
 
 #ifndef HK_FACTORY_BIN
 #error "HK_FACTORY_BIN must name the hubkey-factory program"
@@ -155,7 +157,7 @@ static void test_usage_and_chip_specs(void)
 {
     HK_CHECK_EQ(fr_run(F, NULL), FXT_USAGE);
     HK_CHECK_EQ(fr_run(F, "help", NULL), FXT_OK);
-    HK_CHECK(fr_has("exit codes"));
+    HK_CHECK(fr_has("Exit codes"));
     HK_CHECK_EQ(fr_run(F, "frobnicate", NULL), FXT_USAGE);
     HK_CHECK_EQ(fr_run(F, "chip", "show", "--bogus", NULL), FXT_USAGE);
     HK_CHECK(fr_has("unknown option '--bogus'"));
@@ -193,6 +195,175 @@ static void test_usage_and_chip_specs(void)
     HK_CHECK_EQ(fr_run(F, "chip", "show", "--chip", spec, NULL), FXT_FILE);
     HK_CHECK(fr_has("is not an emulated-chip state file"));
     HK_CHECK_EQ(fr_run(F, "chip", "configure", "--chip", spec, NULL), FXT_FILE);
+}
+
+/* ---- help, version and --json (docs/cli.md) ---- */
+
+/* Every command the top-level help lists answers COMMAND --help with its own
+ * usage and the exit codes, exit 0; at any depth and with other arguments
+ * on the line; unknown commands stay usage errors. */
+static void test_help_and_version(void)
+{
+    HK_CHECK_EQ(fr_run(F, "--help", NULL), FXT_OK);
+    char *top = strdup(fr_out ? fr_out : "");
+    HK_CHECK(strstr(top, "usage: hubkey-factory") && strstr(top, "Exit codes:") &&
+             strstr(top, "  10 out of memory"));
+    int commands = 0;
+    for (char *line = top; line && *line;) {
+        char *end = strchr(line, '\n');
+        if (line[0] == ' ' && line[1] == ' ' && line[2] >= 'a' && line[2] <= 'z') {
+            char w1[32] = "", w2[32] = "";
+            int n = sscanf(line + 2, "%31[a-z0-9] %31[a-z0-9]", w1, w2);
+            bool two = n == 2 && line[2 + strlen(w1)] == ' ';
+            char want[120];
+            snprintf(want, sizeof want, "usage: hubkey-factory %s%s%s", w1, two ? " " : "",
+                     two ? w2 : "");
+            int rc = two ? fr_run(F, w1, w2, "--help", NULL) : fr_run(F, w1, "--help", NULL);
+            HK_CHECK_EQ(rc, FXT_OK);
+            HK_CHECK(fr_out && strncmp(fr_out, want, strlen(want)) == 0 &&
+                     fr_has("Exit codes:"));
+            if (!(fr_out && strncmp(fr_out, want, strlen(want)) == 0))
+                fprintf(stderr, "help for '%s' printed: %s\n", want, fr_out ? fr_out : "");
+            commands++;
+        }
+        line = end ? end + 1 : NULL;
+    }
+    HK_CHECK(commands >= 9);
+    free(top);
+    HK_CHECK_EQ(fr_run(F, "chip", "provision", "--chip", "usb:3", "--bogus", "-h", NULL), FXT_OK);
+    HK_CHECK(fr_has("usage: hubkey-factory chip provision") && fr_has("--reissue"));
+    HK_CHECK_EQ(fr_run(F, "enroll", "--cloud", "/nowhere", "individual", "--help", NULL), FXT_OK);
+    HK_CHECK(fr_has("usage: hubkey-factory enroll --cloud STATE individual") &&
+             fr_has("--device-id"));
+    HK_CHECK_EQ(fr_run(F, "help", "ca", "init", NULL), FXT_OK);
+    HK_CHECK(fr_has("usage: hubkey-factory ca init") && fr_has("--device-years"));
+    HK_CHECK_EQ(fr_run(F, "chip", "--help", NULL), FXT_OK);
+    HK_CHECK(fr_has("chip configure --chip SPEC") && fr_has("chip show --chip SPEC"));
+    HK_CHECK_EQ(fr_run(F, "chip", "melt", "--help", NULL), FXT_USAGE);
+    HK_CHECK(fr_has("hubkey-factory: chip: unknown action 'melt'"));
+    HK_CHECK_EQ(fr_run(F, "frobnicate", "--help", NULL), FXT_USAGE);
+    /* --help does nothing else: no CA is created. */
+    char p[700];
+    path_in(p, sizeof p, "help-ca");
+    HK_CHECK_EQ(fr_run(F, "ca", "init", "--ca", p, "--help", NULL), FXT_OK);
+    struct stat st;
+    HK_CHECK(stat(p, &st) != 0);
+    HK_CHECK_EQ(fr_run(F, "--version", NULL), FXT_OK);
+    HK_CHECK(fr_out && strcmp(fr_out, "hubkey-factory " HUBKEY_VERSION "\n") == 0);
+    HK_CHECK_EQ(fr_run(F, "version", NULL), FXT_OK);
+    HK_CHECK(fr_out && strcmp(fr_out, "hubkey-factory " HUBKEY_VERSION "\n") == 0);
+}
+
+static hk_json_token jtok[2048];
+static hk_json_doc jdoc;
+
+/* The last run's output as one JSON document (nothing else on the output). */
+static bool json_out(void)
+{
+    size_t len = fr_out ? strlen(fr_out) : 0;
+    while (len > 0 && fr_out[len - 1] == '\n')
+        len--;
+    hk_result r = hk_json_parse(&jdoc, fr_out ? fr_out : "", len, jtok, 2048, 16);
+    if (r != HK_OK)
+        fprintf(stderr, "not one JSON document (%s): %s\n", hk_result_str(r), fr_out);
+    return r == HK_OK;
+}
+
+/* The token at a path of member names from the top ("certificates", ...). */
+static size_t jat(const char *k1, const char *k2)
+{
+    size_t t = 0;
+    if (hk_json_object_find(&jdoc, 0, k1, &t) != HK_OK)
+        return 0;
+    if (k2 && hk_json_object_find(&jdoc, t, k2, &t) != HK_OK)
+        return 0;
+    return t;
+}
+
+static bool jstr_is(const char *k1, const char *k2, const char *want)
+{
+    size_t t = jat(k1, k2);
+    return t && hk_json_string_equals(&jdoc, t, want, strlen(want));
+}
+
+static bool jtrue(const char *k1, const char *k2)
+{
+    bool v = false;
+    size_t t = jat(k1, k2);
+    return t && hk_json_bool_get(&jdoc, t, &v) == HK_OK && v;
+}
+
+static void test_json_output(void)
+{
+    char spec[700], out[700];
+    spec_of(spec, sizeof spec, "json.emu");
+    HK_CHECK_EQ(fr_run(F, "chip", "configure", "--chip", spec, NULL), FXT_OK);
+    /* Before provisioning: no certificates rebuilt, the record empty. */
+    HK_CHECK_EQ(fr_run(F, "chip", "show", "--chip", spec, "--json", NULL), FXT_OK);
+    HK_CHECK(json_out());
+    HK_CHECK(jtrue("config_locked", NULL) && jtrue("data_locked", NULL));
+    HK_CHECK(jstr_is("configuration", NULL, "hubkey"));
+    HK_CHECK(jstr_is("part", NULL, "ATECC608A"));
+    HK_CHECK(jtrue("key_slot_usable", NULL));
+    HK_CHECK(jstr_is("record", "state", "empty"));
+    size_t t = jat("certificates", "device");
+    HK_CHECK(t && jdoc.tokens[t].type == HK_JSON_NULL);
+    /* provision --json: one object, nothing else on standard output. */
+    path_in(out, sizeof out, "json-out");
+    HK_CHECK_EQ(fr_run(F, "chip", "provision", "--chip", spec, "--ca", ca_dir, "--out", out,
+                       "--json", NULL), FXT_OK);
+    HK_CHECK(json_out());
+    char sha[80] = "", reg[80] = "";
+    size_t n = 0;
+    HK_CHECK(hk_json_string_get(&jdoc, jat("sha256", NULL), sha, sizeof sha, &n) == HK_OK &&
+             n == 64);
+    HK_CHECK(hk_json_string_get(&jdoc, jat("registration_id", NULL), reg, sizeof reg, &n) ==
+             HK_OK && strncmp(reg, "sn0123", 6) == 0);
+    HK_CHECK(hk_json_string_get(&jdoc, jat("sha1", NULL), (char[48]){0}, 48, &n) == HK_OK &&
+             n == 40);
+    t = jat("already_provisioned", NULL);
+    HK_CHECK(t && jdoc.tokens[t].type == HK_JSON_FALSE);
+    HK_CHECK(jat("device_pem", NULL) != 0);
+    HK_CHECK_EQ(fr_run(F, "chip", "provision", "--chip", spec, "--ca", ca_dir, "--json", NULL),
+                FXT_OK);
+    HK_CHECK(json_out() && jtrue("already_provisioned", NULL));
+    /* chip show --json with the CA: the chain rebuilt and verified, the same thumbprint. */
+    HK_CHECK_EQ(fr_run(F, "chip", "show", "--chip", spec, "--ca", ca_dir, "--json", NULL), FXT_OK);
+    HK_CHECK(json_out());
+    HK_CHECK(jtrue("certificates", "rebuilt") && jtrue("certificates", "chain_verifies"));
+    HK_CHECK(jstr_is("certificates", "registration_id", reg));
+    size_t dev = jat("certificates", "device"), d_sha = 0;
+    HK_CHECK(dev && hk_json_object_find(&jdoc, dev, "sha256", &d_sha) == HK_OK &&
+             hk_json_string_equals(&jdoc, d_sha, sha, strlen(sha)));
+    /* Without the CA: the compressed certificates decoded. */
+    HK_CHECK_EQ(fr_run(F, "chip", "show", "--chip", spec, "--json", NULL), FXT_OK);
+    HK_CHECK(json_out());
+    size_t slot = 0;
+    dev = jat("certificates", "device");
+    HK_CHECK(dev && hk_json_object_find(&jdoc, dev, "slot", &slot) == HK_OK);
+    /* ca show --json */
+    HK_CHECK_EQ(fr_run(F, "ca", "show", "--ca", ca_dir, "--json", NULL), FXT_OK);
+    HK_CHECK(json_out());
+    HK_CHECK(jtrue("signer_verifies", NULL));
+    HK_CHECK(jstr_is("device_subject", NULL, "O=hubkey,CN=sn{sn}"));
+    HK_CHECK(jat("root", "sha256") != 0 && jat("signer", "subject") != 0);
+    /* batch --json: the manifest, one object with an array of chips. */
+    char dir[700];
+    path_in(dir, sizeof dir, "json-batch");
+    HK_CHECK_EQ(fr_run(F, "batch", "--count", "2", "--dir", dir, "--ca", ca_dir, "--quiet",
+                       "--json", NULL), FXT_OK);
+    HK_CHECK(json_out());
+    size_t chips = jat("chips", NULL), i = 0, count = 0;
+    while (chips && hk_json_next(&jdoc, chips, &i) == HK_OK)
+        count++;
+    HK_CHECK_EQ(count, 2);
+    /* Commands that print no data refuse --json like any option they do not take. */
+    HK_CHECK_EQ(fr_run(F, "chip", "configure", "--chip", spec, "--json", NULL), FXT_USAGE);
+    HK_CHECK(fr_has("--json is not an option of this command"));
+    /* An unreadable CA: an error on stderr, no partial JSON. */
+    HK_CHECK_EQ(fr_run(F, "chip", "show", "--chip", spec, "--ca", "/nonexistent-ca", "--json",
+                       NULL), FXT_FILE);
+    HK_CHECK(!fr_has("{"));
 }
 
 static void test_ca_init_and_show(void)
@@ -864,8 +1035,8 @@ static void test_enroll(void)
         HK_CHECK_EQ(fr_run(F, "chip", "provision", "--chip", gspec, "--ca", ca_dir, "--out", tmp,
                            NULL), FXT_OK);
         HK_CHECK_EQ(fr_run(cloud, "--dir", state, "status", "--json", NULL), 0);
-        const char *sc = fr_out ? strstr(fr_out, "\"idScope\"") : NULL;
-        if (sc && (sc = strchr(sc + 9, '"')) != NULL)
+        const char *sc = fr_out ? strstr(fr_out, "\"id_scope\"") : NULL;
+        if (sc && (sc = strchr(sc + 10, '"')) != NULL)
             snprintf(scope, sizeof scope, "%.*s", (int)strcspn(sc + 1, "\""), sc + 1);
         HK_CHECK(scope[0] != '\0');
         snprintf(trust, sizeof trust, "%s/pki/server-ca.pem", state);
@@ -927,6 +1098,8 @@ int main(void)
     snprintf(ca_dir, sizeof ca_dir, "%s/ca", tmp);
     HK_RUN(test_usage_and_chip_specs);
     HK_RUN(test_ca_init_and_show);
+    HK_RUN(test_help_and_version);
+    HK_RUN(test_json_output);
     HK_RUN(test_configure_new_chip);
     HK_RUN(test_configure_partial_chip);
     HK_RUN(test_incompatible_chips);

@@ -57,7 +57,7 @@ mcu_setup() {
   port=$(free_port)
   cloud start --port "$port" --hubs 2 >"$work/cloud-start.out" 2>&1 ||
     { cat "$work/cloud-start.out"; return 1; }
-  scope=$(cloud status --json | json_field idScope)
+  scope=$(cloud status --json | json_field id_scope)
   [ -n "$scope" ] || { echo "no ID scope from hubkey-cloud status"; return 1; }
   cloud config set retry-after 0 >/dev/null || return 1
   "$HUBKEY_FACTORY" chip configure --chip "emu:$work/chip.emu" >"$work/factory.out" 2>&1 &&

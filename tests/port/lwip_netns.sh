@@ -90,7 +90,7 @@ cloud start --port "$CLOUD_PORT" --hubs 1 >"$work/cloud.out" 2>&1 ||
 # The device's minimum retry-after: the cold boot polls DPS once after 1 s.
 cloud config set retry-after 1 >/dev/null && cloud config set registration-rate 0 >/dev/null ||
   { echo "lwip_netns: FAIL: cloud config"; exit 1; }
-scope=$(cloud status --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["idScope"])')
+scope=$(cloud status --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["id_scope"])')
 ca=$work/ca
 chip=$work/chip.emu
 factory ca init --ca "$ca"

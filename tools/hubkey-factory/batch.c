@@ -52,21 +52,6 @@ static void progress(unsigned done, unsigned total, bool tty, double t0)
     }
 }
 
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
-}
-
 static int write_manifests(const char *dir, const char *ca_dir, const entry *e, unsigned n)
 {
     char *csv = NULL, *json = NULL;
@@ -86,20 +71,20 @@ static int write_manifests(const char *dir, const char *ca_dir, const entry *e, 
         return fx_fail(FX_INTERNAL, "out of memory");
     }
     fprintf(f, "{\n  \"format\": 1,\n  \"ca\": ");
-    json_str(f, ca_dir);
+    fx_json_str(f, ca_dir);
     fprintf(f, ",\n  \"count\": %u,\n  \"chips\": [", n);
     for (unsigned i = 0; i < n; i++) {
         fprintf(f, "%s\n    {\"index\": %u, \"chip_file\": ", i ? "," : "", i + 1);
-        json_str(f, e[i].file);
+        fx_json_str(f, e[i].file);
         fprintf(f, ", \"chip\": ");
         char spec[80];
         snprintf(spec, sizeof spec, "emu:%s", e[i].file);
-        json_str(f, spec);
+        fx_json_str(f, spec);
         fprintf(f, ", \"serial\": \"%s\", \"registration_id\": ", e[i].serial);
-        json_str(f, e[i].registration_id);
+        fx_json_str(f, e[i].registration_id);
         fprintf(f, ", \"sha256_thumbprint\": \"%s\", \"sha1_thumbprint\": \"%s\", "
                    "\"certificate_file\": ", e[i].sha256, e[i].sha1);
-        json_str(f, e[i].cert);
+        fx_json_str(f, e[i].cert);
         fputc('}', f);
     }
     fprintf(f, "%s]\n}\n", n ? "\n  " : "");
@@ -134,7 +119,8 @@ static int new_serial(uint8_t serial[9], const entry *done, unsigned n)
     return fx_fail(FX_INTERNAL, "no unique serial number found");
 }
 
-int fx_batch(const char *ca_dir, const char *dir, unsigned count, bool quiet, fx_part part)
+int fx_batch(const char *ca_dir, const char *dir, unsigned count, bool quiet, fx_part part,
+             bool json)
 {
     if (count < 1 || count > 100000)
         return fx_fail(FX_USAGE, "--count must be 1..100000");
@@ -234,6 +220,15 @@ int fx_batch(const char *ca_dir, const char *dir, unsigned count, bool quiet, fx
                     "list the %u finished chips", done, count, dir, done);
     } else if (mrc) {
         rc = mrc;
+    } else if (json) {
+        char manifest[FX_PATH_MAX];
+        uint8_t *text = NULL;
+        size_t len = 0;
+        fx_path(manifest, dir, "manifest.json");
+        rc = fx_read_file(manifest, &text, &len);
+        if (rc == FX_OK)
+            fwrite(text, 1, len, stdout);
+        free(text);
     } else {
         printf("%u chips configured and provisioned in %s (%.2f s, %.1f ms per chip)\n", done, dir,
                elapsed, done ? elapsed * 1000.0 / done : 0.0);

@@ -808,7 +808,7 @@ int fx_ca_init(const char *dir, const fx_ca_init_opts *o)
 
 /* ---- ca show ---- */
 
-int fx_ca_show(const char *dir)
+int fx_ca_show(const char *dir, bool json)
 {
     fx_ca ca;
     int rc = fx_ca_load(&ca, dir, false);
@@ -816,21 +816,38 @@ int fx_ca_show(const char *dir)
         fx_ca_free(&ca);
         return rc;
     }
-    printf("CA %s\n", dir);
-    fx_show_cert("root CA", ca.root_der, ca.root_len, 0);
-    fx_show_cert("signer CA", ca.signer_der, ca.signer_len, 0);
-    printf("signer ID %02X%02X\n", ca.signer_id[0], ca.signer_id[1]);
-    printf("device certificates: subject %s, %s", ca.device_subject,
-           ca.device_years ? "" : "no expiry\n");
-    if (ca.device_years)
-        printf("valid %u years\n", ca.device_years);
-    printf("certificate definitions: device.certdef (template %u, %zu bytes), signer.certdef "
-           "(template %u, %zu bytes), certdefs.h\n",
-           ca.device_def.template_id, ca.device_def_len, ca.signer_def.template_id,
-           ca.signer_def_len);
     char why[300];
-    if (fx_ca_verify_chain(&ca, ca.signer_der, ca.signer_len, ca.root_der, ca.root_len, why,
-                           sizeof why) != 0)
+    bool verifies = fx_ca_verify_chain(&ca, ca.signer_der, ca.signer_len, ca.root_der,
+                                       ca.root_len, why, sizeof why) == 0;
+    if (json) {
+        printf("{\"dir\":");
+        fx_json_str(stdout, dir);
+        printf(",\"root\":");
+        fx_json_cert(stdout, ca.root_der, ca.root_len);
+        printf(",\"signer\":");
+        fx_json_cert(stdout, ca.signer_der, ca.signer_len);
+        printf(",\"signer_id\":\"%02X%02X\",\"signer_verifies\":%s,\"device_subject\":",
+               ca.signer_id[0], ca.signer_id[1], verifies ? "true" : "false");
+        fx_json_str(stdout, ca.device_subject);
+        printf(",\"device_years\":%u,\"device_certdef\":{\"template\":%u,\"bytes\":%zu},"
+               "\"signer_certdef\":{\"template\":%u,\"bytes\":%zu}}\n",
+               ca.device_years, ca.device_def.template_id, ca.device_def_len,
+               ca.signer_def.template_id, ca.signer_def_len);
+    } else {
+        printf("CA %s\n", dir);
+        fx_show_cert("root CA", ca.root_der, ca.root_len, 0);
+        fx_show_cert("signer CA", ca.signer_der, ca.signer_len, 0);
+        printf("signer ID %02X%02X\n", ca.signer_id[0], ca.signer_id[1]);
+        printf("device certificates: subject %s, %s", ca.device_subject,
+               ca.device_years ? "" : "no expiry\n");
+        if (ca.device_years)
+            printf("valid %u years\n", ca.device_years);
+        printf("certificate definitions: device.certdef (template %u, %zu bytes), "
+               "signer.certdef (template %u, %zu bytes), certdefs.h\n",
+               ca.device_def.template_id, ca.device_def_len, ca.signer_def.template_id,
+               ca.signer_def_len);
+    }
+    if (!verifies)
         fx_note("the signer certificate does not verify under the root: %s", why);
     char p[FX_PATH_MAX];
     fx_path(p, dir, "root.key");

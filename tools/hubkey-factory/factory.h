@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 #include <mbedtls/ctr_drbg.h>
@@ -51,6 +52,8 @@ void fx_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* dir + "/" + name into out (FX_PATH_MAX). */
 void fx_path(char *out, const char *dir, const char *name);
 bool fx_exists(const char *path);
+/* s as a JSON string (quoted, escaped) on f. */
+void fx_json_str(FILE *f, const char *s);
 /* Whole file into a heap buffer (caller frees). FX_FILE with a message. */
 int fx_read_file(const char *path, uint8_t **out, size_t *out_len);
 /* Writes a new file: O_CREAT|O_EXCL with mode (refuses to overwrite: FX_EXISTS). */
@@ -78,6 +81,8 @@ void fx_sha256_hex(const uint8_t *der, size_t len, char out[65]);
  *   <indent>  SHA-256   ...
  * indent is a number of spaces; a DER that does not parse is named so. */
 void fx_show_cert(const char *label, const uint8_t *der, size_t len, unsigned indent);
+/* A certificate as one JSON object on f: subject, issuer, validity, sha256. */
+void fx_json_cert(FILE *f, const uint8_t *der, size_t len);
 
 /* Random bytes for keys and serial numbers. */
 typedef struct fx_rng {
@@ -210,7 +215,8 @@ int fx_ca_conf_parse(fx_ca *ca, const char *path, const char *text);
 /* Loads the CA directory; with need_key the signer's private key too. */
 int fx_ca_load(fx_ca *ca, const char *dir, bool need_key);
 void fx_ca_free(fx_ca *ca);
-int fx_ca_show(const char *dir);
+/* With json: one JSON object on standard output. */
+int fx_ca_show(const char *dir, bool json);
 /* A device certificate for (serial, public key) issued at now. */
 int fx_ca_issue_device(fx_ca *ca, const uint8_t serial[9], const uint8_t pub[64], time_t now,
                        uint8_t **out_der, size_t *out_len);
@@ -258,8 +264,11 @@ int fx_chip_read_chain(fx_chip *chip, fx_ca *ca, uint8_t **dev, size_t *dev_len,
 
 /* ---- commands (show.c, batch.c, enroll.c) ---- */
 
-int fx_chip_show(fx_chip *chip, const char *ca_dir);
-int fx_batch(const char *ca_dir, const char *dir, unsigned count, bool quiet, fx_part part);
+/* With json: one JSON object on standard output. */
+int fx_chip_show(fx_chip *chip, const char *ca_dir, bool json);
+/* With json: the manifest (manifest.json) on standard output instead of the summary. */
+int fx_batch(const char *ca_dir, const char *dir, unsigned count, bool quiet, fx_part part,
+             bool json);
 
 typedef struct fx_enroll_opts {
     const char *cloud_dir;

@@ -9,35 +9,174 @@
 #include <string.h>
 
 #include "factory.h"
+#include "hubkey/version.h"
 
-#define FX_VERSION "0.1.0"
+#define EXIT_CODES                                                                       \
+    "Exit codes:\n"                                                                      \
+    "  0  success\n"                                                                     \
+    "  1  usage: unknown command or option, missing or bad argument\n"                   \
+    "  2  a file or the CA directory cannot be read, written or parsed\n"                \
+    "  3  the chip does not answer, or answers with an error\n"                          \
+    "  4  the chip is locked with a configuration hubkey cannot use, or is not the\n"    \
+    "     --part asked for\n"                                                            \
+    "  5  the chip is (or was left) partly configured or provisioned\n"                  \
+    "  6  read-back, rebuilt chain or signature check failed\n"                          \
+    "  7  hubkey-cloud could not be run or refused the enrollment\n"                     \
+    "  8  the chip is not configured yet (run chip configure)\n"                          \
+    "  9  refused to overwrite an existing CA, file or directory\n"                      \
+    "  10 out of memory or a cryptographic library failure\n"
+
+#define CHIP_SPEC_HELP                                                                   \
+    "  --chip SPEC           emu:FILE (software ATECC608A/B state file) or\n"            \
+    "                        i2c:/dev/i2c-N[@ADDR] (ADDR 7-bit such as 0x60, or 8-bit\n"  \
+    "                        such as 0xC0; default 0x60)\n"
+#define CA_HELP "  --ca DIR              the CA directory (default $HUBKEY_FACTORY_CA, else ./hubkey-ca)\n"
+#define TESTING_HELP                                                                     \
+    "  --chip-faults PPM[,SEED]    emu: only, testing: corrupt and drop responses\n"     \
+    "  --chip-power-loss N[,KEEP]  emu: only, testing: power fails in the N-th Write\n"  \
+    "                        after KEEP bytes\n"
+
+/* One entry per command; an entry without text is a group of the entries
+ * below it. */
+typedef struct help_entry {
+    const char *path;
+    const char *usage;
+    const char *text;
+} help_entry;
+
+static const help_entry help_entries[] = {
+    {"ca", "ca init|show ...", NULL},
+    {"ca init",
+     "ca init [--ca DIR] [--org NAME] [--root-cn CN] [--signer-cn CN]\n"
+     "               [--device-subject 'O=...,CN=sn{sn}'] [--root-years N] [--signer-years N]\n"
+     "               [--device-years N]",
+     "Creates a root and a signer CA (P-256), the certificate definitions and the\n"
+     "device subject template in the CA directory. Refuses to overwrite (exit 9).\n\n" CA_HELP
+     "  --org NAME            organisation of the three subjects (default hubkey)\n"
+     "  --root-cn CN, --signer-cn CN   common names (the signer ID is appended)\n"
+     "  --device-subject T    device subject; its CN holds {sn} once (default\n"
+     "                        O=hubkey,CN=sn{sn}); the CN is the registration ID\n"
+     "  --root-years N, --signer-years N   validity (default 40, 35)\n"
+     "  --device-years N      device certificate validity, 0 = no expiry (default 30)\n"},
+    {"ca show", "ca show [--ca DIR] [--json]",
+     "The CA's certificates, signer ID, device subject and certificate definitions.\n\n" CA_HELP
+     "  --json                one object\n"},
+    {"chip", "chip configure|provision|show --chip SPEC ...", NULL},
+    {"chip configure", "chip configure --chip SPEC [--part 608a|608b] [--dry-run]",
+     "Writes the hubkey configuration, locks the config zone, checks it, locks the\n"
+     "data zone. Finishes a partly configured chip; refuses an incompatible one.\n\n"
+     CHIP_SPEC_HELP
+     "  --part 608a|608b      what a new emu: chip is made as (default 608a); what an\n"
+     "                        existing chip must be\n"
+     "  --dry-run             say what would be written; change nothing\n" TESTING_HELP},
+    {"chip provision", "chip provision --chip SPEC [--ca DIR] [--out DIR] [--reissue] [--json]",
+     "Makes the device key inside the chip, issues its certificate, writes the\n"
+     "compressed certificates, reads the chain back and verifies it.\n\n" CHIP_SPEC_HELP CA_HELP
+     "  --out DIR             also write device.pem, chain.pem and the certificate\n"
+     "                        definitions there\n"
+     "  --reissue             a new certificate on an already provisioned chip\n"
+     "  --json                one object: chip, serial, part, registration_id, sha256,\n"
+     "                        sha1, already_provisioned\n" TESTING_HELP},
+    {"chip show", "chip show --chip SPEC [--ca DIR] [--json]",
+     "What a chip holds (read only): serial, part, locks, configuration, certificates\n"
+     "(rebuilt and verified with --ca), the provisioning record.\n\n" CHIP_SPEC_HELP
+     "  --ca DIR              rebuild and verify the certificates with this CA\n"
+     "  --json                one object\n"},
+    {"batch", "batch --count N --dir DIR [--ca DIR] [--part 608a|608b] [--quiet] [--json]",
+     "Makes N emulated chips, configured and provisioned, in DIR (new), with\n"
+     "manifest.csv and manifest.json.\n\n"
+     "  --count N             1..100000\n"
+     "  --dir DIR             the directory to create\n" CA_HELP
+     "  --part 608a|608b      the part the chips are made as (default 608a)\n"
+     "  --quiet               no progress on standard error\n"
+     "  --json                print the manifest (one object) instead of the summary\n"},
+    {"enroll", "enroll --cloud STATE group|individual [options]", NULL},
+    {"enroll group",
+     "enroll --cloud STATE group [--name ID] [--ca DIR] [--hubs H1,H2] [--cloud-cli PATH]",
+     "Enrolls the CA's signer as an enrollment group of the hubkey-cloud in STATE,\n"
+     "and prints the Azure CLI commands that do the same on Azure.\n\n"
+     "  --cloud STATE         the hubkey-cloud state directory\n"
+     "  --name ID             the enrollment group ID (default from the signer)\n" CA_HELP
+     "  --hubs H1,H2          the hubs its devices may be assigned to\n"
+     "  --cloud-cli PATH      the hubkey-cloud program (default: next to this one, then\n"
+     "                        PATH)\n"},
+    {"enroll individual",
+     "enroll --cloud STATE individual --chip SPEC [--device-id ID] [--ca DIR] [--hubs H1,H2]\n"
+     "               [--cloud-cli PATH]",
+     "Enrolls one provisioned chip's device certificate as an individual enrollment.\n\n"
+     "  --cloud STATE         the hubkey-cloud state directory\n" CHIP_SPEC_HELP
+     "  --device-id ID        the device ID at the hub (default: the registration ID)\n" CA_HELP
+     "  --hubs H1,H2          the hubs it may be assigned to\n"
+     "  --cloud-cli PATH      the hubkey-cloud program\n"},
+    {"help", "help [COMMAND...]", "This text, or a command's (same as COMMAND --help).\n"},
+    {"version", "version", "Prints the version (same as --version).\n"},
+};
+
+#define N_HELP (sizeof help_entries / sizeof help_entries[0])
 
 static void usage(FILE *f)
 {
     fputs("usage: hubkey-factory COMMAND [options]\n"
-          "  ca init [--ca DIR] [--org NAME] [--root-cn CN] [--signer-cn CN]\n"
-          "          [--device-subject 'O=...,CN=sn{sn}'] [--root-years N] [--signer-years N]\n"
-          "          [--device-years N]        create a root and a signer CA (P-256)\n"
-          "  ca show [--ca DIR]\n"
-          "  chip configure --chip SPEC [--part 608a|608b] [--dry-run]\n"
-          "                                    write, lock and check the configuration\n"
-          "  chip provision --chip SPEC [--ca DIR] [--out DIR] [--reissue]\n"
-          "  chip show --chip SPEC [--ca DIR]\n"
-          "  batch --count N --dir DIR [--ca DIR] [--part 608a|608b] [--quiet]\n"
-          "                                    N emulated chips + manifest\n"
-          "  enroll --cloud STATE group [--name ID] [--ca DIR] [--hubs H1,H2] [--cloud-cli PATH]\n"
-          "  enroll --cloud STATE individual --chip SPEC [--device-id ID] [--ca DIR] [--hubs ...]\n"
-          "testing (emu: chips): --chip-faults PPM[,SEED] (corrupt and drop responses),\n"
-          "  --chip-power-loss N[,KEEP] (power fails in the N-th Write after KEEP bytes)\n"
-          "SPEC: emu:FILE (software ATECC608A/B state file) or i2c:/dev/i2c-N[@ADDR]\n"
-          "      (ADDR 7-bit such as 0x60, or 8-bit such as 0xC0; default 0x60)\n"
-          "--part: what a new emu: chip is made as (default 608a); for an existing chip,\n"
-          "  what it must be (ATECC608A or ATECC608B)\n"
-          "--ca DIR defaults to $HUBKEY_FACTORY_CA, else ./hubkey-ca\n"
-          "exit codes: 0 ok, 1 usage, 2 file/CA, 3 chip I/O, 4 chip incompatible,\n"
-          "  5 chip partly configured/provisioned, 6 verification failed, 7 cloud,\n"
-          "  8 chip not configured, 9 refused to overwrite, 10 internal\n",
+          "       hubkey-factory COMMAND... --help | --version\n\n",
           f);
+    for (size_t i = 0; i < N_HELP; i++)
+        if (help_entries[i].text)
+            fprintf(f, "  %s\n", help_entries[i].usage);
+    fputs("\nSPEC: emu:FILE or i2c:/dev/i2c-N[@ADDR]; --ca DIR defaults to "
+          "$HUBKEY_FACTORY_CA, else ./hubkey-ca.\n"
+          "`hubkey-factory COMMAND --help` explains a command and its options.\n\n" EXIT_CODES,
+          f);
+}
+
+static const help_entry *help_find(const char *path)
+{
+    for (size_t i = 0; i < N_HELP; i++)
+        if (strcmp(help_entries[i].path, path) == 0)
+            return &help_entries[i];
+    return NULL;
+}
+
+/* Help for the command words: the longest known prefix; a group lists its
+ * commands; an unknown command is a usage error. */
+static int help_words(const char *const *words, int n)
+{
+    if (n == 0) {
+        usage(stdout);
+        return FX_OK;
+    }
+    const help_entry *e = NULL;
+    char path[64] = "";
+    int used = 0;
+    for (int k = 0; k < n; k++) {
+        char next[64];
+        int len = snprintf(next, sizeof next, "%s%s%s", path, k ? " " : "", words[k]);
+        const help_entry *m = len > 0 && (size_t)len < sizeof next ? help_find(next) : NULL;
+        if (!m)
+            break;
+        e = m;
+        used = k + 1;
+        memcpy(path, next, (size_t)len + 1);
+        if (m->text)
+            break;
+    }
+    if (!e)
+        return fx_fail(FX_USAGE, "unknown command '%s' (see hubkey-factory --help)", words[0]);
+    if (!e->text && used < n)
+        return fx_fail(FX_USAGE, "%s: unknown action '%s' (see hubkey-factory %s --help)", path,
+                       words[used], path);
+    printf("usage: hubkey-factory %s\n\n", e->usage);
+    if (e->text) {
+        fputs(e->text, stdout);
+    } else {
+        size_t plen = strlen(path);
+        for (size_t i = 0; i < N_HELP; i++)
+            if (help_entries[i].text && strncmp(help_entries[i].path, path, plen) == 0 &&
+                help_entries[i].path[plen] == ' ')
+                printf("  %s\n", help_entries[i].usage);
+        printf("\n`hubkey-factory %s ... --help` explains one.\n", path);
+    }
+    fputs("\n" EXIT_CODES, stdout);
+    return FX_OK;
 }
 
 typedef struct args {
@@ -45,7 +184,7 @@ typedef struct args {
     const char *root_years, *signer_years, *device_years;
     const char *chip, *out, *dir, *count, *cloud, *cloud_cli, *name, *device_id, *hubs;
     const char *chip_faults, *chip_power_loss, *part;
-    bool dry_run, reissue, quiet;
+    bool dry_run, reissue, quiet, json;
     const char *pos[4];
     int npos;
 } args;
@@ -67,7 +206,26 @@ static const opt_def opts_table[] = {
     OPT("--cloud", cloud), OPT("--cloud-cli", cloud_cli), OPT("--name", name),
     OPT("--device-id", device_id), OPT("--hubs", hubs), OPT("--chip-faults", chip_faults),
     OPT("--chip-power-loss", chip_power_loss), OPT("--part", part), FLAG("--dry-run", dry_run),
-    FLAG("--reissue", reissue), FLAG("--quiet", quiet)};
+    FLAG("--reissue", reissue), FLAG("--quiet", quiet), FLAG("--json", json)};
+
+/* The command words of a command line (arguments that are neither options
+ * nor option values), for `COMMAND... --help`. */
+static int help_from_args(int argc, char **argv, int first)
+{
+    const char *words[8];
+    int n = 0;
+    for (int i = first; i < argc; i++) {
+        if (argv[i][0] == '-') {
+            for (size_t k = 0; k < sizeof opts_table / sizeof opts_table[0]; k++)
+                if (strcmp(opts_table[k].name, argv[i]) == 0 && !opts_table[k].flag)
+                    i++; /* its value */
+            continue;
+        }
+        if (n < 8)
+            words[n++] = argv[i];
+    }
+    return help_words(words, n);
+}
 
 static int parse(int argc, char **argv, args *a)
 {
@@ -85,7 +243,7 @@ static int parse(int argc, char **argv, args *a)
             if (strcmp(opts_table[k].name, s) == 0)
                 d = &opts_table[k];
         if (!d)
-            return fx_fail(FX_USAGE, "unknown option '%s' (hubkey-factory help)", s);
+            return fx_fail(FX_USAGE, "unknown option '%s' (see hubkey-factory --help)", s);
         if (d->flag) {
             *(bool *)((char *)a + d->offset) = true;
         } else {
@@ -157,8 +315,8 @@ static int cmd_ca(const args *a)
         return rc ? rc : fx_ca_init(ca_dir(a), &o);
     }
     if (a->npos == 2 && strcmp(a->pos[1], "show") == 0) {
-        int rc = only(a, " --ca ");
-        return rc ? rc : fx_ca_show(ca_dir(a));
+        int rc = only(a, " --ca --json ");
+        return rc ? rc : fx_ca_show(ca_dir(a), a->json);
     }
     return fx_fail(FX_USAGE, "usage: ca init|show [--ca DIR] ...");
 }
@@ -195,7 +353,7 @@ static int cmd_chip(const args *a)
         return rc;
     }
     if (strcmp(verb, "provision") == 0) {
-        rc = only(a, " --chip --ca --out --reissue --chip-faults --chip-power-loss ");
+        rc = only(a, " --chip --ca --out --reissue --json --chip-faults --chip-power-loss ");
         if (rc)
             return rc;
         fx_ca ca;
@@ -215,11 +373,33 @@ static int cmd_chip(const args *a)
         fx_provision_opts o;
         memset(&o, 0, sizeof o);
         o.reissue = a->reissue;
+        o.quiet = a->json; /* standard output carries the JSON object only */
         o.out_dir = a->out;
         fx_provision_result r;
         rc = fx_provision(&chip, &ca, &o, &r);
         fx_chip_close(&chip);
-        if (rc == FX_OK) {
+        if (rc == FX_OK && a->json) {
+            char sn[19];
+            fx_hex(sn, r.serial, 9, false);
+            printf("{\"chip\":");
+            fx_json_str(stdout, a->chip);
+            printf(",\"serial\":\"%s\",\"part\":", sn);
+            fx_json_str(stdout, r.part);
+            printf(",\"registration_id\":");
+            fx_json_str(stdout, r.registration_id);
+            printf(",\"sha256\":\"%s\",\"sha1\":\"%s\",\"already_provisioned\":%s", r.sha256,
+                   r.sha1, r.already ? "true" : "false");
+            if (a->out) {
+                char p[FX_PATH_MAX];
+                fx_path(p, a->out, "device.pem");
+                printf(",\"device_pem\":");
+                fx_json_str(stdout, p);
+                fx_path(p, a->out, "chain.pem");
+                printf(",\"chain_pem\":");
+                fx_json_str(stdout, p);
+            }
+            printf("}\n");
+        } else if (rc == FX_OK) {
             char sn[19];
             fx_hex(sn, r.serial, 9, false);
             printf("chip %s %s\n", a->chip,
@@ -238,12 +418,13 @@ static int cmd_chip(const args *a)
         return rc;
     }
     if (strcmp(verb, "show") == 0) {
-        rc = only(a, " --chip --ca ");
+        rc = only(a, " --chip --ca --json ");
         if (!rc)
             rc = fx_chip_open(&chip, a->chip, FX_OPEN_EXISTING, FX_PART_ANY);
         if (rc)
             return rc;
-        rc = fx_chip_show(&chip, a->ca ? a->ca : (getenv("HUBKEY_FACTORY_CA") ? ca_dir(a) : NULL));
+        rc = fx_chip_show(&chip, a->ca ? a->ca : (getenv("HUBKEY_FACTORY_CA") ? ca_dir(a) : NULL),
+                          a->json);
         fx_chip_close(&chip);
         return rc;
     }
@@ -252,13 +433,18 @@ static int cmd_chip(const args *a)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
-        strcmp(argv[1], "-h") == 0) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? FX_USAGE : FX_OK;
+    if (argc < 2) {
+        usage(stderr);
+        return FX_USAGE;
     }
-    if (strcmp(argv[1], "--version") == 0) {
-        printf("hubkey-factory %s\n", FX_VERSION);
+    /* COMMAND... --help (anywhere on the line), or help COMMAND... */
+    bool dash_help = false;
+    for (int i = 1; i < argc && !dash_help; i++)
+        dash_help = strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0;
+    if (dash_help || strcmp(argv[1], "help") == 0)
+        return help_from_args(argc, argv, dash_help ? 1 : 2);
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        printf("hubkey-factory %s\n", HUBKEY_VERSION);
         return FX_OK;
     }
     args a;
@@ -266,14 +452,14 @@ int main(int argc, char **argv)
     if (rc)
         return rc;
     if (a.npos == 0)
-        return fx_fail(FX_USAGE, "no command (hubkey-factory help)");
+        return fx_fail(FX_USAGE, "no command (see hubkey-factory --help)");
     const char *cmd = a.pos[0];
     if (strcmp(cmd, "ca") == 0)
         return cmd_ca(&a);
     if (strcmp(cmd, "chip") == 0)
         return cmd_chip(&a);
     if (strcmp(cmd, "batch") == 0) {
-        rc = only(&a, " --count --dir --ca --part --quiet ");
+        rc = only(&a, " --count --dir --ca --part --quiet --json ");
         fx_part part = FX_PART_ANY;
         if (!rc)
             rc = fx_part_parse(a.part, &part);
@@ -283,7 +469,7 @@ int main(int argc, char **argv)
             return fx_fail(FX_USAGE, "usage: batch --count N --dir DIR [--ca DIR] [--quiet]");
         unsigned n = 0;
         rc = number(a.count, "--count", 1, 100000, 0, &n);
-        return rc ? rc : fx_batch(ca_dir(&a), a.dir, n, a.quiet, part);
+        return rc ? rc : fx_batch(ca_dir(&a), a.dir, n, a.quiet, part, a.json);
     }
     if (strcmp(cmd, "enroll") == 0) {
         rc = only(&a, " --cloud --cloud-cli --ca --name --chip --device-id --hubs ");
@@ -295,5 +481,5 @@ int main(int argc, char **argv)
                             a.device_id, a.hubs, argv[0]};
         return fx_enroll(&o);
     }
-    return fx_fail(FX_USAGE, "unknown command '%s' (hubkey-factory help)", cmd);
+    return fx_fail(FX_USAGE, "unknown command '%s' (see hubkey-factory --help)", cmd);
 }

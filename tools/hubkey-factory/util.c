@@ -195,6 +195,21 @@ static void x509_time_text(const mbedtls_x509_time *t, char *out, size_t cap)
              t->min, t->sec);
 }
 
+void fx_json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20 || c == 0x7F)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
 void fx_cert_names(const uint8_t *der, size_t len, char *subject, size_t subject_cap,
                    char *issuer, size_t issuer_cap, char *validity, size_t validity_cap)
 {
@@ -215,6 +230,21 @@ void fx_cert_names(const uint8_t *der, size_t len, char *subject, size_t subject
         snprintf(validity, validity_cap, "%s .. %s", a, b);
     }
     mbedtls_x509_crt_free(&crt);
+}
+
+void fx_json_cert(FILE *f, const uint8_t *der, size_t len)
+{
+    char subject[300], issuer[300], validity[120], hex[65];
+    fx_cert_names(der, len, subject, sizeof subject, issuer, sizeof issuer, validity,
+                  sizeof validity);
+    fx_sha256_hex(der, len, hex);
+    fputs("{\"subject\":", f);
+    fx_json_str(f, subject);
+    fputs(",\"issuer\":", f);
+    fx_json_str(f, issuer);
+    fputs(",\"validity\":", f);
+    fx_json_str(f, validity);
+    fprintf(f, ",\"sha256\":\"%s\"}", hex);
 }
 
 int fx_cert_cn(const uint8_t *der, size_t len, char *out, size_t cap)

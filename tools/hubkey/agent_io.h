@@ -94,9 +94,10 @@ typedef struct agent_link {
  * pointers must outlive it; trust_pem (or NULL for the built-in roots) is
  * PEM text ending with a NUL that trust_len counts. HK_ERR_INVALID_ARG from
  * the TLS link for a missing se. */
-hk_result agent_link_init(agent_link *link, const hk_platform *inner, hk_posix *posix,
-                          const hk_se *se, const agent_override *overrides,
-                          size_t override_count, const uint8_t *trust_pem, size_t trust_len);
+HK_NODISCARD hk_result agent_link_init(agent_link *link, const hk_platform *inner, hk_posix *posix,
+                                       const hk_se *se, const agent_override *overrides,
+                                       size_t override_count, const uint8_t *trust_pem,
+                                       size_t trust_len);
 
 /* Where host:port really connects after the overrides: an exact host name
  * first, then "*"; the port stays when the override has none. The routes

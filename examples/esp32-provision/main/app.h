@@ -36,7 +36,7 @@ typedef struct example_app {
 /* Run the flow over link forever. Returns only for a set-up error or the
  * flow's permanent failure. app is large (it holds the MQTT buffers):
  * static storage, not a task's stack. */
-hk_result example_app_run(example_app *app, const hk_device_config *config,
-                          const hk_platform *platform, uint32_t interval_ms);
+HK_NODISCARD hk_result example_app_run(example_app *app, const hk_device_config *config,
+                                       const hk_platform *platform, uint32_t interval_ms);
 
 #endif /* EXAMPLE_APP_H */
