@@ -159,6 +159,13 @@ def check_installed(build, root, version):
     for p in programs:
         run([os.path.join(usr, "bin", p), "--help"], "installed %s --help" % p,
             env=clean_env())
+        # A program that reports a version reports version.h's.
+        rc, out = run([os.path.join(usr, "bin", p), "--version"], "installed %s --version" % p,
+                      env=clean_env(), expect_rc=None, timeout=60)
+        m = re.search(r"\b(\d+\.\d+\.\d+)\b", out)
+        if rc == 0 and m and m.group(1) != version:
+            raise Failure("%s --version says %s, include/hubkey/version.h %s" %
+                          (p, m.group(1), version))
 
     for p in programs:
         with open(os.path.join(usr, "share/man/man1/%s.1" % p)) as f:
