@@ -4,7 +4,8 @@
  *
  *   bench_boot --chip-server PATH --chip FILE --certdefs DIR --trust PEM
  *              --id-scope SCOPE --dps HOST --cloud-port PORT
- *              [--rtt MS | --direct] [--no-stack-probe] [--timeout-ms MS]
+ *              [--rtt MS | --direct] [--no-stack-probe] [--signer-template]
+ *              [--timeout-ms MS]
  *
  * What runs is the production stack: the ATECC608A driver and hk_se over
  * it, the TLS link (hk_device_tls: POSIX TCP + hk_tls), the boot flow
@@ -16,6 +17,10 @@
  * (hkb_relay.h) in a thread of this process, which also counts the round
  * trips. --direct connects straight to the cloud (massif runs: no relay
  * thread in the process).
+ *
+ * --signer-template: the signer certificate and key from the signer
+ * definition's template (hk_se_atecc608_signer_from_template) instead of
+ * chip slots 11 and 12.
  *
  * Stack: unless --no-stack-probe, the boot runs in a thread whose stack is
  * an mmap'ed region painted with a pattern; after the boot the deepest
@@ -62,6 +67,7 @@ typedef struct options {
     uint16_t cloud_port;
     long rtt_ms; /* -1 = direct */
     bool stack_probe;
+    bool signer_template; /* hk_se_atecc608_signer_from_template */
     uint32_t timeout_ms;
 } options;
 
@@ -191,6 +197,8 @@ static void boot(void)
     if (r == HK_OK)
         r = hk_se_atecc608_open(&g_se_ctx, &g_atecc, &g_device_def, &g_signer_def, &g_se,
                                 &problem);
+    if (r == HK_OK && o->signer_template)
+        r = hk_se_atecc608_signer_from_template(&g_se_ctx);
     if (r != HK_OK) {
         B.boot_result = r;
         B.failed_at = "chip-open";
@@ -350,7 +358,7 @@ static int usage(void)
 {
     fprintf(stderr, "usage: bench_boot --chip-server PATH --chip FILE --certdefs DIR --trust PEM "
                     "--id-scope SCOPE --dps HOST --cloud-port PORT [--rtt MS | --direct] "
-                    "[--no-stack-probe] [--timeout-ms MS]\n");
+                    "[--no-stack-probe] [--signer-template] [--timeout-ms MS]\n");
     return 2;
 }
 
@@ -381,6 +389,10 @@ int main(int argc, char **argv)
         }
         if (strcmp(a, "--no-stack-probe") == 0) {
             o->stack_probe = false;
+            continue;
+        }
+        if (strcmp(a, "--signer-template") == 0) {
+            o->signer_template = true;
             continue;
         }
         if (!v)

@@ -95,7 +95,7 @@ static hk_result fz_random(void *ctx, uint8_t *out, size_t len)
 static inline hk_se fz_se(uint32_t *rng)
 {
     *rng = 1;
-    hk_se se = {rng, NULL, fz_cert, fz_sign, fz_random, NULL, NULL, 0};
+    hk_se se = {rng, NULL, fz_cert, fz_sign, fz_random, NULL, NULL, 0, NULL};
     return se;
 }
 

@@ -395,6 +395,15 @@ size_t hk_atecc608_slot_size(uint8_t slot);
 HK_NODISCARD hk_result hk_atecc608_read_config(hk_atecc608 *dev,
                                                uint8_t out[HK_ATECC608_CONFIG_SIZE],
                                                uint8_t *out_status);
+/* The 32-byte blocks of the config zone whose bits are set in blocks (bit n
+ * = bytes 32n..32n+31), one Read each in one awake sequence; the bytes of
+ * the other blocks are set to zero. hk_atecc608_config_check_raw and the
+ * serial number need blocks 0, 2 and 3 (HK_ATECC608_CONFIG_BLOCKS_CHECK):
+ * block 1 holds SlotConfig 6-15 and Counter0, which neither looks at. */
+#define HK_ATECC608_CONFIG_BLOCKS_CHECK 0xDu
+HK_NODISCARD hk_result hk_atecc608_read_config_blocks(hk_atecc608 *dev,
+                                                      uint8_t out[HK_ATECC608_CONFIG_SIZE],
+                                                      unsigned blocks, uint8_t *out_status);
 /* len bytes at offset of a data slot: one 32-byte Read per block, also for
  * the short last block of a slot (the chip answers with the slot's bytes
  * first). The data zone must be locked. */
@@ -524,10 +533,12 @@ typedef struct hk_se_atecc608 {
         bool have_pubkey;
         bool have_signer_pubkey;
         bool stored_pubkey; /* slot 13 is locked: try it before GenKey */
+        bool signer_template; /* hk_se_atecc608_signer_from_template */
     } _internal;
 } hk_se_atecc608;
 
-/* Opens the chip behind dev as an hk_se: reads and decodes its config zone,
+/* Opens the chip behind dev as an hk_se: reads its config zone (blocks 0, 2
+ * and 3: HK_ATECC608_CONFIG_BLOCKS_CHECK),
  * refuses it with hk_atecc608_config_check's result and *out_problem (may be
  * NULL) when it is not safe for the device key in slot 0, selects the
  * execution-time table of its clock divider, and fills *out_se:
@@ -545,7 +556,8 @@ typedef struct hk_se_atecc608 {
  *  - random: SHA-256(K || block number), K from one Random at the first
  *    use and again every 256 blocks (se_atecc608.c says why);
  *  - read_data / write_data: slot 8, data_size 416; write_data writes in
- *    ascending order (see hk_atecc608_write_slot).
+ *    ascending order (see hk_atecc608_write_slot); hold: hk_atecc608_hold
+ *    and _release, so a run of them is one awake sequence.
  * Every operation is one awake sequence (hk_atecc608_hold / _release).
  * Chip reads are done once per open: the device and signer public keys and
  * the two compressed certificates are kept in ctx (about 320 bytes with the DRBG state) after
@@ -558,6 +570,21 @@ HK_NODISCARD hk_result hk_se_atecc608_open(hk_se_atecc608 *ctx, hk_atecc608 *dev
                                            const struct hk_cert_def *device_def,
                                            const struct hk_cert_def *signer_def, hk_se *out_se,
                                            hk_atecc608_problem *out_problem);
+
+/* Option, after a successful open: the signer certificate (cert 1) is
+ * signer_def's template as it stands, and the signer public key (the
+ * device certificate's AuthorityKeyID, the signer certificate's key) is
+ * the template's; slots 11 and 12 are never read (6 chip Reads, 30 ms at
+ * the data sheet's maximum, on every boot). Only for definitions whose
+ * template is the signer certificate itself, as `hubkey-factory ca init`
+ * derives them (the factory writes that certificate's 72 bytes to slot 12
+ * and checks they rebuild it byte for byte); the signer then comes from
+ * the firmware, which must carry the certificate the CA issued: a CA that
+ * re-issues its signer certificate (new dates) needs new firmware, where
+ * the chip's slot 12 would follow the factory. HK_ERR_NOT_FOUND without a
+ * signer_def; hk_cert_public_key's error for a template without a P-256
+ * key (nothing is changed then). */
+HK_NODISCARD hk_result hk_se_atecc608_signer_from_template(hk_se_atecc608 *ctx);
 
 #ifdef __cplusplus
 }

@@ -78,7 +78,14 @@ typedef struct hk_record {
 HK_NODISCARD hk_result hk_record_parse(const uint8_t *image, size_t len, hk_record *out);
 
 /* Read the record through the secure element's data area (which must be at
- * least 416 bytes). Results as hk_record_parse, plus the se's own errors. */
+ * least 416 bytes). Results as hk_record_parse, plus the se's own errors
+ * (out untouched then). Blocks 0 and 6 first (both headers, copy A's CRC),
+ * then the newest copy's text and CRC: when that copy is valid and not
+ * forgotten it is the result (2 to 4 chip Reads for a typical assignment),
+ * its padding beyond the bytes read taken as zero inside the CRC check;
+ * otherwise the rest of the area, and the result is hk_record_parse's of
+ * the whole image (docs/slot-map-and-record.md, "Reading the newest copy
+ * alone"). The reads are one se->hold sequence when the se has hold. */
 HK_NODISCARD hk_result hk_record_read(const hk_se *se, hk_record *out);
 
 /* Store a new assignment (generation = newest + 1, wrapping at 2^32).
@@ -100,7 +107,8 @@ HK_NODISCARD hk_result hk_record_write(const hk_se *se, const char *hub_hostname
  * 416-byte area for that (13 Read commands on an ATECC608A). A device that
  * has just read the record knows it already: hk_record_read_cached keeps
  * those few facts in a caller-owned hk_record_cache, and
- * hk_record_write_cached writes from them without reading. The bytes
+ * hk_record_write_cached writes from them without reading (unless the read
+ * needed only the newest copy: see hk_record_read_cached). The bytes
  * written are exactly those hk_record_write would write, so the torn-write
  * guarantee is the same.
  *
@@ -130,9 +138,11 @@ typedef struct hk_record_cache {
     } _internal;
 } hk_record_cache;
 
-/* hk_record_read, and *cache filled from the same image (also when the
- * result is HK_ERR_RECORD_EMPTY, _CORRUPT or _VERSION, so a write can
- * follow); emptied when the area could not be read. */
+/* hk_record_read, and *cache filled from the same image when the whole
+ * area was read (also when the result is HK_ERR_RECORD_EMPTY, _CORRUPT or
+ * _VERSION, so a write can follow). Empty after a read decided by the
+ * newest copy alone (the write has to know the other copy and reads the
+ * area first) and when the area could not be read. */
 HK_NODISCARD hk_result hk_record_read_cached(const hk_se *se, hk_record *out,
                                              hk_record_cache *cache);
 

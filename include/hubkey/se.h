@@ -24,12 +24,15 @@
  *    provisioning record (ATECC608A slot 8: 416 bytes). offset+len must stay
  *    inside data_size. write_data may be implemented as several block writes:
  *    callers that need atomicity build it on top (see src/se/record).
+ *  - hold (optional, may be NULL): brackets read_data/write_data calls that
+ *    follow each other directly, so a chip stays awake between them.
  *
  * None of the functions keeps a pointer to caller buffers after returning.
  */
 #ifndef HUBKEY_SE_H
 #define HUBKEY_SE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,6 +55,11 @@ typedef struct hk_se {
     hk_result (*read_data)(void *ctx, size_t offset, uint8_t *out, size_t len);
     hk_result (*write_data)(void *ctx, size_t offset, const uint8_t *data, size_t len);
     size_t data_size; /* bytes available to read_data/write_data */
+    /* Optional (NULL: nothing to do). hold(ctx, true) before and
+     * hold(ctx, false) after read_data/write_data calls that follow each
+     * other directly: a chip stays awake between them (one wake instead
+     * of one per call). Pairs nest. */
+    void (*hold)(void *ctx, bool on);
 } hk_se;
 
 #ifdef __cplusplus

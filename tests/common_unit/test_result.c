@@ -34,6 +34,10 @@ static void test_texts(void)
 #define T_(name, value, msg) HK_CHECK(strcmp(hk_result_str(name), HK_TEST_MESSAGES ? msg : #name) == 0);
     HK_RESULT_LIST(T_)
 #undef T_
+    /* every name, exactly (a lookup table, not a switch, gives them) */
+#define N_(name, value, msg) HK_CHECK(strcmp(hk_result_name(name), #name) == 0);
+    HK_RESULT_LIST(N_)
+#undef N_
     const char *want = HK_TEST_MESSAGES ? "timed out" : "HK_ERR_TIMEOUT";
     HK_CHECK(strcmp(hk_result_str(HK_ERR_TIMEOUT), want) == 0);
 }

@@ -63,8 +63,19 @@ static hk_result se_read(void *ctx, size_t offset, uint8_t *out, size_t len)
     if (offset > sizeof f->data || len > sizeof f->data - offset)
         return HK_ERR_INVALID_ARG;
     memcpy(out, f->data + offset, len);
-    f->reads++;
+    if (f->held == 0 || !f->read_in_hold)
+        f->reads++;
+    f->read_in_hold = f->held > 0;
     return HK_OK;
+}
+
+/* A run of reads inside hold is one record read. */
+static void se_hold(void *ctx, bool on)
+{
+    fake_se *f = ctx;
+    f->held += on ? 1 : -1;
+    if (on && f->held == 1)
+        f->read_in_hold = false;
 }
 
 static hk_result se_write(void *ctx, size_t offset, const uint8_t *data, size_t len)
@@ -94,6 +105,7 @@ void fake_se_init(fake_se *f, const char *cert_hex, hk_se *out)
     out->read_data = se_read;
     out->write_data = se_write;
     out->data_size = sizeof f->data;
+    out->hold = se_hold;
 }
 
 /* ---- the peer ---- */

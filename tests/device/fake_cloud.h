@@ -25,7 +25,9 @@ typedef struct fake_se {
     int fail_write;  /* next N data writes fail */
     hk_result cert_error; /* not HK_OK: every read of certificate 0 fails with it */
     int writes;      /* write_data calls that succeeded */
-    int reads;       /* read_data calls that succeeded */
+    int reads;       /* read_data calls that succeeded; a run inside hold counts once */
+    int held;        /* hold depth */
+    bool read_in_hold; /* a read was counted in this hold */
 } fake_se;
 
 void fake_se_init(fake_se *f, const char *cert_hex, hk_se *out);

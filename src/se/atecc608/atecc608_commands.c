@@ -337,19 +337,30 @@ hk_result hk_atecc608_counter(hk_atecc608 *dev, uint8_t counter_id, bool increme
     return HK_OK;
 }
 
-hk_result hk_atecc608_read_config(hk_atecc608 *dev, uint8_t out[HK_ATECC608_CONFIG_SIZE],
-                                  uint8_t *out_status)
+hk_result hk_atecc608_read_config_blocks(hk_atecc608 *dev, uint8_t out[HK_ATECC608_CONFIG_SIZE],
+                                         unsigned blocks, uint8_t *out_status)
 {
     HK_REQUIRE(out != NULL);
     hk_result r = HK_OK;
     hk_result_ignore(hk_atecc608_hold(dev));
-    for (uint32_t block = 0; block < 4 && r == HK_OK; block++)
-        r = transact(dev,
-                     HEAD(HK_ATECC608_OP_READ, hk_atecc608_rw_param1(HK_ATECC608_ZONE_CONFIG, 32),
-                          block << 3),
-                     NULL, 0, out + block * 32u, 32, out_status);
+    for (uint32_t block = 0; block < 4 && r == HK_OK; block++) {
+        uint8_t *at = out + block * 32u;
+        if ((blocks >> block & 1u) == 0)
+            memset(at, 0, 32);
+        else
+            r = transact(dev,
+                         HEAD(HK_ATECC608_OP_READ,
+                              hk_atecc608_rw_param1(HK_ATECC608_ZONE_CONFIG, 32), block << 3),
+                         NULL, 0, at, 32, out_status);
+    }
     hk_result_ignore(hk_atecc608_release(dev));
     return r;
+}
+
+hk_result hk_atecc608_read_config(hk_atecc608 *dev, uint8_t out[HK_ATECC608_CONFIG_SIZE],
+                                  uint8_t *out_status)
+{
+    return hk_atecc608_read_config_blocks(dev, out, 0xFu, out_status);
 }
 
 /* Slot bytes [offset, offset + len) in ascending order, one chip access per

@@ -117,6 +117,13 @@ static hk_result cert_held(hk_se_atecc608 *ctx, unsigned index, uint8_t *out, si
                                           : NULL;
     if (def == NULL)
         return HK_ERR_NOT_FOUND;
+    if (index == 1 && ctx->_internal.signer_template) {
+        *out_len = def->template_len;
+        if (cap < def->template_len)
+            return HK_ERR_BUFFER_TOO_SMALL;
+        memcpy(out, def->template_der, def->template_len);
+        return HK_OK;
+    }
     hk_atecc608 *dev = ctx->_internal.dev;
     uint8_t *compressed = ctx->_internal.compressed[index];
     if ((ctx->_internal.have_compressed & (1u << index)) == 0) {
@@ -224,6 +231,15 @@ static hk_result se_write_data(void *vctx, size_t offset, const uint8_t *data, s
                                   NULL);
 }
 
+static void se_hold(void *vctx, bool on)
+{
+    /* Nothing to report: a failed idle leaves the chip to its watchdog,
+     * and the next command wakes it either way. */
+    hk_se_atecc608 *ctx = (hk_se_atecc608 *)vctx;
+    hk_result_ignore(on ? hk_atecc608_hold(ctx->_internal.dev)
+                        : hk_atecc608_release(ctx->_internal.dev));
+}
+
 hk_result hk_se_atecc608_open(hk_se_atecc608 *ctx, hk_atecc608 *dev,
                               const struct hk_cert_def *device_def,
                               const struct hk_cert_def *signer_def, hk_se *out_se,
@@ -235,7 +251,9 @@ hk_result hk_se_atecc608_open(hk_se_atecc608 *ctx, hk_atecc608 *dev,
     memset(ctx, 0, sizeof *ctx);
     memset(out_se, 0, sizeof *out_se);
     uint8_t raw[HK_ATECC608_CONFIG_SIZE];
-    HK_TRY(hk_atecc608_read_config(dev, raw, NULL));
+    /* Blocks 0, 2 and 3: what the check, the clock, the serial number and
+     * SlotLocked come from (block 1 is left out: one Read less). */
+    HK_TRY(hk_atecc608_read_config_blocks(dev, raw, HK_ATECC608_CONFIG_BLOCKS_CHECK, NULL));
     HK_TRY(hk_atecc608_config_check_raw(raw, HK_ATECC608_SLOT_DEVICE_KEY, out_problem));
     /* An unknown clock divider gets the slowest table: polling only waits longer. */
     uint8_t clock = hk_atecc608_config_clock_mode(raw);
@@ -250,9 +268,25 @@ hk_result hk_se_atecc608_open(hk_se_atecc608 *ctx, hk_atecc608 *dev,
     ctx->_internal.stored_pubkey = (raw[88 + HK_ATECC608_SLOT_DEVICE_PUBKEY / 8u] &
                                     (1u << HK_ATECC608_SLOT_DEVICE_PUBKEY % 8u)) == 0;
     static const hk_se ops = {NULL,      se_serial,    se_cert,       se_sign,
-                              se_random, se_read_data, se_write_data, 0};
+                              se_random, se_read_data, se_write_data, 0, se_hold};
     *out_se = ops;
     out_se->ctx = ctx;
     out_se->data_size = hk_atecc608_slot_size(HK_ATECC608_SLOT_RECORD);
+    return HK_OK;
+}
+
+/* The template is the signer certificate (the header says when that
+ * holds): its key is the one slot 11 holds, its bytes what slot 12's
+ * rebuild gives. */
+hk_result hk_se_atecc608_signer_from_template(hk_se_atecc608 *ctx)
+{
+    HK_REQUIRE(ctx != NULL);
+    const hk_cert_def *def = ctx->_internal.signer_def;
+    if (def == NULL)
+        return HK_ERR_NOT_FOUND;
+    HK_TRY(hk_cert_public_key(def, def->template_der, def->template_len,
+                              ctx->_internal.signer_pubkey));
+    ctx->_internal.have_signer_pubkey = true;
+    ctx->_internal.signer_template = true;
     return HK_OK;
 }
