@@ -6,7 +6,12 @@
 #                the host build runs them in its mcu tests
 #   build-cross-ARCH/ device libraries and their unit tests for armhf and
 #                s390x, run under qemu-user, for make test-cross
-.PHONY: all host deps test test-cross size fuzz bench clean demo demo-firmware bench-firmware firmware firmware-build
+#   build-release/ optimised build without sanitizers or tests, for make install
+#
+# Every build configured here is a development build: warnings are errors
+# (HK_WERROR=ON). A plain `cmake` configuration, as a consumer or a packager
+# makes it, leaves HK_WERROR off (docs/install.md).
+.PHONY: all host deps test test-cross size fuzz bench clean demo demo-firmware bench-firmware firmware firmware-build release install
 
 BUILD      ?= build
 SIZE_BUILD ?= build-size
@@ -16,6 +21,9 @@ FIRMWARE_BUILD ?= build-firmware
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SMOKE_SECONDS ?= 20
 FUZZ_SECONDS ?= 600
+RELEASE_BUILD ?= build-release
+PREFIX ?= /usr/local
+DESTDIR ?=
 
 # The host build's mcu tests run the firmware images: the host configuration
 # is told where they will be (HK_FIRMWARE_DIR), the host programs are built
@@ -26,7 +34,7 @@ all: deps host firmware-build
 host:
 	@JOBS=$(JOBS) scripts/build-mbedtls3 $(BUILD)/mbedtls3
 	@JOBS=$(JOBS) scripts/build-mbedtls3-fuzz $(BUILD)/mbedtls3
-	@cmake -S . -B $(BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	@cmake -S . -B $(BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHK_WERROR=ON \
 	  -DHK_SANITIZE=ON -DHK_FUZZ=ON -DHK_FUZZ_SMOKE_SECONDS=$(FUZZ_SMOKE_SECONDS) \
 	  -DHK_FUZZ_LONG_SECONDS=$(FUZZ_SECONDS) -DHK_MBEDTLS3_DIR=$(abspath $(BUILD))/mbedtls3/install \
 	  -DHK_MBEDTLS3_FUZZ_DIR=$(abspath $(BUILD))/mbedtls3/install-fuzz \
@@ -50,7 +58,8 @@ test-cross:
 	@for a in $(CROSS_ARCHS); do \
 	  echo "test-cross: $$a"; \
 	  cmake -S . -B build-cross-$$a -DCMAKE_TOOLCHAIN_FILE=cmake/linux-$$a.cmake \
-	    -DHK_CROSS_TEST=ON -DHK_PRODUCTION_TESTS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null && \
+	    -DHK_CROSS_TEST=ON -DHK_PRODUCTION_TESTS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	    -DHK_WERROR=ON >/dev/null && \
 	  cmake --build build-cross-$$a -j $(JOBS) && \
 	  ctest --test-dir build-cross-$$a --output-on-failure -j $(JOBS) || exit 1; \
 	done
@@ -61,7 +70,7 @@ size: deps
 	@if [ -f $(SIZE_BUILD)/CMakeCache.txt ] && \
 	    ! grep -q -- '-flto-partition=one' $(SIZE_BUILD)/CMakeCache.txt; then rm -rf $(SIZE_BUILD); fi
 	@cmake -S . -B $(SIZE_BUILD) -DCMAKE_TOOLCHAIN_FILE=cmake/arm-none-eabi.cmake \
-	  -DHK_SIZE_BUILD=ON -DCMAKE_BUILD_TYPE=MinSizeRel >/dev/null
+	  -DHK_SIZE_BUILD=ON -DCMAKE_BUILD_TYPE=MinSizeRel -DHK_WERROR=ON >/dev/null
 	@cmake --build $(SIZE_BUILD) -j $(JOBS)
 	@python3 scripts/check-no-heap-map $(SIZE_BUILD)
 	@python3 scripts/size-report $(SIZE_BUILD)
@@ -81,7 +90,8 @@ firmware-build:
 	  $(BUILD)/bin/hubkey-factory ca init --ca $(FIRMWARE_CA) >/dev/null && \
 	  echo "firmware: made the firmware's CA in $(FIRMWARE_CA)"; fi
 	@cmake -S . -B $(FIRMWARE_BUILD) -DCMAKE_TOOLCHAIN_FILE=cmake/arm-none-eabi.cmake \
-	  -DHK_FIRMWARE_BUILD=ON -DCMAKE_BUILD_TYPE=MinSizeRel -DHK_FIRMWARE_CA=$(FIRMWARE_CA) >/dev/null
+	  -DHK_FIRMWARE_BUILD=ON -DCMAKE_BUILD_TYPE=MinSizeRel -DHK_FIRMWARE_CA=$(FIRMWARE_CA) \
+	  -DHK_WERROR=ON >/dev/null
 	@cmake --build $(FIRMWARE_BUILD) -j $(JOBS)
 
 # On-target figures of the firmware (docs/performance.md): a benchmark.
@@ -102,9 +112,25 @@ fuzz: all
 # so they run from their own optimized build.
 bench: deps
 	@JOBS=$(JOBS) scripts/build-mbedtls3 $(BUILD)/mbedtls3
-	@cmake -S . -B $(BENCH_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Release \
+	@cmake -S . -B $(BENCH_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Release -DHK_WERROR=ON \
 	  -DHK_MBEDTLS3_DIR=$(abspath $(BUILD))/mbedtls3/install >/dev/null
 	@cmake --build $(BENCH_BUILD) -j $(JOBS) --target bench
 
+# make install [PREFIX=/usr/local] [DESTDIR=]: the programs, the broker
+# plugin, headers, libraries, hubkey.pc, the CMake package, man pages, the
+# systemd unit, docs (docs/install.md), from $(RELEASE_BUILD): the system's
+# C compiler, Release, no sanitizers, no tests (what is installed and
+# nothing else), HK_WERROR off as for any consumer. The packages it needs:
+# scripts/install-deps --install. The test build (build/) is instrumented
+# and refuses to install.
+release:
+	@cmake -S . -B $(RELEASE_BUILD) -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
+	  -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	@cmake --build $(RELEASE_BUILD) -j $(JOBS)
+
+install: release
+	@DESTDIR="$(DESTDIR)" cmake --install $(RELEASE_BUILD)
+
 clean:
-	rm -rf $(BUILD) $(SIZE_BUILD) $(BENCH_BUILD) $(FIRMWARE_BUILD) $(addprefix build-cross-,$(CROSS_ARCHS))
+	rm -rf $(BUILD) $(SIZE_BUILD) $(BENCH_BUILD) $(FIRMWARE_BUILD) $(RELEASE_BUILD) \
+	  $(addprefix build-cross-,$(CROSS_ARCHS))

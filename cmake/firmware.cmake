@@ -15,7 +15,8 @@
 #   LTO links with link-time optimisation (the archives carry both forms);
 #   without it every input section in the map names its archive, which is
 #   what docs/firmware.md's per-part figures read.
-#   SOURCES are compiled with hubkey's device warnings (-Werror) and see
+#   SOURCES are compiled with hubkey's device warnings (-Werror with
+#   HK_WERROR, which make firmware sets) and see
 #   include/, src/, the board's headers and lwIP's.
 #   After the link, the image is checked: no malloc, free, calloc, realloc
 #   or _sbrk may be in it (the firmware has no heap).

@@ -30,9 +30,11 @@ static size_t counters_json(const hk_emu_atecc608 *emu, uint64_t since_us, char 
     size_t n = 0;
 #define PUT(...)                                                                   \
     do {                                                                           \
-        int k = snprintf(out + n, cap - n, __VA_ARGS__);                           \
-        if (k > 0)                                                                 \
-            n = (size_t)k < cap - n ? n + (size_t)k : cap - 1;                     \
+        if (n + 1 < cap) { /* once full (truncated), nothing more is written */   \
+            int k = snprintf(out + n, cap - n, __VA_ARGS__);                       \
+            if (k > 0)                                                             \
+                n = (size_t)k < cap - n ? n + (size_t)k : cap - 1;                 \
+        }                                                                          \
     } while (0)
     PUT("{\"commands\":%" PRIu64 ",\"signs\":%" PRIu64 ",\"ecdhs\":%" PRIu64
         ",\"genkeys\":%" PRIu64 ",\"pubkeys\":%" PRIu64 ",\"verifies\":%" PRIu64

@@ -452,7 +452,12 @@ static char *plugin_path(void)
     if (!slash)
         return NULL;
     *slash = '\0';
-    const char *rel[] = {"../lib/hubkey-cloud-plugin.so", "../lib/hubkey/hubkey-cloud-plugin.so"};
+    /* Installed: HKC_PLUGIN_RELPATH (LIBDIR/hubkey as seen from BINDIR, set
+     * by the build); the build tree: bin/../lib. */
+#ifndef HKC_PLUGIN_RELPATH
+#define HKC_PLUGIN_RELPATH "../lib/hubkey/hubkey-cloud-plugin.so"
+#endif
+    const char *rel[] = {HKC_PLUGIN_RELPATH, "../lib/hubkey-cloud-plugin.so"};
     for (size_t i = 0; i < 2; i++) {
         char *p = hkc_printf("%s/%s", exe, rel[i]);
         char *real = realpath(p, NULL);

@@ -61,7 +61,7 @@ static inline uint16_t line_crc(const uint8_t *p, size_t n)
         for (unsigned i = 0; i < 256; i++) {
             uint16_t c = (uint16_t)(i << 8);
             for (int k = 0; k < 8; k++)
-                c = (uint16_t)((c & 0x8000u) ? (c << 1) ^ 0x1021u : c << 1);
+                c = (uint16_t)((c & 0x8000u) ? ((unsigned)c << 1) ^ 0x1021u : (unsigned)c << 1);
             table[i] = c;
         }
         ready = true;

@@ -157,8 +157,14 @@ int fx_batch(const char *ca_dir, const char *dir, unsigned count, bool quiet, fx
     unsigned done = 0;
     for (unsigned i = 0; i < count && rc == FX_OK; i++) {
         entry *x = &e[i];
-        snprintf(x->file, sizeof x->file, "chip-%0*u.emu", digits, i + 1);
-        snprintf(x->cert, sizeof x->cert, "chip-%0*u.pem", digits, i + 1);
+        /* At most 10 digits: the names always fit; checked all the same. */
+        if ((size_t)snprintf(x->file, sizeof x->file, "chip-%0*u.emu", digits, i + 1) >=
+                sizeof x->file ||
+            (size_t)snprintf(x->cert, sizeof x->cert, "chip-%0*u.pem", digits, i + 1) >=
+                sizeof x->cert) {
+            rc = fx_fail(FX_INTERNAL, "chip file name too long");
+            break;
+        }
         fx_path(path, dir, x->file);
         if (fx_exists(path)) {
             rc = fx_fail(FX_EXISTS, "%s already exists: refusing to overwrite it", path);

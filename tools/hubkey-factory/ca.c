@@ -75,9 +75,20 @@ static int hour_date(time_t now, hk_cert_date *out)
     return FX_OK;
 }
 
-static void date_text(const hk_cert_date *d, unsigned add_years, char out[15])
+/* YYYYMMDDHH0000 of d plus add_years. The ranges are checked here (the
+ * callers' dates come from hour_date and validated year counts), so the
+ * 14 characters always hold the text. */
+static int date_text(const hk_cert_date *d, unsigned add_years, char out[15])
 {
-    snprintf(out, 15, "%04u%02u%02u%02u0000", d->year + add_years, d->month, d->day, d->hour);
+    unsigned year = d->year + add_years;
+    if (year > 9999 || d->month < 1 || d->month > 12 || d->day < 1 || d->day > 31 ||
+        d->hour > 23)
+        return fx_fail(FX_INTERNAL, "certificate date out of range (year %u)", year);
+    int n = snprintf(out, 15, "%04u%02u%02u%02u0000", year, (unsigned)d->month,
+                     (unsigned)d->day, (unsigned)d->hour);
+    if (n != 14)
+        return fx_fail(FX_INTERNAL, "certificate date out of range (year %u)", year);
+    return FX_OK;
 }
 
 /* ---- keys and certificates ---- */
@@ -248,11 +259,13 @@ int fx_ca_issue_device(fx_ca *ca, const uint8_t serial[9], const uint8_t pub[64]
         return rc;
     char subject[300], nb[15], na[15];
     subject_for(ca, serial, subject, sizeof subject);
-    date_text(&d, 0, nb);
+    rc = date_text(&d, 0, nb);
+    if (rc)
+        return rc;
     if (ca->device_years == 0)
         snprintf(na, sizeof na, "99991231235959");
-    else
-        date_text(&d, ca->device_years, na);
+    else if ((rc = date_text(&d, ca->device_years, na)) != 0)
+        return rc;
     mbedtls_pk_context dkey;
     if (pk_from_pub(&dkey, pub) != 0) {
         mbedtls_pk_free(&dkey);
@@ -644,8 +657,10 @@ int fx_ca_init(const char *dir, const fx_ca_init_opts *o)
         if (mbedtls_ctr_drbg_random(&ca.rng.drbg, rsn, sizeof rsn) != 0)
             rc = fx_fail(FX_INTERNAL, "no randomness for the root serial number");
         rsn[0] = (uint8_t)((rsn[0] & 0x7F) | 0x40);
-        date_text(&today, 0, nb);
-        date_text(&today, o->root_years, na);
+        if (!rc)
+            rc = date_text(&today, 0, nb);
+        if (!rc)
+            rc = date_text(&today, o->root_years, na);
         cert_req r = {ca.root_subject, ca.root_subject, &root_key, &root_key, nb, na,
                       rsn, sizeof rsn, true, -1};
         if (!rc)
@@ -656,8 +671,10 @@ int fx_ca_init(const char *dir, const fx_ca_init_opts *o)
         uint8_t ssn[SN_BYTES];
         char nb[15], na[15];
         rc = serial_for(&today, o->signer_years, ca.signer_pub, ssn);
-        date_text(&today, 0, nb);
-        date_text(&today, o->signer_years, na);
+        if (!rc)
+            rc = date_text(&today, 0, nb);
+        if (!rc)
+            rc = date_text(&today, o->signer_years, na);
         cert_req r = {ca.signer_subject, ca.root_subject, &ca.signer_key, &root_key, nb, na,
                       ssn, sizeof ssn, true, 0};
         if (!rc)

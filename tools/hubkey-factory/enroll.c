@@ -35,10 +35,9 @@ static void cloud_program(const fx_enroll_opts *o, char *out, size_t cap)
         self[n] = '\0';
         char cand[FX_PATH_MAX + 16];
         snprintf(cand, sizeof cand, "%s/hubkey-cloud", dirname(self));
-        if (access(cand, X_OK) == 0) {
-            snprintf(out, cap, "%s", cand);
+        /* A path that does not fit out is not used (never a cut one). */
+        if (access(cand, X_OK) == 0 && (size_t)snprintf(out, cap, "%s", cand) < cap)
             return;
-        }
     }
     snprintf(out, cap, "hubkey-cloud");
 }

@@ -27,7 +27,7 @@
 
 typedef struct agent_chip {
     agent_chip_kind kind;
-    char name[AGENT_PATH_MAX + 8]; /* the --chip text, for messages */
+    char name[AGENT_PATH_MAX + 16]; /* the --chip text, for messages */
     char certdefs_dir[AGENT_PATH_MAX];
     hk_emu_atecc608 *emu;
     hk_i2c_linux i2c_linux;
@@ -40,7 +40,7 @@ typedef struct agent_chip {
     hk_cert_def signer_def;
     hk_softkey soft;
     bool soft_open;
-    char record_file[AGENT_PATH_MAX];
+    char record_file[AGENT_PATH_MAX + 8]; /* soft: the key path + ".record" */
     hk_se se;
 } agent_chip;
 

@@ -408,7 +408,7 @@ int agent_option_set(agent_options *o, const char *name, const char *value, char
         if (rc)
             return rc;
     }
-    uint32_t ms;
+    uint32_t ms = 0; /* set by set_duration whenever it returns 0 */
     int rc = 0;
     switch (d->id) {
     case OPT_CHIP:
