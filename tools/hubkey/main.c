@@ -1082,16 +1082,16 @@ static void sock_reported(agent *a, const hk_device_event *ev)
 {
     for (size_t i = 0; i < SOCK_REPORTS_MAX; i++) {
         sock_report *rp = &a->reports[i];
-        if (!rp->used || rp->report_id != ev->id)
+        if (!rp->used || rp->report_id != ev->reported.id)
             continue;
-        if (ev->status >= 200 && ev->status < 300 && ev->has_version)
+        if (ev->reported.status >= 200 && ev->reported.status < 300 && ev->reported.has_version)
             agent_sock_answer(&a->sock, rp->client_id, rp->seq, "ok version %u",
-                              (unsigned)ev->version);
-        else if (ev->status >= 200 && ev->status < 300)
+                              (unsigned)ev->reported.version);
+        else if (ev->reported.status >= 200 && ev->reported.status < 300)
             agent_sock_answer(&a->sock, rp->client_id, rp->seq, "ok");
         else
             agent_sock_answer(&a->sock, rp->client_id, rp->seq, "error the hub answered %u",
-                              ev->status);
+                              ev->reported.status);
         rp->used = false;
     }
 }
