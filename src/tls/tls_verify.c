@@ -6,8 +6,8 @@
  *
  * Why a file of its own: this is where a failed connection is explained, to
  * the program (which hk_result) and to the person reading the log (which
- * reason); it reads the state the engine (tls_io.c) recorded and changes
- * nothing on the wire.
+ * reason); it reads the state the engine (tls_io.c) recorded and sends
+ * nothing.
  *
  * Why certificate time is checked here and not by mbedTLS: mbedTLS compares
  * validity periods with the system clock (2.28 as Debian builds it), or not
