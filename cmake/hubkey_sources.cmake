@@ -38,7 +38,12 @@ set(HK_SOURCES_DEVICE ${hk_s}/device/device.c ${hk_s}/device/device_core.c
     ${hk_s}/device/device_cert.c)
 set(HK_SOURCES_DEVICE_TLS ${hk_s}/device/device_tls.c)
 # hk_tls: the TLS client with the key in the secure element, per mbedTLS
-# line (2.28 as Debian ships it; 3.6, which ESP-IDF 5.x carries).
-set(HK_SOURCES_TLS_MBEDTLS2 ${hk_s}/tls/tls.c ${hk_s}/tls/tls_roots.c ${hk_s}/tls/tls_key_mbedtls2.c)
-set(HK_SOURCES_TLS_MBEDTLS3 ${hk_s}/tls/tls.c ${hk_s}/tls/tls_roots.c ${hk_s}/tls/tls_key_mbedtls3.c)
+# line (2.28 as Debian ships it; 3.6, which ESP-IDF 5.x carries): the common
+# client (set-up, I/O engine, verification and reasons) plus that line's key
+# hook.
+set(hk_tls_common ${hk_s}/tls/tls.c ${hk_s}/tls/tls_io.c ${hk_s}/tls/tls_verify.c
+    ${hk_s}/tls/tls_roots.c)
+set(HK_SOURCES_TLS_MBEDTLS2 ${hk_tls_common} ${hk_s}/tls/tls_key_mbedtls2.c)
+set(HK_SOURCES_TLS_MBEDTLS3 ${hk_tls_common} ${hk_s}/tls/tls_key_mbedtls3.c)
+unset(hk_tls_common)
 unset(hk_s)

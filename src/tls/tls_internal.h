@@ -1,8 +1,10 @@
 /*
  * Private interface between the parts of the TLS module: the common client
- * (tls.c), the built-in roots (tls_roots.c) and the one small,
- * version-specific file that connects mbedTLS's signing to the secure
- * element (tls_key_mbedtls2.c for 2.28, tls_key_mbedtls3.c for 3.6).
+ * (tls.c: configuration, credentials, lifetime; tls_io.c: the handshake and
+ * I/O engine; tls_verify.c: verification, failure reasons, alerts), the
+ * built-in roots (tls_roots.c) and the one small, version-specific file that
+ * connects mbedTLS's signing to the secure element (tls_key_mbedtls2.c for
+ * 2.28, tls_key_mbedtls3.c for 3.6).
  *
  * The state of an hk_tls lives here, not in hubkey/tls.h: the public header
  * gives applications sized storage (HK_TLS_STORAGE_SIZE) so that they need
@@ -23,6 +25,9 @@
 #include <mbedtls/x509_crt.h>
 
 #include "hubkey/tls.h"
+
+/* The log tag of the whole module. */
+#define HK_TLS_LOG "tls"
 
 /* Why the last failure happened, kept for hk_tls_reason(). */
 typedef enum hk_tls_fail_kind {
@@ -58,7 +63,7 @@ struct hk_tls_internal {
     uint8_t alert_desc;
     uint8_t alert_first_byte;
     /* Plaintext record watcher (finds the server's alerts before its
-     * ChangeCipherSpec; see tls.c). */
+     * ChangeCipherSpec; see tls_verify.c). */
     uint8_t rec_hdr[5];
     uint8_t rec_hdr_len;
     uint8_t rec_type;
@@ -107,5 +112,29 @@ HK_NODISCARD hk_result hk_tls_se_sign_(hk_tls *tls, const unsigned char *hash, s
 /* The RNG given to mbedTLS (p_rng is the hk_tls): the CTR-DRBG seeded from
  * the secure element. The 3.6 key hook recognises its key by this function. */
 int hk_tls_rng_(void *p_rng, unsigned char *out, size_t len);
+
+/* mbedTLS's BIO callbacks over the lower transport (ctx is the hk_tls;
+ * tls_io.c), in mbedTLS's convention: bytes moved, 0 at the end of the
+ * stream (recv), MBEDTLS_ERR_SSL_WANT_READ / _WANT_WRITE when the lower
+ * transport would block, MBEDTLS_ERR_SSL_INTERNAL_ERROR when it failed (its
+ * hk_result kept in lower_result). Every byte received passes
+ * hk_tls_watch_. */
+int hk_tls_bio_send_(void *ctx, const unsigned char *buf, size_t len);
+int hk_tls_bio_recv_(void *ctx, unsigned char *buf, size_t len);
+
+/* mbedTLS's verify callback (ctx is the hk_tls; tls_verify.c), called for
+ * every certificate of the server chain: replaces mbedTLS's time verdict by
+ * one from the clock hk_tls_set_time gave; other flags stay. Always 0. */
+int hk_tls_verify_cb_(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags);
+
+/* The record watcher (tls_verify.c): follows the server's plaintext records
+ * in n received bytes until its ChangeCipherSpec and keeps the first alert
+ * (alert_level, alert_desc). Accepts any bytes; only observes. */
+void hk_tls_watch_(hk_tls *tls, const uint8_t *p, size_t n);
+
+/* Records why the connection failed (mbedTLS's ret, plus what the lower
+ * transport, the secure element and the watcher recorded), marks it failed
+ * for good and returns the hk_result the caller is told (tls_verify.c). */
+HK_NODISCARD hk_result hk_tls_fail_(hk_tls *tls, int ret);
 
 #endif /* HK_TLS_INTERNAL_H */
