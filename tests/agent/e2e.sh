@@ -688,6 +688,17 @@ cli_help() {
   [ "$("$HUBKEY" --version)" = "hubkey $version" ] || fail "--version: $("$HUBKEY" --version), expected hubkey $version"
   [ "$("$HUBKEY" version)" = "hubkey $version" ] || fail "version: $("$HUBKEY" version)"
   [ "$("$HUBKEY" status --version)" = "hubkey $version" ] || fail "--version after a command"
+  # eval "$(hubkey-cloud env)" gives the agent every setting of the local
+  # cloud: a warm boot reaches the hub with only the chip on the command line.
+  expect_rc 0 agent provision || return
+  (
+    eval "$(cloud env)" || exit 1
+    "$HUBKEY" --chip "emu:$work/chip.emu" --certdefs "$work/ca" --timeout 60s provision
+  ) >"$work/env.out" 2>&1 || { cat "$work/env.out"; fail "provision with the settings of hubkey-cloud env failed"; }
+  file_has "$work/env.out" "warm boot" || fail "provision with hubkey-cloud env: no warm boot"
+  HUBKEY_DPS='bad host' "$HUBKEY" --chip "emu:$work/chip.emu" status >"$work/env.out" 2>&1
+  [ $? = 1 ] || fail "a bad HUBKEY_DPS is not a usage error"
+  file_has "$work/env.out" "HUBKEY_DPS" || fail "a bad HUBKEY_DPS is not named"
   # JSON: snake_case keys everywhere (payloads are the user's and not looked into).
   agent --json status >"$work/status.json"
   agent --json --report '{"fw":"1"}' provision >"$work/prov.json" || { cat "$work/prov.json"; fail "provision"; }

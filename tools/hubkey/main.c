@@ -1697,11 +1697,14 @@ static const char usage_chip_opts[] =
 
 static const char usage_cloud_opts[] =
     "  --id-scope SCOPE     DPS ID scope (default $HUBKEY_ID_SCOPE)\n"
-    "  --dps HOST[:PORT]    DPS endpoint (default global.azure-devices-provisioning.net)\n"
+    "  --dps HOST[:PORT]    DPS endpoint (default $HUBKEY_DPS, else\n"
+    "                       global.azure-devices-provisioning.net)\n"
     "  --connect HOST=ADDR[:PORT]  connect to ADDR for HOST (repeatable); TLS still checks\n"
     "                       the certificate against HOST\n"
-    "  --cloud-address ADDR[:PORT] connect every host to ADDR (a local cloud)\n"
-    "  --trust FILE         PEM trust store (default: the built-in Azure roots)\n"
+    "  --cloud-address ADDR[:PORT] connect every host to ADDR (a local cloud;\n"
+    "                       default $HUBKEY_CLOUD_ADDRESS)\n"
+    "  --trust FILE         PEM trust store (default $HUBKEY_TRUST, else the built-in\n"
+    "                       Azure roots)\n"
     "  --payload JSON       registration custom payload\n"
     "  --model-id ID        IoT Plug and Play model ID\n"
     "  --report JSON        reported properties patch sent after each connect\n"
@@ -1895,16 +1898,27 @@ static int agent_main(agent *a, int argc, char **argv, char **config_text)
     agent_options *o = a->o;
     char err[AGENT_ERR_MAX];
     int rc = 0;
-    /* Environment first, then the configuration file, then the command line. */
-    const char *env_chip = getenv("HUBKEY_CHIP");
-    const char *env_scope = getenv("HUBKEY_ID_SCOPE");
-    if (env_chip && *env_chip)
-        rc = agent_option_set(o, "chip", env_chip, err, sizeof(err));
-    if (!rc && env_scope && *env_scope)
-        rc = agent_option_set(o, "id-scope", env_scope, err, sizeof(err));
-    if (rc) {
-        fprintf(stderr, "hubkey: environment: %s\n", err);
-        return rc;
+    /* Environment first, then the configuration file, then the command line.
+     * The variables are the ones `eval "$(hubkey-cloud env)"` sets, so the
+     * local cloud's settings reach the agent in one line. */
+    static const struct {
+        const char *var, *option;
+    } env_options[] = {
+        {"HUBKEY_CHIP", "chip"},
+        {"HUBKEY_ID_SCOPE", "id-scope"},
+        {"HUBKEY_DPS", "dps"},
+        {"HUBKEY_CLOUD_ADDRESS", "cloud-address"},
+        {"HUBKEY_TRUST", "trust"},
+    };
+    for (size_t i = 0; i < sizeof(env_options) / sizeof(env_options[0]); i++) {
+        const char *v = getenv(env_options[i].var);
+        if (!v || !*v)
+            continue;
+        rc = agent_option_set(o, env_options[i].option, v, err, sizeof(err));
+        if (rc) {
+            fprintf(stderr, "hubkey: environment: %s: %s\n", env_options[i].var, err);
+            return rc;
+        }
     }
     rc = load_config(argc, argv, o, config_text);
     if (rc)
