@@ -178,13 +178,12 @@ install(TARGETS ${hk_export_libs} hk_umbrella EXPORT hubkeyTargets
 
 # ---- headers -----------------------------------------------------------------
 
-# include/hubkey, plus the headers of the POSIX port, the TLS link of the
-# boot flow and the software chip, which live next to their code in the
-# tree and go to the same directory: #include <hubkey/hk_posix.h>.
+# include/hubkey, plus the headers of the POSIX port and the software chip,
+# which live next to their code in the tree and go to the same directory:
+# #include <hubkey/hk_posix.h>.
 install(DIRECTORY ${HK_ROOT}/include/hubkey DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
         FILES_MATCHING PATTERN "*.h")
-foreach(h ports/posix/hk_posix.h ports/posix/hk_i2c_linux.h src/device/hk_device_tls.h
-          emu/atecc608/emu_atecc608.h)
+foreach(h ports/posix/hk_posix.h ports/posix/hk_i2c_linux.h emu/atecc608/emu_atecc608.h)
   if(EXISTS ${HK_ROOT}/${h})
     install(FILES ${HK_ROOT}/${h} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/hubkey)
   endif()
