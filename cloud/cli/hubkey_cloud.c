@@ -37,6 +37,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "cli_help.h"
 #include "hkc_actions.h"
 #include "hkc_console.h"
 #include "hkc_db.h"
@@ -2071,13 +2072,7 @@ static int cmd_settings(struct cli *c, bool fault)
 
 /* One entry per command, at every depth; an entry whose path is a prefix of
  * others is a group and lists them. */
-struct help_entry {
-    const char *path;
-    const char *usage; /* after "hubkey-cloud [--dir STATE] " */
-    const char *text;  /* what it does and its options; NULL for a group */
-};
-
-static const struct help_entry help_entries[] = {
+static const cli_help_entry help_entries[] = {
     {"start", "start [--port N] [--hubs N] [--server-name NAME]...",
      "Creates the state on first use (server PKI, ID scope, hubs), starts the broker\n"
      "with the plugin and prints the endpoints. Already running: prints them again.\n\n"
@@ -2190,13 +2185,8 @@ static const struct help_entry help_entries[] = {
 
 #define N_HELP (sizeof(help_entries) / sizeof(help_entries[0]))
 
-static const struct help_entry *help_find(const char *path)
-{
-    for (size_t i = 0; i < N_HELP; i++)
-        if (strcmp(help_entries[i].path, path) == 0)
-            return &help_entries[i];
-    return NULL;
-}
+static const cli_help cloud_help = {"hubkey-cloud", "hubkey-cloud [--dir STATE]", help_entries,
+                                     N_HELP, EXIT_CODES};
 
 static void usage(FILE *f)
 {
@@ -2219,39 +2209,9 @@ static int help_words(char *const *words, int n)
         usage(stdout);
         return EX_OK;
     }
-    const struct help_entry *e = NULL;
-    char path[128] = "";
-    int used = 0;
-    for (int k = 0; k < n; k++) {
-        char next[128];
-        int len = snprintf(next, sizeof(next), "%s%s%s", path, k ? " " : "", words[k]);
-        const struct help_entry *m = len > 0 && (size_t)len < sizeof(next) ? help_find(next)
-                                                                           : NULL;
-        if (!m)
-            break;
-        e = m;
-        used = k + 1;
-        memcpy(path, next, (size_t)len + 1);
-        if (m->text)
-            break; /* a command: the rest are its arguments */
-    }
-    if (!e)
-        return fail(EX_USAGE, "unknown command '%s' (see hubkey-cloud --help)", words[0]);
-    if (!e->text && used < n)
-        return fail(EX_USAGE, "%s: unknown action '%s' (see hubkey-cloud %s --help)", path,
-                    words[used], path);
-    printf("usage: hubkey-cloud [--dir STATE] %s\n\n", e->usage);
-    if (e->text) {
-        fputs(e->text, stdout);
-    } else {
-        size_t plen = strlen(path);
-        for (size_t i = 0; i < N_HELP; i++)
-            if (help_entries[i].text && strncmp(help_entries[i].path, path, plen) == 0 &&
-                help_entries[i].path[plen] == ' ')
-                printf("  %s\n", help_entries[i].usage);
-        printf("\n`hubkey-cloud %s ACTION --help` explains one.\n", path);
-    }
-    fputs("\n" EXIT_CODES, stdout);
+    char err[256];
+    if (cli_help_words(&cloud_help, (const char *const *)words, n, err, sizeof(err)) != 0)
+        return fail(EX_USAGE, "%s", err);
     return EX_OK;
 }
 

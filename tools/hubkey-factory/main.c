@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_help.h"
 #include "factory.h"
 #include "hubkey/version.h"
 #include "verify.h"
@@ -39,13 +40,7 @@
 
 /* One entry per command; an entry without text is a group of the entries
  * below it. */
-typedef struct help_entry {
-    const char *path;
-    const char *usage;
-    const char *text;
-} help_entry;
-
-static const help_entry help_entries[] = {
+static const cli_help_entry help_entries[] = {
     {"ca", "ca init|show|verify ...", NULL},
     {"ca init",
      "ca init [--ca DIR] [--org NAME] [--root-cn CN] [--signer-cn CN]\n"
@@ -136,13 +131,8 @@ static void usage(FILE *f)
           f);
 }
 
-static const help_entry *help_find(const char *path)
-{
-    for (size_t i = 0; i < N_HELP; i++)
-        if (strcmp(help_entries[i].path, path) == 0)
-            return &help_entries[i];
-    return NULL;
-}
+static const cli_help factory_help = {"hubkey-factory", "hubkey-factory", help_entries, N_HELP,
+                                       EXIT_CODES};
 
 /* Help for the command words: the longest known prefix; a group lists its
  * commands; an unknown command is a usage error. */
@@ -152,38 +142,9 @@ static int help_words(const char *const *words, int n)
         usage(stdout);
         return FX_OK;
     }
-    const help_entry *e = NULL;
-    char path[64] = "";
-    int used = 0;
-    for (int k = 0; k < n; k++) {
-        char next[64];
-        int len = snprintf(next, sizeof next, "%s%s%s", path, k ? " " : "", words[k]);
-        const help_entry *m = len > 0 && (size_t)len < sizeof next ? help_find(next) : NULL;
-        if (!m)
-            break;
-        e = m;
-        used = k + 1;
-        memcpy(path, next, (size_t)len + 1);
-        if (m->text)
-            break;
-    }
-    if (!e)
-        return fx_fail(FX_USAGE, "unknown command '%s' (see hubkey-factory --help)", words[0]);
-    if (!e->text && used < n)
-        return fx_fail(FX_USAGE, "%s: unknown action '%s' (see hubkey-factory %s --help)", path,
-                       words[used], path);
-    printf("usage: hubkey-factory %s\n\n", e->usage);
-    if (e->text) {
-        fputs(e->text, stdout);
-    } else {
-        size_t plen = strlen(path);
-        for (size_t i = 0; i < N_HELP; i++)
-            if (help_entries[i].text && strncmp(help_entries[i].path, path, plen) == 0 &&
-                help_entries[i].path[plen] == ' ')
-                printf("  %s\n", help_entries[i].usage);
-        printf("\n`hubkey-factory %s ... --help` explains one.\n", path);
-    }
-    fputs("\n" EXIT_CODES, stdout);
+    char err[256];
+    if (cli_help_words(&factory_help, words, n, err, sizeof err) != 0)
+        return fx_fail(FX_USAGE, "%s", err);
     return FX_OK;
 }
 
