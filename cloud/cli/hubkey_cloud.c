@@ -714,6 +714,89 @@ static bool valid_dns_name(const char *s)
 
 #define SERVER_NAMES_MAX 16
 
+/* launch_broker's answer when another try may succeed (not an exit code). */
+enum { LAUNCH_RETRY = -1 };
+
+/* True when the broker's log says a listener found its address in use. */
+static bool log_says_address_in_use(struct cli *c)
+{
+    char *p = path_in(c, "mosquitto.log");
+    FILE *f = fopen(p, "r");
+    free(p);
+    if (!f)
+        return false;
+    char line[512];
+    bool found = false;
+    while (!found && fgets(line, sizeof(line), f))
+        found = strstr(line, "Address already in use") != NULL;
+    fclose(f);
+    return found;
+}
+
+/* Starts mosquitto on the written configuration and waits until the public
+ * listener on `port` accepts connections (it does only after the plugin
+ * loaded). EX_OK with *child set; LAUNCH_RETRY when the broker stopped on an
+ * address in use while `port` itself is still free (the wake port was taken:
+ * worth another try); EX_BROKER with *child = 0 when it did not start for
+ * another reason (the caller shows its log); EX_BROKER with *child = -1 when
+ * it could not even be forked. */
+static int launch_broker(struct cli *c, const char *mosq, int port, const char *user, uid_t uid,
+                         gid_t gid, pid_t *child)
+{
+    char *log = path_in(c, "mosquitto.log");
+    unlink(log);
+    free(log);
+    if (c->db) {
+        hkc_db_close(c->db);
+        c->db = NULL;
+    }
+    if (user && strcmp(user, "mosquitto") == 0)
+        chown_tree(c->dir, uid, gid);
+    char *conf = path_in(c, "mosquitto.conf");
+    char *out = path_in(c, "mosquitto.out");
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        free(conf), free(out);
+        *child = -1;
+        return fail(EX_BROKER, "fork: %s", strerror(errno));
+    }
+    if (pid == 0) {
+        setsid();
+        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int nul = open("/dev/null", O_RDONLY);
+        if (nul >= 0)
+            dup2(nul, 0);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execl(mosq, "mosquitto", "-c", conf, (char *)NULL);
+        _exit(127);
+    }
+    free(out);
+    free(conf);
+    bool ready = false;
+    for (int i = 0; i < 1500 && !ready; i++) {
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            break;
+        ready = port_open(port);
+        if (!ready)
+            msleep(10);
+    }
+    if (ready) {
+        *child = pid;
+        return EX_OK;
+    }
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    *child = 0;
+    if (log_says_address_in_use(c) && port_free(port))
+        return LAUNCH_RETRY;
+    return EX_BROKER;
+}
+
 static int cmd_start(struct cli *c)
 {
     bool missing = false;
@@ -792,61 +875,39 @@ static int cmd_start(struct cli *c)
     uid_t uid = 0;
     gid_t gid = 0;
     const char *user = broker_user(c, plugin, &uid, &gid);
-    int wake_port = free_port_any();
-    if (!write_conf(c, (int)port, wake_port, plugin, user)) {
-        free(plugin);
-        free(mosq);
-        return fail(EX_INPUT, "cannot write %s/mosquitto.conf", c->dir);
+    pid_t child = -1;
+    rc = EX_BROKER;
+    /* The wake listener's port is chosen here and only bound by mosquitto a
+     * moment later: another process (or the kernel handing the same free
+     * port out twice) can take it in between. When the broker stops on an
+     * address in use while the public port is still free, only the wake
+     * port was lost: choose another and start again. */
+    for (int attempt = 0; attempt < 4; attempt++) {
+        int wake_port = free_port_any();
+        for (int k = 0; k < 16 && wake_port == (int)port; k++)
+            wake_port = free_port_any();
+        if (wake_port <= 0 || wake_port == (int)port) {
+            rc = fail(EX_BROKER, "no free loopback port for the broker's wake listener");
+            break;
+        }
+        if (!write_conf(c, (int)port, wake_port, plugin, user)) {
+            rc = fail(EX_INPUT, "cannot write %s/mosquitto.conf", c->dir);
+            break;
+        }
+        rc = launch_broker(c, mosq, (int)port, user, uid, gid, &child);
+        if (rc != LAUNCH_RETRY)
+            break;
     }
     free(plugin);
-    char *log = path_in(c, "mosquitto.log");
-    unlink(log);
-    free(log);
-    hkc_db_close(c->db);
-    c->db = NULL;
-    if (user && strcmp(user, "mosquitto") == 0)
-        chown_tree(c->dir, uid, gid);
-
-    char *conf = path_in(c, "mosquitto.conf");
-    char *out = path_in(c, "mosquitto.out");
-    fflush(NULL);
-    pid_t child = fork();
-    if (child < 0) {
-        free(conf), free(out), free(mosq);
-        return fail(EX_BROKER, "fork: %s", strerror(errno));
-    }
-    if (child == 0) {
-        setsid();
-        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int nul = open("/dev/null", O_RDONLY);
-        if (nul >= 0)
-            dup2(nul, 0);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        execl(mosq, "mosquitto", "-c", conf, (char *)NULL);
-        _exit(127);
-    }
-    free(out);
     free(mosq);
-    free(conf);
-    /* Readiness: the listener accepts connections only after the plugin loaded. */
-    bool ready = false;
-    for (int i = 0; i < 1500 && !ready; i++) {
-        int st;
-        if (waitpid(child, &st, WNOHANG) == child)
-            break;
-        ready = port_open((int)port);
-        if (!ready)
-            msleep(10);
-    }
-    if (!ready) {
-        kill(child, SIGTERM);
-        waitpid(child, NULL, 0);
-        fail(EX_BROKER, "mosquitto did not start; its log says:");
-        print_log_tail(c);
-        return EX_BROKER;
+    if (rc == LAUNCH_RETRY)
+        rc = EX_BROKER;
+    if (rc != EX_OK) {
+        if (child == 0) {
+            fail(EX_BROKER, "mosquitto did not start; its log says:");
+            print_log_tail(c);
+        }
+        return rc;
     }
     char *pidf = path_in(c, "mosquitto.pid");
     FILE *f = fopen(pidf, "w");
