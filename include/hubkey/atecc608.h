@@ -514,7 +514,7 @@ const char *hk_atecc608_problem_str(hk_atecc608_problem problem);
 #define HK_ATECC608_SLOT_DEVICE_CERT 10u /* compressed device certificate */
 #define HK_ATECC608_SLOT_SIGNER_KEY 11u  /* signer public key, 72-byte padded form */
 #define HK_ATECC608_SLOT_SIGNER_CERT 12u /* compressed signer certificate */
-#define HK_ATECC608_SLOT_DEVICE_PUBKEY 13u /* slot 0's public key, padded, locked */
+#define HK_ATECC608_SLOT_DEVICE_PUBKEY 13u /* slot 0's public key, locked (below) */
 
 struct hk_cert_def; /* include/hubkey/cert.h */
 
@@ -546,9 +546,11 @@ typedef struct hk_se_atecc608 {
  *  - cert 0: the device certificate rebuilt with device_def from slot 10,
  *    the public key of slot 0 and the serial number, with the
  *    AuthorityKeyID taken from the signer key in slot 11. The public key
- *    is read from slot 13 (72-byte padded form, as slot 11) when the
- *    config zone shows slot 13 locked and the bytes have that form; else
- *    (a chip provisioned without it) it comes from GenKey public mode;
+ *    is read from slot 13 (either stored form, hk_atecc608_pubkey_stored)
+ *    when the config zone shows slot 13 locked; else (a chip provisioned
+ *    without it) it comes from GenKey public mode. The same request reads
+ *    slot 12 too, in the same wake (every TLS connection asks for both
+ *    certificates; a failure there is left to the cert 1 request);
  *    cert 1: the signer certificate rebuilt with signer_def from slot 12 and
  *    the key in slot 11 (HK_ERR_NOT_FOUND when signer_def is NULL);
  *  - sign_digest: hk_atecc608_sign_digest with slot 0 (Random unless one
@@ -570,6 +572,25 @@ HK_NODISCARD hk_result hk_se_atecc608_open(hk_se_atecc608 *ctx, hk_atecc608 *dev
                                            const struct hk_cert_def *device_def,
                                            const struct hk_cert_def *signer_def, hk_se *out_se,
                                            hk_atecc608_problem *out_problem);
+
+/* Slot 13, the device public key X || Y (32 bytes each), in one of two
+ * stored forms:
+ *  - plain: X || Y in bytes 0..63, two 32-byte Reads; what hubkey-factory
+ *    writes;
+ *  - padded, as slot 11 and Microchip's public-key slots: 00000000 || X ||
+ *    00000000 || Y, 72 bytes, three Reads; what hubkey-factory wrote
+ *    before, and still writes for the one key in 2^64 whose plain form
+ *    would read as padded.
+ * Bytes 0..3 and 36..39 tell them apart: all zero is the padded form.
+ * hk_atecc608_pubkey_stored_padded says which form the first 64 bytes
+ * are; hk_atecc608_pubkey_stored decodes a whole slot image (72 bytes) to
+ * X || Y; hk_atecc608_pubkey_store_form gives the form to write for a key
+ * and its length (64 or 72). */
+bool hk_atecc608_pubkey_stored_padded(const uint8_t first[64]);
+HK_NODISCARD hk_result hk_atecc608_pubkey_stored(const uint8_t slot[72],
+                                                 uint8_t out[HK_ATECC608_PUBKEY_SIZE]);
+size_t hk_atecc608_pubkey_store_form(const uint8_t key[HK_ATECC608_PUBKEY_SIZE],
+                                     uint8_t out[72]);
 
 /* Option, after a successful open: the signer certificate (cert 1) is
  * signer_def's template as it stands, and the signer public key (the

@@ -24,7 +24,7 @@
  *    provisioning record (ATECC608A slot 8: 416 bytes). offset+len must stay
  *    inside data_size. write_data may be implemented as several block writes:
  *    callers that need atomicity build it on top (see src/se/record).
- *  - hold (optional, may be NULL): brackets read_data/write_data calls that
+ *  - hold (optional, may be NULL): brackets calls (any of the above) that
  *    follow each other directly, so a chip stays awake between them.
  *
  * None of the functions keeps a pointer to caller buffers after returning.
@@ -56,9 +56,11 @@ typedef struct hk_se {
     hk_result (*write_data)(void *ctx, size_t offset, const uint8_t *data, size_t len);
     size_t data_size; /* bytes available to read_data/write_data */
     /* Optional (NULL: nothing to do). hold(ctx, true) before and
-     * hold(ctx, false) after read_data/write_data calls that follow each
-     * other directly: a chip stays awake between them (one wake instead
-     * of one per call). Pairs nest. */
+     * hold(ctx, false) after calls that follow each other directly (the
+     * record's reads, a boot's certificates, Random and record): a chip
+     * stays awake between them (one wake instead of one per call). Pairs
+     * nest. An implementation bounds a long hold itself (the ATECC608A
+     * driver sleeps and wakes again before its watchdog would). */
     void (*hold)(void *ctx, bool on);
 } hk_se;
 

@@ -470,14 +470,28 @@ hk_result hk_device_step(hk_device *dev, uint32_t now_ms, uint32_t *out_next_dea
     I->now_ms = now_ms;
     I->in_step = true;
     uint32_t dl = now_ms + HK_DEVICE_FAR_MS;
-    bool settled = false;
+    bool settled = false, held = false;
+    const hk_se *se = I->cfg.se;
     for (int i = 0; i < 16 && !settled; i++) {
         requests_apply(dev);
         uint8_t before = I->state;
+        /* The chip's states that run one after the other in a step (the
+         * identity, then the record read) are one awake sequence: one wake
+         * instead of one per operation. Released before any other state
+         * runs: the driver does not count time spent outside it (a
+         * connect's name lookup), so a hold never spans the network. */
+        bool chip = before == HK_DEVICE_STATE_IDENTITY || before == HK_DEVICE_STATE_RECORD ||
+                    before == HK_DEVICE_STATE_RECORD_WRITE;
+        if (chip != held && se->hold != NULL) {
+            se->hold(se->ctx, chip);
+            held = chip;
+        }
         dl = now_ms + HK_DEVICE_FAR_MS;
         state_run(dev, &dl);
         settled = I->state == before;
     }
+    if (held)
+        se->hold(se->ctx, false);
     if (!settled || I->kick || I->stop_requested || I->reprovision_requested)
         dl = now_ms; /* more to do right away */
     I->kick = false;

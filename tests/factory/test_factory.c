@@ -595,28 +595,36 @@ static void test_incompatible_chips(void)
     HK_CHECK(fr_has("chip configure --chip"));
 }
 
-/* Slot 13 locked by someone else to a key that is not slot 0's: a device
- * would rebuild its certificate with it, so provisioning refuses the chip. */
+/* Slot 13 locked by someone else to a key that is not slot 0's (in the
+ * padded form) or to anything else (which the device would read as a plain
+ * X || Y): a device would rebuild its certificate with it, so provisioning
+ * refuses the chip. */
 static void test_provision_foreign_slot13(void)
 {
-    char spec[700], p[700];
-    spec_of(spec, sizeof spec, "slot13.emu");
-    path_in(p, sizeof p, "slot13.emu");
-    HK_CHECK_EQ(fr_run(F, "chip", "configure", "--chip", spec, NULL), FXT_OK);
-    fr_chip c;
-    HK_CHECK_EQ(fr_chip_load(&c, p), 0);
-    uint8_t padded[72] = {0};
-    for (int i = 0; i < 32; i++) {
-        padded[4 + i] = (uint8_t)(i + 1);
-        padded[40 + i] = (uint8_t)(i + 2);
+    for (int variant = 0; variant < 2; variant++) {
+        char spec[700], p[700];
+        const char *name = variant == 0 ? "slot13.emu" : "slot13b.emu";
+        spec_of(spec, sizeof spec, name);
+        path_in(p, sizeof p, name);
+        HK_CHECK_EQ(fr_run(F, "chip", "configure", "--chip", spec, NULL), FXT_OK);
+        fr_chip c;
+        HK_CHECK_EQ(fr_chip_load(&c, p), 0);
+        uint8_t stored[72] = {0};
+        for (int i = 0; i < 32; i++) {
+            stored[4 + i] = (uint8_t)(i + 1);
+            stored[40 + i] = (uint8_t)(i + 2);
+        }
+        if (variant == 1)
+            memset(stored, 0x5A, sizeof stored);
+        HK_CHECK_RESULT(hk_atecc608_write_slot(&c.dev, 13, 0, stored, sizeof stored, NULL),
+                        HK_OK);
+        HK_CHECK_RESULT(hk_atecc608_lock_slot(&c.dev, 13, NULL), HK_OK);
+        HK_CHECK_RESULT(hk_emu_atecc608_save(c.emu, p), HK_OK);
+        fr_chip_free(&c);
+        HK_CHECK_EQ(fr_run(F, "chip", "provision", "--chip", spec, "--ca", ca_dir, NULL),
+                    FXT_INCOMPATIBLE);
+        HK_CHECK(fr_has("slot 13 is locked and holds something other than slot 0's public key"));
     }
-    HK_CHECK_RESULT(hk_atecc608_write_slot(&c.dev, 13, 0, padded, sizeof padded, NULL), HK_OK);
-    HK_CHECK_RESULT(hk_atecc608_lock_slot(&c.dev, 13, NULL), HK_OK);
-    HK_CHECK_RESULT(hk_emu_atecc608_save(c.emu, p), HK_OK);
-    fr_chip_free(&c);
-    HK_CHECK_EQ(fr_run(F, "chip", "provision", "--chip", spec, "--ca", ca_dir, NULL),
-                FXT_INCOMPATIBLE);
-    HK_CHECK(fr_has("slot 13 is locked and holds a public key that is not slot 0's"));
 }
 
 static void test_provision(void)

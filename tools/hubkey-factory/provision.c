@@ -137,30 +137,37 @@ static int sign_check(fx_chip *chip, fx_ca *ca, const uint8_t *dev, size_t dev_l
 }
 
 /* A slot 13 locked earlier (by another tool) must hold exactly slot 0's key
- * (pub; NULL when slot 0 has no key yet, so no key can match): a device
- * trusts a locked slot 13 and would rebuild its certificate with that key.
- * Checked before anything is made or written. */
+ * (pub; NULL when slot 0 has no key yet, so no key can match), in either
+ * stored form: a device trusts a locked slot 13 and would rebuild its
+ * certificate with whatever its 64 bytes say. Checked before anything is
+ * made or written. */
 static int slot13_check(fx_chip *chip, const hk_atecc608_config *cfg, const uint8_t *pub)
 {
     uint8_t back[HK_CERT_PADDED_PUBLIC_KEY_SIZE], key[HK_CERT_PUBLIC_KEY_SIZE];
-    if (cfg->slots[HK_ATECC608_SLOT_DEVICE_PUBKEY].locked &&
-        hk_atecc608_read_slot(&chip->dev, HK_ATECC608_SLOT_DEVICE_PUBKEY, 0, back, sizeof back,
-                              NULL) == HK_OK &&
-        hk_cert_public_key_unpad(back, key) == HK_OK &&
-        (pub == NULL || memcmp(key, pub, sizeof key) != 0))
-        return fx_fail(FX_INCOMPATIBLE, "chip %s: slot 13 is locked and holds a public key that "
-                                        "is not slot 0's; a device would rebuild its certificate "
-                                        "with it, so this chip cannot be used", chip->name);
+    if (!cfg->slots[HK_ATECC608_SLOT_DEVICE_PUBKEY].locked)
+        return FX_OK;
+    /* A slot the chip will not let anyone read (another tool's secret
+     * slot) is not used by devices either: they fall back to GenKey. */
+    if (hk_atecc608_read_slot(&chip->dev, HK_ATECC608_SLOT_DEVICE_PUBKEY, 0, back, sizeof back,
+                              NULL) != HK_OK)
+        return FX_OK;
+    if (hk_atecc608_pubkey_stored(back, key) != HK_OK || pub == NULL ||
+        memcmp(key, pub, sizeof key) != 0)
+        return fx_fail(FX_INCOMPATIBLE, "chip %s: slot 13 is locked and holds something other "
+                                        "than slot 0's public key; a device would rebuild its "
+                                        "certificate with it, so this chip cannot be used",
+                       chip->name);
     return FX_OK;
 }
 
-/* Slot 0's public key into slot 13 (the padded form of slot 11), read back,
- * then slot 13 locked and the chain read through hk_se again, which now
- * takes the key from slot 13: devices then read it at every boot instead
- * of running GenKey. A device trusts slot 13 only when it is locked, so a
- * slot that cannot be locked (another tool's configuration) is left alone
- * (devices keep using GenKey), and a slot locked earlier holds this key
- * already (slot13_check ran first). */
+/* Slot 0's public key into slot 13 (the form hk_atecc608_pubkey_store_form
+ * gives: X || Y, 2 Reads at every boot), read back, then slot 13 locked
+ * and the chain read through hk_se again, which now takes the key from
+ * slot 13: devices then read it at every boot instead of running GenKey.
+ * A device trusts slot 13 only when it is locked, so a slot that cannot be
+ * locked (another tool's configuration) is left alone (devices keep using
+ * GenKey), and a slot locked earlier holds this key already (slot13_check
+ * ran first). */
 static int store_pubkey(fx_chip *chip, fx_ca *ca, const uint8_t pub[64], const uint8_t *der,
                         size_t der_len, bool quiet)
 {
@@ -170,10 +177,9 @@ static int store_pubkey(fx_chip *chip, fx_ca *ca, const uint8_t pub[64], const u
         return rc;
     const uint8_t slot = HK_ATECC608_SLOT_DEVICE_PUBKEY;
     const hk_atecc608_slot_config *s = &cfg.slots[slot];
-    uint8_t padded[HK_CERT_PADDED_PUBLIC_KEY_SIZE] = {0}, back[HK_CERT_PADDED_PUBLIC_KEY_SIZE];
+    uint8_t form[HK_CERT_PADDED_PUBLIC_KEY_SIZE], back[HK_CERT_PADDED_PUBLIC_KEY_SIZE];
     uint8_t st = 0;
-    memcpy(padded + 4, pub, 32);
-    memcpy(padded + 40, pub + 32, 32);
+    size_t form_len = hk_atecc608_pubkey_store_form(pub, form);
     rc = slot13_check(chip, &cfg, pub);
     if (rc || s->locked)
         return rc;
@@ -183,12 +189,14 @@ static int store_pubkey(fx_chip *chip, fx_ca *ca, const uint8_t pub[64], const u
                    "derive it with GenKey at every boot\n");
         return FX_OK;
     }
-    hk_result r = hk_atecc608_write_slot(&chip->dev, slot, 0, padded, sizeof padded, &st);
+    hk_result r = hk_atecc608_write_slot(&chip->dev, slot, 0, form, form_len, &st);
     if (r == HK_OK)
         r = hk_atecc608_read_slot(&chip->dev, slot, 0, back, sizeof back, &st);
     if (r != HK_OK)
         return fx_chip_error(chip, "writing slot 13 (device public key)", r, st);
-    if (memcmp(back, padded, sizeof padded) != 0)
+    uint8_t key[HK_CERT_PUBLIC_KEY_SIZE];
+    if (memcmp(back, form, form_len) != 0 || hk_atecc608_pubkey_stored(back, key) != HK_OK ||
+        memcmp(key, pub, sizeof key) != 0)
         return fx_fail(FX_VERIFY, "chip %s: slot 13 reads back differently from the public key "
                                   "written; it is not locked (run `hubkey-factory chip provision "
                                   "--chip %s` again)", chip->name, chip->name);

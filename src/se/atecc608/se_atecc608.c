@@ -27,23 +27,31 @@
  *
  * The device public key without GenKey. GenKey in public-key mode is the
  * chip's second-slowest command of a boot (115 ms at most, as long as a
- * Sign); a 72-byte read of slot 13 is 3 Reads (15 ms). hubkey-factory
- * writes slot 0's public key there, in the padded form of slot 11, reads
- * the chain back through this code and compares it with the certificate it
- * issued, and only then locks slot 13. The key is used from slot 13 only
- * when the config zone (read at open anyway) shows slot 13 locked and the
- * bytes have the padded form; otherwise (chips provisioned before, a slot
- * that is not locked, a read the chip refuses, non-zero padding) GenKey
- * gives it, as before. What this relies on: (1) a locked slot cannot be
- * written again, by anyone, so after provisioning nobody can substitute
- * the key (an unlocked slot 13 is never trusted: anything on the I2C bus
- * could have written it); (2) the factory's check before the lock, which
- * also refuses a chip that arrives with slot 13 already locked to some
- * other key; (3) TLS as the last line: a certificate with a key slot 0
+ * Sign); slot 13 holding X || Y is 2 Reads (10 ms). hubkey-factory writes
+ * slot 0's public key there, reads the chain back through this code and
+ * compares it with the certificate it issued, and only then locks slot
+ * 13. The key is used from slot 13 only when the config zone (read at
+ * open anyway) shows slot 13 locked; otherwise (chips provisioned before,
+ * a slot that is not locked, a read the chip refuses) GenKey gives it, as
+ * before. What this relies on: (1) a locked slot cannot be written again,
+ * by anyone, so after provisioning nobody can substitute the key (an
+ * unlocked slot 13 is never trusted: anything on the I2C bus could have
+ * written it); (2) the factory's check before the lock, which also
+ * refuses a chip that arrives with slot 13 already locked to anything but
+ * this key; (3) TLS as the last line: a certificate with a key slot 0
  * does not hold is refused by the server, because the CA's signature over
  * it does not verify and the CertificateVerify made by slot 0 does not
  * match its key. So a wrong key in slot 13 could only make connections
  * fail, never make a server accept a key the device does not hold.
+ *
+ * The two stored forms (atecc608.h). The padded form (72 bytes, as slot
+ * 11) was the first; its third Read only fetches Y's last 8 bytes, so the
+ * factory now writes X || Y alone (64 bytes, 2 Reads). Chips written in
+ * the padded form keep working: its zero words at bytes 0..3 and 36..39
+ * are in the first two blocks, so the device reads those and fetches the
+ * third only for that form. A plain key whose X starts and Y's bytes 4..7
+ * are zero would read as padded (2^-64); the factory writes such a key
+ * padded, so what it writes always reads back as itself.
  *
  * Randomness. One Random gives 32 bytes; a boot asked for 4 bytes of
  * jitter and 48 bytes of DRBG seed per TLS connection (two Randoms each),
@@ -64,7 +72,8 @@
  * config zone, slot bytes, Random + Nonce + Sign) hold the chip awake, and
  * a certificate request holds it across its slot reads; so one wake for
  * open, for a certificate, for a signature, for a record read or write,
- * instead of one per command.
+ * instead of one per command. hold lets a caller join operations that
+ * follow each other (the boot flow's identity, Random and record read).
  */
 #include <string.h>
 
@@ -95,14 +104,49 @@ static hk_result device_pubkey(hk_se_atecc608 *ctx)
     hk_atecc608 *dev = ctx->_internal.dev;
     uint8_t *key = ctx->_internal.device_pubkey;
     if (ctx->_internal.stored_pubkey) {
-        uint8_t padded[HK_CERT_PADDED_PUBLIC_KEY_SIZE];
-        if (hk_atecc608_read_slot(dev, HK_ATECC608_SLOT_DEVICE_PUBKEY, 0, padded, sizeof padded,
-                                  NULL) == HK_OK &&
-            hk_cert_public_key_unpad(padded, key) == HK_OK)
+        uint8_t stored[HK_CERT_PADDED_PUBLIC_KEY_SIZE];
+        hk_result r = hk_atecc608_read_slot(dev, HK_ATECC608_SLOT_DEVICE_PUBKEY, 0, stored,
+                                            HK_CERT_PUBLIC_KEY_SIZE, NULL);
+        if (r == HK_OK && hk_atecc608_pubkey_stored_padded(stored))
+            r = hk_atecc608_read_slot(dev, HK_ATECC608_SLOT_DEVICE_PUBKEY,
+                                      HK_CERT_PUBLIC_KEY_SIZE, stored + HK_CERT_PUBLIC_KEY_SIZE,
+                                      sizeof stored - HK_CERT_PUBLIC_KEY_SIZE, NULL);
+        if (r == HK_OK && hk_atecc608_pubkey_stored(stored, key) == HK_OK)
             return HK_OK;
         ctx->_internal.stored_pubkey = false;
     }
     return hk_atecc608_genkey(dev, false, HK_ATECC608_SLOT_DEVICE_KEY, key, NULL);
+}
+
+bool hk_atecc608_pubkey_stored_padded(const uint8_t first[64])
+{
+    HK_REQUIRE(first != NULL);
+    uint8_t any = 0;
+    for (unsigned i = 0; i < 4; i++)
+        any |= (uint8_t)(first[i] | first[36 + i]);
+    return any == 0;
+}
+
+hk_result hk_atecc608_pubkey_stored(const uint8_t slot[72], uint8_t out[HK_ATECC608_PUBKEY_SIZE])
+{
+    HK_REQUIRE(slot != NULL && out != NULL);
+    if (hk_atecc608_pubkey_stored_padded(slot))
+        return hk_cert_public_key_unpad(slot, out);
+    memcpy(out, slot, HK_CERT_PUBLIC_KEY_SIZE);
+    return HK_OK;
+}
+
+size_t hk_atecc608_pubkey_store_form(const uint8_t key[HK_ATECC608_PUBKEY_SIZE], uint8_t out[72])
+{
+    HK_REQUIRE(key != NULL && out != NULL);
+    memset(out, 0, 72);
+    memcpy(out, key, HK_CERT_PUBLIC_KEY_SIZE);
+    if (!hk_atecc608_pubkey_stored_padded(out))
+        return HK_CERT_PUBLIC_KEY_SIZE;
+    memset(out, 0, 72);
+    memcpy(out + 4, key, 32);
+    memcpy(out + 40, key + 32, 32);
+    return HK_CERT_PADDED_PUBLIC_KEY_SIZE;
 }
 
 /* The certificate: compressed slot 10 (index 0) or 12 (index 1), the
@@ -132,6 +176,14 @@ static hk_result cert_held(hk_se_atecc608 *ctx, unsigned index, uint8_t *out, si
                                      0, compressed, HK_CERT_COMPRESSED_SIZE, NULL));
         ctx->_internal.have_compressed |= (uint8_t)(1u << index);
     }
+    /* Every TLS connection asks for the signer certificate after the
+     * device certificate: its slot is read in this wake, not one of its
+     * own (a failure is left to that request, which reads it again). */
+    if (index == 0 && ctx->_internal.signer_def != NULL && !ctx->_internal.signer_template &&
+        (ctx->_internal.have_compressed & 2u) == 0 &&
+        hk_atecc608_read_slot(dev, HK_ATECC608_SLOT_SIGNER_CERT, 0, ctx->_internal.compressed[1],
+                              HK_CERT_COMPRESSED_SIZE, NULL) == HK_OK)
+        ctx->_internal.have_compressed |= 2u;
     if (!ctx->_internal.have_signer_pubkey) {
         uint8_t padded[HK_CERT_PADDED_PUBLIC_KEY_SIZE];
         HK_TRY(hk_atecc608_read_slot(dev, HK_ATECC608_SLOT_SIGNER_KEY, 0, padded, sizeof padded,
