@@ -22,6 +22,7 @@ static hk_result se_serial(void *ctx, uint8_t *out, size_t cap, size_t *out_len)
 static hk_result se_cert(void *ctx, unsigned index, uint8_t *out, size_t cap, size_t *out_len)
 {
     fake_se *f = ctx;
+    f->unheld += f->held == 0;
     if (f->fail_cert > 0) {
         f->fail_cert--;
         return HK_ERR_SE_NO_RESPONSE;
@@ -47,7 +48,8 @@ static hk_result se_sign(void *ctx, const uint8_t d[HK_SE_DIGEST_SIZE], uint8_t 
 
 static hk_result se_random(void *ctx, uint8_t *out, size_t len)
 {
-    (void)ctx;
+    fake_se *f = ctx;
+    f->unheld += f->held == 0;
     for (size_t i = 0; i < len; i++)
         out[i] = (uint8_t)(0x3C + 7 * i);
     return HK_OK;
@@ -56,6 +58,7 @@ static hk_result se_random(void *ctx, uint8_t *out, size_t len)
 static hk_result se_read(void *ctx, size_t offset, uint8_t *out, size_t len)
 {
     fake_se *f = ctx;
+    f->unheld += f->held == 0;
     if (f->fail_read > 0) {
         f->fail_read--;
         return HK_ERR_SE_NO_RESPONSE;
@@ -74,13 +77,16 @@ static void se_hold(void *ctx, bool on)
 {
     fake_se *f = ctx;
     f->held += on ? 1 : -1;
-    if (on && f->held == 1)
+    if (on && f->held == 1) {
         f->read_in_hold = false;
+        f->holds++;
+    }
 }
 
 static hk_result se_write(void *ctx, size_t offset, const uint8_t *data, size_t len)
 {
     fake_se *f = ctx;
+    f->unheld += f->held == 0;
     if (f->fail_write > 0) {
         f->fail_write--;
         return HK_ERR_SE_NO_RESPONSE;

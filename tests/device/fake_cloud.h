@@ -27,6 +27,8 @@ typedef struct fake_se {
     int writes;      /* write_data calls that succeeded */
     int reads;       /* read_data calls that succeeded; a run inside hold counts once */
     int held;        /* hold depth */
+    int holds;       /* outermost holds (awake sequences) */
+    int unheld;      /* cert, random, read and write calls outside any hold */
     bool read_in_hold; /* a read was counted in this hold */
 } fake_se;
 

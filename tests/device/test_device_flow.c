@@ -203,6 +203,7 @@ static bool drive(pred_fn pred, uint32_t span_ms)
         hk_result r = hk_device_step(&W.dev, W.now, &dl);
         if (r != HK_OK && hk_device_state_get(&W.dev) != HK_DEVICE_STATE_FAILED)
             HK_CHECK_RESULT(r, HK_OK);
+        HK_CHECK_EQ(W.fse.held, 0); /* a step never leaves the chip held */
         if (pred != NULL && pred())
             return true;
         if (hk_device_state_get(&W.dev) == HK_DEVICE_STATE_FAILED)
@@ -261,6 +262,10 @@ static void test_cold_boot(void)
     /* record read once, written once: the write does not read it again */
     HK_CHECK_EQ(W.fse.reads, 1);
     HK_CHECK_EQ(W.fse.writes, 1);
+    /* awake sequences: identity, Random and record read; the test's own
+     * look at the record during DPS; the write */
+    HK_CHECK_EQ(W.fse.holds, 3);
+    HK_CHECK_EQ(W.fse.unheld, 0);
     /* record written */
     hk_record rec;
     HK_CHECK_RESULT(hk_record_read(&W.se, &rec), HK_OK);
@@ -298,7 +303,7 @@ static void test_warm_boot_skips_dps(void)
 {
     world_init(CERT_DEV1_HEX);
     put_record("hub-old.test", "dev-old");
-    int writes = W.fse.writes;
+    int writes = W.fse.writes, holds = W.fse.holds, unheld = W.fse.unheld;
     W.cfg.policy.keep_alive_s = 60;
     world_start();
     HK_CHECK(drive(is_ready, 60000));
@@ -307,6 +312,9 @@ static void test_warm_boot_skips_dps(void)
     HK_CHECK(strcmp(W.cloud.client_id, "dev-old") == 0);
     HK_CHECK_EQ(W.cloud.keep_alive_s, 60); /* a configured value is kept */
     HK_CHECK_EQ(W.fse.writes, writes);
+    /* the certificate, the Random and the record read: one awake sequence */
+    HK_CHECK_EQ(W.fse.holds - holds, 1);
+    HK_CHECK_EQ(W.fse.unheld - unheld, 0);
 }
 
 static void test_force_provisioning_same_assignment_no_write(void)
