@@ -51,6 +51,7 @@
 #include "hk_posix.h"
 #include "hkb_chip.h"
 #include "hkb_relay.h"
+#include "hk_test_files.h"
 #include "hubkey/atecc608.h"
 #include "hubkey/cert.h"
 #include "hubkey/device.h"
@@ -114,37 +115,6 @@ static hk_device g_dev;
 static hk_device_route g_route;
 static hkb_relay g_relay;
 static const char g_telemetry[] = "{\"temperature\":21.5,\"humidity\":40}";
-
-static int read_file(const char *path, uint8_t *buf, size_t cap, size_t *out_len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, cap, f);
-    bool bad = ferror(f) != 0 || !feof(f);
-    fclose(f);
-    if (bad)
-        return -1;
-    *out_len = n;
-    return 0;
-}
-
-static int load_def(const char *dir, const char *name, uint8_t *buf, hk_cert_def *def)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    size_t len = 0;
-    if (read_file(path, buf, CERTDEF_MAX, &len) != 0) {
-        fprintf(stderr, "bench_boot: cannot read %s\n", path);
-        return -1;
-    }
-    hk_result r = hk_cert_def_parse(buf, len, def);
-    if (r != HK_OK) {
-        fprintf(stderr, "bench_boot: %s: %s\n", path, hk_result_name(r));
-        return -1;
-    }
-    return 0;
-}
 
 static void on_event(void *ctx, const hk_device_event *ev)
 {
@@ -430,10 +400,12 @@ int main(int argc, char **argv)
     static char outbuf[65536];
     setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
 
-    if (load_def(o->certdefs, "device.certdef", g_device_def_buf, &g_device_def) != 0 ||
-        load_def(o->certdefs, "signer.certdef", g_signer_def_buf, &g_signer_def) != 0)
+    if (hk_test_load_certdef("bench_boot", o->certdefs, "device.certdef", g_device_def_buf,
+                             sizeof g_device_def_buf, &g_device_def) != 0 ||
+        hk_test_load_certdef("bench_boot", o->certdefs, "signer.certdef", g_signer_def_buf,
+                             sizeof g_signer_def_buf, &g_signer_def) != 0)
         return 2;
-    if (read_file(o->trust, g_trust, sizeof g_trust - 1, &g_trust_len) != 0) {
+    if (hk_test_read_file(o->trust, g_trust, sizeof g_trust - 1, &g_trust_len) != 0) {
         fprintf(stderr, "bench_boot: cannot read %s\n", o->trust);
         return 2;
     }

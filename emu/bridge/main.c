@@ -30,6 +30,7 @@
 
 #include "chip_bridge.h"
 #include "emu_atecc608.h"
+#include "hubkey/version.h"
 
 #define EXIT_RUNTIME 1 /* socket failure, or the chip could not be saved at exit */
 #define EXIT_USAGE 2   /* bad command line */
@@ -68,6 +69,7 @@ static void usage(FILE *f)
           "  --once              exit when the first connection ends\n"
           "  -v, --verbose       one line per command (sizes and opcodes, never data)\n"
           "  -h, --help          this text\n"
+          "  --version           the version (hubkey's)\n"
           "\n"
           "Each connection starts with the chip power-cycled (volatile state lost, the\n"
           "EEPROM kept), as a board's reset would. SIGTERM or SIGINT: the chip is\n"
@@ -336,6 +338,9 @@ static int parse_args(bridge_app *app, int argc, char **argv)
         const char **value = NULL;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
+            return 1;
+        } else if (strcmp(a, "--version") == 0) {
+            printf("hubkey-chip-bridge %s\n", HUBKEY_VERSION);
             return 1;
         } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
             app->verbose = true;

@@ -36,16 +36,16 @@ static void send_group(hk_i2c *i2c, const uint8_t *body, size_t n)
     uint16_t crc = hk_atecc608_crc16(w + 1, n + 1);
     w[n + 2] = (uint8_t)crc;
     w[n + 3] = (uint8_t)(crc >> 8);
-    (void)i2c->write(i2c->ctx, 0x60, w, n + 4);
+    hk_result_ignore(i2c->write(i2c->ctx, 0x60, w, n + 4));
 }
 
 static void run_until_ready(hk_i2c *i2c, const uint8_t *body, size_t n)
 {
-    i2c->wake(i2c->ctx);
+    hk_result_ignore(i2c->wake(i2c->ctx)); /* a pulse: NACKed */
     i2c->delay_us(i2c->ctx, HK_EMU_ATECC608_TWHI_US);
     send_group(i2c, body, n);
     i2c->delay_us(i2c->ctx, 200000);
-    (void)i2c->write(i2c->ctx, 0x60, (const uint8_t[]){0x02}, 1);
+    hk_result_ignore(i2c->write(i2c->ctx, 0x60, (const uint8_t[]){0x02}, 1));
 }
 
 /* Built once: a chip with config and data locked and a key in slot 0. */
@@ -98,7 +98,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t n = i < size ? data[i] : 0;
         switch (op % 6) {
         case 0:
-            i2c.wake(i2c.ctx);
+            hk_result_ignore(i2c.wake(i2c.ctx));
             break;
         case 1:
             i2c.delay_us(i2c.ctx, (uint32_t)n * 8000u);
@@ -109,13 +109,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             n %= 170;
             if (n > size - (i < size ? i : size))
                 n = size - (i < size ? i : size);
-            (void)i2c.write(i2c.ctx, 0x60, data + i, n);
+            hk_result_ignore(i2c.write(i2c.ctx, 0x60, data + i, n));
             i += n;
             break;
         case 3:
             i++;
             n %= 80;
-            (void)i2c.read(i2c.ctx, 0x60, buf, n);
+            hk_result_ignore(i2c.read(i2c.ctx, 0x60, buf, n));
             break;
         case 4:
             i++;

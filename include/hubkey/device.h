@@ -225,9 +225,9 @@ const char *hk_device_state_name(hk_device_state state);
  */
 typedef struct hk_device_link {
     void *ctx;
-    hk_result (*open)(void *ctx, const char *host, uint16_t port, const uint8_t *trust_pem,
-                      size_t trust_pem_len);
-    hk_result (*poll)(void *ctx, bool *out_ready, hk_transport *out_transport);
+    HK_NODISCARD hk_result (*open)(void *ctx, const char *host, uint16_t port,
+                                   const uint8_t *trust_pem, size_t trust_pem_len);
+    HK_NODISCARD hk_result (*poll)(void *ctx, bool *out_ready, hk_transport *out_transport);
     void (*close)(void *ctx);
     void (*wait)(void *ctx, uint32_t timeout_ms);
 } hk_device_link;

@@ -32,9 +32,9 @@ extern "C" {
 
 typedef struct hk_i2c {
     void *ctx;
-    hk_result (*write)(void *ctx, uint8_t addr7, const uint8_t *buf, size_t len);
-    hk_result (*read)(void *ctx, uint8_t addr7, uint8_t *buf, size_t len);
-    hk_result (*wake)(void *ctx);
+    HK_NODISCARD hk_result (*write)(void *ctx, uint8_t addr7, const uint8_t *buf, size_t len);
+    HK_NODISCARD hk_result (*read)(void *ctx, uint8_t addr7, uint8_t *buf, size_t len);
+    HK_NODISCARD hk_result (*wake)(void *ctx);
     void (*delay_us)(void *ctx, uint32_t us);
 } hk_i2c;
 

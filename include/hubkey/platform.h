@@ -86,9 +86,9 @@ typedef struct hk_platform {
     void *ctx;
     uint32_t (*monotonic_ms)(void *ctx);
     int64_t (*wall_s)(void *ctx);
-    hk_result (*wait)(void *ctx, const hk_transport *socket, uint32_t timeout_ms);
-    hk_result (*tcp_connect)(void *ctx, const char *host, uint16_t port,
-                             hk_transport *out_socket);
+    HK_NODISCARD hk_result (*wait)(void *ctx, const hk_transport *socket, uint32_t timeout_ms);
+    HK_NODISCARD hk_result (*tcp_connect)(void *ctx, const char *host, uint16_t port,
+                                          hk_transport *out_socket);
     void (*tcp_close)(void *ctx, const hk_transport *socket);
 } hk_platform;
 

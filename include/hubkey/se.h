@@ -47,13 +47,14 @@ extern "C" {
 
 typedef struct hk_se {
     void *ctx;
-    hk_result (*serial)(void *ctx, uint8_t *out, size_t cap, size_t *out_len);
-    hk_result (*cert)(void *ctx, unsigned index, uint8_t *out, size_t cap, size_t *out_len);
-    hk_result (*sign_digest)(void *ctx, const uint8_t digest[HK_SE_DIGEST_SIZE],
-                             uint8_t out_rs[HK_SE_SIGNATURE_SIZE]);
-    hk_result (*random)(void *ctx, uint8_t *out, size_t len);
-    hk_result (*read_data)(void *ctx, size_t offset, uint8_t *out, size_t len);
-    hk_result (*write_data)(void *ctx, size_t offset, const uint8_t *data, size_t len);
+    HK_NODISCARD hk_result (*serial)(void *ctx, uint8_t *out, size_t cap, size_t *out_len);
+    HK_NODISCARD hk_result (*cert)(void *ctx, unsigned index, uint8_t *out, size_t cap,
+                                   size_t *out_len);
+    HK_NODISCARD hk_result (*sign_digest)(void *ctx, const uint8_t digest[HK_SE_DIGEST_SIZE],
+                                          uint8_t out_rs[HK_SE_SIGNATURE_SIZE]);
+    HK_NODISCARD hk_result (*random)(void *ctx, uint8_t *out, size_t len);
+    HK_NODISCARD hk_result (*read_data)(void *ctx, size_t offset, uint8_t *out, size_t len);
+    HK_NODISCARD hk_result (*write_data)(void *ctx, size_t offset, const uint8_t *data, size_t len);
     size_t data_size; /* bytes available to read_data/write_data */
     /* Optional (NULL: nothing to do). hold(ctx, true) before and
      * hold(ctx, false) after calls that follow each other directly (the

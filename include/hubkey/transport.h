@@ -31,8 +31,8 @@ extern "C" {
 
 typedef struct hk_transport {
     void *ctx;
-    hk_result (*send)(void *ctx, const uint8_t *buf, size_t len, size_t *out_sent);
-    hk_result (*recv)(void *ctx, uint8_t *buf, size_t cap, size_t *out_received);
+    HK_NODISCARD hk_result (*send)(void *ctx, const uint8_t *buf, size_t len, size_t *out_sent);
+    HK_NODISCARD hk_result (*recv)(void *ctx, uint8_t *buf, size_t cap, size_t *out_received);
 } hk_transport;
 
 #ifdef __cplusplus

@@ -278,7 +278,7 @@ static void identity_read(hk_device *dev)
         return;
     }
     uint8_t seed[4] = {0, 0, 0, 0};
-    (void)se->random(se->ctx, seed, sizeof seed);
+    hk_result_ignore(se->random(se->ctx, seed, sizeof seed)); /* the CN follows */
     uint32_t s = 0;
     for (size_t i = 0; i < 4; i++)
         s = (s << 8) | seed[i];

@@ -119,7 +119,10 @@ static void link_wait(void *ctx, uint32_t timeout_ms)
 {
     hk_device_tls_link *l = ctx;
     const hk_platform *p = l->_internal.cfg.platform;
-    (void)p->wait(p->ctx, l->_internal.socket_open ? &l->_internal.socket : NULL, timeout_ms);
+    /* A failed wait only ends the wait early: the socket's error, if any,
+     * comes back from the next send or recv. */
+    hk_result_ignore(
+        p->wait(p->ctx, l->_internal.socket_open ? &l->_internal.socket : NULL, timeout_ms));
 }
 
 hk_result hk_device_tls_link_init(hk_device_tls_link *link, const hk_device_tls_config *config,

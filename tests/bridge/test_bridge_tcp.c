@@ -26,6 +26,7 @@
 #include "bridge_fixture.h"
 #include "emu_atecc608.h"
 #include "hk_serial_i2c.h"
+#include "hubkey/version.h"
 
 static bridge_fixture fx;
 static int fx_ok;
@@ -279,6 +280,8 @@ static void test_command_line(void)
     HK_CHECK_EQ(fr_run(HK_BRIDGE_BIN, "--help", NULL), 0);
     HK_CHECK(fr_has("usage: hubkey-chip-bridge --chip FILE"));
     HK_CHECK(fr_has("Exit codes"));
+    HK_CHECK_EQ(fr_run(HK_BRIDGE_BIN, "--version", NULL), 0);
+    HK_CHECK(fr_has("hubkey-chip-bridge " HUBKEY_VERSION "\n"));
     HK_CHECK_EQ(fr_run(HK_BRIDGE_BIN, NULL), 2);
     HK_CHECK(fr_has("--chip FILE is required"));
     HK_CHECK_EQ(fr_run(HK_BRIDGE_BIN, "--chip", fx.chip, "--frobnicate", NULL), 2);

@@ -75,7 +75,7 @@ static size_t read_n(const hk_platform *p, hk_transport *s, uint8_t *buf, size_t
             break;
         got += k;
         if (k == 0)
-            p->wait(p->ctx, s, 2000);
+            hk_result_ignore(p->wait(p->ctx, s, 2000)); /* the loop re-reads either way */
     }
     return got;
 }

@@ -76,7 +76,7 @@ static inline size_t group_build(uint8_t *g, uint8_t op, uint8_t p1, uint16_t p2
 static inline bool chip_wake(chip *c)
 {
     uint8_t w[4];
-    c->i2c.wake(c->i2c.ctx);
+    hk_result_ignore(c->i2c.wake(c->i2c.ctx)); /* the pulse is NACKed; the read below checks */
     c->i2c.delay_us(c->i2c.ctx, HK_EMU_ATECC608_TWHI_US);
     if (c->i2c.read(c->i2c.ctx, ADDR, w, 4) != HK_OK)
         return false;

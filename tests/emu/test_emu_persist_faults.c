@@ -478,7 +478,7 @@ static void fault_run(uint64_t seed, uint32_t corrupt, uint32_t drop, int out[3]
             /* A fresh watchdog period; the wake response is not read so
              * that every corruption draw lands on an Info reply. */
             chip_word(&c, 0x02);
-            c.i2c.wake(c.i2c.ctx);
+            hk_result_ignore(c.i2c.wake(c.i2c.ctx));
             c.i2c.delay_us(c.i2c.ctx, HK_EMU_ATECC608_TWHI_US);
         }
         int v = info_once(&c);

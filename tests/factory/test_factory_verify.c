@@ -63,6 +63,16 @@ static void test_by_root(void)
                        NULL),
                 0);
     HK_CHECK(fr_has("subject=CN=0A1B2C\n"));
+    /* --json: one object naming the file, the code, the key and the
+     * certificate (with its full thumbprint); no text, no az example. */
+    HK_CHECK_EQ(fr_run(F, "ca", "verify", "--ca", ca_dir, "--code", CODE, "--out", out, "--json",
+                       NULL),
+                FXT_OK);
+    HK_CHECK(fr_has("\"code\":\"" CODE "\""));
+    HK_CHECK(fr_has("\"signed_by\":\"root\""));
+    HK_CHECK(fr_has("\"certificate\":{\"subject\":\"CN=" CODE "\""));
+    HK_CHECK(fr_has("\"sha256\":\""));
+    HK_CHECK(!fr_has("az iot dps"));
 }
 
 static void test_by_signer(void)

@@ -41,6 +41,7 @@
 
 #include "emu_atecc608.h"
 #include "hk_lwip_sockets.h"
+#include "hk_test_files.h"
 #include "hubkey/atecc608.h"
 #include "hubkey/cert.h"
 #include "hubkey/device.h"
@@ -210,37 +211,6 @@ static int64_t now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static int read_file(const char *path, uint8_t *buf, size_t cap, size_t *out_len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, cap, f);
-    bool bad = ferror(f) != 0 || !feof(f);
-    fclose(f);
-    if (bad)
-        return -1;
-    *out_len = n;
-    return 0;
-}
-
-static int load_def(const char *dir, const char *name, uint8_t *buf, hk_cert_def *def)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    size_t len = 0;
-    if (read_file(path, buf, CERTDEF_MAX, &len) != 0) {
-        fprintf(stderr, "lwip_boot: cannot read %s\n", path);
-        return -1;
-    }
-    hk_result r = hk_cert_def_parse(buf, len, def);
-    if (r != HK_OK) {
-        fprintf(stderr, "lwip_boot: %s: %s\n", path, hk_result_name(r));
-        return -1;
-    }
-    return 0;
-}
-
 static void on_event(void *ctx, const hk_device_event *ev)
 {
     (void)ctx;
@@ -369,10 +339,12 @@ int main(int argc, char **argv)
     if (argc % 2 != 1 || !o.tap || !o.ip || !o.peer || !o.chip || !o.certdefs || !o.trust ||
         !o.id_scope || !o.dps || !o.cloud_port)
         return usage();
-    if (load_def(o.certdefs, "device.certdef", g_device_def_buf, &g_device_def) != 0 ||
-        load_def(o.certdefs, "signer.certdef", g_signer_def_buf, &g_signer_def) != 0)
+    if (hk_test_load_certdef("lwip_boot", o.certdefs, "device.certdef", g_device_def_buf,
+                             sizeof g_device_def_buf, &g_device_def) != 0 ||
+        hk_test_load_certdef("lwip_boot", o.certdefs, "signer.certdef", g_signer_def_buf,
+                             sizeof g_signer_def_buf, &g_signer_def) != 0)
         return 2;
-    if (read_file(o.trust, g_trust, sizeof g_trust - 1, &g_trust_len) != 0) {
+    if (hk_test_read_file(o.trust, g_trust, sizeof g_trust - 1, &g_trust_len) != 0) {
         fprintf(stderr, "lwip_boot: cannot read %s\n", o.trust);
         return 2;
     }

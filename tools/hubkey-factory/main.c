@@ -57,13 +57,14 @@ static const cli_help_entry help_entries[] = {
     {"ca show", "ca show [--ca DIR] [--json]",
      "The CA's certificates, signer ID, device subject and certificate definitions.\n\n" CA_HELP
      "  --json                one object\n"},
-    {"ca verify", "ca verify --code CODE [--ca DIR] [--with root|signer] [--out FILE]",
+    {"ca verify", "ca verify --code CODE [--ca DIR] [--with root|signer] [--out FILE] [--json]",
      "The verification certificate of Azure's proof of possession: subject CN=CODE\n"
      "(the code Azure gives for the uploaded CA certificate), signed by the CA's key,\n"
      "checked under the CA certificate before it is written (docs/azure.md).\n\n" CA_HELP
      "  --code CODE           the verification code (1..64 letters, digits, - _ .)\n"
      "  --with root|signer    the uploaded certificate whose key signs (default root)\n"
-     "  --out FILE            where to write it (default verification.pem; replaced)\n"},
+     "  --out FILE            where to write it (default verification.pem; replaced)\n"
+     "  --json                one object: file, code, signed_by, certificate\n"},
     {"chip", "chip configure|provision|show --chip SPEC ...", NULL},
     {"chip configure", "chip configure --chip SPEC [--part 608a|608b] [--dry-run]",
      "Writes the hubkey configuration, locks the config zone, checks it, locks the\n"
@@ -290,8 +291,8 @@ static int cmd_ca(const args *a)
         return rc ? rc : fx_ca_show(ca_dir(a), a->json);
     }
     if (a->npos == 2 && strcmp(a->pos[1], "verify") == 0) {
-        int rc = only(a, " --ca --code --with --out ");
-        return rc ? rc : fx_ca_verification_cert(ca_dir(a), a->code, a->with, a->out);
+        int rc = only(a, " --ca --code --with --out --json ");
+        return rc ? rc : fx_ca_verification_cert(ca_dir(a), a->code, a->with, a->out, a->json);
     }
     return fx_fail(FX_USAGE, "usage: ca init|show|verify [--ca DIR] ...");
 }

@@ -68,7 +68,7 @@ static int load_root_key(fx_ca *ca, mbedtls_pk_context *key)
 }
 
 int fx_ca_verification_cert(const char *ca_dir, const char *code, const char *with,
-                            const char *out_path)
+                            const char *out_path, bool json)
 {
     if (!code)
         return fx_fail(FX_USAGE, "ca verify needs --code CODE (the verification code Azure "
@@ -176,7 +176,15 @@ int fx_ca_verification_cert(const char *ca_dir, const char *code, const char *wi
         rc = pem ? fx_write_replace(out, pem, strlen(pem), 0644)
                  : fx_fail(FX_INTERNAL, "out of memory");
     }
-    if (!rc) {
+    if (!rc && json) {
+        printf("{\"file\":");
+        fx_json_str(stdout, out);
+        printf(",\"code\":");
+        fx_json_str(stdout, code);
+        printf(",\"signed_by\":\"%s\",\"certificate\":", by_root ? "root" : "signer");
+        fx_json_cert(stdout, der, der_len);
+        printf("}\n");
+    } else if (!rc) {
         printf("verification certificate %s: CN=%s, signed by %s/%s.key (%s), valid 30 days\n",
                out, code, ca_dir, by_root ? "root" : "signer",
                by_root ? ca.root_subject : ca.signer_subject);
