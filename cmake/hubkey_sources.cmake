@@ -29,7 +29,7 @@ set(HK_SOURCES_SE_ATECC608 ${hk_s}/se/atecc608/se_atecc608.c)
 # hk_cert: compressed certificates (SHA-256 from mbedTLS's mbedcrypto).
 set(HK_SOURCES_CERT
     ${hk_s}/se/cert/cert_compressed.c ${hk_s}/se/cert/cert_def.c ${hk_s}/se/cert/cert_build.c
-    ${hk_s}/se/cert/cert_derive.c ${hk_s}/se/cert/cert_hash.c)
+    ${hk_s}/se/cert/cert_derive.c ${hk_s}/se/cert/cert_hash.c ${hk_s}/se/cert/cert_key.c)
 # hk_record: the slot-8 provisioning record.
 set(HK_SOURCES_RECORD ${hk_s}/se/record/record.c)
 # hk_device: the boot flow's portable core; hk_device_tls: its TCP+TLS link.

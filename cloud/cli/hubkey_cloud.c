@@ -717,19 +717,24 @@ static bool valid_dns_name(const char *s)
 /* launch_broker's answer when another try may succeed (not an exit code). */
 enum { LAUNCH_RETRY = -1 };
 
-/* True when the broker's log says a listener found its address in use. */
+/* True when the broker's log (or its standard output and error, where it
+ * writes before its log file is open) says a listener found its address in
+ * use. */
 static bool log_says_address_in_use(struct cli *c)
 {
-    char *p = path_in(c, "mosquitto.log");
-    FILE *f = fopen(p, "r");
-    free(p);
-    if (!f)
-        return false;
-    char line[512];
+    const char *names[] = {"mosquitto.log", "mosquitto.out"};
     bool found = false;
-    while (!found && fgets(line, sizeof(line), f))
-        found = strstr(line, "Address already in use") != NULL;
-    fclose(f);
+    for (int i = 0; i < 2 && !found; i++) {
+        char *p = path_in(c, names[i]);
+        FILE *f = fopen(p, "r");
+        free(p);
+        if (!f)
+            continue;
+        char line[512];
+        while (!found && fgets(line, sizeof(line), f))
+            found = strstr(line, "Address already in use") != NULL;
+        fclose(f);
+    }
     return found;
 }
 
@@ -776,21 +781,22 @@ static int launch_broker(struct cli *c, const char *mosq, int port, const char *
     }
     free(out);
     free(conf);
-    bool ready = false;
-    for (int i = 0; i < 1500 && !ready; i++) {
+    bool ready = false, exited = false;
+    for (int i = 0; i < 1500 && !ready && !exited; i++) {
         int st;
-        if (waitpid(pid, &st, WNOHANG) == pid)
-            break;
-        ready = port_open(port);
-        if (!ready)
+        exited = waitpid(pid, &st, WNOHANG) == pid;
+        ready = !exited && port_open(port);
+        if (!ready && !exited)
             msleep(10);
     }
     if (ready) {
         *child = pid;
         return EX_OK;
     }
-    kill(pid, SIGTERM);
-    waitpid(pid, NULL, 0);
+    if (!exited) { /* still running but not listening in 15 s */
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+    }
     *child = 0;
     if (log_says_address_in_use(c) && port_free(port))
         return LAUNCH_RETRY;
@@ -883,6 +889,7 @@ static int cmd_start(struct cli *c)
      * address in use while the public port is still free, only the wake
      * port was lost: choose another and start again. */
     for (int attempt = 0; attempt < 4; attempt++) {
+        child = -1; /* no log to show unless this attempt launched */
         int wake_port = free_port_any();
         for (int k = 0; k < 16 && wake_port == (int)port; k++)
             wake_port = free_port_any();

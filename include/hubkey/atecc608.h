@@ -547,8 +547,9 @@ typedef struct hk_se_atecc608 {
  *    the public key of slot 0 and the serial number, with the
  *    AuthorityKeyID taken from the signer key in slot 11. The public key
  *    is read from slot 13 (either stored form, hk_atecc608_pubkey_stored)
- *    when the config zone shows slot 13 locked; else (a chip provisioned
- *    without it) it comes from GenKey public mode. The same request reads
+ *    when the config zone shows slot 13 locked and the bytes are a point
+ *    of P-256; else (a chip provisioned without it, another tool's data)
+ *    it comes from GenKey public mode. The same request reads
  *    slot 12 too, in the same wake (every TLS connection asks for both
  *    certificates; a failure there is left to the cert 1 request);
  *    cert 1: the signer certificate rebuilt with signer_def from slot 12 and
@@ -584,8 +585,11 @@ HK_NODISCARD hk_result hk_se_atecc608_open(hk_se_atecc608 *ctx, hk_atecc608 *dev
  * Bytes 0..3 and 36..39 tell them apart: all zero is the padded form.
  * hk_atecc608_pubkey_stored_padded says which form the first 64 bytes
  * are; hk_atecc608_pubkey_stored decodes a whole slot image (72 bytes) to
- * X || Y; hk_atecc608_pubkey_store_form gives the form to write for a key
- * and its length (64 or 72). */
+ * X || Y and checks it is a point of P-256 (hk_cert_public_key_check's
+ * result: HK_ERR_CERT_COMPRESSED for bytes that are no key, also for a
+ * padded form with non-zero pad bytes; HK_ERR_CRYPTO when it could not be
+ * checked); hk_atecc608_pubkey_store_form gives the form to write for a
+ * key and its length (64 or 72). */
 bool hk_atecc608_pubkey_stored_padded(const uint8_t first[64]);
 HK_NODISCARD hk_result hk_atecc608_pubkey_stored(const uint8_t slot[72],
                                                  uint8_t out[HK_ATECC608_PUBKEY_SIZE]);

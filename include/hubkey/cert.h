@@ -273,6 +273,11 @@ HK_NODISCARD hk_result
 hk_cert_public_key_unpad(const uint8_t padded[HK_CERT_PADDED_PUBLIC_KEY_SIZE],
                          uint8_t out[HK_CERT_PUBLIC_KEY_SIZE]);
 
+/* HK_OK when X || Y is a point of P-256 (on the curve, coordinates below
+ * the field prime); HK_ERR_CERT_COMPRESSED when it is not;
+ * HK_ERR_CRYPTO when mbedTLS could not check (no memory for the group). */
+HK_NODISCARD hk_result hk_cert_public_key_check(const uint8_t key[HK_CERT_PUBLIC_KEY_SIZE]);
+
 #ifdef __cplusplus
 }
 #endif

@@ -75,7 +75,12 @@
  * Threading: one thread calls every hk_device function. Events are
  * delivered from inside hk_device_step()/hk_device_run(); the callback may
  * call hk_device_telemetry_send, _twin_get, _twin_report, _method_respond,
- * _reprovision and _stop, never _step, _run or _init.
+ * _reprovision and _stop, never _step, _run or _init. The state changes out
+ * of IDENTITY, RECORD and RECORD_WRITE are delivered while the chip is held
+ * awake (hk_se's hold, one wake for the chip states of a step): a callback
+ * should return within a few hundred milliseconds there, or the chip's
+ * watchdog (about 1.3 s) may put it to sleep first; the driver then wakes
+ * it again, at the cost of a retried command.
  */
 #ifndef HUBKEY_DEVICE_H
 #define HUBKEY_DEVICE_H

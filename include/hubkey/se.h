@@ -61,7 +61,8 @@ typedef struct hk_se {
      * record's reads, a boot's certificates, Random and record): a chip
      * stays awake between them (one wake instead of one per call). Pairs
      * nest. An implementation bounds a long hold itself (the ATECC608A
-     * driver sleeps and wakes again before its watchdog would). */
+     * driver idles the chip and wakes it again before its watchdog would
+     * expire). */
     void (*hold)(void *ctx, bool on);
 } hk_se;
 

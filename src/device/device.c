@@ -479,7 +479,9 @@ hk_result hk_device_step(hk_device *dev, uint32_t now_ms, uint32_t *out_next_dea
          * identity, then the record read) are one awake sequence: one wake
          * instead of one per operation. Released before any other state
          * runs: the driver does not count time spent outside it (a
-         * connect's name lookup), so a hold never spans the network. */
+         * connect's name lookup), so a hold never spans the network. The
+         * event callbacks of these states' changes do run inside it
+         * (device.h says to keep them short). */
         bool chip = before == HK_DEVICE_STATE_IDENTITY || before == HK_DEVICE_STATE_RECORD ||
                     before == HK_DEVICE_STATE_RECORD_WRITE;
         if (chip != held && se->hold != NULL) {

@@ -595,35 +595,71 @@ static void test_incompatible_chips(void)
     HK_CHECK(fr_has("chip configure --chip"));
 }
 
-/* Slot 13 locked by someone else to a key that is not slot 0's (in the
- * padded form) or to anything else (which the device would read as a plain
- * X || Y): a device would rebuild its certificate with it, so provisioning
- * refuses the chip. */
+/* The generator of P-256: a valid public key that is no chip's key. */
+static const uint8_t P256_G[64] = {
+    0x6B, 0x17, 0xD1, 0xF2, 0xE1, 0x2C, 0x42, 0x47, 0xF8, 0xBC, 0xE6, 0xE5, 0x63,
+    0xA4, 0x40, 0xF2, 0x77, 0x03, 0x7D, 0x81, 0x2D, 0xEB, 0x33, 0xA0, 0xF4, 0xA1,
+    0x39, 0x45, 0xD8, 0x98, 0xC2, 0x96, 0x4F, 0xE3, 0x42, 0xE2, 0xFE, 0x1A, 0x7F,
+    0x9B, 0x8E, 0xE7, 0xEB, 0x4A, 0x7C, 0x0F, 0x9E, 0x16, 0x2B, 0xCE, 0x33, 0x57,
+    0x6B, 0x31, 0x5E, 0xCE, 0xCB, 0xB6, 0x40, 0x68, 0x37, 0xBF, 0x51, 0xF5};
+
+/* A chip whose slot 13 someone locked before provisioning:
+ *  0, 1: to a public key that is not slot 0's, padded or plain: a device
+ *        would rebuild its certificate with it, so the chip is refused;
+ *  2:    to bytes that are no key: devices fall back to GenKey, so the chip
+ *        is provisioned (and says so), its chain verified through hk_se;
+ *  3:    to slot 0's own key in the padded form, as hubkey-factory wrote
+ *        it before (key made and locked by hand here): accepted, nothing
+ *        written to slot 13, the chain read with its padded key. */
 static void test_provision_foreign_slot13(void)
 {
-    for (int variant = 0; variant < 2; variant++) {
-        char spec[700], p[700];
-        const char *name = variant == 0 ? "slot13.emu" : "slot13b.emu";
+    for (int variant = 0; variant < 4; variant++) {
+        char spec[700], p[700], name[32];
+        snprintf(name, sizeof name, "slot13-%d.emu", variant);
         spec_of(spec, sizeof spec, name);
         path_in(p, sizeof p, name);
         HK_CHECK_EQ(fr_run(F, "chip", "configure", "--chip", spec, NULL), FXT_OK);
         fr_chip c;
         HK_CHECK_EQ(fr_chip_load(&c, p), 0);
-        uint8_t stored[72] = {0};
-        for (int i = 0; i < 32; i++) {
-            stored[4 + i] = (uint8_t)(i + 1);
-            stored[40 + i] = (uint8_t)(i + 2);
+        uint8_t stored[72] = {0}, pub[64];
+        const uint8_t *key = P256_G;
+        if (variant == 3) {
+            HK_CHECK_RESULT(hk_atecc608_genkey(&c.dev, true, 0, pub, NULL), HK_OK);
+            HK_CHECK_RESULT(hk_atecc608_lock_slot(&c.dev, 0, NULL), HK_OK);
+            key = pub;
         }
-        if (variant == 1)
+        if (variant == 1) {
+            memcpy(stored, key, 64);
+        } else if (variant == 2) {
             memset(stored, 0x5A, sizeof stored);
+        } else {
+            memcpy(stored + 4, key, 32);
+            memcpy(stored + 40, key + 32, 32);
+        }
         HK_CHECK_RESULT(hk_atecc608_write_slot(&c.dev, 13, 0, stored, sizeof stored, NULL),
                         HK_OK);
         HK_CHECK_RESULT(hk_atecc608_lock_slot(&c.dev, 13, NULL), HK_OK);
         HK_CHECK_RESULT(hk_emu_atecc608_save(c.emu, p), HK_OK);
         fr_chip_free(&c);
-        HK_CHECK_EQ(fr_run(F, "chip", "provision", "--chip", spec, "--ca", ca_dir, NULL),
-                    FXT_INCOMPATIBLE);
-        HK_CHECK(fr_has("slot 13 is locked and holds something other than slot 0's public key"));
+        int rc = fr_run(F, "chip", "provision", "--chip", spec, "--ca", ca_dir, NULL);
+        if (variant < 2) {
+            HK_CHECK_EQ(rc, FXT_INCOMPATIBLE);
+            HK_CHECK(fr_has("slot 13 is locked and holds a public key that is not slot 0's"));
+            continue;
+        }
+        HK_CHECK_EQ(rc, FXT_OK);
+        HK_CHECK(fr_has("chain read back and verified"));
+        HK_CHECK(!fr_has("public key stored in slot 13"));
+        if (variant == 2)
+            HK_CHECK(fr_has("slot 13 is locked and holds no public key"));
+        else
+            HK_CHECK(fr_has("slot 0 already holds the device key"));
+        /* slot 13 as it was */
+        HK_CHECK_EQ(fr_chip_load(&c, p), 0);
+        uint8_t now[72];
+        HK_CHECK_RESULT(hk_atecc608_read_slot(&c.dev, 13, 0, now, sizeof now, NULL), HK_OK);
+        HK_CHECK_MEM(now, 72, stored, 72);
+        fr_chip_free(&c);
     }
 }
 

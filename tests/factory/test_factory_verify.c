@@ -68,6 +68,8 @@ static void test_by_root(void)
     HK_CHECK_EQ(fr_run(F, "ca", "verify", "--ca", ca_dir, "--code", CODE, "--out", out, "--json",
                        NULL),
                 FXT_OK);
+    HK_CHECK(fr_has("{\"file\":\""));
+    HK_CHECK(fr_has(out));
     HK_CHECK(fr_has("\"code\":\"" CODE "\""));
     HK_CHECK(fr_has("\"signed_by\":\"root\""));
     HK_CHECK(fr_has("\"certificate\":{\"subject\":\"CN=" CODE "\""));

@@ -136,27 +136,44 @@ static int sign_check(fx_chip *chip, fx_ca *ca, const uint8_t *dev, size_t dev_l
     return FX_OK;
 }
 
-/* A slot 13 locked earlier (by another tool) must hold exactly slot 0's key
- * (pub; NULL when slot 0 has no key yet, so no key can match), in either
- * stored form: a device trusts a locked slot 13 and would rebuild its
- * certificate with whatever its 64 bytes say. Checked before anything is
- * made or written. */
-static int slot13_check(fx_chip *chip, const hk_atecc608_config *cfg, const uint8_t *pub)
+/* A slot 13 locked earlier (by another tool, or by an earlier run) that
+ * holds a P-256 point must hold exactly slot 0's key (pub; NULL when slot 0
+ * has no key yet, so no key can match), in either stored form: a device
+ * trusts a locked slot 13 and would rebuild its certificate with that
+ * point. A locked slot the chip will not let anyone read (configured
+ * secret) or whose bytes are no point at all is not used by devices (they
+ * fall back to GenKey): accepted, with *out_no_key set. Any other read
+ * failure is an error, not a reason to skip the check. Checked before
+ * anything is made or written. */
+static int slot13_check(fx_chip *chip, const hk_atecc608_config *cfg, const uint8_t *pub,
+                        bool *out_no_key)
 {
+    const hk_atecc608_slot_config *s = &cfg->slots[HK_ATECC608_SLOT_DEVICE_PUBKEY];
     uint8_t back[HK_CERT_PADDED_PUBLIC_KEY_SIZE], key[HK_CERT_PUBLIC_KEY_SIZE];
-    if (!cfg->slots[HK_ATECC608_SLOT_DEVICE_PUBKEY].locked)
+    *out_no_key = false;
+    if (!s->locked)
         return FX_OK;
-    /* A slot the chip will not let anyone read (another tool's secret
-     * slot) is not used by devices either: they fall back to GenKey. */
-    if (hk_atecc608_read_slot(&chip->dev, HK_ATECC608_SLOT_DEVICE_PUBKEY, 0, back, sizeof back,
-                              NULL) != HK_OK)
+    if (s->is_secret || s->encrypt_read) {
+        *out_no_key = true;
         return FX_OK;
-    if (hk_atecc608_pubkey_stored(back, key) != HK_OK || pub == NULL ||
-        memcmp(key, pub, sizeof key) != 0)
-        return fx_fail(FX_INCOMPATIBLE, "chip %s: slot 13 is locked and holds something other "
-                                        "than slot 0's public key; a device would rebuild its "
-                                        "certificate with it, so this chip cannot be used",
-                       chip->name);
+    }
+    uint8_t st = 0;
+    hk_result r = hk_atecc608_read_slot(&chip->dev, HK_ATECC608_SLOT_DEVICE_PUBKEY, 0, back,
+                                        sizeof back, &st);
+    if (r != HK_OK)
+        return fx_chip_error(chip, "reading slot 13 (device public key)", r, st);
+    r = hk_atecc608_pubkey_stored(back, key);
+    if (r == HK_ERR_CERT_COMPRESSED) {
+        *out_no_key = true;
+        return FX_OK;
+    }
+    if (r != HK_OK)
+        return fx_fail(FX_INTERNAL, "chip %s: slot 13 could not be checked (%s)", chip->name,
+                       hk_result_str(r));
+    if (pub == NULL || memcmp(key, pub, sizeof key) != 0)
+        return fx_fail(FX_INCOMPATIBLE, "chip %s: slot 13 is locked and holds a public key that "
+                                        "is not slot 0's; a device would rebuild its certificate "
+                                        "with it, so this chip cannot be used", chip->name);
     return FX_OK;
 }
 
@@ -180,7 +197,11 @@ static int store_pubkey(fx_chip *chip, fx_ca *ca, const uint8_t pub[64], const u
     uint8_t form[HK_CERT_PADDED_PUBLIC_KEY_SIZE], back[HK_CERT_PADDED_PUBLIC_KEY_SIZE];
     uint8_t st = 0;
     size_t form_len = hk_atecc608_pubkey_store_form(pub, form);
-    rc = slot13_check(chip, &cfg, pub);
+    bool no_key = false;
+    rc = slot13_check(chip, &cfg, pub, &no_key);
+    if (!rc && no_key && !quiet)
+        printf("slot 13 is locked and holds no public key (another tool's data); devices "
+               "derive it with GenKey at every boot\n");
     if (rc || s->locked)
         return rc;
     if (!s->lockable || s->write_config != 0 || s->is_secret || s->encrypt_read) {
@@ -275,7 +296,8 @@ int fx_provision(fx_chip *chip, fx_ca *ca, const fx_provision_opts *opts,
             return fx_fail(FX_INCOMPATIBLE, "chip %s: slot 0 holds no usable key and does not "
                                             "allow a new one", chip->name);
         }
-        rc = slot13_check(chip, &cfg, pub);
+        bool no_key = false;
+        rc = slot13_check(chip, &cfg, pub, &no_key);
         if (rc)
             return rc;
         uint8_t *dev = NULL, *sig = NULL;
@@ -318,7 +340,8 @@ int fx_provision(fx_chip *chip, fx_ca *ca, const fx_provision_opts *opts,
             printf("slot 0 already holds the device key; %s\n",
                    s0->locked ? "reusing it" : "reusing it (the slot does not allow GenKey)");
     } else {
-        rc = slot13_check(chip, &cfg, NULL);
+        bool no_key = false;
+        rc = slot13_check(chip, &cfg, NULL, &no_key);
         if (rc)
             return rc;
         r = hk_atecc608_genkey(&chip->dev, true, HK_ATECC608_SLOT_DEVICE_KEY, pub, &st);

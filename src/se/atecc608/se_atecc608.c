@@ -37,8 +37,8 @@
  * by anyone, so after provisioning nobody can substitute the key (an
  * unlocked slot 13 is never trusted: anything on the I2C bus could have
  * written it); (2) the factory's check before the lock, which also
- * refuses a chip that arrives with slot 13 already locked to anything but
- * this key; (3) TLS as the last line: a certificate with a key slot 0
+ * refuses a chip that arrives with slot 13 already locked to another
+ * public key; (3) TLS as the last line: a certificate with a key slot 0
  * does not hold is refused by the server, because the CA's signature over
  * it does not verify and the CertificateVerify made by slot 0 does not
  * match its key. So a wrong key in slot 13 could only make connections
@@ -51,7 +51,11 @@
  * are in the first two blocks, so the device reads those and fetches the
  * third only for that form. A plain key whose X starts and Y's bytes 4..7
  * are zero would read as padded (2^-64); the factory writes such a key
- * padded, so what it writes always reads back as itself.
+ * padded, so what it writes always reads back as itself. Either way the
+ * key must be a point of P-256 (hk_cert_public_key_check): 64 bytes of
+ * anything else in a locked slot 13 (another tool's data; the padded
+ * form's zero words used to be the only sign) fall back to GenKey, as
+ * before, instead of giving a certificate no server accepts.
  *
  * Randomness. One Random gives 32 bytes; a boot asked for 4 bytes of
  * jitter and 48 bytes of DRBG seed per TLS connection (two Randoms each),
@@ -131,9 +135,10 @@ hk_result hk_atecc608_pubkey_stored(const uint8_t slot[72], uint8_t out[HK_ATECC
 {
     HK_REQUIRE(slot != NULL && out != NULL);
     if (hk_atecc608_pubkey_stored_padded(slot))
-        return hk_cert_public_key_unpad(slot, out);
-    memcpy(out, slot, HK_CERT_PUBLIC_KEY_SIZE);
-    return HK_OK;
+        HK_TRY(hk_cert_public_key_unpad(slot, out));
+    else
+        memcpy(out, slot, HK_CERT_PUBLIC_KEY_SIZE);
+    return hk_cert_public_key_check(out);
 }
 
 size_t hk_atecc608_pubkey_store_form(const uint8_t key[HK_ATECC608_PUBKEY_SIZE], uint8_t out[72])
