@@ -580,13 +580,23 @@ static bool port_open(int port)
     return ok;
 }
 
+/* The broker's two outputs: its log file, and its standard output and
+ * error (where it writes before the log file is open). */
+static const char *const broker_outputs[] = {"mosquitto.log", "mosquitto.out"};
+
+/* Opens the broker's output number i for reading (NULL if it is absent). */
+static FILE *broker_output(struct cli *c, int i)
+{
+    char *p = path_in(c, broker_outputs[i]);
+    FILE *f = fopen(p, "r");
+    free(p);
+    return f;
+}
+
 static void print_log_tail(struct cli *c)
 {
-    const char *names[] = {"mosquitto.log", "mosquitto.out"};
     for (int i = 0; i < 2; i++) {
-        char *p = path_in(c, names[i]);
-        FILE *f = fopen(p, "r");
-        free(p);
+        FILE *f = broker_output(c, i);
         if (!f)
             continue;
         char line[512];
@@ -717,17 +727,12 @@ static bool valid_dns_name(const char *s)
 /* launch_broker's answer when another try may succeed (not an exit code). */
 enum { LAUNCH_RETRY = -1 };
 
-/* True when the broker's log (or its standard output and error, where it
- * writes before its log file is open) says a listener found its address in
- * use. */
+/* True when the broker's outputs say a listener found its address in use. */
 static bool log_says_address_in_use(struct cli *c)
 {
-    const char *names[] = {"mosquitto.log", "mosquitto.out"};
     bool found = false;
     for (int i = 0; i < 2 && !found; i++) {
-        char *p = path_in(c, names[i]);
-        FILE *f = fopen(p, "r");
-        free(p);
+        FILE *f = broker_output(c, i);
         if (!f)
             continue;
         char line[512];

@@ -12,6 +12,7 @@
 
 #include "../cert/test_issue.h"
 #include "emu_util.h"
+#include "hk_test_p256.h"
 #include "hubkey/record.h"
 
 static emu_rig rig;
@@ -406,34 +407,26 @@ static void write_stored(const uint8_t key[64])
                     HK_OK);
 }
 
-/* The generator of P-256: a valid point, for the forms below. */
-static const uint8_t P256_G[64] = {
-    0x6B, 0x17, 0xD1, 0xF2, 0xE1, 0x2C, 0x42, 0x47, 0xF8, 0xBC, 0xE6, 0xE5, 0x63,
-    0xA4, 0x40, 0xF2, 0x77, 0x03, 0x7D, 0x81, 0x2D, 0xEB, 0x33, 0xA0, 0xF4, 0xA1,
-    0x39, 0x45, 0xD8, 0x98, 0xC2, 0x96, 0x4F, 0xE3, 0x42, 0xE2, 0xFE, 0x1A, 0x7F,
-    0x9B, 0x8E, 0xE7, 0xEB, 0x4A, 0x7C, 0x0F, 0x9E, 0x16, 0x2B, 0xCE, 0x33, 0x57,
-    0x6B, 0x31, 0x5E, 0xCE, 0xCB, 0xB6, 0x40, 0x68, 0x37, 0xBF, 0x51, 0xF5};
-
 /* The two forms, what tells them apart, and the point check. */
 static void test_pubkey_forms(void)
 {
     uint8_t key[64], form[72], back[64];
     /* plain: 64 bytes, decodes to itself whatever bytes 64..71 hold */
-    HK_CHECK_EQ(hk_atecc608_pubkey_store_form(P256_G, form), 64u);
+    HK_CHECK_EQ(hk_atecc608_pubkey_store_form(HK_TEST_P256_G, form), 64u);
     HK_CHECK(!hk_atecc608_pubkey_stored_padded(form));
     memset(form + 64, 0xEE, 8);
     HK_CHECK_RESULT(hk_atecc608_pubkey_stored(form, back), HK_OK);
-    HK_CHECK_MEM(back, 64, P256_G, 64);
+    HK_CHECK_MEM(back, 64, HK_TEST_P256_G, 64);
     /* padded: the same key */
     memset(form, 0, sizeof form);
-    memcpy(form + 4, P256_G, 32);
-    memcpy(form + 40, P256_G + 32, 32);
+    memcpy(form + 4, HK_TEST_P256_G, 32);
+    memcpy(form + 40, HK_TEST_P256_G + 32, 32);
     HK_CHECK(hk_atecc608_pubkey_stored_padded(form));
     HK_CHECK_RESULT(hk_atecc608_pubkey_stored(form, back), HK_OK);
-    HK_CHECK_MEM(back, 64, P256_G, 64);
+    HK_CHECK_MEM(back, 64, HK_TEST_P256_G, 64);
     /* no key: a bit flipped, X = p (not below the prime), all 0xFF, all
      * zero (reads as padded, and the point at infinity is no key) */
-    memcpy(form, P256_G, 64);
+    memcpy(form, HK_TEST_P256_G, 64);
     form[40] ^= 0x01;
     HK_CHECK_RESULT(hk_atecc608_pubkey_stored(form, back), HK_ERR_CERT_COMPRESSED);
     static const uint8_t p256_p[32] = {0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 1, 0, 0, 0,
@@ -446,13 +439,13 @@ static void test_pubkey_forms(void)
     HK_CHECK_RESULT(hk_atecc608_pubkey_stored(form, back), HK_ERR_CERT_COMPRESSED);
     memset(form, 0, sizeof form);
     HK_CHECK_RESULT(hk_atecc608_pubkey_stored(form, back), HK_ERR_CERT_COMPRESSED);
-    HK_CHECK_RESULT(hk_cert_public_key_check(P256_G), HK_OK);
+    HK_CHECK_RESULT(hk_cert_public_key_check(HK_TEST_P256_G), HK_OK);
     /* one zero word alone does not make the plain form padded */
-    memcpy(key, P256_G, 64);
+    memcpy(key, HK_TEST_P256_G, 64);
     memset(key, 0, 4);
     HK_CHECK_EQ(hk_atecc608_pubkey_store_form(key, form), 64u);
     HK_CHECK(!hk_atecc608_pubkey_stored_padded(form));
-    memcpy(key, P256_G, 64);
+    memcpy(key, HK_TEST_P256_G, 64);
     memset(key + 36, 0, 4);
     HK_CHECK_EQ(hk_atecc608_pubkey_store_form(key, form), 64u);
     HK_CHECK(!hk_atecc608_pubkey_stored_padded(form));

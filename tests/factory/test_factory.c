@@ -16,6 +16,7 @@
 #include <mbedtls/x509_crt.h>
 
 #include "hk_test.h"
+#include "hk_test_p256.h"
 #include "hubkey/cert.h"
 #include "hubkey/json.h"
 #include "hubkey/record.h"
@@ -595,14 +596,6 @@ static void test_incompatible_chips(void)
     HK_CHECK(fr_has("chip configure --chip"));
 }
 
-/* The generator of P-256: a valid public key that is no chip's key. */
-static const uint8_t P256_G[64] = {
-    0x6B, 0x17, 0xD1, 0xF2, 0xE1, 0x2C, 0x42, 0x47, 0xF8, 0xBC, 0xE6, 0xE5, 0x63,
-    0xA4, 0x40, 0xF2, 0x77, 0x03, 0x7D, 0x81, 0x2D, 0xEB, 0x33, 0xA0, 0xF4, 0xA1,
-    0x39, 0x45, 0xD8, 0x98, 0xC2, 0x96, 0x4F, 0xE3, 0x42, 0xE2, 0xFE, 0x1A, 0x7F,
-    0x9B, 0x8E, 0xE7, 0xEB, 0x4A, 0x7C, 0x0F, 0x9E, 0x16, 0x2B, 0xCE, 0x33, 0x57,
-    0x6B, 0x31, 0x5E, 0xCE, 0xCB, 0xB6, 0x40, 0x68, 0x37, 0xBF, 0x51, 0xF5};
-
 /* A chip whose slot 13 someone locked before provisioning:
  *  0, 1: to a public key that is not slot 0's, padded or plain: a device
  *        would rebuild its certificate with it, so the chip is refused;
@@ -622,7 +615,7 @@ static void test_provision_foreign_slot13(void)
         fr_chip c;
         HK_CHECK_EQ(fr_chip_load(&c, p), 0);
         uint8_t stored[72] = {0}, pub[64];
-        const uint8_t *key = P256_G;
+        const uint8_t *key = HK_TEST_P256_G;
         if (variant == 3) {
             HK_CHECK_RESULT(hk_atecc608_genkey(&c.dev, true, 0, pub, NULL), HK_OK);
             HK_CHECK_RESULT(hk_atecc608_lock_slot(&c.dev, 0, NULL), HK_OK);
