@@ -686,24 +686,18 @@ int dps_register(struct ctx *c, struct client *cl, const char *rid, const void *
         hkc_db_rollback(c->db);
     free(text);
     json_decref(result);
-    if (!stored) {
+    if (stored) {
+        /* {"operationId":"4.<hex>.<uuid>","status":"assigning"} */
+        json_t *body = json_pack("{s:s,s:s}", "operationId", op_id, "status", "assigning");
+        char *topic = hkc_printf("$dps/registrations/res/202/?$rid=%s&retry-after=%d", rid,
+                                 c->s.retry_after_s);
+        send_json(c, cl->client_id, topic, body, true);
+        mosquitto_log_printf(MOSQ_LOG_INFO, "hubkey-cloud: dps %s -> 202 %s", cl->id, op_id);
+        free(topic);
+        json_decref(body);
+    } else {
         dps_storage_error(c, cl, rid);
-        free(op_id);
-        free(cert_pem);
-        X509_free(issued);
-        json_decref(enr);
-        json_decref(req);
-        return MOSQ_ERR_SUCCESS;
     }
-
-    /* {"operationId":"4.<hex>.<uuid>","status":"assigning"} */
-    json_t *body = json_pack("{s:s,s:s}", "operationId", op_id, "status", "assigning");
-    char *topic = hkc_printf("$dps/registrations/res/202/?$rid=%s&retry-after=%d", rid,
-                             c->s.retry_after_s);
-    send_json(c, cl->client_id, topic, body, true);
-    mosquitto_log_printf(MOSQ_LOG_INFO, "hubkey-cloud: dps %s -> 202 %s", cl->id, op_id);
-    free(topic);
-    json_decref(body);
     free(op_id);
     free(cert_pem);
     X509_free(issued);
